@@ -1,0 +1,14 @@
+#pragma once
+// Umbrella header: the whole core (methods, targets, post-processing). Adapters are included
+// separately: <camkit/xtensor/xtensor.hpp>, <camkit/torch/torch.hpp>.
+#include <camkit/version.hpp>
+#include <camkit/error.hpp>
+#include <camkit/tensor.hpp>
+#include <camkit/concepts.hpp>
+#include <camkit/reductions.hpp>
+#include <camkit/kernels.hpp>
+#include <camkit/method.hpp>
+#include <camkit/methods.hpp>
+#include <camkit/normalize.hpp>
+#include <camkit/resize.hpp>
+#include <camkit/explain.hpp>

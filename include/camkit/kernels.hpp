@@ -1,0 +1,283 @@
+#pragma once
+// Fused host kernels. Each (sample, channel) plane of A and G is read from memory once: its
+// statistics are computed and its contribution folded into the output while it is in cache.
+// Work is split over samples and channel blocks; partial maps are added in a fixed order, so a
+// result depends on the thread count only through float rounding.
+#include <camkit/method.hpp>
+#include <camkit/reductions.hpp>
+#include <camkit/tensor.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+namespace camkit::detail {
+
+/// Gives the (n, k) plane of an [N, K, *S] view as dense Acc values: the memory itself when it
+/// already is, otherwise a gather (strided views, half precision) into a scratch buffer.
+template <class Acc, class E>
+class plane_reader {
+public:
+    explicit plane_reader(const host_view<const E>& v)
+        : v_(v), spatial_(element_count(shape_t(v.shape.begin() + 2, v.shape.end()))),
+          direct_(std::is_same_v<E, Acc> && v.contiguous_from(2)) {
+        if (!direct_) scratch_.resize(spatial_);
+    }
+
+    plane<Acc> get(std::size_t n, std::size_t k) {
+        const E* base = v_.data + static_cast<std::ptrdiff_t>(n) * v_.strides[0] +
+                        static_cast<std::ptrdiff_t>(k) * v_.strides[1];
+        if constexpr (std::is_same_v<E, Acc>) {
+            if (direct_) return {base, spatial_};
+        }
+        gather(base);
+        return {scratch_.data(), spatial_};
+    }
+
+private:
+    void gather(const E* base) {
+        // Up to three spatial axes, padded to three with extent 1.
+        std::size_t ext[3] = {1, 1, 1};
+        std::ptrdiff_t str[3] = {0, 0, 0};
+        const std::size_t r = v_.shape.size() - 2;
+        for (std::size_t i = 0; i < r; ++i) {
+            ext[3 - r + i] = v_.shape[2 + i];
+            str[3 - r + i] = v_.strides[2 + i];
+        }
+        Acc* out = scratch_.data();
+        for (std::size_t i = 0; i < ext[0]; ++i)
+            for (std::size_t j = 0; j < ext[1]; ++j) {
+                const E* row = base + static_cast<std::ptrdiff_t>(i) * str[0] + static_cast<std::ptrdiff_t>(j) * str[1];
+                for (std::size_t l = 0; l < ext[2]; ++l)
+                    *out++ = static_cast<Acc>(row[static_cast<std::ptrdiff_t>(l) * str[2]]);
+            }
+    }
+
+    host_view<const E> v_;
+    std::size_t spatial_;
+    bool direct_;
+    std::vector<Acc> scratch_;
+};
+
+/// Threads to use: `requested` if positive, else as many cores as there is work for (≥ 256 Ki elements each).
+inline unsigned resolve_threads(int requested, std::size_t elements) {
+    if (requested > 0) return static_cast<unsigned>(requested);
+    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    const std::size_t by_work = std::max<std::size_t>(1, elements / (std::size_t{1} << 18));
+    return static_cast<unsigned>(std::min<std::size_t>(hw, by_work));
+}
+
+/// Runs `chunk(n, k0, k1, out)` over channel blocks of every sample on `threads` threads; `out`
+/// points at `spatial` accumulators for sample n (zeroed). Partial maps of one sample are summed
+/// into `raw` in block order. The first exception thrown by a chunk is rethrown here.
+template <class Acc, class Chunk>
+void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsigned threads, Acc* raw,
+                        Chunk&& chunk) {
+    const std::size_t blocks = std::min<std::size_t>(K, threads > N ? (threads + N - 1) / N : 1);
+    const std::size_t items = N * blocks;
+    std::vector<Acc> partial(blocks > 1 ? items * spatial : 0, Acc(0));
+    std::fill(raw, raw + N * spatial, Acc(0));
+    auto run_item = [&](std::size_t item) {
+        const std::size_t n = item / blocks, b = item % blocks;
+        const std::size_t k0 = K * b / blocks, k1 = K * (b + 1) / blocks;
+        Acc* out = blocks > 1 ? partial.data() + item * spatial : raw + n * spatial;
+        chunk(n, k0, k1, out);
+    };
+    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(threads, items));
+    if (workers <= 1) {
+        for (std::size_t i = 0; i < items; ++i) run_item(i);
+    } else {
+        std::atomic<std::size_t> next{0};
+        std::exception_ptr failure;
+        std::mutex failure_mutex;
+        auto work = [&] {
+            try {
+                for (std::size_t i; (i = next.fetch_add(1)) < items;) run_item(i);
+            } catch (...) {
+                std::lock_guard lock(failure_mutex);
+                if (!failure) failure = std::current_exception();
+                next = items;
+            }
+        };
+        std::vector<std::thread> pool;
+        for (unsigned t = 1; t < workers; ++t) pool.emplace_back(work);
+        work();
+        for (auto& t : pool) t.join();
+        if (failure) std::rethrow_exception(failure);
+    }
+    if (blocks > 1)
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t b = 0; b < blocks; ++b) {
+                const Acc* p = partial.data() + (n * blocks + b) * spatial;
+                Acc* o = raw + n * spatial;
+                for (std::size_t s = 0; s < spatial; ++s) o[s] += p[s];
+            }
+}
+
+inline void throw_non_finite(const char* which, std::size_t n, std::size_t k) {
+    throw error(std::string("camkit: ") + which + " contain NaN or Inf (sample " + std::to_string(n) +
+                ", channel " + std::to_string(k) + ")");
+}
+
+/// Shape facts of an [N, K, *S] pair.
+struct cam_dims {
+    std::size_t N, K, S;
+};
+
+inline cam_dims dims_of(const shape_t& shape) {
+    return {shape[0], shape[1], element_count(shape_t(shape.begin() + 2, shape.end()))};
+}
+
+/// raw[n,s] = Σ_k w[n,k] A[n,k,s] with w from the method's channel_weight (written to `weights`),
+/// or taken from `weights` as given when `Method` is void.
+template <class Method, class Acc, class E>
+void fused_channel_weights(const host_view<const E>& A, const host_view<const E>* G, Acc* raw, Acc* weights,
+                           int threads, bool check_finite) {
+    const auto [N, K, S] = dims_of(A.shape);
+    const plane_ops<Acc> ops;
+    for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
+                            [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
+        plane_reader<Acc, E> ra(A);
+        std::optional<plane_reader<Acc, E>> rg;
+        if (G) rg.emplace(*G);
+        for (std::size_t k = k0; k < k1; ++k) {
+            const plane<Acc> a = ra.get(n, k);
+            if (check_finite && !ops.all_finite(a)) throw_non_finite("activations", n, k);
+            Acc w;
+            if constexpr (std::is_void_v<Method>) {
+                w = weights[n * K + k];
+            } else {
+                const plane<Acc> g = rg->get(n, k);
+                if (check_finite && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
+                w = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                weights[n * K + k] = w;
+            }
+            for (std::size_t s = 0; s < S; ++s) out[s] += w * a.data[s];
+        }
+    });
+}
+
+/// raw[n,s] = Σ_k contribution(A[n,k,s], G[n,k,s]).
+template <class Method, class Acc, class E>
+void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
+                       bool check_finite) {
+    const auto [N, K, S] = dims_of(A.shape);
+    const plane_ops<Acc> ops;
+    for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
+                            [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
+        plane_reader<Acc, E> ra(A), rg(G);
+        for (std::size_t k = k0; k < k1; ++k) {
+            const plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
+            if (check_finite && !ops.all_finite(a)) throw_non_finite("activations", n, k);
+            if (check_finite && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
+            for (std::size_t s = 0; s < S; ++s) out[s] += static_cast<Acc>(Method::contribution(ops, a.data[s], g.data[s]));
+        }
+    });
+}
+
+/// Eigenvector of the largest eigenvalue of a symmetric n×n matrix (row-major), by cyclic Jacobi.
+inline std::pair<double, std::vector<double>> top_eigenpair(std::vector<double> m, std::size_t n) {
+    std::vector<double> v(n * n, 0.0);
+    for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
+    auto at = [&](std::size_t i, std::size_t j) -> double& { return m[i * n + j]; };
+    for (int sweep = 0; sweep < 100; ++sweep) {
+        double off = 0, diag = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            diag += at(i, i) * at(i, i);
+            for (std::size_t j = i + 1; j < n; ++j) off += at(i, j) * at(i, j);
+        }
+        if (off <= 1e-30 * diag || off == 0) break;
+        for (std::size_t p = 0; p < n; ++p)
+            for (std::size_t q = p + 1; q < n; ++q) {
+                const double apq = at(p, q);
+                if (std::abs(apq) < 1e-300) continue;
+                const double theta = (at(q, q) - at(p, p)) / (2 * apq);
+                const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
+                const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+                for (std::size_t r = 0; r < n; ++r) {  // columns p, q
+                    const double arp = at(r, p), arq = at(r, q);
+                    at(r, p) = c * arp - s * arq;
+                    at(r, q) = s * arp + c * arq;
+                }
+                for (std::size_t r = 0; r < n; ++r) {  // rows p, q
+                    const double apr = at(p, r), aqr = at(q, r);
+                    at(p, r) = c * apr - s * aqr;
+                    at(q, r) = s * apr + c * aqr;
+                }
+                for (std::size_t r = 0; r < n; ++r) {
+                    const double vrp = v[r * n + p], vrq = v[r * n + q];
+                    v[r * n + p] = c * vrp - s * vrq;
+                    v[r * n + q] = s * vrp + c * vrq;
+                }
+            }
+    }
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < n; ++i)
+        if (at(i, i) > at(best, best)) best = i;
+    std::vector<double> vec(n);
+    for (std::size_t r = 0; r < n; ++r) vec[r] = v[r * n + best];
+    return {at(best, best), vec};
+}
+
+/// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular
+/// vector, computed from the Gram matrix on the smaller side. Signed so that max ≥ |min|.
+template <class Method, class Acc, class E>
+void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
+                    bool check_finite) {
+    const auto [N, K, S] = dims_of(A.shape);
+    const plane_ops<Acc> ops;
+    std::vector<Acc> dummy(N * S);
+    const unsigned t = std::min<unsigned>(resolve_threads(threads, 2 * A.size()), static_cast<unsigned>(N));
+    // One block per sample: the whole sample is needed for the decomposition.
+    for_channel_blocks<Acc>(N, 1, S, t, dummy.data(), [&](std::size_t n, std::size_t, std::size_t, Acc*) {
+        plane_reader<Acc, E> ra(A), rg(G);
+        std::vector<double> X(S * K);  // column-major: channel k at X[k*S .. k*S+S)
+        for (std::size_t k = 0; k < K; ++k) {
+            const plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
+            if (check_finite && !ops.all_finite(a)) throw_non_finite("activations", n, k);
+            if (check_finite && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
+            double mean = 0;
+            for (std::size_t s = 0; s < S; ++s) mean += X[k * S + s] = static_cast<double>(Method::projected(ops, a.data[s], g.data[s]));
+            mean /= static_cast<double>(S);
+            for (std::size_t s = 0; s < S; ++s) X[k * S + s] -= mean;
+        }
+        std::vector<double> proj(S, 0.0);
+        if (S <= K) {
+            std::vector<double> gram(S * S, 0.0);  // X Xᵀ
+            for (std::size_t k = 0; k < K; ++k) {
+                const double* x = &X[k * S];
+                for (std::size_t i = 0; i < S; ++i)
+                    for (std::size_t j = i; j < S; ++j) gram[i * S + j] += x[i] * x[j];
+            }
+            for (std::size_t i = 0; i < S; ++i)
+                for (std::size_t j = 0; j < i; ++j) gram[i * S + j] = gram[j * S + i];
+            auto [lambda, u] = top_eigenpair(std::move(gram), S);
+            const double sigma = std::sqrt(std::max(lambda, 0.0));
+            for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * u[s];
+        } else {
+            std::vector<double> gram(K * K, 0.0);  // Xᵀ X
+            for (std::size_t i = 0; i < K; ++i)
+                for (std::size_t j = i; j < K; ++j) {
+                    double d = 0;
+                    for (std::size_t s = 0; s < S; ++s) d += X[i * S + s] * X[j * S + s];
+                    gram[i * K + j] = gram[j * K + i] = d;
+                }
+            auto [lambda, v] = top_eigenpair(std::move(gram), K);
+            for (std::size_t k = 0; k < K; ++k)
+                for (std::size_t s = 0; s < S; ++s) proj[s] += X[k * S + s] * v[k];
+        }
+        double hi = -INFINITY, lo = INFINITY;
+        for (double p : proj) hi = std::max(hi, p), lo = std::min(lo, p);
+        const double sign = hi >= -lo ? 1.0 : -1.0;
+        for (std::size_t s = 0; s < S; ++s) raw[n * S + s] = static_cast<Acc>(sign * proj[s]);
+    });
+}
+
+}  // namespace camkit::detail

@@ -1,0 +1,24 @@
+#pragma once
+// What a method policy is: a small type naming the method and stating its channel weights,
+// per-element contribution or projected matrix in terms of the reductions (reductions.hpp).
+#include <concepts>
+#include <string_view>
+
+namespace camkit {
+
+/// How a method turns activations A and gradients G into a raw map.
+enum class method_form {
+    channel_weights,  ///< raw = Σ_k w_k A[k,s] with w_k from `channel_weight(ops, a, g)`
+    elementwise,      ///< raw = Σ_k `contribution(ops, a, g)` per position
+    projection,       ///< raw = first principal component of `projected(ops, a, g)` over channels
+};
+
+/// A method policy: a name for the command line, a title for people, and its form.
+template <class M>
+concept method_policy = requires {
+    { M::name } -> std::convertible_to<std::string_view>;
+    { M::title } -> std::convertible_to<std::string_view>;
+    { M::form } -> std::convertible_to<method_form>;
+};
+
+}  // namespace camkit

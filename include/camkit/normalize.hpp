@@ -1,0 +1,43 @@
+#pragma once
+// ReLU and per-sample normalization of maps laid out as [N, *S] (SPEC.md, pipeline steps 1–2).
+#include <camkit/tensor.hpp>
+
+#include <algorithm>
+#include <cstddef>
+
+namespace camkit {
+
+/// Per-sample normalization of a map.
+enum class normalization {
+    min_max,  ///< (x − min) / (max − min + ε): a constant map becomes all zeros
+    max,      ///< x / max where max > 0, unchanged otherwise
+    none,     ///< unchanged
+};
+
+/// max(x, 0) in place (NaN stays NaN).
+template <class T>
+void relu_inplace(tensor<T>& maps) {
+    for (T& v : maps.values) v = v < T(0) ? T(0) : v;
+}
+
+/// Normalizes each of the shape[0] samples of `maps` in place.
+template <class T>
+void normalize_inplace(tensor<T>& maps, normalization mode, double eps = 1e-7) {
+    detail::require(eps >= 0, "normalize: eps must be ≥ 0, got " + std::to_string(eps));
+    if (mode == normalization::none || maps.size() == 0) return;
+    detail::require(maps.rank() >= 1, "normalize: maps need a batch axis");
+    const std::size_t per = maps.size() / maps.shape[0];
+    for (std::size_t n = 0; n < maps.shape[0]; ++n) {
+        T* p = maps.data() + n * per;
+        const auto [lo, hi] = std::minmax_element(p, p + per);
+        const T mn = *lo, mx = *hi;
+        if (mode == normalization::min_max) {
+            const T scale = T(1) / (mx - mn + static_cast<T>(eps));
+            for (std::size_t s = 0; s < per; ++s) p[s] = (p[s] - mn) * scale;
+        } else if (mx > T(0)) {
+            for (std::size_t s = 0; s < per; ++s) p[s] /= mx;
+        }
+    }
+}
+
+}  // namespace camkit

@@ -1,0 +1,132 @@
+#pragma once
+// The binding layer: camkit::tensor_traits<T> is the one customization point a tensor type
+// specializes. A host tensor exposes a strided view of its memory; a device tensor exposes an
+// `ops` type with op-level reductions instead. camkit::tensor<T> is the built-in host tensor.
+#include <camkit/error.hpp>
+
+#include <algorithm>
+#include <concepts>
+#include <cstddef>
+#include <functional>
+#include <numeric>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace camkit {
+
+/// Non-owning view of host memory: a pointer, a shape and strides counted in elements.
+template <class E>
+struct host_view {
+    E* data = nullptr;
+    shape_t shape;
+    std::vector<std::ptrdiff_t> strides;
+
+    /// Number of axes.
+    std::size_t rank() const { return shape.size(); }
+    /// Number of elements.
+    std::size_t size() const {
+        return std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>{});
+    }
+    /// True when the elements of axes [from, rank) are dense and row-major.
+    bool contiguous_from(std::size_t from) const {
+        std::ptrdiff_t expected = 1;
+        for (std::size_t i = shape.size(); i-- > from;) {
+            if (shape[i] != 1 && strides[i] != expected) return false;
+            expected *= static_cast<std::ptrdiff_t>(shape[i]);
+        }
+        return true;
+    }
+};
+
+/// Row-major strides, in elements, for a dense tensor of `shape`.
+inline std::vector<std::ptrdiff_t> row_major_strides(const shape_t& shape) {
+    std::vector<std::ptrdiff_t> strides(shape.size());
+    std::ptrdiff_t s = 1;
+    for (std::size_t i = shape.size(); i-- > 0;) {
+        strides[i] = s;
+        s *= static_cast<std::ptrdiff_t>(shape[i]);
+    }
+    return strides;
+}
+
+/// Number of elements of a tensor of `shape`.
+inline std::size_t element_count(const shape_t& shape) {
+    return std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>{});
+}
+
+/// camkit's own owning host tensor: dense row-major values with a shape.
+template <class T>
+struct tensor {
+    shape_t shape;
+    std::vector<T> values;
+
+    tensor() = default;
+    /// A tensor of `shape` filled with `fill`.
+    explicit tensor(shape_t s, T fill = T{}) : shape(std::move(s)), values(element_count(shape), fill) {}
+    /// A tensor of `shape` holding `v`; throws camkit::error when the sizes differ.
+    tensor(shape_t s, std::vector<T> v) : shape(std::move(s)), values(std::move(v)) {
+        detail::require(values.size() == element_count(shape),
+                        "tensor: " + std::to_string(values.size()) + " values do not fill shape " +
+                            to_string(shape));
+    }
+
+    /// Number of elements.
+    std::size_t size() const { return values.size(); }
+    /// Number of axes.
+    std::size_t rank() const { return shape.size(); }
+    T* data() { return values.data(); }
+    const T* data() const { return values.data(); }
+    T& operator[](std::size_t i) { return values[i]; }
+    const T& operator[](std::size_t i) const { return values[i]; }
+    /// Element at a multi-index (no bounds check beyond the vector's).
+    template <class... I>
+    T& operator()(I... idx) { return values[offset({static_cast<std::size_t>(idx)...})]; }
+    template <class... I>
+    const T& operator()(I... idx) const { return values[offset({static_cast<std::size_t>(idx)...})]; }
+
+private:
+    std::size_t offset(std::initializer_list<std::size_t> idx) const {
+        std::size_t o = 0, i = 0;
+        for (std::size_t v : idx) o = o * shape[i++] + v;
+        return o;
+    }
+};
+
+/// The customization point: specialize for a tensor type to let camkit read it.
+///
+/// A host tensor specialization provides
+///   `using value_type = E;`  (float, double, or a type convertible to float such as a half)
+///   `static host_view<const E> view(const T&);`  (throw camkit::error if the data is not on the host)
+///   `template <class U> static R make_result(tensor<U>&& r, const T& like);`  (the caller's kind of result)
+/// A device tensor specialization provides `using ops = ...;` instead (see concepts.hpp).
+template <class T>
+struct tensor_traits;
+
+template <class T>
+struct tensor_traits<tensor<T>> {
+    using value_type = T;
+    static host_view<const T> view(const tensor<T>& t) {
+        return {t.data(), t.shape, row_major_strides(t.shape)};
+    }
+    template <class U>
+    static tensor<U> make_result(tensor<U>&& r, const tensor<T>&) { return std::move(r); }
+};
+
+template <class E>
+struct tensor_traits<host_view<E>> {
+    using value_type = std::remove_const_t<E>;
+    static host_view<const value_type> view(const host_view<E>& v) {
+        return {v.data, v.shape, v.strides};
+    }
+    template <class U>
+    static tensor<U> make_result(tensor<U>&& r, const host_view<E>&) { return std::move(r); }
+};
+
+/// Accumulation type for element type E: double for double, float otherwise (half, bfloat16, float).
+template <class E>
+using accumulator_t = std::conditional_t<std::is_same_v<std::remove_cv_t<E>, double> ||
+                                             std::is_same_v<std::remove_cv_t<E>, long double>,
+                                         double, float>;
+
+}  // namespace camkit
