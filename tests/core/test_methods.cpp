@@ -1,0 +1,152 @@
+// Every registered method against the straightforward reference (tests/common/reference_cam.hpp):
+// 1-, 2- and 3-D maps, batches, float and double, contiguous and strided memory, one and several threads.
+#include <camkit/camkit.hpp>
+#include <gtest/gtest.h>
+
+#include "common/reference_cam.hpp"
+
+#include <cstdint>
+#include <cstring>
+
+using namespace camkit_test;
+
+namespace {
+
+const std::vector<shape_t> shapes = {
+    {3, 5, 17},         // 1-D maps
+    {2, 6, 7, 9},       // 2-D maps
+    {1, 4, 3, 5, 6},    // 3-D maps
+    {4, 16, 5, 5},      // more channels than positions (Eigen-CAM's X Xᵀ branch)
+};
+
+template <class M>
+void expect_matches_reference(const shape_t& shape, int threads) {
+    const auto A = random_tensor(shape, 11);
+    auto G = random_tensor(shape, 12);
+    const auto expected = reference_raw(M::name, A, G);
+    camkit::options opt;
+    opt.threads = threads;
+    const auto got_double = camkit::explain<M>(A, G, opt);
+    EXPECT_LT(max_relative_error(got_double.raw, expected), 1e-9) << M::name << " double " << camkit::to_string(shape);
+    // Float runs are compared with the reference on the same (rounded) values; activations are
+    // non-negative as after a ReLU, which keeps XGrad-CAM's Σ_s A away from 0 (its division
+    // would otherwise amplify float rounding without bound).
+    const auto Af = cast<float>(random_tensor(shape, 13, 0, 1)), Gf = cast<float>(G);
+    const auto got_float = camkit::explain<M>(Af, Gf, opt);
+    static_assert(std::is_same_v<decltype(got_float.raw), tensor<float>>);
+    EXPECT_LT(max_relative_error(got_float.raw, reference_raw(M::name, cast<double>(Af), cast<double>(Gf))), 1e-6)
+        << M::name << " float " << camkit::to_string(shape);
+    if constexpr (M::form == camkit::method_form::channel_weights) {
+        ASSERT_TRUE(got_double.weights.has_value());
+        const auto w = reference_weights(M::name, A, G);
+        EXPECT_EQ(got_double.weights->shape, (shape_t{shape[0], shape[1]}));
+        for (std::size_t i = 0; i < w.size(); ++i) EXPECT_NEAR(got_double.weights->values[i], w[i], 1e-9 * (1 + std::abs(w[i])));
+    } else {
+        EXPECT_FALSE(got_double.weights.has_value());
+    }
+}
+
+}  // namespace
+
+TEST(Methods, EveryMethodMatchesReferenceOneThread) {
+    camkit::for_each_method([](auto t) {
+        using M = typename decltype(t)::type;
+        for (const auto& s : shapes) expect_matches_reference<M>(s, 1);
+    });
+}
+
+TEST(Methods, EveryMethodMatchesReferenceSeveralThreads) {
+    // 3 threads on one sample forces channel blocks whose partial maps are summed.
+    camkit::for_each_method([](auto t) {
+        using M = typename decltype(t)::type;
+        for (const auto& s : shapes) expect_matches_reference<M>(s, 3);
+        expect_matches_reference<M>({1, 9, 4, 4}, 3);
+    });
+}
+
+TEST(Methods, ThreadCountChangesOnlyRounding) {
+    const auto A = cast<float>(random_tensor({2, 64, 16, 16}, 3));
+    const auto G = cast<float>(random_tensor({2, 64, 16, 16}, 4));
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        camkit::options one, many;
+        one.threads = 1;
+        many.threads = 5;
+        const auto a = camkit::explain<M>(A, G, one), b = camkit::explain<M>(A, G, many);
+        EXPECT_LT(max_relative_error(a.raw, b.raw), 1e-6) << M::name;
+    });
+}
+
+TEST(Methods, StridedViewEqualsContiguous) {
+    // Logical [N, K, H, W] stored as [N, K, W, H]: the view swaps the last two strides.
+    const shape_t stored{2, 3, 5, 4};  // W = 5, H = 4
+    const auto storage = cast<float>(random_tensor(stored, 21));
+    const auto gstorage = cast<float>(random_tensor(stored, 22));
+    camkit::host_view<const float> A{storage.data(), {2, 3, 4, 5}, {60, 20, 1, 4}};
+    camkit::host_view<const float> G{gstorage.data(), {2, 3, 4, 5}, {60, 20, 1, 4}};
+    tensor<float> Ac({2, 3, 4, 5}), Gc({2, 3, 4, 5});
+    for (std::size_t n = 0; n < 2; ++n)
+        for (std::size_t k = 0; k < 3; ++k)
+            for (std::size_t h = 0; h < 4; ++h)
+                for (std::size_t w = 0; w < 5; ++w) {
+                    Ac(n, k, h, w) = storage(n, k, w, h);
+                    Gc(n, k, h, w) = gstorage(n, k, w, h);
+                }
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        const auto strided = camkit::explain<M>(A, G), dense = camkit::explain<M>(Ac, Gc);
+        EXPECT_EQ(strided.raw.values, dense.raw.values) << M::name;
+        EXPECT_EQ(strided.map.values, dense.map.values) << M::name;
+    });
+}
+
+namespace {
+/// A bfloat16 stand-in: the upper 16 bits of a float, convertible to float like a framework's half types.
+struct bfloat16 {
+    std::uint16_t bits;
+    explicit bfloat16(float f) {
+        std::uint32_t u;
+        std::memcpy(&u, &f, 4);
+        bits = static_cast<std::uint16_t>(u >> 16);
+    }
+    operator float() const {
+        const std::uint32_t u = static_cast<std::uint32_t>(bits) << 16;
+        float f;
+        std::memcpy(&f, &u, 4);
+        return f;
+    }
+};
+}  // namespace
+
+TEST(Methods, HalfPrecisionAccumulatesInFloat) {
+    // Values that bfloat16 holds exactly: the float run and the bfloat16 run see the same numbers.
+    tensor<float> Af({2, 4, 3, 3}), Gf({2, 4, 3, 3});
+    tensor<bfloat16> Ab(Af.shape, bfloat16(0.f)), Gb(Gf.shape, bfloat16(0.f));
+    for (std::size_t i = 0; i < Af.size(); ++i) {
+        Af[i] = static_cast<float>(static_cast<int>(i * 7 % 13) - 6) / 8.f;
+        Gf[i] = static_cast<float>(static_cast<int>(i * 5 % 11) - 5) / 4.f;
+        Ab[i] = bfloat16(Af[i]);
+        Gb[i] = bfloat16(Gf[i]);
+    }
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        const auto half = camkit::explain<M>(Ab, Gb);
+        static_assert(std::is_same_v<decltype(half.raw), tensor<float>>, "half input gives float maps");
+        EXPECT_EQ(half.raw.values, camkit::explain<M>(Af, Gf).raw.values) << M::name;
+    });
+}
+
+TEST(Methods, RegistryNamesAndLookup) {
+    EXPECT_EQ(camkit::method_names_joined(),
+              "gradcam hirescam gradcam++ xgradcam layercam gradcam-elementwise eigencam eigengradcam");
+    std::string_view seen;
+    EXPECT_TRUE(camkit::with_method("layercam", [&](auto t) { seen = decltype(t)::type::title; }));
+    EXPECT_EQ(seen, "LayerCAM");
+    EXPECT_FALSE(camkit::with_method("nosuchcam", [&](auto) { FAIL(); }));
+}
+
+TEST(Methods, SegmentationNamesAreTheMethods) {
+    static_assert(std::is_same_v<camkit::seg_grad_cam, camkit::grad_cam>);
+    static_assert(std::is_same_v<camkit::seg_hires_grad_cam, camkit::hires_cam>);
+    SUCCEED();
+}
