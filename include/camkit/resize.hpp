@@ -54,6 +54,9 @@ tensor<T> resize(const tensor<T>& maps, const shape_t& size) {
                     "resize: size " + to_string(size) + " must give one extent per spatial axis of maps " +
                         to_string(maps.shape));
     for (std::size_t e : size) detail::require(e > 0, "resize: size " + to_string(size) + " has a zero extent");
+    // An empty source axis has no values to interpolate from (and would index out of bounds).
+    for (std::size_t a = 1; a < maps.rank(); ++a)
+        detail::require(maps.shape[a] > 0, "resize: maps shape " + to_string(maps.shape) + " has an empty spatial axis");
     tensor<T> out = maps;
     for (std::size_t a = 0; a < size.size(); ++a)
         if (out.shape[a + 1] != size[a]) out = detail::resize_axis(out, a + 1, size[a]);
