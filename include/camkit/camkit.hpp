@@ -12,3 +12,5 @@
 #include <camkit/normalize.hpp>
 #include <camkit/resize.hpp>
 #include <camkit/explain.hpp>
+#include <camkit/targets.hpp>
+#include <camkit/segmentation.hpp>

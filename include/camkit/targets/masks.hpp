@@ -1,0 +1,159 @@
+#pragma once
+// Mask builders for the targets: regions read from a model output (predicted_region, threshold)
+// and geometric ones (pixel, box). Every mask is a tensor<float> of 0s and 1s: [N, *P] when built
+// from an output Y [N, C, *P] (sample n uses slice n in a target), [*P] when built from a shape
+// (the same for every sample). For a classifier output [N, C] the "region" is [N]: 1 where the
+// sample as a whole is predicted (or thresholded) as class c.
+#include <camkit/targets/target.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace camkit {
+
+namespace detail {
+
+/// Calls `decide(logits)` for every sample n and position p of an output Y [N, C, *P], with the
+/// C channel values at (n, p) in `logits`, and stores its answer (as float) in an [N, *P] tensor.
+/// Non-finite values are an error (an argmax or a softmax of NaN has no meaning).
+template <host_tensor T, class Decide>
+tensor<float> region_from_output(const T& output, const std::string& who, Decide&& decide) {
+    using E = value_type_t<T>;
+    using Acc = accumulator_t<E>;
+    const host_view<const E> y = tensor_traits<std::remove_cvref_t<T>>::view(output);
+    const output_dims d = check_output_shape(y.shape, who);
+    tensor<float> mask(d.batched_spatial);
+    std::vector<Acc> planes(d.channels * d.positions);
+    std::vector<Acc> logits(d.channels);
+    const std::size_t r = y.rank() - 2;
+    for (std::size_t n = 0; n < d.batch; ++n) {
+        // Gather the sample's channel planes densely, whatever Y's strides.
+        for (std::size_t c = 0; c < d.channels; ++c)
+            for (std::size_t p = 0; p < d.positions; ++p) {
+                std::ptrdiff_t off = static_cast<std::ptrdiff_t>(n) * y.strides[0] + static_cast<std::ptrdiff_t>(c) * y.strides[1];
+                std::size_t rest = p;
+                for (std::size_t a = r; a-- > 0;) {
+                    off += static_cast<std::ptrdiff_t>(rest % y.shape[2 + a]) * y.strides[2 + a];
+                    rest /= y.shape[2 + a];
+                }
+                const Acc v = static_cast<Acc>(y.data[off]);
+                require(std::isfinite(v), who + ": output holds a non-finite value (" + std::to_string(v) +
+                                              ") at sample " + std::to_string(n) + ", channel " + std::to_string(c) +
+                                              ", flat position " + std::to_string(p));
+                planes[c * d.positions + p] = v;
+            }
+        for (std::size_t p = 0; p < d.positions; ++p) {
+            for (std::size_t c = 0; c < d.channels; ++c) logits[c] = planes[c * d.positions + p];
+            mask[n * d.positions + p] = static_cast<float>(decide(logits));
+        }
+    }
+    return mask;
+}
+
+/// Validates a spatial shape for pixel/box: 1 to 3 axes, none empty.
+inline void check_spatial_shape(const shape_t& shape, const std::string& who) {
+    require(!shape.empty() && shape.size() <= 3,
+            who + ": shape must have 1 to 3 spatial axes, got " + to_string(shape));
+    for (std::size_t e : shape) require(e > 0, who + ": shape has an empty axis: " + to_string(shape));
+}
+
+/// The predicted class at every position of Y [N, C, *P], as an [N, *P] tensor of class indices:
+/// the first argmax over channels, or for one channel 1 where Y > 0 (sigmoid > 0.5) and 0 elsewhere.
+template <host_tensor T>
+tensor<float> predicted_labels(const T& output, const std::string& who) {
+    return region_from_output(output, who, [](const auto& logits) {
+        if (logits.size() == 1) return logits[0] > 0 ? std::size_t{1} : std::size_t{0};
+        std::size_t best = 0;
+        for (std::size_t k = 1; k < logits.size(); ++k)
+            if (logits[k] > logits[best]) best = k;
+        return best;
+    });
+}
+
+}  // namespace detail
+
+/// The region predicted as class c: 1 where argmax over channels of Y[n, :, p] is c (the first
+/// maximum wins ties, like torch.argmax), else 0; [N, *P]. For a one-channel (sigmoid) output,
+/// class 1 is Y > 0 (sigmoid > 0.5) and class 0 is Y ≤ 0. NaN or ±Inf in Y throws camkit::error.
+template <host_tensor T>
+tensor<float> predicted_region(const T& output, std::size_t c) {
+    const auto shape = tensor_traits<std::remove_cvref_t<T>>::view(output).shape;
+    const auto d = detail::check_output_shape(shape, "predicted_region");
+    detail::check_class(c, d.channels, "predicted_region: class");
+    tensor<float> mask = detail::predicted_labels(output, "predicted_region");
+    for (float& v : mask.values) v = v == static_cast<float>(c) ? 1.0f : 0.0f;
+    return mask;
+}
+
+/// The region where class c's probability exceeds t: softmax over channels > t, or for a
+/// one-channel output sigmoid(Y) > t (class 1) and 1 − sigmoid(Y) > t (class 0); [N, *P].
+/// t must lie in [0, 1]; NaN or ±Inf in Y throws camkit::error.
+template <host_tensor T>
+tensor<float> threshold(const T& output, std::size_t c, double t) {
+    const auto shape = tensor_traits<std::remove_cvref_t<T>>::view(output).shape;
+    const auto d = detail::check_output_shape(shape, "threshold");
+    detail::check_class(c, d.channels, "threshold: class");
+    detail::require(t >= 0.0 && t <= 1.0, "threshold: t must be a probability in [0, 1], got " + std::to_string(t));
+    return detail::region_from_output(output, "threshold", [&](const auto& logits) {
+        if (logits.size() == 1) {
+            const double z = static_cast<double>(logits[0]);
+            // σ(z) for class 1 and 1 − σ(z) = σ(−z) for class 0, in the form that does not overflow.
+            const double x = c == 1 ? z : -z;
+            const double prob = x >= 0 ? 1.0 / (1.0 + std::exp(-x)) : std::exp(x) / (1.0 + std::exp(x));
+            return prob > t;
+        }
+        double mx = static_cast<double>(logits[0]);
+        for (const auto v : logits) mx = std::max(mx, static_cast<double>(v));
+        double total = 0;
+        for (const auto v : logits) total += std::exp(static_cast<double>(v) - mx);
+        return std::exp(static_cast<double>(logits[c]) - mx) / total > t;
+    });
+}
+
+/// A mask of spatial shape [*P] that is 1 at `position` only (a one-pixel target).
+inline tensor<float> pixel(const shape_t& shape, const shape_t& position) {
+    detail::check_spatial_shape(shape, "pixel");
+    detail::require(position.size() == shape.size(), "pixel: position " + to_string(position) + " must have " +
+                                                         std::to_string(shape.size()) + " coordinates for shape " +
+                                                         to_string(shape));
+    std::size_t flat = 0;
+    for (std::size_t a = 0; a < shape.size(); ++a) {
+        detail::require(position[a] < shape[a],
+                        "pixel: position " + to_string(position) + " lies outside shape " + to_string(shape));
+        flat = flat * shape[a] + position[a];
+    }
+    tensor<float> mask(shape, 0.0f);
+    mask[flat] = 1.0f;
+    return mask;
+}
+
+/// A mask of spatial shape [*P] that is 1 inside the box lo ≤ x < hi (lo inclusive, hi exclusive,
+/// per axis) and 0 elsewhere. lo == hi on an axis gives an empty mask (score 0).
+inline tensor<float> box(const shape_t& shape, const shape_t& lo, const shape_t& hi) {
+    detail::check_spatial_shape(shape, "box");
+    detail::require(lo.size() == shape.size() && hi.size() == shape.size(),
+                    "box: lo " + to_string(lo) + " and hi " + to_string(hi) + " must each have " +
+                        std::to_string(shape.size()) + " coordinates for shape " + to_string(shape));
+    for (std::size_t a = 0; a < shape.size(); ++a)
+        detail::require(lo[a] <= hi[a] && hi[a] <= shape[a],
+                        "box: need lo ≤ hi ≤ shape on every axis, got lo " + to_string(lo) + ", hi " + to_string(hi) +
+                            " for shape " + to_string(shape));
+    tensor<float> mask(shape, 0.0f);
+    // Pad to three axes so one loop nest serves 1-D, 2-D and 3-D.
+    std::size_t ext[3] = {1, 1, 1}, l[3] = {0, 0, 0}, h[3] = {1, 1, 1};
+    const std::size_t off = 3 - shape.size();
+    for (std::size_t a = 0; a < shape.size(); ++a) {
+        ext[off + a] = shape[a];
+        l[off + a] = lo[a];
+        h[off + a] = hi[a];
+    }
+    for (std::size_t i = l[0]; i < h[0]; ++i)
+        for (std::size_t j = l[1]; j < h[1]; ++j)
+            for (std::size_t k = l[2]; k < h[2]; ++k) mask[(i * ext[1] + j) * ext[2] + k] = 1.0f;
+    return mask;
+}
+
+}  // namespace camkit
