@@ -1,0 +1,249 @@
+#pragma once
+// LibTorch binding: camkit::tensor_traits<at::Tensor>. A CPU tensor of float or double runs the
+// fused host kernels on a view of its own memory (no copy); any other tensor (CUDA, half,
+// bfloat16) runs the same method policy with whole-tensor torch ops on its own device, with no
+// host copies and no `.item()`. Results come back on the input's device and in its dtype.
+#include <camkit/explain.hpp>
+
+#include <ATen/ATen.h>
+
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace camkit::torch {
+
+/// The shape of a torch tensor as camkit's shape type.
+inline shape_t shape_of(const at::Tensor& t) {
+    shape_t s;
+    s.reserve(static_cast<std::size_t>(t.dim()));
+    for (std::int64_t e : t.sizes()) s.push_back(static_cast<std::size_t>(e));
+    return s;
+}
+
+/// A torch size vector for a camkit shape.
+inline std::vector<std::int64_t> sizes_of(const shape_t& shape) {
+    return std::vector<std::int64_t>(shape.begin(), shape.end());
+}
+
+/// Wraps a camkit::tensor as a CPU at::Tensor without copying: the tensor owns the buffer.
+template <class U>
+at::Tensor to_torch(camkit::tensor<U>&& t) {
+    auto owner = std::make_unique<camkit::tensor<U>>(std::move(t));
+    U* data = owner->data();
+    const auto sizes = sizes_of(owner->shape);
+    camkit::tensor<U>* raw_owner = owner.release();
+    return at::from_blob(
+        data, sizes, [raw_owner](void*) { delete raw_owner; },
+        at::TensorOptions().dtype(c10::CppTypeToScalarType<U>::value));
+}
+
+/// A host view of a CPU tensor's memory (no copy); throws camkit::error for other devices or dtypes.
+template <class E>
+host_view<const E> host_view_of(const at::Tensor& t, const char* what) {
+    detail::require(t.defined(), std::string(what) + " is an undefined tensor");
+    detail::require(t.device().is_cpu(), std::string(what) + " must be on the CPU for a host view, got device " +
+                                             t.device().str());
+    detail::require(t.scalar_type() == c10::CppTypeToScalarType<E>::value,
+                    std::string(what) + " has dtype " + std::string(c10::toString(t.scalar_type())) +
+                        ", the host view expects " + std::string(c10::toString(c10::CppTypeToScalarType<E>::value)));
+    detail::require(t.layout() == at::kStrided, std::string(what) + " must be a dense (strided) tensor");
+    host_view<const E> v;
+    v.data = t.data_ptr<E>();
+    v.shape = shape_of(t);
+    v.strides.assign(t.strides().begin(), t.strides().end());
+    return v;
+}
+
+namespace detail {
+
+using camkit::detail::require;
+
+/// Accumulation dtype for an element dtype: double for double, float for everything else.
+inline at::ScalarType accumulator_dtype(at::ScalarType t) {
+    return t == at::kDouble ? at::kDouble : at::kFloat;
+}
+
+/// The checks the host path makes, with the same messages, plus device and dtype agreement.
+inline void check_pair(const at::Tensor& A, const at::Tensor& G, const options& opt) {
+    require(A.defined(), "activations is an undefined tensor");
+    require(G.defined(), "gradients is an undefined tensor");
+    const shape_t a = shape_of(A), g = shape_of(G);
+    camkit::detail::check_cam_shape(a, "activations");
+    camkit::detail::check_same_shape(a, g);
+    require(A.is_floating_point(),
+            "activations must be a floating-point tensor, got dtype " + std::string(c10::toString(A.scalar_type())));
+    require(G.scalar_type() == A.scalar_type(), "gradients dtype " + std::string(c10::toString(G.scalar_type())) +
+                                                    " must equal activations dtype " +
+                                                    std::string(c10::toString(A.scalar_type())));
+    require(G.device() == A.device(),
+            "gradients are on device " + G.device().str() + " but activations on " + A.device().str());
+    require(A.layout() == at::kStrided && G.layout() == at::kStrided, "activations and gradients must be dense tensors");
+    if (!opt.size.empty())
+        require(opt.size.size() + 2 == a.size(), "options.size " + to_string(opt.size) +
+                                                     " must give one extent per spatial axis of activations " +
+                                                     to_string(a));
+}
+
+/// Wraps the host path's result (camkit tensors) as torch tensors.
+template <class U>
+explanation<at::Tensor> wrap(explanation<camkit::tensor<U>>&& e) {
+    std::optional<at::Tensor> w;
+    if (e.weights) w.emplace(to_torch(std::move(*e.weights)));
+    return {to_torch(std::move(e.raw)), std::move(w), to_torch(std::move(e.map))};
+}
+
+}  // namespace detail
+
+/// Op-level reductions on whole [N, K, S] tensors: the same names the method policies call on
+/// host planes. Reductions run over the last (spatial) axis and keep it, so weights broadcast.
+struct tensor_ops {
+    /// Σ_s x[n, k, s] as [N, K, 1].
+    static at::Tensor sum(const at::Tensor& x) { return x.sum(-1, true); }
+    /// mean_s x[n, k, s] as [N, K, 1].
+    static at::Tensor mean(const at::Tensor& x) { return x.mean(-1, true); }
+    /// Σ_s f(x) as [N, K, 1].
+    template <class F>
+    static at::Tensor sum(const at::Tensor& x, F f) { return f(x).sum(-1, true); }
+    /// Σ_s f(a, g) as [N, K, 1].
+    template <class F>
+    static at::Tensor sum(const at::Tensor& a, const at::Tensor& g, F f) { return f(a, g).sum(-1, true); }
+    /// max(x, 0); NaN stays NaN as on the host.
+    static at::Tensor relu(const at::Tensor& x) { return at::relu(x); }
+    /// `value` where `g != 0`, else 0.
+    static at::Tensor where_nonzero(const at::Tensor& g, const at::Tensor& value) { return value.masked_fill(g == 0, 0); }
+};
+
+/// Per-sample normalization of maps [N, *S] with torch ops (SPEC.md step 2), on their device.
+inline at::Tensor normalize(const at::Tensor& maps, normalization mode, double eps = 1e-7) {
+    camkit::detail::require(eps >= 0, "normalize: eps must be ≥ 0, got " + std::to_string(eps));
+    camkit::detail::require(maps.dim() >= 1, "normalize: maps need a batch axis");
+    if (mode == normalization::none || maps.numel() == 0) return maps;
+    const at::Tensor flat = maps.reshape({maps.size(0), -1});
+    const at::Tensor mx = flat.amax(1, true);
+    at::Tensor out;
+    if (mode == normalization::min_max) {
+        const at::Tensor mn = flat.amin(1, true);
+        out = (flat - mn) / (mx - mn + eps);
+    } else {
+        out = at::where(mx > 0, flat / mx, flat);
+    }
+    return out.reshape(maps.sizes());
+}
+
+/// Linear / bilinear / trilinear resize of maps [N, *S] to `size` with half-pixel centres
+/// (align_corners = false), on their device (SPEC.md step 3).
+inline at::Tensor resize(const at::Tensor& maps, const shape_t& size) {
+    camkit::detail::require(maps.dim() >= 2 && maps.dim() <= 4,
+                            "resize: maps must be [N, *S] with 1 to 3 spatial axes, got shape " +
+                                to_string(shape_of(maps)));
+    camkit::detail::require(size.size() + 1 == static_cast<std::size_t>(maps.dim()),
+                            "resize: size " + to_string(size) + " must give one extent per spatial axis of maps " +
+                                to_string(shape_of(maps)));
+    for (std::size_t e : size) camkit::detail::require(e > 0, "resize: size " + to_string(size) + " has a zero extent");
+    const auto out = sizes_of(size);
+    if (at::IntArrayRef(out) == maps.sizes().slice(1)) return maps;
+    const at::Tensor x = maps.unsqueeze(1);
+    at::Tensor r;
+    if (size.size() == 1) r = at::upsample_linear1d(x, out, false);
+    else if (size.size() == 2) r = at::upsample_bilinear2d(x, out, false);
+    else r = at::upsample_trilinear3d(x, out, false);
+    return r.squeeze(1);
+}
+
+/// Pipeline steps 1–4 on a raw map [N, *S] with torch ops.
+inline at::Tensor finish_map(const at::Tensor& raw, const options& opt) {
+    at::Tensor map = opt.relu ? at::relu(raw) : raw;
+    map = normalize(map, opt.normalize, opt.eps);
+    if (!opt.size.empty()) map = resize(map, opt.size);
+    if (opt.renormalize) map = normalize(at::relu(map), normalization::min_max, opt.eps);
+    return map;
+}
+
+namespace detail {
+
+/// First principal component of X [N, K, S] over channels for each sample, as [N, S], signed so
+/// that max ≥ |min|. The Gram matrix on the smaller side is decomposed in double.
+inline at::Tensor projection(at::Tensor X) {
+    const std::int64_t K = X.size(1), S = X.size(2);
+    X = X - X.mean(-1, true);
+    const at::Tensor Xt = X.transpose(1, 2);  // [N, S, K]
+    at::Tensor proj;
+    if (S <= K) {
+        const auto eig = at::linalg_eigh(at::bmm(Xt, X).to(at::kDouble));  // X Xᵀ in [s, s'] form
+        const at::Tensor u = std::get<1>(eig).select(-1, S - 1);             // [N, S]
+        const at::Tensor sigma = std::get<0>(eig).select(-1, S - 1).clamp_min(0).sqrt().unsqueeze(-1);
+        proj = (u * sigma).to(X.scalar_type());
+    } else {
+        const auto eig = at::linalg_eigh(at::bmm(X, Xt).to(at::kDouble));  // [N, K, K]
+        const at::Tensor v = std::get<1>(eig).select(-1, K - 1).to(X.scalar_type());
+        proj = at::bmm(v.unsqueeze(1), X).squeeze(1);  // Σ_k v_k X[k, s]
+    }
+    const at::Tensor hi = proj.amax(-1, true), lo = proj.amin(-1, true);
+    return at::where(hi >= -lo, proj, -proj);
+}
+
+}  // namespace detail
+
+/// Explains with `Method` using whole-tensor torch ops on the tensors' own device (the path CUDA,
+/// half and bfloat16 tensors take; callable on CPU tensors too). A and G are [N, K, *S]. NaN and
+/// Inf propagate into the maps here (checking them would need a device-to-host copy).
+template <method_policy Method>
+explanation<at::Tensor> explain_with_ops(const at::Tensor& activations, const at::Tensor& gradients,
+                                         const options& opt = {}) {
+    detail::check_pair(activations, gradients, opt);
+    const at::ScalarType dtype = activations.scalar_type();
+    const at::ScalarType acc = detail::accumulator_dtype(dtype);
+    const std::int64_t N = activations.size(0), K = activations.size(1);
+    const at::Tensor a = activations.detach().to(acc).reshape({N, K, -1});
+    const at::Tensor g = gradients.detach().to(acc).reshape({N, K, -1});
+    const tensor_ops ops;
+    at::Tensor raw;
+    std::optional<at::Tensor> weights;
+    if constexpr (Method::form == method_form::channel_weights) {
+        const at::Tensor w = Method::channel_weight(ops, a, g);  // [N, K, 1]
+        raw = at::bmm(w.transpose(1, 2), a).squeeze(1);
+        weights.emplace(w.squeeze(-1).to(dtype));
+    } else if constexpr (Method::form == method_form::elementwise) {
+        raw = Method::contribution(ops, a, g).sum(1);
+    } else {
+        raw = detail::projection(Method::projected(ops, a, g));
+    }
+    std::vector<std::int64_t> map_sizes{N};
+    for (std::int64_t d = 2; d < activations.dim(); ++d) map_sizes.push_back(activations.size(d));
+    raw = raw.reshape(map_sizes);
+    at::Tensor map = finish_map(raw, opt);
+    return {raw.to(dtype), std::move(weights), map.to(dtype)};
+}
+
+/// The device-tensor side of camkit::explain for at::Tensor (see tensor_traits<at::Tensor>).
+struct torch_tensor_ops : tensor_ops {
+    /// CPU float/double: fused host kernels on the tensor's memory; anything else: explain_with_ops.
+    template <method_policy Method>
+    static explanation<at::Tensor> explain(const at::Tensor& activations, const at::Tensor& gradients,
+                                           const options& opt) {
+        detail::check_pair(activations, gradients, opt);
+        const at::ScalarType t = activations.scalar_type();
+        if (activations.device().is_cpu() && (t == at::kFloat || t == at::kDouble)) {
+            if (t == at::kFloat)
+                return detail::wrap(camkit::detail::explain_host<Method>(
+                    host_view_of<float>(activations, "activations"), host_view_of<float>(gradients, "gradients"), opt));
+            return detail::wrap(camkit::detail::explain_host<Method>(
+                host_view_of<double>(activations, "activations"), host_view_of<double>(gradients, "gradients"), opt));
+        }
+        return explain_with_ops<Method>(activations, gradients, opt);
+    }
+};
+
+}  // namespace camkit::torch
+
+namespace camkit {
+
+/// at::Tensor (= torch::Tensor) is a device tensor for camkit: camkit::explain dispatches to
+/// camkit::torch::torch_tensor_ops, which picks the host kernels or torch ops per tensor.
+template <>
+struct tensor_traits<at::Tensor> {
+    using ops = camkit::torch::torch_tensor_ops;
+};
+
+}  // namespace camkit
