@@ -1,0 +1,170 @@
+#pragma once
+// Localization metrics of a finished map m ≥ 0 against a ground-truth mask M (SPEC.md,
+// "Localization metrics"). A mask element that is nonzero is inside the region.
+//
+// Undefined cases follow one rule: a metric whose value is 0/0 is NaN (callers averaging over a
+// data set skip NaN with std::isnan), and x/0 with x > 0 is +infinity. So:
+// - energy_inside is NaN for an all-zero map;
+// - attention_ratio is NaN when the mask is empty or covers every position (one side has no
+//   mean) or both means are 0, and +inf when only the outside mean is 0;
+// - iou_at is NaN when neither the thresholded map nor the mask has any position.
+// pointing_hit is always defined: the argmax is the first position holding the maximum.
+#include <camkit/tensor.hpp>
+
+#include <cmath>
+#include <cstddef>
+#include <limits>
+#include <string>
+#include <vector>
+
+namespace camkit {
+
+/// The four localization metrics of one sample.
+struct localization {
+    double energy_inside;    ///< Σ_{p∈M} m / Σ_p m (energy-based pointing game)
+    bool pointing_hit;       ///< argmax_p m ∈ M
+    double attention_ratio;  ///< mean_{p∈M} m / mean_{p∉M} m
+    double iou;              ///< IoU of {m > threshold} with M
+};
+
+namespace detail {
+
+/// Rejects a map with a negative, NaN or infinite value (the metrics need m ≥ 0).
+template <class T>
+void check_metric_map(const T* m, std::size_t count, const char* fn) {
+    for (std::size_t p = 0; p < count; ++p)
+        require(std::isfinite(static_cast<double>(m[p])) && m[p] >= T(0),
+                std::string(fn) + ": map must be finite and ≥ 0 (apply ReLU first), got " +
+                    std::to_string(static_cast<double>(m[p])) + " at flat index " + std::to_string(p));
+}
+
+/// Validates one sample's map [*S] and mask [*S].
+inline void check_metric_shapes(const shape_t& map, const shape_t& mask, const char* fn) {
+    require(map.size() >= 1 && map.size() <= 3,
+            std::string(fn) + ": map must have 1 to 3 spatial axes, got shape " + to_string(map));
+    require(mask == map, std::string(fn) + ": mask shape " + to_string(mask) + " must equal map shape " +
+                             to_string(map));
+}
+
+inline double ratio(double num, double den) {
+    if (den == 0) return num == 0 ? std::numeric_limits<double>::quiet_NaN() : std::numeric_limits<double>::infinity();
+    return num / den;
+}
+
+template <class M>
+bool inside(const std::vector<M>& mask, std::size_t offset, std::size_t p) {
+    return mask[offset + p] != M{};
+}
+
+// The kernels below take a map pointer and a mask at an offset (vector<bool> has no pointer).
+template <class T, class M>
+double energy_inside(const T* m, const std::vector<M>& mask, std::size_t off, std::size_t count) {
+    double in = 0, total = 0;
+    for (std::size_t p = 0; p < count; ++p) {
+        total += static_cast<double>(m[p]);
+        if (inside(mask, off, p)) in += static_cast<double>(m[p]);
+    }
+    return ratio(in, total);
+}
+
+template <class T, class M>
+bool pointing_hit(const T* m, const std::vector<M>& mask, std::size_t off, std::size_t count) {
+    std::size_t best = 0;
+    for (std::size_t p = 1; p < count; ++p)
+        if (m[p] > m[best]) best = p;  // strict: ties keep the first position
+    return count > 0 && inside(mask, off, best);
+}
+
+template <class T, class M>
+double attention_ratio(const T* m, const std::vector<M>& mask, std::size_t off, std::size_t count) {
+    double in = 0, out = 0;
+    std::size_t n_in = 0;
+    for (std::size_t p = 0; p < count; ++p) {
+        if (inside(mask, off, p)) {
+            in += static_cast<double>(m[p]);
+            ++n_in;
+        } else {
+            out += static_cast<double>(m[p]);
+        }
+    }
+    const std::size_t n_out = count - n_in;
+    if (n_in == 0 || n_out == 0) return std::numeric_limits<double>::quiet_NaN();
+    return ratio(in / static_cast<double>(n_in), out / static_cast<double>(n_out));
+}
+
+template <class T, class M>
+double iou_at(const T* m, const std::vector<M>& mask, std::size_t off, std::size_t count, double threshold) {
+    std::size_t both = 0, either = 0;
+    for (std::size_t p = 0; p < count; ++p) {
+        const bool a = static_cast<double>(m[p]) > threshold, b = inside(mask, off, p);
+        both += a && b;
+        either += a || b;
+    }
+    return ratio(static_cast<double>(both), static_cast<double>(either));
+}
+
+}  // namespace detail
+
+/// Fraction of the map's energy inside the mask, Σ_{p∈M} m / Σ_p m, for one map [*S] and mask [*S].
+template <class T, class M>
+double energy_inside(const tensor<T>& map, const tensor<M>& mask) {
+    detail::check_metric_shapes(map.shape, mask.shape, "energy_inside");
+    detail::check_metric_map(map.data(), map.size(), "energy_inside");
+    return detail::energy_inside(map.data(), mask.values, 0, map.size());
+}
+
+/// Whether the map's maximum (its first position on ties) lies inside the mask.
+template <class T, class M>
+bool pointing_hit(const tensor<T>& map, const tensor<M>& mask) {
+    detail::check_metric_shapes(map.shape, mask.shape, "pointing_hit");
+    detail::check_metric_map(map.data(), map.size(), "pointing_hit");
+    return detail::pointing_hit(map.data(), mask.values, 0, map.size());
+}
+
+/// Mean of the map inside the mask over its mean outside (NaN or +inf in the cases the header names).
+template <class T, class M>
+double attention_ratio(const tensor<T>& map, const tensor<M>& mask) {
+    detail::check_metric_shapes(map.shape, mask.shape, "attention_ratio");
+    detail::check_metric_map(map.data(), map.size(), "attention_ratio");
+    return detail::attention_ratio(map.data(), mask.values, 0, map.size());
+}
+
+/// Intersection over union of the region where map > threshold with the mask.
+template <class T, class M>
+double iou_at(const tensor<T>& map, const tensor<M>& mask, double threshold) {
+    detail::check_metric_shapes(map.shape, mask.shape, "iou_at");
+    detail::check_metric_map(map.data(), map.size(), "iou_at");
+    detail::require(std::isfinite(threshold), "iou_at: threshold must be finite, got " + std::to_string(threshold));
+    return detail::iou_at(map.data(), mask.values, 0, map.size(), threshold);
+}
+
+/// All four metrics for each sample of maps [N, *S] against masks [N, *S] (one per sample) or
+/// [*S] (shared by the batch); IoU thresholds the map at `threshold`.
+template <class T, class M>
+std::vector<localization> localization_metrics(const tensor<T>& maps, const tensor<M>& masks,
+                                               double threshold = 0.5) {
+    detail::require(maps.rank() >= 2 && maps.rank() <= 4,
+                    "localization_metrics: maps must be [N, *S] with 1 to 3 spatial axes, got shape " +
+                        to_string(maps.shape));
+    const shape_t spatial(maps.shape.begin() + 1, maps.shape.end());
+    const bool shared = masks.shape == spatial;
+    detail::require(shared || masks.shape == maps.shape,
+                    "localization_metrics: masks shape " + to_string(masks.shape) + " must be " +
+                        to_string(maps.shape) + " (one per sample) or " + to_string(spatial) + " (shared)");
+    detail::require(std::isfinite(threshold),
+                    "localization_metrics: threshold must be finite, got " + std::to_string(threshold));
+    detail::check_metric_map(maps.data(), maps.size(), "localization_metrics");
+    const std::size_t per = element_count(spatial);
+    std::vector<localization> out;
+    out.reserve(maps.shape[0]);
+    for (std::size_t n = 0; n < maps.shape[0]; ++n) {
+        const T* m = maps.data() + n * per;
+        const std::size_t off = shared ? 0 : n * per;
+        out.push_back({detail::energy_inside(m, masks.values, off, per), detail::pointing_hit(m, masks.values, off, per),
+                       detail::attention_ratio(m, masks.values, off, per),
+                       detail::iou_at(m, masks.values, off, per, threshold)});
+    }
+    return out;
+}
+
+}  // namespace camkit

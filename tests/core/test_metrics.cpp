@@ -1,0 +1,143 @@
+// Localization metrics (include/camkit/metrics.hpp): hand-computed cases, the NaN / +inf rules,
+// batches with per-sample and shared masks, and every error path.
+#include <camkit/metrics.hpp>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+using camkit::shape_t;
+using camkit::tensor;
+
+namespace {
+std::string message_of(const auto& f) {
+    try {
+        f();
+    } catch (const camkit::error& e) {
+        return e.what();
+    }
+    return "(no error)";
+}
+
+// m = [[0, 1, 2], [3, 0, 4]], M = [[0, 1, 1], [0, 0, 1]]
+const tensor<double> m({2, 3}, {0.0, 1.0, 2.0, 3.0, 0.0, 4.0});
+const tensor<std::uint8_t> mask({2, 3}, {0, 1, 1, 0, 0, 1});
+}  // namespace
+
+TEST(metrics, hand_computed_two_d) {
+    EXPECT_DOUBLE_EQ(camkit::energy_inside(m, mask), 7.0 / 10.0);    // (1 + 2 + 4) / 10
+    EXPECT_TRUE(camkit::pointing_hit(m, mask));                      // max 4 at (1, 2), inside
+    EXPECT_DOUBLE_EQ(camkit::attention_ratio(m, mask), 7.0 / 3.0);   // (7/3) / (3/3)
+    // m > 1.5 = {(0,2), (1,0), (1,2)}; M = {(0,1), (0,2), (1,2)}: 2 shared of 4
+    EXPECT_DOUBLE_EQ(camkit::iou_at(m, mask, 1.5), 0.5);
+    // m > 0 = 4 positions, 3 of them in M, union 4 → 3/4; m > 4 is empty → 0/3
+    EXPECT_DOUBLE_EQ(camkit::iou_at(m, mask, 0.0), 0.75);
+    EXPECT_DOUBLE_EQ(camkit::iou_at(m, mask, 4.0), 0.0);
+}
+
+TEST(metrics, pointing_miss_and_ties_take_the_first_index) {
+    const tensor<float> peak_outside({4}, {0.0f, 5.0f, 1.0f, 1.0f});
+    EXPECT_FALSE(camkit::pointing_hit(peak_outside, tensor<int>({4}, {1, 0, 1, 1})));
+    const tensor<float> tie({3}, {2.0f, 1.0f, 2.0f});
+    EXPECT_FALSE(camkit::pointing_hit(tie, tensor<int>({3}, {0, 0, 1})));  // first max at 0, outside
+    EXPECT_TRUE(camkit::pointing_hit(tie, tensor<int>({3}, {1, 0, 0})));
+    const tensor<float> zero({3}, {0.0f, 0.0f, 0.0f});
+    EXPECT_TRUE(camkit::pointing_hit(zero, tensor<int>({3}, {1, 0, 0})));
+}
+
+TEST(metrics, three_d_and_real_valued_masks) {
+    // Any nonzero mask value is inside, including negative ones.
+    const tensor<double> v({2, 1, 2}, {1.0, 1.0, 2.0, 4.0});
+    const tensor<float> mk({2, 1, 2}, {0.0f, -0.5f, 0.0f, 2.0f});
+    EXPECT_DOUBLE_EQ(camkit::energy_inside(v, mk), 5.0 / 8.0);
+    EXPECT_DOUBLE_EQ(camkit::attention_ratio(v, mk), 2.5 / 1.5);
+    EXPECT_TRUE(camkit::pointing_hit(v, mk));
+    EXPECT_DOUBLE_EQ(camkit::iou_at(v, mk, 1.5), 1.0 / 3.0);  // positions {2, 3} vs {1, 3}
+}
+
+TEST(metrics, undefined_cases_are_nan_and_division_by_zero_is_inf) {
+    const double inf = std::numeric_limits<double>::infinity();
+    const tensor<double> zero({3}, {0.0, 0.0, 0.0});
+    const tensor<int> some({3}, {0, 1, 0}), none({3}, {0, 0, 0}), all({3}, {1, 1, 1});
+    EXPECT_TRUE(std::isnan(camkit::energy_inside(zero, some)));       // 0/0
+    EXPECT_TRUE(std::isnan(camkit::attention_ratio(zero, some)));     // both means 0
+    const tensor<double> v({3}, {0.0, 2.0, 0.0});
+    EXPECT_EQ(camkit::attention_ratio(v, some), inf);                 // outside mean 0
+    EXPECT_TRUE(std::isnan(camkit::attention_ratio(v, none)));        // no inside
+    EXPECT_TRUE(std::isnan(camkit::attention_ratio(v, all)));         // no outside
+    EXPECT_DOUBLE_EQ(camkit::energy_inside(v, none), 0.0);
+    EXPECT_DOUBLE_EQ(camkit::energy_inside(v, all), 1.0);
+    EXPECT_TRUE(std::isnan(camkit::iou_at(zero, none, 0.5)));         // both sets empty
+    EXPECT_DOUBLE_EQ(camkit::iou_at(zero, some, 0.5), 0.0);
+}
+
+TEST(localization_metrics, batch_with_per_sample_masks) {
+    // sample 0 is `m` above; sample 1 = [[4, 0, 0], [0, 0, 0]] against [[1, 0, 0], [0, 0, 0]]
+    tensor<double> maps({2, 2, 3});
+    std::copy(m.values.begin(), m.values.end(), maps.values.begin());
+    maps(1, 0, 0) = 4.0;
+    tensor<bool> masks({2, 2, 3});
+    for (std::size_t i = 0; i < 6; ++i) masks.values[i] = mask.values[i] != 0;
+    masks.values[6] = true;
+    const auto r = camkit::localization_metrics(maps, masks, 1.5);
+    ASSERT_EQ(r.size(), 2u);
+    EXPECT_DOUBLE_EQ(r[0].energy_inside, 0.7);
+    EXPECT_TRUE(r[0].pointing_hit);
+    EXPECT_DOUBLE_EQ(r[0].attention_ratio, 7.0 / 3.0);
+    EXPECT_DOUBLE_EQ(r[0].iou, 0.5);
+    EXPECT_DOUBLE_EQ(r[1].energy_inside, 1.0);
+    EXPECT_TRUE(r[1].pointing_hit);
+    EXPECT_EQ(r[1].attention_ratio, std::numeric_limits<double>::infinity());
+    EXPECT_DOUBLE_EQ(r[1].iou, 1.0);
+}
+
+TEST(localization_metrics, shared_mask_broadcasts_over_the_batch) {
+    const tensor<float> maps({3, 4}, {1, 0, 0, 0, 0, 0, 0, 2, 1, 1, 1, 1});
+    const tensor<int> shared({4}, {1, 1, 0, 0});
+    const auto r = camkit::localization_metrics(maps, shared);  // threshold 0.5
+    ASSERT_EQ(r.size(), 3u);
+    EXPECT_DOUBLE_EQ(r[0].energy_inside, 1.0);
+    EXPECT_TRUE(r[0].pointing_hit);
+    EXPECT_DOUBLE_EQ(r[0].iou, 0.5);
+    EXPECT_DOUBLE_EQ(r[1].energy_inside, 0.0);
+    EXPECT_FALSE(r[1].pointing_hit);
+    EXPECT_DOUBLE_EQ(r[1].attention_ratio, 0.0);
+    EXPECT_DOUBLE_EQ(r[1].iou, 0.0);
+    EXPECT_DOUBLE_EQ(r[2].energy_inside, 0.5);
+    EXPECT_DOUBLE_EQ(r[2].attention_ratio, 1.0);
+    EXPECT_DOUBLE_EQ(r[2].iou, 0.5);
+    // agrees with the single-sample functions
+    const tensor<float> s2({4}, {1, 1, 1, 1});
+    EXPECT_DOUBLE_EQ(r[2].energy_inside, camkit::energy_inside(s2, shared));
+}
+
+TEST(metrics, errors) {
+    const tensor<double> neg({3}, {0.0, -0.1, 1.0});
+    const tensor<int> mk({3}, {1, 0, 0});
+    auto msg = message_of([&] { camkit::energy_inside(neg, mk); });
+    EXPECT_NE(msg.find("energy_inside: map must be finite and ≥ 0"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("flat index 1"), std::string::npos) << msg;
+    const tensor<double> nan({3}, {0.0, std::nan(""), 1.0});
+    EXPECT_NE(message_of([&] { camkit::pointing_hit(nan, mk); }).find("pointing_hit: map"), std::string::npos);
+    const tensor<double> inf({3}, {0.0, std::numeric_limits<double>::infinity(), 1.0});
+    EXPECT_NE(message_of([&] { camkit::attention_ratio(inf, mk); }).find("attention_ratio: map"), std::string::npos);
+    const tensor<double> ok({3}, {0.0, 0.5, 1.0});
+    msg = message_of([&] { camkit::iou_at(ok, tensor<int>({4}), 0.5); });
+    EXPECT_NE(msg.find("iou_at: mask shape [4] must equal map shape [3]"), std::string::npos) << msg;
+    EXPECT_NE(message_of([&] { camkit::iou_at(ok, mk, std::nan("")); }).find("threshold"), std::string::npos);
+    EXPECT_NE(message_of([&] { camkit::energy_inside(tensor<double>(shape_t{1, 1, 1, 1}), tensor<int>(shape_t{1, 1, 1, 1})); })
+                  .find("1 to 3 spatial axes"),
+              std::string::npos);
+
+    const tensor<double> maps({2, 3}, {0.0, 0.5, 1.0, 1.0, 0.0, 0.0});
+    msg = message_of([&] { camkit::localization_metrics(maps, tensor<int>({2, 4})); });
+    EXPECT_NE(msg.find("masks shape [2, 4] must be [2, 3] (one per sample) or [3] (shared)"), std::string::npos) << msg;
+    EXPECT_NE(message_of([&] { camkit::localization_metrics(tensor<double>({3}), mk); }).find("[N, *S]"),
+              std::string::npos);
+    EXPECT_NE(message_of([&] { camkit::localization_metrics(maps, tensor<int>({3}), INFINITY); }).find("threshold"),
+              std::string::npos);
+    const tensor<double> bad({2, 3}, {0.0, 0.5, 1.0, 1.0, -2.0, 0.0});
+    msg = message_of([&] { camkit::localization_metrics(bad, tensor<int>({3})); });
+    EXPECT_NE(msg.find("localization_metrics: map must be finite and ≥ 0"), std::string::npos) << msg;
+}
