@@ -1,0 +1,28 @@
+// A downstream program using camkit::core: Grad-CAM on a hand-computed 1x2x1x2 case.
+// A = [[1, 2], [3, 4]] (two channels), G = [[1, 1], [0, 0]] -> w = [1, 0], raw = [1, 2],
+// min-max map = [0, 1 / (1 + 1e-7)].
+#include <camkit/camkit.hpp>
+
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+
+int main() {
+    const camkit::tensor<float> activations({1, 2, 1, 2}, std::vector<float>{1, 2, 3, 4});
+    const camkit::tensor<float> gradients({1, 2, 1, 2}, std::vector<float>{1, 1, 0, 0});
+    const auto e = camkit::explain<camkit::grad_cam>(activations, gradients);
+    const bool ok = e.weights.has_value() && (*e.weights)(0, 0) == 1.0f && (*e.weights)(0, 1) == 0.0f &&
+                    e.raw(0, 0, 0) == 1.0f && e.raw(0, 0, 1) == 2.0f && e.map(0, 0, 0) == 0.0f &&
+                    std::abs(e.map(0, 0, 1) - 1.0f) < 1e-6f;
+#ifdef CAMKIT_DOWNSTREAM_EXPECTED_VERSION
+    // The package's version (camkitConfigVersion.cmake) must be the headers' version.
+    if (std::strcmp(CAMKIT_VERSION_STRING, CAMKIT_DOWNSTREAM_EXPECTED_VERSION) != 0) {
+        std::printf("version mismatch: headers %s, package %s\n", CAMKIT_VERSION_STRING,
+                    CAMKIT_DOWNSTREAM_EXPECTED_VERSION);
+        return 1;
+    }
+#endif
+    std::printf("camkit %s core: raw = [%g, %g], map = [%g, %g] -> %s\n", CAMKIT_VERSION_STRING, e.raw(0, 0, 0),
+                e.raw(0, 0, 1), e.map(0, 0, 0), e.map(0, 0, 1), ok ? "ok" : "WRONG");
+    return ok ? 0 : 1;
+}
