@@ -14,3 +14,7 @@
 #include <camkit/explain.hpp>
 #include <camkit/targets.hpp>
 #include <camkit/segmentation.hpp>
+#include <camkit/fusion.hpp>
+#include <camkit/metrics.hpp>
+#include <camkit/colormap.hpp>
+#include <camkit/overlay.hpp>
