@@ -92,13 +92,15 @@ struct class_mask_score {
         std::vector<std::int64_t> expand_shape{-1, 1};
         for (std::int64_t d = 2; d < output.dim(); ++d) expand_shape.push_back(output.size(d));
         const at::Tensor y = output.to(at::kFloat).gather(1, c.view(idx_shape).expand(expand_shape)).squeeze(1);
-        at::Tensor m = masks.to(output.device()).to(at::kFloat);
-        if (m.dim() == y.dim()) m = m.index_select(0, samples.to(output.device()));
-        else m = m.unsqueeze(0).expand_as(y);
-        camkit::detail::require(m.sizes() == y.sizes(),
+        camkit::detail::require(masks.defined(), "masks is an undefined tensor");
+        const auto spatial = y.sizes().slice(1);
+        const bool per_sample = masks.dim() == y.dim() && masks.sizes().slice(1) == spatial;
+        camkit::detail::require(per_sample || masks.sizes() == spatial,
                                 "masks shape " + to_string(shape_of(masks)) +
                                     " must be [N, *S] or [*S] with *S the output's spatial shape (output shape " +
                                     to_string(shape_of(output)) + ")");
+        at::Tensor m = masks.to(output.device()).to(at::kFloat);
+        m = per_sample ? m.index_select(0, samples.to(output.device())) : m.unsqueeze(0).expand_as(y);
         at::Tensor s = (m * y).flatten(1).sum(1);
         if (mean) s = s / m.ne(0).flatten(1).sum(1).clamp_min(1).to(at::kFloat);
         return s;

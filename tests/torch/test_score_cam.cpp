@@ -1,0 +1,192 @@
+// Score-CAM on models small enough to compute every score by hand: a model where one activation
+// channel alone carries the class, the per-channel upsampling and normalization seen through a model
+// that outputs its input, chunking, TorchScript, and agreement with a channel-by-channel loop.
+#include <camkit/torch/score_cam.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace ct = camkit::torch;
+
+namespace {
+
+at::Tensor t(std::vector<float> v, std::vector<std::int64_t> shape) {
+    return at::tensor(v, at::kFloat).view(shape).clone();
+}
+
+std::vector<float> to_vec(const at::Tensor& x) {
+    const at::Tensor c = x.to(at::kFloat).contiguous().view({-1});
+    return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
+}
+
+void expect_near_all(const std::vector<float>& got, const std::vector<double>& want, double tol = 1e-5) {
+    ASSERT_EQ(got.size(), want.size());
+    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
+}
+
+// Logits [B, 2]: class 0 = 5·x[0, 0], class 1 = 5·x[1, 1] of a 2×2 one-channel image.
+at::Tensor corner_model(const at::Tensor& x) {
+    return at::stack({5 * x.select(1, 0).select(1, 0).select(1, 0), 5 * x.select(1, 0).select(1, 1).select(1, 1)}, 1);
+}
+
+// Channel 0 covers pixel (0, 0), channel 1 covers pixel (1, 1): only channel 0 carries class 0.
+at::Tensor corner_activations() { return t({1, 0, 0, 0, 0, 0, 0, 1}, {1, 2, 2, 2}); }
+
+}  // namespace
+
+TEST(ScoreCam, OneChannelCarriesTheClass) {
+    const at::Tensor x = at::ones({1, 1, 2, 2});
+    const std::vector<std::int64_t> cls{0};
+    camkit::options opt;
+    const auto r = ct::score_cam(corner_model, x, corner_activations(), cls, opt);
+    // Masked input with channel 0 keeps pixel (0, 0): logit 5; channel 1 removes it: logit 0.
+    expect_near_all(to_vec(r.scores), {5, 0});
+    const double w0 = std::exp(5.0) / (std::exp(5.0) + 1), w1 = 1 / (std::exp(5.0) + 1);
+    expect_near_all(to_vec(r.weights), {w0, w1});
+    expect_near_all(to_vec(r.raw), {w0, 0, 0, w1});
+    expect_near_all(to_vec(r.map), {w0 / (w0 + 1e-7), 0, 0, w1 / (w0 + 1e-7)});
+
+    // The other class swaps the roles.
+    const std::vector<std::int64_t> cls1{1};
+    const auto r1 = ct::score_cam(corner_model, x, corner_activations(), cls1, opt);
+    expect_near_all(to_vec(r1.scores), {0, 5});
+    expect_near_all(to_vec(r1.raw), {w1, 0, 0, w0});
+}
+
+TEST(ScoreCam, WithoutSoftmaxTheScoresAreTheWeights) {
+    ct::score_cam_options sopt;
+    sopt.softmax = false;
+    camkit::options opt;
+    opt.normalize = camkit::normalization::none;
+    const std::vector<std::int64_t> cls{0};
+    const auto r = ct::score_cam(corner_model, at::full({1, 1, 2, 2}, 2.0f), corner_activations(), cls, opt, sopt);
+    expect_near_all(to_vec(r.weights), {10, 0});
+    expect_near_all(to_vec(r.raw), {10, 0, 0, 0});
+    expect_near_all(to_vec(r.map), {10, 0, 0, 0});
+}
+
+// A model whose logits are its input pixels: class p's score on a masked input of ones is the
+// normalized, upsampled activation at p, so the masks are visible one value at a time.
+TEST(ScoreCam, UpsamplingAndPerChannelNormalization) {
+    auto identity_logits = [](const at::Tensor& x) { return x.flatten(1); };
+    // One channel A = [0, 3] upsampled to 4 positions; four samples ask for positions 0..3.
+    const at::Tensor A = t({0, 3}, {1, 1, 2}).expand({4, 1, 2}).contiguous();
+    const at::Tensor x = at::ones({4, 1, 4});
+    const std::vector<std::int64_t> cls{0, 1, 2, 3};
+    ct::score_cam_options sopt;  // align_corners = true: src = d·(2−1)/(4−1)
+    auto r = ct::score_cam(identity_logits, x, A, cls, {}, sopt);
+    expect_near_all(to_vec(r.scores), {0, 1.0 / 3, 2.0 / 3, 1}, 1e-6);
+    sopt.align_corners = false;  // half-pixel centres: src = (d + 0.5)/2 − 0.5, clamped
+    r = ct::score_cam(identity_logits, x, A, cls, {}, sopt);
+    expect_near_all(to_vec(r.scores), {0, 0.25, 0.75, 1}, 1e-6);
+    // A constant channel normalizes to all zeros (eps keeps it finite).
+    r = ct::score_cam(identity_logits, x, at::full({4, 1, 2}, 7.0f), cls, {}, sopt);
+    expect_near_all(to_vec(r.scores), {0, 0, 0, 0});
+}
+
+TEST(ScoreCam, BatchedChunksProgressAndTorchScript) {
+    // 2 samples × 3 channels, a conv-like model: logits = per-class weighted sums of the input.
+    at::manual_seed(3);
+    const at::Tensor head = at::randn({4, 2 * 6 * 6});
+    auto model = [&](const at::Tensor& x) { return at::matmul(x.flatten(1), head.t()); };
+    const at::Tensor x = at::rand({2, 2, 6, 6});
+    const at::Tensor A = at::rand({2, 3, 3, 3});
+    const std::vector<std::int64_t> cls{1, 3};
+    camkit::options opt;
+    opt.size = {6, 6};
+    ct::score_cam_options sopt;
+    sopt.batch_size = 4;  // 6 rows in chunks of 4: the second chunk spans both samples
+    std::vector<std::int64_t> calls;
+    sopt.progress = [&](std::int64_t done, std::int64_t total) {
+        EXPECT_EQ(total, 2);
+        calls.push_back(done);
+    };
+    const auto chunked = ct::score_cam(model, x, A, cls, opt, sopt);
+    EXPECT_EQ(calls, (std::vector<std::int64_t>{1, 2}));
+
+    // The same thing one channel at a time, written out.
+    const at::Tensor up = at::upsample_bilinear2d(A, {6, 6}, true);
+    for (std::int64_t n = 0; n < 2; ++n) {
+        for (std::int64_t k = 0; k < 3; ++k) {
+            at::Tensor m = up[n][k];
+            m = (m - m.min()) / (m.max() - m.min() + 1e-8);
+            const double s = model((x[n] * m).unsqueeze(0))[0][cls[static_cast<std::size_t>(n)]].item<double>();
+            EXPECT_NEAR(chunked.scores[n][k].item<double>(), s, 1e-4 * (1 + std::abs(s)));
+        }
+    }
+    const at::Tensor w = at::softmax(chunked.scores, 1);
+    const at::Tensor raw = (w.view({2, 3, 1, 1}) * A).sum(1);
+    EXPECT_TRUE(at::allclose(chunked.raw, raw, 1e-5, 1e-6));
+    EXPECT_TRUE(at::allclose(chunked.map, ct::finish_map(raw, opt), 1e-5, 1e-6));
+    EXPECT_EQ(chunked.map.sizes(), (std::vector<std::int64_t>{2, 6, 6}));
+
+    sopt.batch_size = 64;
+    sopt.progress = {};
+    const auto whole = ct::score_cam(model, x, A, cls, opt, sopt);
+    EXPECT_TRUE(at::allclose(whole.scores, chunked.scores, 1e-5, 1e-6));
+
+    torch::jit::Module m("linear_model");
+    m.register_buffer("head", head);
+    m.define(R"(
+def forward(self, x):
+    return torch.matmul(x.flatten(1), self.head.t())
+)");
+    const auto scripted = ct::score_cam(m, x, A, cls, opt, sopt);
+    EXPECT_TRUE(at::allclose(scripted.map, whole.map, 1e-5, 1e-6));
+}
+
+TEST(ScoreCam, MaskScoreForSegmentation) {
+    // Output = input itself as one class plane [B, 1, 2, 2] plus its negative; score = Σ over a mask.
+    auto seg = [](const at::Tensor& x) { return at::cat({x, -x}, 1); };
+    const at::Tensor x = at::ones({1, 1, 2, 2});
+    ct::class_mask_score score{{0}, t({1, 1, 0, 0}, {2, 2})};
+    ct::score_cam_options sopt;
+    sopt.softmax = false;
+    const auto r = ct::score_cam(seg, x, corner_activations(), score, {}, sopt);
+    expect_near_all(to_vec(r.scores), {1, 0});  // channel 0 keeps pixel (0,0) inside the mask
+    score.mean = true;
+    score.masks = t({1, 0, 0, 1}, {2, 2});
+    const auto rm = ct::score_cam(seg, x, corner_activations(), score, {}, sopt);
+    expect_near_all(to_vec(rm.scores), {0.5, 0.5});
+}
+
+namespace {
+template <class F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const camkit::error& e) {
+        return e.what();
+    }
+    return "no error";
+}
+bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
+}  // namespace
+
+TEST(ScoreCam, ErrorPaths) {
+    const at::Tensor x = at::ones({1, 1, 2, 2});
+    const std::vector<std::int64_t> cls{0};
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, at::ones({2, 2, 2, 2}), cls); }),
+                    "activations hold 2 samples but input holds 1"));
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, at::ones({1, 2, 2}), cls); }),
+                    "as many spatial axes as input"));
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), std::vector<std::int64_t>{0, 1}); }),
+                    "classes holds 2 entries but the batch has 1"));
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), std::vector<std::int64_t>{2}); }),
+                    "classes[0] = 2 is out of range for a model output with 2 classes"));
+    ct::score_cam_options sopt;
+    sopt.batch_size = 0;
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), cls, {}, sopt); }),
+                    "batch_size must be ≥ 1"));
+    camkit::options opt;
+    opt.size = {4};
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), cls, opt); }),
+                    "options.size [4] must give one extent per spatial axis"));
+    ct::class_mask_score bad{{0}, at::ones({3, 3})};
+    auto seg = [](const at::Tensor& v) { return at::cat({v, -v}, 1); };
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(seg, x, corner_activations(), bad); }),
+                    "masks shape [3, 3] must be [N, *S] or [*S]"));
+}
