@@ -1,0 +1,259 @@
+// camkit's own rows: the memory-read baseline, the unfused reference, the fused kernels on one
+// and two threads, many targets, the mask reductions and the post-processing of every map.
+#include "bench_common.hpp"
+
+#include <camkit/colormap.hpp>
+#include <camkit/explain.hpp>
+#include <camkit/many_targets.hpp>
+#include <camkit/methods.hpp>
+#include <camkit/overlay.hpp>
+#include <camkit/targets.hpp>
+
+#include <benchmark/benchmark.h>
+
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace camkit_bench {
+namespace {
+
+using camkit::shape_t;
+using camkit::tensor;
+
+/// Reads A and G once: a sum of both arrays with independent lanes, which the compiler
+/// vectorizes. This is the time a CAM cannot beat on this machine.
+void memory_read(benchmark::State& st, const shape_t& shape) {
+    const auto& in = inputs(shape);
+    const float* a = in.A.data();
+    const float* g = in.G.data();
+    const std::size_t n = in.A.size();
+    for (auto _ : st) {
+        float s[16] = {};
+        std::size_t i = 0;
+        for (; i + 16 <= n; i += 16)
+            for (std::size_t j = 0; j < 16; ++j) s[j] += a[i + j] + g[i + j];
+        float total = 0;
+        for (float v : s) total += v;
+        for (; i < n; ++i) total += a[i] + g[i];
+        benchmark::DoNotOptimize(total);
+    }
+    st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
+}
+
+/// The straightforward reference: all channel weights in one pass over G (and A where the method
+/// needs it), then the weighted sum in a second pass over A; element-wise methods as one plain loop.
+template <class Method>
+tensor<float> reference_raw(const tensor<float>& A, const tensor<float>& G) {
+    const std::size_t N = A.shape[0], K = A.shape[1], S = A.size() / (N * K);
+    tensor<float> raw(shape_t{N, S}, 0.0f);
+    const camkit::plane_ops<float> ops;
+    if constexpr (Method::form == camkit::method_form::channel_weights) {
+        std::vector<float> w(N * K);
+        for (std::size_t i = 0; i < N * K; ++i)
+            w[i] = static_cast<float>(Method::channel_weight(ops, camkit::plane<float>{A.data() + i * S, S},
+                                                             camkit::plane<float>{G.data() + i * S, S}));
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t k = 0; k < K; ++k) {
+                const float* a = A.data() + (n * K + k) * S;
+                float* o = raw.data() + n * S;
+                for (std::size_t s = 0; s < S; ++s) o[s] += w[n * K + k] * a[s];
+            }
+    } else {
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t k = 0; k < K; ++k) {
+                const float* a = A.data() + (n * K + k) * S;
+                const float* g = G.data() + (n * K + k) * S;
+                float* o = raw.data() + n * S;
+                for (std::size_t s = 0; s < S; ++s) o[s] += static_cast<float>(Method::contribution(ops, a[s], g[s]));
+            }
+    }
+    return raw;
+}
+
+template <class Method>
+void reference(benchmark::State& st, const shape_t& shape) {
+    const auto& in = inputs(shape);
+    for (auto _ : st) benchmark::DoNotOptimize(reference_raw<Method>(in.A, in.G));
+    st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
+}
+
+template <class Method>
+void fused(benchmark::State& st, const shape_t& shape, int threads) {
+    const auto& in = inputs(shape);
+    camkit::options opt;
+    opt.threads = threads;
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::explain<Method>(in.A, in.G, opt));
+    st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
+}
+
+// ---- many targets: every class of one segmentation sample --------------------------------
+
+struct many_inputs {
+    tensor<float> A, G;  // [1, K, H, W] and [C, K, H, W]
+};
+
+const many_inputs& many(std::size_t C) {
+    static std::map<std::size_t, many_inputs> cache;
+    auto it = cache.find(C);
+    if (it == cache.end()) {
+        many_inputs m{tensor<float>(shape_t{1, 64, 128, 128}), tensor<float>(shape_t{C, 64, 128, 128})};
+        fill_random(m.A.values, 3);
+        for (float& a : m.A.values) a = a < 0 ? -a : a;
+        fill_random(m.G.values, 4);
+        it = cache.emplace(C, std::move(m)).first;
+    }
+    return it->second;
+}
+
+std::int64_t many_bytes(std::size_t C) { return static_cast<std::int64_t>((C + 1) * 64 * 128 * 128 * sizeof(float)); }
+
+template <class Method>
+void many_matrix(benchmark::State& st, std::size_t C, int threads) {
+    const auto& m = many(C);
+    camkit::options opt;
+    opt.threads = threads;
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::explain_many<Method>(m.A, m.G, opt));
+    st.SetBytesProcessed(st.iterations() * many_bytes(C));
+}
+
+template <class Method>
+void many_one_by_one(benchmark::State& st, std::size_t C, int threads) {
+    const auto& m = many(C);
+    camkit::options opt;
+    opt.threads = threads;
+    const std::size_t per = m.A.size();
+    for (auto _ : st) {
+        for (std::size_t c = 0; c < C; ++c) {
+            // The target's gradients as a [1, K, H, W] view of row c: no copy.
+            camkit::host_view<const float> g{m.G.data() + c * per, m.A.shape, camkit::row_major_strides(m.A.shape)};
+            camkit::host_view<const float> a{m.A.data(), m.A.shape, camkit::row_major_strides(m.A.shape)};
+            benchmark::DoNotOptimize(camkit::explain<Method>(a, g, opt));
+        }
+    }
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(2 * C * per * sizeof(float)));
+}
+
+// ---- mask reductions: scores and seeds of a segmentation output ---------------------------
+
+void targets_bench(benchmark::State& st, bool use_mask) {
+    tensor<float> Y(shape_t{8, 21, 128, 128});
+    fill_random(Y.values, 5);
+    std::vector<camkit::target> ts;
+    for (std::size_t n = 0; n < 8; ++n) {
+        if (use_mask) {
+            tensor<float> mask(shape_t{128, 128});
+            for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = (i / 128) % 3 == 0 ? 1.0f : 0.0f;
+            ts.push_back(camkit::mask_sum(n % 21, std::move(mask)));
+        } else {
+            ts.push_back(camkit::whole_image(n % 21));
+        }
+    }
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::seed_and_score(Y, std::span<const camkit::target>(ts)));
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(2 * Y.size() * sizeof(float)));
+}
+
+void predicted_region_bench(benchmark::State& st) {
+    tensor<float> Y(shape_t{8, 21, 128, 128});
+    fill_random(Y.values, 6);
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::predicted_region(Y, 3));
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(Y.size() * sizeof(float)));
+}
+
+// ---- post-processing of every map ---------------------------------------------------------
+
+tensor<float> random_maps(shape_t shape, std::uint32_t seed) {
+    tensor<float> t(std::move(shape));
+    fill_random(t.values, seed);
+    return t;
+}
+
+void normalize_bench(benchmark::State& st, shape_t shape) {
+    const tensor<float> maps = random_maps(shape, 7);
+    for (auto _ : st) {
+        tensor<float> m = maps;
+        camkit::relu_inplace(m);
+        camkit::normalize_inplace(m, camkit::normalization::min_max);
+        benchmark::DoNotOptimize(m.data());
+    }
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(maps.size() * sizeof(float)));
+}
+
+void resize_bench(benchmark::State& st, shape_t from, shape_t to) {
+    const tensor<float> maps = random_maps(from, 8);
+    tensor<float> out;
+    for (auto _ : st) {
+        out = camkit::resize(maps, to);
+        benchmark::DoNotOptimize(out.data());
+    }
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>((maps.size() + out.size()) * sizeof(float)));
+}
+
+void heatmap_bench(benchmark::State& st, std::size_t side) {
+    tensor<float> map = random_maps(shape_t{side, side}, 9);
+    for (float& v : map.values) v = v < 0 ? -v : v;
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::heatmap(map, camkit::colormap::jet));
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(map.size() * (sizeof(float) + 3)));
+}
+
+void overlay_bench(benchmark::State& st, std::size_t side) {
+    tensor<float> map = random_maps(shape_t{side, side}, 10);
+    for (float& v : map.values) v = v < 0 ? -v : v;
+    camkit::rgb_image img(side, side);
+    for (std::size_t i = 0; i < img.pixels.size(); ++i) img.pixels[i] = static_cast<unsigned char>(i * 31);
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::overlay(map, img, camkit::colormap::jet, 0.5));
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>(map.size() * (sizeof(float) + 6)));
+}
+
+// ---- registration -------------------------------------------------------------------------
+
+template <class Method>
+constexpr bool has_reference = Method::form != camkit::method_form::projection;
+
+int register_all() {
+    for (const auto& s : shapes()) {
+        configure(benchmark::RegisterBenchmark(row("cam", s.name, "memory_read", "baseline").c_str(), memory_read, s.shape));
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            const std::string name(M::name);
+            if constexpr (M::form == camkit::method_form::projection) {
+                // Eigen-CAM's SVD is compute-bound: O(K²S) at the large shape takes seconds.
+                if (s.name.rfind("large", 0) == 0) return;
+            }
+            if constexpr (has_reference<M>)
+                configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reference").c_str(), reference<M>, s.shape));
+            configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_t1").c_str(), fused<M>, s.shape, 1));
+            configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_t2").c_str(), fused<M>, s.shape, 2));
+        });
+    }
+    for (std::size_t C : {8, 21}) {
+        const std::string shape = "seg1_C" + std::to_string(C) + "x64x128x128";
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t1").c_str(), many_matrix<camkit::grad_cam>, C, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t2").c_str(), many_matrix<camkit::grad_cam>, C, 2));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam>, C, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "matrix_t1").c_str(), many_matrix<camkit::grad_cam_plus_plus>, C, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam_plus_plus>, C, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "hirescam", "matrix_t1").c_str(), many_matrix<camkit::hires_cam>, C, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "hirescam", "one_by_one_t1").c_str(), many_one_by_one<camkit::hires_cam>, C, 1));
+    }
+    {
+        const shape_t seg{1, 64, 128, 128};
+        configure(benchmark::RegisterBenchmark(row("many", "seg1_64x128x128", "memory_read", "baseline").c_str(), memory_read, seg));
+    }
+    configure(benchmark::RegisterBenchmark("targets/8x21x128x128/mask_sum/seed_and_score", targets_bench, true));
+    configure(benchmark::RegisterBenchmark("targets/8x21x128x128/whole_image/seed_and_score", targets_bench, false));
+    configure(benchmark::RegisterBenchmark("targets/8x21x128x128/predicted_region/mask", predicted_region_bench));
+    configure(benchmark::RegisterBenchmark("post/8x128x128/relu_min_max/normalize", normalize_bench, shape_t{8, 128, 128}));
+    configure(benchmark::RegisterBenchmark("post/32x7x7/relu_min_max/normalize", normalize_bench, shape_t{32, 7, 7}));
+    configure(benchmark::RegisterBenchmark("post/1x16x16_to_224x224/bilinear/resize", resize_bench, shape_t{1, 16, 16}, shape_t{224, 224}));
+    configure(benchmark::RegisterBenchmark("post/8x128x128_to_512x512/bilinear/resize", resize_bench, shape_t{8, 128, 128}, shape_t{512, 512}));
+    configure(benchmark::RegisterBenchmark("post/1x64x64x64_to_128x128x128/trilinear/resize", resize_bench, shape_t{1, 64, 64, 64}, shape_t{128, 128, 128}));
+    configure(benchmark::RegisterBenchmark("post/224x224/jet/heatmap", heatmap_bench, std::size_t{224}));
+    configure(benchmark::RegisterBenchmark("post/512x512/jet/overlay", overlay_bench, std::size_t{512}));
+    return 0;
+}
+
+const int registered = register_all();
+
+}  // namespace
+}  // namespace camkit_bench

@@ -1,0 +1,178 @@
+#pragma once
+// Many targets on one set of activations (every class of a segmentation, several masks): one
+// call explains T targets of ONE sample. For channel-weight methods the weights W[T, K] come
+// from each target's gradients, then raw = W · A is one cache-blocked matrix product, so the
+// activations are read from memory once for all targets instead of once per target.
+#include <camkit/explain.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace camkit {
+
+namespace detail {
+
+/// Runs body(i) for i in [0, count) on `threads` threads (dynamic chunks); rethrows the first error.
+template <class Body>
+void parallel_for(std::size_t count, unsigned threads, Body&& body) {
+    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(threads, count));
+    if (workers <= 1) {
+        for (std::size_t i = 0; i < count; ++i) body(i);
+        return;
+    }
+    std::atomic<std::size_t> next{0};
+    std::exception_ptr failure;
+    std::mutex failure_mutex;
+    auto work = [&] {
+        try {
+            for (std::size_t i; (i = next.fetch_add(1)) < count;) body(i);
+        } catch (...) {
+            std::lock_guard lock(failure_mutex);
+            if (!failure) failure = std::current_exception();
+            next = count;
+        }
+    };
+    std::vector<std::thread> pool;
+    for (unsigned t = 1; t < workers; ++t) pool.emplace_back(work);
+    work();
+    for (auto& t : pool) t.join();
+    if (failure) std::rethrow_exception(failure);
+}
+
+/// out[T, S] = W[T, K] · A[K, S] for dense row-major A (row stride `lda`). Blocked over space so
+/// that a T × block tile of the output stays in L1/L2 while each row of A streams through once.
+template <class Acc>
+void weighted_rows(const Acc* W, std::size_t T, std::size_t K, const Acc* A, std::ptrdiff_t lda, std::size_t S,
+                   Acc* out, unsigned threads) {
+    constexpr std::size_t block = 1024;
+    const std::size_t blocks = (S + block - 1) / block;
+    parallel_for(blocks, threads, [&](std::size_t b) {
+        const std::size_t s0 = b * block, len = std::min(block, S - s0);
+        for (std::size_t t = 0; t < T; ++t) std::fill(out + t * S + s0, out + t * S + s0 + len, Acc(0));
+        for (std::size_t k = 0; k < K; ++k) {
+            const Acc* a = A + static_cast<std::ptrdiff_t>(k) * lda + static_cast<std::ptrdiff_t>(s0);
+            std::size_t t = 0;
+            // Two output rows per sweep halve the loads of A from L1.
+            for (; t + 2 <= T; t += 2) {
+                const Acc w0 = W[t * K + k], w1 = W[(t + 1) * K + k];
+                Acc* o0 = out + t * S + s0;
+                Acc* o1 = o0 + S;
+                for (std::size_t s = 0; s < len; ++s) {
+                    o0[s] += w0 * a[s];
+                    o1[s] += w1 * a[s];
+                }
+            }
+            for (; t < T; ++t) {
+                const Acc w = W[t * K + k];
+                Acc* o = out + t * S + s0;
+                for (std::size_t s = 0; s < len; ++s) o[s] += w * a[s];
+            }
+        }
+    });
+}
+
+}  // namespace detail
+
+/// Explains T targets of one sample: `activations` [1, K, *S] and `gradients` [T, K, *S] (row t
+/// holds the gradients of target t). Returns raw [T, *S], weights [T, K] (channel-weight methods)
+/// and map [T, *size], equal to T separate explain calls up to float rounding. Channel-weight
+/// methods use one matrix product W · A; element-wise methods read each activation plane once
+/// for all targets; projection methods (Eigen-CAM) run per target.
+template <method_policy Method, host_tensor T>
+auto explain_many(const T& activations, const T& gradients, const options& opt = {}) {
+    using traits = tensor_traits<std::remove_cvref_t<T>>;
+    using E = value_type_t<T>;
+    using Acc = accumulator_t<E>;
+    const host_view<const E> A = traits::view(activations);
+    const host_view<const E> G = traits::view(gradients);
+    detail::check_cam_shape(A.shape, "activations");
+    detail::require(A.shape[0] == 1, "explain_many: activations must hold one sample [1, K, *S], got shape " +
+                                         to_string(A.shape));
+    detail::check_cam_shape(G.shape, "gradients");
+    detail::require(G.rank() == A.rank() && std::equal(G.shape.begin() + 1, G.shape.end(), A.shape.begin() + 1),
+                    "explain_many: gradients must be [T, K, *S] = [T, " +
+                        to_string(shape_t(A.shape.begin() + 1, A.shape.end())) + "] to match activations " +
+                        to_string(A.shape) + ", got shape " + to_string(G.shape));
+    if (!opt.size.empty())
+        detail::require(opt.size.size() + 2 == A.rank(),
+                        "options.size " + to_string(opt.size) + " must give one extent per spatial axis of activations " +
+                            to_string(A.shape));
+    const std::size_t Tn = G.shape[0], K = A.shape[1];
+    const std::size_t S = element_count(shape_t(A.shape.begin() + 2, A.shape.end()));
+    shape_t raw_shape{Tn};
+    raw_shape.insert(raw_shape.end(), A.shape.begin() + 2, A.shape.end());
+    tensor<Acc> raw(raw_shape);
+    std::optional<tensor<Acc>> weights;
+    const unsigned threads = detail::resolve_threads(opt.threads, (Tn + 1) * A.size());
+    const plane_ops<Acc> ops;
+
+    if constexpr (Method::form == method_form::channel_weights) {
+        // Pass 1: W[t, k] from each target's gradient plane; the activation plane k stays in
+        // cache across the T targets, so A is read at most once here (not at all by Grad-CAM).
+        weights.emplace(shape_t{Tn, K});
+        Acc* W = weights->data();
+        detail::parallel_for(K, threads, [&](std::size_t k) {
+            detail::plane_reader<Acc, E> ra(A), rg(G);
+            const plane<Acc> a = ra.get(0, k);
+            if (opt.check_finite && !ops.all_finite(a)) detail::throw_non_finite("activations", 0, k);
+            for (std::size_t t = 0; t < Tn; ++t) {
+                const plane<Acc> g = rg.get(t, k);
+                if (opt.check_finite && !ops.all_finite(g)) detail::throw_non_finite("gradients", t, k);
+                W[t * K + k] = static_cast<Acc>(Method::channel_weight(ops, a, g));
+            }
+        });
+        // Pass 2: raw = W · A, reading A once.
+        if (std::is_same_v<E, Acc> && A.contiguous_from(1)) {
+            detail::weighted_rows<Acc>(W, Tn, K, reinterpret_cast<const Acc*>(A.data), static_cast<std::ptrdiff_t>(S), S,
+                                       raw.data(), threads);
+        } else {
+            std::vector<Acc> dense(K * S);  // strided or half-precision activations: gather once
+            detail::plane_reader<Acc, E> ra(A);
+            for (std::size_t k = 0; k < K; ++k) {
+                const plane<Acc> a = ra.get(0, k);
+                std::copy(a.data, a.data + S, dense.begin() + static_cast<std::ptrdiff_t>(k * S));
+            }
+            detail::weighted_rows<Acc>(W, Tn, K, dense.data(), static_cast<std::ptrdiff_t>(S), S, raw.data(), threads);
+        }
+    } else if constexpr (Method::form == method_form::elementwise) {
+        // Each activation plane is read once and combined with the T gradient planes while cached.
+        std::fill(raw.values.begin(), raw.values.end(), Acc(0));
+        detail::parallel_for(Tn > 1 ? threads : 1u, threads, [&](std::size_t part) {
+            const unsigned parts = Tn > 1 ? threads : 1u;
+            const std::size_t t0 = Tn * part / parts, t1 = Tn * (part + 1) / parts;
+            detail::plane_reader<Acc, E> ra(A), rg(G);
+            for (std::size_t k = 0; k < K; ++k) {
+                const plane<Acc> a = ra.get(0, k);
+                if (opt.check_finite && !ops.all_finite(a)) detail::throw_non_finite("activations", 0, k);
+                for (std::size_t t = t0; t < t1; ++t) {
+                    const plane<Acc> g = rg.get(t, k);
+                    if (opt.check_finite && !ops.all_finite(g)) detail::throw_non_finite("gradients", t, k);
+                    Acc* o = raw.data() + t * S;
+                    for (std::size_t s = 0; s < S; ++s) o[s] += static_cast<Acc>(Method::contribution(ops, a.data[s], g.data[s]));
+                }
+            }
+        });
+    } else {
+        // A decomposition per target: nothing to share but the validation.
+        for (std::size_t t = 0; t < Tn; ++t) {
+            host_view<const E> g = G;
+            g.data += static_cast<std::ptrdiff_t>(t) * G.strides[0];
+            g.shape[0] = 1;
+            detail::projection_map<Method, Acc>(A, g, raw.data() + t * S, opt.threads, opt.check_finite);
+        }
+    }
+    tensor<Acc> map = detail::finish_map(raw, opt);
+    using R = decltype(traits::template make_result<Acc>(std::move(raw), activations));
+    std::optional<R> w;
+    if (weights) w.emplace(traits::template make_result<Acc>(std::move(*weights), activations));
+    return explanation<R>{traits::template make_result<Acc>(std::move(raw), activations), std::move(w),
+                          traits::template make_result<Acc>(std::move(map), activations)};
+}
+
+}  // namespace camkit
