@@ -152,8 +152,10 @@ inline void inline_calls_on(::torch::jit::Graph& g, const std::unordered_set<::t
             camkit::detail::require(cls != nullptr, "layer '" + layer + "': a module on its path is called through "
                                                     "an interface type, which cannot be edited; use the "
                                                     "features/head fallback");
-            ::torch::jit::Function& callee = cls->getMethod(n->s(c10::attr::name));
-            ::torch::jit::inlineCallTo(n, &::torch::jit::toGraphFunction(callee));
+            // Inline the method's own graph, not its optimized one: the latter has every call
+            // inlined already, and the layer's call must stay visible.
+            ::torch::jit::GraphFunction& callee = ::torch::jit::toGraphFunction(cls->getMethod(n->s(c10::attr::name)));
+            ::torch::jit::inlineCallTo(n, &callee, callee.graph().get());
             again = true;
             break;  // the node list changed
         }
@@ -195,7 +197,8 @@ public:
         }
         camkit::detail::require(known, "unknown layer '" + layer_ + "'; valid layers: " + detail::join(names));
         module_ = module.clone(/*inplace=*/true);
-        module_.register_attribute(attribute, c10::TensorType::get(), at::Tensor(), false);
+        // Optional[Tensor], so that "nothing recorded" is None rather than a placeholder tensor.
+        module_.register_attribute(attribute, c10::OptionalType::create(c10::TensorType::get()), c10::IValue(), false);
         edit_forward();
     }
 
@@ -221,15 +224,16 @@ public:
             p.output = value_tensor(module_.get_method("head")({p.activations.clone()}), "head(f)");
             return p;
         }
-        module_.setattr(attribute, at::Tensor());
+        module_.setattr(attribute, c10::IValue());
         try {
             p.output = value_tensor(module_.forward({input}), "forward");
         } catch (...) {
-            module_.setattr(attribute, at::Tensor());
+            module_.setattr(attribute, c10::IValue());
             throw;
         }
-        p.activations = module_.attr(attribute).toTensor();
-        module_.setattr(attribute, at::Tensor());
+        const c10::IValue recorded = module_.attr(attribute);
+        if (recorded.isTensor()) p.activations = recorded.toTensor();
+        module_.setattr(attribute, c10::IValue());
         return p;
     }
 

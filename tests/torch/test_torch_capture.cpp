@@ -1,0 +1,342 @@
+// Capturing activations and gradients from real LibTorch models (adapters/torch capture.hpp and
+// explain.hpp): taps in C++ code, TorchScript layers named by path, gradients checked by hand
+// and against a hand-written seed backward, the in-place case, every error path, and memory.
+#include <camkit/methods.hpp>
+#include <camkit/targets.hpp>
+#include <camkit/torch/torch.hpp>
+
+#include <ATen/ATen.h>
+#include <c10/core/GradMode.h>
+#include <c10/core/InferenceMode.h>
+#include <torch/csrc/autograd/autograd.h>
+#include <torch/csrc/jit/serialization/import.h>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <map>
+#include <string>
+#include <unistd.h>
+#include <vector>
+
+namespace ct = camkit::torch;
+
+namespace {
+
+at::Tensor randn(std::vector<std::int64_t> shape, std::uint64_t seed) {
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+    return at::randn(shape, gen);
+}
+
+::testing::AssertionResult close(const at::Tensor& a, const at::Tensor& b, double tol) {
+    if (a.sizes() != b.sizes()) return ::testing::AssertionFailure() << "shapes " << a.sizes() << " vs " << b.sizes();
+    const double scale = std::max(1.0, b.abs().max().item<double>());
+    const double worst = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
+    if (worst <= tol * scale) return ::testing::AssertionSuccess();
+    return ::testing::AssertionFailure() << "max error " << worst << " > " << tol * scale;
+}
+
+std::string message_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const camkit::error& e) {
+        return e.what();
+    }
+    return "no camkit::error";
+}
+
+#define EXPECT_ERROR_HAS(statement, text)                                                       \
+    do {                                                                                        \
+        const std::string msg_ = message_of([&] { statement; });                                \
+        EXPECT_NE(msg_.find(text), std::string::npos) << "message: " << msg_;                  \
+    } while (0)
+
+// conv (2 → K = 3, 3×3, padding 1) → tap → global average pool → linear (3 → 2), written with
+// ATen ops. For class c the score is Σ_k W[c,k] mean_s A[k,s] + b, so G[k,s] = W[c,k] / |S|.
+struct tiny_net {
+    at::Tensor conv_w = randn({3, 2, 3, 3}, 1).requires_grad_();
+    at::Tensor conv_b = randn({3}, 2).requires_grad_();
+    at::Tensor fc_w = randn({2, 3}, 3).requires_grad_();
+    at::Tensor fc_b = randn({2}, 4).requires_grad_();
+    ct::tap tap;
+    bool inplace_after_tap = false;
+
+    at::Tensor operator()(const at::Tensor& x) const {
+        at::Tensor a = tap(at::conv2d(x, conv_w, conv_b, 1, 1));
+        if (inplace_after_tap) a.mul_(2.0);  // in-place right after the explained layer
+        return at::linear(a.mean({2, 3}), fc_w, fc_b);
+    }
+};
+
+// The scripted models of tests/data/torch (make_models.py), rebuilt in C++ from their parameters.
+std::string data(const std::string& name) { return std::string(CAMKIT_TEST_DATA_DIR) + "/torch/" + name; }
+
+std::map<std::string, at::Tensor> parameters(const torch::jit::Module& m) {
+    std::map<std::string, at::Tensor> p;
+    for (const auto& e : m.named_parameters()) p[e.name] = e.value;
+    return p;
+}
+
+// Classifier: encoder = [conv(2→4), relu_, conv(4→5), relu_], fc: linear(5→3) on the pooled map.
+struct cpp_classifier {
+    std::map<std::string, at::Tensor> p;
+    ct::tap after_conv2;  // the output of encoder.2 (followed by an in-place ReLU)
+    ct::tap after_relu3;  // the output of encoder.3 (= features(x))
+    at::Tensor operator()(const at::Tensor& x) const {
+        at::Tensor h = at::conv2d(x, p.at("encoder.0.weight"), p.at("encoder.0.bias"), 1, 1).relu_();
+        h = after_conv2(at::conv2d(h, p.at("encoder.2.weight"), p.at("encoder.2.bias"), 1, 1));
+        h = after_relu3(h.relu_());
+        return at::linear(h.mean({2, 3}), p.at("fc.weight"), p.at("fc.bias"));
+    }
+};
+
+struct cpp_segmenter {
+    std::map<std::string, at::Tensor> p;
+    ct::tap after_conv0;  // encoder.0, followed by an in-place ReLU
+    at::Tensor operator()(const at::Tensor& x) const {
+        at::Tensor h = after_conv0(at::conv2d(x, p.at("encoder.0.weight"), p.at("encoder.0.bias"), 1, 1)).relu_();
+        h = at::conv2d(h, p.at("encoder.2.weight"), p.at("encoder.2.bias"), 1, 1).relu_();
+        return at::conv2d(h, p.at("classifier.weight"), p.at("classifier.bias"));
+    }
+};
+
+long resident_pages() {
+    std::ifstream statm("/proc/self/statm");
+    long size = 0, resident = 0;
+    statm >> size >> resident;
+    return resident;
+}
+
+}  // namespace
+
+// G = W[c] / |S| per channel, exactly; scores equal the output's class entries; the same G as
+// a hand-written backward of the seed with retain_grad; parameters' .grad stay untouched.
+TEST(TorchCapture, GradientsByHand) {
+    tiny_net net;
+    const at::Tensor x = randn({2, 2, 4, 5}, 5);
+    const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(0)};
+    const ct::captured c = ct::capture_gradients(net, x, net.tap, targets);
+    ASSERT_EQ(c.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
+    const at::Tensor W = net.fc_w.detach();
+    for (int n = 0; n < 2; ++n) {
+        const int cls = n == 0 ? 1 : 0;
+        for (int k = 0; k < 3; ++k)
+            EXPECT_TRUE(close(c.gradients[n][k], at::full({4, 5}, W[cls][k].item<float>() / 20.f), 1e-7));
+        EXPECT_NEAR(c.scores[n].item<float>(), c.output[n][cls].item<float>(), 1e-6);
+    }
+    EXPECT_FALSE(c.activations.requires_grad());
+    EXPECT_FALSE(net.conv_w.grad().defined());
+    EXPECT_FALSE(net.fc_w.grad().defined());
+    EXPECT_FALSE(net.tap.is_recording());
+
+    // The same gradients from an explicit backward of the seed with retain_grad on A.
+    at::Tensor a_seen;
+    at::Tensor a = at::conv2d(x, net.conv_w, net.conv_b, 1, 1);
+    a.retain_grad();
+    const at::Tensor y = at::linear(a.mean({2, 3}), net.fc_w, net.fc_b);
+    at::Tensor seed = at::zeros_like(y);
+    seed[0][1] = 1;
+    seed[1][0] = 1;
+    y.backward(seed);
+    EXPECT_TRUE(close(c.gradients, a.grad(), 1e-7));
+    EXPECT_TRUE(close(c.activations, a.detach(), 0));
+    net.conv_w.mutable_grad() = at::Tensor();
+    net.conv_b.mutable_grad() = at::Tensor();
+    net.fc_w.mutable_grad() = at::Tensor();
+    net.fc_b.mutable_grad() = at::Tensor();
+
+    // GAP + linear head: Grad-CAM and HiResCAM coincide (SPEC.md identity).
+    const auto gc = ct::explain<camkit::grad_cam>(net, x, net.tap, targets);
+    const auto hr = ct::explain<camkit::hires_cam>(net, x, net.tap, targets);
+    EXPECT_TRUE(close(gc.cam.map, hr.cam.map, 1e-6));
+    EXPECT_TRUE(close(*gc.cam.weights, at::stack({W[1], W[0]}) / 20.f, 1e-7));
+}
+
+// An in-place op right after the tapped layer leaves the recorded activation and its gradient right.
+TEST(TorchCapture, InPlaceAfterTap) {
+    tiny_net net;
+    net.inplace_after_tap = true;
+    const at::Tensor x = randn({1, 2, 4, 5}, 6);
+    const ct::captured c = ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)});
+    const at::Tensor a = at::conv2d(x, net.conv_w, net.conv_b, 1, 1).detach();
+    EXPECT_TRUE(close(c.activations, a, 0));  // not doubled by the mul_ downstream
+    const at::Tensor W = net.fc_w.detach();
+    for (int k = 0; k < 3; ++k)  // the doubling downstream doubles the gradient
+        EXPECT_TRUE(close(c.gradients[0][k], at::full({4, 5}, 2 * W[0][k].item<float>() / 20.f), 1e-7));
+    // Without a recording the tap is a plain passthrough: the same tensor comes back.
+    const at::Tensor t = at::ones({2});
+    EXPECT_TRUE(net.tap(t).is_same(t));
+}
+
+// Many targets for one sample: one forward, one backward per target; each slice equals a single-target run.
+TEST(TorchCapture, ManyTargetsForOneSample) {
+    tiny_net net;
+    const at::Tensor x = randn({2, 2, 4, 5}, 7);
+    const std::vector<camkit::target> all = {camkit::class_score(0), camkit::class_score(1)};
+    const ct::captured many = ct::capture_gradients_many(net, x, net.tap, all, 1);
+    ASSERT_EQ(many.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
+    ASSERT_EQ(many.activations.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
+    for (std::int64_t t = 0; t < 2; ++t) {
+        const auto one = ct::capture_gradients(net, x.narrow(0, 1, 1), net.tap,
+                                               std::vector<camkit::target>{all[static_cast<std::size_t>(t)]});
+        EXPECT_TRUE(close(many.gradients[t], one.gradients[0], 1e-7));
+        EXPECT_TRUE(close(many.activations[t], one.activations[0], 1e-6));
+        EXPECT_NEAR(many.scores[t].item<float>(), one.scores[0].item<float>(), 1e-5);
+    }
+    const auto maps = camkit::explain<camkit::hires_cam>(many.activations, many.gradients);
+    EXPECT_EQ(maps.map.sizes(), (at::IntArrayRef{2, 4, 5}));
+}
+
+// A TorchScript layer named by path gives the same A, G and maps as a tap in the same network
+// written in C++, for a nested layer followed by an in-place ReLU and for a shared-type ReLU.
+TEST(TorchCapture, ScriptedLayerEqualsTap) {
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    const std::vector<std::string> names = ct::layer_names(m);
+    EXPECT_EQ(names, (std::vector<std::string>{"encoder", "encoder.0", "encoder.1", "encoder.2", "encoder.3", "fc"}));
+    cpp_classifier net{parameters(m)};
+    const at::Tensor x = randn({2, 2, 6, 7}, 8);
+    const std::vector<camkit::target> targets = {camkit::class_score(2), camkit::class_score(0)};
+    for (const auto& [layer, tap] : {std::pair{std::string("encoder.2"), &net.after_conv2},
+                                     std::pair{std::string("encoder.3"), &net.after_relu3}}) {
+        SCOPED_TRACE(layer);
+        ct::scripted_layer s(m, layer);
+        EXPECT_FALSE(s.uses_features_head());
+        const ct::captured a = ct::capture_gradients(s, x, targets);
+        const ct::captured b = ct::capture_gradients(net, x, *tap, targets);
+        EXPECT_TRUE(close(a.output, b.output, 1e-6));
+        EXPECT_TRUE(close(a.activations, b.activations, 1e-6));
+        EXPECT_TRUE(close(a.gradients, b.gradients, 1e-6));
+        EXPECT_GT(a.gradients.abs().sum().item<float>(), 0.f);
+        const auto ea = ct::explain<camkit::grad_cam_plus_plus>(m, layer, x, targets);
+        const auto eb = ct::explain<camkit::grad_cam_plus_plus>(net, x, *tap, targets);
+        EXPECT_TRUE(close(ea.cam.map, eb.cam.map, 1e-5));
+    }
+    // The original module is untouched: same output, no extra attribute.
+    EXPECT_FALSE(m.hasattr(ct::scripted_layer::attribute));
+    EXPECT_TRUE(close(m.forward({x}).toTensor(), net(x), 1e-6));
+    // The features/head fallback equals the named layer encoder.3 (features(x) is the encoder's output).
+    ct::scripted_layer split(m, "features");
+    EXPECT_TRUE(split.uses_features_head());
+    ct::scripted_layer named(m, "encoder.3");
+    const auto f = ct::capture_gradients(split, x, targets);
+    const auto g = ct::capture_gradients(named, x, targets);
+    EXPECT_TRUE(close(f.gradients, g.gradients, 1e-6));
+    EXPECT_TRUE(close(f.activations, g.activations, 1e-6));
+}
+
+// Seg-HiRes-Grad-CAM on a scripted segmentation network equals the tap in C++; mask targets,
+// all classes for one sample.
+TEST(TorchCapture, ScriptedSegmenterWithMaskTargets) {
+    torch::jit::Module m = torch::jit::load(data("segmenter.pt"));
+    cpp_segmenter net{parameters(m)};
+    const at::Tensor x = randn({2, 1, 8, 8}, 9);
+    camkit::tensor<float> mask({8, 8}, 0.f);
+    for (int i = 2; i < 6; ++i)
+        for (int j = 1; j < 5; ++j) mask(i, j) = 1.f;
+    const std::vector<camkit::target> targets = {camkit::mask_sum(1, mask), camkit::mask_mean(2, mask)};
+    ct::scripted_layer s(m, "encoder.0");
+    const auto a = ct::explain<camkit::seg_hires_grad_cam>(s, x, targets);
+    const auto b = ct::explain<camkit::seg_hires_grad_cam>(net, x, net.after_conv0, targets);
+    EXPECT_TRUE(close(a.gradients, b.gradients, 1e-6));
+    EXPECT_TRUE(close(a.cam.map, b.cam.map, 1e-5));
+    EXPECT_TRUE(close(a.scores, b.scores, 1e-5));
+    // Every class of sample 0 at once equals three single-target runs.
+    const std::vector<camkit::target> classes = {camkit::whole_image(0), camkit::whole_image(1), camkit::whole_image(2)};
+    const auto many = ct::capture_gradients_many(s, x, classes, 0);
+    for (std::size_t c = 0; c < 3; ++c) {
+        const auto one = ct::capture_gradients(s, x.narrow(0, 0, 1), std::vector<camkit::target>{classes[c]});
+        EXPECT_TRUE(close(many.gradients[static_cast<std::int64_t>(c)], one.gradients[0], 1e-6));
+    }
+}
+
+// Each failure gives a camkit::error that says what to do.
+TEST(TorchCapture, ErrorPaths) {
+    tiny_net net;
+    const at::Tensor x = randn({2, 2, 4, 5}, 10);
+    const std::vector<camkit::target> two = {camkit::class_score(0), camkit::class_score(1)};
+    {
+        c10::NoGradGuard guard;
+        EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "NoGradGuard");
+    }
+    {
+        c10::InferenceMode guard;
+        EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "InferenceMode");
+    }
+    // Frozen weights and an input without requires_grad.
+    tiny_net frozen;
+    for (at::Tensor* p : {&frozen.conv_w, &frozen.conv_b, &frozen.fc_w, &frozen.fc_b}) p->requires_grad_(false);
+    EXPECT_ERROR_HAS(ct::capture_gradients(frozen, x, frozen.tap, two), "make the input require grad");
+    const auto ok = ct::capture_gradients(frozen, x.clone().requires_grad_(), frozen.tap, two);
+    EXPECT_EQ(ok.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
+    // A tap the forward never reaches, and one reached twice.
+    ct::tap unused;
+    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, unused, two), "never reached");
+    auto twice = [&](const at::Tensor& in) { return net(in) + net(in); };
+    EXPECT_ERROR_HAS(ct::capture_gradients(twice, x, net.tap, two), "reached 2 times");
+    // Target count differs from the batch.
+    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)}),
+                     "1 given for a batch of 2");
+    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0), camkit::class_score(5)}),
+                     "out of range");
+    // A second recording of a tap that is recording.
+    {
+        ct::recording r(net.tap);
+        EXPECT_ERROR_HAS(ct::recording(net.tap), "already active");
+    }
+    EXPECT_FALSE(net.tap.is_recording());
+    // Unknown layer names list the valid ones.
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    EXPECT_ERROR_HAS(ct::scripted_layer(m, "encoder.9"),
+                     "unknown layer 'encoder.9'; valid layers: encoder, encoder.0, encoder.1, encoder.2, encoder.3, fc");
+    EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(m, "layer4", x, two), "unknown layer 'layer4'");
+    ct::scripted_layer s(m, "encoder.2");
+    {
+        c10::NoGradGuard guard;
+        EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), two), "NoGradGuard");
+    }
+    EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), std::vector<camkit::target>{camkit::class_score(0)}),
+                     "1 given for a batch of 2");
+    // Frozen scripted model.
+    torch::jit::Module fm = torch::jit::load(data("classifier.pt"));
+    for (auto p : fm.parameters()) p.requires_grad_(false);
+    ct::scripted_layer fs(fm, "encoder.2");
+    EXPECT_ERROR_HAS(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11), two), "does not require grad");
+    EXPECT_EQ(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11).requires_grad_(), two).gradients.dim(), 4);
+}
+
+// A layer called twice in forward, or not at all, is refused with a reason (graph built in C++).
+TEST(TorchCapture, ScriptedLayerThatCannotBeRecorded) {
+    torch::jit::Module inner("Inner");
+    inner.register_parameter("w", at::ones({1}), false);
+    inner.define("def forward(self, x):\n    return x * self.w\n");
+    torch::jit::Module outer("Outer");
+    outer.register_module("body", inner);
+    outer.register_module("unused", inner.clone());
+    outer.define("def forward(self, x):\n    return self.body.forward(self.body.forward(x))\n");
+    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "body"), "called 2 times");
+    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "unused"), "never uses module 'unused'");
+}
+
+// 1000 explanations in a loop (tap and TorchScript layer) leave the resident memory flat.
+TEST(TorchCapture, MemoryStaysFlat) {
+    tiny_net net;
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    ct::scripted_layer s(m, "encoder.2");
+    const at::Tensor x = randn({2, 2, 6, 7}, 12);
+    const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(2)};
+    auto round = [&] {
+        const auto a = ct::explain<camkit::grad_cam>(net, x.narrow(2, 0, 4).narrow(3, 0, 5), net.tap,
+                                                     std::vector<camkit::target>{targets[0], camkit::class_score(0)});
+        const auto b = ct::explain<camkit::hires_cam>(s, x, targets);
+        return a.cam.map.sum().item<float>() + b.cam.map.sum().item<float>();
+    };
+    for (int i = 0; i < 100; ++i) round();  // warm-up: allocator pools, JIT profiling runs
+    const long before = resident_pages();
+    for (int i = 0; i < 1000; ++i) round();
+    const long after = resident_pages();
+    const long page_kib = sysconf(_SC_PAGESIZE) / 1024;
+    RecordProperty("rss_before_kib", static_cast<int>(before * page_kib));
+    RecordProperty("rss_after_kib", static_cast<int>(after * page_kib));
+    EXPECT_LT((after - before) * page_kib, 1024) << "grew from " << before * page_kib << " KiB to " << after * page_kib
+                                                 << " KiB";
+}
