@@ -68,15 +68,6 @@ constexpr const char* cam_usage_text =
     "\n"
     "The arithmetic runs in float64 whatever the input type. Exit status: 0 success, 2 bad input.\n";
 
-/// True for methods that work from the activations alone (Eigen-CAM).
-template <class M>
-constexpr bool gradient_free() {
-    if constexpr (requires { M::needs_gradients; })
-        return !M::needs_gradients;
-    else
-        return false;
-}
-
 /// Bad input: reported as one line on stderr, exit status 2.
 struct usage_error : std::runtime_error {
     using std::runtime_error::runtime_error;
@@ -285,7 +276,7 @@ int run_cam(const cam_args& a) {
     std::optional<camkit::explanation<xt::xarray<double>>> result;
     camkit::with_method(a.method, [&](auto type) {
         using M = typename decltype(type)::type;
-        if constexpr (gradient_free<M>()) {
+        if constexpr (!camkit::needs_gradients_v<M>) {
             result.emplace(G ? camkit::explain<M>(A, *G, a.opt) : camkit::explain<M>(A, a.opt));
         } else {
             if (!G) fail("--gradients is required for method " + a.method + " (only eigencam works without)");
@@ -322,7 +313,7 @@ int run_methods() {
         std::string name(M::name);
         name.resize(std::max<std::size_t>(name.size() + 2, 22), ' ');
         std::cout << name << M::title;
-        if constexpr (gradient_free<M>()) std::cout << " (no gradients needed)";
+        if constexpr (!camkit::needs_gradients_v<M>) std::cout << " (no gradients needed)";
         std::cout << "\n";
     });
     return 0;

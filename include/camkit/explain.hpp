@@ -118,8 +118,7 @@ auto explain(const T& activations, const T& gradients, const options& opt = {}) 
 /// Explains with a method that needs no gradients (Eigen-CAM): the activations stand in for both.
 template <method_policy Method, explainable_tensor T>
 auto explain(const T& activations, const options& opt = {}) {
-    static_assert(requires { Method::needs_gradients; } && !Method::needs_gradients,
-                  "this method needs gradients: call explain<Method>(activations, gradients)");
+    static_assert(!needs_gradients_v<Method>, "this method needs gradients: call explain<Method>(activations, gradients)");
     return explain<Method>(activations, activations, opt);
 }
 

@@ -21,4 +21,11 @@ concept method_policy = requires {
     { M::form } -> std::convertible_to<method_form>;
 };
 
+/// Whether a method reads gradients: true unless its policy says `needs_gradients = false` (Eigen-CAM).
+template <class M>
+inline constexpr bool needs_gradients_v = [] {
+    if constexpr (requires { M::needs_gradients; }) return static_cast<bool>(M::needs_gradients);
+    else return true;
+}();
+
 }  // namespace camkit
