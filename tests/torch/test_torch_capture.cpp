@@ -10,6 +10,7 @@
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
 #include <torch/csrc/jit/serialization/import.h>
+#include <torch/cuda.h>
 
 #include <gtest/gtest.h>
 
@@ -79,6 +80,7 @@ std::map<std::string, at::Tensor> parameters(const torch::jit::Module& m) {
 
 // Classifier: encoder = [conv(2→4), relu_, conv(4→5), relu_], fc: linear(5→3) on the pooled map.
 struct cpp_classifier {
+    explicit cpp_classifier(std::map<std::string, at::Tensor> params) : p(std::move(params)) {}
     std::map<std::string, at::Tensor> p;
     ct::tap after_conv2;  // the output of encoder.2 (followed by an in-place ReLU)
     ct::tap after_relu3;  // the output of encoder.3 (= features(x))
@@ -91,6 +93,7 @@ struct cpp_classifier {
 };
 
 struct cpp_segmenter {
+    explicit cpp_segmenter(std::map<std::string, at::Tensor> params) : p(std::move(params)) {}
     std::map<std::string, at::Tensor> p;
     ct::tap after_conv0;  // encoder.0, followed by an in-place ReLU
     at::Tensor operator()(const at::Tensor& x) const {
@@ -339,4 +342,49 @@ TEST(TorchCapture, MemoryStaysFlat) {
     RecordProperty("rss_after_kib", static_cast<int>(after * page_kib));
     EXPECT_LT((after - before) * page_kib, 1024) << "grew from " << before * page_kib << " KiB to " << after * page_kib
                                                  << " KiB";
+}
+
+// Forward-only capture works under InferenceMode and feeds Eigen-CAM, which needs no gradients.
+TEST(TorchCapture, ActivationsOnlyForEigenCam) {
+    tiny_net net;
+    const at::Tensor x = randn({2, 2, 4, 5}, 13);
+    at::Tensor a;
+    {
+        c10::InferenceMode guard;
+        a = ct::capture_activations(net, x, net.tap).second;
+    }
+    EXPECT_FALSE(net.tap.is_recording());
+    const auto e = camkit::explain<camkit::eigen_cam>(a);
+    const auto host = camkit::explain<camkit::eigen_cam>(a.clone(), a.clone());
+    EXPECT_TRUE(close(e.map, host.map, 1e-6));
+    EXPECT_EQ(e.map.sizes(), (at::IntArrayRef{2, 4, 5}));
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    ct::scripted_layer s(m, "encoder.2");
+    c10::NoGradGuard guard;
+    const auto [out, acts] = ct::capture_activations(s, x);
+    EXPECT_EQ(acts.sizes(), (at::IntArrayRef{2, 5, 4, 5}));
+    EXPECT_EQ(out.sizes(), (at::IntArrayRef{2, 3}));
+}
+
+// On a GPU: the whole explanation stays on the device and equals the CPU result.
+TEST(TorchCapture, CudaModelMatchesCpu) {
+    if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+    tiny_net cpu;
+    tiny_net gpu;
+    for (auto [d, s] : {std::pair{&gpu.conv_w, &cpu.conv_w}, std::pair{&gpu.conv_b, &cpu.conv_b},
+                        std::pair{&gpu.fc_w, &cpu.fc_w}, std::pair{&gpu.fc_b, &cpu.fc_b}})
+        *d = s->detach().to(at::kCUDA).requires_grad_();
+    const at::Tensor x = randn({2, 2, 4, 5}, 14);
+    const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(0)};
+    camkit::options opt;
+    opt.size = {16, 20};
+    const auto g = ct::explain<camkit::grad_cam>(gpu, x.to(at::kCUDA), gpu.tap, targets, opt);
+    const auto c = ct::explain<camkit::grad_cam>(cpu, x, cpu.tap, targets, opt);
+    EXPECT_TRUE(g.cam.map.is_cuda());
+    EXPECT_TRUE(g.gradients.is_cuda());
+    EXPECT_TRUE(close(g.cam.map.cpu(), c.cam.map, 1e-4));
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    m.to(at::kCUDA);
+    const auto s = ct::explain<camkit::hires_cam>(m, "encoder.2", x.to(at::kCUDA), targets, opt);
+    EXPECT_TRUE(s.cam.map.is_cuda());
 }
