@@ -135,13 +135,85 @@ inline cam_dims dims_of(const shape_t& shape) {
     return {shape[0], shape[1], element_count(shape_t(shape.begin() + 2, shape.end()))};
 }
 
+/// Plane ops that also note, in the same pass, whether each plane they reduce is all finite, so
+/// the kernels need no separate finite-check pass (a sum stays non-finite once it meets NaN or
+/// Inf; a finite sum that overflows only triggers the exact re-check, never a false error).
+template <class Acc>
+struct checking_ops : plane_ops<Acc> {
+    const Acc* a_data = nullptr;
+    const Acc* g_data = nullptr;
+    mutable bool saw_a = false, saw_g = false, suspect = false;
+
+    void note(const Acc* p, Acc check) const {
+        // Policies take the ops by const reference; the flags are bookkeeping, not state of the math.
+        if (p == a_data) saw_a = true;
+        if (p == g_data) saw_g = true;
+        if (!std::isfinite(check)) suspect = true;
+    }
+    Acc sum(plane<Acc> x) const {
+        const Acc s = plane_ops<Acc>::sum(x);
+        note(x.data, s);  // the sum itself is the check
+        return s;
+    }
+    Acc mean(plane<Acc> x) const { return sum(x) / static_cast<Acc>(x.size); }
+    template <class F>
+    Acc sum(plane<Acc> x, F f) const {
+        Acc s[lanes] = {}, c[lanes] = {};
+        std::size_t i = 0;
+        for (; i + lanes <= x.size; i += lanes)
+            for (std::size_t j = 0; j < lanes; ++j) {
+                s[j] += f(x.data[i + j]);
+                c[j] += x.data[i + j];
+            }
+        for (std::size_t j = 0; i < x.size; ++i, ++j) s[j] += f(x.data[i]), c[j] += x.data[i];
+        note(x.data, add_lanes(c));
+        return add_lanes(s);
+    }
+    template <class F>
+    Acc sum(plane<Acc> a, plane<Acc> g, F f) const {
+        Acc s[lanes] = {}, c[lanes] = {};
+        std::size_t i = 0;
+        for (; i + lanes <= a.size; i += lanes)
+            for (std::size_t j = 0; j < lanes; ++j) {
+                s[j] += f(a.data[i + j], g.data[i + j]);
+                c[j] += a.data[i + j] + g.data[i + j];
+            }
+        for (std::size_t j = 0; i < a.size; ++i, ++j) s[j] += f(a.data[i], g.data[i]), c[j] += a.data[i] + g.data[i];
+        note(a.data, add_lanes(c));
+        note(g.data, add_lanes(c));
+        return add_lanes(s);
+    }
+};
+
+/// Exact finite check of planes k0..k1 of sample n, in order (activations before gradients of a
+/// channel); throws for the first non-finite plane. Runs only when a fused check saw NaN or Inf.
+template <class Acc, class E>
+void locate_non_finite(const host_view<const E>& A, const host_view<const E>* G, std::size_t n, std::size_t k0,
+                       std::size_t k1) {
+    const plane_ops<Acc> ops;
+    plane_reader<Acc, E> ra(A);
+    std::optional<plane_reader<Acc, E>> rg;
+    if (G) rg.emplace(*G);
+    for (std::size_t k = k0; k < k1; ++k) {
+        if (!ops.all_finite(ra.get(n, k))) throw_non_finite("activations", n, k);
+        if (G && !ops.all_finite(rg->get(n, k))) throw_non_finite("gradients", n, k);
+    }
+}
+
+/// True when every accumulator is finite.
+template <class Acc>
+bool finite_map(const Acc* out, std::size_t S) {
+    return plane_ops<Acc>::all_finite(plane<Acc>{out, S});
+}
+
 /// raw[n,s] = Σ_k w[n,k] A[n,k,s] with w from the method's channel_weight (written to `weights`),
-/// or taken from `weights` as given when `Method` is void.
+/// or taken from `weights` as given when `Method` is void. The finite check rides on the passes
+/// the method makes anyway: on its reductions (checking_ops) and on the accumulated map (a
+/// non-finite activation makes w·a, and so the map, non-finite for any finite w).
 template <class Method, class Acc, class E>
 void fused_channel_weights(const host_view<const E>& A, const host_view<const E>* G, Acc* raw, Acc* weights,
                            int threads, bool check_finite) {
     const auto [N, K, S] = dims_of(A.shape);
-    const plane_ops<Acc> ops;
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         plane_reader<Acc, E> ra(A);
@@ -149,22 +221,32 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
         if (G) rg.emplace(*G);
         for (std::size_t k = k0; k < k1; ++k) {
             const plane<Acc> a = ra.get(n, k);
-            if (check_finite && !ops.all_finite(a)) throw_non_finite("activations", n, k);
             Acc w;
             if constexpr (std::is_void_v<Method>) {
                 w = weights[n * K + k];
             } else {
                 const plane<Acc> g = rg->get(n, k);
-                if (check_finite && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
-                w = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                if (check_finite) {
+                    checking_ops<Acc> ops;
+                    ops.a_data = a.data;
+                    ops.g_data = g.data;
+                    w = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                    // A policy that reads the gradients other than through the ops gets the exact check.
+                    if (ops.suspect || !std::isfinite(w) || (!ops.saw_g && !plane_ops<Acc>::all_finite(g)))
+                        locate_non_finite<Acc>(A, G, n, k0, k + 1);
+                } else {
+                    w = static_cast<Acc>(Method::channel_weight(plane_ops<Acc>{}, a, g));
+                }
                 weights[n * K + k] = w;
             }
             for (std::size_t s = 0; s < S; ++s) out[s] += w * a.data[s];
         }
+        if (check_finite && !finite_map(out, S)) locate_non_finite<Acc>(A, G, n, k0, k1);
     });
 }
 
-/// raw[n,s] = Σ_k contribution(A[n,k,s], G[n,k,s]).
+/// raw[n,s] = Σ_k contribution(A[n,k,s], G[n,k,s]). The finite check is a running sum of a + g
+/// in the same loop (a contribution such as relu(g)·a can hide a −Inf, so the map is not enough).
 template <class Method, class Acc, class E>
 void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
                        bool check_finite) {
@@ -173,12 +255,19 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         plane_reader<Acc, E> ra(A), rg(G);
+        Acc c[lanes] = {};
         for (std::size_t k = k0; k < k1; ++k) {
             const plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-            if (check_finite && !ops.all_finite(a)) throw_non_finite("activations", n, k);
-            if (check_finite && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
             for (std::size_t s = 0; s < S; ++s) out[s] += static_cast<Acc>(Method::contribution(ops, a.data[s], g.data[s]));
+            if (check_finite) {
+                // One running sum of a + g over the cached planes (a sum stays NaN/Inf once it meets one).
+                std::size_t s = 0;
+                for (; s + lanes <= S; s += lanes)
+                    for (std::size_t j = 0; j < lanes; ++j) c[j] += a.data[s + j] + g.data[s + j];
+                for (std::size_t j = 0; s < S; ++s, ++j) c[j] += a.data[s] + g.data[s];
+            }
         }
+        if (check_finite && !std::isfinite(add_lanes(c))) locate_non_finite<Acc>(A, &G, n, k0, k1);
     });
 }
 

@@ -1,0 +1,137 @@
+// explain_many: T targets of one sample in one call equal T separate explain calls.
+#include <camkit/many_targets.hpp>
+#include <camkit/methods.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <limits>
+#include <string>
+
+namespace {
+
+using camkit::shape_t;
+using camkit::tensor;
+
+tensor<float> random_tensor(shape_t shape, unsigned seed, bool non_negative = false) {
+    tensor<float> t(std::move(shape));
+    unsigned x = seed * 2654435761u + 7u;
+    for (float& v : t.values) {
+        x = x * 1664525u + 1013904223u;
+        v = static_cast<float>(x >> 8) / 16777216.0f * 2.0f - 1.0f;
+        if (non_negative) v = std::abs(v);
+    }
+    return t;
+}
+
+/// Row t of G [T, K, *S] as its own [1, K, *S] tensor.
+tensor<float> target_row(const tensor<float>& G, std::size_t t) {
+    shape_t s = G.shape;
+    s[0] = 1;
+    const std::size_t per = G.size() / G.shape[0];
+    return tensor<float>(s, std::vector<float>(G.values.begin() + static_cast<std::ptrdiff_t>(t * per),
+                                               G.values.begin() + static_cast<std::ptrdiff_t>((t + 1) * per)));
+}
+
+void expect_close(const float* got, const float* want, std::size_t n, const std::string& what) {
+    float scale = 0;
+    for (std::size_t i = 0; i < n; ++i) scale = std::max(scale, std::abs(want[i]));
+    for (std::size_t i = 0; i < n; ++i)
+        ASSERT_NEAR(got[i], want[i], 1e-6f * std::max(scale, 1.0f) + 1e-6f * std::abs(want[i])) << what << " at " << i;
+}
+
+template <class Method>
+void check_equal_to_separate_calls(const shape_t& a_shape, std::size_t T, int threads) {
+    const tensor<float> A = random_tensor(a_shape, 11, true);
+    shape_t g_shape = a_shape;
+    g_shape[0] = T;
+    const tensor<float> G = random_tensor(g_shape, 12);
+    camkit::options opt;
+    opt.threads = threads;
+    const auto many = camkit::explain_many<Method>(A, G, opt);
+    ASSERT_EQ(many.raw.shape[0], T);
+    const std::size_t S = A.size() / (a_shape[0] * a_shape[1]);
+    for (std::size_t t = 0; t < T; ++t) {
+        camkit::options one = opt;
+        one.threads = 1;
+        const auto single = camkit::explain<Method>(A, target_row(G, t), one);
+        const std::string what = std::string(Method::name) + " target " + std::to_string(t);
+        expect_close(many.raw.data() + t * S, single.raw.data(), S, what + " raw");
+        expect_close(many.map.data() + t * S, single.map.data(), S, what + " map");
+        if constexpr (Method::form == camkit::method_form::channel_weights) {
+            ASSERT_TRUE(many.weights.has_value());
+            expect_close(many.weights->data() + t * a_shape[1], single.weights->data(), a_shape[1], what + " weights");
+        }
+    }
+}
+
+TEST(ManyTargets, EqualsSeparateCallsForEveryMethod2D) {
+    camkit::for_each_method([](auto m) {
+        using M = typename decltype(m)::type;
+        check_equal_to_separate_calls<M>({1, 6, 9, 13}, 5, 1);
+    });
+}
+
+TEST(ManyTargets, EqualsSeparateCallsOnTwoThreadsAndOddBlocks) {
+    // S = 2100 spans three spatial blocks of the matrix product, the last one partial.
+    check_equal_to_separate_calls<camkit::grad_cam>({1, 7, 30, 70}, 3, 2);
+    check_equal_to_separate_calls<camkit::xgrad_cam>({1, 7, 30, 70}, 4, 2);
+    check_equal_to_separate_calls<camkit::layer_cam>({1, 7, 30, 70}, 3, 2);
+}
+
+TEST(ManyTargets, EqualsSeparateCalls1DAnd3D) {
+    check_equal_to_separate_calls<camkit::grad_cam_plus_plus>({1, 4, 17}, 2, 1);
+    check_equal_to_separate_calls<camkit::hires_cam>({1, 3, 4, 5, 6}, 3, 1);
+    check_equal_to_separate_calls<camkit::grad_cam>({1, 3, 4, 5, 6}, 1, 2);
+}
+
+TEST(ManyTargets, HandComputedGradCam) {
+    // One channel plane [1, 2]: A = [1, 2], G for two targets = [3, 5] and [-1, -1].
+    const tensor<float> A(shape_t{1, 1, 2}, {1, 2});
+    const tensor<float> G(shape_t{2, 1, 2}, {3, 5, -1, -1});
+    camkit::options opt;
+    opt.relu = false;
+    opt.normalize = camkit::normalization::none;
+    const auto r = camkit::explain_many<camkit::grad_cam>(A, G, opt);
+    EXPECT_FLOAT_EQ((*r.weights)[0], 4.0f);
+    EXPECT_FLOAT_EQ((*r.weights)[1], -1.0f);
+    EXPECT_FLOAT_EQ(r.raw[0], 4.0f);
+    EXPECT_FLOAT_EQ(r.raw[1], 8.0f);
+    EXPECT_FLOAT_EQ(r.raw[2], -1.0f);
+    EXPECT_FLOAT_EQ(r.raw[3], -2.0f);
+}
+
+template <class F>
+void expect_error(F f, const std::string& part) {
+    try {
+        f();
+        FAIL() << "expected camkit::error containing: " << part;
+    } catch (const camkit::error& e) {
+        EXPECT_NE(std::string(e.what()).find(part), std::string::npos) << e.what();
+    }
+}
+
+TEST(ManyTargets, ErrorPaths) {
+    const tensor<float> A = random_tensor({1, 3, 4, 4}, 1, true);
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(random_tensor({2, 3, 4, 4}, 1), random_tensor({2, 3, 4, 4}, 2)); },
+                 "one sample");
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 4, 4, 4}, 2)); }, "[T, K, *S]");
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 5}, 2)); }, "[2, 3, 4, 5]");
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 16}, 2)); }, "gradients");
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(random_tensor({1, 3}, 1), random_tensor({1, 3}, 2)); },
+                 "activations must be");
+    camkit::options bad_size;
+    bad_size.size = {8};
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 4}, 2), bad_size); },
+                 "options.size");
+    tensor<float> G = random_tensor({3, 3, 4, 4}, 2);
+    G.values[2 * 48 + 16 + 5] = std::numeric_limits<float>::quiet_NaN();  // target 2, channel 1
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    expect_error([&] { camkit::explain_many<camkit::hires_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    tensor<float> A_inf = A;
+    A_inf.values[16 * 2 + 3] = std::numeric_limits<float>::infinity();
+    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A_inf, random_tensor({2, 3, 4, 4}, 2)); },
+                 "activations contain NaN or Inf (sample 0, channel 2)");
+}
+
+}  // namespace
