@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <string>
@@ -387,4 +388,28 @@ TEST(TorchCapture, CudaModelMatchesCpu) {
     m.to(at::kCUDA);
     const auto s = ct::explain<camkit::hires_cam>(m, "encoder.2", x.to(at::kCUDA), targets, opt);
     EXPECT_TRUE(s.cam.map.is_cuda());
+}
+
+// A ResNet-style model, scripted and traced: blocks that share one class type, forward through a
+// helper method, `out += identity` right after bn2, a downsample branch. A and G of every named
+// layer equal eager-mode forward hooks recorded by make_models.py on the same weights.
+TEST(TorchCapture, ResNetLikeScriptedAndTracedEqualEagerHooks) {
+    torch::jit::Module ref = torch::jit::load(data("resnet_like_reference.pt"));
+    const at::Tensor x = ref.attr("input").toTensor();
+    const std::vector<camkit::target> targets = {camkit::class_score(3), camkit::class_score(1)};
+    for (const char* file : {"resnet_like.pt", "resnet_like_traced.pt"}) {
+        torch::jit::Module m = torch::jit::load(data(file));
+        for (std::string layer : {"layer1.1", "layer2.0.downsample.0", "layer2.1.bn2", "layer2.2.conv1", "relu"}) {
+            SCOPED_TRACE(std::string(file) + " " + layer);
+            std::string key = layer;
+            std::replace(key.begin(), key.end(), '.', '_');
+            ct::scripted_layer s(m, layer);
+            const ct::captured c = ct::capture_gradients(s, x, targets);
+            EXPECT_TRUE(close(c.activations, ref.attr(key + "_a").toTensor(), 1e-6));
+            EXPECT_TRUE(close(c.gradients, ref.attr(key + "_g").toTensor(), 1e-6));
+            EXPECT_GT(c.gradients.abs().max().item<float>(), 0.f);
+        }
+        // The blocks' ReLU module runs twice per block (traced graphs call it as forward1).
+        EXPECT_ERROR_HAS(ct::scripted_layer(m, "layer1.1.relu"), "called 2 times");
+    }
 }

@@ -133,6 +133,13 @@ inline std::vector<::torch::jit::Node*> all_nodes(::torch::jit::Graph& g) {
     return out;
 }
 
+/// True for `forward` and for `forward1`, `forward2`...: the names torch.jit.trace gives the
+/// second and later calls of one module.
+inline bool is_forward(const std::string& method) {
+    if (method.rfind("forward", 0) != 0) return false;
+    return std::all_of(method.begin() + 7, method.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
 /// True when `n` sits inside a loop body (its output would be overwritten on every iteration).
 inline bool inside_loop(const ::torch::jit::Node* n) {
     for (const ::torch::jit::Block* b = n->owningBlock(); b && b->owningNode(); b = b->owningNode()->owningBlock())
@@ -263,7 +270,7 @@ private:
         }
         std::vector<jit::Node*> calls;
         for (jit::Node* n : detail::all_nodes(*g))
-            if (n->kind() == c10::prim::CallMethod && prefix.count(n->input(0)) && n->s(c10::attr::name) == "forward")
+            if (n->kind() == c10::prim::CallMethod && prefix.count(n->input(0)) && detail::is_forward(n->s(c10::attr::name)))
                 calls.push_back(n);
         camkit::detail::require(!calls.empty(), "layer '" + layer_ + "': its forward is never called by the model's "
                                                 "forward; use the features/head fallback");
