@@ -190,3 +190,38 @@ TEST(ScoreCam, ErrorPaths) {
     EXPECT_TRUE(has(error_of([&] { ct::score_cam(seg, x, corner_activations(), bad); }),
                     "masks shape [3, 3] must be [N, *S] or [*S]"));
 }
+
+#include <camkit/targets/class_score.hpp>
+
+TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
+    at::manual_seed(5);
+    const at::Tensor w = at::rand({1, 2, 1, 1}) + 0.5;
+    const at::Tensor head = at::randn({3, 2 * 4 * 4});
+    const at::Tensor x = at::rand({2, 2, 4, 4});
+    const at::Tensor A = at::relu(x * w);  // the layer's output, written out
+    auto plain = [&](const at::Tensor& v) { return at::matmul(at::relu(v * w).flatten(1), head.t()); };
+    const std::vector<std::int64_t> cls{1, 2};
+    camkit::options opt;
+    const auto want = ct::score_cam(plain, x, A, cls, opt);
+
+    torch::jit::Module features("features");
+    features.register_buffer("w", w);
+    features.define("def forward(self, x):\n    return torch.relu(x * self.w)\n");
+    torch::jit::Module net("net");
+    net.register_module("features", features);
+    net.register_buffer("head", head);
+    net.define("def forward(self, x):\n    return torch.matmul(self.features.forward(x).flatten(1), self.head.t())\n");
+    const std::vector<camkit::target> targets{camkit::class_score(1), camkit::class_score(2)};
+    const auto scripted = ct::score_cam(net, "features", x, targets, opt);
+    EXPECT_TRUE(at::allclose(scripted.scores, want.scores, 1e-5, 1e-6));
+    EXPECT_TRUE(at::allclose(scripted.map, want.map, 1e-5, 1e-6));
+
+    ct::tap tap;
+    auto tapped = [&](const at::Tensor& v) { return at::matmul(tap(at::relu(v * w)).flatten(1), head.t()); };
+    const auto from_tap = ct::score_cam(tapped, x, tap, targets, opt);
+    EXPECT_TRUE(at::allclose(from_tap.scores, want.scores, 1e-5, 1e-6));
+    EXPECT_TRUE(at::allclose(from_tap.map, want.map, 1e-5, 1e-6));
+    EXPECT_FALSE(tap.is_recording());
+
+    EXPECT_TRUE(has(error_of([&] { ct::score_cam(net, "nosuch", x, targets, opt); }), "valid layers: features"));
+}

@@ -107,6 +107,20 @@ struct class_mask_score {
     }
 };
 
+/// A linear target given by its seed: score[b] = Σ seed[samples[b]] · output[b], with seeds
+/// [N, C, *P] = ∂score/∂Y of camkit's targets (camkit::torch::seed_and_score gives them). A target is
+/// a linear form of the output, so the seed of the unperturbed input scores perturbed inputs too.
+struct seed_score {
+    at::Tensor seeds;
+    at::Tensor operator()(const at::Tensor& output, const at::Tensor& samples) const {
+        camkit::detail::require(seeds.defined() && seeds.sizes().slice(1) == output.sizes().slice(1),
+                                "seed_score: seeds shape " + (seeds.defined() ? to_string(shape_of(seeds)) : "undefined") +
+                                    " must be [N, C, *P] for an output of shape " + to_string(shape_of(output)));
+        const at::Tensor s = seeds.to(output.device()).index_select(0, samples.to(output.device()));
+        return (s * output.to(s.scalar_type())).flatten(1).sum(1);
+    }
+};
+
 namespace detail {
 
 using camkit::detail::require;

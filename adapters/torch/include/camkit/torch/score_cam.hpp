@@ -14,10 +14,14 @@
 // - raw[n, s] = Σ_k weights[n, k] A[n, k, s]; map = the camkit pipeline (ReLU, normalize, resize,
 //   renormalize) on raw, as for every other method.
 #include <camkit/explain.hpp>
+#include <camkit/targets/target.hpp>
+#include <camkit/torch/capture.hpp>
+#include <camkit/torch/explain.hpp>
 #include <camkit/torch/forward.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <cstdint>
+#include <tuple>
 #include <span>
 #include <string>
 #include <vector>
@@ -121,6 +125,34 @@ score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor&
                            const score_cam_options& sopt = {}) {
     detail::check_class_count(classes, input);
     return score_cam(model, input, activations, class_logit{{classes.begin(), classes.end()}}, opt, sopt);
+}
+
+/// Score-CAM of layer `layer` (dotted path) of a TorchScript module with one camkit target per
+/// sample: one forward records the layer's activations, then the masked inputs run through `module`.
+inline score_cam_result score_cam(::torch::jit::Module& module, const std::string& layer, const at::Tensor& input,
+                                  std::span<const target> targets, const options& opt = {},
+                                  const score_cam_options& sopt = {}) {
+    detail::check_input(input);
+    scripted_layer recorder(module, layer);
+    at::Tensor output, activations;
+    {
+        at::NoGradGuard no_grad;
+        std::tie(output, activations) = capture_activations(recorder, input);
+    }
+    return score_cam(module, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
+}
+
+/// Score-CAM of a C++-frontend model at the tap it calls in forward, with one camkit target per sample.
+template <forward_function F>
+score_cam_result score_cam(F&& forward, const at::Tensor& input, const tap& t, std::span<const target> targets,
+                           const options& opt = {}, const score_cam_options& sopt = {}) {
+    detail::check_input(input);
+    at::Tensor output, activations;
+    {
+        at::NoGradGuard no_grad;
+        std::tie(output, activations) = capture_activations(forward, input, t);
+    }
+    return score_cam(forward, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
 }
 
 }  // namespace camkit::torch
