@@ -9,6 +9,7 @@
 
 #include <xtensor/xarray.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -91,6 +92,8 @@ protected:
         fs::remove(out);
         const result r = run("explain " + args + " --out '" + out.string() + "'");
         EXPECT_EQ(r.status, 0) << args << "\nstderr: " << r.err;
+        for (const auto& e : fs::directory_iterator(dir_))
+            EXPECT_EQ(e.path().filename().string().find("staging"), std::string::npos) << e.path();
         if (r.status != 0) return {};
         return camkit::xtensor::load_npy<float>(out.string());
     }
@@ -136,6 +139,33 @@ TEST_F(CamkitTorchTool, ScoreCam) {
     expect_maps_near(explain(model("classifier.pt") + " --layer features.2 " + input("x.npy") +
                              " --class 2 --method scorecam --batch-size 3"),
                      "expected_scorecam_class2.npy");
+}
+
+TEST_F(CamkitTorchTool, EveryMethodGivesANormalizedMapOfTheInputSize) {
+    const result list = run("methods");
+    ASSERT_EQ(list.status, 0) << list.err;
+    std::istringstream lines(list.out);
+    std::string line;
+    int methods = 0;
+    while (std::getline(lines, line)) {
+        const std::string name = line.substr(0, line.find(' '));
+        const xt::xarray<float> map =
+            explain(model("classifier.pt") + " --layer features.2 " + input("x.npy") + " --class 1 --method " + name);
+        ASSERT_EQ(map.dimension(), 3u) << name;
+        EXPECT_EQ(map.shape()[0], 2u);
+        EXPECT_EQ(map.shape()[1], 8u);
+        EXPECT_EQ(map.shape()[2], 8u);
+        float lo = 1, hi = 0;
+        for (float v : map) {
+            lo = std::min(lo, v);
+            hi = std::max(hi, v);
+        }
+        EXPECT_GE(lo, 0.0f) << name;
+        EXPECT_LE(hi, 1.0f) << name;
+        EXPECT_GT(hi, 0.5f) << name;  // min-max normalized, resized bilinearly from 4×4
+        ++methods;
+    }
+    EXPECT_EQ(methods, 9);  // the eight registered methods and scorecam
 }
 
 TEST_F(CamkitTorchTool, ImageInputAndPngOutput) {
