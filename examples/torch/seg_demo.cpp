@@ -213,8 +213,8 @@ torch::jit::Module export_torchscript(unet& model) {
     auto buffers = model->named_buffers(true);
     auto conv = [&](const std::string& path, const char* call) {
         torch::jit::Module m(c10::QualifiedName("__torch__.camkit_demo.Conv"), cu, /*shouldMangle=*/true);
-        m.register_parameter("weight", params[path + ".weight"].detach().clone(), false);
-        m.register_parameter("bias", params[path + ".bias"].detach().clone(), false);
+        m.register_parameter("weight", params[path + ".weight"].detach().clone().requires_grad_(true), false);
+        m.register_parameter("bias", params[path + ".bias"].detach().clone().requires_grad_(true), false);
         m.define(std::string("def forward(self, x):\n    return ") + call + "\n");
         return m;
     };
@@ -223,8 +223,8 @@ torch::jit::Module export_torchscript(unet& model) {
     const char* upconv = "torch.conv_transpose2d(x, self.weight, self.bias, [2, 2])";
     auto norm = [&](const std::string& path) {  // batch normalization in inference form
         torch::jit::Module m(c10::QualifiedName("__torch__.camkit_demo.Norm"), cu, true);
-        m.register_parameter("weight", params[path + ".weight"].detach().clone(), false);
-        m.register_parameter("bias", params[path + ".bias"].detach().clone(), false);
+        m.register_parameter("weight", params[path + ".weight"].detach().clone().requires_grad_(true), false);
+        m.register_parameter("bias", params[path + ".bias"].detach().clone().requires_grad_(true), false);
         m.register_buffer("running_mean", buffers[path + ".running_mean"].detach().clone());
         m.register_buffer("running_var", buffers[path + ".running_var"].detach().clone());
         m.define("def forward(self, x):\n    return torch.batch_norm(x, self.weight, self.bias, self.running_mean, "
