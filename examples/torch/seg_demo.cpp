@@ -297,6 +297,7 @@ struct training_summary {
     double final_loss = 0;
     int steps = 0;
     bool from_cache = false;
+    bool complete = true;  ///< false when the time limit cut training short
 };
 
 training_summary train(unet& model, const data_set& train_set, const settings& cfg) {
@@ -328,7 +329,7 @@ training_summary train(unet& model, const data_set& train_set, const settings& c
             bar.show(epoch, cfg.epochs, step, steps, running, elapsed, eta, step == steps);
             if (elapsed > cfg.max_train_seconds) {
                 std::fprintf(stderr, "\ntraining stopped at the time limit of %.0f s (--max-train-seconds)\n", cfg.max_train_seconds);
-                return {elapsed, running, done, false};
+                return {elapsed, running, done, false, false};
             }
         }
         (void)epoch_loss;
@@ -364,6 +365,11 @@ training_summary trained_model(unet& model, const settings& cfg) {
     std::fflush(stdout);
     const data_set train_set = make_data_set(cfg.train_images, cfg.seed);
     training_summary s = train(model, train_set, cfg);
+    // Weights cut short by the time limit are not cached: a later run would silently keep them.
+    if (!s.complete) {
+        std::fprintf(stderr, "warning: weights not cached (training incomplete); run again, or raise --max-train-seconds\n");
+        return s;
+    }
     std::error_code ec;
     fs::create_directories(dir, ec);
     try {
