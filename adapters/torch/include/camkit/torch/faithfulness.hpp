@@ -157,7 +157,7 @@ inline void check_curve_args(const at::Tensor& input, const at::Tensor& maps, co
 
 /// Deletion curve: the score as the most important pixels (by `maps`) are removed, with its AUC.
 /// `score` is any sample_score (class_probability{classes} for the usual target-class probability).
-template <model M, sample_score Score>
+template <torch_model M, sample_score Score>
 faithfulness_curve deletion_curve(M&& model, const at::Tensor& input, const at::Tensor& maps, const Score& score,
                                   const faithfulness_options& opt = {}) {
     detail::check_curve_args(input, maps, opt);
@@ -167,7 +167,7 @@ faithfulness_curve deletion_curve(M&& model, const at::Tensor& input, const at::
 }
 
 /// Deletion curve scored by the softmax probability of one class per sample.
-template <model M>
+template <torch_model M>
 faithfulness_curve deletion_curve(M&& model, const at::Tensor& input, const at::Tensor& maps,
                                   std::span<const std::int64_t> classes, const faithfulness_options& opt = {}) {
     detail::check_class_count(classes, input);
@@ -175,7 +175,7 @@ faithfulness_curve deletion_curve(M&& model, const at::Tensor& input, const at::
 }
 
 /// Insertion curve: the score as the most important pixels are put onto the baseline, with its AUC.
-template <model M, sample_score Score>
+template <torch_model M, sample_score Score>
 faithfulness_curve insertion_curve(M&& model, const at::Tensor& input, const at::Tensor& maps, const Score& score,
                                    const faithfulness_options& opt = {}) {
     detail::check_curve_args(input, maps, opt);
@@ -185,7 +185,7 @@ faithfulness_curve insertion_curve(M&& model, const at::Tensor& input, const at:
 }
 
 /// Insertion curve scored by the softmax probability of one class per sample.
-template <model M>
+template <torch_model M>
 faithfulness_curve insertion_curve(M&& model, const at::Tensor& input, const at::Tensor& maps,
                                    std::span<const std::int64_t> classes, const faithfulness_options& opt = {}) {
     detail::check_class_count(classes, input);
@@ -193,7 +193,7 @@ faithfulness_curve insertion_curve(M&& model, const at::Tensor& input, const at:
 }
 
 /// Average drop and increase in confidence (Chattopadhay et al.) of `maps` under `score`.
-template <model M, sample_score Score>
+template <torch_model M, sample_score Score>
 confidence_change confidence_drop(M&& model, const at::Tensor& input, const at::Tensor& maps, const Score& score,
                                   std::int64_t batch_size = 32) {
     detail::check_input(input);
@@ -219,7 +219,7 @@ confidence_change confidence_drop(M&& model, const at::Tensor& input, const at::
 }
 
 /// Average drop and increase in confidence scored by the softmax probability of one class per sample.
-template <model M>
+template <torch_model M>
 confidence_change confidence_drop(M&& model, const at::Tensor& input, const at::Tensor& maps,
                                   std::span<const std::int64_t> classes, std::int64_t batch_size = 32) {
     detail::check_class_count(classes, input);

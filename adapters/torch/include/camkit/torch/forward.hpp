@@ -33,7 +33,7 @@ inline auto forward_of(::torch::jit::Module& module) {
 
 /// A model: a forward_function or a TorchScript module.
 template <class M>
-concept model = forward_function<M> || std::same_as<std::remove_cvref_t<M>, ::torch::jit::Module>;
+concept torch_model = forward_function<M> || std::same_as<std::remove_cvref_t<M>, ::torch::jit::Module>;
 
 /// Reports progress of a long run: called with the forward passes done so far and their total.
 using progress_callback = std::function<void(std::int64_t done, std::int64_t total)>;
@@ -126,7 +126,7 @@ namespace detail {
 using camkit::detail::require;
 
 /// The forward function of a model: the callable itself, or a TorchScript module's forward.
-template <model M>
+template <torch_model M>
 decltype(auto) as_forward(M& m) {
     if constexpr (forward_function<M>) return (m);
     else return forward_of(m);

@@ -73,7 +73,7 @@ inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& acti
 }  // namespace detail
 
 /// Score-CAM of `activations` [N, K, *s] (captured from a layer on `input`) with a sample_score.
-template <model M, sample_score Score>
+template <torch_model M, sample_score Score>
 score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor& activations, const Score& score,
                            const options& opt = {}, const score_cam_options& sopt = {}) {
     detail::check_score_cam_args(input, activations, sopt);
@@ -119,7 +119,7 @@ score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor&
 }
 
 /// Score-CAM scored by the raw output (logit) of one class per sample, as pytorch-grad-cam does.
-template <model M>
+template <torch_model M>
 score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor& activations,
                            std::span<const std::int64_t> classes, const options& opt = {},
                            const score_cam_options& sopt = {}) {
