@@ -116,7 +116,9 @@ TEST(TorchTensor, EveryMethodAgreesWithHostBackends) {
                     EXPECT_TRUE(close(ops.raw, fused.raw, M::form == camkit::method_form::projection ? 1e-4 : tol));
                     EXPECT_TRUE(close(ops.map, fused.map, M::form == camkit::method_form::projection ? 1e-4 : tol));
                     ASSERT_EQ(ops.weights.has_value(), fused.weights.has_value());
-                    if (ops.weights) EXPECT_TRUE(close(*ops.weights, *fused.weights, tol));
+                    if (ops.weights) {
+                        EXPECT_TRUE(close(*ops.weights, *fused.weights, tol));
+                    }
                     ++checked;
                 });
             }
@@ -313,4 +315,25 @@ TEST(TorchTensor, CudaMatchesCpu) {
     EXPECT_TRUE(dev.seed.is_cuda());
     const auto cpu = ct::seed_and_score(Y, targets);
     EXPECT_TRUE(close(dev.scores, cpu.scores, 1e-5));
+}
+
+// CAM with a linear head's weights: host kernels on CPU tensors and torch ops on half agree with
+// camkit::cam on camkit::tensor; for a GAP + linear head it equals Grad-CAM (SPEC.md identity).
+TEST(TorchTensor, CamFromHeadWeights) {
+    const at::Tensor A = random_tensor({3, 4, 5, 6}, at::kFloat, 51).abs();
+    const at::Tensor W = random_tensor({7, 4}, at::kFloat, 52);
+    const std::vector<std::size_t> classes = {6, 0, 3};
+    const auto e = ct::cam(A, W, classes);
+    const auto host = camkit::cam(to_camkit<float>(A), to_camkit<float>(W), classes);
+    EXPECT_TRUE(close(e.map, from_camkit(host.map), 0));
+    EXPECT_TRUE(close(*e.weights, from_camkit(*host.weights), 0));
+    const auto half = ct::cam(A.to(at::kHalf), W, classes);
+    EXPECT_EQ(half.map.scalar_type(), at::kHalf);
+    EXPECT_TRUE(close(half.map, ct::cam(A.to(at::kHalf).to(at::kFloat), W, classes).map, 2e-3));
+    // Grad-CAM's gradients for a GAP + linear head are W[c] / |S| everywhere.
+    const at::Tensor G = W.index_select(0, at::tensor({6, 0, 3}, at::kLong)).reshape({3, 4, 1, 1}).expand({3, 4, 5, 6}) / 30.f;
+    EXPECT_TRUE(close(camkit::explain<camkit::grad_cam>(A, G.contiguous()).map, e.map, 1e-5));
+    EXPECT_THROW(ct::cam(A, W, std::vector<std::size_t>{1, 2}), camkit::error);
+    EXPECT_THROW(ct::cam(A, W, std::vector<std::size_t>{1, 2, 7}), camkit::error);
+    EXPECT_THROW(ct::cam(A, W.narrow(1, 0, 3), classes), camkit::error);
 }

@@ -15,6 +15,7 @@
 #include <torch/csrc/jit/ir/ir.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <unordered_set>
@@ -29,6 +30,7 @@ struct tap_state {
     bool active = false;
     int calls = 0;
     at::Tensor activations;
+    std::int64_t version = 0;  ///< the recorded tensor's version counter when it was recorded
 };
 }  // namespace detail
 
@@ -46,6 +48,8 @@ public:
         if (!state_->active) return x;
         ++state_->calls;
         state_->activations = x;
+        // Inference tensors (InferenceMode) have no version counter.
+        state_->version = x.is_inference() ? -1 : static_cast<std::int64_t>(x._version());
         return x.clone();
     }
 
@@ -82,6 +86,13 @@ public:
 
     /// The tensor recorded by the last call of the tap (undefined if it was never reached).
     const at::Tensor& activations() const { return state_->activations; }
+
+    /// True when the recorded tensor was changed in place after the tap (the model kept using
+    /// its own tensor instead of the one the tap returned), so it no longer holds the activation.
+    bool modified_in_place() const {
+        return state_->activations.defined() && state_->version >= 0 &&
+               static_cast<std::int64_t>(state_->activations._version()) != state_->version;
+    }
 
 private:
     std::shared_ptr<detail::tap_state> state_;

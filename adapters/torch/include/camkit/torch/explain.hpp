@@ -113,6 +113,9 @@ std::pair<at::Tensor, at::Tensor> run_tapped(F& forward, const at::Tensor& input
                                              "model's forward on the tensor to explain");
     camkit::detail::require(rec.calls() == 1, "the tap was reached " + std::to_string(rec.calls()) +
                                                   " times during one forward; camkit explains one call");
+    camkit::detail::require(!rec.modified_in_place(),
+                            "the tapped tensor was modified in place after the tap: use the tensor the tap "
+                            "returns (`x = tap(x);`), which in-place ops may change freely");
     return {output, rec.activations()};
 }
 

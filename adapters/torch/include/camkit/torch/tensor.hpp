@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -234,6 +235,51 @@ struct torch_tensor_ops : tensor_ops {
         return explain_with_ops<Method>(activations, gradients, opt);
     }
 };
+
+/// CAM (Zhou et al.) for a global-average-pooling + linear head: raw[n] = Σ_k W[c_n, k] A[n, k].
+/// `head_weights` is [C, K] (the linear layer's weight), `classes` one class per sample. CPU
+/// float/double activations use the fused host kernels; others use torch ops on their device.
+inline explanation<at::Tensor> cam(const at::Tensor& activations, const at::Tensor& head_weights,
+                                   std::span<const std::size_t> classes, const options& opt = {}) {
+    camkit::detail::require(activations.defined() && head_weights.defined(),
+                            "activations and head_weights must be defined tensors");
+    const shape_t a = shape_of(activations);
+    camkit::detail::check_cam_shape(a, "activations");
+    const std::size_t N = a[0], K = a[1];
+    camkit::detail::require(head_weights.dim() == 2 && static_cast<std::size_t>(head_weights.size(1)) == K,
+                            "head_weights must be [C, K] with K = " + std::to_string(K) + " channels, got shape " +
+                                to_string(shape_of(head_weights)));
+    camkit::detail::require(classes.size() == N, "classes holds " + std::to_string(classes.size()) +
+                                                     " entries but the batch has " + std::to_string(N) + " samples");
+    const auto C = static_cast<std::size_t>(head_weights.size(0));
+    for (std::size_t n = 0; n < N; ++n)
+        camkit::detail::require(classes[n] < C, "classes[" + std::to_string(n) + "] = " + std::to_string(classes[n]) +
+                                                    " is out of range for " + std::to_string(C) + " classes");
+    camkit::detail::require(activations.is_floating_point(), "activations must be a floating-point tensor");
+    if (!opt.size.empty())
+        camkit::detail::require(opt.size.size() + 2 == a.size(), "options.size " + to_string(opt.size) +
+                                                                     " must give one extent per spatial axis of activations " +
+                                                                     to_string(a));
+    const at::ScalarType t = activations.scalar_type();
+    if (activations.device().is_cpu() && (t == at::kFloat || t == at::kDouble)) {
+        const at::Tensor w = head_weights.detach().to(at::kCPU, t).contiguous();
+        if (t == at::kFloat)
+            return detail::wrap(camkit::cam(host_view_of<float>(activations, "activations"),
+                                            host_view_of<float>(w, "head_weights"), classes, opt));
+        return detail::wrap(camkit::cam(host_view_of<double>(activations, "activations"),
+                                        host_view_of<double>(w, "head_weights"), classes, opt));
+    }
+    const at::ScalarType acc = detail::accumulator_dtype(t);
+    const auto n64 = static_cast<std::int64_t>(N), k64 = static_cast<std::int64_t>(K);
+    std::vector<std::int64_t> idx(classes.begin(), classes.end());
+    const at::Tensor rows = at::tensor(idx, at::kLong).to(activations.device());
+    const at::Tensor w = head_weights.detach().to(activations.device(), acc).index_select(0, rows);  // [N, K]
+    const at::Tensor a3 = activations.detach().to(acc).reshape({n64, k64, -1});
+    std::vector<std::int64_t> map_sizes{n64};
+    for (std::int64_t d = 2; d < activations.dim(); ++d) map_sizes.push_back(activations.size(d));
+    const at::Tensor raw = at::bmm(w.unsqueeze(1), a3).squeeze(1).reshape(map_sizes);
+    return {raw.to(t), w.to(t), finish_map(raw, opt).to(t)};
+}
 
 }  // namespace camkit::torch
 
