@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <string>
 #include <vector>
+#include "common/temp_dir.hpp"
 
 namespace {
 
@@ -35,8 +36,7 @@ const method_case methods[] = {
 class CamkitToolReference : public ::testing::Test {
 protected:
     void SetUp() override {
-        dir_ = fs::temp_directory_path() / "camkit_tool_reference_test";
-        fs::remove_all(dir_);
+        dir_ = camkit_test::unique_temp_dir("camkit_tool_reference");
         fs::create_directories(dir_);
     }
     void TearDown() override { fs::remove_all(dir_); }

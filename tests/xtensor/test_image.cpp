@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include "common/temp_dir.hpp"
 
 namespace camkit_test {
 // Defined in test_image_second_tu.cpp, which includes image.hpp too: both link into one program.
@@ -18,8 +19,10 @@ namespace {
 namespace fs = std::filesystem;
 
 std::string temp_path(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / "camkit_test_image";
-    fs::create_directories(dir);
+    static thread_local fs::path dir;
+    static thread_local std::string owner;
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    if (owner != test) dir = camkit_test::unique_temp_dir("camkit_test_image"), owner = test;
     return (dir / name).string();
 }
 

@@ -10,14 +10,17 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include "common/temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
 std::string temp_path(const std::string& name) {
-    const fs::path dir = fs::temp_directory_path() / "camkit_test_npy";
-    fs::create_directories(dir);
+    static thread_local fs::path dir;
+    static thread_local std::string owner;
+    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    if (owner != test) dir = camkit_test::unique_temp_dir("camkit_test_npy"), owner = test;
     return (dir / name).string();
 }
 
