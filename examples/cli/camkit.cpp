@@ -14,6 +14,8 @@
 #include <camkit/xtensor/npy.hpp>
 #include <camkit/xtensor/xtensor.hpp>
 
+#include "../common/cli_support.hpp"
+
 #include <xtensor/xarray.hpp>
 
 #include <charconv>
@@ -33,6 +35,13 @@
 #include <vector>
 
 namespace {
+
+using camkit_cli::fail;
+using camkit_cli::one_line;
+using camkit_cli::parse_size;
+using camkit_cli::side_by_side;
+using camkit_cli::staged_outputs;
+using camkit_cli::usage_error;
 
 constexpr const char* usage_text =
     "usage: camkit cam --method NAME --activations A.npy [--gradients G.npy] --out MAP.npy [options]\n"
@@ -68,12 +77,6 @@ constexpr const char* cam_usage_text =
     "\n"
     "The arithmetic runs in float64 whatever the input type. Exit status: 0 success, 2 bad input.\n";
 
-/// Bad input: reported as one line on stderr, exit status 2.
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
-
-[[noreturn]] void fail(const std::string& what) { throw usage_error("camkit: " + what); }
 
 /// The parsed `camkit cam` command line.
 struct cam_args {
@@ -91,23 +94,6 @@ double parse_eps(std::string_view s) {
     return v;
 }
 
-camkit::shape_t parse_size(std::string_view s) {
-    camkit::shape_t size;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t x = s.find('x', start);
-        const std::string_view part = s.substr(start, x == std::string_view::npos ? std::string_view::npos : x - start);
-        std::size_t v = 0;
-        const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-        if (part.empty() || ec != std::errc{} || end != part.data() + part.size() || v == 0 || v > 65536)
-            fail("--size must be L, HxW or DxHxW with extents from 1 to 65536, got '" + std::string(s) + "'");
-        size.push_back(v);
-        if (x == std::string_view::npos) break;
-        start = x + 1;
-    }
-    if (size.size() > 3) fail("--size must be L, HxW or DxHxW, got '" + std::string(s) + "'");
-    return size;
-}
 
 cam_args parse_cam_args(const std::vector<std::string>& args) {
     cam_args a;
@@ -172,38 +158,6 @@ cam_args parse_cam_args(const std::vector<std::string>& args) {
     return a;
 }
 
-/// Files written at the end, all or nothing: each is first saved to a staging path beside its
-/// destination, then all are renamed into place once every one of them has been saved.
-class staged_outputs {
-public:
-    ~staged_outputs() {
-        std::error_code ec;
-        for (const auto& [staging, final_path] : files_) std::filesystem::remove(staging, ec);
-    }
-    /// Saves via `save(staging_path)`; the file appears at `path` only on commit().
-    void stage(const std::string& path, const std::function<void(const std::string&)>& save) {
-        const std::string staging = path + ".camkit-staging-" + std::to_string(std::random_device{}());
-        try {
-            save(staging);
-        } catch (const camkit::error&) {
-            fail(path + ": cannot write (missing folder, permission or disk full)");
-        }
-        files_.emplace_back(staging, path);
-    }
-    /// Moves every staged file into place.
-    void commit() {
-        for (auto& [staging, final_path] : files_) {
-            std::error_code ec;
-            std::filesystem::rename(staging, final_path, ec);
-            if (ec) fail(final_path + ": cannot write: " + ec.message());
-            staging.clear();
-        }
-        files_.clear();
-    }
-
-private:
-    std::vector<std::pair<std::string, std::string>> files_;
-};
 
 /// Copies an xt::xarray into a camkit::tensor (the overlay functions take camkit tensors).
 template <class T, class X>
@@ -213,23 +167,6 @@ camkit::tensor<T> to_tensor(const X& x) {
     return t;
 }
 
-/// Places images side by side, left to right, `gap` black pixels apart.
-camkit::rgb_image side_by_side(const std::vector<camkit::rgb_image>& images, std::size_t gap) {
-    std::size_t h = 0, w = 0;
-    for (const auto& im : images) {
-        h = std::max(h, im.height);
-        w += im.width;
-    }
-    w += gap * (images.size() - 1);
-    camkit::rgb_image out(h, w);
-    std::size_t x0 = 0;
-    for (const auto& im : images) {
-        for (std::size_t y = 0; y < im.height; ++y)
-            std::copy_n(im.pixels.data() + 3 * y * im.width, 3 * im.width, out.pixels.data() + 3 * (y * w + x0));
-        x0 += im.width + gap;
-    }
-    return out;
-}
 
 /// The PNG picture of maps [N, *S]: heatmaps, or overlays on `image` for 2-D maps.
 camkit::rgb_image picture(const camkit::tensor<float>& maps, const cam_args& a) {
@@ -347,12 +284,6 @@ int run(const std::vector<std::string>& args) {
     fail("unknown command '" + command + "' (commands: cam, methods; see 'camkit --help')");
 }
 
-/// Keeps a message to one line: stderr carries exactly one line per failure.
-std::string one_line(std::string s) {
-    for (char& c : s)
-        if (c == '\n' || c == '\r') c = ' ';
-    return s;
-}
 
 }  // namespace
 
@@ -360,7 +291,7 @@ int main(int argc, char** argv) {
     try {
         return run(std::vector<std::string>(argv + 1, argv + argc));
     } catch (const usage_error& e) {
-        std::cerr << one_line(e.what()) << "\n";
+        std::cerr << "camkit: " << one_line(e.what()) << "\n";
     } catch (const camkit::error& e) {
         std::string what = e.what();
         if (!what.starts_with("camkit: ")) what = "camkit: " + what;

@@ -25,6 +25,8 @@
 
 #include <xtensor/xarray.hpp>
 
+#include "../common/cli_support.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
@@ -43,6 +45,13 @@
 #include <vector>
 
 namespace {
+
+using camkit_cli::fail;
+using camkit_cli::one_line;
+using camkit_cli::parse_size;
+using camkit_cli::side_by_side;
+using camkit_cli::staged_outputs;
+using camkit_cli::usage_error;
 
 constexpr const char* usage_text =
     "usage: camkit-torch explain --model M.pt --layer NAME --input X.npy|IMG.png --out MAP.npy [options]\n"
@@ -86,24 +95,7 @@ constexpr const char* explain_usage_text =
     "\n"
     "Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error.\n";
 
-/// Bad input: reported as one line on stderr, exit status 2.
-struct usage_error : std::runtime_error {
-    using std::runtime_error::runtime_error;
-};
 
-[[noreturn]] void fail(const std::string& what) { throw usage_error("camkit-torch: " + what); }
-
-/// Keeps a message to one line: stderr carries exactly one line per failure.
-std::string one_line(std::string s) {
-    if (const auto nl = s.find_first_of("\r\n"); nl != std::string::npos) {
-        // LibTorch messages continue with context and a backtrace: the first line says what went wrong.
-        std::string first = s.substr(0, nl);
-        s = first.empty() ? s : first;
-    }
-    for (char& c : s)
-        if (c == '\n' || c == '\r') c = ' ';
-    return s;
-}
 
 /// The informative line of a LibTorch or TorchScript interpreter error: the last "...Error: ..."
 /// line of an interpreter traceback (without that prefix), else the first line.
@@ -134,23 +126,6 @@ std::int64_t parse_count(std::string_view s, const std::string& name, std::int64
     return v;
 }
 
-camkit::shape_t parse_size(std::string_view s) {
-    camkit::shape_t size;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t x = s.find('x', start);
-        const std::string_view part = s.substr(start, x == std::string_view::npos ? std::string_view::npos : x - start);
-        std::size_t v = 0;
-        const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-        if (part.empty() || ec != std::errc{} || end != part.data() + part.size() || v == 0 || v > 65536)
-            fail("--size must be L, HxW or DxHxW with extents from 1 to 65536, got '" + std::string(s) + "'");
-        size.push_back(v);
-        if (x == std::string_view::npos) break;
-        start = x + 1;
-    }
-    if (size.size() > 3) fail("--size must be L, HxW or DxHxW, got '" + std::string(s) + "'");
-    return size;
-}
 
 bool is_image_path(const std::string& p) {
     std::string ext = std::filesystem::path(p).extension().string();
@@ -220,37 +195,6 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
     return a;
 }
 
-/// Files written at the end, all or nothing (see the file comment).
-class staged_outputs {
-public:
-    ~staged_outputs() {
-        std::error_code ec;
-        for (const auto& f : files_) std::filesystem::remove(f.first, ec);
-    }
-    /// Saves via `save(staging_path)`; the file appears at `path` only on commit().
-    void stage(const std::string& path, const std::function<void(const std::string&)>& save) {
-        const std::string staging = path + ".camkit-staging-" + std::to_string(std::random_device{}());
-        try {
-            save(staging);
-        } catch (const camkit::error&) {
-            fail(path + ": cannot write (missing folder, permission or disk full)");
-        }
-        files_.emplace_back(staging, path);
-    }
-    /// Moves every staged file into place.
-    void commit() {
-        for (auto& [staging, final_path] : files_) {
-            std::error_code ec;
-            std::filesystem::rename(staging, final_path, ec);
-            if (ec) fail(final_path + ": cannot write: " + ec.message());
-            staging.clear();
-        }
-        files_.clear();
-    }
-
-private:
-    std::vector<std::pair<std::string, std::string>> files_;
-};
 
 /// A float32 CPU tensor holding a copy of an xt::xarray.
 template <class T>
@@ -366,23 +310,6 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
     return targets;
 }
 
-/// Places images side by side, left to right, `gap` black pixels apart.
-camkit::rgb_image side_by_side(const std::vector<camkit::rgb_image>& images, std::size_t gap) {
-    std::size_t h = 0, w = 0;
-    for (const auto& im : images) {
-        h = std::max(h, im.height);
-        w += im.width;
-    }
-    w += gap * (images.size() - 1);
-    camkit::rgb_image out(h, w);
-    std::size_t x0 = 0;
-    for (const auto& im : images) {
-        for (std::size_t y = 0; y < im.height; ++y)
-            std::copy_n(im.pixels.data() + 3 * y * im.width, 3 * im.width, out.pixels.data() + 3 * (y * w + x0));
-        x0 += im.width + gap;
-    }
-    return out;
-}
 
 /// The PNG picture: heatmaps side by side, or the 2-D map overlaid on the input image.
 camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional<camkit::rgb_image>& image) {
@@ -547,7 +474,7 @@ int main(int argc, char** argv) {
     try {
         return run(std::vector<std::string>(argv + 1, argv + argc));
     } catch (const usage_error& e) {
-        std::cerr << one_line(e.what()) << "\n";
+        std::cerr << "camkit-torch: " << one_line(e.what()) << "\n";
     } catch (const camkit::error& e) {
         std::string what = e.what();
         if (what.starts_with("camkit: ")) what = what.substr(8);
