@@ -80,9 +80,13 @@ int register_all() {
         {xt_method::grad_cam, "gradcam"},     {xt_method::hires_cam, "hirescam"},
         {xt_method::grad_cam_plus_plus, "gradcam++"}, {xt_method::xgrad_cam, "xgradcam"},
         {xt_method::layer_cam, "layercam"},   {xt_method::grad_cam_elementwise, "gradcam-elementwise"}};
-    for (const auto& s : shapes())
+    for (const auto& s : shapes()) {
+        // xtensor 0.24 throws (broadcast_error, then bad_alloc) in these expressions on the
+        // 5-D volume, which aborted the whole run; the volume is compared with the others only.
+        if (s.shape.size() > 4) continue;
         for (const auto& [m, name] : methods)
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "xtensor").c_str(), xtensor_bench, m, s.shape));
+    }
     return 0;
 }
 
