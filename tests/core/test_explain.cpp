@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <limits>
+#include "common/error_message.hpp"
 
 using namespace camkit_test;
 
@@ -15,14 +16,6 @@ namespace {
 camkit::tensor<double> A() { return {{1, 1, 1, 4}, {1, 0, 1, 3}}; }
 camkit::tensor<double> G() { return {{1, 1, 1, 4}, {-2, 0, 2, 2}}; }
 
-std::string message_of(auto&& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "no error";
-}
 }  // namespace
 
 TEST(Pipeline, DefaultsAreReluThenMinMax) {
@@ -90,28 +83,28 @@ TEST(Pipeline, BatchSamplesAreIndependent) {
 
 TEST(Errors, WrongRank) {
     const camkit::tensor<float> two({2, 3}), six({1, 1, 1, 1, 1, 1});
-    EXPECT_EQ(message_of([&] { camkit::explain<camkit::grad_cam>(two, two); }),
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::grad_cam>(two, two); }),
               "camkit: activations must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got rank 2 shape [2, 3]");
     EXPECT_THROW(camkit::explain<camkit::grad_cam>(six, six), camkit::error);
 }
 
 TEST(Errors, ShapeMismatch) {
     const camkit::tensor<float> a({1, 2, 3, 4}), g({1, 2, 4, 3});
-    EXPECT_EQ(message_of([&] { camkit::explain<camkit::hires_cam>(a, g); }),
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::hires_cam>(a, g); }),
               "camkit: gradients shape [1, 2, 4, 3] must equal activations shape [1, 2, 3, 4]");
 }
 
 TEST(Errors, EmptyAxis) {
     const camkit::tensor<float> a({0, 2, 3, 4});
-    EXPECT_EQ(message_of([&] { camkit::explain<camkit::grad_cam>(a, a); }),
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::grad_cam>(a, a); }),
               "camkit: activations has an empty axis: shape [0, 2, 3, 4]");
 }
 
 TEST(Errors, BadSize) {
     const camkit::tensor<float> a({1, 2, 3, 4}, 1.f);
-    EXPECT_EQ(message_of([&] { camkit::explain<camkit::grad_cam>(a, a, {.size = {5}}); }),
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::grad_cam>(a, a, {.size = {5}}); }),
               "camkit: options.size [5] must give one extent per spatial axis of activations [1, 2, 3, 4]");
-    EXPECT_EQ(message_of([&] { camkit::explain<camkit::grad_cam>(a, a, {.size = {5, 0}}); }),
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::grad_cam>(a, a, {.size = {5, 0}}); }),
               "camkit: resize: size [5, 0] has a zero extent");
     EXPECT_THROW(camkit::explain<camkit::grad_cam>(a, a, {.eps = -1}), camkit::error);
 }
@@ -124,13 +117,14 @@ TEST(Errors, NonFiniteInputIsAnError) {
         for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
             camkit::tensor<float> a({2, 3, 2, 2}, 1.f), g({2, 3, 2, 2}, 0.5f);
             a(1, 2, 1, 0) = bad;
-            EXPECT_EQ(message_of([&] { camkit::explain<M>(a, g); }),
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<M>(a, g); }),
                       "camkit: activations contain NaN or Inf (sample 1, channel 2)") << M::name;
             a(1, 2, 1, 0) = 1.f;
             g(0, 1, 0, 1) = bad;
-            if constexpr (M::name != std::string_view("eigencam"))
-                EXPECT_EQ(message_of([&] { camkit::explain<M>(a, g); }),
+            if constexpr (M::name != std::string_view("eigencam")) {
+                EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<M>(a, g); }),
                           "camkit: gradients contain NaN or Inf (sample 0, channel 1)") << M::name;
+            }
         }
     });
     camkit::tensor<float> a({1, 1, 2}, 1.f), g({1, 1, 2}, 1.f);

@@ -4,21 +4,11 @@
 
 #include <span>
 #include <vector>
+#include "common/error_message.hpp"
 
 using camkit::fusion;
 using camkit::shape_t;
 using camkit::tensor;
-
-namespace {
-std::string message_of(const auto& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-}  // namespace
 
 TEST(fuse_layers, mean_then_relu_and_min_max_per_sample) {
     // sample 0: mean of [0, .5, 1] and [0, 1, 1] = [0, .75, 1] → min-max → [0, .75, 1] / (1 + ε)
@@ -73,13 +63,13 @@ TEST(fuse_layers, three_d_maps) {
 
 TEST(fuse_layers, errors) {
     const tensor<float> a({1, 2, 2}), b({1, 2, 3}), flat(shape_t{4});
-    EXPECT_NE(message_of([] { camkit::fuse_layers(std::vector<tensor<float>>{}, fusion::mean); }).find("maps is empty"),
+    EXPECT_NE(camkit_test::error_message([] { camkit::fuse_layers(std::vector<tensor<float>>{}, fusion::mean); }).find("maps is empty"),
               std::string::npos);
-    const auto mismatch = message_of([&] { camkit::fuse_layers(std::vector{a, a, b}, fusion::max); });
+    const auto mismatch = camkit_test::error_message([&] { camkit::fuse_layers(std::vector{a, a, b}, fusion::max); });
     EXPECT_NE(mismatch.find("maps[2] has shape [1, 2, 3], expected [1, 2, 2]"), std::string::npos) << mismatch;
-    EXPECT_NE(message_of([&] { camkit::fuse_layers(std::vector{flat, flat}, fusion::max); }).find("[N, *S]"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::fuse_layers(std::vector{flat, flat}, fusion::max); }).find("[N, *S]"),
               std::string::npos);
-    EXPECT_NE(message_of([&] { camkit::fuse_layers(std::vector{a}, fusion::mean, -1.0); }).find("eps"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::fuse_layers(std::vector{a}, fusion::mean, -1.0); }).find("eps"),
               std::string::npos);
     EXPECT_THROW(camkit::fuse_layers(std::vector{a, b}, fusion::product), camkit::error);
 }
@@ -88,7 +78,7 @@ TEST(parse_fusion, names_and_error) {
     EXPECT_EQ(camkit::parse_fusion("mean"), fusion::mean);
     EXPECT_EQ(camkit::parse_fusion("max"), fusion::max);
     EXPECT_EQ(camkit::parse_fusion("product"), fusion::product);
-    const auto msg = message_of([] { camkit::parse_fusion("sum"); });
+    const auto msg = camkit_test::error_message([] { camkit::parse_fusion("sum"); });
     EXPECT_NE(msg.find("'sum'"), std::string::npos) << msg;
     EXPECT_NE(msg.find("mean, max, product"), std::string::npos) << msg;
 }

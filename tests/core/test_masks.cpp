@@ -11,6 +11,7 @@
 #include <limits>
 #include <string>
 #include <vector>
+#include "common/error_message.hpp"
 
 using camkit::shape_t;
 using camkit::target;
@@ -19,16 +20,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
 namespace {
-
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "";
-}
 
 // Y [2, 3, 2, 2]. Sample 0, per position (c0, c1, c2): (1, 5, 2) → 1; (3, 3, 0) → 0 (tie: first
 // wins); (0, −1, 4) → 2; (2, 1, 1) → 0. Sample 1 is sample 0 with channels 0 and 2 swapped:
@@ -220,10 +211,10 @@ TEST(AllClassTargets, AbsentClassGivesEmptyMask) {
 TEST(MaskErrors, NonFiniteOutput) {
     auto Y = three_class_output();
     Y(1, 2, 0, 1) = std::numeric_limits<double>::quiet_NaN();
-    const auto msg = error_of([&] { camkit::predicted_region(Y, 0); });
+    const auto msg = camkit_test::error_message([&] { camkit::predicted_region(Y, 0); });
     EXPECT_THAT(msg, HasSubstr("predicted_region: output holds a non-finite value"));
     EXPECT_THAT(msg, HasSubstr("sample 1, channel 2, flat position 1"));
-    EXPECT_THAT(error_of([&] { camkit::threshold(Y, 0, 0.5); }), HasSubstr("threshold: output holds a non-finite"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::threshold(Y, 0, 0.5); }), HasSubstr("threshold: output holds a non-finite"));
     Y(1, 2, 0, 1) = std::numeric_limits<double>::infinity();
     EXPECT_THROW(camkit::threshold(Y, 0, 0.5), camkit::error);
     EXPECT_THROW(camkit::all_class_targets(Y, camkit::mask_kind::predicted_region), camkit::error);
@@ -231,28 +222,28 @@ TEST(MaskErrors, NonFiniteOutput) {
 
 TEST(MaskErrors, ClassOutOfRange) {
     const auto Y = three_class_output();
-    EXPECT_THAT(error_of([&] { camkit::predicted_region(Y, 3); }), HasSubstr("out of range for C = 3 classes"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::predicted_region(Y, 3); }), HasSubstr("out of range for C = 3 classes"));
     EXPECT_THROW(camkit::threshold(Y, 5, 0.5), camkit::error);
     const tensor<double> S({1, 1, 2});
-    EXPECT_THAT(error_of([&] { camkit::predicted_region(S, 2); }), HasSubstr("one-channel"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::predicted_region(S, 2); }), HasSubstr("one-channel"));
 }
 
 TEST(MaskErrors, BadThresholdAndOutputShape) {
     const auto Y = three_class_output();
-    EXPECT_THAT(error_of([&] { camkit::threshold(Y, 0, 1.5); }), HasSubstr("t must be a probability in [0, 1]"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::threshold(Y, 0, 1.5); }), HasSubstr("t must be a probability in [0, 1]"));
     EXPECT_THROW(camkit::threshold(Y, 0, -0.1), camkit::error);
     EXPECT_THROW(camkit::threshold(Y, 0, std::numeric_limits<double>::quiet_NaN()), camkit::error);
     const tensor<double> rank1({3});
-    EXPECT_THAT(error_of([&] { camkit::predicted_region(rank1, 0); }), HasSubstr("got rank 1"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::predicted_region(rank1, 0); }), HasSubstr("got rank 1"));
 }
 
 TEST(MaskErrors, PixelAndBox) {
-    EXPECT_THAT(error_of([&] { camkit::pixel({2, 3}, {1}); }), HasSubstr("must have 2 coordinates"));
-    EXPECT_THAT(error_of([&] { camkit::pixel({2, 3}, {1, 3}); }), HasSubstr("position [1, 3] lies outside shape [2, 3]"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::pixel({2, 3}, {1}); }), HasSubstr("must have 2 coordinates"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::pixel({2, 3}, {1, 3}); }), HasSubstr("position [1, 3] lies outside shape [2, 3]"));
     EXPECT_THROW(camkit::pixel({}, {}), camkit::error);
     EXPECT_THROW(camkit::pixel({1, 1, 1, 1}, {0, 0, 0, 0}), camkit::error);
     EXPECT_THROW(camkit::pixel({2, 0}, {0, 0}), camkit::error);
-    EXPECT_THAT(error_of([&] { camkit::box({3, 4}, {2, 0}, {1, 4}); }), HasSubstr("lo ≤ hi ≤ shape"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::box({3, 4}, {2, 0}, {1, 4}); }), HasSubstr("lo ≤ hi ≤ shape"));
     EXPECT_THROW(camkit::box({3, 4}, {0, 0}, {3, 5}), camkit::error);
-    EXPECT_THAT(error_of([&] { camkit::box({3, 4}, {0}, {3, 4}); }), HasSubstr("must each have 2 coordinates"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::box({3, 4}, {0}, {3, 4}); }), HasSubstr("must each have 2 coordinates"));
 }

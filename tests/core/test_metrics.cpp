@@ -6,20 +6,12 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include "common/error_message.hpp"
 
 using camkit::shape_t;
 using camkit::tensor;
 
 namespace {
-std::string message_of(const auto& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
-
 // m = [[0, 1, 2], [3, 0, 4]], M = [[0, 1, 1], [0, 0, 1]]
 const tensor<double> m({2, 3}, {0.0, 1.0, 2.0, 3.0, 0.0, 4.0});
 const tensor<std::uint8_t> mask({2, 3}, {0, 1, 1, 0, 0, 1});
@@ -115,29 +107,29 @@ TEST(localization_metrics, shared_mask_broadcasts_over_the_batch) {
 TEST(metrics, errors) {
     const tensor<double> neg({3}, {0.0, -0.1, 1.0});
     const tensor<int> mk({3}, {1, 0, 0});
-    auto msg = message_of([&] { camkit::energy_inside(neg, mk); });
+    auto msg = camkit_test::error_message([&] { camkit::energy_inside(neg, mk); });
     EXPECT_NE(msg.find("energy_inside: map must be finite and ≥ 0"), std::string::npos) << msg;
     EXPECT_NE(msg.find("flat index 1"), std::string::npos) << msg;
     const tensor<double> nan({3}, {0.0, std::nan(""), 1.0});
-    EXPECT_NE(message_of([&] { camkit::pointing_hit(nan, mk); }).find("pointing_hit: map"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([&] { camkit::pointing_hit(nan, mk); }).find("pointing_hit: map"), std::string::npos);
     const tensor<double> inf({3}, {0.0, std::numeric_limits<double>::infinity(), 1.0});
-    EXPECT_NE(message_of([&] { camkit::attention_ratio(inf, mk); }).find("attention_ratio: map"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([&] { camkit::attention_ratio(inf, mk); }).find("attention_ratio: map"), std::string::npos);
     const tensor<double> ok({3}, {0.0, 0.5, 1.0});
-    msg = message_of([&] { camkit::iou_at(ok, tensor<int>({4}), 0.5); });
+    msg = camkit_test::error_message([&] { camkit::iou_at(ok, tensor<int>({4}), 0.5); });
     EXPECT_NE(msg.find("iou_at: mask shape [4] must equal map shape [3]"), std::string::npos) << msg;
-    EXPECT_NE(message_of([&] { camkit::iou_at(ok, mk, std::nan("")); }).find("threshold"), std::string::npos);
-    EXPECT_NE(message_of([&] { camkit::energy_inside(tensor<double>(shape_t{1, 1, 1, 1}), tensor<int>(shape_t{1, 1, 1, 1})); })
+    EXPECT_NE(camkit_test::error_message([&] { camkit::iou_at(ok, mk, std::nan("")); }).find("threshold"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([&] { camkit::energy_inside(tensor<double>(shape_t{1, 1, 1, 1}), tensor<int>(shape_t{1, 1, 1, 1})); })
                   .find("1 to 3 spatial axes"),
               std::string::npos);
 
     const tensor<double> maps({2, 3}, {0.0, 0.5, 1.0, 1.0, 0.0, 0.0});
-    msg = message_of([&] { camkit::localization_metrics(maps, tensor<int>({2, 4})); });
+    msg = camkit_test::error_message([&] { camkit::localization_metrics(maps, tensor<int>({2, 4})); });
     EXPECT_NE(msg.find("masks shape [2, 4] must be [2, 3] (one per sample) or [3] (shared)"), std::string::npos) << msg;
-    EXPECT_NE(message_of([&] { camkit::localization_metrics(tensor<double>({3}), mk); }).find("[N, *S]"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::localization_metrics(tensor<double>({3}), mk); }).find("[N, *S]"),
               std::string::npos);
-    EXPECT_NE(message_of([&] { camkit::localization_metrics(maps, tensor<int>({3}), INFINITY); }).find("threshold"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::localization_metrics(maps, tensor<int>({3}), INFINITY); }).find("threshold"),
               std::string::npos);
     const tensor<double> bad({2, 3}, {0.0, 0.5, 1.0, 1.0, -2.0, 0.0});
-    msg = message_of([&] { camkit::localization_metrics(bad, tensor<int>({3})); });
+    msg = camkit_test::error_message([&] { camkit::localization_metrics(bad, tensor<int>({3})); });
     EXPECT_NE(msg.find("localization_metrics: map must be finite and ≥ 0"), std::string::npos) << msg;
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <vector>
+#include "common/error_message.hpp"
 
 using camkit::colormap;
 using camkit::rgb;
@@ -13,15 +14,6 @@ using camkit::shape_t;
 using camkit::tensor;
 
 namespace {
-
-std::string message_of(const auto& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "(no error)";
-}
 
 const tensor<float> map2x3({2, 3}, {0.0f, 0.2f, 0.5f, 0.75f, 0.9f, 1.0f});
 
@@ -80,29 +72,29 @@ TEST(overlay, alpha_extremes) {
 
 TEST(overlay, errors) {
     const rgb_image img = image2x3();
-    auto msg = message_of([&] { camkit::overlay(tensor<float>({3, 2}), img); });
+    auto msg = camkit_test::error_message([&] { camkit::overlay(tensor<float>({3, 2}), img); });
     EXPECT_NE(msg.find("map shape [3, 2] must equal the image size [2, 3]"), std::string::npos) << msg;
-    EXPECT_NE(message_of([&] { camkit::overlay(tensor<float>({1, 2, 3}), img); }).find("overlay: map must be [H, W]"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::overlay(tensor<float>({1, 2, 3}), img); }).find("overlay: map must be [H, W]"),
               std::string::npos);
-    EXPECT_NE(message_of([&] { camkit::overlay(tensor<float>({0, 3}), rgb_image(0, 3)); }).find("empty axis"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::overlay(tensor<float>({0, 3}), rgb_image(0, 3)); }).find("empty axis"),
               std::string::npos);
     rgb_image short_img = img;
     short_img.pixels.pop_back();
-    EXPECT_NE(message_of([&] { camkit::overlay(map2x3, short_img); }).find("17 bytes"), std::string::npos);
-    EXPECT_NE(message_of([&] { camkit::overlay(map2x3, img, colormap::jet, 1.5); }).find("alpha must be in [0, 1]"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::overlay(map2x3, short_img); }).find("17 bytes"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([&] { camkit::overlay(map2x3, img, colormap::jet, 1.5); }).find("alpha must be in [0, 1]"),
               std::string::npos);
     EXPECT_THROW(camkit::overlay(map2x3, img, colormap::jet, -0.1), camkit::error);
     tensor<float> fimg({2, 3, 3}, 0.5f);
-    EXPECT_NE(message_of([&] { camkit::overlay(map2x3, tensor<float>({2, 3, 4})); }).find("must be [2, 3, 3]"),
+    EXPECT_NE(camkit_test::error_message([&] { camkit::overlay(map2x3, tensor<float>({2, 3, 4})); }).find("must be [2, 3, 3]"),
               std::string::npos);
     fimg.values[4] = 1.5f;
-    msg = message_of([&] { camkit::overlay(map2x3, fimg); });
+    msg = camkit_test::error_message([&] { camkit::overlay(map2x3, fimg); });
     EXPECT_NE(msg.find("image values must be in [0, 1], got 1.5"), std::string::npos) << msg;
     fimg.values[4] = std::nanf("");
     EXPECT_THROW(camkit::overlay(map2x3, fimg), camkit::error);
     fimg.values[4] = 0.5f;
     EXPECT_THROW(camkit::overlay(map2x3, fimg, colormap::jet, 2.0), camkit::error);
-    EXPECT_NE(message_of([] { camkit::heatmap(tensor<float>({4})); }).find("heatmap: map must be [H, W]"),
+    EXPECT_NE(camkit_test::error_message([] { camkit::heatmap(tensor<float>({4})); }).find("heatmap: map must be [H, W]"),
               std::string::npos);
 }
 
@@ -145,9 +137,9 @@ TEST(slice_grid, column_counts) {
 }
 
 TEST(slice_grid, errors) {
-    EXPECT_NE(message_of([] { camkit::slice_grid(tensor<float>({2, 2})); }).find("slice_grid: volume must be [D, H, W]"),
+    EXPECT_NE(camkit_test::error_message([] { camkit::slice_grid(tensor<float>({2, 2})); }).find("slice_grid: volume must be [D, H, W]"),
               std::string::npos);
-    EXPECT_NE(message_of([] { camkit::slice_grid(tensor<float>({0, 2, 2})); }).find("empty axis"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([] { camkit::slice_grid(tensor<float>({0, 2, 2})); }).find("empty axis"), std::string::npos);
 }
 
 TEST(heatmaps, one_image_per_sample_for_each_rank) {
@@ -182,9 +174,9 @@ TEST(heatmaps, one_image_per_sample_for_each_rank) {
 }
 
 TEST(heatmaps, errors) {
-    EXPECT_NE(message_of([] { camkit::heatmaps(tensor<float>({4})); }).find("[N, *S]"), std::string::npos);
-    EXPECT_NE(message_of([] { camkit::heatmaps(tensor<float>({1, 1, 1, 1, 1})); }).find("[N, *S]"), std::string::npos);
-    EXPECT_NE(message_of([] { camkit::heatmaps(tensor<float>({1, 0, 2})); }).find("empty axis"), std::string::npos);
-    EXPECT_NE(message_of([] { camkit::heatmaps(tensor<float>({1, 3}), colormap::jet, 0); }).find("strip_height"),
+    EXPECT_NE(camkit_test::error_message([] { camkit::heatmaps(tensor<float>({4})); }).find("[N, *S]"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([] { camkit::heatmaps(tensor<float>({1, 1, 1, 1, 1})); }).find("[N, *S]"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([] { camkit::heatmaps(tensor<float>({1, 0, 2})); }).find("empty axis"), std::string::npos);
+    EXPECT_NE(camkit_test::error_message([] { camkit::heatmaps(tensor<float>({1, 3}), colormap::jet, 0); }).find("strip_height"),
               std::string::npos);
 }

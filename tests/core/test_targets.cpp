@@ -15,6 +15,7 @@
 #include <random>
 #include <string>
 #include <vector>
+#include "common/error_message.hpp"
 
 using camkit::shape_t;
 using camkit::target;
@@ -33,16 +34,6 @@ tensor<double> random_output(const shape_t& shape, unsigned seed) {
 }
 
 /// The message of the camkit::error `f` throws ("" when it throws nothing).
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "";
-}
-
 // Y [1, 2, 2, 2]: channel 0 = (1, 2, 3, 4), channel 1 = (5, 6, 7, 8).
 tensor<double> seg_output() { return {{1, 2, 2, 2}, {1, 2, 3, 4, 5, 6, 7, 8}}; }
 
@@ -374,18 +365,18 @@ TEST(EmptyMask, GivesAnAllZeroMapThroughGradCam) {
 TEST(TargetErrors, CountDiffersFromBatch) {
     const tensor<double> Y({4, 2});
     const std::vector<target> three(3, camkit::class_score(0));
-    EXPECT_EQ(error_of([&] { camkit::seed_and_score(Y, three); }), "camkit: targets: 3 given for a batch of 4");
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::seed_and_score(Y, three); }), "camkit: targets: 3 given for a batch of 4");
     EXPECT_THROW(camkit::target_seed(Y.shape, three), camkit::error);
     EXPECT_THROW(camkit::seed_and_score(Y, std::vector<target>(5, camkit::class_score(0))), std::invalid_argument);
 }
 
 TEST(TargetErrors, ClassOutOfRange) {
     const tensor<double> Y({2, 3, 2});
-    const auto msg = error_of([&] { camkit::seed_and_score(Y, {camkit::class_score(0), camkit::mask_sum(3, tensor<float>({2}, 1.0f))}); });
+    const auto msg = camkit_test::error_message([&] { camkit::seed_and_score(Y, {camkit::class_score(0), camkit::mask_sum(3, tensor<float>({2}, 1.0f))}); });
     EXPECT_THAT(msg, HasSubstr("targets[1].class_index = 3"));
     EXPECT_THAT(msg, HasSubstr("C = 3"));
     const tensor<double> S({1, 1, 2});
-    const auto sig = error_of([&] { camkit::seed_and_score(S, {camkit::whole_image(2)}); });
+    const auto sig = camkit_test::error_message([&] { camkit::seed_and_score(S, {camkit::whole_image(2)}); });
     EXPECT_THAT(sig, HasSubstr("one-channel"));
     EXPECT_THAT(sig, HasSubstr("C = 1"));
     EXPECT_THROW(camkit::seed_and_score_many(Y, {camkit::class_score(7)}), camkit::error);
@@ -393,7 +384,7 @@ TEST(TargetErrors, ClassOutOfRange) {
 
 TEST(TargetErrors, MaskShapeMatchesNeither) {
     const tensor<double> Y({2, 3, 4, 5});
-    const auto msg = error_of([&] { camkit::seed_and_score(Y, {camkit::whole_image(0), camkit::mask_sum(1, tensor<float>({5, 4}, 1.0f))}); });
+    const auto msg = camkit_test::error_message([&] { camkit::seed_and_score(Y, {camkit::whole_image(0), camkit::mask_sum(1, tensor<float>({5, 4}, 1.0f))}); });
     EXPECT_THAT(msg, HasSubstr("targets[1].mask has shape [5, 4]"));
     EXPECT_THAT(msg, HasSubstr("[*P] = [4, 5]"));
     EXPECT_THAT(msg, HasSubstr("[N, *P] = [2, 4, 5]"));
@@ -412,12 +403,12 @@ TEST(TargetErrors, MaskShapeMatchesNeither) {
 
 TEST(TargetErrors, OutputRankAndEmptyAxes) {
     const tensor<double> rank1({4});
-    EXPECT_THAT(error_of([&] { camkit::seed_and_score(rank1, {camkit::class_score(0)}); }),
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::seed_and_score(rank1, {camkit::class_score(0)}); }),
                 HasSubstr("got rank 1 shape [4]"));
     const tensor<double> rank6({1, 1, 1, 1, 1, 1});
     EXPECT_THROW(camkit::seed_and_score(rank6, {camkit::class_score(0)}), camkit::error);
     const tensor<double> empty({1, 2, 0});
-    EXPECT_THAT(error_of([&] { camkit::seed_and_score(empty, {camkit::class_score(0)}); }), HasSubstr("empty axis"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::seed_and_score(empty, {camkit::class_score(0)}); }), HasSubstr("empty axis"));
     EXPECT_THROW(camkit::target_seed(shape_t{3}, {}), camkit::error);
 }
 
@@ -425,18 +416,18 @@ TEST(TargetErrors, NonFiniteOrMalformedMask) {
     const auto Y = seg_output();
     tensor<float> M({2, 2}, 1.0f);
     M[2] = std::numeric_limits<float>::infinity();
-    EXPECT_THAT(error_of([&] { camkit::seed_and_score(Y, {camkit::mask_sum(0, M)}); }),
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::seed_and_score(Y, {camkit::mask_sum(0, M)}); }),
                 HasSubstr("targets[0].mask holds a non-finite value at flat index 2"));
     target broken = camkit::mask_sum(0, tensor<float>({2, 2}, 1.0f));
     broken.mask->values.pop_back();
     EXPECT_THROW(camkit::seed_and_score(Y, {broken}), camkit::error);
     const tensor<double> five({1, 1, 1, 1, 1});
-    EXPECT_THAT(error_of([&] { camkit::mask_sum(0, five); }), HasSubstr("mask_sum: mask must be"));
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::mask_sum(0, five); }), HasSubstr("mask_sum: mask must be"));
 }
 
 TEST(TargetErrors, SampleOutOfRange) {
     const tensor<double> Y({2, 2, 3});
-    EXPECT_THAT(error_of([&] { camkit::seed_and_score_many(Y, {camkit::class_score(0)}, 2); }),
+    EXPECT_THAT(camkit_test::error_message([&] { camkit::seed_and_score_many(Y, {camkit::class_score(0)}, 2); }),
                 HasSubstr("sample 2 is out of range for a batch of 2"));
     EXPECT_THROW(camkit::target_seeds_for_sample(Y.shape, {}, 5), camkit::error);
 }

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <string>
 #include <vector>
+#include "common/error_message.hpp"
 
 namespace ct = camkit::torch;
 
@@ -180,59 +181,47 @@ TEST(Faithfulness, AverageDropAndIncreaseByHand) {
     EXPECT_NEAR(r.increase_in_confidence, 100.0 / 3.0, 1e-4);
 }
 
-namespace {
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "no error";
-}
-}  // namespace
-
 TEST(Faithfulness, ErrorPaths) {
     const std::vector<std::int64_t> one{0};
     ct::faithfulness_options opt;
-    EXPECT_NE(error_of([&] { ct::deletion_curve(sum_model, image(), at::ones({1, 2, 3}), one, opt); })
+    EXPECT_NE(camkit_test::error_message([&] { ct::deletion_curve(sum_model, image(), at::ones({1, 2, 3}), one, opt); })
                   .find("maps must be [N, *S] = [1, 2, 2]"),
               std::string::npos);
-    EXPECT_NE(error_of([&] {
+    EXPECT_NE(camkit_test::error_message([&] {
                   ct::deletion_curve(sum_model, image(), saliency(), std::vector<std::int64_t>{0, 1}, opt);
               }).find("classes holds 2 entries but the batch has 1"),
               std::string::npos);
-    EXPECT_NE(error_of([&] {
+    EXPECT_NE(camkit_test::error_message([&] {
                   ct::insertion_curve(sum_model, image(), saliency(), std::vector<std::int64_t>{5}, opt);
               }).find("classes[0] = 5 is out of range for a model output with 2 classes"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { ct::deletion_curve(sum_model, at::ones({1, 4}), saliency(), one, opt); })
+    EXPECT_NE(camkit_test::error_message([&] { ct::deletion_curve(sum_model, at::ones({1, 4}), saliency(), one, opt); })
                   .find("input must be [N, C, L]"),
               std::string::npos);
     opt.steps = 0;
-    EXPECT_NE(error_of([&] { ct::deletion_curve(sum_model, image(), saliency(), one, opt); }).find("steps must be ≥ 1"),
+    EXPECT_NE(camkit_test::error_message([&] { ct::deletion_curve(sum_model, image(), saliency(), one, opt); }).find("steps must be ≥ 1"),
               std::string::npos);
     opt.steps = 4;
     opt.batch_size = 0;
-    EXPECT_NE(error_of([&] { ct::deletion_curve(sum_model, image(), saliency(), one, opt); })
+    EXPECT_NE(camkit_test::error_message([&] { ct::deletion_curve(sum_model, image(), saliency(), one, opt); })
                   .find("batch_size must be ≥ 1"),
               std::string::npos);
     opt.batch_size = 8;
     opt.baseline = ct::baseline_kind::blur;
     opt.blur_sigma = 0;
-    EXPECT_NE(error_of([&] { ct::deletion_curve(sum_model, image(), saliency(), one, opt); })
+    EXPECT_NE(camkit_test::error_message([&] { ct::deletion_curve(sum_model, image(), saliency(), one, opt); })
                   .find("blur_sigma must be a positive number"),
               std::string::npos);
     opt.baseline = ct::baseline_kind::zeros;
     auto bad_score = [](const at::Tensor& out, const at::Tensor&) { return out; };
-    EXPECT_NE(error_of([&] { ct::deletion_curve(sum_model, image(), saliency(), bad_score, opt); })
+    EXPECT_NE(camkit_test::error_message([&] { ct::deletion_curve(sum_model, image(), saliency(), bad_score, opt); })
                   .find("score: must return one value per output row"),
               std::string::npos);
     auto bad_model = [](const at::Tensor& x) { return x.flatten(1).sum(1); };
-    EXPECT_NE(error_of([&] { ct::deletion_curve(bad_model, image(), saliency(), one, opt); })
+    EXPECT_NE(camkit_test::error_message([&] { ct::deletion_curve(bad_model, image(), saliency(), one, opt); })
                   .find("model: output must be [B, C, ...]"),
               std::string::npos);
-    EXPECT_NE(error_of([&] { ct::confidence_drop(sum_model, image(), saliency(), one, 0); })
+    EXPECT_NE(camkit_test::error_message([&] { ct::confidence_drop(sum_model, image(), saliency(), one, 0); })
                   .find("batch_size must be ≥ 1"),
               std::string::npos);
 }

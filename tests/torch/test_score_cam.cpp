@@ -9,6 +9,8 @@
 #include <string>
 #include <vector>
 
+#include "common/error_message.hpp"
+
 namespace ct = camkit::torch;
 
 namespace {
@@ -154,40 +156,31 @@ TEST(ScoreCam, MaskScoreForSegmentation) {
 }
 
 namespace {
-template <class F>
-std::string error_of(F&& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "no error";
-}
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 }  // namespace
 
 TEST(ScoreCam, ErrorPaths) {
     const at::Tensor x = at::ones({1, 1, 2, 2});
     const std::vector<std::int64_t> cls{0};
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, at::ones({2, 2, 2, 2}), cls); }),
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(corner_model, x, at::ones({2, 2, 2, 2}), cls); }),
                     "activations hold 2 samples but input holds 1"));
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, at::ones({1, 2, 2}), cls); }),
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(corner_model, x, at::ones({1, 2, 2}), cls); }),
                     "as many spatial axes as input"));
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), std::vector<std::int64_t>{0, 1}); }),
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(corner_model, x, corner_activations(), std::vector<std::int64_t>{0, 1}); }),
                     "classes holds 2 entries but the batch has 1"));
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), std::vector<std::int64_t>{2}); }),
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(corner_model, x, corner_activations(), std::vector<std::int64_t>{2}); }),
                     "classes[0] = 2 is out of range for a model output with 2 classes"));
     ct::score_cam_options sopt;
     sopt.batch_size = 0;
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), cls, {}, sopt); }),
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(corner_model, x, corner_activations(), cls, {}, sopt); }),
                     "batch_size must be ≥ 1"));
     camkit::options opt;
     opt.size = {4};
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(corner_model, x, corner_activations(), cls, opt); }),
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(corner_model, x, corner_activations(), cls, opt); }),
                     "options.size [4] must give one extent per spatial axis"));
     ct::class_mask_score bad{{0}, at::ones({3, 3})};
     auto seg = [](const at::Tensor& v) { return at::cat({v, -v}, 1); };
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(seg, x, corner_activations(), bad); }),
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(seg, x, corner_activations(), bad); }),
                     "masks shape [3, 3] must be [N, *S] or [*S]"));
 }
 
@@ -223,5 +216,5 @@ TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
     EXPECT_TRUE(at::allclose(from_tap.map, want.map, 1e-5, 1e-6));
     EXPECT_FALSE(tap.is_recording());
 
-    EXPECT_TRUE(has(error_of([&] { ct::score_cam(net, "nosuch", x, targets, opt); }), "valid layers: features"));
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(net, "nosuch", x, targets, opt); }), "valid layers: features"));
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <unistd.h>
 #include <vector>
+#include "common/error_message.hpp"
 
 namespace ct = camkit::torch;
 
@@ -38,18 +39,9 @@ at::Tensor randn(std::vector<std::int64_t> shape, std::uint64_t seed) {
     return ::testing::AssertionFailure() << "max error " << worst << " > " << tol * scale;
 }
 
-std::string message_of(const std::function<void()>& f) {
-    try {
-        f();
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "no camkit::error";
-}
-
 #define EXPECT_ERROR_HAS(statement, text)                                                       \
     do {                                                                                        \
-        const std::string msg_ = message_of([&] { statement; });                                \
+        const std::string msg_ = camkit_test::error_message([&] { statement; });                                \
         EXPECT_NE(msg_.find(text), std::string::npos) << "message: " << msg_;                  \
     } while (0)
 

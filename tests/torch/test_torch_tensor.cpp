@@ -15,6 +15,7 @@
 
 #include <string>
 #include <vector>
+#include "common/error_message.hpp"
 
 namespace ct = camkit::torch;
 
@@ -175,14 +176,7 @@ TEST(TorchTensor, HalfAndBfloat16AccumulateInFloat) {
 // The shape checks give the host path's messages; device and dtype disagreements are named.
 TEST(TorchTensor, ErrorsNameTheArgument) {
     const at::Tensor A = at::ones({2, 3, 4, 4});
-    auto message = [](auto&& f) -> std::string {
-        try {
-            f();
-        } catch (const camkit::error& e) {
-            return e.what();
-        }
-        return "no error";
-    };
+    const auto message = [](auto&& f) { return camkit_test::error_message(f); };
     const std::string host_rank = message([] {
         camkit::explain<camkit::grad_cam>(camkit::tensor<float>({2, 3}), camkit::tensor<float>({2, 3}));
     });

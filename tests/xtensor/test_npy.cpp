@@ -11,6 +11,7 @@
 #include <fstream>
 #include <string>
 #include "common/temp_dir.hpp"
+#include "common/error_message.hpp"
 
 namespace {
 
@@ -48,12 +49,7 @@ void write_bytes(const std::string& path, const std::vector<std::byte>& b) {
 }
 
 std::string parse_error(const std::vector<std::byte>& b) {
-    try {
-        camkit::detail::parse_npy(b);
-    } catch (const camkit::error& e) {
-        return e.what();
-    }
-    return "no error";
+    return camkit_test::error_message([&] { camkit::detail::parse_npy(b); });
 }
 
 TEST(Npy, RoundTripFloatAndDouble) {
