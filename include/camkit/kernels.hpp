@@ -143,6 +143,8 @@ struct checking_ops : plane_ops<Acc> {
     const Acc* a_data = nullptr;
     const Acc* g_data = nullptr;
     mutable bool saw_a = false, saw_g = false, suspect = false;
+    // Σ a and Σ g, known once a two-plane sum has run (its check sums are exactly these).
+    mutable std::optional<Acc> sum_a, sum_g;
 
     void note(const Acc* p, Acc check) const {
         // Policies take the ops by const reference; the flags are bookkeeping, not state of the math.
@@ -151,6 +153,8 @@ struct checking_ops : plane_ops<Acc> {
         if (!std::isfinite(check)) suspect = true;
     }
     Acc sum(plane<Acc> x) const {
+        if (x.data == a_data && sum_a) return *sum_a;
+        if (x.data == g_data && sum_g) return *sum_g;
         const Acc s = plane_ops<Acc>::sum(x);
         note(x.data, s);  // the sum itself is the check
         return s;
@@ -158,32 +162,99 @@ struct checking_ops : plane_ops<Acc> {
     Acc mean(plane<Acc> x) const { return sum(x) / static_cast<Acc>(x.size); }
     template <class F>
     Acc sum(plane<Acc> x, F f) const {
-        Acc s[lanes] = {}, c[lanes] = {};
-        std::size_t i = 0;
-        for (; i + lanes <= x.size; i += lanes)
-            for (std::size_t j = 0; j < lanes; ++j) {
-                s[j] += f(x.data[i + j]);
-                c[j] += x.data[i + j];
-            }
-        for (std::size_t j = 0; i < x.size; ++i, ++j) s[j] += f(x.data[i]), c[j] += x.data[i];
-        note(x.data, add_lanes(c));
-        return add_lanes(s);
+        const auto r = reduce_planes<Acc>(x.size, [&](auto at) {
+            const auto v = at(x.data);
+            using V = decltype(v);
+            return sums<V, 2>{{static_cast<V>(f(v)), v}};
+        });
+        note(x.data, r.v[1]);
+        return r.v[0];
     }
     template <class F>
     Acc sum(plane<Acc> a, plane<Acc> g, F f) const {
-        Acc s[lanes] = {}, c[lanes] = {};
-        std::size_t i = 0;
-        for (; i + lanes <= a.size; i += lanes)
-            for (std::size_t j = 0; j < lanes; ++j) {
-                s[j] += f(a.data[i + j], g.data[i + j]);
-                c[j] += a.data[i + j] + g.data[i + j];
-            }
-        for (std::size_t j = 0; i < a.size; ++i, ++j) s[j] += f(a.data[i], g.data[i]), c[j] += a.data[i] + g.data[i];
-        note(a.data, add_lanes(c));
-        note(g.data, add_lanes(c));
-        return add_lanes(s);
+        // f(a, g), Σ a and Σ g in one pass; the plain sums are the checks and are kept for a later
+        // sum(a) or sum(g) of the same planes (XGrad-CAM's Σ a), which then costs no pass.
+        const auto r = reduce_planes<Acc>(a.size, [&](auto at) {
+            const auto va = at(a.data), vg = at(g.data);
+            using V = decltype(va);
+            return sums<V, 3>{{static_cast<V>(f(va, vg)), va, vg}};
+        });
+        const Acc total = r.v[0], sa = r.v[1], sg = r.v[2];
+        note(a.data, sa);
+        note(g.data, sg);
+        if (a.data == a_data) sum_a = sa;
+        if (g.data == g_data) sum_g = sg;
+        return total;
     }
 };
+
+/// Channels folded into the output together: the output is loaded and stored once per group
+/// instead of once per channel, which halves (or better) the kernels' memory operations.
+inline constexpr std::size_t channel_group = 4;
+
+/// Calls f(std::integral_constant<std::size_t, m>) for a run-time m in [1, channel_group].
+template <class F>
+void with_group_size(std::size_t m, F&& f) {
+    switch (m) {
+        case 1: f(std::integral_constant<std::size_t, 1>{}); break;
+        case 2: f(std::integral_constant<std::size_t, 2>{}); break;
+        case 3: f(std::integral_constant<std::size_t, 3>{}); break;
+        default: f(std::integral_constant<std::size_t, 4>{}); break;
+    }
+}
+
+/// out[s] += Σ_j w[j] · a[j][s] over S positions for M channels (added in channel order).
+template <std::size_t M, class Acc>
+void add_scaled(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
+    constexpr std::size_t W = pack_width<Acc>;
+    using B = pack_t<Acc>;
+    // Local copies: stores to `out` could otherwise alias the caller's arrays and force reloads.
+    const Acc* a[M];
+    Acc wl[M];
+    B wv[M];
+    for (std::size_t j = 0; j < M; ++j) a[j] = planes[j], wl[j] = w[j], wv[j] = broadcast(w[j]);
+    std::size_t s = 0;
+    for (; s + W <= S; s += W) {
+        B o = load(out + s);
+        for (std::size_t j = 0; j < M; ++j) o += wv[j] * load(a[j] + s);
+        store(out + s, o);
+    }
+    for (; s < S; ++s)
+        for (std::size_t j = 0; j < M; ++j) out[s] += wl[j] * a[j][s];
+}
+
+/// out[s] += Σ_j contribution(a[j][s], g[j][s]) over S positions for M channels (added in channel
+/// order). With Check, also returns Σ a·g over the planes as a finite check: a·g is NaN or Inf
+/// whenever a or g is (Inf·0 is NaN), and a sum stays so; without, returns 0.
+template <class Method, bool Check, std::size_t M, class Acc>
+Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S) {
+    constexpr std::size_t W = pack_width<Acc>;
+    using B = pack_t<Acc>;
+    const plane_ops<Acc> ops;
+    const Acc* a[M];  // local copies, as in add_scaled
+    const Acc* g[M];
+    for (std::size_t j = 0; j < M; ++j) a[j] = a_planes[j], g[j] = g_planes[j];
+    B c[M] = {};
+    std::size_t s = 0;
+    for (; s + W <= S; s += W) {
+        B o = load(out + s);
+        for (std::size_t j = 0; j < M; ++j) {
+            const B av = load(a[j] + s), gv = load(g[j] + s);
+            o += static_cast<B>(Method::contribution(ops, av, gv));
+            if constexpr (Check) c[j] += av * gv;
+        }
+        store(out + s, o);
+    }
+    Acc check = 0;
+    if constexpr (Check)
+        for (std::size_t j = 0; j < M; ++j) check += lane_sum<Acc>(c[j]);
+    for (; s < S; ++s)
+        for (std::size_t j = 0; j < M; ++j) {
+            out[s] += static_cast<Acc>(Method::contribution(ops, a[j][s], g[j][s]));
+            if constexpr (Check) check += a[j][s] * g[j][s];
+        }
+    return check;
+}
 
 /// Exact finite check of planes k0..k1 of sample n, in order (activations before gradients of a
 /// channel); throws for the first non-finite plane. Runs only when a fused check saw NaN or Inf.
@@ -206,8 +277,27 @@ bool finite_map(const Acc* out, std::size_t S) {
     return plane_ops<Acc>::all_finite(plane<Acc>{out, S});
 }
 
+/// Dense planes of channels k..k+m of sample n: one reader per group slot, so gathered planes
+/// (strided or half-precision input) of a group do not overwrite each other.
+template <class Acc, class E>
+struct group_reader {
+    std::optional<plane_reader<Acc, E>> slot[channel_group];
+    const Acc* data[channel_group] = {};
+
+    explicit group_reader(const host_view<const E>* v) {
+        if (v)
+            for (auto& r : slot) r.emplace(*v);
+    }
+    plane<Acc> get(std::size_t j, std::size_t n, std::size_t k) {
+        const plane<Acc> p = slot[j]->get(n, k);
+        data[j] = p.data;
+        return p;
+    }
+};
+
 /// raw[n,s] = Σ_k w[n,k] A[n,k,s] with w from the method's channel_weight (written to `weights`),
-/// or taken from `weights` as given when `Method` is void. The finite check rides on the passes
+/// or taken from `weights` as given when `Method` is void. Channels go in groups: the weights of
+/// a group, then one pass adding the group's weighted planes. The finite check rides on the passes
 /// the method makes anyway: on its reductions (checking_ops) and on the accumulated map (a
 /// non-finite activation makes w·a, and so the map, non-finite for any finite w).
 template <class Method, class Acc, class E>
@@ -216,58 +306,59 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
     const auto [N, K, S] = dims_of(A.shape);
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
-        plane_reader<Acc, E> ra(A);
-        std::optional<plane_reader<Acc, E>> rg;
-        if (G) rg.emplace(*G);
-        for (std::size_t k = k0; k < k1; ++k) {
-            const plane<Acc> a = ra.get(n, k);
-            Acc w;
-            if constexpr (std::is_void_v<Method>) {
-                w = weights[n * K + k];
-            } else {
-                const plane<Acc> g = rg->get(n, k);
-                if (check_finite) {
-                    checking_ops<Acc> ops;
-                    ops.a_data = a.data;
-                    ops.g_data = g.data;
-                    w = static_cast<Acc>(Method::channel_weight(ops, a, g));
-                    // A policy that reads the gradients other than through the ops gets the exact check.
-                    if (ops.suspect || !std::isfinite(w) || (!ops.saw_g && !plane_ops<Acc>::all_finite(g)))
-                        locate_non_finite<Acc>(A, G, n, k0, k + 1);
-                } else {
-                    w = static_cast<Acc>(Method::channel_weight(plane_ops<Acc>{}, a, g));
+        group_reader<Acc, E> ra(&A), rg(std::is_void_v<Method> ? nullptr : G);
+        for (std::size_t k = k0; k < k1; k += channel_group) {
+            const std::size_t m = std::min(channel_group, k1 - k);
+            for (std::size_t j = 0; j < m; ++j) {
+                const plane<Acc> a = ra.get(j, n, k + j);
+                if constexpr (!std::is_void_v<Method>) {
+                    const plane<Acc> g = rg.get(j, n, k + j);
+                    Acc w;
+                    if (check_finite) {
+                        checking_ops<Acc> ops;
+                        ops.a_data = a.data;
+                        ops.g_data = g.data;
+                        w = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                        // A policy that reads the gradients other than through the ops gets the exact check.
+                        if (ops.suspect || !std::isfinite(w) || (!ops.saw_g && !plane_ops<Acc>::all_finite(g)))
+                            locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+                    } else {
+                        w = static_cast<Acc>(Method::channel_weight(plane_ops<Acc>{}, a, g));
+                    }
+                    weights[n * K + k + j] = w;
                 }
-                weights[n * K + k] = w;
             }
-            for (std::size_t s = 0; s < S; ++s) out[s] += w * a.data[s];
+            with_group_size(m, [&](auto M) { add_scaled<M()>(out, weights + n * K + k, ra.data, S); });
         }
         if (check_finite && !finite_map(out, S)) locate_non_finite<Acc>(A, G, n, k0, k1);
     });
 }
 
-/// raw[n,s] = Σ_k contribution(A[n,k,s], G[n,k,s]). The finite check is a running sum of a + g
-/// in the same loop (a contribution such as relu(g)·a can hide a −Inf, so the map is not enough).
+/// raw[n,s] = Σ_k contribution(A[n,k,s], G[n,k,s]), channels in groups that share one pass over
+/// the output. The finite check is Σ a·g in the same loop (a contribution such as relu(g)·a can
+/// hide a −Inf, so the map is not enough).
 template <class Method, class Acc, class E>
 void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
                        bool check_finite) {
     const auto [N, K, S] = dims_of(A.shape);
-    const plane_ops<Acc> ops;
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
-        plane_reader<Acc, E> ra(A), rg(G);
-        Acc c[lanes] = {};
-        for (std::size_t k = k0; k < k1; ++k) {
-            const plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-            for (std::size_t s = 0; s < S; ++s) out[s] += static_cast<Acc>(Method::contribution(ops, a.data[s], g.data[s]));
-            if (check_finite) {
-                // One running sum of a + g over the cached planes (a sum stays NaN/Inf once it meets one).
-                std::size_t s = 0;
-                for (; s + lanes <= S; s += lanes)
-                    for (std::size_t j = 0; j < lanes; ++j) c[j] += a.data[s + j] + g.data[s + j];
-                for (std::size_t j = 0; s < S; ++s, ++j) c[j] += a.data[s] + g.data[s];
+        group_reader<Acc, E> ra(&A), rg(&G);
+        Acc check = 0;
+        for (std::size_t k = k0; k < k1; k += channel_group) {
+            const std::size_t m = std::min(channel_group, k1 - k);
+            for (std::size_t j = 0; j < m; ++j) {
+                ra.get(j, n, k + j);
+                rg.get(j, n, k + j);
             }
+            with_group_size(m, [&](auto M) {
+                if (check_finite)
+                    check += add_contributions<Method, true, M()>(out, ra.data, rg.data, S);
+                else
+                    add_contributions<Method, false, M()>(out, ra.data, rg.data, S);
+            });
         }
-        if (check_finite && !std::isfinite(add_lanes(c))) locate_non_finite<Acc>(A, &G, n, k0, k1);
+        if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1);
     });
 }
 

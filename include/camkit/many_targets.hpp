@@ -45,6 +45,14 @@ void parallel_for(std::size_t count, unsigned threads, Body&& body) {
     if (failure) std::rethrow_exception(failure);
 }
 
+/// Throws for a non-finite activation plane k, else for a non-finite gradient plane (t, k); returns
+/// when both are finite (a finite sum overflowed).
+template <class Acc>
+void locate_non_finite_target(plane<Acc> a, plane<Acc> g, std::size_t t, std::size_t k) {
+    if (!plane_ops<Acc>::all_finite(a)) throw_non_finite("activations", 0, k);
+    if (!plane_ops<Acc>::all_finite(g)) throw_non_finite("gradients", t, k);
+}
+
 /// out[T, S] = W[T, K] · A[K, S] for dense row-major A (row stride `lda`). Blocked over space so
 /// that a T × block tile of the output stays in L1/L2 while each row of A streams through once.
 template <class Acc>
@@ -120,11 +128,19 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
         detail::parallel_for(K, threads, [&](std::size_t k) {
             detail::plane_reader<Acc, E> ra(A), rg(G);
             const plane<Acc> a = ra.get(0, k);
-            if (opt.check_finite && !ops.all_finite(a)) detail::throw_non_finite("activations", 0, k);
             for (std::size_t t = 0; t < Tn; ++t) {
                 const plane<Acc> g = rg.get(t, k);
-                if (opt.check_finite && !ops.all_finite(g)) detail::throw_non_finite("gradients", t, k);
-                W[t * K + k] = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                if (opt.check_finite) {
+                    // The finite check rides on the method's own reductions (as in the fused kernels).
+                    detail::checking_ops<Acc> cops;
+                    cops.a_data = a.data;
+                    cops.g_data = g.data;
+                    W[t * K + k] = static_cast<Acc>(Method::channel_weight(cops, a, g));
+                    if (cops.suspect || !std::isfinite(W[t * K + k]) || (!cops.saw_g && !ops.all_finite(g)))
+                        detail::locate_non_finite_target<Acc>(a, g, t, k);
+                } else {
+                    W[t * K + k] = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                }
             }
         });
         // Pass 2: raw = W · A, reading A once.
@@ -140,6 +156,13 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
             }
             detail::weighted_rows<Acc>(W, Tn, K, dense.data(), static_cast<std::ptrdiff_t>(S), S, raw.data(), threads);
         }
+        // Activations the weights did not read are checked through the map: with finite weights a
+        // NaN or Inf activation makes it non-finite. (A finite overflow finds nothing and passes.)
+        if (opt.check_finite && !detail::finite_map(raw.data(), raw.size())) {
+            detail::plane_reader<Acc, E> ra(A);
+            for (std::size_t k = 0; k < K; ++k)
+                if (!ops.all_finite(ra.get(0, k))) detail::throw_non_finite("activations", 0, k);
+        }
     } else if constexpr (Method::form == method_form::elementwise) {
         // Each activation plane is read once and combined with the T gradient planes while cached.
         std::fill(raw.values.begin(), raw.values.end(), Acc(0));
@@ -149,12 +172,14 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
             detail::plane_reader<Acc, E> ra(A), rg(G);
             for (std::size_t k = 0; k < K; ++k) {
                 const plane<Acc> a = ra.get(0, k);
-                if (opt.check_finite && !ops.all_finite(a)) detail::throw_non_finite("activations", 0, k);
                 for (std::size_t t = t0; t < t1; ++t) {
                     const plane<Acc> g = rg.get(t, k);
-                    if (opt.check_finite && !ops.all_finite(g)) detail::throw_non_finite("gradients", t, k);
                     Acc* o = raw.data() + t * S;
-                    for (std::size_t s = 0; s < S; ++s) o[s] += static_cast<Acc>(Method::contribution(ops, a.data[s], g.data[s]));
+                    if (!opt.check_finite) {
+                        detail::add_contributions<Method, false, 1>(o, &a.data, &g.data, S);
+                    } else if (!std::isfinite(detail::add_contributions<Method, true, 1>(o, &a.data, &g.data, S))) {
+                        detail::locate_non_finite_target<Acc>(a, g, t, k);
+                    }
                 }
             }
         });

@@ -3,6 +3,7 @@
 // per-element contribution or projected matrix in terms of the reductions (reductions.hpp).
 #include <concepts>
 #include <string_view>
+#include <type_traits>
 
 namespace camkit {
 
@@ -27,5 +28,14 @@ inline constexpr bool needs_gradients_v = [] {
     if constexpr (requires { M::needs_gradients; }) return static_cast<bool>(M::needs_gradients);
     else return true;
 }();
+
+/// The constant `v` in the arithmetic of a policy's scalar `like`: the host's accumulation type
+/// for a host scalar (so float kernels stay in float and vectorize), a double for a device tensor
+/// (whose ops take a double scalar and keep the tensor's dtype).
+template <class S>
+constexpr auto constant_like(const S&, double v) {
+    if constexpr (std::is_floating_point_v<S>) return static_cast<S>(v);
+    else return v;
+}
 
 }  // namespace camkit

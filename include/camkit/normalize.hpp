@@ -1,5 +1,6 @@
 #pragma once
 // ReLU and per-sample normalization of maps laid out as [N, *S] (SPEC.md, pipeline steps 1–2).
+#include <camkit/simd.hpp>
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
@@ -20,7 +21,8 @@ void relu_inplace(tensor<T>& maps) {
     for (T& v : maps.values) v = v < T(0) ? T(0) : v;
 }
 
-/// Normalizes each of the shape[0] samples of `maps` in place.
+/// Normalizes each of the shape[0] samples of `maps` in place. NaN values stay NaN and take no
+/// part in a sample's min and max.
 template <class T>
 void normalize_inplace(tensor<T>& maps, normalization mode, double eps = 1e-7) {
     detail::require(eps >= 0, "normalize: eps must be ≥ 0, got " + std::to_string(eps));
@@ -29,8 +31,7 @@ void normalize_inplace(tensor<T>& maps, normalization mode, double eps = 1e-7) {
     const std::size_t per = maps.size() / maps.shape[0];
     for (std::size_t n = 0; n < maps.shape[0]; ++n) {
         T* p = maps.data() + n * per;
-        const auto [lo, hi] = std::minmax_element(p, p + per);
-        const T mn = *lo, mx = *hi;
+        const auto [mn, mx] = detail::min_max(p, per);
         if (mode == normalization::min_max) {
             const T scale = T(1) / (mx - mn + static_cast<T>(eps));
             for (std::size_t s = 0; s < per; ++s) p[s] = (p[s] - mn) * scale;

@@ -3,8 +3,11 @@
 // "plane ops" on one (sample, channel) plane at a time, so the fused kernels in kernels.hpp can
 // compute a channel's statistics and fold its contribution while the plane is still in cache.
 // A device backend supplies the same names on whole [N, K, S] tensors (see concepts.hpp).
+#include <camkit/simd.hpp>
+
 #include <cmath>
 #include <cstddef>
+#include <type_traits>
 
 namespace camkit {
 
@@ -16,16 +19,74 @@ struct plane {
 };
 
 namespace detail {
-// Eight independent partial sums let the compiler vectorize a reduction without -ffast-math.
-inline constexpr std::size_t lanes = 8;
 
+/// M sums carried together through one pass (a value and its finite checks).
+template <class X, std::size_t M>
+struct sums {
+    X v[M];
+};
+
+/// Reads position i of a plane: a pack of pack_width positions from i, or one value.
 template <class Acc>
-Acc add_lanes(const Acc (&s)[lanes]) {
-    return ((s[0] + s[4]) + (s[1] + s[5])) + ((s[2] + s[6]) + (s[3] + s[7]));
+struct pack_at {
+    std::size_t i;
+    pack_t<Acc> operator()(const Acc* p) const { return load(p + i); }
+};
+template <class Acc>
+struct value_at {
+    std::size_t i;
+    Acc operator()(const Acc* p) const { return p[i]; }
+};
+
+template <class X>
+struct sum_count : std::integral_constant<std::size_t, 0> {};
+template <class X, std::size_t M>
+struct sum_count<sums<X, M>> : std::integral_constant<std::size_t, M> {};
+
+/// Σ_{i<n} body(at_i), where at_i(p) reads position i of a plane p: pack_at for the body of the
+/// plane (two independent pack accumulators), value_at for the tail. `body` returns one value,
+/// or sums<·, M> for M sums in the same pass (then the result is a sums<Acc, M>).
+template <class Acc, class Body>
+auto reduce_planes(std::size_t n, Body body) {
+    constexpr std::size_t W = pack_width<Acc>;
+    using B = pack_t<Acc>;
+    constexpr std::size_t M = sum_count<decltype(body(pack_at<Acc>{0}))>::value;
+    auto add = [](auto& s, const auto& v) {
+        if constexpr (M > 0) {
+            for (std::size_t m = 0; m < M; ++m) s.v[m] += v.v[m];
+        } else {
+            s += v;
+        }
+    };
+    std::conditional_t<(M > 0), sums<B, M>, B> s0{}, s1{};
+    std::size_t i = 0;
+    for (; i + 2 * W <= n; i += 2 * W) {
+        add(s0, body(pack_at<Acc>{i}));
+        add(s1, body(pack_at<Acc>{i + W}));
+    }
+    add(s0, s1);
+    std::conditional_t<(M > 0), sums<Acc, M>, Acc> r{};
+    if constexpr (M > 0) {
+        for (std::size_t m = 0; m < M; ++m) r.v[m] = lane_sum<Acc>(s0.v[m]);
+    } else {
+        r = lane_sum<Acc>(s0);
+    }
+    for (; i < n; ++i) {
+        const auto v = body(value_at<Acc>{i});
+        if constexpr (M > 0) {
+            for (std::size_t m = 0; m < M; ++m) r.v[m] += static_cast<Acc>(v.v[m]);
+        } else {
+            r += static_cast<Acc>(v);
+        }
+    }
+    return r;
 }
+
 }  // namespace detail
 
 /// Reductions over one plane on the host. Scalars are Acc; the same names exist for device ops.
+/// Element-wise functions given to `sum` are generic: they are called with packs of Acc
+/// (simd.hpp) for the body of a plane and with single Acc values for its tail.
 template <class Acc>
 struct plane_ops {
     using value_type = Acc;
@@ -34,36 +95,38 @@ struct plane_ops {
     static Acc relu(Acc x) { return x < Acc(0) ? Acc(0) : x; }
     /// `value` where `g != 0`, else 0.
     static Acc where_nonzero(Acc g, Acc value) { return g != Acc(0) ? value : Acc(0); }
+#if defined(CAMKIT_VECTOR_EXTENSIONS)
+    template <class B>
+        requires detail::is_pack_v<B>
+    static B relu(const B& x) {
+        return detail::pack_relu(x);
+    }
+    template <class B>
+        requires detail::is_pack_v<B>
+    static B where_nonzero(const B& g, const B& value) {
+        return detail::pack_where_nonzero(g, value);
+    }
+#endif
 
     /// Σ_s x[s].
     static Acc sum(plane<Acc> x) {
-        return sum(x, [](Acc v) { return v; });
+        return sum(x, [](const auto& v) { return v; });
     }
     /// mean_s x[s].
     static Acc mean(plane<Acc> x) { return sum(x) / static_cast<Acc>(x.size); }
     /// Σ_s f(x[s]).
     template <class F>
     static Acc sum(plane<Acc> x, F f) {
-        Acc s[detail::lanes] = {};
-        std::size_t i = 0;
-        for (; i + detail::lanes <= x.size; i += detail::lanes)
-            for (std::size_t j = 0; j < detail::lanes; ++j) s[j] += f(x.data[i + j]);
-        for (std::size_t j = 0; i < x.size; ++i, ++j) s[j] += f(x.data[i]);
-        return detail::add_lanes(s);
+        return detail::reduce_planes<Acc>(x.size, [&](auto at) { return f(at(x.data)); });
     }
     /// Σ_s f(a[s], g[s]).
     template <class F>
     static Acc sum(plane<Acc> a, plane<Acc> g, F f) {
-        Acc s[detail::lanes] = {};
-        std::size_t i = 0;
-        for (; i + detail::lanes <= a.size; i += detail::lanes)
-            for (std::size_t j = 0; j < detail::lanes; ++j) s[j] += f(a.data[i + j], g.data[i + j]);
-        for (std::size_t j = 0; i < a.size; ++i, ++j) s[j] += f(a.data[i], g.data[i]);
-        return detail::add_lanes(s);
+        return detail::reduce_planes<Acc>(a.size, [&](auto at) { return f(at(a.data), at(g.data)); });
     }
     /// True when every value is finite (x − x is 0 for finite x and NaN otherwise).
     static bool all_finite(plane<Acc> x) {
-        return sum(x, [](Acc v) { return v - v; }) == Acc(0);
+        return sum(x, [](const auto& v) { return v - v; }) == Acc(0);
     }
 };
 

@@ -12,9 +12,10 @@ struct grad_cam_plus_plus {
     template <class Ops, class X>
     static auto channel_weight(const Ops& ops, const X& a, const X& g) {
         const auto s = ops.sum(a);
+        const auto eps = constant_like(s, 1e-6);
         return ops.sum(g, [&](const auto& gv) {
             const auto g2 = gv * gv;
-            const auto alpha = ops.where_nonzero(gv, g2 / (g2 * 2 + s * g2 * gv + 1e-6));
+            const auto alpha = ops.where_nonzero(gv, g2 / ((g2 + g2) + s * g2 * gv + eps));
             return ops.relu(gv) * alpha;
         });
     }
