@@ -257,17 +257,19 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
 }
 
 /// Exact finite check of planes k0..k1 of sample n, in order (activations before gradients of a
-/// channel); throws for the first non-finite plane. Runs only when a fused check saw NaN or Inf.
+/// channel); throws for the first non-finite plane, naming gradients' sample `gradient_label` when
+/// given (explain_many names its targets). Runs only when a fused check saw NaN or Inf.
 template <class Acc, class E>
 void locate_non_finite(const host_view<const E>& A, const host_view<const E>* G, std::size_t n, std::size_t k0,
-                       std::size_t k1) {
+                       std::size_t k1, std::size_t gradient_label = static_cast<std::size_t>(-1)) {
     const plane_ops<Acc> ops;
     plane_reader<Acc, E> ra(A);
     std::optional<plane_reader<Acc, E>> rg;
     if (G) rg.emplace(*G);
     for (std::size_t k = k0; k < k1; ++k) {
         if (!ops.all_finite(ra.get(n, k))) throw_non_finite("activations", n, k);
-        if (G && !ops.all_finite(rg->get(n, k))) throw_non_finite("gradients", n, k);
+        if (G && !ops.all_finite(rg->get(n, k)))
+            throw_non_finite("gradients", gradient_label == static_cast<std::size_t>(-1) ? n : gradient_label, k);
     }
 }
 
@@ -339,7 +341,7 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
 /// hide a −Inf, so the map is not enough).
 template <class Method, class Acc, class E>
 void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
-                       bool check_finite) {
+                       bool check_finite, std::size_t gradient_label = static_cast<std::size_t>(-1)) {
     const auto [N, K, S] = dims_of(A.shape);
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
@@ -358,7 +360,7 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
                     add_contributions<Method, false, M()>(out, ra.data, rg.data, S);
             });
         }
-        if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1);
+        if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
     });
 }
 

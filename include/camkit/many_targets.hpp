@@ -1,8 +1,9 @@
 #pragma once
 // Many targets on one set of activations (every class of a segmentation, several masks): one
 // call explains T targets of ONE sample. For channel-weight methods the weights W[T, K] come
-// from each target's gradients, then raw = W · A is one cache-blocked matrix product, so the
-// activations are read from memory once for all targets instead of once per target.
+// from each target's gradients, then raw = W · A adds each group of activation planes into every
+// target's map while it is in cache, so the activations are read from memory once for all
+// targets instead of once per target. Element-wise methods run the fused kernel per target.
 #include <camkit/explain.hpp>
 
 #include <algorithm>
@@ -53,45 +54,13 @@ void locate_non_finite_target(plane<Acc> a, plane<Acc> g, std::size_t t, std::si
     if (!plane_ops<Acc>::all_finite(g)) throw_non_finite("gradients", t, k);
 }
 
-/// out[T, S] = W[T, K] · A[K, S] for dense row-major A (row stride `lda`). Blocked over space so
-/// that a T × block tile of the output stays in L1/L2 while each row of A streams through once.
-template <class Acc>
-void weighted_rows(const Acc* W, std::size_t T, std::size_t K, const Acc* A, std::ptrdiff_t lda, std::size_t S,
-                   Acc* out, unsigned threads) {
-    constexpr std::size_t block = 1024;
-    const std::size_t blocks = (S + block - 1) / block;
-    parallel_for(blocks, threads, [&](std::size_t b) {
-        const std::size_t s0 = b * block, len = std::min(block, S - s0);
-        for (std::size_t t = 0; t < T; ++t) std::fill(out + t * S + s0, out + t * S + s0 + len, Acc(0));
-        for (std::size_t k = 0; k < K; ++k) {
-            const Acc* a = A + static_cast<std::ptrdiff_t>(k) * lda + static_cast<std::ptrdiff_t>(s0);
-            std::size_t t = 0;
-            // Two output rows per sweep halve the loads of A from L1.
-            for (; t + 2 <= T; t += 2) {
-                const Acc w0 = W[t * K + k], w1 = W[(t + 1) * K + k];
-                Acc* o0 = out + t * S + s0;
-                Acc* o1 = o0 + S;
-                for (std::size_t s = 0; s < len; ++s) {
-                    o0[s] += w0 * a[s];
-                    o1[s] += w1 * a[s];
-                }
-            }
-            for (; t < T; ++t) {
-                const Acc w = W[t * K + k];
-                Acc* o = out + t * S + s0;
-                for (std::size_t s = 0; s < len; ++s) o[s] += w * a[s];
-            }
-        }
-    });
-}
-
 }  // namespace detail
 
 /// Explains T targets of one sample: `activations` [1, K, *S] and `gradients` [T, K, *S] (row t
 /// holds the gradients of target t). Returns raw [T, *S], weights [T, K] (channel-weight methods)
 /// and map [T, *size], equal to T separate explain calls up to float rounding. Channel-weight
-/// methods use one matrix product W · A; element-wise methods read each activation plane once
-/// for all targets; projection methods (Eigen-CAM) run per target.
+/// methods compute W [T, K], then W · A reading A once; element-wise and projection methods
+/// (Eigen-CAM) run their kernel per target.
 template <method_policy Method, host_tensor T>
 auto explain_many(const T& activations, const T& gradients, const options& opt = {}) {
     using traits = tensor_traits<std::remove_cvref_t<T>>;
@@ -121,15 +90,16 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
     const plane_ops<Acc> ops;
 
     if constexpr (Method::form == method_form::channel_weights) {
-        // Pass 1: W[t, k] from each target's gradient plane; the activation plane k stays in
-        // cache across the T targets, so A is read at most once here (not at all by Grad-CAM).
+        // Pass 1: W[t, k], each target's gradients streamed in order (split over channel blocks
+        // when there are fewer targets than threads).
         weights.emplace(shape_t{Tn, K});
         Acc* W = weights->data();
-        detail::parallel_for(K, threads, [&](std::size_t k) {
+        const std::size_t blocks = std::min<std::size_t>(K, threads > Tn ? (threads + Tn - 1) / Tn : 1);
+        detail::parallel_for(Tn * blocks, threads, [&](std::size_t item) {
+            const std::size_t t = item / blocks, b = item % blocks;
             detail::plane_reader<Acc, E> ra(A), rg(G);
-            const plane<Acc> a = ra.get(0, k);
-            for (std::size_t t = 0; t < Tn; ++t) {
-                const plane<Acc> g = rg.get(t, k);
+            for (std::size_t k = K * b / blocks; k < K * (b + 1) / blocks; ++k) {
+                const plane<Acc> a = ra.get(0, k), g = rg.get(t, k);
                 if (opt.check_finite) {
                     // The finite check rides on the method's own reductions (as in the fused kernels).
                     detail::checking_ops<Acc> cops;
@@ -143,19 +113,22 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
                 }
             }
         });
-        // Pass 2: raw = W · A, reading A once.
-        if (std::is_same_v<E, Acc> && A.contiguous_from(1)) {
-            detail::weighted_rows<Acc>(W, Tn, K, reinterpret_cast<const Acc*>(A.data), static_cast<std::ptrdiff_t>(S), S,
-                                       raw.data(), threads);
-        } else {
-            std::vector<Acc> dense(K * S);  // strided or half-precision activations: gather once
-            detail::plane_reader<Acc, E> ra(A);
-            for (std::size_t k = 0; k < K; ++k) {
-                const plane<Acc> a = ra.get(0, k);
-                std::copy(a.data, a.data + S, dense.begin() + static_cast<std::ptrdiff_t>(k * S));
+        // Pass 2: raw = W · A. A group of activation planes is read from memory once and, while in
+        // cache, added into every target's map.
+        std::fill(raw.values.begin(), raw.values.end(), Acc(0));
+        const unsigned parts = static_cast<unsigned>(std::min<std::size_t>(threads, Tn));
+        detail::parallel_for(parts, parts, [&](std::size_t part) {
+            const std::size_t t0 = Tn * part / parts, t1 = Tn * (part + 1) / parts;
+            detail::group_reader<Acc, E> ra(&A);
+            for (std::size_t k = 0; k < K; k += detail::channel_group) {
+                const std::size_t m = std::min(detail::channel_group, K - k);
+                for (std::size_t j = 0; j < m; ++j) ra.get(j, 0, k + j);
+                detail::with_group_size(m, [&](auto M) {
+                    for (std::size_t t = t0; t < t1; ++t)
+                        detail::add_scaled<M()>(raw.data() + t * S, W + t * K + k, ra.data, S);
+                });
             }
-            detail::weighted_rows<Acc>(W, Tn, K, dense.data(), static_cast<std::ptrdiff_t>(S), S, raw.data(), threads);
-        }
+        });
         // Activations the weights did not read are checked through the map: with finite weights a
         // NaN or Inf activation makes it non-finite. (A finite overflow finds nothing and passes.)
         if (opt.check_finite && !detail::finite_map(raw.data(), raw.size())) {
@@ -164,25 +137,14 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
                 if (!ops.all_finite(ra.get(0, k))) detail::throw_non_finite("activations", 0, k);
         }
     } else if constexpr (Method::form == method_form::elementwise) {
-        // Each activation plane is read once and combined with the T gradient planes while cached.
-        std::fill(raw.values.begin(), raw.values.end(), Acc(0));
-        detail::parallel_for(Tn > 1 ? threads : 1u, threads, [&](std::size_t part) {
-            const unsigned parts = Tn > 1 ? threads : 1u;
-            const std::size_t t0 = Tn * part / parts, t1 = Tn * (part + 1) / parts;
-            detail::plane_reader<Acc, E> ra(A), rg(G);
-            for (std::size_t k = 0; k < K; ++k) {
-                const plane<Acc> a = ra.get(0, k);
-                for (std::size_t t = t0; t < t1; ++t) {
-                    const plane<Acc> g = rg.get(t, k);
-                    Acc* o = raw.data() + t * S;
-                    if (!opt.check_finite) {
-                        detail::add_contributions<Method, false, 1>(o, &a.data, &g.data, S);
-                    } else if (!std::isfinite(detail::add_contributions<Method, true, 1>(o, &a.data, &g.data, S))) {
-                        detail::locate_non_finite_target<Acc>(a, g, t, k);
-                    }
-                }
-            }
-        });
+        // The fused kernel per target: the gradients dominate the traffic (T planes per activation
+        // plane), and each target's pass streams them in order.
+        for (std::size_t t = 0; t < Tn; ++t) {
+            host_view<const E> g = G;
+            g.data += static_cast<std::ptrdiff_t>(t) * G.strides[0];
+            g.shape[0] = 1;
+            detail::fused_elementwise<Method, Acc>(A, g, raw.data() + t * S, opt.threads, opt.check_finite, t);
+        }
     } else {
         // A decomposition per target: nothing to share but the validation.
         for (std::size_t t = 0; t < Tn; ++t) {

@@ -33,9 +33,10 @@ namespace detail {
 template <class T>
 void check_metric_map(const T* m, std::size_t count, const char* fn) {
     for (std::size_t p = 0; p < count; ++p)
-        require(std::isfinite(static_cast<double>(m[p])) && m[p] >= T(0),
-                std::string(fn) + ": map must be finite and ≥ 0 (apply ReLU first), got " +
-                    std::to_string(static_cast<double>(m[p])) + " at flat index " + std::to_string(p));
+        require(std::isfinite(static_cast<double>(m[p])) && m[p] >= T(0), [&] {
+            return std::string(fn) + ": map must be finite and ≥ 0 (apply ReLU first), got " +
+                   std::to_string(static_cast<double>(m[p])) + " at flat index " + std::to_string(p);
+        });
 }
 
 /// Validates one sample's map [*S] and mask [*S].

@@ -128,10 +128,10 @@ rgb_image overlay(const tensor<T>& map, const tensor<U>& image, colormap cm = co
                         ", " + std::to_string(map.shape[1]) + ", 3] to match map shape " + to_string(map.shape) +
                         "; resize the map first");
     for (std::size_t i = 0; i < image.size(); ++i)
-        detail::require(image.values[i] >= U(0) && image.values[i] <= U(1),
-                        "overlay: image values must be in [0, 1], got " +
-                            std::to_string(static_cast<double>(image.values[i])) + " at flat index " +
-                            std::to_string(i));
+        detail::require(image.values[i] >= U(0) && image.values[i] <= U(1), [&] {
+            return "overlay: image values must be in [0, 1], got " + std::to_string(static_cast<double>(image.values[i])) +
+                   " at flat index " + std::to_string(i);
+        });
     detail::check_alpha(alpha);
     using F = std::common_type_t<float, U>;
     return detail::blend<F>(map, [&](std::size_t i) { return static_cast<F>(image.values[i]); }, cm, alpha);

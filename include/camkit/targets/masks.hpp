@@ -29,20 +29,26 @@ tensor<float> region_from_output(const T& output, const std::string& who, Decide
     std::vector<Acc> planes(d.channels * d.positions);
     std::vector<Acc> logits(d.channels);
     const std::size_t r = y.rank() - 2;
+    const bool dense = y.contiguous_from(2);
     for (std::size_t n = 0; n < d.batch; ++n) {
-        // Gather the sample's channel planes densely, whatever Y's strides.
+        // Gather the sample's channel planes densely, whatever Y's strides (dense planes directly).
         for (std::size_t c = 0; c < d.channels; ++c)
             for (std::size_t p = 0; p < d.positions; ++p) {
                 std::ptrdiff_t off = static_cast<std::ptrdiff_t>(n) * y.strides[0] + static_cast<std::ptrdiff_t>(c) * y.strides[1];
-                std::size_t rest = p;
-                for (std::size_t a = r; a-- > 0;) {
-                    off += static_cast<std::ptrdiff_t>(rest % y.shape[2 + a]) * y.strides[2 + a];
-                    rest /= y.shape[2 + a];
+                if (dense) {
+                    off += static_cast<std::ptrdiff_t>(p);
+                } else {
+                    std::size_t rest = p;
+                    for (std::size_t a = r; a-- > 0;) {
+                        off += static_cast<std::ptrdiff_t>(rest % y.shape[2 + a]) * y.strides[2 + a];
+                        rest /= y.shape[2 + a];
+                    }
                 }
                 const Acc v = static_cast<Acc>(y.data[off]);
-                require(std::isfinite(v), who + ": output holds a non-finite value (" + std::to_string(v) +
-                                              ") at sample " + std::to_string(n) + ", channel " + std::to_string(c) +
-                                              ", flat position " + std::to_string(p));
+                require(std::isfinite(v), [&] {
+                    return who + ": output holds a non-finite value (" + std::to_string(v) + ") at sample " +
+                           std::to_string(n) + ", channel " + std::to_string(c) + ", flat position " + std::to_string(p);
+                });
                 planes[c * d.positions + p] = v;
             }
         for (std::size_t p = 0; p < d.positions; ++p) {

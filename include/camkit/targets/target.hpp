@@ -109,7 +109,7 @@ inline void check_target(const target& t, const output_dims& d, const std::strin
             who + ".mask holds " + std::to_string(t.mask->values.size()) + " values for shape " + to_string(m));
     for (std::size_t i = 0; i < t.mask->values.size(); ++i)
         require(std::isfinite(t.mask->values[i]),
-                who + ".mask holds a non-finite value at flat index " + std::to_string(i));
+                [&] { return who + ".mask holds a non-finite value at flat index " + std::to_string(i); });
 }
 
 /// Writes the seed of target `t` for sample `n` into `out` ([C, *P], zeroed beforehand).
