@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The whole test suite: the Debug build with every test, then the sanitizer build, then a bounded fuzz run.
+# The whole test suite: the Debug build with every test, then the sanitizer build, the core tests
+# built with clang, then a bounded fuzz run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cmake --workflow --preset test
 cmake --workflow --preset asan
+cmake --workflow --preset clang
 if [ -f tests/fuzz/CMakeLists.txt ]; then
   cmake --preset fuzz >/dev/null && cmake --build --preset fuzz
   for f in build/fuzz/tests/fuzz/fuzz_*; do

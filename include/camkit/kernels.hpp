@@ -305,7 +305,8 @@ struct group_reader {
 template <class Method, class Acc, class E>
 void fused_channel_weights(const host_view<const E>& A, const host_view<const E>* G, Acc* raw, Acc* weights,
                            int threads, bool check_finite) {
-    const auto [N, K, S] = dims_of(A.shape);
+    const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
+    const std::size_t N = dims.N, K = dims.K, S = dims.S;
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(std::is_void_v<Method> ? nullptr : G);
@@ -342,7 +343,8 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
 template <class Method, class Acc, class E>
 void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
                        bool check_finite, std::size_t gradient_label = static_cast<std::size_t>(-1)) {
-    const auto [N, K, S] = dims_of(A.shape);
+    const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
+    const std::size_t N = dims.N, K = dims.K, S = dims.S;
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(&G);
@@ -413,7 +415,8 @@ inline std::pair<double, std::vector<double>> top_eigenpair(std::vector<double> 
 template <class Method, class Acc, class E>
 void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
                     bool check_finite) {
-    const auto [N, K, S] = dims_of(A.shape);
+    const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
+    const std::size_t N = dims.N, K = dims.K, S = dims.S;
     const plane_ops<Acc> ops;
     std::vector<Acc> dummy(N * S);
     const unsigned t = std::min<unsigned>(resolve_threads(threads, 2 * A.size()), static_cast<unsigned>(N));

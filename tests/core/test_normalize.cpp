@@ -84,7 +84,7 @@ TEST(normalize_inplace, errors) {
     } catch (const camkit::error& e) {
         EXPECT_NE(std::string(e.what()).find("eps"), std::string::npos) << e.what();
     }
-    tensor<double> scalar(camkit::shape_t{}, {1.0});  // rank 0: no batch axis
+    tensor<double> scalar(camkit::shape_t{}, std::vector<double>{1.0});  // rank 0: no batch axis
     try {
         camkit::normalize_inplace(scalar, normalization::min_max);
         FAIL() << "rank-0 map accepted";

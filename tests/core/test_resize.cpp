@@ -55,7 +55,7 @@ TEST(resize, downsample_one_d) {
 
 TEST(resize, single_source_value_is_replicated) {
     // Every source coordinate clamps to index 0.
-    expect_near_all(camkit::resize(tensor<double>({1, 1}, {3.5}), {3}).values, {3.5, 3.5, 3.5}, 0);
+    expect_near_all(camkit::resize(tensor<double>({1, 1}, std::vector<double>{3.5}), {3}).values, {3.5, 3.5, 3.5}, 0);
 }
 
 TEST(resize, clamps_at_the_border) {
