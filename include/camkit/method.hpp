@@ -15,6 +15,10 @@ enum class method_form {
 };
 
 /// A method policy: a name for the command line, a title for people, and its form.
+/// Its element-wise code (contribution, projected, the lambdas given to ops.sum) is generic over
+/// the value type: on the host it runs on Acc scalars and on SIMD packs of Acc (simd.hpp), on a
+/// device on whole tensors. So it uses arithmetic operators, `ops.relu`, `ops.where_nonzero` and
+/// `constant_like`, not std::max, std::abs or `?:`, which packs and tensors do not share.
 template <class M>
 concept method_policy = requires {
     { M::name } -> std::convertible_to<std::string_view>;

@@ -10,7 +10,6 @@
 // with a pack for the body of a plane and with scalars for its tail. Packs support + - * / with
 // packs and with scalars of their element type; relu and where_nonzero come from the ops.
 #include <cstddef>
-#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <type_traits>
