@@ -47,18 +47,37 @@ inline void check_same_shape(const shape_t& a, const shape_t& g) {
     require(a == g, "gradients shape " + to_string(g) + " must equal activations shape " + to_string(a));
 }
 
-/// Applies pipeline steps 1–4 to a copy of `raw`.
+/// Applies pipeline steps 1–4 to a copy of `raw`, written to `map` (its storage reused when it
+/// has room and no resize is asked for).
 template <class T>
-tensor<T> finish_map(const tensor<T>& raw, const options& opt) {
-    tensor<T> map = raw;
-    if (opt.relu) relu_inplace(map);
-    normalize_inplace(map, opt.normalize, opt.eps);
-    if (!opt.size.empty()) map = resize(map, opt.size);
+void finish_map_into(const tensor<T>& raw, const options& opt, tensor<T>& map) {
+    if (opt.size.empty()) {
+        relu_normalize_copy(raw, map, opt.relu, opt.normalize, opt.eps);
+        return;
+    }
+    tensor<T> m = raw;
+    if (opt.relu) relu_inplace(m);
+    normalize_inplace(m, opt.normalize, opt.eps);
+    map = resize(m, opt.size);
     if (opt.renormalize) {
         relu_inplace(map);
         normalize_inplace(map, normalization::min_max, opt.eps);
     }
+}
+
+/// Applies pipeline steps 1–4 to a copy of `raw`.
+template <class T>
+tensor<T> finish_map(const tensor<T>& raw, const options& opt) {
+    tensor<T> map;
+    finish_map_into(raw, opt, map);
     return map;
+}
+
+/// Gives `t` the shape `shape`, keeping its storage when it has room (values unspecified).
+template <class T>
+void reshape_for_reuse(tensor<T>& t, const shape_t& shape) {
+    t.shape = shape;
+    t.values.resize(element_count(shape));
 }
 
 template <class T>
@@ -68,13 +87,11 @@ shape_t map_shape(const shape_t& cam_shape) {
     return s;
 }
 
-template <method_policy Method, host_tensor T>
-auto explain_host(const T& activations, const T& gradients, const options& opt) {
-    using traits = tensor_traits<std::remove_cvref_t<T>>;
-    using E = value_type_t<T>;
-    using Acc = accumulator_t<E>;
-    const host_view<const E> A = traits::view(activations);
-    const host_view<const E> G = traits::view(gradients);
+/// The host pipeline into caller-owned tensors: validates, runs the fused kernel into `raw` (and
+/// `weights` for channel-weight methods, reset otherwise), then finishes `map`.
+template <method_policy Method, class E, class Acc>
+void explain_host_into(const host_view<const E>& A, const host_view<const E>& G, const options& opt, tensor<Acc>& raw,
+                       std::optional<tensor<Acc>>& weights, tensor<Acc>& map) {
     check_cam_shape(A.shape, "activations");
     check_same_shape(A.shape, G.shape);
     if (!opt.size.empty())
@@ -82,17 +99,28 @@ auto explain_host(const T& activations, const T& gradients, const options& opt) 
                 "options.size " + to_string(opt.size) + " must give one extent per spatial axis of activations " +
                     to_string(A.shape));
 
-    tensor<Acc> raw(map_shape<Acc>(A.shape));
-    std::optional<tensor<Acc>> weights;
+    reshape_for_reuse(raw, map_shape<Acc>(A.shape));
     if constexpr (Method::form == method_form::channel_weights) {
-        weights.emplace(shape_t{A.shape[0], A.shape[1]});
+        if (!weights) weights.emplace();
+        reshape_for_reuse(*weights, shape_t{A.shape[0], A.shape[1]});
         fused_channel_weights<Method, Acc>(A, &G, raw.data(), weights->data(), opt.threads, opt.check_finite);
-    } else if constexpr (Method::form == method_form::elementwise) {
-        fused_elementwise<Method, Acc>(A, G, raw.data(), opt.threads, opt.check_finite);
     } else {
-        projection_map<Method, Acc>(A, G, raw.data(), opt.threads, opt.check_finite);
+        weights.reset();
+        if constexpr (Method::form == method_form::elementwise)
+            fused_elementwise<Method, Acc>(A, G, raw.data(), opt.threads, opt.check_finite);
+        else
+            projection_map<Method, Acc>(A, G, raw.data(), opt.threads, opt.check_finite);
     }
-    tensor<Acc> map = finish_map(raw, opt);
+    finish_map_into(raw, opt, map);
+}
+
+template <method_policy Method, host_tensor T>
+auto explain_host(const T& activations, const T& gradients, const options& opt) {
+    using traits = tensor_traits<std::remove_cvref_t<T>>;
+    using Acc = accumulator_t<value_type_t<T>>;
+    tensor<Acc> raw, map;
+    std::optional<tensor<Acc>> weights;
+    explain_host_into<Method>(traits::view(activations), traits::view(gradients), opt, raw, weights, map);
     using R = decltype(traits::template make_result<Acc>(std::move(raw), activations));
     std::optional<R> w;
     if (weights) w.emplace(traits::template make_result<Acc>(std::move(*weights), activations));
@@ -113,6 +141,18 @@ auto explain(const T& activations, const T& gradients, const options& opt = {}) 
         using ops = typename tensor_traits<std::remove_cvref_t<T>>::ops;
         return ops::template explain<Method>(activations, gradients, opt);
     }
+}
+
+/// Explains as `explain` does, into `out`, whose tensors' storage is reused: repeated calls at one
+/// shape allocate nothing (a resize to options.size still does), so a loop over batches pays no
+/// allocation or page faults. Results are camkit::tensor of the accumulation type. If it throws,
+/// `out` holds unspecified values.
+template <method_policy Method, host_tensor T>
+void explain_into(explanation<tensor<accumulator_t<value_type_t<T>>>>& out, const T& activations, const T& gradients,
+                  const options& opt = {}) {
+    using traits = tensor_traits<std::remove_cvref_t<T>>;
+    detail::explain_host_into<Method>(traits::view(activations), traits::view(gradients), opt, out.raw, out.weights,
+                                      out.map);
 }
 
 /// Explains with a method that needs no gradients (Eigen-CAM): the activations stand in for both.

@@ -124,9 +124,11 @@ inline B pack_select(const M& take_a, const B& a, const B& b) {
 }
 #endif
 
-/// {min, max} of n values, NaN ignored ({+inf, -inf} when there is no other value).
+/// {min, max} of n values, NaN ignored ({+inf, -inf} when there is no other value). With `out`,
+/// also writes the values there, through max(x, 0) when `relu` (NaN kept), and the min and max are
+/// those of the written values: the map's copy, ReLU and min/max scan in one pass.
 template <class T>
-std::pair<T, T> min_max(const T* p, std::size_t n) {
+std::pair<T, T> min_max(const T* p, std::size_t n, T* out = nullptr, bool relu = false) {
     using lim = std::numeric_limits<T>;
     T lo = lim::has_infinity ? lim::infinity() : lim::max();
     T hi = lim::has_infinity ? -lim::infinity() : lim::lowest();
@@ -135,11 +137,21 @@ std::pair<T, T> min_max(const T* p, std::size_t n) {
     if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
         constexpr std::size_t W = pack_width<T>;
         pack_t<T> vlo = broadcast(lo), vhi = broadcast(hi);
-        for (; i + W <= n; i += W) {
-            const pack_t<T> v = load(p + i);
-            vlo = pack_select(v < vlo, v, vlo);
-            vhi = pack_select(v > vhi, v, vhi);
-        }
+        auto scan = [&](auto store_relu) {
+            for (; i + W <= n; i += W) {
+                pack_t<T> v = load(p + i);
+                if constexpr (decltype(store_relu)::value) {
+                    if (relu) v = pack_relu(v);
+                    store(out + i, v);
+                }
+                vlo = pack_select(v < vlo, v, vlo);
+                vhi = pack_select(v > vhi, v, vhi);
+            }
+        };
+        if (out)
+            scan(std::true_type{});
+        else
+            scan(std::false_type{});
         for (std::size_t j = 0; j < W; ++j) {
             if (vlo[j] < lo) lo = vlo[j];
             if (vhi[j] > hi) hi = vhi[j];
@@ -147,8 +159,10 @@ std::pair<T, T> min_max(const T* p, std::size_t n) {
     }
 #endif
     for (; i < n; ++i) {
-        if (p[i] < lo) lo = p[i];
-        if (p[i] > hi) hi = p[i];
+        T v = p[i];
+        if (out) out[i] = v = relu && v < T(0) ? T(0) : v;
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
     }
     return {lo, hi};
 }

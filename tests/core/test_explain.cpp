@@ -132,3 +132,80 @@ TEST(Errors, NonFiniteInputIsAnError) {
     const auto r = camkit::explain<camkit::hires_cam>(a, g, {.relu = false, .normalize = camkit::normalization::none, .check_finite = false});
     EXPECT_TRUE(std::isnan(r.raw[0]));
 }
+
+namespace {
+/// Deterministic values in [lo, lo + 2) for a tensor of `shape`.
+camkit::tensor<float> ramp(camkit::shape_t shape, float lo, unsigned seed) {
+    camkit::tensor<float> t(std::move(shape));
+    unsigned x = seed;
+    for (float& v : t.values) {
+        x = x * 1664525u + 1013904223u;
+        v = lo + static_cast<float>(x >> 8) * (2.0f / 16777216.0f);
+    }
+    return t;
+}
+}  // namespace
+
+TEST(ExplainInto, EqualsExplainForEveryMethodAndReusesStorage) {
+    // 37 positions: the packs' body and a scalar tail; 6 channels: a full channel group and a partial one.
+    const auto a = ramp({2, 6, 37}, 0.f, 1), g = ramp({2, 6, 37}, -1.f, 2);
+    const auto other_a = ramp({2, 6, 37}, 0.f, 7), other_g = ramp({2, 6, 37}, -1.f, 8);
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        for (const camkit::options& opt : {camkit::options{.threads = 1}, camkit::options{.relu = false, .threads = 2},
+                                           camkit::options{.normalize = camkit::normalization::max},
+                                           camkit::options{.size = {50}, .renormalize = true}}) {
+            const auto want = camkit::explain<M>(a, g, opt);
+            camkit::explanation<camkit::tensor<float>> out;
+            camkit::explain_into<M>(out, other_a, other_g, opt);
+            const float* raw_data = out.raw.data();
+            const float* map_data = out.map.data();
+            camkit::explain_into<M>(out, a, g, opt);  // other values at the same shape: same storage, new values
+            EXPECT_EQ(out.raw.data(), raw_data) << M::name;
+            if (opt.size.empty()) {
+                EXPECT_EQ(out.map.data(), map_data) << M::name;
+            }
+            EXPECT_EQ(out.raw.shape, want.raw.shape) << M::name;
+            EXPECT_EQ(out.raw.values, want.raw.values) << M::name;
+            EXPECT_EQ(out.map.shape, want.map.shape) << M::name;
+            EXPECT_EQ(out.map.values, want.map.values) << M::name;
+            ASSERT_EQ(out.weights.has_value(), want.weights.has_value()) << M::name;
+            if (want.weights) {
+                EXPECT_EQ(out.weights->values, want.weights->values) << M::name;
+            }
+        }
+    });
+}
+
+TEST(ExplainInto, ShapeChangesAndMethodFormsBetweenCalls) {
+    camkit::explanation<camkit::tensor<float>> out;
+    const auto a = ramp({2, 6, 8, 8}, 0.f, 3), g = ramp({2, 6, 8, 8}, -1.f, 4);
+    camkit::explain_into<camkit::grad_cam>(out, a, g);
+    ASSERT_TRUE(out.weights.has_value());
+    EXPECT_EQ(out.weights->shape, (camkit::shape_t{2, 6}));
+    // A smaller input, then an element-wise method: no stale weights, the new shapes.
+    const auto a1 = ramp({1, 3, 4, 5}, 0.f, 5), g1 = ramp({1, 3, 4, 5}, -1.f, 6);
+    camkit::explain_into<camkit::hires_cam>(out, a1, g1);
+    EXPECT_FALSE(out.weights.has_value());
+    EXPECT_EQ(out.raw.shape, (camkit::shape_t{1, 4, 5}));
+    EXPECT_EQ(out.map.shape, (camkit::shape_t{1, 4, 5}));
+    EXPECT_EQ(out.map.values, camkit::explain<camkit::hires_cam>(a1, g1).map.values);
+    // Back to a larger one: the storage grows.
+    camkit::explain_into<camkit::grad_cam>(out, a, g);
+    EXPECT_EQ(out.raw.values, camkit::explain<camkit::grad_cam>(a, g).raw.values);
+    EXPECT_EQ(out.weights->values, camkit::explain<camkit::grad_cam>(a, g).weights->values);
+}
+
+TEST(ExplainInto, Errors) {
+    camkit::explanation<camkit::tensor<float>> out;
+    const camkit::tensor<float> a({1, 2, 3, 4}, 1.f), g({1, 2, 3, 5}, 1.f);
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain_into<camkit::grad_cam>(out, a, g); }),
+              "camkit: gradients shape [1, 2, 3, 5] must equal activations shape [1, 2, 3, 4]");
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain_into<camkit::grad_cam>(out, a, a, {.size = {5}}); }),
+              "camkit: options.size [5] must give one extent per spatial axis of activations [1, 2, 3, 4]");
+    EXPECT_THROW(camkit::explain_into<camkit::hires_cam>(out, a, a, {.eps = -1}), camkit::error);
+    camkit::tensor<float> bad = a;
+    bad(0, 1, 2, 3) = std::numeric_limits<float>::infinity();
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain_into<camkit::layer_cam>(out, a, bad); }),
+              "camkit: gradients contain NaN or Inf (sample 0, channel 1)");
+}

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 using camkit::normalization;
@@ -87,6 +88,59 @@ TEST(normalize_inplace, errors) {
     tensor<double> scalar(camkit::shape_t{}, std::vector<double>{1.0});  // rank 0: no batch axis
     try {
         camkit::normalize_inplace(scalar, normalization::min_max);
+        FAIL() << "rank-0 map accepted";
+    } catch (const camkit::error& e) {
+        EXPECT_NE(std::string(e.what()).find("batch axis"), std::string::npos) << e.what();
+    }
+}
+
+TEST(relu_normalize_copy, equals_relu_then_normalize_of_a_copy) {
+    // 2 samples of 23 values (packs and a scalar tail) with negatives, NaN and a constant stretch.
+    for (bool relu : {true, false})
+        for (normalization mode : {normalization::min_max, normalization::max, normalization::none}) {
+            tensor<float> in({2, 23});
+            for (std::size_t i = 0; i < in.size(); ++i) in.values[i] = static_cast<float>((i * 7) % 11) - 4.5f;
+            in.values[3] = std::nanf("");
+            in.values[45] = std::nanf("");  // in the second sample's tail
+            tensor<float> want = in;
+            if (relu) camkit::relu_inplace(want);
+            camkit::normalize_inplace(want, mode, 1e-3);
+            const tensor<float> before = in;
+            tensor<float> out;
+            camkit::relu_normalize_copy(in, out, relu, mode, 1e-3);
+            EXPECT_EQ(out.shape, want.shape);
+            ASSERT_EQ(out.size(), want.size());
+            for (std::size_t i = 0; i < out.size(); ++i) {
+                if (std::isnan(want.values[i]))
+                    EXPECT_TRUE(std::isnan(out.values[i])) << i;
+                else
+                    EXPECT_EQ(out.values[i], want.values[i]) << i << " relu " << relu;
+            }
+            EXPECT_EQ(std::memcmp(in.data(), before.data(), in.size() * sizeof(float)), 0);  // input untouched
+        }
+}
+
+TEST(relu_normalize_copy, hand_case_and_storage_reuse) {
+    const tensor<double> in({1, 4}, {-2.0, 0.0, 2.0, 6.0});
+    tensor<double> out({3, 3}, 9.0);  // larger: its storage is kept
+    const double* storage = out.data();
+    camkit::relu_normalize_copy(in, out, true, normalization::min_max);
+    EXPECT_EQ(out.data(), storage);
+    EXPECT_EQ(out.shape, (camkit::shape_t{1, 4}));
+    ASSERT_EQ(out.size(), 4u);
+    EXPECT_EQ(out(0, 0), 0.0);
+    EXPECT_EQ(out(0, 1), 0.0);
+    EXPECT_DOUBLE_EQ(out(0, 2), 2.0 / (6.0 + 1e-7));
+    EXPECT_DOUBLE_EQ(out(0, 3), 6.0 / (6.0 + 1e-7));
+}
+
+TEST(relu_normalize_copy, errors) {
+    const tensor<double> in({1, 2}, {0.0, 1.0});
+    tensor<double> out;
+    EXPECT_THROW(camkit::relu_normalize_copy(in, out, true, normalization::min_max, -1.0), camkit::error);
+    const tensor<double> scalar(camkit::shape_t{}, std::vector<double>{1.0});
+    try {
+        camkit::relu_normalize_copy(scalar, out, true, normalization::min_max);
         FAIL() << "rank-0 map accepted";
     } catch (const camkit::error& e) {
         EXPECT_NE(std::string(e.what()).find("batch axis"), std::string::npos) << e.what();

@@ -5,6 +5,7 @@
 
 #include <camkit/simd.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -93,6 +94,29 @@ TEST(Packs, MinMaxIgnoresNaN) {
     EXPECT_EQ(min_max(ints.data(), ints.size()), std::make_pair(-3, 9));
     const std::vector<double> doubles{0.5, -0.25, 2.0, 1.0, -1.0};
     EXPECT_EQ(min_max(doubles.data(), doubles.size()), std::make_pair(-1.0, 2.0));
+}
+
+TEST(Packs, MinMaxCopiesThroughReluInTheSamePass) {
+    using camkit::detail::min_max;
+    std::vector<float> v(23), out(23, 99.f);
+    for (std::size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i) - 7.f;
+    v[4] = nan_f;
+    v[21] = -inf_f;  // in the tail
+    EXPECT_EQ(min_max(v.data(), v.size(), out.data(), false), std::make_pair(-inf_f, 15.f));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i == 4) EXPECT_TRUE(std::isnan(out[i]));
+        else EXPECT_EQ(out[i], v[i]) << i;
+    }
+    // Through ReLU: the min and max are those of what was written (NaN kept, −inf clipped to 0).
+    EXPECT_EQ(min_max(v.data(), v.size(), out.data(), true), std::make_pair(0.f, 15.f));
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (i == 4) EXPECT_TRUE(std::isnan(out[i]));
+        else EXPECT_EQ(out[i], std::max(v[i], 0.f)) << i;
+    }
+    const std::vector<int> ints{4, -3, 9, 0};
+    std::vector<int> iout(4);
+    EXPECT_EQ(min_max(ints.data(), ints.size(), iout.data(), true), std::make_pair(0, 9));
+    EXPECT_EQ(iout, (std::vector<int>{4, 0, 9, 0}));
 }
 
 TEST(Packs, NormalizeLeavesNaNAndScalesTheRest) {
