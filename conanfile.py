@@ -1,10 +1,10 @@
-# Conan 2 recipe for camkit: a header-only package with components core, xtensor and torch, whose
-# CMake targets are the ones of the CMake package (camkit::core, camkit::xtensor, camkit::torch).
+# Conan 2 recipe for camkit: a header-only package with components core, xtensor, blas and torch,
+# whose CMake targets are the ones of the CMake package (camkit::core, camkit::xtensor,
+# camkit::blas, camkit::torch).
 import os
 import re
 
 from conan import ConanFile
-from conan.errors import ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
 from conan.tools.files import copy, load
 from conan.tools.layout import basic_layout
@@ -22,7 +22,7 @@ class CamkitConan(ConanFile):
     settings = "os", "arch", "compiler", "build_type"
     options = {
         "with_xtensor": [True, False],
-        # ConanCenter has no xtensor-blas: with_blas needs a user-provided xtensor-blas package.
+        # camkit::blas: explain_many's matrix product by CBLAS (OpenBLAS).
         "with_blas": [True, False],
         # ConanCenter's libtorch is CPU only: a CUDA LibTorch is brought by the user.
         "with_torch": [True, False],
@@ -51,7 +51,6 @@ class CamkitConan(ConanFile):
             self.requires("xtensor/0.24.7", transitive_headers=True)
             self.requires("stb/cci.20230920", transitive_headers=True)
         if self.options.with_blas:
-            self.requires("xtensor-blas/0.20.0", transitive_headers=True)
             self.requires("openblas/0.3.27", transitive_headers=True, transitive_libs=True)
         if self.options.with_torch:
             self.requires("libtorch/2.9.1", transitive_headers=True, transitive_libs=True)
@@ -62,9 +61,6 @@ class CamkitConan(ConanFile):
     def validate(self):
         if self.settings.compiler.get_safe("cppstd"):
             check_min_cppstd(self, 20)
-        if self.options.with_blas and not self.options.with_xtensor:
-            raise ConanInvalidConfiguration("camkit: with_blas=True needs with_xtensor=True (the BLAS path is "
-                                            "part of the xtensor adapter)")
 
     def build(self):
         pass  # header-only: nothing to build
@@ -105,8 +101,16 @@ class CamkitConan(ConanFile):
             xtensor.bindirs = []
             xtensor.libdirs = []
             xtensor.requires = ["core"] + self._external("xtensor", "xtensor") + self._external("stb", "stb")
-            if self.options.with_blas:
-                xtensor.requires += self._external("xtensor-blas", "xtensor-blas") + self._external("openblas", "openblas")
+
+        if self.options.with_blas:
+            blas = self.cpp_info.components["blas"]
+            blas.set_property("cmake_target_name", "camkit::blas")
+            blas.bindirs = []
+            blas.libdirs = []
+            blas.defines = ["CAMKIT_WITH_CBLAS=1"]  # as the CMake package's camkit::blas
+            blas.requires = ["core"] + self._external("openblas", "openblas")
+            if "openblas" not in self.dependencies.host:
+                blas.system_libs = ["openblas"]  # provided by the system ([platform_requires])
 
         if self.options.with_torch:
             torch = self.cpp_info.components["torch"]

@@ -5,7 +5,7 @@ packages=(
   cmake g++ make git python3
   libboost-dev                                  # Boost.Hana (camkit::core)
   xtensor-dev xtl-dev libxsimd-dev libstb-dev   # camkit::xtensor
-  libxtensor-blas-dev libopenblas-dev           # all-classes matrix-product path
+  libopenblas-dev libxtensor-blas-dev           # camkit::blas: explain_many's W·A by CBLAS (OpenBLAS)
   libtorch-dev                                  # camkit::torch (CPU LibTorch 1.13)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
   clang libclang-rt-14-dev                      # libFuzzer target

@@ -12,6 +12,7 @@
 #include <camkit/normalize.hpp>
 #include <camkit/resize.hpp>
 #include <camkit/explain.hpp>
+#include <camkit/many_targets.hpp>
 #include <camkit/targets.hpp>
 #include <camkit/segmentation.hpp>
 #include <camkit/fusion.hpp>

@@ -4,10 +4,20 @@
 // from each target's gradients, then raw = W · A adds each group of activation planes into every
 // target's map while it is in cache, so the activations are read from memory once for all
 // targets instead of once per target. Element-wise methods run the fused kernel per target.
+//
+// With CAMKIT_WITH_CBLAS defined (the camkit::blas CMake target defines it and links a CBLAS such
+// as OpenBLAS), W · A is a CBLAS matrix product (sgemm/dgemm) wherever the activations are dense
+// float or double, and camkit's own loop otherwise. Define it alike in every translation unit of
+// a program.
 #include <camkit/explain.hpp>
+
+#if defined(CAMKIT_WITH_CBLAS)
+#include <cblas.h>
+#endif
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -52,6 +62,61 @@ template <class Acc>
 void locate_non_finite_target(plane<Acc> a, plane<Acc> g, std::size_t t, std::size_t k) {
     if (!plane_ops<Acc>::all_finite(a)) throw_non_finite("activations", 0, k);
     if (!plane_ops<Acc>::all_finite(g)) throw_non_finite("gradients", t, k);
+}
+
+/// raw[T, S] = W[T, K] · A[0, K, S]: a group of activation planes is read from memory once and,
+/// while in cache, added into every target's map; targets split over `threads` threads.
+template <class Acc, class E>
+void weighted_sum_many(const Acc* W, std::size_t Tn, std::size_t K, const host_view<const E>& A, std::size_t S,
+                       Acc* raw, unsigned threads) {
+    std::fill(raw, raw + Tn * S, Acc(0));
+    const unsigned parts = static_cast<unsigned>(std::min<std::size_t>(threads, Tn));
+    parallel_for(parts, parts, [&](std::size_t part) {
+        const std::size_t t0 = Tn * part / parts, t1 = Tn * (part + 1) / parts;
+        group_reader<Acc, E> ra(&A);
+        for (std::size_t k = 0; k < K; k += channel_group) {
+            const std::size_t m = std::min(channel_group, K - k);
+            for (std::size_t j = 0; j < m; ++j) ra.get(j, 0, k + j);
+            with_group_size(m, [&](auto M) {
+                for (std::size_t t = t0; t < t1; ++t) add_scaled<M()>(raw + t * S, W + t * K + k, ra.data, S);
+            });
+        }
+    });
+}
+
+/// weighted_sum_many by CBLAS, in column blocks over `threads` threads; false (nothing written)
+/// where CBLAS is not compiled in or cannot read A as it is laid out (an element type other than
+/// float or double, strided spatial axes, extents past int).
+template <class Acc, class E>
+bool blas_weighted_sum([[maybe_unused]] const Acc* W, [[maybe_unused]] std::size_t Tn, [[maybe_unused]] std::size_t K,
+                       [[maybe_unused]] const host_view<const E>& A, [[maybe_unused]] std::size_t S,
+                       [[maybe_unused]] Acc* raw, [[maybe_unused]] unsigned threads) {
+#if defined(CAMKIT_WITH_CBLAS)
+    if constexpr (std::is_same_v<E, Acc> && (std::is_same_v<Acc, float> || std::is_same_v<Acc, double>)) {
+        const std::ptrdiff_t ldb = K > 1 ? A.strides[1] : static_cast<std::ptrdiff_t>(S);
+        const auto fits = [](auto v) { return static_cast<std::size_t>(v) <= static_cast<std::size_t>(INT_MAX); };
+        if (!A.contiguous_from(2) || ldb < static_cast<std::ptrdiff_t>(S) || !fits(ldb) || !fits(Tn) || !fits(K))
+            return false;
+        // Column blocks of whole cache lines, one per thread (a BLAS that threads on its own is
+        // best set to one thread then, e.g. OPENBLAS_NUM_THREADS=1).
+        constexpr std::size_t line = 64 / sizeof(Acc);
+        const std::size_t parts = std::clamp<std::size_t>(S / line, 1, threads);
+        parallel_for(parts, parts, [&](std::size_t p) {
+            const std::size_t s0 = p == 0 ? 0 : S * p / parts / line * line;
+            const std::size_t s1 = p + 1 == parts ? S : S * (p + 1) / parts / line * line;
+            const int m = static_cast<int>(Tn), n = static_cast<int>(s1 - s0), k = static_cast<int>(K);
+            const int lda = k, ldb_i = static_cast<int>(ldb), ldc = static_cast<int>(S);
+            if constexpr (std::is_same_v<Acc, float>)
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, W, lda, A.data + s0, ldb_i, 0.0f,
+                            raw + s0, ldc);
+            else
+                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, W, lda, A.data + s0, ldb_i, 0.0,
+                            raw + s0, ldc);
+        });
+        return true;
+    }
+#endif
+    return false;
 }
 
 }  // namespace detail
@@ -113,22 +178,9 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
                 }
             }
         });
-        // Pass 2: raw = W · A. A group of activation planes is read from memory once and, while in
-        // cache, added into every target's map.
-        std::fill(raw.values.begin(), raw.values.end(), Acc(0));
-        const unsigned parts = static_cast<unsigned>(std::min<std::size_t>(threads, Tn));
-        detail::parallel_for(parts, parts, [&](std::size_t part) {
-            const std::size_t t0 = Tn * part / parts, t1 = Tn * (part + 1) / parts;
-            detail::group_reader<Acc, E> ra(&A);
-            for (std::size_t k = 0; k < K; k += detail::channel_group) {
-                const std::size_t m = std::min(detail::channel_group, K - k);
-                for (std::size_t j = 0; j < m; ++j) ra.get(j, 0, k + j);
-                detail::with_group_size(m, [&](auto M) {
-                    for (std::size_t t = t0; t < t1; ++t)
-                        detail::add_scaled<M()>(raw.data() + t * S, W + t * K + k, ra.data, S);
-                });
-            }
-        });
+        // Pass 2: raw = W · A, by CBLAS where it is compiled in and can read A, else camkit's loop.
+        if (!detail::blas_weighted_sum<Acc>(W, Tn, K, A, S, raw.data(), threads))
+            detail::weighted_sum_many<Acc>(W, Tn, K, A, S, raw.data(), threads);
         // Activations the weights did not read are checked through the map: with finite weights a
         // NaN or Inf activation makes it non-finite. (A finite overflow finds nothing and passes.)
         if (opt.check_finite && !detail::finite_map(raw.data(), raw.size())) {

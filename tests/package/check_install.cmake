@@ -11,7 +11,7 @@ string(REPLACE "|" ";" _components "${COMPONENTS}")
 set(_allowed "^include/camkit/.+\\.hpp$"
              "^share/cmake/camkit/camkitConfig\\.cmake$"
              "^share/cmake/camkit/camkitConfigVersion\\.cmake$"
-             "^share/cmake/camkit/camkit-(core|xtensor|torch)-targets\\.cmake$"
+             "^share/cmake/camkit/camkit-(core|xtensor|blas|torch)-targets\\.cmake$"
              "^share/doc/camkit/LICENSE$")
 file(GLOB_RECURSE _files LIST_DIRECTORIES false RELATIVE "${PREFIX}" "${PREFIX}/*")
 list(SORT _files)

@@ -23,6 +23,7 @@ cp -r "$src/conanfile.py" "$src/LICENSE" "$src/include" "$src/test_package" "$sr
 mkdir -p "$work/src/adapters"
 for adapter in "$src"/adapters/*/; do
     name=$(basename "$adapter")
+    [[ -d "$adapter/include" ]] || continue  # camkit::blas has no headers of its own
     mkdir -p "$work/src/adapters/$name"
     cp -r "$adapter/include" "$work/src/adapters/$name/"
 done

@@ -1,0 +1,112 @@
+// explain_many's W·A by CBLAS (camkit::blas): equal to camkit's own loop, and the layouts it
+// leaves to that loop. The rest of explain_many's tests run in this executable too.
+#include <camkit/many_targets.hpp>
+#include <camkit/methods.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace {
+
+using camkit::host_view;
+using camkit::shape_t;
+
+template <class T>
+std::vector<T> values(std::size_t n, unsigned seed) {
+    std::vector<T> v(n);
+    unsigned x = seed * 2654435761u + 3u;
+    for (T& e : v) {
+        x = x * 1664525u + 1013904223u;
+        e = static_cast<T>(x >> 8) / static_cast<T>(16777216.0) * 2 - 1;
+    }
+    return v;
+}
+
+/// A view of [1, K, *spatial] over `data` with channel stride `channel_stride` (≥ the plane size).
+template <class T>
+host_view<const T> view_of(const std::vector<T>& data, std::size_t K, const shape_t& spatial,
+                           std::ptrdiff_t channel_stride) {
+    shape_t shape{1, K};
+    shape.insert(shape.end(), spatial.begin(), spatial.end());
+    std::vector<std::ptrdiff_t> strides = camkit::row_major_strides(shape);
+    strides[1] = channel_stride;
+    strides[0] = channel_stride * static_cast<std::ptrdiff_t>(K);
+    return {data.data(), shape, strides};
+}
+
+template <class T>
+void expect_blas_equals_loop(std::size_t Tn, std::size_t K, const shape_t& spatial, std::size_t channel_pad,
+                             unsigned threads) {
+    const std::size_t S = camkit::element_count(spatial);
+    const std::ptrdiff_t ld = static_cast<std::ptrdiff_t>(S + channel_pad);
+    const std::vector<T> a = values<T>(K * static_cast<std::size_t>(ld), 1), w = values<T>(Tn * K, 2);
+    const auto A = view_of(a, K, spatial, ld);
+    std::vector<T> by_blas(Tn * S, T(-7)), by_loop(Tn * S);
+    ASSERT_TRUE(camkit::detail::blas_weighted_sum<T>(w.data(), Tn, K, A, S, by_blas.data(), threads));
+    camkit::detail::weighted_sum_many<T>(w.data(), Tn, K, A, S, by_loop.data(), 1);
+    const std::string what = "T=" + std::to_string(Tn) + " K=" + std::to_string(K) + " S=" + std::to_string(S) +
+                             " pad=" + std::to_string(channel_pad) + " threads=" + std::to_string(threads);
+    const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
+    for (std::size_t i = 0; i < by_loop.size(); ++i) {
+        // Hand check of one entry besides the loop: raw[t, s] = Σ_k w[t, k] a[k, s].
+        ASSERT_NEAR(by_blas[i], by_loop[i], tol * (1 + std::abs(by_loop[i]))) << what << " at " << i;
+    }
+    double want = 0;
+    const std::size_t t = Tn - 1, s = S - 1;
+    for (std::size_t k = 0; k < K; ++k) want += double(w[t * K + k]) * double(a[k * static_cast<std::size_t>(ld) + s]);
+    EXPECT_NEAR(double(by_blas[t * S + s]), want, tol * (1 + std::abs(want))) << what;
+}
+
+}  // namespace
+
+TEST(BlasWeightedSum, EqualsTheLoopForFloatAndDouble) {
+    for (unsigned threads : {1u, 2u, 3u}) {
+        expect_blas_equals_loop<float>(21, 64, {16, 16}, 0, threads);
+        expect_blas_equals_loop<float>(3, 5, {37}, 0, threads);          // odd plane: column blocks end mid-line
+        expect_blas_equals_loop<float>(2, 6, {3, 4, 5}, 0, threads);     // 3-D
+        expect_blas_equals_loop<float>(4, 1, {9, 7}, 0, threads);        // one channel
+        expect_blas_equals_loop<float>(5, 7, {8, 8}, 13, threads);       // channels further apart than a plane
+        expect_blas_equals_loop<double>(8, 9, {11, 13}, 0, threads);
+        expect_blas_equals_loop<float>(2, 3, {5}, 0, threads);           // fewer columns than a cache line
+    }
+}
+
+TEST(BlasWeightedSum, LeavesOtherLayoutsToTheLoop) {
+    const std::vector<float> a = values<float>(2 * 2 * 6, 3), w{1, 2, 3, 4};
+    std::vector<float> raw(2 * 6, 5.f);
+    // Strided spatial axis: every other value of a row.
+    host_view<const float> strided{a.data(), {1, 2, 6}, {24, 12, 2}};
+    EXPECT_FALSE(camkit::detail::blas_weighted_sum<float>(w.data(), 2, 2, strided, 6, raw.data(), 1));
+    // Channels overlapping (stride below the plane size).
+    host_view<const float> overlapping{a.data(), {1, 2, 6}, {6, 3, 1}};
+    EXPECT_FALSE(camkit::detail::blas_weighted_sum<float>(w.data(), 2, 2, overlapping, 6, raw.data(), 1));
+    // An element type that is not the accumulation type (here: ints accumulated in float).
+    const std::vector<int> ints(12, 1);
+    host_view<const int> other_type{ints.data(), {1, 2, 6}, {12, 6, 1}};
+    EXPECT_FALSE(camkit::detail::blas_weighted_sum<float>(w.data(), 2, 2, other_type, 6, raw.data(), 1));
+    for (float v : raw) EXPECT_EQ(v, 5.f);  // nothing written
+}
+
+TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset) {
+    // Activations as a view of every other channel of a larger tensor (channel stride 2·S): the
+    // product runs by CBLAS with ldb = 2·S.
+    const std::size_t K = 6, S = 20;
+    const std::vector<float> a = values<float>(2 * K * S, 4);
+    std::vector<float> abs_a = a;
+    for (float& v : abs_a) v = std::abs(v);
+    const auto A = view_of(abs_a, K, {4, 5}, 2 * static_cast<std::ptrdiff_t>(S));
+    camkit::tensor<float> G({3, K, 4, 5}, values<float>(3 * K * S, 5));
+    const camkit::host_view<const float> Gv = camkit::tensor_traits<camkit::tensor<float>>::view(G);
+    const auto many = camkit::explain_many<camkit::grad_cam>(A, Gv, {.threads = 2});
+    for (std::size_t t = 0; t < 3; ++t) {
+        host_view<const float> g = Gv;
+        g.data += static_cast<std::ptrdiff_t>(t * K * S);
+        g.shape[0] = 1;
+        const auto one = camkit::explain<camkit::grad_cam>(A, g, {.threads = 1});
+        for (std::size_t s = 0; s < S; ++s)
+            EXPECT_NEAR(many.raw[t * S + s], one.raw[s], 1e-5f * (1 + std::abs(one.raw[s]))) << t << ", " << s;
+    }
+}
