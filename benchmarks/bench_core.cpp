@@ -155,6 +155,28 @@ void many_matrix(benchmark::State& st, std::size_t C, std::size_t K, int threads
     st.SetBytesProcessed(st.iterations() * many_bytes(C, K));
 }
 
+/// The matrix product raw = W · A of the all-classes path alone (A read once, C maps written):
+/// camkit's loop, or CBLAS where the binary links camkit::blas.
+void many_product(benchmark::State& st, std::size_t C, std::size_t K, bool blas) {
+    const auto& m = many(C, K);
+    const std::size_t S = m.A.size() / K;
+    std::vector<float> W(C * K), raw(C * S);
+    fill_random(W, 6);
+    const camkit::host_view<const float> a{m.A.data(), m.A.shape, camkit::row_major_strides(m.A.shape)};
+    for (auto _ : st) {
+        if (blas) {
+            if (!camkit::detail::blas_weighted_sum<float>(W.data(), C, K, a, S, raw.data(), 1)) {
+                st.SkipWithError("built without camkit::blas");
+                break;
+            }
+        } else {
+            camkit::detail::weighted_sum_many<float>(W.data(), C, K, a, S, raw.data(), 1);
+        }
+        benchmark::DoNotOptimize(raw.data());
+    }
+    st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>((C + 1) * S * sizeof(float)));
+}
+
 template <class Method>
 void many_one_by_one(benchmark::State& st, std::size_t C, std::size_t K, int threads) {
     const auto& m = many(C, K);
@@ -271,6 +293,10 @@ int register_all() {
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t1").c_str(), many_matrix<camkit::grad_cam>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t2").c_str(), many_matrix<camkit::grad_cam>, C, K, 2));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam>, C, K, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "loop_t1").c_str(), many_product, C, K, false));
+#if defined(CAMKIT_WITH_CBLAS)
+        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "cblas_t1").c_str(), many_product, C, K, true));
+#endif
         if (K != 64) continue;  // the other methods at the smaller shape only
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "matrix_t1").c_str(), many_matrix<camkit::grad_cam_plus_plus>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam_plus_plus>, C, K, 1));
