@@ -5,7 +5,8 @@ Rows are named group/shape/method/implementation. Each CAM row shows its median 
 bytes/s (bytes of A + G) and its fraction of the memory-read baseline of the same shape (the
 baseline's time over the row's time; the baseline reads A and G, or for the many-targets rows A
 and all C gradients, once on this machine); "speedup" columns compare camkit's fused one-thread
-kernel with the other implementations of the same method and shape.
+kernel with the other implementations of the same method and shape. Rows are sorted (group, shape,
+method, implementation), whatever order the interleaved run finished them in.
 """
 import json
 import sys
@@ -27,6 +28,13 @@ def main(path):
     ctx = data.get("context", {})
     print(f"Host: {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
           f"load average {ctx.get('load_avg', '?')}, built {ctx.get('library_build_type', '?')} library; medians of repetitions.\n")
+    group_order = {g: n for n, g in enumerate(("cam", "many", "targets", "post"))}
+    impl_order = {i: n for n, i in enumerate(("baseline", "reference", "xtensor", "torch_t1", "torch_t2", "fused_t1",
+                                             "fused_t2", "reuse_t1", "one_by_one_t1", "matrix_t1", "matrix_t2",
+                                             "loop_t1", "cblas_t1"))}
+    rows = OrderedDict(sorted(rows.items(), key=lambda kv: (
+        group_order.get(kv[0][0], 99), kv[0][1], kv[0][2] != "memory_read", kv[0][2], impl_order.get(kv[0][3], 99),
+        kv[0][3])))
     base = {(g, s): v for (g, s, m, i), v in rows.items() if m == "memory_read"}
     print("| group | shape | method | implementation | median ms | GB/s | fraction of baseline | fused_t1 speedup |")
     print("|---|---|---|---|---:|---:|---:|---:|")
@@ -43,6 +51,10 @@ def main(path):
             mt = rows.get((g, s, m, "matrix_t1"))
             if mt:
                 speed = f"matrix {ms / mt[0]:.1f}x faster"
+        if g == "many" and i == "loop_t1":
+            cb = rows.get((g, s, m, "cblas_t1"))
+            if cb:
+                speed = f"cblas {ms / cb[0]:.1f}x faster"
         print(f"| {g} | {s} | {m} | {i} | {ms:.3f} | {bps / 1e9:.2f} | {frac} | {speed} |")
 
 

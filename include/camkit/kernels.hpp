@@ -143,8 +143,17 @@ struct checking_ops : plane_ops<Acc> {
     const Acc* a_data = nullptr;
     const Acc* g_data = nullptr;
     mutable bool saw_a = false, saw_g = false, suspect = false;
-    // Σ a and Σ g, known once a two-plane sum has run (its check sums are exactly these).
+    // Σ a and Σ g, known once a two-plane sum has run (its check sums are exactly these), or Σ a
+    // given by the kernel from the previous channel's pass.
     mutable std::optional<Acc> sum_a, sum_g;
+    // The next channel's activation plane, given by the kernel once the method has asked for Σ a:
+    // a one-plane reduction of the gradients then sums it in the same pass (next_sum_a), so the
+    // next channel's Σ a needs no pass of its own and its memory traffic overlaps this channel's
+    // arithmetic (Grad-CAM++: Σ a, then a division per gradient element). Same order of additions
+    // as a pass of its own, so the same value.
+    const Acc* next_a = nullptr;
+    mutable std::optional<Acc> next_sum_a;
+    mutable bool asked_sum_a = false;
 
     void note(const Acc* p, Acc check) const {
         // Policies take the ops by const reference; the flags are bookkeeping, not state of the math.
@@ -153,6 +162,7 @@ struct checking_ops : plane_ops<Acc> {
         if (!std::isfinite(check)) suspect = true;
     }
     Acc sum(plane<Acc> x) const {
+        if (x.data == a_data) asked_sum_a = true;
         if (x.data == a_data && sum_a) return *sum_a;
         if (x.data == g_data && sum_g) return *sum_g;
         const Acc s = plane_ops<Acc>::sum(x);
@@ -162,6 +172,17 @@ struct checking_ops : plane_ops<Acc> {
     Acc mean(plane<Acc> x) const { return sum(x) / static_cast<Acc>(x.size); }
     template <class F>
     Acc sum(plane<Acc> x, F f) const {
+        if (next_a && x.data == g_data && !next_sum_a) {
+            const Acc* na = next_a;
+            const auto r = reduce_planes<Acc>(x.size, [&](auto at) {
+                const auto v = at(x.data);
+                using V = decltype(v);
+                return sums<V, 3>{{static_cast<V>(f(v)), v, at(na)}};
+            });
+            note(x.data, r.v[1]);
+            next_sum_a = r.v[2];
+            return r.v[0];
+        }
         const auto r = reduce_planes<Acc>(x.size, [&](auto at) {
             const auto v = at(x.data);
             using V = decltype(v);
@@ -310,25 +331,36 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(std::is_void_v<Method> ? nullptr : G);
+        bool prefetch = false;  // the method asks for Σ a: sum the next plane along with these gradients
         for (std::size_t k = k0; k < k1; k += channel_group) {
             const std::size_t m = std::min(channel_group, k1 - k);
+            std::optional<plane<Acc>> next;  // plane j, read ahead while channel j − 1 was reduced
+            std::optional<Acc> carried;      // its Σ a, if that reduction computed it
             for (std::size_t j = 0; j < m; ++j) {
-                const plane<Acc> a = ra.get(j, n, k + j);
+                const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
+                next.reset();
                 if constexpr (!std::is_void_v<Method>) {
                     const plane<Acc> g = rg.get(j, n, k + j);
-                    Acc w;
-                    if (check_finite) {
-                        checking_ops<Acc> ops;
-                        ops.a_data = a.data;
-                        ops.g_data = g.data;
-                        w = static_cast<Acc>(Method::channel_weight(ops, a, g));
-                        // A policy that reads the gradients other than through the ops gets the exact check.
-                        if (ops.suspect || !std::isfinite(w) || (!ops.saw_g && !plane_ops<Acc>::all_finite(g)))
-                            locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
-                    } else {
-                        w = static_cast<Acc>(Method::channel_weight(plane_ops<Acc>{}, a, g));
+                    checking_ops<Acc> ops;
+                    ops.a_data = a.data;
+                    ops.g_data = g.data;
+                    if (carried) {
+                        ops.sum_a = *carried;
+                        if (!std::isfinite(*carried)) ops.suspect = true;
                     }
+                    // Within the group only: the next group's planes reuse this group's slots.
+                    if (prefetch && j + 1 < m) {
+                        next = ra.get(j + 1, n, k + j + 1);
+                        ops.next_a = next->data;
+                    }
+                    const Acc w = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                    // A policy that reads the gradients other than through the ops gets the exact check.
+                    if (check_finite &&
+                        (ops.suspect || !std::isfinite(w) || (!ops.saw_g && !plane_ops<Acc>::all_finite(g))))
+                        locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
                     weights[n * K + k + j] = w;
+                    prefetch = ops.asked_sum_a;
+                    carried = ops.next_sum_a;
                 }
             }
             with_group_size(m, [&](auto M) { add_scaled<M()>(out, weights + n * K + k, ra.data, S); });

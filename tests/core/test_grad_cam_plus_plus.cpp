@@ -24,3 +24,28 @@ TEST(GradCamPlusPlus, ZeroGradientsGiveZeroMap) {
     for (float v : r.raw.values) EXPECT_EQ(v, 0.f);
     for (float v : r.map.values) EXPECT_EQ(v, 0.f);
 }
+
+// The fused kernel sums the next channel's activations along with this channel's gradients (so
+// that Σ A costs no pass of its own); the weights stay those of the policy applied to each plane
+// on its own, to the bit: every channel of full and partial groups, 1 and 2 threads.
+TEST(GradCamPlusPlus, WeightsEqualThePolicyPerPlaneExactly) {
+    const std::size_t N = 2, K = 9, S = 37;
+    camkit::tensor<float> A({N, K, S}), G({N, K, S});
+    unsigned x = 5;
+    for (auto* t : {&A, &G})
+        for (float& v : t->values) {
+            x = x * 1664525u + 1013904223u;
+            v = static_cast<float>(x >> 8) / 16777216.0f * 2.0f - (t == &A ? 0.0f : 1.0f);
+        }
+    const camkit::plane_ops<float> ops;
+    for (int threads : {1, 2}) {
+        const auto r = camkit::explain<camkit::grad_cam_plus_plus>(A, G, {.threads = threads});
+        ASSERT_TRUE(r.weights);
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t k = 0; k < K; ++k) {
+                const camkit::plane<float> a{A.data() + (n * K + k) * S, S}, g{G.data() + (n * K + k) * S, S};
+                EXPECT_EQ((*r.weights)(n, k), camkit::grad_cam_plus_plus::channel_weight(ops, a, g))
+                    << "sample " << n << " channel " << k << " threads " << threads;
+            }
+    }
+}
