@@ -1,9 +1,15 @@
 // The LibTorch CPU ops path, computed the way Captum and torchcam do: whole-tensor ATen ops
-// (grads.mean over space with keepdim, times activations, sum over channels).
+// (grads.mean over space with keepdim, times activations, sum over channels). Where a CUDA device
+// is present, `cuda/` rows time camkit's torch-ops path and the same ATen ops on it, against a
+// device read baseline (Σ A + Σ G by ATen's reduction, which streams both once).
 #include "bench_common.hpp"
+
+#include <camkit/methods.hpp>
+#include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <torch/cuda.h>
 
 #include <string>
 #include <vector>
@@ -57,7 +63,72 @@ void torch_bench(benchmark::State& st, torch_method m, const camkit::shape_t& sh
     st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
 }
 
+/// A and G of a shape on the CUDA device, copied once per process.
+struct cuda_inputs {
+    at::Tensor A, G;
+};
+
+const cuda_inputs& on_cuda(const camkit::shape_t& shape) {
+    static std::map<camkit::shape_t, cuda_inputs> cache;
+    auto it = cache.find(shape);
+    if (it == cache.end()) {
+        const auto& in = inputs(shape);
+        it = cache.emplace(shape, cuda_inputs{wrap(in.A).to(at::kCUDA), wrap(in.G).to(at::kCUDA)}).first;
+        ::torch::cuda::synchronize();
+    }
+    return it->second;
+}
+
+/// Times f() on the device: each iteration waits for the device to finish.
+template <class F>
+void cuda_loop(benchmark::State& st, const camkit::shape_t& shape, F f) {
+    at::NoGradGuard no_grad;
+    f();  // warm-up: allocator and kernel caches
+    ::torch::cuda::synchronize();
+    for (auto _ : st) {
+        f();
+        ::torch::cuda::synchronize();
+    }
+    st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
+}
+
+void cuda_read(benchmark::State& st, const camkit::shape_t& shape) {
+    const auto& d = on_cuda(shape);
+    cuda_loop(st, shape, [&] { benchmark::DoNotOptimize((d.A.sum() + d.G.sum()).data_ptr()); });
+}
+
+void cuda_torch_ops(benchmark::State& st, torch_method m, const camkit::shape_t& shape) {
+    const auto& d = on_cuda(shape);
+    cuda_loop(st, shape, [&] { benchmark::DoNotOptimize(torch_raw(m, d.A, d.G).data_ptr()); });
+}
+
+template <class Method>
+void cuda_camkit(benchmark::State& st, const camkit::shape_t& shape) {
+    const auto& d = on_cuda(shape);
+    cuda_loop(st, shape, [&] { benchmark::DoNotOptimize(camkit::explain<Method>(d.A, d.G).map.data_ptr()); });
+}
+
+void register_cuda() {
+    if (!::torch::cuda::is_available()) return;  // no rows without a device
+    const std::pair<torch_method, const char*> methods[] = {
+        {torch_method::grad_cam, "gradcam"}, {torch_method::hires_cam, "hirescam"},
+        {torch_method::grad_cam_plus_plus, "gradcam++"}, {torch_method::xgrad_cam, "xgradcam"},
+        {torch_method::layer_cam, "layercam"}};
+    for (const auto& s : shapes()) {
+        configure(benchmark::RegisterBenchmark(row("cuda", s.name, "memory_read", "baseline").c_str(), cuda_read, s.shape));
+        for (const auto& [m, name] : methods)
+            configure(benchmark::RegisterBenchmark(row("cuda", s.name, name, "torch_ops").c_str(), cuda_torch_ops, m, s.shape));
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            if constexpr (M::form != camkit::method_form::projection)
+                configure(benchmark::RegisterBenchmark(row("cuda", s.name, std::string(M::name), "camkit").c_str(),
+                                                       cuda_camkit<M>, s.shape));
+        });
+    }
+}
+
 int register_all() {
+    register_cuda();
     const std::pair<torch_method, const char*> methods[] = {
         {torch_method::grad_cam, "gradcam"}, {torch_method::hires_cam, "hirescam"},
         {torch_method::grad_cam_plus_plus, "gradcam++"}, {torch_method::xgrad_cam, "xgradcam"},

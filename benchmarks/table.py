@@ -28,10 +28,10 @@ def main(path):
     ctx = data.get("context", {})
     print(f"Host: {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
           f"load average {ctx.get('load_avg', '?')}, built {ctx.get('library_build_type', '?')} library; medians of repetitions.\n")
-    group_order = {g: n for n, g in enumerate(("cam", "many", "targets", "post"))}
+    group_order = {g: n for n, g in enumerate(("cam", "cuda", "many", "targets", "post"))}
     impl_order = {i: n for n, i in enumerate(("baseline", "reference", "xtensor", "torch_t1", "torch_t2", "fused_t1",
                                              "fused_t2", "reuse_t1", "one_by_one_t1", "matrix_t1", "matrix_t2",
-                                             "loop_t1", "cblas_t1"))}
+                                             "loop_t1", "cblas_t1", "torch_ops", "camkit"))}
     rows = OrderedDict(sorted(rows.items(), key=lambda kv: (
         group_order.get(kv[0][0], 99), kv[0][1], kv[0][2] != "memory_read", kv[0][2], impl_order.get(kv[0][3], 99),
         kv[0][3])))
@@ -41,7 +41,7 @@ def main(path):
     for (g, s, m, i), (ms, bps) in rows.items():
         frac = ""
         b = base.get((g, s))
-        if b and g in ("cam", "many"):
+        if b and g in ("cam", "cuda", "many"):
             frac = f"{b[0] / ms:.2f}"
         speed = ""
         f1 = rows.get((g, s, m, "fused_t1"))
@@ -51,6 +51,10 @@ def main(path):
             mt = rows.get((g, s, m, "matrix_t1"))
             if mt:
                 speed = f"matrix {ms / mt[0]:.1f}x faster"
+        if g == "cuda" and i == "torch_ops":
+            ck = rows.get((g, s, m, "camkit"))
+            if ck:
+                speed = f"camkit {ms / ck[0]:.1f}x faster"
         if g == "many" and i == "loop_t1":
             cb = rows.get((g, s, m, "cblas_t1"))
             if cb:
