@@ -200,3 +200,22 @@ TEST(XtensorBinding, BindOwnType) {
 }
 
 }  // namespace
+
+TEST(XtensorBinding, ExplainIntoTakesXtensorInputsAndViews) {
+    // explain_into reads any host tensor (here an xarray and a strided view of one) and writes
+    // camkit::tensor results into the caller's explanation, equal to explain's xtensor results.
+    const auto big_a = as_xarray(random_tensor<float>({3, 4, 5, 12}, 9));
+    const auto big_g = as_xarray(random_tensor<float>({3, 4, 5, 12}, 10));
+    const auto va = xt::view(big_a, xt::range(1, 3), xt::all(), xt::all(), xt::range(1, 12, 2));
+    const auto vg = xt::view(big_g, xt::range(1, 3), xt::all(), xt::all(), xt::range(1, 12, 2));
+    camkit::explanation<camkit::tensor<float>> out;
+    camkit::for_each_method([&](auto type) {
+        using M = typename decltype(type)::type;
+        camkit::explain_into<M>(out, big_a, big_g);
+        expect_same(camkit::explain<M>(big_a, big_g).map, out.map, std::string(M::name) + " xarray");
+        camkit::explain_into<M>(out, va, vg);
+        const auto want = camkit::explain<M>(va, vg);
+        expect_same(want.raw, out.raw, std::string(M::name) + " view raw");
+        expect_same(want.map, out.map, std::string(M::name) + " view map");
+    });
+}
