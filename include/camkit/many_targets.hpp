@@ -160,22 +160,39 @@ auto explain_many(const T& activations, const T& gradients, const options& opt =
         weights.emplace(shape_t{Tn, K});
         Acc* W = weights->data();
         const std::size_t blocks = std::min<std::size_t>(K, threads > Tn ? (threads + Tn - 1) / Tn : 1);
+        // Σ A of a channel is the same for every target: a method that asks for it in a pass of its
+        // own (Grad-CAM++; asked once, on the first channel) gets it computed once per channel here
+        // instead of once per target. The same additions in the same order, so the same value.
+        std::vector<Acc> sum_a;
+        {
+            detail::plane_reader<Acc, E> ra(A), rg(G);
+            const plane<Acc> a = ra.get(0, 0), g = rg.get(0, 0);
+            detail::checking_ops<Acc> probe;
+            probe.a_data = a.data;
+            probe.g_data = g.data;
+            static_cast<void>(Method::channel_weight(probe, a, g));
+            if (probe.asked_sum_a && !probe.sum_a) {
+                sum_a.resize(K);
+                for (std::size_t k = 0; k < K; ++k) sum_a[k] = ops.sum(ra.get(0, k));
+            }
+        }
         detail::parallel_for(Tn * blocks, threads, [&](std::size_t item) {
             const std::size_t t = item / blocks, b = item % blocks;
             detail::plane_reader<Acc, E> ra(A), rg(G);
             for (std::size_t k = K * b / blocks; k < K * (b + 1) / blocks; ++k) {
                 const plane<Acc> a = ra.get(0, k), g = rg.get(t, k);
-                if (opt.check_finite) {
-                    // The finite check rides on the method's own reductions (as in the fused kernels).
-                    detail::checking_ops<Acc> cops;
-                    cops.a_data = a.data;
-                    cops.g_data = g.data;
-                    W[t * K + k] = static_cast<Acc>(Method::channel_weight(cops, a, g));
-                    if (cops.suspect || !std::isfinite(W[t * K + k]) || (!cops.saw_g && !ops.all_finite(g)))
-                        detail::locate_non_finite_target<Acc>(a, g, t, k);
-                } else {
-                    W[t * K + k] = static_cast<Acc>(Method::channel_weight(ops, a, g));
+                // The finite check rides on the method's own reductions (as in the fused kernels).
+                detail::checking_ops<Acc> cops;
+                cops.a_data = a.data;
+                cops.g_data = g.data;
+                if (!sum_a.empty()) {
+                    cops.sum_a = sum_a[k];
+                    if (!std::isfinite(sum_a[k])) cops.suspect = true;
                 }
+                W[t * K + k] = static_cast<Acc>(Method::channel_weight(cops, a, g));
+                if (opt.check_finite &&
+                    (cops.suspect || !std::isfinite(W[t * K + k]) || (!cops.saw_g && !ops.all_finite(g))))
+                    detail::locate_non_finite_target<Acc>(a, g, t, k);
             }
         });
         // Pass 2: raw = W · A, by CBLAS where it is compiled in and can read A, else camkit's loop.

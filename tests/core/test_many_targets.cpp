@@ -135,3 +135,21 @@ TEST(ManyTargets, ErrorPaths) {
 }
 
 }  // namespace
+
+// Grad-CAM++'s Σ A is computed once per channel for all targets; the weights stay those of the
+// policy applied to each (target, channel) plane pair on its own, to the bit.
+TEST(ManyTargets, GradCamPlusPlusWeightsEqualThePolicyPerPlaneExactly) {
+    const std::size_t T = 3, K = 5, S = 37;
+    const tensor<float> A = random_tensor({1, K, S}, 21, true), G = random_tensor({T, K, S}, 22);
+    const camkit::plane_ops<float> ops;
+    for (int threads : {1, 2, 4}) {
+        const auto many = camkit::explain_many<camkit::grad_cam_plus_plus>(A, G, {.threads = threads});
+        ASSERT_TRUE(many.weights);
+        for (std::size_t t = 0; t < T; ++t)
+            for (std::size_t k = 0; k < K; ++k) {
+                const camkit::plane<float> a{A.data() + k * S, S}, g{G.data() + (t * K + k) * S, S};
+                EXPECT_EQ((*many.weights)(t, k), camkit::grad_cam_plus_plus::channel_weight(ops, a, g))
+                    << "target " << t << " channel " << k << " threads " << threads;
+            }
+    }
+}
