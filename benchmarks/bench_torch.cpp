@@ -12,6 +12,7 @@
 #include <torch/cuda.h>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace camkit_bench {
@@ -23,6 +24,12 @@ at::Tensor wrap(const camkit::tensor<float>& t) {
 }
 
 enum class torch_method { grad_cam, hires_cam, grad_cam_plus_plus, xgrad_cam, layer_cam };
+
+/// The ATen formulas benchmarked, with their row names (camkit's method names).
+constexpr std::pair<torch_method, const char*> torch_methods[] = {
+    {torch_method::grad_cam, "gradcam"}, {torch_method::hires_cam, "hirescam"},
+    {torch_method::grad_cam_plus_plus, "gradcam++"}, {torch_method::xgrad_cam, "xgradcam"},
+    {torch_method::layer_cam, "layercam"}};
 
 at::Tensor torch_raw(torch_method m, const at::Tensor& A, const at::Tensor& G) {
     std::vector<int64_t> ax;
@@ -110,13 +117,9 @@ void cuda_camkit(benchmark::State& st, const camkit::shape_t& shape) {
 
 void register_cuda() {
     if (!::torch::cuda::is_available()) return;  // no rows without a device
-    const std::pair<torch_method, const char*> methods[] = {
-        {torch_method::grad_cam, "gradcam"}, {torch_method::hires_cam, "hirescam"},
-        {torch_method::grad_cam_plus_plus, "gradcam++"}, {torch_method::xgrad_cam, "xgradcam"},
-        {torch_method::layer_cam, "layercam"}};
     for (const auto& s : shapes()) {
         configure(benchmark::RegisterBenchmark(row("cuda", s.name, "memory_read", "baseline").c_str(), cuda_read, s.shape));
-        for (const auto& [m, name] : methods)
+        for (const auto& [m, name] : torch_methods)
             configure(benchmark::RegisterBenchmark(row("cuda", s.name, name, "torch_ops").c_str(), cuda_torch_ops, m, s.shape));
         camkit::for_each_method([&](auto t) {
             using M = typename decltype(t)::type;
@@ -129,12 +132,8 @@ void register_cuda() {
 
 int register_all() {
     register_cuda();
-    const std::pair<torch_method, const char*> methods[] = {
-        {torch_method::grad_cam, "gradcam"}, {torch_method::hires_cam, "hirescam"},
-        {torch_method::grad_cam_plus_plus, "gradcam++"}, {torch_method::xgrad_cam, "xgradcam"},
-        {torch_method::layer_cam, "layercam"}};
     for (const auto& s : shapes())
-        for (const auto& [m, name] : methods) {
+        for (const auto& [m, name] : torch_methods) {
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "torch_t1").c_str(), torch_bench, m, s.shape, 1));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "torch_t2").c_str(), torch_bench, m, s.shape, 2));
         }
