@@ -7,6 +7,7 @@
 //    (`layer4.1`, `encoder.7`) with no change to the model: it clones the module and edits the
 //    clone's forward graph so the named call also stores its output in an attribute.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>

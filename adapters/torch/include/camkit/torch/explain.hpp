@@ -4,6 +4,7 @@
 // output's device, one torch::autograd::grad for the whole batch (parameters' .grad stay
 // untouched), then camkit::explain on the activations and gradients.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/explain.hpp>
 #include <camkit/targets/target.hpp>
 #include <camkit/torch/capture.hpp>

@@ -2,6 +2,7 @@
 // What the gradient-free parts of the torch adapter (Score-CAM, faithfulness metrics) call the
 // model through: any callable from an input batch to an output batch, or a TorchScript module.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>
