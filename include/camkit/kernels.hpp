@@ -409,11 +409,20 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
     });
 }
 
+/// camkit's own symmetric eigen-solver for the projection methods (linalg.hpp); the BLAS adapter
+/// passes LAPACK's instead.
+struct jacobi_eigen {
+    std::pair<double, std::vector<double>> operator()(std::vector<double> m, std::size_t n) const {
+        return top_eigenpair(std::move(m), n);
+    }
+};
+
 /// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular
-/// vector, computed from the Gram matrix on the smaller side. Signed so that max ≥ |min|.
-template <class Method, class Acc, class E>
+/// vector, computed from the Gram matrix on the smaller side by `eigen` (the largest eigenpair of
+/// a symmetric row-major n×n matrix). Signed so that max ≥ |min|.
+template <class Method, class Acc, class E, class Eigen = jacobi_eigen>
 void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
-                    bool check_finite) {
+                    bool check_finite, const Eigen& eigen = {}) {
     const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
     const std::size_t N = dims.N, K = dims.K, S = dims.S;
     const plane_ops<Acc> ops;
@@ -442,7 +451,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             }
             for (std::size_t i = 0; i < S; ++i)
                 for (std::size_t j = 0; j < i; ++j) gram[i * S + j] = gram[j * S + i];
-            auto [lambda, u] = top_eigenpair(std::move(gram), S);
+            auto [lambda, u] = eigen(std::move(gram), S);
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * u[s];
         } else {
@@ -453,7 +462,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                     for (std::size_t s = 0; s < S; ++s) d += X[i * S + s] * X[j * S + s];
                     gram[i * K + j] = gram[j * K + i] = d;
                 }
-            auto [lambda, v] = top_eigenpair(std::move(gram), K);
+            auto [lambda, v] = eigen(std::move(gram), K);
             for (std::size_t k = 0; k < K; ++k)
                 for (std::size_t s = 0; s < S; ++s) proj[s] += X[k * S + s] * v[k];
         }
