@@ -11,6 +11,7 @@
 #include <limits>
 #include <span>
 #include <string>
+#include <vector>
 
 namespace camkit_test {
 
@@ -47,7 +48,8 @@ double max_relative_error(const camkit::tensor<A>& a, const camkit::tensor<B>& b
 }
 
 /// |got[i] − want[i]| ≤ tolerance for every i (sizes equal), failures naming `what` and the index.
-template <class Got, class Want>
+/// (A braced list of expected values is a std::vector<double>.)
+template <class Got, class Want = std::vector<double>>
 void expect_all_near(const Got& got, const Want& want, double tolerance, const std::string& what = "") {
     ASSERT_EQ(std::size(got), std::size(want)) << what;
     auto w = std::begin(want);
