@@ -4,6 +4,8 @@
 #include <camkit/tensor.hpp>
 #include <camkit/xtensor/npy.hpp>
 
+#include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
