@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Installs every Debian package camkit's build, tests, tools and demos need (run as root).
+# Installs every Debian package camkit's build, tests, tools and demos need (run as root), then
+# Conan 2 into a virtual environment inside the build folder (build/venv), which the packaging
+# test `camkit_package_conan` runs; the system Python is left alone.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 packages=(
   cmake g++ make git python3
+  python3-venv                                  # build/venv: Conan 2 for the packaging test
   libboost-dev                                  # Boost.Hana (camkit::core)
   xtensor-dev xtl-dev libxsimd-dev libstb-dev   # camkit::xtensor
   libopenblas-dev libxtensor-blas-dev           # camkit::blas: explain_many's W·A by CBLAS (OpenBLAS)
@@ -22,3 +26,13 @@ if ((${#missing[@]})); then
 else
   echo "camkit setup: all Debian packages are installed"
 fi
+
+# Conan 2 from the Python package index, pinned so that a CI run tests one known version.
+conan_version=2.34.0
+venv=build/venv
+if [[ "$("$venv/bin/conan" --version 2>/dev/null)" != "Conan version $conan_version" ]]; then
+  echo "camkit setup: installing Conan $conan_version into $venv"
+  /usr/bin/python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "conan==$conan_version"
+fi
+"$venv/bin/conan" --version

@@ -10,20 +10,17 @@
 #include <string>
 #include <vector>
 
+#include "common/random_tensor.hpp"
+
 namespace {
 
 using camkit::host_view;
 using camkit::shape_t;
 
+/// n pseudo-random values in [-1, 1).
 template <class T>
 std::vector<T> values(std::size_t n, unsigned seed) {
-    std::vector<T> v(n);
-    unsigned x = seed * 2654435761u + 3u;
-    for (T& e : v) {
-        x = x * 1664525u + 1013904223u;
-        e = static_cast<T>(x >> 8) / static_cast<T>(16777216.0) * 2 - 1;
-    }
-    return v;
+    return camkit_test::random_tensor<T>({n}, seed).values;
 }
 
 /// A view of [1, K, *spatial] over `data` with channel stride `channel_stride` (≥ the plane size).

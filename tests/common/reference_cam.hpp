@@ -3,9 +3,11 @@
 // with plain loops in double and no shared code with the fused kernels, for tests to compare to.
 #include <camkit/tensor.hpp>
 
+#include "common/closeness.hpp"
+#include "common/random_tensor.hpp"
+
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <stdexcept>
 #include <string_view>
 #include <vector>
@@ -120,35 +122,6 @@ inline tensor<double> reference_raw(std::string_view method, const tensor<double
         }
     }
     return raw;
-}
-
-/// Deterministic pseudo-random tensor with values in [lo, hi).
-inline tensor<double> random_tensor(const shape_t& shape, unsigned seed, double lo = -1, double hi = 1) {
-    tensor<double> t(shape);
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> d(lo, hi);
-    for (double& v : t.values) v = d(rng);
-    return t;
-}
-
-/// Element-wise cast of a tensor.
-template <class To, class From>
-tensor<To> cast(const tensor<From>& t) {
-    tensor<To> out(t.shape);
-    for (std::size_t i = 0; i < t.size(); ++i) out.values[i] = static_cast<To>(t.values[i]);
-    return out;
-}
-
-/// max |a − b| / max |b|: the error measure of the issue ("relative to each map's maximum").
-template <class A, class B>
-double max_relative_error(const tensor<A>& a, const tensor<B>& b) {
-    if (a.shape != b.shape) return INFINITY;
-    double err = 0, scale = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        err = std::max(err, std::abs(static_cast<double>(a.values[i]) - static_cast<double>(b.values[i])));
-        scale = std::max(scale, std::abs(static_cast<double>(b.values[i])));
-    }
-    return scale == 0 ? err : err / scale;
 }
 
 }  // namespace camkit_test

@@ -19,21 +19,14 @@ namespace many = camkit;
 #include <limits>
 #include <string>
 
+#include "common/closeness.hpp"
+#include "common/random_tensor.hpp"
+
 namespace {
 
 using camkit::shape_t;
 using camkit::tensor;
-
-tensor<float> random_tensor(shape_t shape, unsigned seed, bool non_negative = false) {
-    tensor<float> t(std::move(shape));
-    unsigned x = seed * 2654435761u + 7u;
-    for (float& v : t.values) {
-        x = x * 1664525u + 1013904223u;
-        v = static_cast<float>(x >> 8) / 16777216.0f * 2.0f - 1.0f;
-        if (non_negative) v = std::abs(v);
-    }
-    return t;
-}
+using camkit_test::random_tensor;
 
 /// Row t of G [T, K, *S] as its own [1, K, *S] tensor.
 tensor<float> target_row(const tensor<float>& G, std::size_t t) {
@@ -44,19 +37,17 @@ tensor<float> target_row(const tensor<float>& G, std::size_t t) {
                                                G.values.begin() + static_cast<std::ptrdiff_t>((t + 1) * per)));
 }
 
+/// The n values at `got` equal those at `want` to 1e-6 of their largest magnitude.
 void expect_close(const float* got, const float* want, std::size_t n, const std::string& what) {
-    float scale = 0;
-    for (std::size_t i = 0; i < n; ++i) scale = std::max(scale, std::abs(want[i]));
-    for (std::size_t i = 0; i < n; ++i)
-        ASSERT_NEAR(got[i], want[i], 1e-6f * std::max(scale, 1.0f) + 1e-6f * std::abs(want[i])) << what << " at " << i;
+    EXPECT_LE(camkit_test::max_relative_error_per_map(std::span(got, n), std::span(want, n), 1), 1e-6) << what;
 }
 
 template <class Method>
 void check_equal_to_separate_calls(const shape_t& a_shape, std::size_t T, int threads) {
-    const tensor<float> A = random_tensor(a_shape, 11, true);
+    const tensor<float> A = random_tensor<float>(a_shape, 11, 0, 1);
     shape_t g_shape = a_shape;
     g_shape[0] = T;
-    const tensor<float> G = random_tensor(g_shape, 12);
+    const tensor<float> G = random_tensor<float>(g_shape, 12);
     camkit::options opt;
     opt.threads = threads;
     const auto many = many::explain_many<Method>(A, G, opt);
@@ -123,25 +114,25 @@ void expect_error(F f, const std::string& part) {
 }
 
 TEST(ManyTargets, ErrorPaths) {
-    const tensor<float> A = random_tensor({1, 3, 4, 4}, 1, true);
-    expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor({2, 3, 4, 4}, 1), random_tensor({2, 3, 4, 4}, 2)); },
+    const tensor<float> A = random_tensor<float>({1, 3, 4, 4}, 1, 0, 1);
+    expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor<float>({2, 3, 4, 4}, 1), random_tensor<float>({2, 3, 4, 4}, 2)); },
                  "one sample");
-    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 4, 4, 4}, 2)); }, "[T, K, *S]");
-    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 5}, 2)); }, "[2, 3, 4, 5]");
-    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 16}, 2)); }, "gradients");
-    expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor({1, 3}, 1), random_tensor({1, 3}, 2)); },
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 4, 4, 4}, 2)); }, "[T, K, *S]");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 3, 4, 5}, 2)); }, "[2, 3, 4, 5]");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 3, 16}, 2)); }, "gradients");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor<float>({1, 3}, 1), random_tensor<float>({1, 3}, 2)); },
                  "activations must be");
     camkit::options bad_size;
     bad_size.size = {8};
-    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 4}, 2), bad_size); },
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 3, 4, 4}, 2), bad_size); },
                  "options.size");
-    tensor<float> G = random_tensor({3, 3, 4, 4}, 2);
+    tensor<float> G = random_tensor<float>({3, 3, 4, 4}, 2);
     G.values[2 * 48 + 16 + 5] = std::numeric_limits<float>::quiet_NaN();  // target 2, channel 1
     expect_error([&] { many::explain_many<camkit::grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
     expect_error([&] { many::explain_many<camkit::hires_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
     tensor<float> A_inf = A;
     A_inf.values[16 * 2 + 3] = std::numeric_limits<float>::infinity();
-    expect_error([&] { many::explain_many<camkit::grad_cam>(A_inf, random_tensor({2, 3, 4, 4}, 2)); },
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A_inf, random_tensor<float>({2, 3, 4, 4}, 2)); },
                  "activations contain NaN or Inf (sample 0, channel 2)");
 }
 
@@ -151,7 +142,8 @@ TEST(ManyTargets, ErrorPaths) {
 // policy applied to each (target, channel) plane pair on its own, to the bit.
 TEST(ManyTargets, GradCamPlusPlusWeightsEqualThePolicyPerPlaneExactly) {
     const std::size_t T = 3, K = 5, S = 37;
-    const tensor<float> A = random_tensor({1, K, S}, 21, true), G = random_tensor({T, K, S}, 22);
+    const tensor<float> A = random_tensor<float>({1, K, S}, 21, 0, 1), G = random_tensor<float>({T, K, S}, 22);
+    const camkit::plane_ops<float> ops;
     for (int threads : {1, 2, 4}) {
         const auto many = many::explain_many<camkit::grad_cam_plus_plus>(A, G, {.threads = threads});
         ASSERT_TRUE(many.weights);

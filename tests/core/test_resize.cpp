@@ -7,17 +7,13 @@
 #include <cmath>
 #include <vector>
 
+#include "common/closeness.hpp"
+
 using camkit::shape_t;
 using camkit::tensor;
+using camkit_test::expect_all_near;
 
 namespace {
-
-void expect_near_all(const std::vector<double>& got, const std::vector<double>& want, double tol) {
-    ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at flat index " << i;
-}
-
-std::vector<double> as_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
 
 /// Half-pixel source coordinate of output index d, clamped to the input (SPEC.md, resize).
 double source(std::size_t d, std::size_t in, std::size_t out) {
@@ -37,7 +33,7 @@ TEST(resize, upsample_two_to_four) {
     // src = (d + 0.5)/2 − 0.5 = −0.25 (clamped to 0), 0.25, 0.75, 1.25 (clamped to 1)
     const auto r = camkit::resize(tensor<double>({1, 2}, {0.0, 1.0}), {4});
     EXPECT_EQ(r.shape, (shape_t{1, 4}));
-    expect_near_all(r.values, {0.0, 0.25, 0.75, 1.0}, 1e-15);
+    expect_all_near(r.values, {0.0, 0.25, 0.75, 1.0}, 1e-15);
 }
 
 TEST(resize, identity_size_copies) {
@@ -49,24 +45,24 @@ TEST(resize, identity_size_copies) {
 
 TEST(resize, downsample_one_d) {
     // 4 → 2: src = 0.5, 2.5 → pair means. 3 → 2: src = 0.25, 1.75.
-    expect_near_all(camkit::resize(tensor<double>({1, 4}, {0.0, 1.0, 2.0, 6.0}), {2}).values, {0.5, 4.0}, 1e-15);
-    expect_near_all(camkit::resize(tensor<double>({1, 3}, {0.0, 4.0, 8.0}), {2}).values, {1.0, 7.0}, 1e-15);
+    expect_all_near(camkit::resize(tensor<double>({1, 4}, {0.0, 1.0, 2.0, 6.0}), {2}).values, {0.5, 4.0}, 1e-15);
+    expect_all_near(camkit::resize(tensor<double>({1, 3}, {0.0, 4.0, 8.0}), {2}).values, {1.0, 7.0}, 1e-15);
 }
 
 TEST(resize, single_source_value_is_replicated) {
     // Every source coordinate clamps to index 0.
-    expect_near_all(camkit::resize(tensor<double>({1, 1}, std::vector<double>{3.5}), {3}).values, {3.5, 3.5, 3.5}, 0);
+    expect_all_near(camkit::resize(tensor<double>({1, 1}, std::vector<double>{3.5}), {3}).values, {3.5, 3.5, 3.5}, 0);
 }
 
 TEST(resize, clamps_at_the_border) {
     // 3 → 6: src = −0.25, 0.25, 0.75, 1.25, 1.75, 2.25; the ends clamp to the edge values.
     const auto r = camkit::resize(tensor<double>({1, 3}, {2.0, 4.0, 10.0}), {6});
-    expect_near_all(r.values, {2.0, 2.5, 3.5, 5.5, 8.5, 10.0}, 1e-14);
+    expect_all_near(r.values, {2.0, 2.5, 3.5, 5.5, 8.5, 10.0}, 1e-14);
 }
 
 TEST(resize, batch_samples_are_independent) {
     const auto r = camkit::resize(tensor<double>({2, 2}, {0.0, 1.0, 10.0, 20.0}), {4});
-    expect_near_all(r.values, {0.0, 0.25, 0.75, 1.0, 10.0, 12.5, 17.5, 20.0}, 1e-13);
+    expect_all_near(r.values, {0.0, 0.25, 0.75, 1.0, 10.0, 12.5, 17.5, 20.0}, 1e-13);
 }
 
 TEST(resize, bilinear_matches_opencv_inter_linear) {
@@ -76,7 +72,7 @@ TEST(resize, bilinear_matches_opencv_inter_linear) {
     const tensor<float> a({1, 3, 4}, {0, 1, 4, 2, 3, -1, 5, 0, 2, 2, 7, 1});
     const auto up = camkit::resize(a, {5, 7});
     EXPECT_EQ(up.shape, (shape_t{1, 5, 7}));
-    expect_near_all(as_double(up.values),
+    expect_all_near(up.values,
                     {0.0, 0.3571428656578064, 0.9285714626312256, 2.5, 3.857142925262451, 2.7142858505249023, 2.0,
                      1.2000000476837158, 0.8428571820259094, 0.2714286148548126, 2.299999952316284, 4.171428680419922,
                      2.3428573608398438, 1.2000000476837158, 3.0, 1.5714285373687744, -0.7142856121063232, 2.0,
@@ -90,7 +86,7 @@ TEST(resize, bilinear_matches_opencv_inter_linear) {
     tensor<float> b({1, 6, 5});
     for (std::size_t i = 0; i < 30; ++i) b.values[i] = std::pow(static_cast<float>(i), 1.5f) / 10.0f;
     const auto down = camkit::resize(b, {4, 3});
-    expect_near_all(as_double(down.values),
+    expect_all_near(down.values,
                     {0.33381348848342896, 0.6751384735107422, 1.1684656143188477, 2.8020241260528564,
                      3.580698251724243, 4.429526329040527, 6.797399520874023, 7.83668851852417, 8.928935050964355,
                      11.857025146484375, 13.101938247680664, 14.391332626342773},
@@ -105,7 +101,7 @@ TEST(resize, trilinear_matches_torch_interpolate) {
     for (std::size_t i = 0; i < 12; ++i) v.values[i] = static_cast<double>(i * i);
     const auto r = camkit::resize(v, {3, 4, 5});
     EXPECT_EQ(r.shape, (shape_t{1, 3, 4, 5}));
-    expect_near_all(r.values,
+    expect_all_near(r.values,
                     {0.0,  0.1,   0.5,  0.9,   1.0,  2.5,   2.85,  4.25, 5.65,  6.0,  8.5,   9.15,
                      11.75, 14.35, 15.0, 16.0,  16.9, 20.5,  24.1,  25.0, 18.0,  18.7, 21.5,  24.3,
                      25.0, 28.0,  28.95, 32.75, 36.55, 37.5, 43.0,  44.25, 49.25, 54.25, 55.5, 58.0,

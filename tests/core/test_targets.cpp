@@ -12,12 +12,13 @@
 
 #include <cmath>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
+#include "common/random_tensor.hpp"
 
 using camkit::shape_t;
+using camkit_test::random_tensor;
 using camkit::target;
 using camkit::tensor;
 using ::testing::ElementsAre;
@@ -25,13 +26,6 @@ using ::testing::HasSubstr;
 
 namespace {
 
-tensor<double> random_output(const shape_t& shape, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> u(-2.0, 2.0);
-    tensor<double> t(shape);
-    for (double& v : t.values) v = u(rng);
-    return t;
-}
 
 /// The message of the camkit::error `f` throws ("" when it throws nothing).
 // Y [1, 2, 2, 2]: channel 0 = (1, 2, 3, 4), channel 1 = (5, 6, 7, 8).
@@ -160,8 +154,8 @@ TEST(SeedAndScore, BatchWithATargetPerSample) {
 // The seed is the derivative of the score: score = Σ seed ⊙ Y for every sample, and it does not
 // depend on Y (target_seed gives it from the shape alone).
 TEST(SeedAndScore, ScoreIsTheLinearFormOfTheSeed) {
-    const auto Y = random_output({3, 4, 5, 3}, 7);
-    const auto M = random_output({3, 5, 3}, 8);
+    const auto Y = random_tensor({3, 4, 5, 3}, 7, -2, 2);
+    const auto M = random_tensor({3, 5, 3}, 8, -2, 2);
     tensor<float> Mf(M.shape);
     for (std::size_t i = 0; i < M.size(); ++i) Mf[i] = static_cast<float>(M[i]);
     const std::vector<target> targets{camkit::mask_sum(2, Mf), camkit::mask_mean(3, Mf), camkit::class_score(0)};
@@ -196,7 +190,7 @@ TEST(SeedAndScore, AccumulationTypeFollowsTheOutput) {
 // A strided host view (the output stored channel-major, [C, N, P], viewed as [N, C, P]) gives the
 // same scores as the dense tensor.
 TEST(SeedAndScore, StridedViewEqualsDense) {
-    const auto Y = random_output({2, 3, 4}, 3);
+    const auto Y = random_tensor({2, 3, 4}, 3, -2, 2);
     std::vector<double> cnp(24);
     for (std::size_t n = 0; n < 2; ++n)
         for (std::size_t c = 0; c < 3; ++c)
@@ -224,7 +218,7 @@ TEST(MaskSum, AcceptsAnyHostTensorMask) {
 
 // Many targets for one sample equal the per-target results on that sample, in one call.
 TEST(SeedAndScoreMany, EqualsOneTargetAtATime) {
-    const auto Y = random_output({2, 3, 4, 3}, 11);
+    const auto Y = random_tensor({2, 3, 4, 3}, 11, -2, 2);
     const tensor<float> M = camkit::box({4, 3}, {1, 0}, {3, 2});
     tensor<float> B({2, 4, 3}, 0.0f);
     B(1, 0, 0) = 2;
@@ -308,9 +302,9 @@ tensor<double> head_backward(const tensor<double>& seed, const tensor<double>& W
 // gradients and raw maps do too, and after min-max normalization the Seg-Grad-CAM (and
 // Seg-HiRes-Grad-CAM) maps are equal. Checked per sample on a batch with different masks.
 TEST(MaskSumVsMean, EqualMapsAfterMinMaxThroughGradCam) {
-    auto A = random_output({2, 4, 5, 6}, 21);
+    auto A = random_tensor({2, 4, 5, 6}, 21, -2, 2);
     for (double& v : A.values) v = std::abs(v);
-    const auto W = random_output({3, 4}, 22);
+    const auto W = random_tensor({3, 4}, 22, -2, 2);
     const auto Y = head_output(A, W);
     tensor<float> B({2, 5, 6}, 0.0f);
     const auto b0 = camkit::box({5, 6}, {1, 1}, {4, 5});  // nnz 12
@@ -351,8 +345,8 @@ TEST(MaskSumVsMean, EqualMapsAfterMinMaxThroughGradCam) {
 
 // An empty mask's seed back-propagates to zero gradients: an all-zero map, not NaN.
 TEST(EmptyMask, GivesAnAllZeroMapThroughGradCam) {
-    auto A = random_output({1, 3, 4, 4}, 5);
-    const auto W = random_output({2, 3}, 6);
+    auto A = random_tensor({1, 3, 4, 4}, 5, -2, 2);
+    const auto W = random_tensor({2, 3}, 6, -2, 2);
     const auto Y = head_output(A, W);
     const auto r = camkit::seed_and_score(Y, {camkit::mask_mean(1, tensor<float>({4, 4}, 0.0f))});
     const auto G = head_backward(r.seed, W, A.shape);

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Runs `conan create` of camkit's Conan 2 recipe with the Debian profile (conan/profiles/debian)
 # offline, on a copy of the recipe's files in WORK_DIR with a private CONAN_HOME, so that neither
-# the source tree nor the user's Conan cache is touched. Exit 77 (skipped) without a conan command.
+# the source tree nor the user's Conan cache is touched. Exit 77 (skipped) without a conan command,
+# unless CAMKIT_REQUIRE_CONAN=1 (the test command sets it): then a missing command is a failure.
 #   conan_create.sh SOURCE_DIR WORK_DIR
-# The command is $CAMKIT_CONAN (words split on blanks, e.g.
-# "env PYTHONPATH=/opt/conan-src /usr/bin/python3 -m conans.conan") or `conan` on PATH.
+# The command is $CAMKIT_CONAN (words split on blanks, e.g. "build/venv/bin/conan", the one
+# scripts/setup.sh installs), `conan` on PATH, or SOURCE_DIR/build/venv/bin/conan.
 set -euo pipefail
 src=$1
 work=$2
@@ -12,8 +13,13 @@ if [[ -n "${CAMKIT_CONAN:-}" ]]; then
     read -r -a conan <<< "$CAMKIT_CONAN"
 elif command -v conan > /dev/null; then
     conan=(conan)
+elif [[ -x "$src/build/venv/bin/conan" ]]; then
+    conan=("$src/build/venv/bin/conan")
+elif [[ "${CAMKIT_REQUIRE_CONAN:-0}" == 1 ]]; then
+    echo "camkit_package_conan: FAILED: no conan command and CAMKIT_REQUIRE_CONAN=1 (run scripts/setup.sh)"
+    exit 1
 else
-    echo "camkit_package_conan: skipped: no conan command (set CAMKIT_CONAN or put Conan 2 on PATH)"
+    echo "camkit_package_conan: skipped: no conan command (run scripts/setup.sh, set CAMKIT_CONAN or put Conan 2 on PATH)"
     exit 77
 fi
 

@@ -1,24 +1,23 @@
 // The `camkit` tool against pytorch-grad-cam: on the reference activations and gradients
 // (tests/data/reference, see its README.md) the tool's output files equal the library's maps for
-// every shared method and every pipeline variant, to 1e-4 of each map's maximum.
+// every shared method and every pipeline variant, to 1e-6 of each map's maximum.
 #include <camkit/xtensor/npy.hpp>
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
-#include <algorithm>
-#include <cmath>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <vector>
+#include "common/reference_data.hpp"
 #include "common/temp_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-const std::string reference_dir = std::string(CAMKIT_TEST_DATA_DIR) + "/reference/";
+const std::string reference_dir = camkit_test::reference_path("");
 
 struct method_case {
     const char* tool_name;  // --method NAME
@@ -58,29 +57,18 @@ protected:
     /// Max over the maps of max|tool − reference| / max|reference|; fails on a shape mismatch.
     static double relative_error(const std::string& out, const std::string& reference_file) {
         const auto x = camkit::xtensor::load_npy<float>(out);
-        const auto r = camkit::xtensor::load_npy<float>(reference_dir + reference_file);
-        EXPECT_EQ(std::vector<std::size_t>(x.shape().begin(), x.shape().end()),
-                  std::vector<std::size_t>(r.shape().begin(), r.shape().end()))
-            << reference_file;
-        if (x.size() != r.size()) return INFINITY;
-        const std::size_t n_maps = r.shape()[0], per = r.size() / n_maps;
-        double worst = 0;
-        for (std::size_t n = 0; n < n_maps; ++n) {
-            double diff = 0, scale = 0;
-            for (std::size_t s = 0; s < per; ++s) {
-                diff = std::max(diff, std::abs(double(x.data()[n * per + s]) - r.data()[n * per + s]));
-                scale = std::max(scale, std::abs(double(r.data()[n * per + s])));
-            }
-            worst = std::max(worst, scale > 0 ? diff / scale : (diff > 0 ? INFINITY : 0.0));
-        }
-        return worst;
+        const auto r = camkit_test::load_reference(reference_file);
+        EXPECT_EQ(camkit::shape_t(x.shape().begin(), x.shape().end()), r.shape) << reference_file;
+        return camkit_test::reference_error(camkit::tensor<float>(camkit::shape_t(x.shape().begin(), x.shape().end()),
+                                                                  std::vector<float>(x.begin(), x.end())),
+                                            r);
     }
 
     void expect_matches(const method_case& m, const std::string& a, const std::string& g,
                         const std::vector<std::string>& flags, const std::string& reference_file) {
         const double err = relative_error(run_cam(m.tool_name, a, g, flags), reference_file);
         std::printf("[ tool      ] %-40s max relative error %.3g\n", reference_file.c_str(), err);
-        EXPECT_LE(err, 1e-4) << m.tool_name << " vs " << reference_file;
+        EXPECT_LE(err, camkit_test::reference_tolerance) << m.tool_name << " vs " << reference_file;
     }
 
     fs::path dir_;
@@ -99,6 +87,26 @@ TEST_F(CamkitToolReference, EveryMethodAndVariantEqualsPytorchGradCam) {
             expect_matches(m, "A3d.npy", "G3d.npy", {}, s + "_3d_normalized.npy");
         }
     }
+}
+
+// Eigen-CAM's branch with more channels than positions (K = 64 > S = 4x4 = 16).
+TEST_F(CamkitToolReference, ProjectionsWithMoreChannelsThanPositionsEqualPytorchGradCam) {
+    for (const auto& m : methods) {
+        const std::string s = m.stem;
+        if (s.rfind("eigen", 0) != 0) continue;
+        const std::string a = "A_wide.npy", g = "G_wide.npy";
+        expect_matches(m, a, g, {"--no-relu", "--normalize none"}, s + "_wide_raw.npy");
+        expect_matches(m, a, g, {}, s + "_wide_normalized.npy");
+        expect_matches(m, a, g, {"--size 16x16"}, s + "_wide_resized_input.npy");
+        expect_matches(m, a, g, {"--size 6x10"}, s + "_wide_resized_nonsquare.npy");
+        expect_matches(m, a, g, {"--size 16x16", "--renormalize"}, s + "_wide_renormalized.npy");
+    }
+}
+
+// A min-max ε off by 1e-5 is farther from the library's maps than the tolerance.
+TEST_F(CamkitToolReference, AnEpsilonOffBy1e5IsDetected) {
+    EXPECT_GT(relative_error(run_cam("gradcam", "A.npy", "G.npy", {"--eps 1.01e-5"}), "gradcam_normalized.npy"),
+              camkit_test::reference_tolerance);
 }
 
 // A map of the wrong method is far from the reference: the comparison above can fail.

@@ -1,55 +1,41 @@
 // camkit against pytorch-grad-cam: the same activations and gradients of a trained network layer
 // (tests/data/reference, produced by tools/reference/make_reference.py; README.md there says how)
-// must give the library's maps at every pipeline stage, to 1e-4 of each map's maximum.
+// must give the library's maps at every pipeline stage, to 1e-6 of each map's maximum.
 #include <camkit/explain.hpp>
 #include <camkit/methods/registry.hpp>
-#include <camkit/xtensor/npy.hpp>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "common/reference_data.hpp"
 
 namespace {
 
-const std::string reference_dir = std::string(CAMKIT_TEST_DATA_DIR) + "/reference/";
+using camkit_test::load_reference;
+using camkit_test::reference_error;
+using camkit_test::reference_tolerance;
 
-/// Relative tolerance per map: |camkit − reference| ≤ tolerance · max|reference|.
-constexpr double tolerance = 1e-4;
+const auto& load = load_reference;
 
-camkit::tensor<float> load(const std::string& name) {
-    const auto x = camkit::xtensor::load_npy<float>(reference_dir + name);
-    camkit::shape_t shape(x.shape().begin(), x.shape().end());
-    return camkit::tensor<float>(std::move(shape), std::vector<float>(x.begin(), x.end()));
-}
-
-/// Largest per-sample relative error max|a − r| / max|r| over the maps of a batch [N, *S].
-double max_relative_error(const camkit::tensor<float>& actual, const camkit::tensor<float>& reference) {
-    const std::size_t n_maps = reference.shape.at(0);
-    const std::size_t per = reference.size() / n_maps;
-    double worst = 0;
-    for (std::size_t n = 0; n < n_maps; ++n) {
-        double diff = 0, scale = 0;
-        for (std::size_t s = 0; s < per; ++s) {
-            const double r = reference[n * per + s];
-            diff = std::max(diff, std::abs(static_cast<double>(actual[n * per + s]) - r));
-            scale = std::max(scale, std::abs(r));
-        }
-        // A reference map of all zeros must be matched exactly.
-        worst = std::max(worst, scale > 0 ? diff / scale : (diff > 0 ? INFINITY : 0.0));
-    }
-    return worst;
-}
+/// The file stem of each method the library has (the methods it lacks have no reference file).
+const std::map<std::string_view, const char*> stems{
+    {"gradcam", "gradcam"},   {"hirescam", "hirescam"}, {"gradcam++", "gradcampp"},
+    {"xgradcam", "xgradcam"}, {"layercam", "layercam"}, {"gradcam-elementwise", "gradcam_elementwise"},
+    {"eigencam", "eigencam"}, {"eigengradcam", "eigengradcam"}};
 
 void expect_matches(const camkit::tensor<float>& actual, const std::string& file) {
     const camkit::tensor<float> reference = load(file);
     ASSERT_EQ(actual.shape, reference.shape) << file;
-    const double err = max_relative_error(actual, reference);
+    const double err = reference_error(actual, reference);
     std::printf("[ reference ] %-40s max relative error %.3g\n", file.c_str(), err);
-    EXPECT_LE(err, tolerance) << file;
+    EXPECT_LE(err, reference_tolerance) << file;
 }
 
 /// True for the methods that read no gradients (Eigen-CAM).
@@ -69,13 +55,30 @@ auto run(const camkit::tensor<float>& A, const camkit::tensor<float>& G, const c
         return camkit::explain<Method>(A, G, opt);
 }
 
+/// One 2-D case of the reference data: its activations and gradients, the prefix of its maps
+/// after the method's stem ("" or "_wide"), the input size and a non-square size (H, W).
+struct case_2d {
+    const char* activations;
+    const char* gradients;
+    const char* tag;
+    camkit::shape_t shape;
+    camkit::shape_t input_size;
+    camkit::shape_t non_square;
+};
+
+/// The trained ShapeNet's layer block8 (K = 32, 8x8; inputs 64x64).
+const case_2d shapenet{"A.npy", "G.npy", "", {2, 32, 8, 8}, {64, 64}, {24, 40}};
+/// TinyNet's layer block4: more channels than positions (K = 64 > S = 4x4 = 16; inputs 16x16).
+const case_2d wide{"A_wide.npy", "G_wide.npy", "_wide", {2, 64, 4, 4}, {16, 16}, {6, 10}};
+
 /// Every pipeline variant of one 2-D method: raw, normalized, resized (input size and a
 /// non-square size, which catches a swapped axis order), renormalized (the library's output).
 template <class Method>
-void check_2d(const std::string& stem) {
-    const auto A = load("A.npy");
-    const auto G = load("G.npy");
-    ASSERT_EQ(A.shape, (camkit::shape_t{2, 32, 8, 8}));
+void check_2d(const std::string& method_stem, const case_2d& c = shapenet) {
+    const auto A = load(c.activations);
+    const auto G = load(c.gradients);
+    ASSERT_EQ(A.shape, c.shape);
+    const std::string stem = method_stem + c.tag;
 
     camkit::options raw_only;
     raw_only.relu = false;
@@ -87,11 +90,11 @@ void check_2d(const std::string& stem) {
     expect_matches(run<Method>(A, G, {}).map, stem + "_normalized.npy");
 
     camkit::options input_size;
-    input_size.size = {64, 64};
+    input_size.size = c.input_size;
     expect_matches(run<Method>(A, G, input_size).map, stem + "_resized_input.npy");
 
     camkit::options non_square;
-    non_square.size = {24, 40};  // H = 24, W = 40
+    non_square.size = c.non_square;
     expect_matches(run<Method>(A, G, non_square).map, stem + "_resized_nonsquare.npy");
 
     camkit::options renormalized = input_size;
@@ -124,6 +127,15 @@ TEST(reference_pytorch_grad_cam, grad_cam_elementwise) {
 TEST(reference_pytorch_grad_cam, eigen_cam) { check_2d<camkit::eigen_cam>("eigencam"); }
 TEST(reference_pytorch_grad_cam, eigen_grad_cam) { check_2d<camkit::eigen_grad_cam>("eigengradcam"); }
 
+// Eigen-CAM's other branch: more channels than positions (K = 64 > S = 16), where the
+// eigenproblem of the S x S Gram matrix is the smaller one.
+TEST(reference_pytorch_grad_cam, eigen_cam_more_channels_than_positions) {
+    check_2d<camkit::eigen_cam>("eigencam", wide);
+}
+TEST(reference_pytorch_grad_cam, eigen_grad_cam_more_channels_than_positions) {
+    check_2d<camkit::eigen_grad_cam>("eigengradcam", wide);
+}
+
 TEST(reference_pytorch_grad_cam, grad_cam_3d) { check_3d<camkit::grad_cam>("gradcam"); }
 TEST(reference_pytorch_grad_cam, hires_cam_3d) { check_3d<camkit::hires_cam>("hirescam"); }
 TEST(reference_pytorch_grad_cam, layer_cam_3d) { check_3d<camkit::layer_cam>("layercam"); }
@@ -132,6 +144,26 @@ TEST(reference_pytorch_grad_cam, grad_cam_elementwise_3d) {
 }
 TEST(reference_pytorch_grad_cam, eigen_cam_3d) { check_3d<camkit::eigen_cam>("eigencam"); }
 TEST(reference_pytorch_grad_cam, eigen_grad_cam_3d) { check_3d<camkit::eigen_grad_cam>("eigengradcam"); }
+
+// The comparison catches a min-max ε off by 1e-5 (1e-7 + 1e-5 instead of the library's 1e-7):
+// every method's normalized maps computed so are farther from the library's than the tolerance,
+// while the right ε passes.
+TEST(reference_pytorch_grad_cam, a_min_max_epsilon_off_by_1e5_is_caught) {
+    const auto A = load("A.npy");
+    const auto G = load("G.npy");
+    camkit::options off;
+    off.eps = 1e-7 + 1e-5;
+    camkit::for_each_method([&](auto m) {
+        using M = typename decltype(m)::type;
+        if (!stems.contains(M::name)) return;
+        const std::string file = std::string(stems.at(M::name)) + "_normalized.npy";
+        const auto reference = load(file);
+        EXPECT_LE(reference_error(run<M>(A, G, {}).map, reference), reference_tolerance) << file;
+        const double err = reference_error(run<M>(A, G, off).map, reference);
+        std::printf("[ reference ] %-40s with eps + 1e-5: max relative error %.3g\n", file.c_str(), err);
+        EXPECT_GT(err, reference_tolerance) << file;
+    });
+}
 
 /// Largest absolute difference between two reference files of equal shape.
 double max_difference(const std::string& a, const std::string& b) {

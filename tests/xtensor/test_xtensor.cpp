@@ -14,9 +14,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <random>
 #include <string>
 #include <vector>
+
+#include "common/random_tensor.hpp"
 
 namespace {
 
@@ -38,14 +39,7 @@ struct camkit::tensor_traits<my_tensor> {
 
 namespace {
 
-template <class T>
-camkit::tensor<T> random_tensor(const camkit::shape_t& shape, unsigned seed) {
-    std::mt19937 rng(seed);
-    std::uniform_real_distribution<double> d(-1.0, 1.0);
-    camkit::tensor<T> t(shape);
-    for (auto& v : t.values) v = static_cast<T>(d(rng));
-    return t;
-}
+using camkit_test::random_tensor;
 
 template <class T>
 xt::xarray<T> as_xarray(const camkit::tensor<T>& t) {

@@ -1,13 +1,13 @@
-#!/usr/bin/python3
-"""Produces camkit's reference data from pytorch-grad-cam and the `camkit` tool's sample data.
+#!/usr/bin/env python3
+"""Produces camkit's reference data from pytorch-grad-cam, as released on the Python package index.
 
-This script does not contain pytorch-grad-cam: it imports the library from a checkout whose
-path is given with --pytorch-grad-cam (or the PYTORCH_GRAD_CAM environment variable).
+The library is imported as installed (pip package `grad-cam`, with its own dependencies, torch,
+torchvision and opencv-python-headless among them); this script contains none of its code.
 
-It trains two small CNNs on synthetic images (2-D: circles / squares / triangles on textured
-noise; 3-D: balls / boxes / rods in noisy volumes), runs the library's CAM methods for one class
-per sample, and saves the target layer's activations A and gradients G exactly as the library
-used them, together with the library's maps at every pipeline stage:
+It trains small CNNs on synthetic images (2-D: circles / squares / triangles on textured noise;
+3-D: balls / boxes / rods in noisy volumes), runs the library's CAM methods for one class per
+sample, and saves the target layer's activations A and gradients G exactly as the library used
+them, together with the library's maps at every pipeline stage:
 
   raw          the method's get_cam_image output (before ReLU)
   normalized   scale_cam_image(relu(raw))                       (min-max, no resize)
@@ -15,93 +15,35 @@ used them, together with the library's maps at every pipeline stage:
                size and for a non-square size
   renormalized the library's end-to-end output cam(input, targets): ReLU + min-max after resize
 
+A third, tiny network (TinyNet, 16x16 inputs) gives the cases that need the model itself or a
+layer with more channels than positions: ScoreCAM on its 16-channel 8x8 layer (the network is
+saved as TorchScript so that camkit's Score-CAM runs the same forward passes), and EigenCAM /
+EigenGradCAM on its 64-channel 4x4 layer (K = 64 > S = 16).
+
 Eigen-CAM and Eigen-Grad-CAM: the sign of the first singular vector is arbitrary. camkit fixes it
 so that max(raw) >= |min(raw)|. The library's raw map is flipped per sample to that convention
 and the rest of the pipeline is computed from the flipped raw with the library's own functions
 (scale_cam_image, aggregate_multi_layers). Which samples were flipped is written to
 eigen_flips.txt.
 
-Usage (Debian's python3 with python3-torch, numpy, opencv, scipy):
-  /usr/bin/python3 tools/reference/make_reference.py --pytorch-grad-cam /path/to/pytorch-grad-cam
+Usage (tests/data/reference/README.md gives the exact environment):
+  python tools/reference/make_reference.py [--examples-dir examples/data]
 """
 import argparse
-import importlib
+import importlib.metadata
 import os
-import subprocess
 import sys
 import time
-import types
 
 import numpy as np
 import torch
 import torch.nn as nn
 
-
-# ----------------------------------------------------------------------------------------------
-# Import the library. Its package imports some modules at import time that the methods used here
-# never call (test-time augmentation, plotting, kernel PCA / NMF, torchvision's box ops). Where
-# one is missing, an empty placeholder module stands in; the list is recorded in the README.
-# ----------------------------------------------------------------------------------------------
-STUBBED = []
+PACKAGES = ["grad-cam", "torch", "torchvision", "opencv-python-headless", "numpy", "scipy"]
 
 
-def _placeholder(name, attrs=()):
-    mod = types.ModuleType(name)
-
-    class _Unused:
-        def __init__(self, *args, **kwargs):
-            self.args = args
-
-        def __call__(self, *args, **kwargs):
-            raise RuntimeError(f"{name}: placeholder module, not available here")
-
-    for a in attrs:
-        setattr(mod, a, _Unused)
-    mod.__path__ = []  # a package, so that submodule placeholders can hang below it
-
-    def _any(attr):
-        if attr.startswith("__"):
-            raise AttributeError(attr)
-        return _Unused
-
-    mod.__getattr__ = _any
-    return mod
-
-
-def _ensure_module(name, attrs=()):
-    parent = name.rpartition(".")[0]
-    try:
-        if parent in STUBBED:
-            raise ImportError(name)
-        importlib.import_module(name)
-    except ImportError:
-        parts = name.split(".")
-        for i in range(1, len(parts) + 1):
-            sub = ".".join(parts[:i])
-            if sub not in sys.modules:
-                sys.modules[sub] = _placeholder(sub, attrs if i == len(parts) else ())
-                if i > 1:
-                    setattr(sys.modules[".".join(parts[:i - 1])], parts[i - 1], sys.modules[sub])
-        STUBBED.append(name)
-
-
-def import_library(path):
-    for name, attrs in [("ttach", ("Compose", "HorizontalFlip", "Multiply")),
-                        ("matplotlib", ()), ("matplotlib.pyplot", ()), ("matplotlib.lines", ("Line2D",)),
-                        ("torchvision", ()), ("torchvision.transforms", ("Compose", "Normalize", "ToTensor")),
-                        ("sklearn", ()), ("sklearn.decomposition", ("KernelPCA", "NMF"))]:
-        _ensure_module(name, attrs)
-    sys.path.insert(0, path)
-    import pytorch_grad_cam
-    return pytorch_grad_cam
-
-
-def git_commit(path):
-    try:
-        return subprocess.check_output(["git", "-C", path, "rev-parse", "HEAD"], text=True,
-                                       stderr=subprocess.DEVNULL).strip()
-    except (subprocess.CalledProcessError, FileNotFoundError):
-        return os.environ.get("PYTORCH_GRAD_CAM_COMMIT", "unknown")
+def package_versions():
+    return ", ".join(f"{p} {importlib.metadata.version(p)}" for p in PACKAGES)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -203,6 +145,31 @@ class VolumeNet(nn.Module):
         return self.head(x.mean(dim=(2, 3, 4)))
 
 
+class TinyNet(nn.Module):
+    """16x16 RGB -> 3 classes, small enough to script and to run Score-CAM's 2 x K masked forward
+    passes in no time. `block8` is a 16-channel 8x8 layer (Score-CAM), `block4` a 64-channel 4x4
+    one: more channels than positions (K = 64 > S = 16), the other branch of Eigen-CAM's
+    eigenproblem. A convolution follows `block4`, so its gradients vary over space."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2))     # 8x8
+        self.conv8 = nn.Conv2d(8, 16, 3, padding=1)
+        self.block8 = nn.ReLU()
+        self.pool = nn.MaxPool2d(2)                                                              # 4x4
+        self.conv4 = nn.Conv2d(16, 64, 3, padding=1)
+        self.block4 = nn.ReLU()
+        self.conv_out = nn.Conv2d(64, 32, 3, padding=1)
+        self.out = nn.ReLU()
+        self.head = nn.Linear(32, 3)
+
+    def forward(self, x):
+        x = self.block8(self.conv8(self.stem(x)))
+        x = self.block4(self.conv4(self.pool(x)))
+        x = self.out(self.conv_out(x))
+        return self.head(x.mean(dim=(2, 3)))
+
+
 def train(model, x, y, epochs, lr=3e-3, batch=64, seed=0):
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)
@@ -241,6 +208,7 @@ FILE_NAMES = {"GradCAM": "gradcam", "HiResCAM": "hirescam", "GradCAMPlusPlus": "
               "EigenCAM": "eigencam", "EigenGradCAM": "eigengradcam"}
 EIGEN = {"EigenCAM", "EigenGradCAM"}
 EPOCHS_3D = 30
+EPOCHS_TINY = 12
 
 
 def capture(lib, method, model, layer, x, classes):
@@ -287,6 +255,29 @@ def run_methods(lib, methods, model, layer, x, classes, sizes, A_ref, G_ref, ful
     return results, flips
 
 
+def run_score_cam(lib, model, layer, x, classes, size):
+    """The library's ScoreCAM: its channel weights (softmax of the masked inputs' scores), the
+    activations it used, and every pipeline stage as in run_methods."""
+    from pytorch_grad_cam.utils.image import scale_cam_image
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+    targets = [ClassifierOutputTarget(int(c)) for c in classes]
+    cam = lib.ScoreCAM(model=model, target_layers=[layer])
+    cam.batch_size = 16
+    out = cam(input_tensor=x, targets=targets)
+    # The hooks also recorded the masked batches; the first record is the forward pass on x.
+    A = cam.activations_and_grads.activations[0].numpy()
+    assert A.shape[0] == x.shape[0]
+    weights = np.asarray(cam.get_cam_weights(x, layer, targets, A, None), dtype=np.float32)
+    raw = np.asarray(cam.get_cam_image(x, layer, targets, A, None, False), dtype=np.float32)
+    h, w = size
+    res = {"weights": weights, "raw": raw, "normalized": scale_cam_image(np.maximum(raw, 0)),
+           "resized_input": scale_cam_image(np.maximum(raw, 0), (w, h)),
+           "renormalized": cam.aggregate_multi_layers([scale_cam_image(np.maximum(raw, 0), (w, h))[:, None, :]])}
+    assert np.array_equal(res["renormalized"], out), "ScoreCAM: pipeline decomposition differs from cam()"
+    cam.activations_and_grads.release()
+    return A, res
+
+
 def save(path, array):
     np.save(path, np.ascontiguousarray(array, dtype=np.float32))
 
@@ -299,23 +290,23 @@ def write_png(path, chw):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--pytorch-grad-cam", default=os.environ.get("PYTORCH_GRAD_CAM"),
-                    help="checkout of pytorch-grad-cam (the folder holding the pytorch_grad_cam package)")
     here = os.path.dirname(os.path.abspath(__file__))
     root = os.path.dirname(os.path.dirname(here))
     ap.add_argument("--reference-dir", default=os.path.join(root, "tests", "data", "reference"))
-    ap.add_argument("--examples-dir", default=os.path.join(root, "examples", "data"))
+    ap.add_argument("--examples-dir", default=None,
+                    help="also write the `camkit` tool's sample data (examples/data) there")
     ap.add_argument("--epochs", type=int, default=18)
     args = ap.parse_args()
-    if not args.pytorch_grad_cam:
-        ap.error("give --pytorch-grad-cam PATH or set PYTORCH_GRAD_CAM")
 
     torch.set_num_threads(1)  # deterministic reductions
-    lib = import_library(args.pytorch_grad_cam)
-    commit = git_commit(args.pytorch_grad_cam)
+    import pytorch_grad_cam as lib
     os.makedirs(args.reference_dir, exist_ok=True)
-    os.makedirs(args.examples_dir, exist_ok=True)
     log = []
+
+    def save_results(results, tag):
+        for method, res in results.items():
+            for variant, arr in res.items():
+                save(os.path.join(args.reference_dir, f"{FILE_NAMES[method]}{tag}_{variant}.npy"), arr)
 
     # ---- 2-D: train ShapeNet -----------------------------------------------------------------
     rng = np.random.default_rng(2024)
@@ -351,9 +342,7 @@ def main():
     np.savetxt(os.path.join(args.reference_dir, "classes.txt"), classes, fmt="%d")
     sizes = {"input": (64, 64), "nonsquare": (24, 40)}
     results, flips = run_methods(lib, METHODS_2D, net, net.block8, xs, classes, sizes, A, G, True)
-    for method, res in results.items():
-        for variant, arr in res.items():
-            save(os.path.join(args.reference_dir, f"{FILE_NAMES[method]}_{variant}.npy"), arr)
+    save_results(results, "")
 
     # ---- 3-D reference (VolumeNet layer `block`: K=16, 4x8x8) -------------------------------
     rng3 = np.random.default_rng(7)
@@ -380,34 +369,62 @@ def main():
     save(os.path.join(args.reference_dir, "G3d.npy"), G3)
     np.savetxt(os.path.join(args.reference_dir, "classes3d.txt"), classes3, fmt="%d")
     results3, flips3 = run_methods(lib, METHODS_3D, vnet, vnet.block, vs, classes3, {}, A3, G3, False)
-    for method, res in results3.items():
-        for variant, arr in res.items():
-            save(os.path.join(args.reference_dir, f"{FILE_NAMES[method]}_3d_{variant}.npy"), arr)
+    save_results(results3, "_3d")
+
+    # ---- TinyNet: Score-CAM (block8: K=16, 8x8) and Eigen-CAM with K > S (block4: K=64, 4x4) --
+    rng_t = np.random.default_rng(99)
+    n_t = 600
+    labels_t = np.arange(n_t) % 3
+    xt = torch.from_numpy(np.stack([make_image(rng_t, l, size=16) for l in labels_t]))
+    torch.manual_seed(2)
+    tnet = TinyNet()
+    acc_t, secs_t = train(tnet, xt, torch.from_numpy(labels_t).long(), EPOCHS_TINY, seed=2)
+    t_test_labels = np.array([0, 1, 2, 0, 1, 2])
+    t_test = torch.from_numpy(np.stack([make_image(rng_t, l, size=16) for l in t_test_labels]))
+    test_acc_t = accuracy(tnet, t_test, torch.from_numpy(t_test_labels).long())
+    log.append(f"TinyNet: {EPOCHS_TINY} epochs on {n_t} 16x16 images in {secs_t:.1f} s, train accuracy "
+               f"{acc_t:.3f}, held-out accuracy {test_acc_t:.3f} ({len(t_test_labels)} images)")
+    print(log[-1])
+    # Held-out images 1 (square) and 2 (triangle), each explained for its own class.
+    sel_t = [1, 2]
+    ts = t_test[sel_t]
+    classes_t = t_test_labels[sel_t]
+    torch.jit.script(tnet).save(os.path.join(args.reference_dir, "tinynet.pt"))
+    save(os.path.join(args.reference_dir, "tinynet_input.npy"), ts.numpy())
+    np.savetxt(os.path.join(args.reference_dir, "tinynet_classes.txt"), classes_t, fmt="%d")
+    A_s, res_s = run_score_cam(lib, tnet, tnet.block8, ts, classes_t, (16, 16))
+    save(os.path.join(args.reference_dir, "scorecam_A.npy"), A_s)
+    for variant, arr in res_s.items():
+        save(os.path.join(args.reference_dir, f"scorecam_{variant}.npy"), arr)
+    _, _, _, A_w, G_w = capture(lib, "GradCAM", tnet, tnet.block4, ts, classes_t)
+    save(os.path.join(args.reference_dir, "A_wide.npy"), A_w)
+    save(os.path.join(args.reference_dir, "G_wide.npy"), G_w)
+    results_w, flips_w = run_methods(lib, ["EigenCAM", "EigenGradCAM"], tnet, tnet.block4, ts, classes_t,
+                                     {"input": (16, 16), "nonsquare": (6, 10)}, A_w, G_w, True)
+    save_results(results_w, "_wide")
 
     with open(os.path.join(args.reference_dir, "eigen_flips.txt"), "w") as f:
         f.write("# samples whose library raw map was negated to camkit's sign convention (1 = negated)\n")
-        for tag, fl in [("2d", flips), ("3d", flips3)]:
+        for tag, fl in [("2d", flips), ("3d", flips3), ("wide", flips_w)]:
             for method, values in fl.items():
                 f.write(f"{tag} {FILE_NAMES[method]} {' '.join(str(int(b)) for b in values)}\n")
 
     # ---- sample data for the `camkit` tool (layer block16: K=32, 16x16, one image) ----------
     demo = sel[0]
     demo_class = int(test_labels[demo])
-    _, _, _, A16, G16 = capture(lib, "GradCAM", net, net.block16, x_test[demo:demo + 1], [demo_class])
-    save(os.path.join(args.examples_dir, "activations.npy"), A16)
-    save(os.path.join(args.examples_dir, "gradients.npy"), G16)
-    write_png(os.path.join(args.examples_dir, "image.png"), x_test[demo].numpy())
+    if args.examples_dir:
+        os.makedirs(args.examples_dir, exist_ok=True)
+        _, _, _, A16, G16 = capture(lib, "GradCAM", net, net.block16, x_test[demo:demo + 1], [demo_class])
+        save(os.path.join(args.examples_dir, "activations.npy"), A16)
+        save(os.path.join(args.examples_dir, "gradients.npy"), G16)
+        write_png(os.path.join(args.examples_dir, "image.png"), x_test[demo].numpy())
 
-    import cv2
     info = {
-        "commit": commit,
-        "stubbed": STUBBED,
-        "versions": f"python {sys.version.split()[0]}, torch {torch.__version__}, numpy {np.__version__}, "
-                    f"opencv {cv2.__version__}",
+        "versions": f"python {sys.version.split()[0]}, {package_versions()}",
         "log": log,
-        "ref": (sel, classes.tolist(), sel3, classes3.tolist()),
+        "ref": (sel, classes.tolist(), sel3, classes3.tolist(), sel_t, classes_t.tolist()),
         "demo": (demo, demo_class),
-        "flips": (flips, flips3),
+        "flips": (flips, flips3, flips_w),
     }
     with open(os.path.join(args.reference_dir, "generation.txt"), "w") as f:
         for k, val in info.items():

@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Checks that a CTest run ran enough tests of each label (used by scripts/test.sh).
+
+  count_tests.py TESTS_JSON JUNIT_XML LABEL=MINIMUM...
+
+TESTS_JSON is `ctest --show-only=json-v1` of the run (it gives each test's labels), JUNIT_XML its
+`--output-junit` file (it gives what each test did). A test counts when it ran and passed; a
+skipped test (no CUDA device, a missing tool) does not. Prints one line per label and exits 1,
+naming the label, when one ran fewer tests than its minimum, so that a dependency that went
+missing cannot quietly remove tests from the run.
+"""
+import json
+import sys
+import xml.etree.ElementTree as ET
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    tests_json, junit_xml, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+    labels = {}
+    for test in json.load(open(tests_json))["tests"]:
+        for prop in test.get("properties", []):
+            if prop["name"] == "LABELS":
+                labels[test["name"]] = prop["value"]
+    passed = {}
+    for case in ET.parse(junit_xml).getroot().iter("testcase"):
+        if case.get("status") == "run" and case.find("failure") is None and case.find("skipped") is None:
+            for label in labels.get(case.get("name"), []):
+                passed[label] = passed.get(label, 0) + 1
+    failed = []
+    for item in wanted:
+        label, minimum = item.split("=")
+        count = passed.get(label, 0)
+        ok = count >= int(minimum)
+        print(f"camkit tests: label {label}: {count} passed (minimum {minimum}){'' if ok else ' FAILED'}")
+        if not ok:
+            failed.append(label)
+    if failed:
+        print(f"camkit tests: FAILED: fewer tests than required ran for label(s) {', '.join(failed)}; "
+              "a dependency or a test executable may be missing")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
