@@ -94,7 +94,7 @@ TEST(Image, ErrorsNameTheFile) {
     // A PNG cut in half fails cleanly too.
     const std::string good = temp_path("good.png");
     camkit::xtensor::write_png(good, pattern(8, 8));
-    auto bytes = camkit::detail::read_file_bytes(good);
+    auto bytes = camkit::io::read_file(good);
     bytes.resize(bytes.size() / 2);
     EXPECT_THROW(camkit::xtensor::decode_image(bytes, "half.png"), camkit::error);
     EXPECT_THROW(camkit::xtensor::decode_image({}, "empty.png"), camkit::error);

@@ -49,7 +49,7 @@ void write_bytes(const std::string& path, const std::vector<std::byte>& b) {
 }
 
 std::string parse_error(const std::vector<std::byte>& b) {
-    return camkit_test::error_message([&] { camkit::detail::parse_npy(b); });
+    return camkit_test::error_message([&] { camkit::io::parse_npy(b); });
 }
 
 TEST(Npy, RoundTripFloatAndDouble) {
@@ -72,18 +72,18 @@ TEST(Npy, RoundTripFloatAndDouble) {
 TEST(Npy, HeaderMatchesNumpy) {
     // np.save of np.zeros((2, 3), np.float32) writes exactly this 128-byte prefix.
     xt::xarray<float> a = xt::zeros<float>({2, 3});
-    const auto bytes = camkit::detail::encode_npy<float>({2, 3}, a.data());
+    const auto bytes = camkit::io::encode_npy<float>({2, 3}, a.data());
     ASSERT_EQ(bytes.size(), 128u + 24u);
     const std::string header(reinterpret_cast<const char*>(bytes.data()) + 10, 118);
     std::string expected = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     expected.resize(117, ' ');
     EXPECT_EQ(header, expected + '\n');
     EXPECT_EQ(static_cast<int>(bytes[8]), 118);
-    const auto one = camkit::detail::encode_npy<double>({5}, std::vector<double>(5).data());
+    const auto one = camkit::io::encode_npy<double>({5}, std::vector<double>(5).data());
     EXPECT_NE(std::string(reinterpret_cast<const char*>(one.data()), 80).find("'shape': (5,)"), std::string::npos);
-    const auto h = camkit::detail::parse_npy(one);
+    const auto h = camkit::io::parse_npy(one);
     EXPECT_EQ(h.shape, (camkit::shape_t{5}));
-    EXPECT_EQ(h.dtype, camkit::detail::npy_dtype::float64);
+    EXPECT_EQ(h.dtype, camkit::io::npy_dtype::float64);
     EXPECT_EQ(h.data_offset, 128u);  // NumPy's size for this header too
 }
 
@@ -99,15 +99,15 @@ TEST(Npy, SavesStridedAndColumnMajorInCOrder) {
 
 TEST(Npy, ParsesLegalVariants) {
     const std::string body = "{'descr': '<f8', 'fortran_order': False, 'shape': (3,), }";
-    EXPECT_EQ(camkit::detail::parse_npy(npy_bytes(body, 24)).count, 3u);
+    EXPECT_EQ(camkit::io::parse_npy(npy_bytes(body, 24)).count, 3u);
     // Keys in another order, double quotes, no trailing comma, padding and a newline.
     EXPECT_EQ(parse_error(npy_bytes("{\"shape\": (1, 2), \"fortran_order\": False, \"descr\": \"<f4\"}   \n", 8)),
               "no error");
     // 0-d array and version 2.0.
-    EXPECT_EQ(camkit::detail::parse_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': ()}", 4)).count, 1u);
+    EXPECT_EQ(camkit::io::parse_npy(npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': ()}", 4)).count, 1u);
     auto v2 = npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (0, 4)}", 0, 2);
     v2.insert(v2.begin() + 10, {std::byte{0}, std::byte{0}});  // 4-byte header length
-    EXPECT_EQ(camkit::detail::parse_npy(v2).count, 0u);
+    EXPECT_EQ(camkit::io::parse_npy(v2).count, 0u);
 }
 
 TEST(Npy, RejectsMalformedInput) {
