@@ -7,8 +7,7 @@
 // 2, one line on stderr and no changed or new file.
 #include <camkit/io/image.hpp>
 #include <camkit/io/npy.hpp>
-#include <camkit/methods.hpp>
-#include <camkit/targets.hpp>
+#include <camkit/camkit.hpp>
 #include <camkit/version.hpp>
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/torch.hpp>

@@ -3,12 +3,8 @@
 #include "../../common/picture.hpp"
 #include "../torch_support.hpp"
 
-#include <camkit/colormap.hpp>
+#include <camkit/camkit.hpp>  // the method registry, targets and mask builders, post-processing
 #include <camkit/io/npy.hpp>
-#include <camkit/methods.hpp>
-#include <camkit/overlay.hpp>
-#include <camkit/resize.hpp>
-#include <camkit/targets.hpp>
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/torch.hpp>
 
