@@ -25,11 +25,11 @@ fi
 
 rm -rf "$work"
 mkdir -p "$work/src"
-cp -r "$src/conanfile.py" "$src/LICENSE" "$src/include" "$src/test_package" "$src/conan" "$work/src/"
+cp -r "$src/conanfile.py" "$src/LICENSE" "$src/include" "$src/io" "$src/test_package" "$src/conan" "$work/src/"
 mkdir -p "$work/src/adapters"
 for adapter in "$src"/adapters/*/; do
     name=$(basename "$adapter")
-    [[ -d "$adapter/include" ]] || continue  # camkit::blas has no headers of its own
+    [[ -d "$adapter/include" ]] || continue
     mkdir -p "$work/src/adapters/$name"
     cp -r "$adapter/include" "$work/src/adapters/$name/"
 done
@@ -39,7 +39,12 @@ export CONAN_HOME="$work/home"
 "${conan[@]}" --version
 # -nr: no remote is consulted; every dependency is a [platform_requires] of the profile.
 "${conan[@]}" create "$work/src" --profile:all "$work/src/conan/profiles/debian" --no-remote 2>&1 | tee "$work/create.log"
+# The BLAS adapter's component too (xtensor-blas and OpenBLAS from the profile's platform packages).
+"${conan[@]}" create "$work/src" --profile:all "$work/src/conan/profiles/debian" --no-remote -o "&:with_blas=True" 2>&1 |
+    tee "$work/create_blas.log"
 # The test_package programs print "... ok"; make sure they ran.
 grep -q "test_package (core): ok" "$work/create.log"
+grep -q "test_package (io): ok" "$work/create.log"
 grep -q "test_package (xtensor): ok" "$work/create.log"
+grep -q "test_package (blas): ok" "$work/create_blas.log"
 echo "camkit_package_conan: conan create and test_package passed"

@@ -1,1 +1,0 @@
-#include <camkit/version.hpp>
