@@ -54,10 +54,9 @@ class CamkitConan(ConanFile):
         self.requires("boost/1.83.0", transitive_headers=True)
         if self.options.with_io:
             self.requires("stb/cci.20230920", transitive_headers=True)
-        if self.options.with_xtensor:
+        if self.options.with_xtensor or self.options.with_blas:
             self.requires("xtensor/0.24.7", transitive_headers=True)
         if self.options.with_blas:
-            self.requires("xtensor/0.24.7", transitive_headers=True)
             self.requires("xtensor-blas/0.20.0", transitive_headers=True)
             self.requires("openblas/0.3.27", transitive_headers=True, transitive_libs=True)
         if self.options.with_torch:
