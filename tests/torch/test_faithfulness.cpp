@@ -1,6 +1,7 @@
 // Deletion / insertion curves and average drop / increase in confidence on models whose output is a
 // known linear function of the input, so every curve point and area is computed by hand.
 #include <camkit/torch/faithfulness.hpp>
+#include <camkit/torch/scripted.hpp>  // a TorchScript module as the model
 
 #include <gtest/gtest.h>
 

@@ -2,6 +2,7 @@
 // channel alone carries the class, the per-channel upsampling and normalization seen through a model
 // that outputs its input, chunking, TorchScript, and agreement with a channel-by-channel loop.
 #include <camkit/torch/score_cam.hpp>
+#include <camkit/torch/scripted.hpp>  // TorchScript models and named layers
 
 #include <gtest/gtest.h>
 
@@ -182,6 +183,53 @@ TEST(ScoreCam, ErrorPaths) {
     auto seg = [](const at::Tensor& v) { return at::cat({v, -v}, 1); };
     EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(seg, x, corner_activations(), bad); }),
                     "masks shape [3, 3] must be [N, *S] or [*S]"));
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(seg, x, corner_activations(), ct::class_mask_score{{0}, {}}); }),
+                    "masks is an undefined tensor"));
+}
+
+// Every argument check of Score-CAM and of its scores names the argument and what it expected.
+TEST(ScoreCam, ArgumentErrors) {
+    const at::Tensor x = at::ones({1, 1, 2, 2});
+    const at::Tensor A = corner_activations();
+    const std::vector<std::int64_t> cls{0};
+    auto message = [&](auto&& f) { return camkit_test::error_message(f); };
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, at::ones({1, 4}), A, cls); }),
+                    "input must be [N, C, L], [N, C, H, W] or [N, C, D, H, W], got shape [1, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x.to(at::kLong), A, cls); }),
+                    "input must hold floating-point values"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, at::ones({1, 1, 0, 2}), A, cls); }),
+                    "input has an empty axis: shape [1, 1, 0, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, at::Tensor(), cls); }),
+                    "activations must be [N, K, *s] with as many spatial axes as input [1, 1, 2, 2], got shape undefined"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, at::ones({1, 2, 0, 2}), cls); }),
+                    "activations has an empty axis: shape [1, 2, 0, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, A.to(at::kInt), cls); }),
+                    "activations must hold floating-point values"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, at::empty({1, 2, 2, 2}, at::device(at::kMeta)), cls); }),
+                    "activations are on device meta but input on cpu"));
+    ct::score_cam_options sopt;
+    sopt.eps = -1;
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, A, cls, {}, sopt); }),
+                    "score_cam_options.eps must be ≥ 0, got -1"));
+    // A model whose output is not [B, C, ...], and a score with the wrong number of values.
+    auto flat = [](const at::Tensor& v) { return v.flatten(1).sum(1); };
+    EXPECT_TRUE(has(message([&] { ct::score_cam(flat, x, A, cls); }),
+                    "model: output must be [B, C, ...] with B = 2 rows, got shape [2]"));
+    auto two_per_row = [](const at::Tensor& out, const at::Tensor&) { return out; };
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, A, two_per_row); }),
+                    "score: must return one value per output row (2), got shape [2, 2]"));
+    // The scores alone: a class needs a [B, C, ...] output; a seed must match the output.
+    const at::Tensor rows = at::zeros({2}, at::kLong);
+    EXPECT_TRUE(has(message([&] { ct::class_logit{{0}}(at::ones({2}), rows); }),
+                    "model: output must be [B, C, ...] to pick a class"));
+    EXPECT_TRUE(has(message([&] { ct::seed_score{at::ones({1, 3})}(at::ones({2, 2}), rows); }),
+                    "seed_score: seeds shape [1, 3] must be [N, C, *P] for an output of shape [2, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::seed_score{}(at::ones({2, 2}), rows); }),
+                    "seed_score: seeds shape undefined must be [N, C, *P]"));
+    // A TorchScript model that returns no tensor.
+    torch::jit::Module pair("pair");
+    pair.define("def forward(self, x):\n    return x, x\n");
+    EXPECT_TRUE(has(message([&] { ct::score_cam(pair, x, A, cls); }), "model: forward must return one tensor, got Tuple"));
 }
 
 #include <camkit/targets/class_score.hpp>

@@ -3,7 +3,9 @@
 // and against a hand-written seed backward, the in-place case, every error path, and memory.
 #include <camkit/methods.hpp>
 #include <camkit/targets.hpp>
-#include <camkit/torch/torch.hpp>
+#include <camkit/torch/capture.hpp>
+#include <camkit/torch/explain.hpp>
+#include <camkit/torch/scripted.hpp>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -308,17 +310,130 @@ TEST(TorchCapture, ErrorPaths) {
     EXPECT_EQ(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11).requires_grad_(), two).gradients.dim(), 4);
 }
 
-// A layer called twice in forward, or not at all, is refused with a reason (graph built in C++).
+namespace {
+// A module whose forward is `x * w`, for graphs written in C++.
+torch::jit::Module scale_module(double w) {
+    torch::jit::Module m("Scale");
+    m.register_parameter("w", at::full({1}, w), false);
+    m.define("def forward(self, x):\n    return x * self.w\n");
+    return m;
+}
+
+// A module holding `body` whose forward is `source`.
+torch::jit::Module holder(const char* name, const torch::jit::Module& body, const std::string& source) {
+    torch::jit::Module m(name);
+    m.register_module("body", body);
+    m.define(source);
+    return m;
+}
+}  // namespace
+
+// Every refusal of scripted_layer says why, for graphs written in C++ and a module reached
+// through an interface type (tests/data/torch/interface.pt).
 TEST(TorchCapture, ScriptedLayerThatCannotBeRecorded) {
-    torch::jit::Module inner("Inner");
-    inner.register_parameter("w", at::ones({1}), false);
-    inner.define("def forward(self, x):\n    return x * self.w\n");
     torch::jit::Module outer("Outer");
-    outer.register_module("body", inner);
-    outer.register_module("unused", inner.clone());
+    outer.register_module("body", scale_module(1));
+    outer.register_module("unused", scale_module(1));
     outer.define("def forward(self, x):\n    return self.body.forward(self.body.forward(x))\n");
-    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "body"), "called 2 times");
-    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "unused"), "never uses module 'unused'");
+    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "body"), "layer 'body' is called 2 times in forward");
+    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "unused"), "layer 'unused': forward never uses module 'unused'");
+    const auto looped = holder("Looped", scale_module(1),
+                               "def forward(self, x):\n    for _ in range(2):\n        x = self.body.forward(x)\n"
+                               "    return x\n");
+    EXPECT_ERROR_HAS(ct::scripted_layer(looped, "body"), "layer 'body' is called inside a loop");
+    torch::jit::Module pair("Pair");
+    pair.define("def forward(self, x):\n    return x, x * 2\n");
+    const auto tuple_layer = holder("UsesPair", pair, "def forward(self, x):\n    return self.body.forward(x)[0]\n");
+    EXPECT_ERROR_HAS(ct::scripted_layer(tuple_layer, "body"),
+                     "layer 'body' returns (Tensor, Tensor), camkit needs a layer whose forward returns one tensor");
+    const auto weight_only = holder("WeightOnly", scale_module(2), "def forward(self, x):\n    return x * self.body.w\n");
+    EXPECT_ERROR_HAS(ct::scripted_layer(weight_only, "body"),
+                     "layer 'body': its forward is never called by the model's forward");
+
+    // A body reached through an interface type: its submodules cannot be inlined, the body itself can.
+    torch::jit::Module m = torch::jit::load(data("interface.pt"));
+    EXPECT_EQ(ct::layer_names(m), (std::vector<std::string>{"body", "body.conv", "fc"}));
+    EXPECT_ERROR_HAS(ct::scripted_layer(m, "body.conv"),
+                     "layer 'body.conv': a module on its path is called through an interface type");
+    ct::scripted_layer body(m, "body");
+    const at::Tensor x = randn({2, 1, 4, 5}, 15).requires_grad_();
+    const auto p = parameters(m);
+    const ct::captured c = ct::capture_gradients(body, x, std::vector<camkit::target>{camkit::class_score(1), camkit::class_score(0)});
+    const at::Tensor a = at::relu(at::conv2d(x, p.at("body.conv.weight"), p.at("body.conv.bias"), 1, 1)).detach();
+    EXPECT_TRUE(close(c.activations, a, 1e-6));
+    // fc(mean(A)) of the body's output A: G[n, k] = W[c_n, k] / |S| everywhere.
+    const at::Tensor W = p.at("fc.weight");
+    EXPECT_TRUE(close(c.gradients[0][1], at::full({4, 5}, W[1][1].item<float>() / 20.f), 1e-7));
+    EXPECT_TRUE(close(c.gradients[1][0], at::full({4, 5}, W[0][0].item<float>() / 20.f), 1e-7));
+}
+
+// A layer the forward skips, a forward that returns no tensor, an output that does not depend on
+// the layer, and a recorded tensor whose batch differs from the output's are clear errors.
+TEST(TorchCapture, ForwardsThatCannotBeExplained) {
+    const std::vector<camkit::target> two = {camkit::class_score(0), camkit::class_score(1)};
+    const at::Tensor x = randn({2, 2, 4, 5}, 16).requires_grad_();
+    auto skipping = holder("Skips", scale_module(2),
+                           "def forward(self, x):\n    if bool(x.sum() > 1e9):\n        x = self.body.forward(x)\n"
+                           "    return x.mean([2, 3])\n");
+    ct::scripted_layer skipped(skipping, "body");
+    EXPECT_ERROR_HAS(ct::capture_gradients(skipped, x, two), "layer 'body' was not reached during forward");
+    EXPECT_ERROR_HAS(ct::capture_activations(skipped, x), "layer 'body' was not reached during forward");
+    auto tuple_out = holder("TupleOut", scale_module(2),
+                            "def forward(self, x):\n    y = self.body.forward(x)\n    return y, y\n");
+    ct::scripted_layer from_tuple(tuple_out, "body");
+    EXPECT_ERROR_HAS(ct::capture_gradients(from_tuple, x, two), "model: forward must return one tensor, got Tuple");
+    torch::jit::Module split("Split");
+    split.define("def forward(self, x):\n    return x\n"
+                 "def features(self, x):\n    return x, x\n"
+                 "def head(self, f):\n    return f\n");
+    ct::scripted_layer features(split, "features");
+    EXPECT_TRUE(features.uses_features_head());
+    EXPECT_ERROR_HAS(ct::capture_gradients(features, x, two), "model: features(x) must return one tensor, got Tuple");
+
+    tiny_net net;
+    auto ignores_tap = [&](const at::Tensor& in) {
+        net.tap(at::conv2d(in, net.conv_w, net.conv_b, 1, 1));
+        return at::linear(in.mean({2, 3}), net.fc_w.narrow(1, 0, 2), net.fc_b);
+    };
+    EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two),
+                     "the model output does not depend on the captured activation");
+    auto constant = [&](const at::Tensor& in) {
+        net.tap(at::conv2d(in, net.conv_w, net.conv_b, 1, 1));
+        return at::zeros({2, 2});
+    };
+    EXPECT_ERROR_HAS(ct::capture_gradients(constant, x, net.tap, two),
+                     "the model output does not depend on the captured activation");
+    auto pooled_batch = [&](const at::Tensor& in) {
+        const at::Tensor a = at::conv2d(in, net.conv_w, net.conv_b, 1, 1);
+        const at::Tensor b = net.tap(a.sum(0, true));
+        return at::linear((a + b).mean({2, 3}), net.fc_w, net.fc_b);
+    };
+    EXPECT_ERROR_HAS(ct::capture_gradients(pooled_batch, x, net.tap, two),
+                     "the captured activation has batch size 1 but the model output has shape [2, 2]");
+}
+
+// A probability target through a TorchScript layer equals the same target through a tap.
+TEST(TorchCapture, ScriptedLayerWithProbabilityTarget) {
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    cpp_classifier net{parameters(m)};
+    const at::Tensor x = randn({2, 2, 6, 7}, 17);
+    const ct::probability_score p{{camkit::class_score(2), camkit::class_score(0)}};
+    const auto a = ct::explain<camkit::grad_cam>(m, "encoder.2", x, p);
+    const auto b = ct::explain<camkit::grad_cam>(net, x, net.after_conv2, p);
+    EXPECT_TRUE(close(a.gradients, b.gradients, 1e-6));
+    EXPECT_TRUE(close(a.cam.map, b.cam.map, 1e-5));
+    const at::Tensor probs = at::softmax(a.output, 1);
+    EXPECT_NEAR(a.scores[0].item<float>(), probs[0][2].item<float>(), 1e-6);
+    EXPECT_NEAR(a.scores[1].item<float>(), probs[1][0].item<float>(), 1e-6);
+    // No target: each sample's predicted class.
+    const auto predicted = ct::explain<camkit::grad_cam>(m, "encoder.2", x);
+    const at::Tensor cls = a.output.argmax(1);
+    const auto want = ct::explain<camkit::grad_cam>(
+        m, "encoder.2", x,
+        {camkit::class_score(static_cast<std::size_t>(cls[0].item<std::int64_t>())),
+         camkit::class_score(static_cast<std::size_t>(cls[1].item<std::int64_t>()))});
+    EXPECT_TRUE(close(predicted.gradients, want.gradients, 0));
+    EXPECT_TRUE(close(predicted.scores, a.output.amax(1), 1e-6));
 }
 
 // 1000 explanations in a loop (tap and TorchScript layer) leave the resident memory flat.

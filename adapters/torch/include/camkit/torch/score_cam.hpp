@@ -21,8 +21,9 @@
 #include <camkit/torch/tensor.hpp>
 
 #include <cstdint>
-#include <tuple>
 #include <span>
+#include <tuple>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -127,32 +128,26 @@ score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor&
     return score_cam(model, input, activations, class_logit{{classes.begin(), classes.end()}}, opt, sopt);
 }
 
-/// Score-CAM of layer `layer` (dotted path) of a TorchScript module with one camkit target per
-/// sample: one forward records the layer's activations, then the masked inputs run through `module`.
-inline score_cam_result score_cam(::torch::jit::Module& module, const std::string& layer, const at::Tensor& input,
-                                  std::span<const target> targets, const options& opt = {},
-                                  const score_cam_options& sopt = {}) {
+/// Score-CAM at the layer `rec` records (a tap's `tapped` model, a scripted_layer) with one camkit
+/// target per sample: one forward records the activations, then the masked inputs run through `model`.
+template <layer_recorder R, torch_model M>
+score_cam_result score_cam(R& rec, M&& model, const at::Tensor& input, std::span<const target> targets,
+                           const options& opt = {}, const score_cam_options& sopt = {}) {
     detail::check_input(input);
-    scripted_layer recorder(module, layer);
     at::Tensor output, activations;
     {
         at::NoGradGuard no_grad;
-        std::tie(output, activations) = capture_activations(recorder, input);
+        std::tie(output, activations) = capture_activations(rec, input);
     }
-    return score_cam(module, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
+    return score_cam(model, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
 }
 
 /// Score-CAM of a C++-frontend model at the tap it calls in forward, with one camkit target per sample.
 template <forward_function F>
 score_cam_result score_cam(F&& forward, const at::Tensor& input, const tap& t, std::span<const target> targets,
                            const options& opt = {}, const score_cam_options& sopt = {}) {
-    detail::check_input(input);
-    at::Tensor output, activations;
-    {
-        at::NoGradGuard no_grad;
-        std::tie(output, activations) = capture_activations(forward, input, t);
-    }
-    return score_cam(forward, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
+    tapped<std::remove_reference_t<F>> rec(forward, t);
+    return score_cam(rec, forward, input, targets, opt, sopt);
 }
 
 }  // namespace camkit::torch
