@@ -207,6 +207,58 @@ TEST(TorchTensor, ErrorsNameTheArgument) {
     EXPECT_THROW(ct::host_view_of<double>(A, "activations"), camkit::error);
 }
 
+// Every argument check of the torch ops (explain_with_ops, normalize, resize, cam, host_view_of)
+// names the argument and what it expected; a meta tensor stands in for another device.
+TEST(TorchTensor, OpsArgumentErrors) {
+    const at::Tensor A = at::ones({2, 3, 4, 4});
+    const auto message = [](auto&& f) { return camkit_test::error_message(f); };
+    const auto has = [](const std::string& m, const std::string& part) {
+        return m.find(part) != std::string::npos ? ::testing::AssertionSuccess()
+                                                 : ::testing::AssertionFailure() << "message: " << m;
+    };
+    using M = camkit::grad_cam;
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(at::Tensor(), A); }), "activations is an undefined tensor"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, at::Tensor()); }), "gradients is an undefined tensor"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A.to(at::kInt), A.to(at::kInt)); }),
+                    "activations must be a floating-point tensor, got dtype Int"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, A.to(at::kDouble)); }),
+                    "gradients dtype Double must equal activations dtype Float"));
+    const at::Tensor meta = at::empty({2, 3, 4, 4}, at::device(at::kMeta));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, meta); }), "gradients are on device meta but activations on cpu"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A.to_sparse(), A.to_sparse()); }),
+                    "activations and gradients must be dense tensors"));
+    camkit::options bad_size;
+    bad_size.size = {8};
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, A, bad_size); }),
+                    "options.size [8] must give one extent per spatial axis of activations [2, 3, 4, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::normalize(A, camkit::normalization::min_max, -1e-3); }), "normalize: eps must be ≥ 0"));
+    EXPECT_TRUE(has(message([&] { ct::normalize(at::ones({}), camkit::normalization::max); }),
+                    "normalize: maps need a batch axis"));
+    EXPECT_TRUE(has(message([&] { ct::resize(at::ones({2}), {3}); }),
+                    "resize: maps must be [N, *S] with 1 to 3 spatial axes, got shape [2]"));
+    EXPECT_TRUE(has(message([&] { ct::resize(at::ones({2, 4, 4}), {3}); }),
+                    "resize: size [3] must give one extent per spatial axis of maps [2, 4, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::resize(at::ones({2, 4, 4}), {0, 3}); }), "resize: size [0, 3] has a zero extent"));
+    const at::Tensor W = at::ones({5, 3});
+    const std::vector<std::size_t> two{1, 4};
+    EXPECT_TRUE(has(message([&] { ct::cam(at::Tensor(), W, two); }), "activations and head_weights must be defined tensors"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, at::ones({5, 2}), two); }),
+                    "head_weights must be [C, K] with K = 3 channels, got shape [5, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, W, std::vector<std::size_t>{1}); }),
+                    "classes holds 1 entries but the batch has 2 samples"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, W, std::vector<std::size_t>{1, 5}); }),
+                    "classes[1] = 5 is out of range for 5 classes"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A.to(at::kLong), W, two); }), "activations must be a floating-point tensor"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, W, two, bad_size); }),
+                    "options.size [8] must give one extent per spatial axis of activations [2, 3, 4, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<float>(at::Tensor(), "maps"); }), "maps is an undefined tensor"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<float>(meta, "maps"); }),
+                    "maps must be on the CPU for a host view, got device meta"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<double>(A, "maps"); }),
+                    "maps has dtype Float, the host view expects Double"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<float>(A.to_sparse(), "maps"); }), "maps must be a dense (strided) tensor"));
+}
+
 // Resize and normalization with torch ops equal the host post-processing.
 TEST(TorchTensor, PostProcessingMatchesHost) {
     for (const std::vector<std::int64_t>& shape : {std::vector<std::int64_t>{2, 5}, {2, 4, 6}, {1, 3, 4, 5}}) {
