@@ -18,6 +18,7 @@
 #include <camkit/segmentation.hpp>
 #include <camkit/torch/capture.hpp>
 #include <camkit/torch/explain.hpp>
+#include <camkit/torch/scripted.hpp>
 
 #include <algorithm>
 #include <array>
