@@ -41,12 +41,6 @@ at::Tensor randn(std::vector<std::int64_t> shape, std::uint64_t seed) {
     return ::testing::AssertionFailure() << "max error " << worst << " > " << tol * scale;
 }
 
-#define EXPECT_ERROR_HAS(statement, text)                                                       \
-    do {                                                                                        \
-        const std::string msg_ = camkit_test::error_message([&] { statement; });                                \
-        EXPECT_NE(msg_.find(text), std::string::npos) << "message: " << msg_;                  \
-    } while (0)
-
 // conv (2 → K = 3, 3×3, padding 1) → tap → global average pool → linear (3 → 2), written with
 // ATen ops. For class c the score is Σ_k W[c,k] mean_s A[k,s] + b, so G[k,s] = W[c,k] / |S|.
 struct tiny_net {
@@ -254,23 +248,23 @@ TEST(TorchCapture, ErrorPaths) {
     const std::vector<camkit::target> two = {camkit::class_score(0), camkit::class_score(1)};
     {
         c10::NoGradGuard guard;
-        EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "NoGradGuard");
+        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "NoGradGuard");
     }
     {
         c10::InferenceMode guard;
-        EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "InferenceMode");
+        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "InferenceMode");
     }
     // Frozen weights and an input without requires_grad.
     tiny_net frozen;
     for (at::Tensor* p : {&frozen.conv_w, &frozen.conv_b, &frozen.fc_w, &frozen.fc_b}) p->requires_grad_(false);
-    EXPECT_ERROR_HAS(ct::capture_gradients(frozen, x, frozen.tap, two), "make the input require grad");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(frozen, x, frozen.tap, two), "make the input require grad");
     const auto ok = ct::capture_gradients(frozen, x.clone().requires_grad_(), frozen.tap, two);
     EXPECT_EQ(ok.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
     // A tap the forward never reaches, and one reached twice.
     ct::tap unused;
-    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, unused, two), "never reached");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, unused, two), "never reached");
     auto twice = [&](const at::Tensor& in) { return net(in) + net(in); };
-    EXPECT_ERROR_HAS(ct::capture_gradients(twice, x, net.tap, two), "reached 2 times");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(twice, x, net.tap, two), "reached 2 times");
     // The model ignores what the tap returns and changes the recorded tensor in place.
     auto ignores_tap = [&](const at::Tensor& in) {
         at::Tensor a = at::conv2d(in, net.conv_w, net.conv_b, 1, 1);
@@ -278,35 +272,35 @@ TEST(TorchCapture, ErrorPaths) {
         a.relu_();
         return at::linear(a.mean({2, 3}), net.fc_w, net.fc_b);
     };
-    EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two), "x = tap(x);");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two), "x = tap(x);");
     // Target count differs from the batch.
-    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)}),
                      "1 given for a batch of 2");
-    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0), camkit::class_score(5)}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0), camkit::class_score(5)}),
                      "out of range");
     // A second recording of a tap that is recording.
     {
         ct::recording r(net.tap);
-        EXPECT_ERROR_HAS(ct::recording(net.tap), "already active");
+        CAMKIT_EXPECT_ERROR_HAS(ct::recording(net.tap), "already active");
     }
     EXPECT_FALSE(net.tap.is_recording());
     // Unknown layer names list the valid ones.
     torch::jit::Module m = torch::jit::load(data("classifier.pt"));
-    EXPECT_ERROR_HAS(ct::scripted_layer(m, "encoder.9"),
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "encoder.9"),
                      "unknown layer 'encoder.9'; valid layers: encoder, encoder.0, encoder.1, encoder.2, encoder.3, fc");
-    EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(m, "layer4", x, two), "unknown layer 'layer4'");
+    CAMKIT_EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(m, "layer4", x, two), "unknown layer 'layer4'");
     ct::scripted_layer s(m, "encoder.2");
     {
         c10::NoGradGuard guard;
-        EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), two), "NoGradGuard");
+        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), two), "NoGradGuard");
     }
-    EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), std::vector<camkit::target>{camkit::class_score(0)}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), std::vector<camkit::target>{camkit::class_score(0)}),
                      "1 given for a batch of 2");
     // Frozen scripted model.
     torch::jit::Module fm = torch::jit::load(data("classifier.pt"));
     for (auto p : fm.parameters()) p.requires_grad_(false);
     ct::scripted_layer fs(fm, "encoder.2");
-    EXPECT_ERROR_HAS(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11), two), "does not require grad");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11), two), "does not require grad");
     EXPECT_EQ(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11).requires_grad_(), two).gradients.dim(), 4);
 }
 
@@ -335,25 +329,25 @@ TEST(TorchCapture, ScriptedLayerThatCannotBeRecorded) {
     outer.register_module("body", scale_module(1));
     outer.register_module("unused", scale_module(1));
     outer.define("def forward(self, x):\n    return self.body.forward(self.body.forward(x))\n");
-    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "body"), "layer 'body' is called 2 times in forward");
-    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "unused"), "layer 'unused': forward never uses module 'unused'");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(outer, "body"), "layer 'body' is called 2 times in forward");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(outer, "unused"), "layer 'unused': forward never uses module 'unused'");
     const auto looped = holder("Looped", scale_module(1),
                                "def forward(self, x):\n    for _ in range(2):\n        x = self.body.forward(x)\n"
                                "    return x\n");
-    EXPECT_ERROR_HAS(ct::scripted_layer(looped, "body"), "layer 'body' is called inside a loop");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(looped, "body"), "layer 'body' is called inside a loop");
     torch::jit::Module pair("Pair");
     pair.define("def forward(self, x):\n    return x, x * 2\n");
     const auto tuple_layer = holder("UsesPair", pair, "def forward(self, x):\n    return self.body.forward(x)[0]\n");
-    EXPECT_ERROR_HAS(ct::scripted_layer(tuple_layer, "body"),
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(tuple_layer, "body"),
                      "layer 'body' returns (Tensor, Tensor), camkit needs a layer whose forward returns one tensor");
     const auto weight_only = holder("WeightOnly", scale_module(2), "def forward(self, x):\n    return x * self.body.w\n");
-    EXPECT_ERROR_HAS(ct::scripted_layer(weight_only, "body"),
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(weight_only, "body"),
                      "layer 'body': its forward is never called by the model's forward");
 
     // A body reached through an interface type: its submodules cannot be inlined, the body itself can.
     torch::jit::Module m = torch::jit::load(data("interface.pt"));
     EXPECT_EQ(ct::layer_names(m), (std::vector<std::string>{"body", "body.conv", "fc"}));
-    EXPECT_ERROR_HAS(ct::scripted_layer(m, "body.conv"),
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "body.conv"),
                      "layer 'body.conv': a module on its path is called through an interface type");
     ct::scripted_layer body(m, "body");
     const at::Tensor x = randn({2, 1, 4, 5}, 15).requires_grad_();
@@ -376,39 +370,39 @@ TEST(TorchCapture, ForwardsThatCannotBeExplained) {
                            "def forward(self, x):\n    if bool(x.sum() > 1e9):\n        x = self.body.forward(x)\n"
                            "    return x.mean([2, 3])\n");
     ct::scripted_layer skipped(skipping, "body");
-    EXPECT_ERROR_HAS(ct::capture_gradients(skipped, x, two), "layer 'body' was not reached during forward");
-    EXPECT_ERROR_HAS(ct::capture_activations(skipped, x), "layer 'body' was not reached during forward");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(skipped, x, two), "layer 'body' was not reached during forward");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_activations(skipped, x), "layer 'body' was not reached during forward");
     auto tuple_out = holder("TupleOut", scale_module(2),
                             "def forward(self, x):\n    y = self.body.forward(x)\n    return y, y\n");
     ct::scripted_layer from_tuple(tuple_out, "body");
-    EXPECT_ERROR_HAS(ct::capture_gradients(from_tuple, x, two), "model: forward must return one tensor, got Tuple");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(from_tuple, x, two), "model: forward must return one tensor, got Tuple");
     torch::jit::Module split("Split");
     split.define("def forward(self, x):\n    return x\n"
                  "def features(self, x):\n    return x, x\n"
                  "def head(self, f):\n    return f\n");
     ct::scripted_layer features(split, "features");
     EXPECT_TRUE(features.uses_features_head());
-    EXPECT_ERROR_HAS(ct::capture_gradients(features, x, two), "model: features(x) must return one tensor, got Tuple");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(features, x, two), "model: features(x) must return one tensor, got Tuple");
 
     tiny_net net;
     auto ignores_tap = [&](const at::Tensor& in) {
         net.tap(at::conv2d(in, net.conv_w, net.conv_b, 1, 1));
         return at::linear(in.mean({2, 3}), net.fc_w.narrow(1, 0, 2), net.fc_b);
     };
-    EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two),
                      "the model output does not depend on the captured activation");
     auto constant = [&](const at::Tensor& in) {
         net.tap(at::conv2d(in, net.conv_w, net.conv_b, 1, 1));
         return at::zeros({2, 2});
     };
-    EXPECT_ERROR_HAS(ct::capture_gradients(constant, x, net.tap, two),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(constant, x, net.tap, two),
                      "the model output does not depend on the captured activation");
     auto pooled_batch = [&](const at::Tensor& in) {
         const at::Tensor a = at::conv2d(in, net.conv_w, net.conv_b, 1, 1);
         const at::Tensor b = net.tap(a.sum(0, true));
         return at::linear((a + b).mean({2, 3}), net.fc_w, net.fc_b);
     };
-    EXPECT_ERROR_HAS(ct::capture_gradients(pooled_batch, x, net.tap, two),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(pooled_batch, x, net.tap, two),
                      "the captured activation has batch size 1 but the model output has shape [2, 2]");
 }
 
@@ -528,6 +522,6 @@ TEST(TorchCapture, ResNetLikeScriptedAndTracedEqualEagerHooks) {
             }
         }
         // The blocks' ReLU module runs twice per block (traced graphs call it as forward1).
-        EXPECT_ERROR_HAS(ct::scripted_layer(m, "layer1.1.relu"), "called 2 times");
+        CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "layer1.1.relu"), "called 2 times");
     }
 }

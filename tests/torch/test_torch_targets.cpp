@@ -46,12 +46,6 @@ at::Tensor doubles(std::vector<double> v, std::vector<std::int64_t> shape) {
     return ::testing::AssertionFailure() << "max error " << worst << " > " << tol << "\n" << a << "\nvs\n" << b;
 }
 
-#define EXPECT_ERROR_HAS(statement, text)                                              \
-    do {                                                                               \
-        const std::string msg_ = camkit_test::error_message([&] { statement; });       \
-        EXPECT_NE(msg_.find(text), std::string::npos) << "message: " << msg_;          \
-    } while (0)
-
 // conv (2 → K = 3, 3×3, padding 1) → tap → global average pool → linear (3 → C). For an output
 // seed s [N, C], the gradient at the tap is G[n, k, :] = Σ_c s[n, c] W[c, k] / |S|.
 struct tiny_net {
@@ -103,7 +97,7 @@ TEST(TorchTargets, SigmoidSeedByHand) {
     const auto r = ct::seed_and_score(y, ct::probability_score{{camkit::class_score(1), camkit::class_score(0)}});
     EXPECT_TRUE(close(r.scores, doubles({0.75, 0.5}, {2}), 1e-15));
     EXPECT_TRUE(close(r.seed, doubles({3.0 / 16, -0.25}, {2, 1}), 1e-15));
-    EXPECT_ERROR_HAS(ct::seed_and_score(y, ct::probability_score{{camkit::class_score(2), camkit::class_score(0)}}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, ct::probability_score{{camkit::class_score(2), camkit::class_score(0)}}),
                      "targets[0].class_index = 2 is out of range for C = 2 classes");
 }
 
@@ -178,37 +172,37 @@ TEST(TorchTargets, PredictedClassWithoutATarget) {
     EXPECT_EQ(targets[1].class_index, 0u);
     EXPECT_EQ(targets[2].class_index, 0u);
     EXPECT_FALSE(targets[0].mask.has_value());
-    EXPECT_ERROR_HAS(ct::predicted_class_targets(at::zeros({1, 3, 2, 2})),
+    CAMKIT_EXPECT_ERROR_HAS(ct::predicted_class_targets(at::zeros({1, 3, 2, 2})),
                      "predicted class: explaining without a target needs a classifier output [N, C], the model "
                      "gives [1, 3, 2, 2]");
-    EXPECT_ERROR_HAS(ct::predicted_class_targets(at::Tensor()), "predicted class: the model output is an undefined tensor");
+    CAMKIT_EXPECT_ERROR_HAS(ct::predicted_class_targets(at::Tensor()), "predicted class: the model output is an undefined tensor");
 }
 
 // A score that is not one floating-point value per sample, or that ignores the output, is refused.
 TEST(TorchTargets, ScoreErrors) {
     const at::Tensor y = at::zeros({2, 3});
     auto whole = [](const at::Tensor& out) { return out; };
-    EXPECT_ERROR_HAS(ct::seed_and_score(y, whole), "score: must return one value per sample, [N] = [2], got shape [2, 3]");
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, whole), "score: must return one value per sample, [N] = [2], got shape [2, 3]");
     auto nothing = [](const at::Tensor&) { return at::Tensor(); };
-    EXPECT_ERROR_HAS(ct::seed_and_score(y, nothing), "score: must return one value per sample, [N] = [2], got undefined");
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, nothing), "score: must return one value per sample, [N] = [2], got undefined");
     auto counts = [](const at::Tensor& out) { return out.argmax(1); };
-    EXPECT_ERROR_HAS(ct::seed_and_score(y, counts), "score: must return floating-point values");
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, counts), "score: must return floating-point values");
     auto constant = [](const at::Tensor&) { return at::ones({2}); };
-    EXPECT_ERROR_HAS(ct::seed_and_score(y, constant), "score: the score does not depend on the model output");
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, constant), "score: the score does not depend on the model output");
     const at::Tensor w = at::ones({2}).requires_grad_();
     auto elsewhere = [&](const at::Tensor&) { return w * 2; };
-    EXPECT_ERROR_HAS(ct::seed_and_score(y, elsewhere), "score: the score does not depend on the model output");
-    EXPECT_ERROR_HAS(ct::seed_and_score(at::Tensor(), whole), "score: the model output is an undefined tensor");
-    EXPECT_ERROR_HAS(ct::seed_and_score(at::Tensor(), std::vector<camkit::target>{}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, elsewhere), "score: the score does not depend on the model output");
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(at::Tensor(), whole), "score: the model output is an undefined tensor");
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(at::Tensor(), std::vector<camkit::target>{}),
                      "targets: the model output is an undefined tensor");
-    EXPECT_ERROR_HAS(ct::probability_score{{camkit::class_score(0)}}(at::zeros({2})),
+    CAMKIT_EXPECT_ERROR_HAS(ct::probability_score{{camkit::class_score(0)}}(at::zeros({2})),
                      "probability_score: the model output must be [N, C] or [N, C, *P], got shape [2]");
     {
         c10::InferenceMode guard;
-        EXPECT_ERROR_HAS(ct::seed_and_score(y, whole), "score: c10::InferenceMode is active");
+        CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, whole), "score: c10::InferenceMode is active");
     }
     tiny_net net(2);
     const at::Tensor x = at::ones({1, 2, 3, 3});
-    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, ct::probability_score{{camkit::class_score(0), camkit::class_score(1)}}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, ct::probability_score{{camkit::class_score(0), camkit::class_score(1)}}),
                      "targets: 2 given for a batch of 1");
 }
