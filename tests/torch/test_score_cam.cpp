@@ -11,24 +11,14 @@
 #include <vector>
 
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace ct = camkit::torch;
+using camkit_test::expect_near_all;
+using camkit_test::to_vec;
+using camkit_test::values;
 
 namespace {
-
-at::Tensor t(std::vector<float> v, std::vector<std::int64_t> shape) {
-    return at::tensor(v, at::kFloat).view(shape).clone();
-}
-
-std::vector<float> to_vec(const at::Tensor& x) {
-    const at::Tensor c = x.to(at::kFloat).contiguous().view({-1});
-    return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
-}
-
-void expect_near_all(const std::vector<float>& got, const std::vector<double>& want, double tol = 1e-5) {
-    ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
-}
 
 // Logits [B, 2]: class 0 = 5·x[0, 0], class 1 = 5·x[1, 1] of a 2×2 one-channel image.
 at::Tensor corner_model(const at::Tensor& x) {
@@ -36,7 +26,7 @@ at::Tensor corner_model(const at::Tensor& x) {
 }
 
 // Channel 0 covers pixel (0, 0), channel 1 covers pixel (1, 1): only channel 0 carries class 0.
-at::Tensor corner_activations() { return t({1, 0, 0, 0, 0, 0, 0, 1}, {1, 2, 2, 2}); }
+at::Tensor corner_activations() { return values({1, 0, 0, 0, 0, 0, 0, 1}, {1, 2, 2, 2}); }
 
 }  // namespace
 
@@ -76,7 +66,7 @@ TEST(ScoreCam, WithoutSoftmaxTheScoresAreTheWeights) {
 TEST(ScoreCam, UpsamplingAndPerChannelNormalization) {
     auto identity_logits = [](const at::Tensor& x) { return x.flatten(1); };
     // One channel A = [0, 3] upsampled to 4 positions; four samples ask for positions 0..3.
-    const at::Tensor A = t({0, 3}, {1, 1, 2}).expand({4, 1, 2}).contiguous();
+    const at::Tensor A = values({0, 3}, {1, 1, 2}).expand({4, 1, 2}).contiguous();
     const at::Tensor x = at::ones({4, 1, 4});
     const std::vector<std::int64_t> cls{0, 1, 2, 3};
     ct::score_cam_options sopt;  // align_corners = true: src = d·(2−1)/(4−1)
@@ -145,13 +135,13 @@ TEST(ScoreCam, MaskScoreForSegmentation) {
     // Output = input itself as one class plane [B, 1, 2, 2] plus its negative; score = Σ over a mask.
     auto seg = [](const at::Tensor& x) { return at::cat({x, -x}, 1); };
     const at::Tensor x = at::ones({1, 1, 2, 2});
-    ct::class_mask_score score{{0}, t({1, 1, 0, 0}, {2, 2})};
+    ct::class_mask_score score{{0}, values({1, 1, 0, 0}, {2, 2})};
     ct::score_cam_options sopt;
     sopt.softmax = false;
     const auto r = ct::score_cam(seg, x, corner_activations(), score, {}, sopt);
     expect_near_all(to_vec(r.scores), {1, 0});  // channel 0 keeps pixel (0,0) inside the mask
     score.mean = true;
-    score.masks = t({1, 0, 0, 1}, {2, 2});
+    score.masks = values({1, 0, 0, 1}, {2, 2});
     const auto rm = ct::score_cam(seg, x, corner_activations(), score, {}, sopt);
     expect_near_all(to_vec(rm.scores), {0.5, 0.5});
 }

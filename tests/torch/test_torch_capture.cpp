@@ -23,31 +23,21 @@
 #include <unistd.h>
 #include <vector>
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace ct = camkit::torch;
+using camkit_test::close;
+using camkit_test::random_tensor;
 
 namespace {
-
-at::Tensor randn(std::vector<std::int64_t> shape, std::uint64_t seed) {
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return at::randn(shape, gen);
-}
-
-::testing::AssertionResult close(const at::Tensor& a, const at::Tensor& b, double tol) {
-    if (a.sizes() != b.sizes()) return ::testing::AssertionFailure() << "shapes " << a.sizes() << " vs " << b.sizes();
-    const double scale = std::max(1.0, b.abs().max().item<double>());
-    const double worst = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
-    if (worst <= tol * scale) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "max error " << worst << " > " << tol * scale;
-}
 
 // conv (2 → K = 3, 3×3, padding 1) → tap → global average pool → linear (3 → 2), written with
 // ATen ops. For class c the score is Σ_k W[c,k] mean_s A[k,s] + b, so G[k,s] = W[c,k] / |S|.
 struct tiny_net {
-    at::Tensor conv_w = randn({3, 2, 3, 3}, 1).requires_grad_();
-    at::Tensor conv_b = randn({3}, 2).requires_grad_();
-    at::Tensor fc_w = randn({2, 3}, 3).requires_grad_();
-    at::Tensor fc_b = randn({2}, 4).requires_grad_();
+    at::Tensor conv_w = random_tensor({3, 2, 3, 3}, at::kFloat, 1).requires_grad_();
+    at::Tensor conv_b = random_tensor({3}, at::kFloat, 2).requires_grad_();
+    at::Tensor fc_w = random_tensor({2, 3}, at::kFloat, 3).requires_grad_();
+    at::Tensor fc_b = random_tensor({2}, at::kFloat, 4).requires_grad_();
     ct::tap tap;
     bool inplace_after_tap = false;
 
@@ -105,7 +95,7 @@ long resident_pages() {
 // a hand-written backward of the seed with retain_grad; parameters' .grad stay untouched.
 TEST(TorchCapture, GradientsByHand) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 5);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 5);
     const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(0)};
     const ct::captured c = ct::capture_gradients(net, x, net.tap, targets);
     ASSERT_EQ(c.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
@@ -148,7 +138,7 @@ TEST(TorchCapture, GradientsByHand) {
 TEST(TorchCapture, InPlaceAfterTap) {
     tiny_net net;
     net.inplace_after_tap = true;
-    const at::Tensor x = randn({1, 2, 4, 5}, 6);
+    const at::Tensor x = random_tensor({1, 2, 4, 5}, at::kFloat, 6);
     const ct::captured c = ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)});
     const at::Tensor a = at::conv2d(x, net.conv_w, net.conv_b, 1, 1).detach();
     EXPECT_TRUE(close(c.activations, a, 0));  // not doubled by the mul_ downstream
@@ -163,7 +153,7 @@ TEST(TorchCapture, InPlaceAfterTap) {
 // Many targets for one sample: one forward, one backward per target; each slice equals a single-target run.
 TEST(TorchCapture, ManyTargetsForOneSample) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 7);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 7);
     const std::vector<camkit::target> all = {camkit::class_score(0), camkit::class_score(1)};
     const ct::captured many = ct::capture_gradients_many(net, x, net.tap, all, 1);
     ASSERT_EQ(many.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
@@ -186,7 +176,7 @@ TEST(TorchCapture, ScriptedLayerEqualsTap) {
     const std::vector<std::string> names = ct::layer_names(m);
     EXPECT_EQ(names, (std::vector<std::string>{"encoder", "encoder.0", "encoder.1", "encoder.2", "encoder.3", "fc"}));
     cpp_classifier net{parameters(m)};
-    const at::Tensor x = randn({2, 2, 6, 7}, 8);
+    const at::Tensor x = random_tensor({2, 2, 6, 7}, at::kFloat, 8);
     const std::vector<camkit::target> targets = {camkit::class_score(2), camkit::class_score(0)};
     for (const auto& [layer, tap] : {std::pair{std::string("encoder.2"), &net.after_conv2},
                                      std::pair{std::string("encoder.3"), &net.after_relu3}}) {
@@ -221,7 +211,7 @@ TEST(TorchCapture, ScriptedLayerEqualsTap) {
 TEST(TorchCapture, ScriptedSegmenterWithMaskTargets) {
     torch::jit::Module m = torch::jit::load(data("segmenter.pt"));
     cpp_segmenter net{parameters(m)};
-    const at::Tensor x = randn({2, 1, 8, 8}, 9);
+    const at::Tensor x = random_tensor({2, 1, 8, 8}, at::kFloat, 9);
     camkit::tensor<float> mask({8, 8}, 0.f);
     for (int i = 2; i < 6; ++i)
         for (int j = 1; j < 5; ++j) mask(i, j) = 1.f;
@@ -244,7 +234,7 @@ TEST(TorchCapture, ScriptedSegmenterWithMaskTargets) {
 // Each failure gives a camkit::error that says what to do.
 TEST(TorchCapture, ErrorPaths) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 10);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 10);
     const std::vector<camkit::target> two = {camkit::class_score(0), camkit::class_score(1)};
     {
         c10::NoGradGuard guard;
@@ -292,16 +282,16 @@ TEST(TorchCapture, ErrorPaths) {
     ct::scripted_layer s(m, "encoder.2");
     {
         c10::NoGradGuard guard;
-        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), two), "NoGradGuard");
+        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, random_tensor({2, 2, 4, 5}, at::kFloat, 11), two), "NoGradGuard");
     }
-    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), std::vector<camkit::target>{camkit::class_score(0)}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, random_tensor({2, 2, 4, 5}, at::kFloat, 11), std::vector<camkit::target>{camkit::class_score(0)}),
                      "1 given for a batch of 2");
     // Frozen scripted model.
     torch::jit::Module fm = torch::jit::load(data("classifier.pt"));
     for (auto p : fm.parameters()) p.requires_grad_(false);
     ct::scripted_layer fs(fm, "encoder.2");
-    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11), two), "does not require grad");
-    EXPECT_EQ(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11).requires_grad_(), two).gradients.dim(), 4);
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(fs, random_tensor({2, 2, 4, 5}, at::kFloat, 11), two), "does not require grad");
+    EXPECT_EQ(ct::capture_gradients(fs, random_tensor({2, 2, 4, 5}, at::kFloat, 11).requires_grad_(), two).gradients.dim(), 4);
 }
 
 namespace {
@@ -350,7 +340,7 @@ TEST(TorchCapture, ScriptedLayerThatCannotBeRecorded) {
     CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "body.conv"),
                      "layer 'body.conv': a module on its path is called through an interface type");
     ct::scripted_layer body(m, "body");
-    const at::Tensor x = randn({2, 1, 4, 5}, 15).requires_grad_();
+    const at::Tensor x = random_tensor({2, 1, 4, 5}, at::kFloat, 15).requires_grad_();
     const auto p = parameters(m);
     const ct::captured c = ct::capture_gradients(body, x, std::vector<camkit::target>{camkit::class_score(1), camkit::class_score(0)});
     const at::Tensor a = at::relu(at::conv2d(x, p.at("body.conv.weight"), p.at("body.conv.bias"), 1, 1)).detach();
@@ -365,7 +355,7 @@ TEST(TorchCapture, ScriptedLayerThatCannotBeRecorded) {
 // the layer, and a recorded tensor whose batch differs from the output's are clear errors.
 TEST(TorchCapture, ForwardsThatCannotBeExplained) {
     const std::vector<camkit::target> two = {camkit::class_score(0), camkit::class_score(1)};
-    const at::Tensor x = randn({2, 2, 4, 5}, 16).requires_grad_();
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 16).requires_grad_();
     auto skipping = holder("Skips", scale_module(2),
                            "def forward(self, x):\n    if bool(x.sum() > 1e9):\n        x = self.body.forward(x)\n"
                            "    return x.mean([2, 3])\n");
@@ -410,7 +400,7 @@ TEST(TorchCapture, ForwardsThatCannotBeExplained) {
 TEST(TorchCapture, ScriptedLayerWithProbabilityTarget) {
     torch::jit::Module m = torch::jit::load(data("classifier.pt"));
     cpp_classifier net{parameters(m)};
-    const at::Tensor x = randn({2, 2, 6, 7}, 17);
+    const at::Tensor x = random_tensor({2, 2, 6, 7}, at::kFloat, 17);
     const ct::probability_score p{{camkit::class_score(2), camkit::class_score(0)}};
     const auto a = ct::explain<camkit::grad_cam>(m, "encoder.2", x, p);
     const auto b = ct::explain<camkit::grad_cam>(net, x, net.after_conv2, p);
@@ -435,7 +425,7 @@ TEST(TorchCapture, MemoryStaysFlat) {
     tiny_net net;
     torch::jit::Module m = torch::jit::load(data("classifier.pt"));
     ct::scripted_layer s(m, "encoder.2");
-    const at::Tensor x = randn({2, 2, 6, 7}, 12);
+    const at::Tensor x = random_tensor({2, 2, 6, 7}, at::kFloat, 12);
     const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(2)};
     auto round = [&] {
         const auto a = ct::explain<camkit::grad_cam>(net, x.narrow(2, 0, 4).narrow(3, 0, 5), net.tap,
@@ -457,7 +447,7 @@ TEST(TorchCapture, MemoryStaysFlat) {
 // Forward-only capture works under InferenceMode and feeds Eigen-CAM, which needs no gradients.
 TEST(TorchCapture, ActivationsOnlyForEigenCam) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 13);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 13);
     at::Tensor a;
     {
         c10::InferenceMode guard;
@@ -484,7 +474,7 @@ TEST(TorchCapture, CudaModelMatchesCpu) {
     for (auto [d, s] : {std::pair{&gpu.conv_w, &cpu.conv_w}, std::pair{&gpu.conv_b, &cpu.conv_b},
                         std::pair{&gpu.fc_w, &cpu.fc_w}, std::pair{&gpu.fc_b, &cpu.fc_b}})
         *d = s->detach().to(at::kCUDA).requires_grad_();
-    const at::Tensor x = randn({2, 2, 4, 5}, 14);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 14);
     const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(0)};
     camkit::options opt;
     opt.size = {16, 20};

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace torch::jit {
 struct Module;  // declared here only to show that nothing above defined it
@@ -32,19 +33,10 @@ static_assert(!complete_type<torch::jit::Module>,
               "capture.hpp, explain.hpp, score_cam.hpp and faithfulness.hpp must not need LibTorch's JIT headers");
 
 namespace ct = camkit::torch;
+using camkit_test::close;
+using camkit_test::doubles;
 
 namespace {
-
-at::Tensor doubles(std::vector<double> v, std::vector<std::int64_t> shape) {
-    return at::tensor(v, at::kDouble).view(shape).clone();
-}
-
-::testing::AssertionResult close(const at::Tensor& a, const at::Tensor& b, double tol) {
-    if (a.sizes() != b.sizes()) return ::testing::AssertionFailure() << "shapes " << a.sizes() << " vs " << b.sizes();
-    const double worst = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
-    if (worst <= tol) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "max error " << worst << " > " << tol << "\n" << a << "\nvs\n" << b;
-}
 
 // conv (2 → K = 3, 3×3, padding 1) → tap → global average pool → linear (3 → C). For an output
 // seed s [N, C], the gradient at the tap is G[n, k, :] = Σ_c s[n, c] W[c, k] / |S|.

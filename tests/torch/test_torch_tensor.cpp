@@ -16,15 +16,13 @@
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace ct = camkit::torch;
+using camkit_test::close;
+using camkit_test::random_tensor;
 
 namespace {
-
-at::Tensor random_tensor(std::vector<std::int64_t> shape, at::ScalarType dtype, std::uint64_t seed) {
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return at::randn(shape, gen, at::TensorOptions().dtype(dtype));
-}
 
 template <class T>
 camkit::tensor<T> to_camkit(const at::Tensor& t) {
@@ -44,21 +42,6 @@ at::Tensor from_xarray(const X& x) {
     std::vector<T> v(x.begin(), x.end());
     std::vector<std::int64_t> sizes(x.shape().begin(), x.shape().end());
     return at::tensor(at::ArrayRef<T>(v), at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value)).reshape(sizes);
-}
-
-// |a − b| ≤ tol · max(1, max |b|), elementwise, with the first offending position in the message.
-::testing::AssertionResult close(const at::Tensor& a, const at::Tensor& b, double tol) {
-    if (a.sizes() != b.sizes())
-        return ::testing::AssertionFailure() << "shapes differ: " << a.sizes() << " vs " << b.sizes();
-    const at::Tensor x = a.to(at::kDouble).cpu(), y = b.to(at::kDouble).cpu();
-    const double scale = std::max(1.0, y.abs().max().item<double>());
-    const at::Tensor err = (x - y).abs();
-    const double worst = err.max().item<double>();
-    if (worst <= tol * scale) return ::testing::AssertionSuccess();
-    const auto at_ = err.flatten().argmax().item<std::int64_t>();
-    return ::testing::AssertionFailure() << "max error " << worst << " > " << tol * scale << " at flat index " << at_
-                                         << ": " << x.flatten()[at_].item<double>() << " vs "
-                                         << y.flatten()[at_].item<double>();
 }
 
 struct pipeline_case {
