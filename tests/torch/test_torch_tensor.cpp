@@ -59,7 +59,10 @@ std::vector<pipeline_case> pipelines(std::size_t spatial_rank) {
     camkit::options resized;
     resized.size = camkit::shape_t(spatial_rank, 7);
     resized.renormalize = true;
-    return {{"default", plain}, {"raw", raw}, {"max", by_max}, {"resized+renormalized", resized}};
+    camkit::options renormalize_only = raw;  // step 4 follows a resize only
+    renormalize_only.renormalize = true;
+    return {{"default", plain}, {"raw", raw}, {"max", by_max}, {"resized+renormalized", resized},
+            {"renormalize without resize", renormalize_only}};
 }
 
 }  // namespace
@@ -108,7 +111,7 @@ TEST(TorchTensor, EveryMethodAgreesWithHostBackends) {
             }
         }
     }
-    EXPECT_EQ(checked, 2 * 4 * 4 * 8);
+    EXPECT_EQ(checked, 2 * 4 * 5 * 8);
 }
 
 // The fused path reads strided (non-contiguous) CPU tensors in place and agrees with a dense copy.

@@ -152,11 +152,13 @@ inline at::Tensor resize(const at::Tensor& maps, const shape_t& size) {
     return r.squeeze(1);
 }
 
-/// Pipeline steps 1–4 on a raw map [N, *S] with torch ops.
+/// Pipeline steps 1–4 on a raw map [N, *S] with torch ops, as the host's finish_map: step 4
+/// (ReLU and min-max again) follows a resize only.
 inline at::Tensor finish_map(const at::Tensor& raw, const options& opt) {
     at::Tensor map = opt.relu ? at::relu(raw) : raw;
     map = normalize(map, opt.normalize, opt.eps);
-    if (!opt.size.empty()) map = resize(map, opt.size);
+    if (opt.size.empty()) return map;
+    map = resize(map, opt.size);
     if (opt.renormalize) map = normalize(at::relu(map), normalization::min_max, opt.eps);
     return map;
 }
