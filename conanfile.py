@@ -22,7 +22,7 @@ class CamkitConan(ConanFile):
     settings = "os", "arch", "compiler", "build_type"
     options = {
         "with_xtensor": [True, False],
-        # camkit::blas: explain_many's matrix product by CBLAS (OpenBLAS).
+        # camkit::blas: explain_many's matrix product by BLAS gemm through xtensor-blas (OpenBLAS).
         "with_blas": [True, False],
         # ConanCenter's libtorch is CPU only: a CUDA LibTorch is brought by the user.
         "with_torch": [True, False],
@@ -51,6 +51,8 @@ class CamkitConan(ConanFile):
             self.requires("xtensor/0.24.7", transitive_headers=True)
             self.requires("stb/cci.20230920", transitive_headers=True)
         if self.options.with_blas:
+            self.requires("xtensor/0.24.7", transitive_headers=True)
+            self.requires("xtensor-blas/0.20.0", transitive_headers=True)
             self.requires("openblas/0.3.27", transitive_headers=True, transitive_libs=True)
         if self.options.with_torch:
             self.requires("libtorch/2.9.1", transitive_headers=True, transitive_libs=True)
@@ -72,7 +74,7 @@ class CamkitConan(ConanFile):
         copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
         include = os.path.join(self.package_folder, "include")
         copy(self, "*.hpp", os.path.join(self.source_folder, "include"), include)
-        for adapter in ("xtensor", "torch"):
+        for adapter in ("xtensor", "blas", "torch"):
             copy(self, "*.hpp", os.path.join(self.source_folder, "adapters", adapter, "include"), include)
 
     def _external(self, package, component):
@@ -107,8 +109,8 @@ class CamkitConan(ConanFile):
             blas.set_property("cmake_target_name", "camkit::blas")
             blas.bindirs = []
             blas.libdirs = []
-            blas.defines = ["CAMKIT_WITH_CBLAS=1"]  # as the CMake package's camkit::blas
-            blas.requires = ["core"] + self._external("openblas", "openblas")
+            blas.requires = (["core"] + self._external("xtensor", "xtensor") +
+                             self._external("xtensor-blas", "xtensor-blas") + self._external("openblas", "openblas"))
             if "openblas" not in self.dependencies.host:
                 blas.system_libs = ["openblas"]  # provided by the system ([platform_requires])
 

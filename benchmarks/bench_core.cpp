@@ -4,10 +4,13 @@
 
 #include <camkit/colormap.hpp>
 #include <camkit/explain.hpp>
-#include <camkit/many_targets.hpp>
-#include <camkit/methods.hpp>
+#include <camkit/explain_many.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/overlay.hpp>
 #include <camkit/targets.hpp>
+#if defined(CAMKIT_BENCH_BLAS)
+#include <camkit/blas/explain_many.hpp>
+#endif
 
 #include <benchmark/benchmark.h>
 
@@ -63,8 +66,10 @@ tensor<float> reference_raw(const tensor<float>& A, const tensor<float>& G) {
     if constexpr (Method::form == camkit::method_form::channel_weights) {
         std::vector<float> w(N * K);
         for (std::size_t i = 0; i < N * K; ++i)
-            w[i] = static_cast<float>(Method::channel_weight(ops, camkit::plane<float>{A.data() + i * S, S},
-                                                             camkit::plane<float>{G.data() + i * S, S}));
+            w[i] = camkit::detail::channel_weight_of<Method, float>(camkit::plane<float>{A.data() + i * S, S},
+                                                                    camkit::plane<float>{G.data() + i * S, S},
+                                                                    nullptr, nullptr, false)
+                       .weight;
         for (std::size_t n = 0; n < N; ++n)
             for (std::size_t k = 0; k < K; ++k) {
                 const float* a = A.data() + (n * K + k) * S;
@@ -155,23 +160,29 @@ void many_matrix(benchmark::State& st, std::size_t C, std::size_t K, int threads
     st.SetBytesProcessed(st.iterations() * many_bytes(C, K));
 }
 
+#if defined(CAMKIT_BENCH_BLAS)
+/// explain_many through the BLAS adapter (W · A by gemm).
+template <class Method>
+void many_matrix_blas(benchmark::State& st, std::size_t C, std::size_t K, int threads) {
+    const auto& m = many(C, K);
+    camkit::options opt;
+    opt.threads = threads;
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::blas::explain_many<Method>(m.A, m.G, opt));
+    st.SetBytesProcessed(st.iterations() * many_bytes(C, K));
+}
+#endif
+
 /// The matrix product raw = W · A of the all-classes path alone (A read once, C maps written):
-/// camkit's loop, or CBLAS where the binary links camkit::blas.
-void many_product(benchmark::State& st, std::size_t C, std::size_t K, bool blas) {
+/// camkit's loop, or BLAS gemm through the BLAS adapter.
+template <class Product>
+void many_product(benchmark::State& st, std::size_t C, std::size_t K, Product product) {
     const auto& m = many(C, K);
     const std::size_t S = m.A.size() / K;
     std::vector<float> W(C * K), raw(C * S);
     fill_random(W, 6);
     const camkit::host_view<const float> a{m.A.data(), m.A.shape, camkit::row_major_strides(m.A.shape)};
     for (auto _ : st) {
-        if (blas) {
-            if (!camkit::detail::blas_weighted_sum<float>(W.data(), C, K, a, S, raw.data(), 1)) {
-                st.SkipWithError("built without camkit::blas");
-                break;
-            }
-        } else {
-            camkit::detail::weighted_sum_many<float>(W.data(), C, K, a, S, raw.data(), 1);
-        }
+        product(static_cast<const float*>(W.data()), C, K, a, S, raw.data(), 1u);
         benchmark::DoNotOptimize(raw.data());
     }
     st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>((C + 1) * S * sizeof(float)));
@@ -293,9 +304,15 @@ int register_all() {
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t1").c_str(), many_matrix<camkit::grad_cam>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t2").c_str(), many_matrix<camkit::grad_cam>, C, K, 2));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam>, C, K, 1));
-        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "loop_t1").c_str(), many_product, C, K, false));
-#if defined(CAMKIT_WITH_CBLAS)
-        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "cblas_t1").c_str(), many_product, C, K, true));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "loop_t1").c_str(),
+                                               many_product<camkit::detail::loop_product>, C, K,
+                                               camkit::detail::loop_product{}));
+#if defined(CAMKIT_BENCH_BLAS)
+        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "gemm_t1").c_str(),
+                                               many_product<camkit::blas::gemm_product>, C, K,
+                                               camkit::blas::gemm_product{}));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_gemm_t1").c_str(), many_matrix_blas<camkit::grad_cam>, C, K, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_gemm_t2").c_str(), many_matrix_blas<camkit::grad_cam>, C, K, 2));
 #endif
         if (K != 64) continue;  // the other methods at the smaller shape only
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "matrix_t1").c_str(), many_matrix<camkit::grad_cam_plus_plus>, C, K, 1));

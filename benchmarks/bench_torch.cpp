@@ -4,7 +4,7 @@
 // device read baseline (Σ A + Σ G by ATen's reduction, which streams both once).
 #include "bench_common.hpp"
 
-#include <camkit/methods.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>

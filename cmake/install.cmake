@@ -21,7 +21,8 @@ if(TARGET camkit_xtensor)
     list(APPEND _camkit_include_roots "${PROJECT_SOURCE_DIR}/adapters/xtensor/include")
 endif()
 if(TARGET camkit_blas)
-    list(APPEND _camkit_installed_components blas)  # no headers of its own
+    list(APPEND _camkit_installed_components blas)
+    list(APPEND _camkit_include_roots "${PROJECT_SOURCE_DIR}/adapters/blas/include")
 endif()
 if(TARGET camkit_torch)
     list(APPEND _camkit_installed_components torch)
@@ -35,8 +36,8 @@ foreach(_root IN LISTS _camkit_include_roots)
 endforeach()
 
 # The exported link interfaces name only targets the consumer's find_package calls re-create
-# (Boost::headers, Threads::Threads, xtensor, BLAS::BLAS, torch); the stb and cblas.h include
-# directories are BUILD_INTERFACE paths that camkitConfig.cmake finds again, so no build path is exported.
+# (Boost::headers, Threads::Threads, xtensor, xtensor-blas, torch); the stb include directory is
+# a BUILD_INTERFACE path that camkitConfig.cmake finds again, so no build path is exported.
 foreach(_component IN LISTS _camkit_installed_components)
     install(TARGETS camkit_${_component} EXPORT camkit_${_component}_targets
             INCLUDES DESTINATION "${CMAKE_INSTALL_INCLUDEDIR}")

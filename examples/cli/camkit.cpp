@@ -210,7 +210,7 @@ int run_cam(const cam_args& a) {
         fail("--size " + camkit::to_string(a.opt.size) + " for " + std::to_string(shape[0]) +
              " samples is too large (at most 2^28 map values)");
 
-    std::optional<camkit::explanation<xt::xarray<double>>> result;
+    std::optional<camkit::explanation<camkit::xtensor::result_array<double>>> result;
     camkit::with_method(a.method, [&](auto type) {
         using M = typename decltype(type)::type;
         if constexpr (!camkit::needs_gradients_v<M>) {

@@ -9,7 +9,7 @@
 // written; each goes to a staging file beside its destination and all are renamed into place at
 // the very end, so a failure never leaves a partial output file.
 #include <camkit/colormap.hpp>
-#include <camkit/methods.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/overlay.hpp>
 #include <camkit/resize.hpp>
 #include <camkit/targets/target.hpp>

@@ -3,17 +3,22 @@
 // separately: <camkit/xtensor/xtensor.hpp>, <camkit/torch/torch.hpp>.
 #include <camkit/version.hpp>
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/tensor.hpp>
+#include <camkit/strided.hpp>
+#include <camkit/parallel.hpp>
+#include <camkit/linalg.hpp>
 #include <camkit/concepts.hpp>
 #include <camkit/reductions.hpp>
 #include <camkit/kernels.hpp>
-#include <camkit/method.hpp>
-#include <camkit/methods.hpp>
+#include <camkit/methods/policy.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/normalize.hpp>
 #include <camkit/resize.hpp>
 #include <camkit/explain.hpp>
-#include <camkit/many_targets.hpp>
+#include <camkit/explain_many.hpp>
 #include <camkit/targets.hpp>
+#include <camkit/targets/all_class_targets.hpp>
 #include <camkit/segmentation.hpp>
 #include <camkit/fusion.hpp>
 #include <camkit/metrics.hpp>

@@ -1,10 +1,8 @@
 #pragma once
-#include <cstddef>
-#include <span>
+// camkit's one exception type and the checks that throw it.
 #include <stdexcept>
 #include <string>
 #include <type_traits>
-#include <vector>
 
 namespace camkit {
 
@@ -12,19 +10,6 @@ namespace camkit {
 struct error : std::invalid_argument {
     using std::invalid_argument::invalid_argument;
 };
-
-/// Tensor shape: extents, outermost first.
-using shape_t = std::vector<std::size_t>;
-
-/// Formats a shape as `[2, 3, 4]` for error messages.
-inline std::string to_string(std::span<const std::size_t> shape) {
-    std::string s = "[";
-    for (std::size_t i = 0; i < shape.size(); ++i) {
-        if (i) s += ", ";
-        s += std::to_string(shape[i]);
-    }
-    return s + "]";
-}
 
 namespace detail {
 /// Throws camkit::error with `what` unless `ok`.

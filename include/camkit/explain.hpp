@@ -1,14 +1,19 @@
 #pragma once
 // The pipeline: method policy + reductions → raw map → relu → normalize → resize → renormalize.
+// Every entry point (explain, explain_into, explain_many, cam, and the adapters' capture
+// functions) validates its request once with detail::check_request, runs the kernels, and hands
+// its tensors back through detail::make_explanation.
 #include <camkit/concepts.hpp>
 #include <camkit/kernels.hpp>
-#include <camkit/method.hpp>
+#include <camkit/methods/policy.hpp>
 #include <camkit/normalize.hpp>
 #include <camkit/resize.hpp>
 
 #include <optional>
 #include <span>
 #include <string>
+#include <type_traits>
+#include <utility>
 
 namespace camkit {
 
@@ -34,6 +39,19 @@ struct explanation {
 
 namespace detail {
 
+/// What a CAM call holds: one target per sample (gradients shaped as the activations), many
+/// targets of one sample (activations [1, K, *S], gradients [T, K, *S]), or activations alone.
+enum class request_kind { per_sample, many_targets, activations_only };
+
+/// A validated request: the activation shape's facts and how many maps it makes.
+struct cam_request {
+    std::size_t N = 0;  ///< samples in the activations
+    std::size_t K = 0;  ///< channels
+    std::size_t S = 0;  ///< spatial positions
+    std::size_t maps = 0;  ///< maps made: N, or T for many targets
+    shape_t raw_shape;     ///< [maps, *S]
+};
+
 /// Validates an [N, K, *S] activation tensor's shape; names the argument in errors.
 inline void check_cam_shape(const shape_t& shape, const char* what) {
     require(shape.size() >= 3 && shape.size() <= 5,
@@ -43,8 +61,35 @@ inline void check_cam_shape(const shape_t& shape, const char* what) {
         require(e > 0, std::string(what) + " has an empty axis: shape " + to_string(shape));
 }
 
-inline void check_same_shape(const shape_t& a, const shape_t& g) {
-    require(a == g, "gradients shape " + to_string(g) + " must equal activations shape " + to_string(a));
+/// Validates a request once: the shapes of activations and gradients (none for activations
+/// alone) for its kind, and the options against them. Every entry point calls it, host or device.
+inline cam_request check_request(const shape_t& a, const shape_t* g, const options& opt, request_kind kind) {
+    check_cam_shape(a, "activations");
+    if (kind == request_kind::per_sample) {
+        require(g != nullptr, "gradients are missing");
+        require(*g == a, "gradients shape " + to_string(*g) + " must equal activations shape " + to_string(a));
+    } else if (kind == request_kind::many_targets) {
+        require(a[0] == 1, "explain_many: activations must hold one sample [1, K, *S], got shape " + to_string(a));
+        require(g != nullptr, "gradients are missing");
+        check_cam_shape(*g, "gradients");
+        require(g->size() == a.size() && std::equal(g->begin() + 1, g->end(), a.begin() + 1),
+                "explain_many: gradients must be [T, K, *S] = [T, " + to_string(shape_t(a.begin() + 1, a.end())) +
+                    "] to match activations " + to_string(a) + ", got shape " + to_string(*g));
+    }
+    if (!opt.size.empty())
+        require(opt.size.size() + 2 == a.size(), "options.size " + to_string(opt.size) +
+                                                     " must give one extent per spatial axis of activations " +
+                                                     to_string(a));
+    for (std::size_t e : opt.size) require(e > 0, "options.size " + to_string(opt.size) + " has a zero extent");
+    require(opt.eps >= 0, "options.eps must be ≥ 0, got " + std::to_string(opt.eps));
+    cam_request r;
+    r.N = a[0];
+    r.K = a[1];
+    r.S = element_count(std::span<const std::size_t>(a).subspan(2));
+    r.maps = kind == request_kind::many_targets ? (*g)[0] : r.N;
+    r.raw_shape = {r.maps};
+    r.raw_shape.insert(r.raw_shape.end(), a.begin() + 2, a.end());
+    return r;
 }
 
 /// Applies pipeline steps 1–4 to a copy of `raw`, written to `map` (its storage reused when it
@@ -80,79 +125,85 @@ void reshape_for_reuse(tensor<T>& t, const shape_t& shape) {
     t.values.resize(element_count(shape));
 }
 
-template <class T>
-shape_t map_shape(const shape_t& cam_shape) {
-    shape_t s{cam_shape[0]};
-    s.insert(s.end(), cam_shape.begin() + 2, cam_shape.end());
-    return s;
+/// The one result builder: an explanation of `like`'s kind from camkit tensors.
+template <class Acc, host_tensor T>
+auto make_explanation(const T& like, tensor<Acc>&& raw, std::optional<tensor<Acc>>&& weights, tensor<Acc>&& map) {
+    using R = decltype(make_result<Acc>(std::move(raw), like));
+    std::optional<R> w;
+    if (weights) w.emplace(make_result<Acc>(std::move(*weights), like));
+    return explanation<R>{make_result<Acc>(std::move(raw), like), std::move(w), make_result<Acc>(std::move(map), like)};
 }
 
-/// The host pipeline into caller-owned tensors: validates, runs the fused kernel into `raw` (and
-/// `weights` for channel-weight methods, reset otherwise), then finishes `map`.
+/// The host pipeline of a validated request into caller-owned tensors: runs the fused kernel into
+/// `raw` (and `weights` for channel-weight methods, reset otherwise), then finishes `map`.
 template <method_policy Method, class E, class Acc>
-void explain_host_into(const host_view<const E>& A, const host_view<const E>& G, const options& opt, tensor<Acc>& raw,
-                       std::optional<tensor<Acc>>& weights, tensor<Acc>& map) {
-    check_cam_shape(A.shape, "activations");
-    check_same_shape(A.shape, G.shape);
-    if (!opt.size.empty())
-        require(opt.size.size() + 2 == A.rank(),
-                "options.size " + to_string(opt.size) + " must give one extent per spatial axis of activations " +
-                    to_string(A.shape));
-
-    reshape_for_reuse(raw, map_shape<Acc>(A.shape));
+void explain_host_into(const cam_request& req, const host_view<const E>& A, const host_view<const E>& G,
+                       const options& opt, explanation<tensor<Acc>>& out) {
+    reshape_for_reuse(out.raw, req.raw_shape);
     if constexpr (Method::form == method_form::channel_weights) {
-        if (!weights) weights.emplace();
-        reshape_for_reuse(*weights, shape_t{A.shape[0], A.shape[1]});
-        fused_channel_weights<Method, Acc>(A, &G, raw.data(), weights->data(), opt.threads, opt.check_finite);
+        if (!out.weights) out.weights.emplace();
+        reshape_for_reuse(*out.weights, shape_t{req.N, req.K});
+        fused_channel_weights<Method, Acc>(A, &G, out.raw.data(), out.weights->data(), opt.threads, opt.check_finite);
     } else {
-        weights.reset();
+        out.weights.reset();
         if constexpr (Method::form == method_form::elementwise)
-            fused_elementwise<Method, Acc>(A, G, raw.data(), opt.threads, opt.check_finite);
+            fused_elementwise<Method, Acc>(A, G, out.raw.data(), opt.threads, opt.check_finite);
         else
-            projection_map<Method, Acc>(A, G, raw.data(), opt.threads, opt.check_finite);
+            projection_map<Method, Acc>(A, G, out.raw.data(), opt.threads, opt.check_finite);
     }
-    finish_map_into(raw, opt, map);
+    finish_map_into(out.raw, opt, out.map);
 }
 
+/// The host pipeline for any host tensors: one validation, the kernels, results of A's kind.
 template <method_policy Method, host_tensor T>
 auto explain_host(const T& activations, const T& gradients, const options& opt) {
-    using traits = tensor_traits<std::remove_cvref_t<T>>;
-    using Acc = accumulator_t<value_type_t<T>>;
-    tensor<Acc> raw, map;
-    std::optional<tensor<Acc>> weights;
-    explain_host_into<Method>(traits::view(activations), traits::view(gradients), opt, raw, weights, map);
-    using R = decltype(traits::template make_result<Acc>(std::move(raw), activations));
-    std::optional<R> w;
-    if (weights) w.emplace(traits::template make_result<Acc>(std::move(*weights), activations));
-    return explanation<R>{traits::template make_result<Acc>(std::move(raw), activations), std::move(w),
-                          traits::template make_result<Acc>(std::move(map), activations)};
+    return with_host_view(activations, [&](const auto& A) {
+        using E = typename std::remove_cvref_t<decltype(A)>::element_type;
+        using Acc = accumulator_t<E>;
+        const host_view<const E> G = host_view_as<E>(gradients, "gradients");
+        const cam_request req = check_request(A.shape, &G.shape, opt, request_kind::per_sample);
+        explanation<tensor<Acc>> out;
+        explain_host_into<Method>(req, A, G, opt, out);
+        return make_explanation<Acc>(activations, std::move(out.raw), std::move(out.weights), std::move(out.map));
+    });
 }
 
 }  // namespace detail
 
 /// Explains with `Method` given a layer's activations and the target's gradients, both [N, K, *S].
-/// Returns the raw map, the channel weights (if the method has them) and the finished map.
+/// Returns the raw map, the channel weights (if the method has them) and the finished map. Host
+/// memory runs the fused kernels; a device tensor runs the same policy with its backend's ops.
 template <method_policy Method, explainable_tensor T>
 auto explain(const T& activations, const T& gradients, const options& opt = {}) {
-    if constexpr (host_tensor<T>) {
+    if constexpr (host_tensor<T> && device_tensor<T>) {
+        if (detail::on_host(activations)) return detail::explain_host<Method>(activations, gradients, opt);
+        return tensor_traits<std::remove_cvref_t<T>>::ops::template explain<Method>(activations, gradients, opt);
+    } else if constexpr (host_tensor<T>) {
         return detail::explain_host<Method>(activations, gradients, opt);
     } else {
         // A device backend runs the same policy on whole tensors with its own ops.
-        using ops = typename tensor_traits<std::remove_cvref_t<T>>::ops;
-        return ops::template explain<Method>(activations, gradients, opt);
+        return tensor_traits<std::remove_cvref_t<T>>::ops::template explain<Method>(activations, gradients, opt);
     }
 }
 
 /// Explains as `explain` does, into `out`, whose tensors' storage is reused: repeated calls at one
 /// shape allocate nothing (a resize to options.size still does), so a loop over batches pays no
-/// allocation or page faults. Results are camkit::tensor of the accumulation type. If it throws,
-/// `out` holds unspecified values.
-template <method_policy Method, host_tensor T>
-void explain_into(explanation<tensor<accumulator_t<value_type_t<T>>>>& out, const T& activations, const T& gradients,
-                  const options& opt = {}) {
-    using traits = tensor_traits<std::remove_cvref_t<T>>;
-    detail::explain_host_into<Method>(traits::view(activations), traits::view(gradients), opt, out.raw, out.weights,
-                                      out.map);
+/// allocation or page faults. Results are camkit::tensor of the accumulation type Acc of the
+/// inputs' element type. If it throws, `out` holds unspecified values.
+template <method_policy Method, class Acc, host_tensor T>
+    requires(!static_host_tensor<T> || std::is_same_v<Acc, accumulator_t<value_type_t<T>>>)
+void explain_into(explanation<tensor<Acc>>& out, const T& activations, const T& gradients, const options& opt = {}) {
+    detail::with_host_view(activations, [&](const auto& A) {
+        using E = typename std::remove_cvref_t<decltype(A)>::element_type;
+        if constexpr (std::is_same_v<accumulator_t<E>, Acc>) {
+            const host_view<const E> G = detail::host_view_as<E>(gradients, "gradients");
+            const detail::cam_request req = detail::check_request(A.shape, &G.shape, opt, detail::request_kind::per_sample);
+            detail::explain_host_into<Method>(req, A, G, opt, out);
+        } else {
+            detail::require(false, "explain_into: the activations' element type accumulates in another type than "
+                                   "the explanation's tensors hold");
+        }
+    });
 }
 
 /// Explains with a method that needs no gradients (Eigen-CAM): the activations stand in for both.
@@ -166,33 +217,36 @@ auto explain(const T& activations, const options& opt = {}) {
 /// `head_weights` is [C, K] (the linear layer's weight); `classes` holds one class per sample.
 template <host_tensor T, host_tensor W>
 auto cam(const T& activations, const W& head_weights, std::span<const std::size_t> classes, const options& opt = {}) {
-    using traits = tensor_traits<std::remove_cvref_t<T>>;
-    using E = value_type_t<T>;
-    using Acc = accumulator_t<E>;
-    const host_view<const E> A = traits::view(activations);
-    const auto Wv = tensor_traits<std::remove_cvref_t<W>>::view(head_weights);
-    detail::check_cam_shape(A.shape, "activations");
-    const std::size_t N = A.shape[0], K = A.shape[1];
-    detail::require(Wv.rank() == 2 && Wv.shape[1] == K,
-                    "head_weights must be [C, K] with K = " + std::to_string(K) + " channels, got shape " +
-                        to_string(Wv.shape));
-    detail::require(classes.size() == N, "classes holds " + std::to_string(classes.size()) +
-                                             " entries but the batch has " + std::to_string(N) + " samples");
-    tensor<Acc> weights(shape_t{N, K});
-    for (std::size_t n = 0; n < N; ++n) {
-        detail::require(classes[n] < Wv.shape[0], "classes[" + std::to_string(n) + "] = " + std::to_string(classes[n]) +
-                                                      " is out of range for " + std::to_string(Wv.shape[0]) + " classes");
-        for (std::size_t k = 0; k < K; ++k)
-            weights[n * K + k] = static_cast<Acc>(
-                Wv.data[static_cast<std::ptrdiff_t>(classes[n]) * Wv.strides[0] + static_cast<std::ptrdiff_t>(k) * Wv.strides[1]]);
-    }
-    tensor<Acc> raw(detail::map_shape<Acc>(A.shape));
-    detail::fused_channel_weights<void, Acc, E>(A, nullptr, raw.data(), weights.data(), opt.threads, opt.check_finite);
-    tensor<Acc> map = detail::finish_map(raw, opt);
-    using R = decltype(traits::template make_result<Acc>(std::move(raw), activations));
-    return explanation<R>{traits::template make_result<Acc>(std::move(raw), activations),
-                          traits::template make_result<Acc>(std::move(weights), activations),
-                          traits::template make_result<Acc>(std::move(map), activations)};
+    return detail::with_host_view(activations, [&](const auto& A) {
+        using E = typename std::remove_cvref_t<decltype(A)>::element_type;
+        using Acc = accumulator_t<E>;
+        const detail::cam_request req = detail::check_request(A.shape, nullptr, opt, detail::request_kind::activations_only);
+        tensor<Acc> weights_of_classes = detail::with_host_view(head_weights, [&](const auto& Wv) {
+            detail::require(Wv.rank() == 2 && Wv.shape[1] == req.K,
+                            "head_weights must be [C, K] with K = " + std::to_string(req.K) + " channels, got shape " +
+                                to_string(Wv.shape));
+            detail::require(classes.size() == req.N, "classes holds " + std::to_string(classes.size()) +
+                                                         " entries but the batch has " + std::to_string(req.N) +
+                                                         " samples");
+            tensor<Acc> w(shape_t{req.N, req.K});
+            for (std::size_t n = 0; n < req.N; ++n) {
+                detail::require(classes[n] < Wv.shape[0], "classes[" + std::to_string(n) + "] = " +
+                                                              std::to_string(classes[n]) + " is out of range for " +
+                                                              std::to_string(Wv.shape[0]) + " classes");
+                for (std::size_t k = 0; k < req.K; ++k)
+                    w[n * req.K + k] = static_cast<Acc>(Wv.data[static_cast<std::ptrdiff_t>(classes[n]) * Wv.strides[0] +
+                                                                static_cast<std::ptrdiff_t>(k) * Wv.strides[1]]);
+            }
+            return w;
+        });
+        explanation<tensor<Acc>> out;
+        out.weights = std::move(weights_of_classes);
+        out.raw = tensor<Acc>(req.raw_shape);
+        detail::fused_channel_weights<void, Acc, E>(A, nullptr, out.raw.data(), out.weights->data(), opt.threads,
+                                                    opt.check_finite);
+        detail::finish_map_into(out.raw, opt, out.map);
+        return detail::make_explanation<Acc>(activations, std::move(out.raw), std::move(out.weights), std::move(out.map));
+    });
 }
 
 }  // namespace camkit

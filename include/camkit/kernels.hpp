@@ -3,18 +3,19 @@
 // statistics are computed and its contribution folded into the output while it is in cache.
 // Work is split over samples and channel blocks; partial maps are added in a fixed order, so a
 // result depends on the thread count only through float rounding.
-#include <camkit/method.hpp>
+#include <camkit/linalg.hpp>
+#include <camkit/methods/policy.hpp>
+#include <camkit/parallel.hpp>
 #include <camkit/reductions.hpp>
+#include <camkit/strided.hpp>
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
-#include <atomic>
+#include <array>
 #include <cmath>
-#include <exception>
-#include <mutex>
 #include <optional>
+#include <span>
 #include <string>
-#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -43,21 +44,8 @@ public:
 
 private:
     void gather(const E* base) {
-        // Up to three spatial axes, padded to three with extent 1.
-        std::size_t ext[3] = {1, 1, 1};
-        std::ptrdiff_t str[3] = {0, 0, 0};
-        const std::size_t r = v_.shape.size() - 2;
-        for (std::size_t i = 0; i < r; ++i) {
-            ext[3 - r + i] = v_.shape[2 + i];
-            str[3 - r + i] = v_.strides[2 + i];
-        }
-        Acc* out = scratch_.data();
-        for (std::size_t i = 0; i < ext[0]; ++i)
-            for (std::size_t j = 0; j < ext[1]; ++j) {
-                const E* row = base + static_cast<std::ptrdiff_t>(i) * str[0] + static_cast<std::ptrdiff_t>(j) * str[1];
-                for (std::size_t l = 0; l < ext[2]; ++l)
-                    *out++ = static_cast<Acc>(row[static_cast<std::ptrdiff_t>(l) * str[2]]);
-            }
+        gather_strided(base, std::span<const std::size_t>(v_.shape).subspan(2),
+                       std::span<const std::ptrdiff_t>(v_.strides).subspan(2), scratch_.data());
     }
 
     host_view<const E> v_;
@@ -65,14 +53,6 @@ private:
     bool direct_;
     std::vector<Acc> scratch_;
 };
-
-/// Threads to use: `requested` if positive, else as many cores as there is work for (≥ 256 Ki elements each).
-inline unsigned resolve_threads(int requested, std::size_t elements) {
-    if (requested > 0) return static_cast<unsigned>(requested);
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
-    const std::size_t by_work = std::max<std::size_t>(1, elements / (std::size_t{1} << 18));
-    return static_cast<unsigned>(std::min<std::size_t>(hw, by_work));
-}
 
 /// Runs `chunk(n, k0, k1, out)` over channel blocks of every sample on `threads` threads; `out`
 /// points at `spatial` accumulators for sample n (zeroed). Partial maps of one sample are summed
@@ -90,28 +70,7 @@ void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsig
         Acc* out = blocks > 1 ? partial.data() + item * spatial : raw + n * spatial;
         chunk(n, k0, k1, out);
     };
-    const unsigned workers = static_cast<unsigned>(std::min<std::size_t>(threads, items));
-    if (workers <= 1) {
-        for (std::size_t i = 0; i < items; ++i) run_item(i);
-    } else {
-        std::atomic<std::size_t> next{0};
-        std::exception_ptr failure;
-        std::mutex failure_mutex;
-        auto work = [&] {
-            try {
-                for (std::size_t i; (i = next.fetch_add(1)) < items;) run_item(i);
-            } catch (...) {
-                std::lock_guard lock(failure_mutex);
-                if (!failure) failure = std::current_exception();
-                next = items;
-            }
-        };
-        std::vector<std::thread> pool;
-        for (unsigned t = 1; t < workers; ++t) pool.emplace_back(work);
-        work();
-        for (auto& t : pool) t.join();
-        if (failure) std::rethrow_exception(failure);
-    }
+    parallel_for(items, threads, run_item);
     if (blocks > 1)
         for (std::size_t n = 0; n < N; ++n)
             for (std::size_t b = 0; b < blocks; ++b) {
@@ -134,80 +93,6 @@ struct cam_dims {
 inline cam_dims dims_of(const shape_t& shape) {
     return {shape[0], shape[1], element_count(shape_t(shape.begin() + 2, shape.end()))};
 }
-
-/// Plane ops that also note, in the same pass, whether each plane they reduce is all finite, so
-/// the kernels need no separate finite-check pass (a sum stays non-finite once it meets NaN or
-/// Inf; a finite sum that overflows only triggers the exact re-check, never a false error).
-template <class Acc>
-struct checking_ops : plane_ops<Acc> {
-    const Acc* a_data = nullptr;
-    const Acc* g_data = nullptr;
-    mutable bool saw_a = false, saw_g = false, suspect = false;
-    // Σ a and Σ g, known once a two-plane sum has run (its check sums are exactly these), or Σ a
-    // given by the kernel from the previous channel's pass.
-    mutable std::optional<Acc> sum_a, sum_g;
-    // The next channel's activation plane, given by the kernel once the method has asked for Σ a:
-    // a one-plane reduction of the gradients then sums it in the same pass (next_sum_a), so the
-    // next channel's Σ a needs no pass of its own and its memory traffic overlaps this channel's
-    // arithmetic (Grad-CAM++: Σ a, then a division per gradient element). Same order of additions
-    // as a pass of its own, so the same value.
-    const Acc* next_a = nullptr;
-    mutable std::optional<Acc> next_sum_a;
-    mutable bool asked_sum_a = false;
-
-    void note(const Acc* p, Acc check) const {
-        // Policies take the ops by const reference; the flags are bookkeeping, not state of the math.
-        if (p == a_data) saw_a = true;
-        if (p == g_data) saw_g = true;
-        if (!std::isfinite(check)) suspect = true;
-    }
-    Acc sum(plane<Acc> x) const {
-        if (x.data == a_data) asked_sum_a = true;
-        if (x.data == a_data && sum_a) return *sum_a;
-        if (x.data == g_data && sum_g) return *sum_g;
-        const Acc s = plane_ops<Acc>::sum(x);
-        note(x.data, s);  // the sum itself is the check
-        return s;
-    }
-    Acc mean(plane<Acc> x) const { return sum(x) / static_cast<Acc>(x.size); }
-    template <class F>
-    Acc sum(plane<Acc> x, F f) const {
-        if (next_a && x.data == g_data && !next_sum_a) {
-            const Acc* na = next_a;
-            const auto r = reduce_planes<Acc>(x.size, [&](auto at) {
-                const auto v = at(x.data);
-                using V = decltype(v);
-                return sums<V, 3>{{static_cast<V>(f(v)), v, at(na)}};
-            });
-            note(x.data, r.v[1]);
-            next_sum_a = r.v[2];
-            return r.v[0];
-        }
-        const auto r = reduce_planes<Acc>(x.size, [&](auto at) {
-            const auto v = at(x.data);
-            using V = decltype(v);
-            return sums<V, 2>{{static_cast<V>(f(v)), v}};
-        });
-        note(x.data, r.v[1]);
-        return r.v[0];
-    }
-    template <class F>
-    Acc sum(plane<Acc> a, plane<Acc> g, F f) const {
-        // f(a, g), Σ a and Σ g in one pass; the plain sums are the checks and are kept for a later
-        // sum(a) or sum(g) of the same planes (XGrad-CAM's Σ a), which then costs no pass.
-        const auto r = reduce_planes<Acc>(a.size, [&](auto at) {
-            const auto va = at(a.data), vg = at(g.data);
-            using V = decltype(va);
-            return sums<V, 3>{{static_cast<V>(f(va, vg)), va, vg}};
-        });
-        const Acc total = r.v[0], sa = r.v[1], sg = r.v[2];
-        note(a.data, sa);
-        note(g.data, sg);
-        if (a.data == a_data) sum_a = sa;
-        if (g.data == g_data) sum_g = sg;
-        return total;
-    }
-};
 
 /// Channels folded into the output together: the output is loaded and stored once per group
 /// instead of once per channel, which halves (or better) the kernels' memory operations.
@@ -318,11 +203,148 @@ struct group_reader {
     }
 };
 
+/// Σ_s over one plane of the selected sums, in one pass: A (SA), G (SG), A·G (SAG). Returns
+/// {Σ a, Σ g, Σ a·g}, with 0 for a sum not selected; planes not needed are not read.
+template <class Acc, bool SA, bool SG, bool SAG>
+std::array<Acc, 3> plane_sums(const Acc* a, const Acc* g, std::size_t n) {
+    constexpr std::size_t M = std::size_t{SA} + SG + SAG, ig = SA, iag = std::size_t{SA} + SG;
+    const auto r = reduce_planes<Acc>(n, [&](auto at) {
+        using V = decltype(at(a));
+        sums<V, M> s{};
+        if constexpr (SA) s.v[0] = at(a);
+        if constexpr (SG) s.v[ig] = at(g);
+        if constexpr (SAG) {
+            if constexpr (SA && SG) s.v[iag] = s.v[0] * s.v[ig];
+            else s.v[iag] = at(a) * at(g);
+        }
+        return s;
+    });
+    std::array<Acc, 3> out{};
+    if constexpr (SA) out[0] = r.v[0];
+    if constexpr (SG) out[1] = r.v[ig];
+    if constexpr (SAG) out[2] = r.v[iag];
+    return out;
+}
+
+/// Σ_s gradient_term(statistics, g) over one plane, in one pass with Σ g (SG, a finite check)
+/// and Σ of the next channel's activations (NA, see channel_weight_of). Returns {Σ term, Σ g, Σ next a}.
+template <class Method, class Acc, bool SG, bool NA>
+std::array<Acc, 3> term_sums(const plane_statistics<Acc>& st, const Acc* g, const Acc* next_a, std::size_t n) {
+    constexpr std::size_t M = 1 + std::size_t{SG} + NA, ina = 1 + std::size_t{SG};
+    const plane_ops<Acc> ops;
+    const auto r = reduce_planes<Acc>(n, [&](auto at) {
+        using V = decltype(at(g));
+        sums<V, M> s{};
+        const V vg = at(g);
+        s.v[0] = static_cast<V>(Method::gradient_term(ops, st, vg));
+        if constexpr (SG) s.v[1] = vg;
+        if constexpr (NA) s.v[ina] = at(next_a);
+        return s;
+    });
+    std::array<Acc, 3> out{r.v[0], 0, 0};
+    if constexpr (SG) out[1] = r.v[1];
+    if constexpr (NA) out[2] = r.v[ina];
+    return out;
+}
+
+/// A channel weight and what its passes learned on the way.
+template <class Acc>
+struct weight_outcome {
+    Acc weight = 0;
+    bool suspect = false;              ///< a finite check saw NaN or Inf (or a sum overflowed)
+    std::optional<Acc> next_sum_a;     ///< Σ a of the next channel, when it was given to the term pass
+};
+
+/// Whether the kernels fold the next channel's Σ a into this channel's gradient-term pass: for a
+/// method that needs Σ a and a second pass over G but otherwise never reads A before the map
+/// (Grad-CAM++). That read then overlaps the term's arithmetic, and the next channel needs no
+/// pass of its own over A.
+template <class Method>
+inline constexpr bool folds_next_sum_a = [] {
+    if constexpr (channel_weight_method<Method>)
+        return has_gradient_term<Method> && has(Method::needs, statistic::sum_a) &&
+               !has(Method::needs, statistic::sum_ag);
+    else
+        return false;
+}();
+
+/// Whether Σ a of a channel can be computed once and shared by all targets of one sample: the
+/// method needs it, and no other pass over A computes it on the way (Σ a·g would).
+template <class Method>
+inline constexpr bool shares_sum_a = [] {
+    if constexpr (channel_weight_method<Method>)
+        return has(Method::needs, statistic::sum_a) && !has(Method::needs, statistic::sum_ag);
+    else
+        return false;
+}();
+
+template <class Method, bool Check, class Acc>
+weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc* known_sum_a, const Acc* next_a) {
+    constexpr statistic needs = Method::needs;
+    constexpr bool need_a = has(needs, statistic::sum_a), need_g = has(needs, statistic::sum_g),
+                   need_ag = has(needs, statistic::sum_ag), term = has_gradient_term<Method>;
+    constexpr bool first_pass_reads_g = need_g || need_ag;
+    weight_outcome<Acc> o;
+    plane_statistics<Acc> st;
+    st.positions = static_cast<Acc>(a.size);
+    // Pass 1: the declared statistics, with Σ a and Σ g as finite checks of the planes it reads.
+    auto first_pass = [&](auto read_a) {
+        constexpr bool RA = decltype(read_a)::value;
+        constexpr bool SA = RA && (need_a || Check), SG = need_g || (Check && first_pass_reads_g);
+        if constexpr (SA || SG || need_ag) {
+            const auto r = plane_sums<Acc, SA, SG, need_ag>(a.data, g.data, a.size);
+            if constexpr (SA) st.sum_a = r[0];
+            if constexpr (SG) st.sum_g = r[1];
+            if constexpr (need_ag) st.sum_ag = r[2];
+            if constexpr (Check) o.suspect = !std::isfinite(r[0]) || !std::isfinite(r[1]) || !std::isfinite(r[2]);
+        }
+    };
+    if (need_a && !need_ag && known_sum_a) {
+        st.sum_a = *known_sum_a;
+        if constexpr (Check) o.suspect = !std::isfinite(*known_sum_a);
+        first_pass(std::false_type{});
+    } else if constexpr (need_a || need_ag) {
+        first_pass(std::true_type{});
+    } else {
+        first_pass(std::false_type{});
+    }
+    // Pass 2: the gradient term's sum over G (Check: with Σ g), and the next channel's Σ a.
+    if constexpr (term) {
+        constexpr bool SG = Check && !first_pass_reads_g;
+        auto second_pass = [&](auto fold) {
+            constexpr bool NA = decltype(fold)::value;
+            const auto r = term_sums<Method, Acc, SG, NA>(st, g.data, next_a, g.size);
+            st.sum_term = r[0];
+            if constexpr (SG) o.suspect = o.suspect || !std::isfinite(r[1]);
+            if constexpr (NA) o.next_sum_a = r[2];
+        };
+        if (next_a) second_pass(std::true_type{});
+        else second_pass(std::false_type{});
+    } else if constexpr (Check && !first_pass_reads_g) {
+        o.suspect = o.suspect || !plane_ops<Acc>::all_finite(g);
+    }
+    o.weight = static_cast<Acc>(Method::channel_weight(st));
+    if constexpr (Check) o.suspect = o.suspect || !std::isfinite(o.weight);
+    return o;
+}
+
+/// The weight of one channel from its planes a and g: the statistics the method declares, in
+/// the passes they need. `known_sum_a`, when given, is Σ a computed elsewhere (once for many
+/// targets, or by the previous channel's term pass); `next_a`, when given (only where
+/// folds_next_sum_a), is the next channel's activation plane, summed in this channel's term pass.
+/// With `check`, the passes also check the planes they read for NaN and Inf (`suspect`).
+template <class Method, class Acc>
+weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* known_sum_a, const Acc* next_a,
+                                      bool check) {
+    return check ? channel_weight_checked<Method, true>(a, g, known_sum_a, next_a)
+                 : channel_weight_checked<Method, false>(a, g, known_sum_a, next_a);
+}
+
 /// raw[n,s] = Σ_k w[n,k] A[n,k,s] with w from the method's channel_weight (written to `weights`),
 /// or taken from `weights` as given when `Method` is void. Channels go in groups: the weights of
 /// a group, then one pass adding the group's weighted planes. The finite check rides on the passes
-/// the method makes anyway: on its reductions (checking_ops) and on the accumulated map (a
-/// non-finite activation makes w·a, and so the map, non-finite for any finite w).
+/// the weights make anyway and on the accumulated map (a non-finite activation makes w·a, and so
+/// the map, non-finite for any finite w).
 template <class Method, class Acc, class E>
 void fused_channel_weights(const host_view<const E>& A, const host_view<const E>* G, Acc* raw, Acc* weights,
                            int threads, bool check_finite) {
@@ -331,37 +353,26 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(std::is_void_v<Method> ? nullptr : G);
-        bool prefetch = false;  // the method asks for Σ a: sum the next plane along with these gradients
         for (std::size_t k = k0; k < k1; k += channel_group) {
             const std::size_t m = std::min(channel_group, k1 - k);
-            std::optional<plane<Acc>> next;  // plane j, read ahead while channel j − 1 was reduced
-            std::optional<Acc> carried;      // its Σ a, if that reduction computed it
-            for (std::size_t j = 0; j < m; ++j) {
-                const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
-                next.reset();
-                if constexpr (!std::is_void_v<Method>) {
+            if constexpr (!std::is_void_v<Method>) {
+                std::optional<plane<Acc>> next;  // plane j, read ahead by channel j − 1's term pass
+                std::optional<Acc> carried;      // its Σ a, computed there
+                for (std::size_t j = 0; j < m; ++j) {
+                    const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
                     const plane<Acc> g = rg.get(j, n, k + j);
-                    checking_ops<Acc> ops;
-                    ops.a_data = a.data;
-                    ops.g_data = g.data;
-                    if (carried) {
-                        ops.sum_a = *carried;
-                        if (!std::isfinite(*carried)) ops.suspect = true;
-                    }
+                    next.reset();
                     // Within the group only: the next group's planes reuse this group's slots.
-                    if (prefetch && j + 1 < m) {
-                        next = ra.get(j + 1, n, k + j + 1);
-                        ops.next_a = next->data;
-                    }
-                    const Acc w = static_cast<Acc>(Method::channel_weight(ops, a, g));
-                    // A policy that reads the gradients other than through the ops gets the exact check.
-                    if (check_finite &&
-                        (ops.suspect || !std::isfinite(w) || (!ops.saw_g && !plane_ops<Acc>::all_finite(g))))
-                        locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
-                    weights[n * K + k + j] = w;
-                    prefetch = ops.asked_sum_a;
-                    carried = ops.next_sum_a;
+                    if constexpr (folds_next_sum_a<Method>)
+                        if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
+                    const auto o = channel_weight_of<Method, Acc>(a, g, carried ? &*carried : nullptr,
+                                                             next ? next->data : nullptr, check_finite);
+                    if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+                    weights[n * K + k + j] = o.weight;
+                    carried = o.next_sum_a;
                 }
+            } else {
+                for (std::size_t j = 0; j < m; ++j) ra.get(j, n, k + j);
             }
             with_group_size(m, [&](auto M) { add_scaled<M()>(out, weights + n * K + k, ra.data, S); });
         }
@@ -396,50 +407,6 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
         }
         if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
     });
-}
-
-/// Eigenvector of the largest eigenvalue of a symmetric n×n matrix (row-major), by cyclic Jacobi.
-inline std::pair<double, std::vector<double>> top_eigenpair(std::vector<double> m, std::size_t n) {
-    std::vector<double> v(n * n, 0.0);
-    for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
-    auto at = [&](std::size_t i, std::size_t j) -> double& { return m[i * n + j]; };
-    for (int sweep = 0; sweep < 100; ++sweep) {
-        double off = 0, diag = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            diag += at(i, i) * at(i, i);
-            for (std::size_t j = i + 1; j < n; ++j) off += at(i, j) * at(i, j);
-        }
-        if (off <= 1e-30 * diag || off == 0) break;
-        for (std::size_t p = 0; p < n; ++p)
-            for (std::size_t q = p + 1; q < n; ++q) {
-                const double apq = at(p, q);
-                if (std::abs(apq) < 1e-300) continue;
-                const double theta = (at(q, q) - at(p, p)) / (2 * apq);
-                const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
-                const double c = 1 / std::sqrt(t * t + 1), s = t * c;
-                for (std::size_t r = 0; r < n; ++r) {  // columns p, q
-                    const double arp = at(r, p), arq = at(r, q);
-                    at(r, p) = c * arp - s * arq;
-                    at(r, q) = s * arp + c * arq;
-                }
-                for (std::size_t r = 0; r < n; ++r) {  // rows p, q
-                    const double apr = at(p, r), aqr = at(q, r);
-                    at(p, r) = c * apr - s * aqr;
-                    at(q, r) = s * apr + c * aqr;
-                }
-                for (std::size_t r = 0; r < n; ++r) {
-                    const double vrp = v[r * n + p], vrq = v[r * n + q];
-                    v[r * n + p] = c * vrp - s * vrq;
-                    v[r * n + q] = s * vrp + c * vrq;
-                }
-            }
-    }
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < n; ++i)
-        if (at(i, i) > at(best, best)) best = i;
-    std::vector<double> vec(n);
-    for (std::size_t r = 0; r < n; ++r) vec[r] = v[r * n + best];
-    return {at(best, best), vec};
 }
 
 /// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular

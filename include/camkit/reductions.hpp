@@ -93,18 +93,11 @@ struct plane_ops {
 
     /// max(x, 0), keeping NaN so that bad input stays visible.
     static Acc relu(Acc x) { return x < Acc(0) ? Acc(0) : x; }
-    /// `value` where `g != 0`, else 0.
-    static Acc where_nonzero(Acc g, Acc value) { return g != Acc(0) ? value : Acc(0); }
 #if defined(CAMKIT_VECTOR_EXTENSIONS)
     template <class B>
         requires detail::is_pack_v<B>
     static B relu(const B& x) {
         return detail::pack_relu(x);
-    }
-    template <class B>
-        requires detail::is_pack_v<B>
-    static B where_nonzero(const B& g, const B& value) {
-        return detail::pack_where_nonzero(g, value);
     }
 #endif
 

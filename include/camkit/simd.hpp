@@ -8,7 +8,7 @@
 //
 // Method policies never name packs: their element-wise lambdas are generic, and the ops call them
 // with a pack for the body of a plane and with scalars for its tail. Packs support + - * / with
-// packs and with scalars of their element type; relu and where_nonzero come from the ops.
+// packs and with scalars of their element type; relu comes from the ops.
 #include <cstddef>
 #include <cstring>
 #include <limits>
@@ -108,13 +108,6 @@ template <class B>
 inline B pack_relu(const B& x) {
     using M = decltype(x < x);
     return reinterpret_cast<B>(reinterpret_cast<M>(x) & ~(x < B{}));
-}
-/// Lane-wise `value` where g != 0, else 0.
-template <class B>
-    requires is_pack_v<B>
-inline B pack_where_nonzero(const B& g, const B& value) {
-    using M = decltype(g != g);
-    return reinterpret_cast<B>(reinterpret_cast<M>(value) & (g != B{}));
 }
 /// Lane-wise `a` where `take_a`, else `b`.
 template <class B, class M>

@@ -3,12 +3,11 @@
 // specializes. A host tensor exposes a strided view of its memory; a device tensor exposes an
 // `ops` type with op-level reductions instead. camkit::tensor<T> is the built-in host tensor.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
-#include <functional>
-#include <numeric>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -18,6 +17,9 @@ namespace camkit {
 /// Non-owning view of host memory: a pointer, a shape and strides counted in elements.
 template <class E>
 struct host_view {
+    /// The element type without const: a host_view<const float> reads floats.
+    using element_type = std::remove_const_t<E>;
+
     E* data = nullptr;
     shape_t shape;
     std::vector<std::ptrdiff_t> strides;
@@ -25,9 +27,7 @@ struct host_view {
     /// Number of axes.
     std::size_t rank() const { return shape.size(); }
     /// Number of elements.
-    std::size_t size() const {
-        return std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>{});
-    }
+    std::size_t size() const { return element_count(shape); }
     /// True when the elements of axes [from, rank) are dense and row-major.
     bool contiguous_from(std::size_t from) const {
         std::ptrdiff_t expected = 1;
@@ -38,22 +38,6 @@ struct host_view {
         return true;
     }
 };
-
-/// Row-major strides, in elements, for a dense tensor of `shape`.
-inline std::vector<std::ptrdiff_t> row_major_strides(const shape_t& shape) {
-    std::vector<std::ptrdiff_t> strides(shape.size());
-    std::ptrdiff_t s = 1;
-    for (std::size_t i = shape.size(); i-- > 0;) {
-        strides[i] = s;
-        s *= static_cast<std::ptrdiff_t>(shape[i]);
-    }
-    return strides;
-}
-
-/// Number of elements of a tensor of `shape`.
-inline std::size_t element_count(const shape_t& shape) {
-    return std::accumulate(shape.begin(), shape.end(), std::size_t{1}, std::multiplies<>{});
-}
 
 /// camkit's own owning host tensor: dense row-major values with a shape.
 template <class T>

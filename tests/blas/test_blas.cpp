@@ -1,7 +1,8 @@
-// explain_many's W·A by CBLAS (camkit::blas): equal to camkit's own loop, and the layouts it
-// leaves to that loop. The rest of explain_many's tests run in this executable too.
-#include <camkit/many_targets.hpp>
-#include <camkit/methods.hpp>
+// explain_many's W·A by BLAS gemm through xtensor-blas (camkit::blas): equal to camkit's own loop,
+// and the layouts it leaves to that loop. The rest of explain_many's tests run in this executable
+// too, through camkit::blas::explain_many.
+#include <camkit/blas/explain_many.hpp>
+#include <camkit/methods/registry.hpp>
 
 #include <gtest/gtest.h>
 
@@ -45,8 +46,9 @@ void expect_blas_equals_loop(std::size_t Tn, std::size_t K, const shape_t& spati
     const std::vector<T> a = values<T>(K * static_cast<std::size_t>(ld), 1), w = values<T>(Tn * K, 2);
     const auto A = view_of(a, K, spatial, ld);
     std::vector<T> by_blas(Tn * S, T(-7)), by_loop(Tn * S);
-    ASSERT_TRUE(camkit::detail::blas_weighted_sum<T>(w.data(), Tn, K, A, S, by_blas.data(), threads));
-    camkit::detail::weighted_sum_many<T>(w.data(), Tn, K, A, S, by_loop.data(), 1);
+    ASSERT_TRUE(camkit::blas::detail::gemm_can_read<T>(Tn, K, A, S));
+    camkit::blas::gemm_product{}(w.data(), Tn, K, A, S, by_blas.data(), threads);
+    camkit::detail::loop_product{}(w.data(), Tn, K, A, S, by_loop.data(), 1);
     const std::string what = "T=" + std::to_string(Tn) + " K=" + std::to_string(K) + " S=" + std::to_string(S) +
                              " pad=" + std::to_string(channel_pad) + " threads=" + std::to_string(threads);
     const double tol = std::is_same_v<T, float> ? 1e-5 : 1e-12;
@@ -75,24 +77,37 @@ TEST(BlasWeightedSum, EqualsTheLoopForFloatAndDouble) {
 }
 
 TEST(BlasWeightedSum, LeavesOtherLayoutsToTheLoop) {
-    const std::vector<float> a = values<float>(2 * 2 * 6, 3), w{1, 2, 3, 4};
-    std::vector<float> raw(2 * 6, 5.f);
+    const std::vector<float> a = values<float>(2 * 2 * 12, 3), w{1, 2, 3, 4};
     // Strided spatial axis: every other value of a row.
     host_view<const float> strided{a.data(), {1, 2, 6}, {24, 12, 2}};
-    EXPECT_FALSE(camkit::detail::blas_weighted_sum<float>(w.data(), 2, 2, strided, 6, raw.data(), 1));
+    EXPECT_FALSE(camkit::blas::detail::gemm_can_read<float>(2, 2, strided, 6));
     // Channels overlapping (stride below the plane size).
     host_view<const float> overlapping{a.data(), {1, 2, 6}, {6, 3, 1}};
-    EXPECT_FALSE(camkit::detail::blas_weighted_sum<float>(w.data(), 2, 2, overlapping, 6, raw.data(), 1));
+    EXPECT_FALSE(camkit::blas::detail::gemm_can_read<float>(2, 2, overlapping, 6));
     // An element type that is not the accumulation type (here: ints accumulated in float).
     const std::vector<int> ints(12, 1);
     host_view<const int> other_type{ints.data(), {1, 2, 6}, {12, 6, 1}};
-    EXPECT_FALSE(camkit::detail::blas_weighted_sum<float>(w.data(), 2, 2, other_type, 6, raw.data(), 1));
-    for (float v : raw) EXPECT_EQ(v, 5.f);  // nothing written
+    EXPECT_FALSE(camkit::blas::detail::gemm_can_read<float>(2, 2, other_type, 6));
+    // Those layouts still give camkit's loop's numbers through the BLAS product.
+    for (const auto& v : {strided, overlapping}) {
+        std::vector<float> by_blas(2 * 6, 5.f), by_loop(2 * 6, -5.f);
+        camkit::blas::gemm_product{}(w.data(), 2, 2, v, 6, by_blas.data(), 1);
+        camkit::detail::loop_product{}(w.data(), 2, 2, v, 6, by_loop.data(), 1);
+        EXPECT_EQ(by_blas, by_loop);
+        // Hand check: raw[1, 5] = w[1,0]·a[0,5] + w[1,1]·a[1,5].
+        const auto at = [&](std::size_t k, std::size_t s) { return v.data[k * v.strides[1] + s * v.strides[2]]; };
+        EXPECT_FLOAT_EQ(by_blas[6 + 5], 3 * at(0, 5) + 4 * at(1, 5));
+    }
+    std::vector<float> raw(2 * 6, 5.f);
+    camkit::blas::gemm_product{}(w.data(), 2, 2, other_type, 6, raw.data(), 1);
+    // Σ_k w[t,k]·1 by the loop: 1 + 2 for target 0, 3 + 4 for target 1.
+    for (std::size_t s = 0; s < 6; ++s) EXPECT_EQ(raw[s], 3.f) << s;
+    for (std::size_t s = 6; s < 12; ++s) EXPECT_EQ(raw[s], 7.f) << s;
 }
 
 TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset) {
     // Activations as a view of every other channel of a larger tensor (channel stride 2·S): the
-    // product runs by CBLAS with ldb = 2·S.
+    // product runs by gemm with ldb = 2·S.
     const std::size_t K = 6, S = 20;
     const std::vector<float> a = values<float>(2 * K * S, 4);
     std::vector<float> abs_a = a;
@@ -100,7 +115,7 @@ TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset)
     const auto A = view_of(abs_a, K, {4, 5}, 2 * static_cast<std::ptrdiff_t>(S));
     camkit::tensor<float> G({3, K, 4, 5}, values<float>(3 * K * S, 5));
     const camkit::host_view<const float> Gv = camkit::tensor_traits<camkit::tensor<float>>::view(G);
-    const auto many = camkit::explain_many<camkit::grad_cam>(A, Gv, {.threads = 2});
+    const auto many = camkit::blas::explain_many<camkit::grad_cam>(A, Gv, {.threads = 2});
     for (std::size_t t = 0; t < 3; ++t) {
         host_view<const float> g = Gv;
         g.data += static_cast<std::ptrdiff_t>(t * K * S);

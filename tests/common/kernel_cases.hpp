@@ -6,7 +6,7 @@
 // (core/test_simd.cpp) and the scalar build (scalar/, CAMKIT_NO_VECTOR_EXTENSIONS); KERNEL_SUITE
 // names the test suite of each.
 #include <camkit/camkit.hpp>
-#include <camkit/many_targets.hpp>
+#include <camkit/explain_many.hpp>
 #include <gtest/gtest.h>
 
 #include "common/error_message.hpp"

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "common/hand_case.hpp"
+#include "common/policy_weight.hpp"
 
 using namespace camkit_test;
 
@@ -37,14 +38,13 @@ TEST(GradCamPlusPlus, WeightsEqualThePolicyPerPlaneExactly) {
             x = x * 1664525u + 1013904223u;
             v = static_cast<float>(x >> 8) / 16777216.0f * 2.0f - (t == &A ? 0.0f : 1.0f);
         }
-    const camkit::plane_ops<float> ops;
     for (int threads : {1, 2}) {
         const auto r = camkit::explain<camkit::grad_cam_plus_plus>(A, G, {.threads = threads});
         ASSERT_TRUE(r.weights);
         for (std::size_t n = 0; n < N; ++n)
             for (std::size_t k = 0; k < K; ++k) {
                 const camkit::plane<float> a{A.data() + (n * K + k) * S, S}, g{G.data() + (n * K + k) * S, S};
-                EXPECT_EQ((*r.weights)(n, k), camkit::grad_cam_plus_plus::channel_weight(ops, a, g))
+                EXPECT_EQ((*r.weights)(n, k), camkit_test::plain_channel_weight<camkit::grad_cam_plus_plus>(a, g))
                     << "sample " << n << " channel " << k << " threads " << threads;
             }
     }

@@ -1,6 +1,17 @@
 // explain_many: T targets of one sample in one call equal T separate explain calls.
-#include <camkit/many_targets.hpp>
-#include <camkit/methods.hpp>
+#include <camkit/explain_many.hpp>
+#include <camkit/methods/registry.hpp>
+
+#include "common/policy_weight.hpp"
+
+// The same suite runs twice: with camkit's own W·A loop, and in the BLAS test executable with
+// the BLAS adapter's product (CAMKIT_TEST_BLAS_PRODUCT).
+#if defined(CAMKIT_TEST_BLAS_PRODUCT)
+#include <camkit/blas/explain_many.hpp>
+namespace many = camkit::blas;
+#else
+namespace many = camkit;
+#endif
 
 #include <gtest/gtest.h>
 
@@ -48,7 +59,7 @@ void check_equal_to_separate_calls(const shape_t& a_shape, std::size_t T, int th
     const tensor<float> G = random_tensor(g_shape, 12);
     camkit::options opt;
     opt.threads = threads;
-    const auto many = camkit::explain_many<Method>(A, G, opt);
+    const auto many = many::explain_many<Method>(A, G, opt);
     ASSERT_EQ(many.raw.shape[0], T);
     const std::size_t S = A.size() / (a_shape[0] * a_shape[1]);
     for (std::size_t t = 0; t < T; ++t) {
@@ -92,7 +103,7 @@ TEST(ManyTargets, HandComputedGradCam) {
     camkit::options opt;
     opt.relu = false;
     opt.normalize = camkit::normalization::none;
-    const auto r = camkit::explain_many<camkit::grad_cam>(A, G, opt);
+    const auto r = many::explain_many<camkit::grad_cam>(A, G, opt);
     EXPECT_FLOAT_EQ((*r.weights)[0], 4.0f);
     EXPECT_FLOAT_EQ((*r.weights)[1], -1.0f);
     EXPECT_FLOAT_EQ(r.raw[0], 4.0f);
@@ -113,24 +124,24 @@ void expect_error(F f, const std::string& part) {
 
 TEST(ManyTargets, ErrorPaths) {
     const tensor<float> A = random_tensor({1, 3, 4, 4}, 1, true);
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(random_tensor({2, 3, 4, 4}, 1), random_tensor({2, 3, 4, 4}, 2)); },
+    expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor({2, 3, 4, 4}, 1), random_tensor({2, 3, 4, 4}, 2)); },
                  "one sample");
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 4, 4, 4}, 2)); }, "[T, K, *S]");
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 5}, 2)); }, "[2, 3, 4, 5]");
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 16}, 2)); }, "gradients");
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(random_tensor({1, 3}, 1), random_tensor({1, 3}, 2)); },
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 4, 4, 4}, 2)); }, "[T, K, *S]");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 5}, 2)); }, "[2, 3, 4, 5]");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 16}, 2)); }, "gradients");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor({1, 3}, 1), random_tensor({1, 3}, 2)); },
                  "activations must be");
     camkit::options bad_size;
     bad_size.size = {8};
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 4}, 2), bad_size); },
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor({2, 3, 4, 4}, 2), bad_size); },
                  "options.size");
     tensor<float> G = random_tensor({3, 3, 4, 4}, 2);
     G.values[2 * 48 + 16 + 5] = std::numeric_limits<float>::quiet_NaN();  // target 2, channel 1
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
-    expect_error([&] { camkit::explain_many<camkit::hires_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    expect_error([&] { many::explain_many<camkit::hires_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
     tensor<float> A_inf = A;
     A_inf.values[16 * 2 + 3] = std::numeric_limits<float>::infinity();
-    expect_error([&] { camkit::explain_many<camkit::grad_cam>(A_inf, random_tensor({2, 3, 4, 4}, 2)); },
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A_inf, random_tensor({2, 3, 4, 4}, 2)); },
                  "activations contain NaN or Inf (sample 0, channel 2)");
 }
 
@@ -141,14 +152,13 @@ TEST(ManyTargets, ErrorPaths) {
 TEST(ManyTargets, GradCamPlusPlusWeightsEqualThePolicyPerPlaneExactly) {
     const std::size_t T = 3, K = 5, S = 37;
     const tensor<float> A = random_tensor({1, K, S}, 21, true), G = random_tensor({T, K, S}, 22);
-    const camkit::plane_ops<float> ops;
     for (int threads : {1, 2, 4}) {
-        const auto many = camkit::explain_many<camkit::grad_cam_plus_plus>(A, G, {.threads = threads});
+        const auto many = many::explain_many<camkit::grad_cam_plus_plus>(A, G, {.threads = threads});
         ASSERT_TRUE(many.weights);
         for (std::size_t t = 0; t < T; ++t)
             for (std::size_t k = 0; k < K; ++k) {
                 const camkit::plane<float> a{A.data() + k * S, S}, g{G.data() + (t * K + k) * S, S};
-                EXPECT_EQ((*many.weights)(t, k), camkit::grad_cam_plus_plus::channel_weight(ops, a, g))
+                EXPECT_EQ((*many.weights)(t, k), camkit_test::plain_channel_weight<camkit::grad_cam_plus_plus>(a, g))
                     << "target " << t << " channel " << k << " threads " << threads;
             }
     }

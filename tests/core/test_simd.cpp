@@ -31,7 +31,7 @@ TEST(Packs, WidthFollowsTheVectorRegisters) {
 #endif
 }
 
-TEST(Packs, ReluAndWhereNonzeroMatchTheScalarOpsLaneByLane) {
+TEST(Packs, ReluMatchesTheScalarOpsLaneByLane) {
 #if defined(CAMKIT_VECTOR_EXTENSIONS)
     using namespace camkit::detail;
     constexpr std::size_t W = pack_width<float>;
@@ -40,14 +40,11 @@ TEST(Packs, ReluAndWhereNonzeroMatchTheScalarOpsLaneByLane) {
     for (std::size_t start = 0; start + W <= values.size(); ++start) {
         const auto x = load(values.data() + start);
         const auto r = ops.relu(x);
-        const auto w = ops.where_nonzero(x, x + 1.f);
         for (std::size_t j = 0; j < W; ++j) {
             const float v = values[start + j];
-            const float want_r = camkit::plane_ops<float>::relu(v), want_w = camkit::plane_ops<float>::where_nonzero(v, v + 1.f);
+            const float want_r = camkit::plane_ops<float>::relu(v);
             if (std::isnan(want_r)) EXPECT_TRUE(std::isnan(r[j]));
             else EXPECT_EQ(r[j], want_r) << v;
-            if (std::isnan(want_w)) EXPECT_TRUE(std::isnan(w[j]));
-            else EXPECT_EQ(w[j], want_w) << v;
         }
     }
 #else

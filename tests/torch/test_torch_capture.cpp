@@ -1,7 +1,7 @@
 // Capturing activations and gradients from real LibTorch models (adapters/torch capture.hpp and
 // explain.hpp): taps in C++ code, TorchScript layers named by path, gradients checked by hand
 // and against a hand-written seed backward, the in-place case, every error path, and memory.
-#include <camkit/methods.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/targets.hpp>
 #include <camkit/torch/capture.hpp>
 #include <camkit/torch/explain.hpp>

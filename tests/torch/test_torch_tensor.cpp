@@ -1,7 +1,7 @@
 // The torch binding (adapters/torch/include/camkit/torch/tensor.hpp) and the torch seeds: on the
 // same A and G every method gives the same maps through the host kernels on a CPU tensor, the
 // torch-ops path, camkit::tensor and xtensor; seeds built with torch ops equal the host seeds.
-#include <camkit/methods.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/targets.hpp>
 #include <camkit/torch/explain.hpp>
 #include <camkit/torch/tensor.hpp>

@@ -2,7 +2,7 @@
 // (tests/data/reference, produced by tools/reference/make_reference.py; README.md there says how)
 // must give the library's maps at every pipeline stage, to 1e-4 of each map's maximum.
 #include <camkit/explain.hpp>
-#include <camkit/methods.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/xtensor/npy.hpp>
 
 #include <gtest/gtest.h>

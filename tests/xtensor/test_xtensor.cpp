@@ -1,7 +1,7 @@
 // The xtensor binding: explain<M> on xtensor containers and strided views equals explain<M> on
 // camkit::tensor for every registered method, and a user type binds in a few lines.
 #include <camkit/explain.hpp>
-#include <camkit/methods.hpp>
+#include <camkit/methods/registry.hpp>
 #include <camkit/xtensor/xtensor.hpp>
 
 #include <gtest/gtest.h>
@@ -83,7 +83,7 @@ void check_every_method_on_containers(const camkit::shape_t& shape, const camkit
         using M = typename decltype(type)::type;
         const auto ref = camkit::explain<M>(A, G, opt);
         const auto got = camkit::explain<M>(xa, xg, opt);
-        static_assert(std::is_same_v<decltype(got.map), xt::xarray<camkit::accumulator_t<T>>>);
+        static_assert(std::is_same_v<decltype(got.map), camkit::xtensor::result_array<camkit::accumulator_t<T>>>);
         expect_same_explanation(got, ref, std::string(M::name) + " xarray " + camkit::to_string(shape));
     });
 }
@@ -108,7 +108,7 @@ TEST(XtensorBinding, FloatAndDoubleAgree) {
         using M = typename decltype(type)::type;
         const auto d = camkit::explain<M>(ad, gd);
         const auto f = camkit::explain<M>(af, gf);
-        static_assert(std::is_same_v<decltype(f.map), xt::xarray<float>>);
+        static_assert(std::is_same_v<decltype(f.map), camkit::xtensor::result_array<float>>);
         const double err = xt::amax(xt::abs(xt::cast<double>(f.raw) - d.raw))();
         EXPECT_LT(err, 1e-5 * std::max(1.0, static_cast<double>(xt::amax(xt::abs(d.raw))()))) << M::name;
     });
@@ -218,4 +218,15 @@ TEST(XtensorBinding, ExplainIntoTakesXtensorInputsAndViews) {
         expect_same(want.raw, out.raw, std::string(M::name) + " view raw");
         expect_same(want.map, out.map, std::string(M::name) + " view map");
     });
+}
+
+TEST(XtensorResults, TakeOverCamkitsBufferWithoutCopying) {
+    camkit::tensor<float> t({2, 3}, {1, 2, 3, 4, 5, 6});
+    const float* buffer = t.data();
+    const auto x = camkit::xtensor::to_xarray(std::move(t));
+    EXPECT_EQ(x.data(), buffer);  // the same memory, now owned by the xtensor array
+    EXPECT_EQ(x.shape(), (camkit::shape_t{2, 3}));
+    EXPECT_EQ(x(1, 2), 6.f);
+    const xt::xarray<float> copy = x;  // and an xt::xarray by conversion
+    EXPECT_EQ(copy(0, 1), 2.f);
 }

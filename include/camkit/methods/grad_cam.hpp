@@ -1,5 +1,5 @@
 #pragma once
-#include <camkit/method.hpp>
+#include <camkit/methods/policy.hpp>
 
 namespace camkit {
 
@@ -8,8 +8,9 @@ struct grad_cam {
     static constexpr std::string_view name = "gradcam";
     static constexpr std::string_view title = "Grad-CAM";
     static constexpr method_form form = method_form::channel_weights;
-    template <class Ops, class X>
-    static auto channel_weight(const Ops& ops, const X&, const X& g) { return ops.mean(g); }
+    static constexpr statistic needs = statistic::sum_g;
+    template <class S>
+    static auto channel_weight(const S& s) { return s.sum_g / s.positions; }
 };
 
 /// Seg-Grad-CAM is Grad-CAM explaining a mask-reduction target (targets/mask_sum.hpp).

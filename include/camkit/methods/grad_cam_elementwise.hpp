@@ -1,5 +1,5 @@
 #pragma once
-#include <camkit/method.hpp>
+#include <camkit/methods/policy.hpp>
 
 namespace camkit {
 

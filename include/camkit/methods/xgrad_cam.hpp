@@ -1,5 +1,5 @@
 #pragma once
-#include <camkit/method.hpp>
+#include <camkit/methods/policy.hpp>
 
 namespace camkit {
 
@@ -8,10 +8,9 @@ struct xgrad_cam {
     static constexpr std::string_view name = "xgradcam";
     static constexpr std::string_view title = "XGrad-CAM";
     static constexpr method_form form = method_form::channel_weights;
-    template <class Ops, class X>
-    static auto channel_weight(const Ops& ops, const X& a, const X& g) {
-        return ops.sum(a, g, [](const auto& av, const auto& gv) { return av * gv; }) / (ops.sum(a) + 1e-7);
-    }
+    static constexpr statistic needs = statistic::sum_a | statistic::sum_ag;
+    template <class S>
+    static auto channel_weight(const S& s) { return s.sum_ag / (s.sum_a + 1e-7); }
 };
 
 }  // namespace camkit

@@ -4,12 +4,15 @@
 // from an output Y [N, C, *P] (sample n uses slice n in a target), [*P] when built from a shape
 // (the same for every sample). For a classifier output [N, C] the "region" is [N]: 1 where the
 // sample as a whole is predicted (or thresholded) as class c.
+#include <camkit/strided.hpp>
 #include <camkit/targets/target.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <span>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace camkit {
@@ -21,42 +24,37 @@ namespace detail {
 /// Non-finite values are an error (an argmax or a softmax of NaN has no meaning).
 template <host_tensor T, class Decide>
 tensor<float> region_from_output(const T& output, const std::string& who, Decide&& decide) {
-    using E = value_type_t<T>;
-    using Acc = accumulator_t<E>;
-    const host_view<const E> y = tensor_traits<std::remove_cvref_t<T>>::view(output);
-    const output_dims d = check_output_shape(y.shape, who);
-    tensor<float> mask(d.batched_spatial);
-    std::vector<Acc> planes(d.channels * d.positions);
-    std::vector<Acc> logits(d.channels);
-    const std::size_t r = y.rank() - 2;
-    const bool dense = y.contiguous_from(2);
-    for (std::size_t n = 0; n < d.batch; ++n) {
-        // Gather the sample's channel planes densely, whatever Y's strides (dense planes directly).
-        for (std::size_t c = 0; c < d.channels; ++c)
-            for (std::size_t p = 0; p < d.positions; ++p) {
-                std::ptrdiff_t off = static_cast<std::ptrdiff_t>(n) * y.strides[0] + static_cast<std::ptrdiff_t>(c) * y.strides[1];
-                if (dense) {
-                    off += static_cast<std::ptrdiff_t>(p);
-                } else {
-                    std::size_t rest = p;
-                    for (std::size_t a = r; a-- > 0;) {
-                        off += static_cast<std::ptrdiff_t>(rest % y.shape[2 + a]) * y.strides[2 + a];
-                        rest /= y.shape[2 + a];
-                    }
-                }
-                const Acc v = static_cast<Acc>(y.data[off]);
-                require(std::isfinite(v), [&] {
-                    return who + ": output holds a non-finite value (" + std::to_string(v) + ") at sample " +
-                           std::to_string(n) + ", channel " + std::to_string(c) + ", flat position " + std::to_string(p);
+    return with_host_view(output, [&](const auto& y) {
+        using Acc = accumulator_t<typename std::remove_cvref_t<decltype(y)>::element_type>;
+        const output_dims d = check_output_shape(y.shape, who);
+        tensor<float> mask(d.batched_spatial);
+        std::vector<Acc> planes(d.channels * d.positions);
+        std::vector<Acc> logits(d.channels);
+        const auto sample_shape = std::span<const std::size_t>(y.shape).subspan(1);
+        const auto sample_strides = std::span<const std::ptrdiff_t>(y.strides).subspan(1);
+        for (std::size_t n = 0; n < d.batch; ++n) {
+            // The sample's channel planes, densely, whatever Y's strides.
+            gather_strided(y.data + static_cast<std::ptrdiff_t>(n) * y.strides[0], sample_shape, sample_strides,
+                           planes.data());
+            for (std::size_t i = 0; i < planes.size(); ++i)
+                require(std::isfinite(planes[i]), [&] {
+                    return who + ": output holds a non-finite value (" + std::to_string(planes[i]) + ") at sample " +
+                           std::to_string(n) + ", channel " + std::to_string(i / d.positions) + ", flat position " +
+                           std::to_string(i % d.positions);
                 });
-                planes[c * d.positions + p] = v;
+            for (std::size_t p = 0; p < d.positions; ++p) {
+                for (std::size_t c = 0; c < d.channels; ++c) logits[c] = planes[c * d.positions + p];
+                mask[n * d.positions + p] = static_cast<float>(decide(logits));
             }
-        for (std::size_t p = 0; p < d.positions; ++p) {
-            for (std::size_t c = 0; c < d.channels; ++c) logits[c] = planes[c * d.positions + p];
-            mask[n * d.positions + p] = static_cast<float>(decide(logits));
         }
-    }
-    return mask;
+        return mask;
+    });
+}
+
+/// The shape of any host tensor.
+template <host_tensor T>
+shape_t host_shape(const T& t) {
+    return with_host_view(t, [](const auto& v) { return v.shape; });
 }
 
 /// Validates a spatial shape for pixel/box: 1 to 3 axes, none empty.
@@ -86,8 +84,7 @@ tensor<float> predicted_labels(const T& output, const std::string& who) {
 /// class 1 is Y > 0 (sigmoid > 0.5) and class 0 is Y ≤ 0. NaN or ±Inf in Y throws camkit::error.
 template <host_tensor T>
 tensor<float> predicted_region(const T& output, std::size_t c) {
-    const auto shape = tensor_traits<std::remove_cvref_t<T>>::view(output).shape;
-    const auto d = detail::check_output_shape(shape, "predicted_region");
+    const auto d = detail::check_output_shape(detail::host_shape(output), "predicted_region");
     detail::check_class(c, d.channels, "predicted_region: class");
     tensor<float> mask = detail::predicted_labels(output, "predicted_region");
     for (float& v : mask.values) v = v == static_cast<float>(c) ? 1.0f : 0.0f;
@@ -99,8 +96,7 @@ tensor<float> predicted_region(const T& output, std::size_t c) {
 /// t must lie in [0, 1]; NaN or ±Inf in Y throws camkit::error.
 template <host_tensor T>
 tensor<float> threshold(const T& output, std::size_t c, double t) {
-    const auto shape = tensor_traits<std::remove_cvref_t<T>>::view(output).shape;
-    const auto d = detail::check_output_shape(shape, "threshold");
+    const auto d = detail::check_output_shape(detail::host_shape(output), "threshold");
     detail::check_class(c, d.channels, "threshold: class");
     detail::require(t >= 0.0 && t <= 1.0, "threshold: t must be a probability in [0, 1], got " + std::to_string(t));
     return detail::region_from_output(output, "threshold", [&](const auto& logits) {

@@ -7,6 +7,7 @@
 // host with target_seed() and compute the score with its own ops.
 #include <camkit/concepts.hpp>
 #include <camkit/error.hpp>
+#include <camkit/strided.hpp>
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
@@ -137,23 +138,14 @@ void write_seed(const target& t, const output_dims& d, std::size_t n, Acc* out) 
 /// Σ_p w[p] · Y[n, ch, p] over the positions where w is nonzero; Y read through its strides.
 template <class Acc, class E>
 Acc weighted_plane_sum(const host_view<const E>& y, std::size_t n, std::size_t ch, const Acc* w) {
-    // Up to three spatial axes, padded to three with extent 1.
-    std::size_t ext[3] = {1, 1, 1};
-    std::ptrdiff_t str[3] = {0, 0, 0};
-    const std::size_t r = y.rank() - 2;
-    for (std::size_t i = 0; i < r; ++i) {
-        ext[3 - r + i] = y.shape[2 + i];
-        str[3 - r + i] = y.strides[2 + i];
-    }
     const E* base = y.data + static_cast<std::ptrdiff_t>(n) * y.strides[0] + static_cast<std::ptrdiff_t>(ch) * y.strides[1];
     Acc sum = 0;
     std::size_t p = 0;
-    for (std::size_t i = 0; i < ext[0]; ++i)
-        for (std::size_t j = 0; j < ext[1]; ++j) {
-            const E* row = base + static_cast<std::ptrdiff_t>(i) * str[0] + static_cast<std::ptrdiff_t>(j) * str[1];
-            for (std::size_t l = 0; l < ext[2]; ++l, ++p)
-                if (w[p] != Acc(0)) sum += w[p] * static_cast<Acc>(row[static_cast<std::ptrdiff_t>(l) * str[2]]);
-        }
+    for_each_strided(base, std::span<const std::size_t>(y.shape).subspan(2),
+                     std::span<const std::ptrdiff_t>(y.strides).subspan(2), [&](const E* v) {
+                         if (w[p] != Acc(0)) sum += w[p] * static_cast<Acc>(*v);
+                         ++p;
+                     });
     return sum;
 }
 
@@ -211,21 +203,20 @@ tensor<Acc> target_seeds_for_sample(const shape_t& output_shape, std::span<const
 /// shape matches neither [*P] nor [N, *P], or Y's shape is not an output shape.
 template <host_tensor T>
 auto seed_and_score(const T& output, std::span<const target> targets) {
-    using traits = tensor_traits<std::remove_cvref_t<T>>;
-    using E = value_type_t<T>;
-    using Acc = accumulator_t<E>;
-    const host_view<const E> y = traits::view(output);
-    const auto d = detail::check_output_shape(y.shape, "targets");
-    tensor<Acc> seed = detail::batch_seed<Acc>(d, y.shape, targets, "targets");
-    tensor<Acc> scores(shape_t{d.batch});
-    const std::size_t per = d.channels * d.positions;
-    for (std::size_t n = 0; n < d.batch; ++n) {
-        const std::size_t ch = detail::seed_channel(targets[n], d);
-        scores[n] = detail::weighted_plane_sum<Acc>(y, n, ch, seed.data() + n * per + ch * d.positions);
-    }
-    using R = decltype(traits::template make_result<Acc>(std::move(scores), output));
-    return target_result<R>{traits::template make_result<Acc>(std::move(scores), output),
-                            traits::template make_result<Acc>(std::move(seed), output)};
+    return detail::with_host_view(output, [&](const auto& y) {
+        using Acc = accumulator_t<typename std::remove_cvref_t<decltype(y)>::element_type>;
+        const auto d = detail::check_output_shape(y.shape, "targets");
+        tensor<Acc> seed = detail::batch_seed<Acc>(d, y.shape, targets, "targets");
+        tensor<Acc> scores(shape_t{d.batch});
+        const std::size_t per = d.channels * d.positions;
+        for (std::size_t n = 0; n < d.batch; ++n) {
+            const std::size_t ch = detail::seed_channel(targets[n], d);
+            scores[n] = detail::weighted_plane_sum<Acc>(y, n, ch, seed.data() + n * per + ch * d.positions);
+        }
+        using R = decltype(detail::make_result<Acc>(std::move(scores), output));
+        return target_result<R>{detail::make_result<Acc>(std::move(scores), output),
+                                detail::make_result<Acc>(std::move(seed), output)};
+    });
 }
 
 /// seed_and_score for a braced list of targets: `seed_and_score(Y, {class_score(1), class_score(0)})`.
@@ -238,21 +229,20 @@ auto seed_and_score(const T& output, std::initializer_list<target> targets) {
 /// seeds [T, C, *P] of the targets on sample `sample` of Y [N, C, *P] (a mask [N, *P] gives slice `sample`).
 template <host_tensor T>
 auto seed_and_score_many(const T& output, std::span<const target> targets, std::size_t sample = 0) {
-    using traits = tensor_traits<std::remove_cvref_t<T>>;
-    using E = value_type_t<T>;
-    using Acc = accumulator_t<E>;
-    const host_view<const E> y = traits::view(output);
-    const auto d = detail::check_output_shape(y.shape, "targets");
-    tensor<Acc> seeds = detail::sample_seeds<Acc>(d, targets, sample, "targets");
-    tensor<Acc> scores(shape_t{targets.size()});
-    const std::size_t per = d.channels * d.positions;
-    for (std::size_t t = 0; t < targets.size(); ++t) {
-        const std::size_t ch = detail::seed_channel(targets[t], d);
-        scores[t] = detail::weighted_plane_sum<Acc>(y, sample, ch, seeds.data() + t * per + ch * d.positions);
-    }
-    using R = decltype(traits::template make_result<Acc>(std::move(scores), output));
-    return target_result<R>{traits::template make_result<Acc>(std::move(scores), output),
-                            traits::template make_result<Acc>(std::move(seeds), output)};
+    return detail::with_host_view(output, [&](const auto& y) {
+        using Acc = accumulator_t<typename std::remove_cvref_t<decltype(y)>::element_type>;
+        const auto d = detail::check_output_shape(y.shape, "targets");
+        tensor<Acc> seeds = detail::sample_seeds<Acc>(d, targets, sample, "targets");
+        tensor<Acc> scores(shape_t{targets.size()});
+        const std::size_t per = d.channels * d.positions;
+        for (std::size_t t = 0; t < targets.size(); ++t) {
+            const std::size_t ch = detail::seed_channel(targets[t], d);
+            scores[t] = detail::weighted_plane_sum<Acc>(y, sample, ch, seeds.data() + t * per + ch * d.positions);
+        }
+        using R = decltype(detail::make_result<Acc>(std::move(scores), output));
+        return target_result<R>{detail::make_result<Acc>(std::move(scores), output),
+                                detail::make_result<Acc>(std::move(seeds), output)};
+    });
 }
 
 /// seed_and_score_many for a braced list of targets.
@@ -266,22 +256,13 @@ namespace detail {
 /// Copies any host tensor into a dense float mask (targets store their masks as tensor<float>).
 template <host_tensor M>
 tensor<float> to_mask(const M& m, const char* who) {
-    const auto v = tensor_traits<std::remove_cvref_t<M>>::view(m);
-    require(v.rank() <= 4, std::string(who) + ": mask must be [*P] or [N, *P] with at most 3 spatial axes, got shape " +
-                               to_string(v.shape));
-    tensor<float> out(v.shape);
-    // Odometer over the view's axes: masks are small, so plainness beats speed here.
-    std::vector<std::size_t> idx(v.rank(), 0);
-    for (std::size_t i = 0; i < out.size(); ++i) {
-        std::ptrdiff_t off = 0;
-        for (std::size_t a = 0; a < idx.size(); ++a) off += static_cast<std::ptrdiff_t>(idx[a]) * v.strides[a];
-        out[i] = static_cast<float>(v.data[off]);
-        for (std::size_t a = idx.size(); a-- > 0;) {
-            if (++idx[a] < v.shape[a]) break;
-            idx[a] = 0;
-        }
-    }
-    return out;
+    return with_host_view(m, [&](const auto& v) {
+        require(v.rank() <= 4, std::string(who) + ": mask must be [*P] or [N, *P] with at most 3 spatial axes, got shape " +
+                                   to_string(v.shape));
+        tensor<float> out(v.shape);
+        gather_strided(v.data, v.shape, v.strides, out.data());
+        return out;
+    });
 }
 
 }  // namespace detail

@@ -6,6 +6,7 @@
 // one forward pass (camkit/torch/scripted.hpp's TorchScript layers) is a `layer_recorder`, which
 // the explanation functions take alike. No TorchScript (JIT) header is needed here.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>

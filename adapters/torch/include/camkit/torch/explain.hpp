@@ -10,6 +10,7 @@
 // a non-linear score of the output such as a probability (probability_score, or any callable
 // output [N, ...] -> scores [N]: autograd gives the seed), or nothing: each sample's predicted class.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/explain.hpp>
 #include <camkit/targets/target.hpp>
 #include <camkit/torch/capture.hpp>

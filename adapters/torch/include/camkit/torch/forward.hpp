@@ -3,6 +3,7 @@
 // model through: any callable from an input batch to an output batch, or a model object with
 // model_traits (a TorchScript module once camkit/torch/scripted.hpp is included).
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/torch/capture.hpp>
 #include <camkit/torch/tensor.hpp>
 

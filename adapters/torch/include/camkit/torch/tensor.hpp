@@ -70,8 +70,7 @@ inline void check_pair(const at::Tensor& A, const at::Tensor& G, const options& 
     require(A.defined(), "activations is an undefined tensor");
     require(G.defined(), "gradients is an undefined tensor");
     const shape_t a = shape_of(A), g = shape_of(G);
-    camkit::detail::check_cam_shape(a, "activations");
-    camkit::detail::check_same_shape(a, g);
+    camkit::detail::check_request(a, &g, opt, camkit::detail::request_kind::per_sample);
     require(A.is_floating_point(),
             "activations must be a floating-point tensor, got dtype " + std::string(c10::toString(A.scalar_type())));
     require(G.scalar_type() == A.scalar_type(), "gradients dtype " + std::string(c10::toString(G.scalar_type())) +
@@ -80,10 +79,6 @@ inline void check_pair(const at::Tensor& A, const at::Tensor& G, const options& 
     require(G.device() == A.device(),
             "gradients are on device " + G.device().str() + " but activations on " + A.device().str());
     require(A.layout() == at::kStrided && G.layout() == at::kStrided, "activations and gradients must be dense tensors");
-    if (!opt.size.empty())
-        require(opt.size.size() + 2 == a.size(), "options.size " + to_string(opt.size) +
-                                                     " must give one extent per spatial axis of activations " +
-                                                     to_string(a));
 }
 
 /// Wraps the host path's result (camkit tensors) as torch tensors.
@@ -101,8 +96,6 @@ explanation<at::Tensor> wrap(explanation<camkit::tensor<U>>&& e) {
 struct tensor_ops {
     /// Σ_s x[n, k, s] as [N, K, 1].
     static at::Tensor sum(const at::Tensor& x) { return x.sum(-1, true); }
-    /// mean_s x[n, k, s] as [N, K, 1].
-    static at::Tensor mean(const at::Tensor& x) { return x.mean(-1, true); }
     /// Σ_s f(x) as [N, K, 1].
     template <class F>
     static at::Tensor sum(const at::Tensor& x, F f) { return f(x).sum(-1, true); }
@@ -111,8 +104,6 @@ struct tensor_ops {
     static at::Tensor sum(const at::Tensor& a, const at::Tensor& g, F f) { return f(a, g).sum(-1, true); }
     /// max(x, 0); NaN stays NaN as on the host.
     static at::Tensor relu(const at::Tensor& x) { return at::relu(x); }
-    /// `value` where `g != 0`, else 0.
-    static at::Tensor where_nonzero(const at::Tensor& g, const at::Tensor& value) { return value.masked_fill(g == 0, 0); }
 };
 
 /// Per-sample normalization of maps [N, *S] with torch ops (SPEC.md step 2), on their device.
@@ -204,7 +195,7 @@ explanation<at::Tensor> explain_with_ops(const at::Tensor& activations, const at
     at::Tensor raw;
     std::optional<at::Tensor> weights;
     if constexpr (Method::form == method_form::channel_weights) {
-        const at::Tensor w = Method::channel_weight(ops, a, g);  // [N, K, 1]
+        const at::Tensor w = whole_tensor_weights<Method>(ops, a, g, static_cast<double>(a.size(2)));  // [N, K, 1]
         raw = at::bmm(w.transpose(1, 2), a).squeeze(1);
         weights.emplace(w.squeeze(-1).to(dtype));
     } else if constexpr (Method::form == method_form::elementwise) {

@@ -2,6 +2,7 @@
 // Whole-file reads and atomic whole-file writes (C++20 standard library only), shared by the npy
 // and image I/O so that a failed write never leaves a partial file behind.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 
 #include <cerrno>
 #include <cstddef>

@@ -9,6 +9,7 @@
 // some object-code size per translation unit, which the linker cannot merge. Include this header
 // before any other inclusion of stb_image.h / stb_image_write.h in the same translation unit.
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/overlay.hpp>
 #include <camkit/xtensor/file.hpp>
 

@@ -2,6 +2,7 @@
 // Reading and writing NumPy .npy files as xtensor arrays: float32/float64, little-endian, C order.
 // The byte-level parser lives in npy_format.hpp (standard library only, fuzzed).
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 #include <camkit/xtensor/file.hpp>
 #include <camkit/xtensor/npy_format.hpp>
 

@@ -3,6 +3,7 @@
 // header parser, little-endian float32/float64 decoding and encoding. Every malformed input is a
 // camkit::error; the parser never reads outside the span it is given (it is fuzzed).
 #include <camkit/error.hpp>
+#include <camkit/shape.hpp>
 
 #include <bit>
 #include <cstddef>

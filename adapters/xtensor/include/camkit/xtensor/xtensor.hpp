@@ -1,10 +1,12 @@
 #pragma once
 // The xtensor binding: camkit::tensor_traits for every xtensor expression whose elements live in
 // memory with known strides (xarray, xtensor, xt::adapt, strided views, transposes, column-major
-// containers), so camkit's fused host kernels read them in place. Results are xt::xarray<U>.
+// containers), so camkit's fused host kernels read them in place. Results are owning row-major
+// xtensor arrays that took over camkit's buffer (no copy).
 #include <camkit/concepts.hpp>
 #include <camkit/tensor.hpp>
 
+#include <xtensor/xadapt.hpp>
 #include <xtensor/xarray.hpp>
 #include <xtensor/xexpression.hpp>
 #include <xtensor/xutils.hpp>
@@ -13,6 +15,7 @@
 #include <cstddef>
 #include <type_traits>
 #include <utility>
+#include <vector>
 
 namespace camkit {
 
@@ -29,12 +32,15 @@ concept strided_expression = xt::is_xexpression<X>::value && requires(const X& x
     x.strides();
 };
 
-/// Copies a camkit::tensor into an xt::xarray of the same shape (row-major).
+/// The xtensor array camkit's results come back as: row-major, owning the std::vector that
+/// held the values in camkit (an xt::xarray_adaptor; it converts to xt::xarray<U> by copy).
 template <class U>
-xt::xarray<U> to_xarray(tensor<U>&& t) {
-    xt::xarray<U> out(t.shape);
-    std::copy(t.values.begin(), t.values.end(), out.data());
-    return out;
+using result_array = xt::xarray_adaptor<std::vector<U>, xt::layout_type::row_major, shape_t>;
+
+/// A camkit::tensor as an xtensor array that takes over its buffer: no element is copied.
+template <class U>
+result_array<U> to_xarray(tensor<U>&& t) {
+    return result_array<U>(std::move(t.values), std::move(t.shape));
 }
 
 }  // namespace xtensor
@@ -56,9 +62,9 @@ struct tensor_traits<X> {
         return v;
     }
 
-    /// Results are owning row-major xt::xarray<U>, never views into camkit's buffers.
+    /// Results own their memory (camkit's buffer, taken over), never views into the inputs.
     template <class U>
-    static xt::xarray<U> make_result(tensor<U>&& r, const X&) {
+    static xtensor::result_array<U> make_result(tensor<U>&& r, const X&) {
         return xtensor::to_xarray(std::move(r));
     }
 };

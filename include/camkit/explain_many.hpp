@@ -1,0 +1,144 @@
+#pragma once
+// Many targets on one set of activations (every class of a segmentation, several masks): one
+// call explains T targets of ONE sample. For channel-weight methods the weights W[T, K] come
+// from each target's gradients, then raw = W · A adds each group of activation planes into every
+// target's map while it is in cache, so the activations are read from memory once for all
+// targets instead of once per target. Element-wise methods run the fused kernel per target.
+//
+// The product W · A is a parameter: camkit's own loop here; the BLAS adapter
+// (<camkit/blas/explain_many.hpp>) passes a BLAS matrix product instead.
+#include <camkit/explain.hpp>
+#include <camkit/parallel.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace camkit {
+
+namespace detail {
+
+/// Throws for a non-finite activation plane k, else for a non-finite gradient plane (t, k); returns
+/// when both are finite (a finite sum overflowed).
+template <class Acc>
+void locate_non_finite_target(plane<Acc> a, plane<Acc> g, std::size_t t, std::size_t k) {
+    if (!plane_ops<Acc>::all_finite(a)) throw_non_finite("activations", 0, k);
+    if (!plane_ops<Acc>::all_finite(g)) throw_non_finite("gradients", t, k);
+}
+
+/// camkit's product raw[T, S] = W[T, K] · A[0, K, S]: a group of activation planes is read from
+/// memory once and, while in cache, added into every target's map; targets split over `threads`.
+struct loop_product {
+    template <class Acc, class E>
+    void operator()(const Acc* W, std::size_t Tn, std::size_t K, const host_view<const E>& A, std::size_t S, Acc* raw,
+                    unsigned threads) const {
+        std::fill(raw, raw + Tn * S, Acc(0));
+        const unsigned parts = static_cast<unsigned>(std::min<std::size_t>(threads, Tn));
+        parallel_for(parts, parts, [&](std::size_t part) {
+            const std::size_t t0 = Tn * part / parts, t1 = Tn * (part + 1) / parts;
+            group_reader<Acc, E> ra(&A);
+            for (std::size_t k = 0; k < K; k += channel_group) {
+                const std::size_t m = std::min(channel_group, K - k);
+                for (std::size_t j = 0; j < m; ++j) ra.get(j, 0, k + j);
+                with_group_size(m, [&](auto M) {
+                    for (std::size_t t = t0; t < t1; ++t) add_scaled<M()>(raw + t * S, W + t * K + k, ra.data, S);
+                });
+            }
+        });
+    }
+};
+
+/// The gradients of target t alone: G's slice t as a [1, K, *S] view.
+template <class E>
+host_view<const E> target_slice(const host_view<const E>& G, std::size_t t) {
+    host_view<const E> g = G;
+    g.data += static_cast<std::ptrdiff_t>(t) * G.strides[0];
+    g.shape[0] = 1;
+    return g;
+}
+
+/// explain_many on host views of a validated request, with `product` computing W · A.
+template <method_policy Method, class Acc, class E, class Product>
+explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_view<const E>& A,
+                                           const host_view<const E>& G, const options& opt, const Product& product) {
+    const std::size_t Tn = req.maps, K = req.K, S = req.S;
+    explanation<tensor<Acc>> out;
+    out.raw = tensor<Acc>(req.raw_shape);
+    const unsigned threads = resolve_threads(opt.threads, (Tn + 1) * A.size());
+
+    if constexpr (Method::form == method_form::channel_weights) {
+        // Pass 1: W[t, k], each target's gradients streamed in order (split over channel blocks
+        // when there are fewer targets than threads).
+        out.weights.emplace(shape_t{Tn, K});
+        Acc* W = out.weights->data();
+        const std::size_t blocks = std::min<std::size_t>(K, threads > Tn ? (threads + Tn - 1) / Tn : 1);
+        // Σ A of a channel is the same for every target: computed once per channel here instead
+        // of once per target, by the same additions in the same order, so the same value.
+        std::vector<Acc> sum_a;
+        if constexpr (shares_sum_a<Method>) {
+            plane_reader<Acc, E> ra(A);
+            sum_a.resize(K);
+            for (std::size_t k = 0; k < K; ++k) sum_a[k] = plane_ops<Acc>::sum(ra.get(0, k));
+        }
+        parallel_for(Tn * blocks, threads, [&](std::size_t item) {
+            const std::size_t t = item / blocks, b = item % blocks;
+            plane_reader<Acc, E> ra(A), rg(G);
+            for (std::size_t k = K * b / blocks; k < K * (b + 1) / blocks; ++k) {
+                const plane<Acc> a = ra.get(0, k), g = rg.get(t, k);
+                const auto o = channel_weight_of<Method, Acc>(a, g, sum_a.empty() ? nullptr : &sum_a[k], nullptr,
+                                                              opt.check_finite);
+                if (opt.check_finite && o.suspect) locate_non_finite_target<Acc>(a, g, t, k);
+                W[t * K + k] = o.weight;
+            }
+        });
+        // Pass 2: raw = W · A.
+        product(static_cast<const Acc*>(W), Tn, K, A, S, out.raw.data(), threads);
+        // Activations the weights did not read are checked through the map: with finite weights a
+        // NaN or Inf activation makes it non-finite. (A finite overflow finds nothing and passes.)
+        if (opt.check_finite && !finite_map(out.raw.data(), out.raw.size())) {
+            plane_reader<Acc, E> ra(A);
+            for (std::size_t k = 0; k < K; ++k)
+                if (!plane_ops<Acc>::all_finite(ra.get(0, k))) throw_non_finite("activations", 0, k);
+        }
+    } else if constexpr (Method::form == method_form::elementwise) {
+        // The fused kernel per target: the gradients dominate the traffic (T planes per activation
+        // plane), and each target's pass streams them in order.
+        for (std::size_t t = 0; t < Tn; ++t)
+            fused_elementwise<Method, Acc>(A, target_slice(G, t), out.raw.data() + t * S, opt.threads,
+                                           opt.check_finite, t);
+    } else {
+        // A decomposition per target: nothing to share but the validation.
+        for (std::size_t t = 0; t < Tn; ++t)
+            projection_map<Method, Acc>(A, target_slice(G, t), out.raw.data() + t * S, opt.threads, opt.check_finite);
+    }
+    finish_map_into(out.raw, opt, out.map);
+    return out;
+}
+
+/// explain_many for any host tensors, with `product` computing W · A.
+template <method_policy Method, host_tensor T, class Product>
+auto explain_many_with(const T& activations, const T& gradients, const options& opt, const Product& product) {
+    return with_host_view(activations, [&](const auto& A) {
+        using E = typename std::remove_cvref_t<decltype(A)>::element_type;
+        using Acc = accumulator_t<E>;
+        const host_view<const E> G = host_view_as<E>(gradients, "gradients");
+        const cam_request req = check_request(A.shape, &G.shape, opt, request_kind::many_targets);
+        auto out = explain_many_host<Method, Acc>(req, A, G, opt, product);
+        return make_explanation<Acc>(activations, std::move(out.raw), std::move(out.weights), std::move(out.map));
+    });
+}
+
+}  // namespace detail
+
+/// Explains T targets of one sample: `activations` [1, K, *S] and `gradients` [T, K, *S] (row t
+/// holds the gradients of target t). Returns raw [T, *S], weights [T, K] (channel-weight methods)
+/// and map [T, *size], equal to T separate explain calls up to float rounding. Channel-weight
+/// methods compute W [T, K], then W · A reading A once; element-wise and projection methods
+/// (Eigen-CAM) run their kernel per target.
+template <method_policy Method, host_tensor T>
+auto explain_many(const T& activations, const T& gradients, const options& opt = {}) {
+    return detail::explain_many_with<Method>(activations, gradients, opt, detail::loop_product{});
+}
+
+}  // namespace camkit
