@@ -173,8 +173,9 @@ TEST(TorchTensor, ErrorsNameTheArgument) {
     });
     EXPECT_EQ(message([&] { camkit::explain<camkit::grad_cam>(A, at::ones({2, 3, 4, 5})); }), host_mismatch);
     EXPECT_EQ(message([&] { ct::explain_with_ops<camkit::grad_cam>(A, at::ones({2, 3, 4, 5})); }), host_mismatch);
+    // On the host the core reads both through one front door, which names the odd one out.
     EXPECT_NE(message([&] { camkit::explain<camkit::grad_cam>(A, at::ones({2, 3, 4, 4}, at::kDouble)); })
-                  .find("gradients dtype Double must equal activations dtype Float"),
+                  .find("gradients has another element type than the call's first tensor argument"),
               std::string::npos);
     EXPECT_NE(message([&] { camkit::explain<camkit::grad_cam>(A.to(at::kLong), A.to(at::kLong)); })
                   .find("floating-point"),

@@ -91,23 +91,27 @@ inline void check_output(const at::Tensor& output, const char* who) {
 
 }  // namespace detail
 
-/// Scores [N] and seed ∂score/∂Y [N, C, *P] of one linear target per sample. The core builds and
-/// validates the seed on the host (it depends only on Y's shape and the targets' masks), it is
-/// copied to Y's device once, and the scores are computed there (float, double for double).
+/// Scores [N] and seed ∂score/∂Y [N, C, *P] of one linear target per sample: camkit::seed_and_score
+/// for a host tensor; otherwise the core builds and validates the seed on the host (it depends
+/// only on Y's shape and the targets' masks), it is copied to Y's device once, and the scores are
+/// computed there (float, double for double).
 inline target_result<at::Tensor> seed_and_score(const at::Tensor& output, std::span<const target> targets) {
     detail::check_output(output, "targets");
     const at::Tensor y = output.detach();
+    if (on_host(y)) return camkit::seed_and_score(y, targets);
     const at::Tensor seed = detail::with_accumulator(y, [&](auto acc) {
         return detail::seed_on_device(camkit::target_seed<decltype(acc)>(shape_of(y), targets), y);
     });
     return {detail::weighted_scores(y, seed), seed};
 }
 
-/// Scores [T] and seeds [T, C, *P] of T linear targets on sample `sample` of Y (seeds built by the core).
+/// Scores [T] and seeds [T, C, *P] of T linear targets on sample `sample` of Y: the core's
+/// seed_and_score_many for a host tensor, seeds built by the core and scored on Y's device otherwise.
 inline target_result<at::Tensor> seed_and_score_many(const at::Tensor& output, std::span<const target> targets,
                                                      std::size_t sample = 0) {
     detail::check_output(output, "targets");
     const at::Tensor y = output.detach();
+    if (on_host(y)) return camkit::seed_and_score_many(y, targets, sample);
     const at::Tensor seeds = detail::with_accumulator(y, [&](auto acc) {
         return detail::seed_on_device(camkit::target_seeds_for_sample<decltype(acc)>(shape_of(y), targets, sample), y);
     });

@@ -55,13 +55,15 @@ inline at::Tensor upsample_channels(const at::Tensor& x, const std::vector<std::
     return at::upsample_trilinear3d(x, size, align_corners);
 }
 
-inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& activations,
+/// Validates Score-CAM's arguments once: the input, the activations and options with the core's
+/// check_request, and Score-CAM's own settings.
+inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& activations, const options& opt,
                                  const score_cam_options& sopt) {
     check_input(input);
     require(activations.defined() && activations.dim() == input.dim(),
             "activations must be [N, K, *s] with as many spatial axes as input " + to_string(shape_of(input)) +
                 ", got shape " + (activations.defined() ? to_string(shape_of(activations)) : std::string("undefined")));
-    camkit::detail::check_cam_shape(shape_of(activations), "activations");
+    camkit::detail::check_request(shape_of(activations), nullptr, opt, camkit::detail::request_kind::activations_only);
     require(activations.size(0) == input.size(0), "activations hold " + std::to_string(activations.size(0)) +
                                                       " samples but input holds " + std::to_string(input.size(0)));
     require(activations.is_floating_point(), "activations must hold floating-point values");
@@ -77,11 +79,7 @@ inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& acti
 template <torch_model M, sample_score Score>
 score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor& activations, const Score& score,
                            const options& opt = {}, const score_cam_options& sopt = {}) {
-    detail::check_score_cam_args(input, activations, sopt);
-    if (!opt.size.empty())
-        detail::require(opt.size.size() + 2 == static_cast<std::size_t>(activations.dim()),
-                        "options.size " + to_string(opt.size) + " must give one extent per spatial axis of activations " +
-                            to_string(shape_of(activations)));
+    detail::check_score_cam_args(input, activations, opt, sopt);
     auto&& forward = detail::as_forward(model);
     at::NoGradGuard no_grad;
     const std::int64_t N = activations.size(0), K = activations.size(1);
