@@ -23,22 +23,8 @@
 namespace ct = camkit::torch;
 using camkit_test::close;
 using camkit_test::random_tensor;
-
-namespace {
-
-template <class T>
-camkit::tensor<T> to_camkit(const at::Tensor& t) {
-    const at::Tensor c = t.to(c10::CppTypeToScalarType<T>::value).contiguous();
-    return camkit::tensor<T>(ct::shape_of(c), std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel()));
-}
-
-template <class T>
-at::Tensor from_camkit(const camkit::tensor<T>& t) {
-    return at::tensor(at::ArrayRef<T>(t.values), at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value))
-        .reshape(ct::sizes_of(t.shape));
-}
-
-}  // namespace
+using camkit_test::from_camkit;
+using camkit_test::to_camkit;
 
 // explain_into on CPU tensors (float and double, strided too) fills camkit tensors with the same
 // numbers as on camkit::tensor, and reuses their storage on the next call.
@@ -76,7 +62,7 @@ TEST(TorchHost, ExplainManyOnCpuTensors) {
     EXPECT_EQ(many.map.sizes(), (at::IntArrayRef{3, 3, 5}));
 }
 
-// The core's seed_and_score, seed_and_score_many, predicted_region and threshold read a CPU output
+// The core's seed_and_score, seed_and_score_many, predicted_region, threshold and all_class_targets read a CPU output
 // tensor in place; the adapter's seed_and_score gives the same on the CPU and on other dtypes.
 TEST(TorchHost, TargetsAndMasksOnCpuTensors) {
     const at::Tensor Y = random_tensor({2, 3, 4, 5}, at::kFloat, 65);
@@ -95,6 +81,11 @@ TEST(TorchHost, TargetsAndMasksOnCpuTensors) {
     EXPECT_TRUE(close(half.scores, camkit::seed_and_score(Y.to(at::kHalf).to(at::kFloat), targets).scores, 1e-5));
     const auto many = camkit::seed_and_score_many(Y, targets, 1);
     EXPECT_TRUE(close(many.scores, from_camkit(camkit::seed_and_score_many(to_camkit<float>(Y), targets, 1).scores), 0));
+    const auto classes = camkit::all_class_targets(Y, camkit::mask_kind::predicted_region, camkit::reduction::mean, 1);
+    const auto classes_host =
+        camkit::all_class_targets(to_camkit<float>(Y), camkit::mask_kind::predicted_region, camkit::reduction::mean, 1);
+    ASSERT_EQ(classes.size(), 3u);
+    for (std::size_t c = 0; c < 3; ++c) EXPECT_EQ(classes[c].mask->values, classes_host[c].mask->values);
     CAMKIT_EXPECT_ERROR_HAS(camkit::predicted_region(Y.to(at::kHalf), 2), "has dtype Half");
 }
 

@@ -21,20 +21,10 @@
 namespace ct = camkit::torch;
 using camkit_test::close;
 using camkit_test::random_tensor;
+using camkit_test::from_camkit;
+using camkit_test::to_camkit;
 
 namespace {
-
-template <class T>
-camkit::tensor<T> to_camkit(const at::Tensor& t) {
-    const at::Tensor c = t.to(c10::CppTypeToScalarType<T>::value).contiguous();
-    return camkit::tensor<T>(ct::shape_of(c), std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel()));
-}
-
-template <class T>
-at::Tensor from_camkit(const camkit::tensor<T>& t) {
-    return at::tensor(at::ArrayRef<T>(t.values), at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value))
-        .reshape(ct::sizes_of(t.shape));
-}
 
 template <class X>
 at::Tensor from_xarray(const X& x) {

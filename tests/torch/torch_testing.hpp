@@ -1,6 +1,9 @@
 #pragma once
 // Helpers the LibTorch adapter tests share: small tensors from values, seeded random tensors,
 // and closeness checks with the first offending position in the message.
+#include <camkit/tensor.hpp>
+#include <camkit/torch/tensor.hpp>
+
 #include <ATen/ATen.h>
 
 #include <gtest/gtest.h>
@@ -10,6 +13,20 @@
 #include <vector>
 
 namespace camkit_test {
+
+/// A dense copy of `t` as a camkit::tensor<T>, for comparisons with the core's own tensors.
+template <class T>
+camkit::tensor<T> to_camkit(const at::Tensor& t) {
+    const at::Tensor c = t.to(c10::CppTypeToScalarType<T>::value).contiguous();
+    return camkit::tensor<T>(camkit::torch::shape_of(c), std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel()));
+}
+
+/// A copy of a camkit::tensor<T> as a CPU at::Tensor.
+template <class T>
+at::Tensor from_camkit(const camkit::tensor<T>& t) {
+    return at::tensor(at::ArrayRef<T>(t.values), at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value))
+        .reshape(camkit::torch::sizes_of(t.shape));
+}
 
 /// A float tensor of `shape` holding `v` (row-major).
 inline at::Tensor values(std::vector<float> v, std::vector<std::int64_t> shape) {
