@@ -255,4 +255,37 @@ TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
     EXPECT_FALSE(tap.is_recording());
 
     EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(net, "nosuch", x, targets, opt); }), "valid layers: features"));
+
+    // Scored by probabilities: the same as pytorch-grad-cam-style class_probability on the rows.
+    const auto prob_want = ct::score_cam(plain, x, A, ct::class_probability{cls}, opt);
+    const ct::probability_score probs{targets};
+    const auto prob_scripted = ct::score_cam(net, "features", x, probs, opt);
+    const auto prob_tap = ct::score_cam(tapped, x, tap, probs, opt);
+    EXPECT_TRUE(at::allclose(prob_scripted.scores, prob_want.scores, 1e-6, 1e-7));
+    EXPECT_TRUE(at::allclose(prob_tap.map, prob_want.map, 1e-5, 1e-6));
+    // No target: each sample's predicted class.
+    const at::Tensor predicted = plain(x).argmax(1);
+    const std::vector<std::int64_t> pred_cls{predicted[0].item<std::int64_t>(), predicted[1].item<std::int64_t>()};
+    const auto pred_want = ct::score_cam(plain, x, A, pred_cls, opt);
+    EXPECT_TRUE(at::allclose(ct::score_cam(tapped, x, tap).scores, pred_want.scores, 1e-5, 1e-6));
+    // A general score callable has no per-row meaning for the masked inputs.
+    auto logsumexp = [](const at::Tensor& y) { return y.logsumexp(1); };
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(tapped, x, tap, logsumexp, opt); }),
+                    "a score callable cannot score perturbed inputs (Score-CAM)"));
+}
+
+// The probabilities of a one-channel output score Score-CAM's masked inputs: σ for class 1, 1 − σ for class 0.
+TEST(ScoreCam, ProbabilitiesOfAOneChannelOutput) {
+    auto one_channel = [](const at::Tensor& v) { return (5 * v.select(1, 0).select(1, 0).select(1, 0)).unsqueeze(1); };
+    const at::Tensor x = values({1, 0, 0, 0}, {1, 1, 2, 2});
+    ct::tap tap;
+    auto tapped = [&](const at::Tensor& v) { return one_channel(tap(v)); };
+    ct::score_cam_options sopt;
+    sopt.softmax = false;
+    // The tap records the input itself, one channel already min-max normalized, so the masked input
+    // is x and the logit 5.
+    const auto r1 = ct::score_cam(tapped, x, tap, ct::probability_score{{camkit::class_score(1)}}, {}, sopt);
+    expect_near_all(to_vec(r1.scores), {1 / (1 + std::exp(-5.0))});
+    const auto r0 = ct::score_cam(tapped, x, tap, ct::probability_score{{camkit::class_score(0)}}, {}, sopt);
+    expect_near_all(to_vec(r0.scores), {1 - 1 / (1 + std::exp(-5.0))});
 }

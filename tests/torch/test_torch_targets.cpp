@@ -188,7 +188,7 @@ TEST(TorchTargets, ScoreErrors) {
     CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(at::Tensor(), std::vector<camkit::target>{}),
                      "targets: the model output is an undefined tensor");
     CAMKIT_EXPECT_ERROR_HAS(ct::probability_score{{camkit::class_score(0)}}(at::zeros({2})),
-                     "probability_score: the model output must be [N, C] or [N, C, *P], got shape [2]");
+                     "class probabilities: the model output must be [N, C] or [N, C, *P], got shape [2]");
     {
         c10::InferenceMode guard;
         CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, whole), "score: c10::InferenceMode is active");

@@ -14,6 +14,7 @@
 #include <camkit/explain.hpp>
 #include <camkit/targets/target.hpp>
 #include <camkit/torch/capture.hpp>
+#include <camkit/torch/forward.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>
@@ -25,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -147,17 +149,17 @@ target_result<at::Tensor> seed_and_score(const at::Tensor& output, const F& scor
 struct probability_score {
     std::vector<target> targets;  ///< one per sample, validated against P's shape
 
-    /// Scores [N] of `output` [N, C, *P].
-    at::Tensor operator()(const at::Tensor& output) const {
-        detail::check_output(output, "probability_score");
-        camkit::detail::require(output.dim() >= 2, "probability_score: the model output must be [N, C] or [N, C, *P], "
-                                                   "got shape " + to_string(shape_of(output)));
-        const at::Tensor y = output.to(detail::accumulator_dtype(output.scalar_type()));
-        const at::Tensor p = y.size(1) == 1 ? at::cat({1 - at::sigmoid(y), at::sigmoid(y)}, 1) : at::softmax(y, 1);
-        const at::Tensor seed = detail::with_accumulator(p, [&](auto acc) {
+    /// Seeds [N, C', *P] of the targets on the class probabilities of `output` (C' = 2 for one channel).
+    at::Tensor seeds(const at::Tensor& output) const {
+        const at::Tensor p = class_probabilities(output);
+        return detail::with_accumulator(p, [&](auto acc) {
             return detail::seed_on_device(camkit::target_seed<decltype(acc)>(shape_of(p), targets), p);
         });
-        return detail::weighted_scores(p, seed);
+    }
+
+    /// Scores [N] of `output` [N, C, *P], differentiable through the probabilities.
+    at::Tensor operator()(const at::Tensor& output) const {
+        return detail::weighted_scores(class_probabilities(output), seeds(output.detach()));
     }
 };
 
@@ -190,6 +192,8 @@ public:
     objective(const std::vector<target>& targets) : objective(std::span<const target>(targets)) {}
     /// One linear target per sample, as a braced list.
     objective(std::initializer_list<target> targets) : objective(std::span<const target>(targets.begin(), targets.size())) {}
+    /// Linear targets on the class probabilities.
+    objective(probability_score p) : probability_(std::move(p)) {}
     /// A score of the output whose seed autograd gives.
     template <output_score F>
     objective(F score) : score_(std::move(score)) {}
@@ -197,14 +201,28 @@ public:
     /// Scores [N] and seed ∂score/∂Y of `output` (validated against it).
     target_result<at::Tensor> seed_and_score(const at::Tensor& output) const {
         if (linear_) return camkit::torch::seed_and_score(output, targets_);
+        if (probability_) return camkit::torch::seed_and_score(output, *probability_);
         if (score_) return camkit::torch::seed_and_score(output, score_);
         const std::vector<target> predicted = predicted_class_targets(output);
         return camkit::torch::seed_and_score(output, predicted);
     }
 
+    /// The same objective as a sample_score of perturbed copies of the samples of `output`'s batch
+    /// (Score-CAM, faithfulness): every kind but a general score callable, whose per-sample
+    /// meaning camkit cannot know (pass a sample_score to those functions instead).
+    seed_score sample_score_for(const at::Tensor& output) const {
+        if (linear_) return {camkit::torch::seed_and_score(output, targets_).seed};
+        if (probability_) return {probability_->seeds(output.detach()), true};
+        camkit::detail::require(!score_, "a score callable cannot score perturbed inputs (Score-CAM): give camkit "
+                                         "targets, a probability_score, or a sample_score");
+        const std::vector<target> predicted = predicted_class_targets(output);
+        return {camkit::torch::seed_and_score(output, predicted).seed};
+    }
+
 private:
     std::span<const target> targets_;
     bool linear_ = false;
+    std::optional<probability_score> probability_;
     std::function<at::Tensor(const at::Tensor&)> score_;
 };
 

@@ -111,14 +111,19 @@ struct class_mask_score {
 /// A linear target given by its seed: score[b] = Σ seed[samples[b]] · output[b], with seeds
 /// [N, C, *P] = ∂score/∂Y of camkit's targets (camkit::torch::seed_and_score gives them). A target is
 /// a linear form of the output, so the seed of the unperturbed input scores perturbed inputs too.
+/// With `probabilities`, the seeds weight the output's class_probabilities instead (a
+/// probability_score's targets), [N, 2, *P] for a one-channel output.
 struct seed_score {
     at::Tensor seeds;
+    bool probabilities = false;  ///< score the class probabilities rather than the raw output
     at::Tensor operator()(const at::Tensor& output, const at::Tensor& samples) const {
-        camkit::detail::require(seeds.defined() && seeds.sizes().slice(1) == output.sizes().slice(1),
+        const at::Tensor y = probabilities ? class_probabilities(output) : output;
+        camkit::detail::require(seeds.defined() && seeds.sizes().slice(1) == y.sizes().slice(1),
                                 "seed_score: seeds shape " + (seeds.defined() ? to_string(shape_of(seeds)) : "undefined") +
-                                    " must be [N, C, *P] for an output of shape " + to_string(shape_of(output)));
-        const at::Tensor s = seeds.to(output.device()).index_select(0, samples.to(output.device()));
-        return (s * output.to(s.scalar_type())).flatten(1).sum(1);
+                                    " must be [N, C, *P] for " + (probabilities ? "class probabilities" : "an output") +
+                                    " of shape " + to_string(shape_of(y)));
+        const at::Tensor s = seeds.to(y.device()).index_select(0, samples.to(y.device()));
+        return (s * y.to(s.scalar_type())).flatten(1).sum(1);
     }
 };
 

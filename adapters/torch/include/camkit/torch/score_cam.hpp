@@ -126,10 +126,11 @@ score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor&
     return score_cam(model, input, activations, class_logit{{classes.begin(), classes.end()}}, opt, sopt);
 }
 
-/// Score-CAM at the layer `rec` records (a tap's `tapped` model, a scripted_layer) with one camkit
-/// target per sample: one forward records the activations, then the masked inputs run through `model`.
+/// Score-CAM at the layer `rec` records (a tap's `tapped` model, a scripted_layer): one forward
+/// records the activations, then the masked inputs run through `model`, scored by `what`: one
+/// camkit target per sample, a probability_score, or nothing (each sample's predicted class).
 template <layer_recorder R, torch_model M>
-score_cam_result score_cam(R& rec, M&& model, const at::Tensor& input, std::span<const target> targets,
+score_cam_result score_cam(R& rec, M&& model, const at::Tensor& input, const objective& what = {},
                            const options& opt = {}, const score_cam_options& sopt = {}) {
     detail::check_input(input);
     at::Tensor output, activations;
@@ -137,15 +138,15 @@ score_cam_result score_cam(R& rec, M&& model, const at::Tensor& input, std::span
         at::NoGradGuard no_grad;
         std::tie(output, activations) = capture_activations(rec, input);
     }
-    return score_cam(model, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
+    return score_cam(model, input, activations, what.sample_score_for(output), opt, sopt);
 }
 
-/// Score-CAM of a C++-frontend model at the tap it calls in forward, with one camkit target per sample.
+/// Score-CAM of a C++-frontend model at the tap it calls in forward, scored by `what`.
 template <forward_function F>
-score_cam_result score_cam(F&& forward, const at::Tensor& input, const tap& t, std::span<const target> targets,
+score_cam_result score_cam(F&& forward, const at::Tensor& input, const tap& t, const objective& what = {},
                            const options& opt = {}, const score_cam_options& sopt = {}) {
     tapped<std::remove_reference_t<F>> rec(forward, t);
-    return score_cam(rec, forward, input, targets, opt, sopt);
+    return score_cam(rec, forward, input, what, opt, sopt);
 }
 
 }  // namespace camkit::torch

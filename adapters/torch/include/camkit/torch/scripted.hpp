@@ -263,14 +263,15 @@ explained explain(const ::torch::jit::Module& module, const std::string& layer, 
     return explain<Method>(s, input, what, opt);
 }
 
-/// Score-CAM of layer `layer` (dotted path) of a TorchScript module with one camkit target per
-/// sample: one forward records the layer's activations, then the masked inputs run through `module`.
+/// Score-CAM of layer `layer` (dotted path) of a TorchScript module, scored by `what` (one camkit
+/// target per sample, a probability_score, or nothing for the predicted classes): one forward
+/// records the layer's activations, then the masked inputs run through `module`.
 inline score_cam_result score_cam(::torch::jit::Module& module, const std::string& layer, const at::Tensor& input,
-                                  std::span<const target> targets, const options& opt = {},
+                                  const objective& what = {}, const options& opt = {},
                                   const score_cam_options& sopt = {}) {
     detail::check_input(input);
     scripted_layer recorder(module, layer);
-    return score_cam(recorder, forward_of(module), input, targets, opt, sopt);
+    return score_cam(recorder, forward_of(module), input, what, opt, sopt);
 }
 
 }  // namespace camkit::torch

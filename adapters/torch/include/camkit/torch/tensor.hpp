@@ -141,6 +141,19 @@ struct tensor_ops {
     static at::Tensor relu(const at::Tensor& x) { return at::relu(x); }
 };
 
+/// The class probabilities of a model output [N, C, *P] or [N, C], in float (double for double):
+/// softmax over the class axis for C ≥ 2; for one channel (a sigmoid output) [1 − σ(Y), σ(Y)],
+/// so that class 0 and class 1 index them as they index the output's classes.
+inline at::Tensor class_probabilities(const at::Tensor& output) {
+    camkit::detail::require(output.defined() && output.dim() >= 2,
+                            "class probabilities: the model output must be [N, C] or [N, C, *P], got " +
+                                (output.defined() ? "shape " + to_string(shape_of(output)) : std::string("undefined")));
+    const at::Tensor y = output.to(detail::accumulator_dtype(output.scalar_type()));
+    if (y.size(1) != 1) return at::softmax(y, 1);
+    const at::Tensor p = at::sigmoid(y);
+    return at::cat({1 - p, p}, 1);
+}
+
 /// Per-sample normalization of maps [N, *S] with torch ops (SPEC.md step 2), on their device.
 inline at::Tensor normalize(const at::Tensor& maps, normalization mode, double eps = 1e-7) {
     camkit::detail::require(eps >= 0, "normalize: eps must be ≥ 0, got " + std::to_string(eps));
