@@ -104,6 +104,18 @@ void fused(benchmark::State& st, const shape_t& shape, int threads) {
     st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
 }
 
+#if defined(CAMKIT_BENCH_BLAS)
+/// camkit::blas::explain: the projection methods' eigenproblem by LAPACK.
+template <class Method>
+void fused_lapack(benchmark::State& st, const shape_t& shape, int threads) {
+    const auto& in = inputs(shape);
+    camkit::options opt;
+    opt.threads = threads;
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::blas::explain<Method>(in.A, in.G, opt));
+    st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
+}
+#endif
+
 /// camkit::explain_into with one explanation reused across iterations: the pipeline without
 /// allocating its results (no page faults), as a loop over batches runs it.
 template <class Method>
@@ -290,6 +302,9 @@ int register_all() {
             if constexpr (M::form == camkit::method_form::projection) {
                 // Eigen-CAM's SVD is compute-bound: O(K²S) at the large shape takes seconds.
                 if (s.name.rfind("large", 0) == 0) return;
+#if defined(CAMKIT_BENCH_BLAS)
+                configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "lapack_t1").c_str(), fused_lapack<M>, s.shape, 1));
+#endif
             }
             if constexpr (has_reference<M>)
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reference").c_str(), reference<M>, s.shape));

@@ -1,5 +1,5 @@
 #pragma once
-// Colormaps that turn a map value in [0, 1] into an RGB colour (SPEC.md, "Overlay").
+// Colormaps that turn a map value in [0, 1] into an RGB colour (docs/math.md, "Overlay").
 //
 // A value x picks entry floor(255·x) of a 256-entry table, as pytorch-grad-cam does
 // (cv2.applyColorMap on np.uint8(255·x)), so camkit's heatmaps equal that library's byte for byte

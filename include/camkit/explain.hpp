@@ -17,7 +17,7 @@
 
 namespace camkit {
 
-/// Settings of the pipeline after the raw map (SPEC.md; defaults follow it) and of the kernels.
+/// Settings of the pipeline after the raw map (docs/math.md; defaults follow it) and of the kernels.
 struct options {
     bool relu = true;                                    ///< step 1: clip negative evidence
     normalization normalize = normalization::min_max;    ///< step 2
@@ -136,9 +136,10 @@ auto make_explanation(const T& like, tensor<Acc>&& raw, std::optional<tensor<Acc
 
 /// The host pipeline of a validated request into caller-owned tensors: runs the fused kernel into
 /// `raw` (and `weights` for channel-weight methods, reset otherwise), then finishes `map`.
-template <method_policy Method, class E, class Acc>
+/// `eigen` solves the projection methods' eigenproblem (camkit's own, or LAPACK's from the BLAS adapter).
+template <method_policy Method, class E, class Acc, class Eigen = jacobi_eigen>
 void explain_host_into(const cam_request& req, const host_view<const E>& A, const host_view<const E>& G,
-                       const options& opt, explanation<tensor<Acc>>& out) {
+                       const options& opt, explanation<tensor<Acc>>& out, const Eigen& eigen = {}) {
     reshape_for_reuse(out.raw, req.raw_shape);
     if constexpr (Method::form == method_form::channel_weights) {
         if (!out.weights) out.weights.emplace();
@@ -149,21 +150,21 @@ void explain_host_into(const cam_request& req, const host_view<const E>& A, cons
         if constexpr (Method::form == method_form::elementwise)
             fused_elementwise<Method, Acc>(A, G, out.raw.data(), opt.threads, opt.check_finite);
         else
-            projection_map<Method, Acc>(A, G, out.raw.data(), opt.threads, opt.check_finite);
+            projection_map<Method, Acc>(A, G, out.raw.data(), opt.threads, opt.check_finite, eigen);
     }
     finish_map_into(out.raw, opt, out.map);
 }
 
 /// The host pipeline for any host tensors: one validation, the kernels, results of A's kind.
-template <method_policy Method, host_tensor T>
-auto explain_host(const T& activations, const T& gradients, const options& opt) {
+template <method_policy Method, host_tensor T, class Eigen = jacobi_eigen>
+auto explain_host(const T& activations, const T& gradients, const options& opt, const Eigen& eigen = {}) {
     return with_host_view(activations, [&](const auto& A) {
         using E = typename std::remove_cvref_t<decltype(A)>::element_type;
         using Acc = accumulator_t<E>;
         const host_view<const E> G = host_view_as<E>(gradients, "gradients");
         const cam_request req = check_request(A.shape, &G.shape, opt, request_kind::per_sample);
         explanation<tensor<Acc>> out;
-        explain_host_into<Method>(req, A, G, opt, out);
+        explain_host_into<Method>(req, A, G, opt, out, eigen);
         return make_explanation<Acc>(activations, std::move(out.raw), std::move(out.weights), std::move(out.map));
     });
 }

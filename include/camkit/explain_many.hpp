@@ -58,10 +58,12 @@ host_view<const E> target_slice(const host_view<const E>& G, std::size_t t) {
     return g;
 }
 
-/// explain_many on host views of a validated request, with `product` computing W · A.
-template <method_policy Method, class Acc, class E, class Product>
+/// explain_many on host views of a validated request, with `product` computing W · A and `eigen`
+/// the projection methods' eigenproblem.
+template <method_policy Method, class Acc, class E, class Product, class Eigen>
 explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_view<const E>& A,
-                                           const host_view<const E>& G, const options& opt, const Product& product) {
+                                           const host_view<const E>& G, const options& opt, const Product& product,
+                                           const Eigen& eigen) {
     const std::size_t Tn = req.maps, K = req.K, S = req.S;
     explanation<tensor<Acc>> out;
     out.raw = tensor<Acc>(req.raw_shape);
@@ -110,21 +112,23 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
     } else {
         // A decomposition per target: nothing to share but the validation.
         for (std::size_t t = 0; t < Tn; ++t)
-            projection_map<Method, Acc>(A, target_slice(G, t), out.raw.data() + t * S, opt.threads, opt.check_finite);
+            projection_map<Method, Acc>(A, target_slice(G, t), out.raw.data() + t * S, opt.threads, opt.check_finite,
+                                        eigen);
     }
     finish_map_into(out.raw, opt, out.map);
     return out;
 }
 
-/// explain_many for any host tensors, with `product` computing W · A.
-template <method_policy Method, host_tensor T, class Product>
-auto explain_many_with(const T& activations, const T& gradients, const options& opt, const Product& product) {
+/// explain_many for any host tensors, with `product` computing W · A and `eigen` the eigenproblem.
+template <method_policy Method, host_tensor T, class Product, class Eigen = jacobi_eigen>
+auto explain_many_with(const T& activations, const T& gradients, const options& opt, const Product& product,
+                       const Eigen& eigen = {}) {
     return with_host_view(activations, [&](const auto& A) {
         using E = typename std::remove_cvref_t<decltype(A)>::element_type;
         using Acc = accumulator_t<E>;
         const host_view<const E> G = host_view_as<E>(gradients, "gradients");
         const cam_request req = check_request(A.shape, &G.shape, opt, request_kind::many_targets);
-        auto out = explain_many_host<Method, Acc>(req, A, G, opt, product);
+        auto out = explain_many_host<Method, Acc>(req, A, G, opt, product, eigen);
         return make_explanation<Acc>(activations, std::move(out.raw), std::move(out.weights), std::move(out.map));
     });
 }

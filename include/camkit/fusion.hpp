@@ -1,5 +1,5 @@
 #pragma once
-// Fusion of several layers' finished maps into one (SPEC.md, pipeline: "Several layers"). Each
+// Fusion of several layers' finished maps into one (docs/math.md, pipeline: "Several layers"). Each
 // input is one layer's map [N, *S], already through ReLU, normalization and resize to a common size.
 #include <camkit/normalize.hpp>
 #include <camkit/tensor.hpp>

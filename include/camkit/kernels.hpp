@@ -208,22 +208,30 @@ struct group_reader {
 template <class Acc, bool SA, bool SG, bool SAG>
 std::array<Acc, 3> plane_sums(const Acc* a, const Acc* g, std::size_t n) {
     constexpr std::size_t M = std::size_t{SA} + SG + SAG, ig = SA, iag = std::size_t{SA} + SG;
-    const auto r = reduce_planes<Acc>(n, [&](auto at) {
-        using V = decltype(at(a));
-        sums<V, M> s{};
-        if constexpr (SA) s.v[0] = at(a);
-        if constexpr (SG) s.v[ig] = at(g);
-        if constexpr (SAG) {
-            if constexpr (SA && SG) s.v[iag] = s.v[0] * s.v[ig];
-            else s.v[iag] = at(a) * at(g);
-        }
-        return s;
-    });
     std::array<Acc, 3> out{};
-    if constexpr (SA) out[0] = r.v[0];
-    if constexpr (SG) out[1] = r.v[ig];
-    if constexpr (SAG) out[2] = r.v[iag];
-    return out;
+    if constexpr (M == 1) {
+        // One sum: a plain accumulator (a one-element sums<> costs the compiler extra moves).
+        constexpr std::size_t slot = SA ? 0 : SG ? 1 : 2;
+        if constexpr (SAG) out[slot] = reduce_planes<Acc>(n, [a, g](auto at) { return at(a) * at(g); });
+        else out[slot] = reduce_planes<Acc>(n, [p = SA ? a : g](auto at) { return at(p); });
+        return out;
+    } else {
+        const auto r = reduce_planes<Acc>(n, [a, g](auto at) {
+            using V = decltype(at(a));
+            sums<V, M> s{};
+            if constexpr (SA) s.v[0] = at(a);
+            if constexpr (SG) s.v[ig] = at(g);
+            if constexpr (SAG) {
+                if constexpr (SA && SG) s.v[iag] = s.v[0] * s.v[ig];
+                else s.v[iag] = at(a) * at(g);
+            }
+            return s;
+        });
+        if constexpr (SA) out[0] = r.v[0];
+        if constexpr (SG) out[1] = r.v[ig];
+        if constexpr (SAG) out[2] = r.v[iag];
+        return out;
+    }
 }
 
 /// Σ_s gradient_term(statistics, g) over one plane, in one pass with Σ g (SG, a finite check)
@@ -232,19 +240,28 @@ template <class Method, class Acc, bool SG, bool NA>
 std::array<Acc, 3> term_sums(const plane_statistics<Acc>& st, const Acc* g, const Acc* next_a, std::size_t n) {
     constexpr std::size_t M = 1 + std::size_t{SG} + NA, ina = 1 + std::size_t{SG};
     const plane_ops<Acc> ops;
-    const auto r = reduce_planes<Acc>(n, [&](auto at) {
-        using V = decltype(at(g));
-        sums<V, M> s{};
-        const V vg = at(g);
-        s.v[0] = static_cast<V>(Method::gradient_term(ops, st, vg));
-        if constexpr (SG) s.v[1] = vg;
-        if constexpr (NA) s.v[ina] = at(next_a);
-        return s;
-    });
-    std::array<Acc, 3> out{r.v[0], 0, 0};
-    if constexpr (SG) out[1] = r.v[1];
-    if constexpr (NA) out[2] = r.v[ina];
-    return out;
+    if constexpr (M == 1) {
+        // The term alone: a plain accumulator, as in plane_sums.
+        return {reduce_planes<Acc>(n, [g, &ops, &st](auto at) {
+                    using V = decltype(at(g));
+                    return static_cast<V>(Method::gradient_term(ops, st, at(g)));
+                }),
+                0, 0};
+    } else {
+        const auto r = reduce_planes<Acc>(n, [g, next_a, &ops, &st](auto at) {
+            using V = decltype(at(g));
+            sums<V, M> s{};
+            const V vg = at(g);
+            s.v[0] = static_cast<V>(Method::gradient_term(ops, st, vg));
+            if constexpr (SG) s.v[1] = vg;
+            if constexpr (NA) s.v[ina] = at(next_a);
+            return s;
+        });
+        std::array<Acc, 3> out{r.v[0], 0, 0};
+        if constexpr (SG) out[1] = r.v[1];
+        if constexpr (NA) out[2] = r.v[ina];
+        return out;
+    }
 }
 
 /// A channel weight and what its passes learned on the way.
@@ -409,11 +426,20 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
     });
 }
 
+/// camkit's own symmetric eigen-solver for the projection methods (linalg.hpp); the BLAS adapter
+/// passes LAPACK's instead.
+struct jacobi_eigen {
+    std::pair<double, std::vector<double>> operator()(std::vector<double> m, std::size_t n) const {
+        return top_eigenpair(std::move(m), n);
+    }
+};
+
 /// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular
-/// vector, computed from the Gram matrix on the smaller side. Signed so that max ≥ |min|.
-template <class Method, class Acc, class E>
+/// vector, computed from the Gram matrix on the smaller side by `eigen` (the largest eigenpair of
+/// a symmetric row-major n×n matrix). Signed so that max ≥ |min|.
+template <class Method, class Acc, class E, class Eigen = jacobi_eigen>
 void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
-                    bool check_finite) {
+                    bool check_finite, const Eigen& eigen = {}) {
     const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
     const std::size_t N = dims.N, K = dims.K, S = dims.S;
     const plane_ops<Acc> ops;
@@ -442,7 +468,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             }
             for (std::size_t i = 0; i < S; ++i)
                 for (std::size_t j = 0; j < i; ++j) gram[i * S + j] = gram[j * S + i];
-            auto [lambda, u] = top_eigenpair(std::move(gram), S);
+            auto [lambda, u] = eigen(std::move(gram), S);
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * u[s];
         } else {
@@ -453,7 +479,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                     for (std::size_t s = 0; s < S; ++s) d += X[i * S + s] * X[j * S + s];
                     gram[i * K + j] = gram[j * K + i] = d;
                 }
-            auto [lambda, v] = top_eigenpair(std::move(gram), K);
+            auto [lambda, v] = eigen(std::move(gram), K);
             for (std::size_t k = 0; k < K; ++k)
                 for (std::size_t s = 0; s < S; ++s) proj[s] += X[k * S + s] * v[k];
         }

@@ -1,5 +1,5 @@
 #pragma once
-// ReLU and per-sample normalization of maps laid out as [N, *S] (SPEC.md, pipeline steps 1–2).
+// ReLU and per-sample normalization of maps laid out as [N, *S] (docs/math.md, pipeline steps 1–2).
 #include <camkit/simd.hpp>
 #include <camkit/tensor.hpp>
 

@@ -1,5 +1,5 @@
 #pragma once
-// Heatmaps and overlays as RGB byte buffers (SPEC.md, "Overlay"). Writing them to a file is the
+// Heatmaps and overlays as RGB byte buffers (docs/math.md, "Overlay"). Writing them to a file is the
 // adapters' business (PNG via stb in the xtensor adapter); the core only fills the pixels.
 //
 // overlay() follows pytorch-grad-cam's show_cam_on_image step for step, in the same precision

@@ -125,3 +125,30 @@ TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset)
             EXPECT_NEAR(many.raw[t * S + s], one.raw[s], 1e-5f * (1 + std::abs(one.raw[s]))) << t << ", " << s;
     }
 }
+
+// Eigen-CAM and Eigen-Grad-CAM with LAPACK's eigen-solver equal camkit's Jacobi solver, on both
+// sides of the Gram choice (|S| ≤ K: X Xᵀ; |S| > K: Xᵀ X), in float and double.
+TEST(BlasEigen, ProjectionMethodsEqualCamkitsSolver) {
+    for (const shape_t& shape : {shape_t{2, 16, 3, 3}, shape_t{2, 4, 5, 7}, shape_t{1, 9, 4, 4, 2}}) {
+        const std::size_t n = camkit::element_count(shape);
+        camkit::tensor<double> A(shape, values<double>(n, 7)), G(shape, values<double>(n, 8));
+        for (double& v : A.values) v = std::abs(v);
+        const auto check = [&](const auto& ours, const auto& lapack, double tol, const char* what) {
+            double peak = 0;
+            for (std::size_t i = 0; i < ours.raw.size(); ++i) peak = std::max(peak, std::abs(double(ours.raw[i])));
+            ASSERT_GT(peak, 0.0);
+            for (std::size_t i = 0; i < ours.raw.size(); ++i)
+                ASSERT_NEAR(double(lapack.raw[i]), double(ours.raw[i]), tol * peak) << what << " " << camkit::to_string(shape) << " at " << i;
+            for (std::size_t i = 0; i < ours.map.size(); ++i) ASSERT_NEAR(double(lapack.map[i]), double(ours.map[i]), tol) << what;
+        };
+        check(camkit::explain<camkit::eigen_cam>(A), camkit::blas::explain<camkit::eigen_cam>(A), 1e-9, "eigencam");
+        check(camkit::explain<camkit::eigen_grad_cam>(A, G), camkit::blas::explain<camkit::eigen_grad_cam>(A, G), 1e-9,
+              "eigengradcam");
+        camkit::tensor<float> Af(shape), Gf(shape);
+        for (std::size_t i = 0; i < n; ++i) Af[i] = static_cast<float>(A[i]), Gf[i] = static_cast<float>(G[i]);
+        check(camkit::explain<camkit::eigen_cam>(Af), camkit::blas::explain<camkit::eigen_cam>(Af), 1e-5, "eigencam float");
+        // Channel-weight methods are camkit's own kernels there.
+        const auto a = camkit::explain<camkit::grad_cam>(A, G), b = camkit::blas::explain<camkit::grad_cam>(A, G);
+        EXPECT_EQ(a.raw.values, b.raw.values);
+    }
+}

@@ -1,5 +1,5 @@
 #pragma once
-// The targets layer (SPEC.md "Targets"). Every target is one linear form of the model output
+// The targets layer (docs/math.md "Targets"). Every target is one linear form of the model output
 // Y [N, C, *P] (segmentation, 1 to 3 output axes) or [N, C] (classifier):
 //     score[n] = Σ_{c,p} seed[n, c, p] · Y[n, c, p]
 // so the seed ∂score/∂Y does not depend on Y's values and one struct describes all four targets

@@ -1,17 +1,23 @@
 #pragma once
-// The BLAS adapter: explain_many with its matrix product W · A computed by BLAS gemm through
-// xtensor-blas (its cxxblas layer, which passes a leading dimension, so column blocks of A are
-// multiplied in place, without the copy xt::blas::gemm makes of a strided block). Link
-// camkit::blas (xtensor-blas with a BLAS and LAPACK, e.g. OpenBLAS). Everything else is the core's
-// explain_many: the same validation, weights, checks and pipeline.
+// The BLAS adapter: the core's explain and explain_many with the two steps where BLAS and LAPACK
+// beat camkit's own loops, through xtensor-blas: explain_many's matrix product W · A by gemm (its
+// cxxblas layer, which passes a leading dimension, so column blocks of A are multiplied in place,
+// without the copy xt::blas::gemm makes of a strided block), and the projection methods'
+// (Eigen-CAM's) symmetric eigenproblem by LAPACK's syevd (xt::linalg::eigh). Link camkit::blas
+// (xtensor-blas with a BLAS and LAPACK, e.g. OpenBLAS). Everything else is the core's: the same
+// validation, weights, checks and pipeline.
 #include <camkit/explain_many.hpp>
 
 #include <xtensor-blas/xblas.hpp>
+#include <xtensor-blas/xlinalg.hpp>
+#include <xtensor/xadapt.hpp>
 
 #include <algorithm>
 #include <climits>
 #include <cstddef>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace camkit::blas {
 
@@ -62,10 +68,36 @@ struct gemm_product {
     }
 };
 
-/// camkit::explain_many with W · A by BLAS gemm (same arguments, results and errors).
+/// The largest eigenpair of a symmetric row-major n×n matrix by LAPACK's syevd (xt::linalg::eigh).
+struct lapack_eigen {
+    std::pair<double, std::vector<double>> operator()(std::vector<double> m, std::size_t n) const {
+        const auto M = xt::adapt(m, std::vector<std::size_t>{n, n});
+        const auto [w, v] = xt::linalg::eigh(M);  // eigenvalues ascending, eigenvectors in columns
+        std::vector<double> top(n);
+        for (std::size_t i = 0; i < n; ++i) top[i] = v(i, n - 1);
+        return {w(n - 1), std::move(top)};
+    }
+};
+
+/// camkit::explain_many with W · A by BLAS gemm and the eigenproblem by LAPACK (same arguments,
+/// results and errors).
 template <method_policy Method, host_tensor T>
 auto explain_many(const T& activations, const T& gradients, const options& opt = {}) {
-    return camkit::detail::explain_many_with<Method>(activations, gradients, opt, gemm_product{});
+    return camkit::detail::explain_many_with<Method>(activations, gradients, opt, gemm_product{}, lapack_eigen{});
+}
+
+/// camkit::explain of host tensors with the projection methods' eigenproblem by LAPACK (the
+/// other methods run exactly as camkit::explain).
+template <method_policy Method, host_tensor T>
+auto explain(const T& activations, const T& gradients, const options& opt = {}) {
+    return camkit::detail::explain_host<Method>(activations, gradients, opt, lapack_eigen{});
+}
+
+/// explain for a method that needs no gradients (Eigen-CAM): the activations stand in for both.
+template <method_policy Method, host_tensor T>
+auto explain(const T& activations, const options& opt = {}) {
+    static_assert(!needs_gradients_v<Method>, "this method needs gradients: call explain<Method>(activations, gradients)");
+    return explain<Method>(activations, activations, opt);
 }
 
 }  // namespace camkit::blas

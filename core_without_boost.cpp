@@ -1,0 +1,1 @@
+#include <camkit/version.hpp>
