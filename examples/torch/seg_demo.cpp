@@ -18,6 +18,7 @@
 #include <camkit/segmentation.hpp>
 #include <camkit/torch/capture.hpp>
 #include <camkit/torch/explain.hpp>
+#include <camkit/torch/scripted.hpp>
 
 #include <algorithm>
 #include <array>
@@ -384,24 +385,15 @@ training_summary trained_model(unet& model, const settings& cfg) {
 // Explanations: Seg-Grad-CAM and Seg-HiRes-Grad-CAM of every class, with camkit's torch adapter
 // ---------------------------------------------------------------------------------------------
 
-/// A CPU float tensor as a camkit host view (no copy), for the host-side target builders.
-camkit::host_view<const float> as_view(const torch::Tensor& t) {
-    camkit::host_view<const float> v;
-    v.data = t.data_ptr<float>();
-    for (auto s : t.sizes()) v.shape.push_back(std::size_t(s));
-    for (auto s : t.strides()) v.strides.push_back(std::ptrdiff_t(s));
-    return v;
-}
-
 /// Maps of both methods at one layer, [N, C, H, W] (class 0, the background, left at zero).
 struct layer_maps {
     torch::Tensor grad_cam, hires_cam;
 };
 
-/// Seg-Grad-CAM's target for every sample: mask_sum of class c over the region predicted as c.
+/// Seg-Grad-CAM's target for every sample: mask_sum of class c over the region predicted as c
+/// (the core's mask builder reads the CPU logits in place), one [H, W] slice per sample.
 std::vector<camkit::target> predicted_region_targets(const torch::Tensor& logits, int c) {
-    const torch::Tensor y = logits.detach().contiguous();
-    const camkit::tensor<float> region = camkit::predicted_region(as_view(y), std::size_t(c));  // [N, H, W]
+    const camkit::tensor<float> region = camkit::predicted_region(logits.detach(), std::size_t(c));  // [N, H, W]
     const std::size_t n = region.shape[0], per = region.size() / n;
     std::vector<camkit::target> targets;
     for (std::size_t i = 0; i < n; ++i) {

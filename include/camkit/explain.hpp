@@ -214,6 +214,20 @@ auto explain(const T& activations, const options& opt = {}) {
     return explain<Method>(activations, activations, opt);
 }
 
+namespace detail {
+/// Validates CAM's head weights [C, K] and one class per sample against a validated request
+/// (shared with device backends, so CAM is validated in one place).
+inline void check_cam_head(const cam_request& req, const shape_t& w, std::span<const std::size_t> classes) {
+    require(w.size() == 2 && w[1] == req.K, "head_weights must be [C, K] with K = " + std::to_string(req.K) +
+                                                " channels, got shape " + to_string(w));
+    require(classes.size() == req.N, "classes holds " + std::to_string(classes.size()) + " entries but the batch has " +
+                                         std::to_string(req.N) + " samples");
+    for (std::size_t n = 0; n < req.N; ++n)
+        require(classes[n] < w[0], "classes[" + std::to_string(n) + "] = " + std::to_string(classes[n]) +
+                                       " is out of range for " + std::to_string(w[0]) + " classes");
+}
+}  // namespace detail
+
 /// CAM (Zhou et al.) for a global-average-pooling + linear head: raw[n] = Σ_k W[c_n, k] A[n, k].
 /// `head_weights` is [C, K] (the linear layer's weight); `classes` holds one class per sample.
 template <host_tensor T, host_tensor W>
@@ -223,17 +237,9 @@ auto cam(const T& activations, const W& head_weights, std::span<const std::size_
         using Acc = accumulator_t<E>;
         const detail::cam_request req = detail::check_request(A.shape, nullptr, opt, detail::request_kind::activations_only);
         tensor<Acc> weights_of_classes = detail::with_host_view(head_weights, [&](const auto& Wv) {
-            detail::require(Wv.rank() == 2 && Wv.shape[1] == req.K,
-                            "head_weights must be [C, K] with K = " + std::to_string(req.K) + " channels, got shape " +
-                                to_string(Wv.shape));
-            detail::require(classes.size() == req.N, "classes holds " + std::to_string(classes.size()) +
-                                                         " entries but the batch has " + std::to_string(req.N) +
-                                                         " samples");
+            detail::check_cam_head(req, Wv.shape, classes);
             tensor<Acc> w(shape_t{req.N, req.K});
             for (std::size_t n = 0; n < req.N; ++n) {
-                detail::require(classes[n] < Wv.shape[0], "classes[" + std::to_string(n) + "] = " +
-                                                              std::to_string(classes[n]) + " is out of range for " +
-                                                              std::to_string(Wv.shape[0]) + " classes");
                 for (std::size_t k = 0; k < req.K; ++k)
                     w[n * req.K + k] = static_cast<Acc>(Wv.data[static_cast<std::ptrdiff_t>(classes[n]) * Wv.strides[0] +
                                                                 static_cast<std::ptrdiff_t>(k) * Wv.strides[1]]);

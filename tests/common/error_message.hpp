@@ -18,3 +18,10 @@ std::string error_message(F&& f) {
 }
 
 }  // namespace camkit_test
+
+/// Expects `statement` to throw a camkit::error whose message contains `text` (GoogleTest).
+#define CAMKIT_EXPECT_ERROR_HAS(statement, text)                                        \
+    do {                                                                                \
+        const std::string camkit_msg_ = camkit_test::error_message([&] { statement; }); \
+        EXPECT_NE(camkit_msg_.find(text), std::string::npos) << "message: " << camkit_msg_; \
+    } while (0)

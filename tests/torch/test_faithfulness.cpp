@@ -1,6 +1,7 @@
 // Deletion / insertion curves and average drop / increase in confidence on models whose output is a
 // known linear function of the input, so every curve point and area is computed by hand.
 #include <camkit/torch/faithfulness.hpp>
+#include <camkit/torch/scripted.hpp>  // a TorchScript module as the model
 
 #include <gtest/gtest.h>
 
@@ -8,8 +9,12 @@
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace ct = camkit::torch;
+using camkit_test::expect_near_all;
+using camkit_test::to_vec;
+using camkit_test::values;
 
 namespace {
 
@@ -19,30 +24,16 @@ at::Tensor sum_model(const at::Tensor& x) {
     return at::stack({s, at::zeros_like(s)}, 1);
 }
 
-at::Tensor t2(std::vector<float> v, std::vector<std::int64_t> shape) {
-    return at::tensor(v, at::kFloat).view(shape).clone();
-}
-
-std::vector<float> to_vec(const at::Tensor& t) {
-    const at::Tensor c = t.to(at::kFloat).contiguous().view({-1});
-    return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
-}
-
 double sigmoid(double v) { return 1.0 / (1.0 + std::exp(-v)); }
 
 // Input [[1, 2], [3, 4]]; map order (descending) is pixel 1 (2), pixel 2 (3), pixel 3 (4), pixel 0 (1).
 const at::Tensor& image() {
-    static const at::Tensor x = t2({1, 2, 3, 4}, {1, 1, 2, 2});
+    static const at::Tensor x = values({1, 2, 3, 4}, {1, 1, 2, 2});
     return x;
 }
 const at::Tensor& saliency() {
-    static const at::Tensor m = t2({0.1f, 0.4f, 0.3f, 0.2f}, {1, 2, 2});
+    static const at::Tensor m = values({0.1f, 0.4f, 0.3f, 0.2f}, {1, 2, 2});
     return m;
-}
-
-void expect_near_all(const std::vector<float>& got, const std::vector<double>& want, double tol = 1e-5) {
-    ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
 }
 
 }  // namespace
@@ -96,7 +87,7 @@ TEST(Faithfulness, TiesKeepFlatIndexOrder) {
 TEST(Faithfulness, BatchedChunksEqualOneBigBatchAndReportProgress) {
     // Two samples with their own maps and classes; a batch size of 3 splits rows across samples.
     const at::Tensor x = at::cat({image(), image() * -1}, 0);
-    const at::Tensor maps = at::cat({saliency(), t2({0.9f, 0.1f, 0.5f, 0.7f}, {1, 2, 2})}, 0);
+    const at::Tensor maps = at::cat({saliency(), values({0.9f, 0.1f, 0.5f, 0.7f}, {1, 2, 2})}, 0);
     const std::vector<std::int64_t> cls{0, 1};
     ct::faithfulness_options opt;
     opt.steps = 4;
@@ -147,10 +138,10 @@ TEST(Faithfulness, GaussianBlurOfAnImpulse) {
 TEST(Faithfulness, OneAndThreeSpatialAxes) {
     ct::faithfulness_options opt;
     opt.steps = 2;
-    const at::Tensor x1 = t2({1, 2, 3, 4}, {1, 1, 4});
-    const auto c1 = ct::deletion_curve(sum_model, x1, t2({4, 3, 2, 1}, {1, 4}), ct::class_logit{{0}}, opt);
+    const at::Tensor x1 = values({1, 2, 3, 4}, {1, 1, 4});
+    const auto c1 = ct::deletion_curve(sum_model, x1, values({4, 3, 2, 1}, {1, 4}), ct::class_logit{{0}}, opt);
     expect_near_all(to_vec(c1.scores), {10, 7, 0});
-    const at::Tensor x3 = t2({1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 2, 2});
+    const at::Tensor x3 = values({1, 2, 3, 4, 5, 6, 7, 8}, {1, 1, 2, 2, 2});
     const auto c3 = ct::insertion_curve(sum_model, x3, x3.squeeze(1), ct::class_logit{{0}}, opt);
     expect_near_all(to_vec(c3.scores), {0, 26, 36});
 }

@@ -2,6 +2,7 @@
 // channel alone carries the class, the per-channel upsampling and normalization seen through a model
 // that outputs its input, chunking, TorchScript, and agreement with a channel-by-channel loop.
 #include <camkit/torch/score_cam.hpp>
+#include <camkit/torch/scripted.hpp>  // TorchScript models and named layers
 
 #include <gtest/gtest.h>
 
@@ -10,24 +11,14 @@
 #include <vector>
 
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace ct = camkit::torch;
+using camkit_test::expect_near_all;
+using camkit_test::to_vec;
+using camkit_test::values;
 
 namespace {
-
-at::Tensor t(std::vector<float> v, std::vector<std::int64_t> shape) {
-    return at::tensor(v, at::kFloat).view(shape).clone();
-}
-
-std::vector<float> to_vec(const at::Tensor& x) {
-    const at::Tensor c = x.to(at::kFloat).contiguous().view({-1});
-    return {c.data_ptr<float>(), c.data_ptr<float>() + c.numel()};
-}
-
-void expect_near_all(const std::vector<float>& got, const std::vector<double>& want, double tol = 1e-5) {
-    ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at " << i;
-}
 
 // Logits [B, 2]: class 0 = 5·x[0, 0], class 1 = 5·x[1, 1] of a 2×2 one-channel image.
 at::Tensor corner_model(const at::Tensor& x) {
@@ -35,7 +26,7 @@ at::Tensor corner_model(const at::Tensor& x) {
 }
 
 // Channel 0 covers pixel (0, 0), channel 1 covers pixel (1, 1): only channel 0 carries class 0.
-at::Tensor corner_activations() { return t({1, 0, 0, 0, 0, 0, 0, 1}, {1, 2, 2, 2}); }
+at::Tensor corner_activations() { return values({1, 0, 0, 0, 0, 0, 0, 1}, {1, 2, 2, 2}); }
 
 }  // namespace
 
@@ -75,7 +66,7 @@ TEST(ScoreCam, WithoutSoftmaxTheScoresAreTheWeights) {
 TEST(ScoreCam, UpsamplingAndPerChannelNormalization) {
     auto identity_logits = [](const at::Tensor& x) { return x.flatten(1); };
     // One channel A = [0, 3] upsampled to 4 positions; four samples ask for positions 0..3.
-    const at::Tensor A = t({0, 3}, {1, 1, 2}).expand({4, 1, 2}).contiguous();
+    const at::Tensor A = values({0, 3}, {1, 1, 2}).expand({4, 1, 2}).contiguous();
     const at::Tensor x = at::ones({4, 1, 4});
     const std::vector<std::int64_t> cls{0, 1, 2, 3};
     ct::score_cam_options sopt;  // align_corners = true: src = d·(2−1)/(4−1)
@@ -144,13 +135,13 @@ TEST(ScoreCam, MaskScoreForSegmentation) {
     // Output = input itself as one class plane [B, 1, 2, 2] plus its negative; score = Σ over a mask.
     auto seg = [](const at::Tensor& x) { return at::cat({x, -x}, 1); };
     const at::Tensor x = at::ones({1, 1, 2, 2});
-    ct::class_mask_score score{{0}, t({1, 1, 0, 0}, {2, 2})};
+    ct::class_mask_score score{{0}, values({1, 1, 0, 0}, {2, 2})};
     ct::score_cam_options sopt;
     sopt.softmax = false;
     const auto r = ct::score_cam(seg, x, corner_activations(), score, {}, sopt);
     expect_near_all(to_vec(r.scores), {1, 0});  // channel 0 keeps pixel (0,0) inside the mask
     score.mean = true;
-    score.masks = t({1, 0, 0, 1}, {2, 2});
+    score.masks = values({1, 0, 0, 1}, {2, 2});
     const auto rm = ct::score_cam(seg, x, corner_activations(), score, {}, sopt);
     expect_near_all(to_vec(rm.scores), {0.5, 0.5});
 }
@@ -182,6 +173,53 @@ TEST(ScoreCam, ErrorPaths) {
     auto seg = [](const at::Tensor& v) { return at::cat({v, -v}, 1); };
     EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(seg, x, corner_activations(), bad); }),
                     "masks shape [3, 3] must be [N, *S] or [*S]"));
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(seg, x, corner_activations(), ct::class_mask_score{{0}, {}}); }),
+                    "masks is an undefined tensor"));
+}
+
+// Every argument check of Score-CAM and of its scores names the argument and what it expected.
+TEST(ScoreCam, ArgumentErrors) {
+    const at::Tensor x = at::ones({1, 1, 2, 2});
+    const at::Tensor A = corner_activations();
+    const std::vector<std::int64_t> cls{0};
+    auto message = [&](auto&& f) { return camkit_test::error_message(f); };
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, at::ones({1, 4}), A, cls); }),
+                    "input must be [N, C, L], [N, C, H, W] or [N, C, D, H, W], got shape [1, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x.to(at::kLong), A, cls); }),
+                    "input must hold floating-point values"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, at::ones({1, 1, 0, 2}), A, cls); }),
+                    "input has an empty axis: shape [1, 1, 0, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, at::Tensor(), cls); }),
+                    "activations must be [N, K, *s] with as many spatial axes as input [1, 1, 2, 2], got shape undefined"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, at::ones({1, 2, 0, 2}), cls); }),
+                    "activations has an empty axis: shape [1, 2, 0, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, A.to(at::kInt), cls); }),
+                    "activations must hold floating-point values"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, at::empty({1, 2, 2, 2}, at::device(at::kMeta)), cls); }),
+                    "activations are on device meta but input on cpu"));
+    ct::score_cam_options sopt;
+    sopt.eps = -1;
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, A, cls, {}, sopt); }),
+                    "score_cam_options.eps must be ≥ 0, got -1"));
+    // A model whose output is not [B, C, ...], and a score with the wrong number of values.
+    auto flat = [](const at::Tensor& v) { return v.flatten(1).sum(1); };
+    EXPECT_TRUE(has(message([&] { ct::score_cam(flat, x, A, cls); }),
+                    "model: output must be [B, C, ...] with B = 2 rows, got shape [2]"));
+    auto two_per_row = [](const at::Tensor& out, const at::Tensor&) { return out; };
+    EXPECT_TRUE(has(message([&] { ct::score_cam(corner_model, x, A, two_per_row); }),
+                    "score: must return one value per output row (2), got shape [2, 2]"));
+    // The scores alone: a class needs a [B, C, ...] output; a seed must match the output.
+    const at::Tensor rows = at::zeros({2}, at::kLong);
+    EXPECT_TRUE(has(message([&] { ct::class_logit{{0}}(at::ones({2}), rows); }),
+                    "model: output must be [B, C, ...] to pick a class"));
+    EXPECT_TRUE(has(message([&] { ct::seed_score{at::ones({1, 3})}(at::ones({2, 2}), rows); }),
+                    "seed_score: seeds shape [1, 3] must be [N, C, *P] for an output of shape [2, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::seed_score{}(at::ones({2, 2}), rows); }),
+                    "seed_score: seeds shape undefined must be [N, C, *P]"));
+    // A TorchScript model that returns no tensor.
+    torch::jit::Module pair("pair");
+    pair.define("def forward(self, x):\n    return x, x\n");
+    EXPECT_TRUE(has(message([&] { ct::score_cam(pair, x, A, cls); }), "model: forward must return one tensor, got Tuple"));
 }
 
 #include <camkit/targets/class_score.hpp>
@@ -217,4 +255,37 @@ TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
     EXPECT_FALSE(tap.is_recording());
 
     EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(net, "nosuch", x, targets, opt); }), "valid layers: features"));
+
+    // Scored by probabilities: the same as pytorch-grad-cam-style class_probability on the rows.
+    const auto prob_want = ct::score_cam(plain, x, A, ct::class_probability{cls}, opt);
+    const ct::probability_score probs{targets};
+    const auto prob_scripted = ct::score_cam(net, "features", x, probs, opt);
+    const auto prob_tap = ct::score_cam(tapped, x, tap, probs, opt);
+    EXPECT_TRUE(at::allclose(prob_scripted.scores, prob_want.scores, 1e-6, 1e-7));
+    EXPECT_TRUE(at::allclose(prob_tap.map, prob_want.map, 1e-5, 1e-6));
+    // No target: each sample's predicted class.
+    const at::Tensor predicted = plain(x).argmax(1);
+    const std::vector<std::int64_t> pred_cls{predicted[0].item<std::int64_t>(), predicted[1].item<std::int64_t>()};
+    const auto pred_want = ct::score_cam(plain, x, A, pred_cls, opt);
+    EXPECT_TRUE(at::allclose(ct::score_cam(tapped, x, tap).scores, pred_want.scores, 1e-5, 1e-6));
+    // A general score callable has no per-row meaning for the masked inputs.
+    auto logsumexp = [](const at::Tensor& y) { return y.logsumexp(1); };
+    EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(tapped, x, tap, logsumexp, opt); }),
+                    "a score callable cannot score perturbed inputs (Score-CAM)"));
+}
+
+// The probabilities of a one-channel output score Score-CAM's masked inputs: σ for class 1, 1 − σ for class 0.
+TEST(ScoreCam, ProbabilitiesOfAOneChannelOutput) {
+    auto one_channel = [](const at::Tensor& v) { return (5 * v.select(1, 0).select(1, 0).select(1, 0)).unsqueeze(1); };
+    const at::Tensor x = values({1, 0, 0, 0}, {1, 1, 2, 2});
+    ct::tap tap;
+    auto tapped = [&](const at::Tensor& v) { return one_channel(tap(v)); };
+    ct::score_cam_options sopt;
+    sopt.softmax = false;
+    // The tap records the input itself, one channel already min-max normalized, so the masked input
+    // is x and the logit 5.
+    const auto r1 = ct::score_cam(tapped, x, tap, ct::probability_score{{camkit::class_score(1)}}, {}, sopt);
+    expect_near_all(to_vec(r1.scores), {1 / (1 + std::exp(-5.0))});
+    const auto r0 = ct::score_cam(tapped, x, tap, ct::probability_score{{camkit::class_score(0)}}, {}, sopt);
+    expect_near_all(to_vec(r0.scores), {1 - 1 / (1 + std::exp(-5.0))});
 }

@@ -3,7 +3,9 @@
 // and against a hand-written seed backward, the in-place case, every error path, and memory.
 #include <camkit/methods/registry.hpp>
 #include <camkit/targets.hpp>
-#include <camkit/torch/torch.hpp>
+#include <camkit/torch/capture.hpp>
+#include <camkit/torch/explain.hpp>
+#include <camkit/torch/scripted.hpp>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
@@ -21,37 +23,21 @@
 #include <unistd.h>
 #include <vector>
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace ct = camkit::torch;
+using camkit_test::close;
+using camkit_test::random_tensor;
 
 namespace {
-
-at::Tensor randn(std::vector<std::int64_t> shape, std::uint64_t seed) {
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return at::randn(shape, gen);
-}
-
-::testing::AssertionResult close(const at::Tensor& a, const at::Tensor& b, double tol) {
-    if (a.sizes() != b.sizes()) return ::testing::AssertionFailure() << "shapes " << a.sizes() << " vs " << b.sizes();
-    const double scale = std::max(1.0, b.abs().max().item<double>());
-    const double worst = (a.to(at::kDouble) - b.to(at::kDouble)).abs().max().item<double>();
-    if (worst <= tol * scale) return ::testing::AssertionSuccess();
-    return ::testing::AssertionFailure() << "max error " << worst << " > " << tol * scale;
-}
-
-#define EXPECT_ERROR_HAS(statement, text)                                                       \
-    do {                                                                                        \
-        const std::string msg_ = camkit_test::error_message([&] { statement; });                                \
-        EXPECT_NE(msg_.find(text), std::string::npos) << "message: " << msg_;                  \
-    } while (0)
 
 // conv (2 → K = 3, 3×3, padding 1) → tap → global average pool → linear (3 → 2), written with
 // ATen ops. For class c the score is Σ_k W[c,k] mean_s A[k,s] + b, so G[k,s] = W[c,k] / |S|.
 struct tiny_net {
-    at::Tensor conv_w = randn({3, 2, 3, 3}, 1).requires_grad_();
-    at::Tensor conv_b = randn({3}, 2).requires_grad_();
-    at::Tensor fc_w = randn({2, 3}, 3).requires_grad_();
-    at::Tensor fc_b = randn({2}, 4).requires_grad_();
+    at::Tensor conv_w = random_tensor({3, 2, 3, 3}, at::kFloat, 1).requires_grad_();
+    at::Tensor conv_b = random_tensor({3}, at::kFloat, 2).requires_grad_();
+    at::Tensor fc_w = random_tensor({2, 3}, at::kFloat, 3).requires_grad_();
+    at::Tensor fc_b = random_tensor({2}, at::kFloat, 4).requires_grad_();
     ct::tap tap;
     bool inplace_after_tap = false;
 
@@ -109,7 +95,7 @@ long resident_pages() {
 // a hand-written backward of the seed with retain_grad; parameters' .grad stay untouched.
 TEST(TorchCapture, GradientsByHand) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 5);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 5);
     const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(0)};
     const ct::captured c = ct::capture_gradients(net, x, net.tap, targets);
     ASSERT_EQ(c.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
@@ -152,7 +138,7 @@ TEST(TorchCapture, GradientsByHand) {
 TEST(TorchCapture, InPlaceAfterTap) {
     tiny_net net;
     net.inplace_after_tap = true;
-    const at::Tensor x = randn({1, 2, 4, 5}, 6);
+    const at::Tensor x = random_tensor({1, 2, 4, 5}, at::kFloat, 6);
     const ct::captured c = ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)});
     const at::Tensor a = at::conv2d(x, net.conv_w, net.conv_b, 1, 1).detach();
     EXPECT_TRUE(close(c.activations, a, 0));  // not doubled by the mul_ downstream
@@ -167,7 +153,7 @@ TEST(TorchCapture, InPlaceAfterTap) {
 // Many targets for one sample: one forward, one backward per target; each slice equals a single-target run.
 TEST(TorchCapture, ManyTargetsForOneSample) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 7);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 7);
     const std::vector<camkit::target> all = {camkit::class_score(0), camkit::class_score(1)};
     const ct::captured many = ct::capture_gradients_many(net, x, net.tap, all, 1);
     ASSERT_EQ(many.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
@@ -190,7 +176,7 @@ TEST(TorchCapture, ScriptedLayerEqualsTap) {
     const std::vector<std::string> names = ct::layer_names(m);
     EXPECT_EQ(names, (std::vector<std::string>{"encoder", "encoder.0", "encoder.1", "encoder.2", "encoder.3", "fc"}));
     cpp_classifier net{parameters(m)};
-    const at::Tensor x = randn({2, 2, 6, 7}, 8);
+    const at::Tensor x = random_tensor({2, 2, 6, 7}, at::kFloat, 8);
     const std::vector<camkit::target> targets = {camkit::class_score(2), camkit::class_score(0)};
     for (const auto& [layer, tap] : {std::pair{std::string("encoder.2"), &net.after_conv2},
                                      std::pair{std::string("encoder.3"), &net.after_relu3}}) {
@@ -225,7 +211,7 @@ TEST(TorchCapture, ScriptedLayerEqualsTap) {
 TEST(TorchCapture, ScriptedSegmenterWithMaskTargets) {
     torch::jit::Module m = torch::jit::load(data("segmenter.pt"));
     cpp_segmenter net{parameters(m)};
-    const at::Tensor x = randn({2, 1, 8, 8}, 9);
+    const at::Tensor x = random_tensor({2, 1, 8, 8}, at::kFloat, 9);
     camkit::tensor<float> mask({8, 8}, 0.f);
     for (int i = 2; i < 6; ++i)
         for (int j = 1; j < 5; ++j) mask(i, j) = 1.f;
@@ -248,27 +234,27 @@ TEST(TorchCapture, ScriptedSegmenterWithMaskTargets) {
 // Each failure gives a camkit::error that says what to do.
 TEST(TorchCapture, ErrorPaths) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 10);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 10);
     const std::vector<camkit::target> two = {camkit::class_score(0), camkit::class_score(1)};
     {
         c10::NoGradGuard guard;
-        EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "NoGradGuard");
+        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "NoGradGuard");
     }
     {
         c10::InferenceMode guard;
-        EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "InferenceMode");
+        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, two), "InferenceMode");
     }
     // Frozen weights and an input without requires_grad.
     tiny_net frozen;
     for (at::Tensor* p : {&frozen.conv_w, &frozen.conv_b, &frozen.fc_w, &frozen.fc_b}) p->requires_grad_(false);
-    EXPECT_ERROR_HAS(ct::capture_gradients(frozen, x, frozen.tap, two), "make the input require grad");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(frozen, x, frozen.tap, two), "make the input require grad");
     const auto ok = ct::capture_gradients(frozen, x.clone().requires_grad_(), frozen.tap, two);
     EXPECT_EQ(ok.gradients.sizes(), (at::IntArrayRef{2, 3, 4, 5}));
     // A tap the forward never reaches, and one reached twice.
     ct::tap unused;
-    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, unused, two), "never reached");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, unused, two), "never reached");
     auto twice = [&](const at::Tensor& in) { return net(in) + net(in); };
-    EXPECT_ERROR_HAS(ct::capture_gradients(twice, x, net.tap, two), "reached 2 times");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(twice, x, net.tap, two), "reached 2 times");
     // The model ignores what the tap returns and changes the recorded tensor in place.
     auto ignores_tap = [&](const at::Tensor& in) {
         at::Tensor a = at::conv2d(in, net.conv_w, net.conv_b, 1, 1);
@@ -276,49 +262,162 @@ TEST(TorchCapture, ErrorPaths) {
         a.relu_();
         return at::linear(a.mean({2, 3}), net.fc_w, net.fc_b);
     };
-    EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two), "x = tap(x);");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two), "x = tap(x);");
     // Target count differs from the batch.
-    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0)}),
                      "1 given for a batch of 2");
-    EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0), camkit::class_score(5)}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(net, x, net.tap, std::vector<camkit::target>{camkit::class_score(0), camkit::class_score(5)}),
                      "out of range");
     // A second recording of a tap that is recording.
     {
         ct::recording r(net.tap);
-        EXPECT_ERROR_HAS(ct::recording(net.tap), "already active");
+        CAMKIT_EXPECT_ERROR_HAS(ct::recording(net.tap), "already active");
     }
     EXPECT_FALSE(net.tap.is_recording());
     // Unknown layer names list the valid ones.
     torch::jit::Module m = torch::jit::load(data("classifier.pt"));
-    EXPECT_ERROR_HAS(ct::scripted_layer(m, "encoder.9"),
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "encoder.9"),
                      "unknown layer 'encoder.9'; valid layers: encoder, encoder.0, encoder.1, encoder.2, encoder.3, fc");
-    EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(m, "layer4", x, two), "unknown layer 'layer4'");
+    CAMKIT_EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(m, "layer4", x, two), "unknown layer 'layer4'");
     ct::scripted_layer s(m, "encoder.2");
     {
         c10::NoGradGuard guard;
-        EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), two), "NoGradGuard");
+        CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, random_tensor({2, 2, 4, 5}, at::kFloat, 11), two), "NoGradGuard");
     }
-    EXPECT_ERROR_HAS(ct::capture_gradients(s, randn({2, 2, 4, 5}, 11), std::vector<camkit::target>{camkit::class_score(0)}),
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(s, random_tensor({2, 2, 4, 5}, at::kFloat, 11), std::vector<camkit::target>{camkit::class_score(0)}),
                      "1 given for a batch of 2");
     // Frozen scripted model.
     torch::jit::Module fm = torch::jit::load(data("classifier.pt"));
     for (auto p : fm.parameters()) p.requires_grad_(false);
     ct::scripted_layer fs(fm, "encoder.2");
-    EXPECT_ERROR_HAS(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11), two), "does not require grad");
-    EXPECT_EQ(ct::capture_gradients(fs, randn({2, 2, 4, 5}, 11).requires_grad_(), two).gradients.dim(), 4);
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(fs, random_tensor({2, 2, 4, 5}, at::kFloat, 11), two), "does not require grad");
+    EXPECT_EQ(ct::capture_gradients(fs, random_tensor({2, 2, 4, 5}, at::kFloat, 11).requires_grad_(), two).gradients.dim(), 4);
 }
 
-// A layer called twice in forward, or not at all, is refused with a reason (graph built in C++).
+namespace {
+// A module whose forward is `x * w`, for graphs written in C++.
+torch::jit::Module scale_module(double w) {
+    torch::jit::Module m("Scale");
+    m.register_parameter("w", at::full({1}, w), false);
+    m.define("def forward(self, x):\n    return x * self.w\n");
+    return m;
+}
+
+// A module holding `body` whose forward is `source`.
+torch::jit::Module holder(const char* name, const torch::jit::Module& body, const std::string& source) {
+    torch::jit::Module m(name);
+    m.register_module("body", body);
+    m.define(source);
+    return m;
+}
+}  // namespace
+
+// Every refusal of scripted_layer says why, for graphs written in C++ and a module reached
+// through an interface type (tests/data/torch/interface.pt).
 TEST(TorchCapture, ScriptedLayerThatCannotBeRecorded) {
-    torch::jit::Module inner("Inner");
-    inner.register_parameter("w", at::ones({1}), false);
-    inner.define("def forward(self, x):\n    return x * self.w\n");
     torch::jit::Module outer("Outer");
-    outer.register_module("body", inner);
-    outer.register_module("unused", inner.clone());
+    outer.register_module("body", scale_module(1));
+    outer.register_module("unused", scale_module(1));
     outer.define("def forward(self, x):\n    return self.body.forward(self.body.forward(x))\n");
-    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "body"), "called 2 times");
-    EXPECT_ERROR_HAS(ct::scripted_layer(outer, "unused"), "never uses module 'unused'");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(outer, "body"), "layer 'body' is called 2 times in forward");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(outer, "unused"), "layer 'unused': forward never uses module 'unused'");
+    const auto looped = holder("Looped", scale_module(1),
+                               "def forward(self, x):\n    for _ in range(2):\n        x = self.body.forward(x)\n"
+                               "    return x\n");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(looped, "body"), "layer 'body' is called inside a loop");
+    torch::jit::Module pair("Pair");
+    pair.define("def forward(self, x):\n    return x, x * 2\n");
+    const auto tuple_layer = holder("UsesPair", pair, "def forward(self, x):\n    return self.body.forward(x)[0]\n");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(tuple_layer, "body"),
+                     "layer 'body' returns (Tensor, Tensor), camkit needs a layer whose forward returns one tensor");
+    const auto weight_only = holder("WeightOnly", scale_module(2), "def forward(self, x):\n    return x * self.body.w\n");
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(weight_only, "body"),
+                     "layer 'body': its forward is never called by the model's forward");
+
+    // A body reached through an interface type: its submodules cannot be inlined, the body itself can.
+    torch::jit::Module m = torch::jit::load(data("interface.pt"));
+    EXPECT_EQ(ct::layer_names(m), (std::vector<std::string>{"body", "body.conv", "fc"}));
+    CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "body.conv"),
+                     "layer 'body.conv': a module on its path is called through an interface type");
+    ct::scripted_layer body(m, "body");
+    const at::Tensor x = random_tensor({2, 1, 4, 5}, at::kFloat, 15).requires_grad_();
+    const auto p = parameters(m);
+    const ct::captured c = ct::capture_gradients(body, x, std::vector<camkit::target>{camkit::class_score(1), camkit::class_score(0)});
+    const at::Tensor a = at::relu(at::conv2d(x, p.at("body.conv.weight"), p.at("body.conv.bias"), 1, 1)).detach();
+    EXPECT_TRUE(close(c.activations, a, 1e-6));
+    // fc(mean(A)) of the body's output A: G[n, k] = W[c_n, k] / |S| everywhere.
+    const at::Tensor W = p.at("fc.weight");
+    EXPECT_TRUE(close(c.gradients[0][1], at::full({4, 5}, W[1][1].item<float>() / 20.f), 1e-7));
+    EXPECT_TRUE(close(c.gradients[1][0], at::full({4, 5}, W[0][0].item<float>() / 20.f), 1e-7));
+}
+
+// A layer the forward skips, a forward that returns no tensor, an output that does not depend on
+// the layer, and a recorded tensor whose batch differs from the output's are clear errors.
+TEST(TorchCapture, ForwardsThatCannotBeExplained) {
+    const std::vector<camkit::target> two = {camkit::class_score(0), camkit::class_score(1)};
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 16).requires_grad_();
+    auto skipping = holder("Skips", scale_module(2),
+                           "def forward(self, x):\n    if bool(x.sum() > 1e9):\n        x = self.body.forward(x)\n"
+                           "    return x.mean([2, 3])\n");
+    ct::scripted_layer skipped(skipping, "body");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(skipped, x, two), "layer 'body' was not reached during forward");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_activations(skipped, x), "layer 'body' was not reached during forward");
+    auto tuple_out = holder("TupleOut", scale_module(2),
+                            "def forward(self, x):\n    y = self.body.forward(x)\n    return y, y\n");
+    ct::scripted_layer from_tuple(tuple_out, "body");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(from_tuple, x, two), "model: forward must return one tensor, got Tuple");
+    torch::jit::Module split("Split");
+    split.define("def forward(self, x):\n    return x\n"
+                 "def features(self, x):\n    return x, x\n"
+                 "def head(self, f):\n    return f\n");
+    ct::scripted_layer features(split, "features");
+    EXPECT_TRUE(features.uses_features_head());
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(features, x, two), "model: features(x) must return one tensor, got Tuple");
+
+    tiny_net net;
+    auto ignores_tap = [&](const at::Tensor& in) {
+        net.tap(at::conv2d(in, net.conv_w, net.conv_b, 1, 1));
+        return at::linear(in.mean({2, 3}), net.fc_w.narrow(1, 0, 2), net.fc_b);
+    };
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(ignores_tap, x, net.tap, two),
+                     "the model output does not depend on the captured activation");
+    auto constant = [&](const at::Tensor& in) {
+        net.tap(at::conv2d(in, net.conv_w, net.conv_b, 1, 1));
+        return at::zeros({2, 2});
+    };
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(constant, x, net.tap, two),
+                     "the model output does not depend on the captured activation");
+    auto pooled_batch = [&](const at::Tensor& in) {
+        const at::Tensor a = at::conv2d(in, net.conv_w, net.conv_b, 1, 1);
+        const at::Tensor b = net.tap(a.sum(0, true));
+        return at::linear((a + b).mean({2, 3}), net.fc_w, net.fc_b);
+    };
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(pooled_batch, x, net.tap, two),
+                     "the captured activation has batch size 1 but the model output has shape [2, 2]");
+}
+
+// A probability target through a TorchScript layer equals the same target through a tap.
+TEST(TorchCapture, ScriptedLayerWithProbabilityTarget) {
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    cpp_classifier net{parameters(m)};
+    const at::Tensor x = random_tensor({2, 2, 6, 7}, at::kFloat, 17);
+    const ct::probability_score p{{camkit::class_score(2), camkit::class_score(0)}};
+    const auto a = ct::explain<camkit::grad_cam>(m, "encoder.2", x, p);
+    const auto b = ct::explain<camkit::grad_cam>(net, x, net.after_conv2, p);
+    EXPECT_TRUE(close(a.gradients, b.gradients, 1e-6));
+    EXPECT_TRUE(close(a.cam.map, b.cam.map, 1e-5));
+    const at::Tensor probs = at::softmax(a.output, 1);
+    EXPECT_NEAR(a.scores[0].item<float>(), probs[0][2].item<float>(), 1e-6);
+    EXPECT_NEAR(a.scores[1].item<float>(), probs[1][0].item<float>(), 1e-6);
+    // No target: each sample's predicted class.
+    const auto predicted = ct::explain<camkit::grad_cam>(m, "encoder.2", x);
+    const at::Tensor cls = a.output.argmax(1);
+    const auto want = ct::explain<camkit::grad_cam>(
+        m, "encoder.2", x,
+        {camkit::class_score(static_cast<std::size_t>(cls[0].item<std::int64_t>())),
+         camkit::class_score(static_cast<std::size_t>(cls[1].item<std::int64_t>()))});
+    EXPECT_TRUE(close(predicted.gradients, want.gradients, 0));
+    EXPECT_TRUE(close(predicted.scores, a.output.amax(1), 1e-6));
 }
 
 // 1000 explanations in a loop (tap and TorchScript layer) leave the resident memory flat.
@@ -326,7 +425,7 @@ TEST(TorchCapture, MemoryStaysFlat) {
     tiny_net net;
     torch::jit::Module m = torch::jit::load(data("classifier.pt"));
     ct::scripted_layer s(m, "encoder.2");
-    const at::Tensor x = randn({2, 2, 6, 7}, 12);
+    const at::Tensor x = random_tensor({2, 2, 6, 7}, at::kFloat, 12);
     const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(2)};
     auto round = [&] {
         const auto a = ct::explain<camkit::grad_cam>(net, x.narrow(2, 0, 4).narrow(3, 0, 5), net.tap,
@@ -348,7 +447,7 @@ TEST(TorchCapture, MemoryStaysFlat) {
 // Forward-only capture works under InferenceMode and feeds Eigen-CAM, which needs no gradients.
 TEST(TorchCapture, ActivationsOnlyForEigenCam) {
     tiny_net net;
-    const at::Tensor x = randn({2, 2, 4, 5}, 13);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 13);
     at::Tensor a;
     {
         c10::InferenceMode guard;
@@ -375,7 +474,7 @@ TEST(TorchCapture, CudaModelMatchesCpu) {
     for (auto [d, s] : {std::pair{&gpu.conv_w, &cpu.conv_w}, std::pair{&gpu.conv_b, &cpu.conv_b},
                         std::pair{&gpu.fc_w, &cpu.fc_w}, std::pair{&gpu.fc_b, &cpu.fc_b}})
         *d = s->detach().to(at::kCUDA).requires_grad_();
-    const at::Tensor x = randn({2, 2, 4, 5}, 14);
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 14);
     const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(0)};
     camkit::options opt;
     opt.size = {16, 20};
@@ -413,6 +512,6 @@ TEST(TorchCapture, ResNetLikeScriptedAndTracedEqualEagerHooks) {
             }
         }
         // The blocks' ReLU module runs twice per block (traced graphs call it as forward1).
-        EXPECT_ERROR_HAS(ct::scripted_layer(m, "layer1.1.relu"), "called 2 times");
+        CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "layer1.1.relu"), "called 2 times");
     }
 }

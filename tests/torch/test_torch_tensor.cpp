@@ -16,27 +16,15 @@
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
+#include "torch/torch_testing.hpp"
 
 namespace ct = camkit::torch;
+using camkit_test::close;
+using camkit_test::random_tensor;
+using camkit_test::from_camkit;
+using camkit_test::to_camkit;
 
 namespace {
-
-at::Tensor random_tensor(std::vector<std::int64_t> shape, at::ScalarType dtype, std::uint64_t seed) {
-    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(seed);
-    return at::randn(shape, gen, at::TensorOptions().dtype(dtype));
-}
-
-template <class T>
-camkit::tensor<T> to_camkit(const at::Tensor& t) {
-    const at::Tensor c = t.to(c10::CppTypeToScalarType<T>::value).contiguous();
-    return camkit::tensor<T>(ct::shape_of(c), std::vector<T>(c.data_ptr<T>(), c.data_ptr<T>() + c.numel()));
-}
-
-template <class T>
-at::Tensor from_camkit(const camkit::tensor<T>& t) {
-    return at::tensor(at::ArrayRef<T>(t.values), at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value))
-        .reshape(ct::sizes_of(t.shape));
-}
 
 template <class X>
 at::Tensor from_xarray(const X& x) {
@@ -44,21 +32,6 @@ at::Tensor from_xarray(const X& x) {
     std::vector<T> v(x.begin(), x.end());
     std::vector<std::int64_t> sizes(x.shape().begin(), x.shape().end());
     return at::tensor(at::ArrayRef<T>(v), at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value)).reshape(sizes);
-}
-
-// |a − b| ≤ tol · max(1, max |b|), elementwise, with the first offending position in the message.
-::testing::AssertionResult close(const at::Tensor& a, const at::Tensor& b, double tol) {
-    if (a.sizes() != b.sizes())
-        return ::testing::AssertionFailure() << "shapes differ: " << a.sizes() << " vs " << b.sizes();
-    const at::Tensor x = a.to(at::kDouble).cpu(), y = b.to(at::kDouble).cpu();
-    const double scale = std::max(1.0, y.abs().max().item<double>());
-    const at::Tensor err = (x - y).abs();
-    const double worst = err.max().item<double>();
-    if (worst <= tol * scale) return ::testing::AssertionSuccess();
-    const auto at_ = err.flatten().argmax().item<std::int64_t>();
-    return ::testing::AssertionFailure() << "max error " << worst << " > " << tol * scale << " at flat index " << at_
-                                         << ": " << x.flatten()[at_].item<double>() << " vs "
-                                         << y.flatten()[at_].item<double>();
 }
 
 struct pipeline_case {
@@ -76,7 +49,10 @@ std::vector<pipeline_case> pipelines(std::size_t spatial_rank) {
     camkit::options resized;
     resized.size = camkit::shape_t(spatial_rank, 7);
     resized.renormalize = true;
-    return {{"default", plain}, {"raw", raw}, {"max", by_max}, {"resized+renormalized", resized}};
+    camkit::options renormalize_only = raw;  // step 4 follows a resize only
+    renormalize_only.renormalize = true;
+    return {{"default", plain}, {"raw", raw}, {"max", by_max}, {"resized+renormalized", resized},
+            {"renormalize without resize", renormalize_only}};
 }
 
 }  // namespace
@@ -125,7 +101,7 @@ TEST(TorchTensor, EveryMethodAgreesWithHostBackends) {
             }
         }
     }
-    EXPECT_EQ(checked, 2 * 4 * 4 * 8);
+    EXPECT_EQ(checked, 2 * 4 * 5 * 8);
 }
 
 // The fused path reads strided (non-contiguous) CPU tensors in place and agrees with a dense copy.
@@ -187,8 +163,9 @@ TEST(TorchTensor, ErrorsNameTheArgument) {
     });
     EXPECT_EQ(message([&] { camkit::explain<camkit::grad_cam>(A, at::ones({2, 3, 4, 5})); }), host_mismatch);
     EXPECT_EQ(message([&] { ct::explain_with_ops<camkit::grad_cam>(A, at::ones({2, 3, 4, 5})); }), host_mismatch);
+    // On the host the core reads both through one front door, which names the odd one out.
     EXPECT_NE(message([&] { camkit::explain<camkit::grad_cam>(A, at::ones({2, 3, 4, 4}, at::kDouble)); })
-                  .find("gradients dtype Double must equal activations dtype Float"),
+                  .find("gradients has another element type than the call's first tensor argument"),
               std::string::npos);
     EXPECT_NE(message([&] { camkit::explain<camkit::grad_cam>(A.to(at::kLong), A.to(at::kLong)); })
                   .find("floating-point"),
@@ -205,6 +182,58 @@ TEST(TorchTensor, ErrorsNameTheArgument) {
     EXPECT_THROW(ct::resize(at::ones({2, 4, 4}), {0, 3}), camkit::error);
     EXPECT_THROW(ct::resize(at::ones({2, 4, 4}), {3}), camkit::error);
     EXPECT_THROW(ct::host_view_of<double>(A, "activations"), camkit::error);
+}
+
+// Every argument check of the torch ops (explain_with_ops, normalize, resize, cam, host_view_of)
+// names the argument and what it expected; a meta tensor stands in for another device.
+TEST(TorchTensor, OpsArgumentErrors) {
+    const at::Tensor A = at::ones({2, 3, 4, 4});
+    const auto message = [](auto&& f) { return camkit_test::error_message(f); };
+    const auto has = [](const std::string& m, const std::string& part) {
+        return m.find(part) != std::string::npos ? ::testing::AssertionSuccess()
+                                                 : ::testing::AssertionFailure() << "message: " << m;
+    };
+    using M = camkit::grad_cam;
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(at::Tensor(), A); }), "activations is an undefined tensor"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, at::Tensor()); }), "gradients is an undefined tensor"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A.to(at::kInt), A.to(at::kInt)); }),
+                    "activations must be a floating-point tensor, got dtype Int"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, A.to(at::kDouble)); }),
+                    "gradients dtype Double must equal activations dtype Float"));
+    const at::Tensor meta = at::empty({2, 3, 4, 4}, at::device(at::kMeta));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, meta); }), "gradients are on device meta but activations on cpu"));
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A.to_sparse(), A.to_sparse()); }),
+                    "activations and gradients must be dense tensors"));
+    camkit::options bad_size;
+    bad_size.size = {8};
+    EXPECT_TRUE(has(message([&] { ct::explain_with_ops<M>(A, A, bad_size); }),
+                    "options.size [8] must give one extent per spatial axis of activations [2, 3, 4, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::normalize(A, camkit::normalization::min_max, -1e-3); }), "normalize: eps must be ≥ 0"));
+    EXPECT_TRUE(has(message([&] { ct::normalize(at::ones({}), camkit::normalization::max); }),
+                    "normalize: maps need a batch axis"));
+    EXPECT_TRUE(has(message([&] { ct::resize(at::ones({2}), {3}); }),
+                    "resize: maps must be [N, *S] with 1 to 3 spatial axes, got shape [2]"));
+    EXPECT_TRUE(has(message([&] { ct::resize(at::ones({2, 4, 4}), {3}); }),
+                    "resize: size [3] must give one extent per spatial axis of maps [2, 4, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::resize(at::ones({2, 4, 4}), {0, 3}); }), "resize: size [0, 3] has a zero extent"));
+    const at::Tensor W = at::ones({5, 3});
+    const std::vector<std::size_t> two{1, 4};
+    EXPECT_TRUE(has(message([&] { ct::cam(at::Tensor(), W, two); }), "activations and head_weights must be defined tensors"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, at::ones({5, 2}), two); }),
+                    "head_weights must be [C, K] with K = 3 channels, got shape [5, 2]"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, W, std::vector<std::size_t>{1}); }),
+                    "classes holds 1 entries but the batch has 2 samples"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, W, std::vector<std::size_t>{1, 5}); }),
+                    "classes[1] = 5 is out of range for 5 classes"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A.to(at::kLong), W, two); }), "activations must be a floating-point tensor"));
+    EXPECT_TRUE(has(message([&] { ct::cam(A, W, two, bad_size); }),
+                    "options.size [8] must give one extent per spatial axis of activations [2, 3, 4, 4]"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<float>(at::Tensor(), "maps"); }), "maps is an undefined tensor"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<float>(meta, "maps"); }),
+                    "maps must be on the CPU for a host view, got device meta"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<double>(A, "maps"); }),
+                    "maps has dtype Float, the host view expects Double"));
+    EXPECT_TRUE(has(message([&] { ct::host_view_of<float>(A.to_sparse(), "maps"); }), "maps must be a dense (strided) tensor"));
 }
 
 // Resize and normalization with torch ops equal the host post-processing.

@@ -4,8 +4,11 @@
 Run with Debian's python3-torch:  /usr/bin/python3 tests/data/torch/make_models.py
 The tests rebuild the same networks in C++ from the saved parameters, so the weights only need to
 be fixed, not meaningful (seeded random initialisation).
+
+`make_models.py NAME...` writes only the named files (without .pt), e.g. `make_models.py interface`.
 """
 import os
+import sys
 
 import torch
 from torch import nn
@@ -98,6 +101,40 @@ class ResNetLike(nn.Module):
         return self._forward_impl(x)
 
 
+@torch.jit.interface
+class BodyInterface(nn.Module):
+    """What ThroughInterface knows of its body: a module whose forward maps a tensor to a tensor."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        pass
+
+
+class Body(nn.Module):
+    """conv (1 -> 2, 3x3) -> relu."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(1, 2, 3, padding=1)
+
+    def forward(self, x):
+        return torch.relu(self.conv(x))
+
+
+class ThroughInterface(nn.Module):
+    """A body reached through an interface type: its own submodules (body.conv) cannot be edited
+    into the graph, the body as a whole can."""
+
+    body: BodyInterface
+
+    def __init__(self):
+        super().__init__()
+        self.body = Body()
+        self.fc = nn.Linear(2, 2)
+
+    def forward(self, x):
+        return self.fc(self.body.forward(x).mean((2, 3)))
+
+
 class Reference(nn.Module):
     """Holds the eager-mode reference: the input and, per layer, A and G from forward hooks."""
 
@@ -130,7 +167,12 @@ def resnet_reference(model, x, classes):
     return tensors
 
 
-def main():
+def write_interface():
+    torch.manual_seed(11)
+    torch.jit.script(ThroughInterface().eval()).save(os.path.join(HERE, "interface.pt"))
+
+
+def write_all():
     torch.manual_seed(7)
     for name, model in (("classifier", Classifier()), ("segmenter", Segmenter())):
         scripted = torch.jit.script(model.eval())
@@ -144,7 +186,16 @@ def main():
     torch.jit.trace(resnet, x).save(os.path.join(HERE, "resnet_like_traced.pt"))
     torch.jit.script(Reference(resnet_reference(resnet, x, [3, 1]))).save(
         os.path.join(HERE, "resnet_like_reference.pt"))
+    write_interface()
+
+
+def main(names):
+    """Writes every fixture, or only those named (currently: interface)."""
+    if not names:
+        write_all()
+    for name in names:
+        {"interface": write_interface}[name]()
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,23 +1,32 @@
 #pragma once
 // Explaining a LibTorch model end to end: one forward pass that records the layer's
-// activations, the target's score and seed ∂score/∂output computed with torch ops on the
-// output's device, one torch::autograd::grad for the whole batch (parameters' .grad stay
-// untouched), then camkit::explain on the activations and gradients.
+// activations, the target's score and seed ∂score/∂output, one torch::autograd::grad for the
+// whole batch (parameters' .grad stay untouched), then camkit::explain on the activations and
+// gradients. The layer is recorded by a tap (capture.hpp) or any other layer_recorder (a
+// TorchScript layer, scripted.hpp); no TorchScript header is needed here.
+//
+// What to explain (an `objective`): one linear camkit target per sample (class score, mask sum
+// or mean: the seed is built by the core on the host and copied to the output's device once),
+// a non-linear score of the output such as a probability (probability_score, or any callable
+// output [N, ...] -> scores [N]: autograd gives the seed), or nothing: each sample's predicted class.
 #include <camkit/error.hpp>
 #include <camkit/shape.hpp>
 #include <camkit/explain.hpp>
 #include <camkit/targets/target.hpp>
 #include <camkit/torch/capture.hpp>
+#include <camkit/torch/forward.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>
 #include <c10/core/GradMode.h>
 #include <c10/core/InferenceMode.h>
 #include <torch/csrc/autograd/autograd.h>
-#include <torch/csrc/jit/api/module.h>
 
 #include <concepts>
 #include <cstdint>
+#include <functional>
+#include <initializer_list>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -41,38 +50,32 @@ struct explained : captured {
     explanation<at::Tensor> cam;  ///< raw map, channel weights (if any) and finished map
 };
 
+/// A score of the model output computed with autograd: `f(output [N, C, ...]) -> scores [N]`,
+/// one differentiable score per sample (sample n's score may depend on output[n] only).
+template <class F>
+concept output_score = std::invocable<const F&, const at::Tensor&> &&
+                       std::convertible_to<std::invoke_result_t<const F&, const at::Tensor&>, at::Tensor> &&
+                       !std::convertible_to<const F&, std::span<const target>>;
+
 namespace detail {
-
-/// A mask as a torch tensor on `device` (the targets keep their masks on the host).
-inline at::Tensor mask_tensor(const camkit::tensor<float>& m, const at::Device& device) {
-    return at::from_blob(const_cast<float*>(m.data()), sizes_of(m.shape), at::kFloat).to(device, /*non_blocking=*/false,
-                                                                                         /*copy=*/true);
-}
-
-/// Writes target `t`'s seed for sample `n` into `plane_of_sample` ([C, *P], zeros), with torch ops.
-inline void write_seed(const target& t, const camkit::detail::output_dims& d, std::int64_t n,
-                       at::Tensor plane_of_sample) {
-    const bool one_channel = d.channels == 1;
-    const auto ch = static_cast<std::int64_t>(one_channel ? 0 : t.class_index);
-    const double sign = one_channel && t.class_index == 0 ? -1.0 : 1.0;
-    at::Tensor plane = plane_of_sample.select(0, ch);
-    if (!t.mask) {
-        plane.fill_(t.mode == reduction::mean ? sign / static_cast<double>(d.positions) : sign);
-        return;
-    }
-    at::Tensor m = mask_tensor(*t.mask, plane.device());
-    if (t.mask->shape != d.spatial) m = m.select(0, n);
-    m = m.reshape(plane.sizes());
-    at::Tensor w = m * sign;
-    // nnz stays a tensor on the device: an empty mask is all zeros, so dividing by max(nnz, 1) gives 0.
-    if (t.mode == reduction::mean) w = w / (m != 0).sum().clamp_min(1).to(w.scalar_type());
-    plane.copy_(w.masked_fill(m == 0, 0));
-}
 
 /// Σ over everything but the first axis of seed · Y, reading only where the seed is nonzero.
 inline at::Tensor weighted_scores(const at::Tensor& y, const at::Tensor& seed) {
     const at::Tensor prod = at::where(seed != 0, seed * y.to(seed.scalar_type()), at::zeros({}, seed.options()));
     return prod.reshape({prod.size(0), -1}).sum(1);
+}
+
+/// A seed built by the core on the host, on `like`'s device in its accumulation dtype.
+template <class Acc>
+at::Tensor seed_on_device(camkit::tensor<Acc>&& seed, const at::Tensor& like) {
+    return to_torch(std::move(seed)).to(like.device());
+}
+
+/// Calls `f` with the host seed builder's accumulation type for `y` (double for double, else float).
+template <class F>
+decltype(auto) with_accumulator(const at::Tensor& y, F&& f) {
+    if (y.scalar_type() == at::kDouble) return f(double{});
+    return f(float{});
 }
 
 inline void check_autograd(const char* who) {
@@ -84,103 +87,176 @@ inline void check_autograd(const char* who) {
                                                "need autograd, so explain outside the NoGradGuard");
 }
 
-inline void check_activation(const at::Tensor& a, const at::Tensor& output, const std::string& where) {
-    camkit::detail::require(a.defined(), where);
+inline void check_output(const at::Tensor& output, const char* who) {
+    camkit::detail::require(output.defined(), std::string(who) + ": the model output is an undefined tensor");
+}
+
+}  // namespace detail
+
+/// Scores [N] and seed ∂score/∂Y [N, C, *P] of one linear target per sample: camkit::seed_and_score
+/// for a host tensor; otherwise the core builds and validates the seed on the host (it depends
+/// only on Y's shape and the targets' masks), it is copied to Y's device once, and the scores are
+/// computed there (float, double for double).
+inline target_result<at::Tensor> seed_and_score(const at::Tensor& output, std::span<const target> targets) {
+    detail::check_output(output, "targets");
+    const at::Tensor y = output.detach();
+    if (on_host(y)) return camkit::seed_and_score(y, targets);
+    const at::Tensor seed = detail::with_accumulator(y, [&](auto acc) {
+        return detail::seed_on_device(camkit::target_seed<decltype(acc)>(shape_of(y), targets), y);
+    });
+    return {detail::weighted_scores(y, seed), seed};
+}
+
+/// Scores [T] and seeds [T, C, *P] of T linear targets on sample `sample` of Y: the core's
+/// seed_and_score_many for a host tensor, seeds built by the core and scored on Y's device otherwise.
+inline target_result<at::Tensor> seed_and_score_many(const at::Tensor& output, std::span<const target> targets,
+                                                     std::size_t sample = 0) {
+    detail::check_output(output, "targets");
+    const at::Tensor y = output.detach();
+    if (on_host(y)) return camkit::seed_and_score_many(y, targets, sample);
+    const at::Tensor seeds = detail::with_accumulator(y, [&](auto acc) {
+        return detail::seed_on_device(camkit::target_seeds_for_sample<decltype(acc)>(shape_of(y), targets, sample), y);
+    });
+    const at::Tensor ys = y.select(0, static_cast<std::int64_t>(sample)).unsqueeze(0).expand(seeds.sizes());
+    return {detail::weighted_scores(ys, seeds), seeds};
+}
+
+/// Scores [N] and seed ∂(Σ_n score[n])/∂Y [N, C, *P] of a non-linear score of the output, by
+/// autograd through `score` alone (the model is not run again). With one score per sample that
+/// depends on its own row of Y, the seed's row n is ∂score[n]/∂Y[n].
+template <output_score F>
+target_result<at::Tensor> seed_and_score(const at::Tensor& output, const F& score) {
+    detail::check_output(output, "score");
+    detail::check_autograd("score");
+    const at::ScalarType acc = detail::accumulator_dtype(output.scalar_type());
+    const at::Tensor y = output.detach().to(acc).requires_grad_(true);
+    const at::Tensor s = std::invoke(score, y);
+    camkit::detail::require(s.defined() && s.dim() == 1 && s.size(0) == y.size(0),
+                            "score: must return one value per sample, [N] = [" + std::to_string(y.size(0)) +
+                                "], got " + (s.defined() ? "shape " + to_string(shape_of(s)) : std::string("undefined")));
+    camkit::detail::require(s.is_floating_point(), "score: must return floating-point values");
+    at::Tensor seed;
+    if (s.requires_grad()) seed = ::torch::autograd::grad({s.sum()}, {y}, {}, false, false, true).at(0);
+    camkit::detail::require(seed.defined(), "score: the score does not depend on the model output");
+    return {s.detach().to(acc), seed};
+}
+
+/// The probability of a linear camkit target: score[n] = Σ seed(t[n]) · P[n] with P the class
+/// probabilities of the output, softmax over the class axis (C ≥ 2) or, for a one-channel
+/// (sigmoid) output, P = [1 − σ(Y), σ(Y)] so class 1 is σ(Y) and class 0 is 1 − σ(Y).
+/// class_score(c) gives the probability of class c (classifier); mask_mean(c, M) the mean
+/// probability of class c over M (segmentation); mask_sum(c, M) their sum.
+struct probability_score {
+    std::vector<target> targets;  ///< one per sample, validated against P's shape
+
+    /// Seeds [N, C', *P] of the targets on the class probabilities of `output` (C' = 2 for one channel).
+    at::Tensor seeds(const at::Tensor& output) const {
+        const at::Tensor p = class_probabilities(output);
+        return detail::with_accumulator(p, [&](auto acc) {
+            return detail::seed_on_device(camkit::target_seed<decltype(acc)>(shape_of(p), targets), p);
+        });
+    }
+
+    /// Scores [N] of `output` [N, C, *P], differentiable through the probabilities.
+    at::Tensor operator()(const at::Tensor& output) const {
+        return detail::weighted_scores(class_probabilities(output), seeds(output.detach()));
+    }
+};
+
+/// Each sample's predicted class of a classifier output [N, C] as a class_score target: the
+/// argmax over C, or for one channel (sigmoid) class 1 where Y > 0 and class 0 elsewhere.
+inline std::vector<target> predicted_class_targets(const at::Tensor& output) {
+    detail::check_output(output, "predicted class");
+    camkit::detail::require(output.dim() == 2,
+                            "predicted class: explaining without a target needs a classifier output [N, C], the "
+                            "model gives " + to_string(shape_of(output)) +
+                                "; give a segmentation model its targets (e.g. mask_sum over predicted_region)");
+    const at::Tensor y = output.detach();
+    const at::Tensor pred = (y.size(1) == 1 ? y.select(1, 0).gt(0).to(at::kLong) : y.argmax(1)).to(at::kCPU);
+    std::vector<target> targets(static_cast<std::size_t>(y.size(0)));
+    const auto* c = pred.data_ptr<std::int64_t>();
+    for (std::size_t n = 0; n < targets.size(); ++n) targets[n].class_index = static_cast<std::size_t>(c[n]);
+    return targets;
+}
+
+/// What to explain in one call: one linear camkit target per sample, a non-linear output_score
+/// (e.g. probability_score), or nothing, which explains each sample's predicted class. Converts
+/// implicitly from each, and refers to the targets it is given (it lives for one call).
+class objective {
+public:
+    /// Each sample's predicted class (a classifier output).
+    objective() = default;
+    /// One linear target per sample.
+    objective(std::span<const target> targets) : targets_(targets), linear_(true) {}
+    /// One linear target per sample.
+    objective(const std::vector<target>& targets) : objective(std::span<const target>(targets)) {}
+    /// One linear target per sample, as a braced list.
+    objective(std::initializer_list<target> targets) : objective(std::span<const target>(targets.begin(), targets.size())) {}
+    /// Linear targets on the class probabilities.
+    objective(probability_score p) : probability_(std::move(p)) {}
+    /// A score of the output whose seed autograd gives.
+    template <output_score F>
+    objective(F score) : score_(std::move(score)) {}
+
+    /// Scores [N] and seed ∂score/∂Y of `output` (validated against it).
+    target_result<at::Tensor> seed_and_score(const at::Tensor& output) const {
+        if (linear_) return camkit::torch::seed_and_score(output, targets_);
+        if (probability_) return camkit::torch::seed_and_score(output, *probability_);
+        if (score_) return camkit::torch::seed_and_score(output, score_);
+        const std::vector<target> predicted = predicted_class_targets(output);
+        return camkit::torch::seed_and_score(output, predicted);
+    }
+
+    /// The same objective as a sample_score of perturbed copies of the samples of `output`'s batch
+    /// (Score-CAM, faithfulness): every kind but a general score callable, whose per-sample
+    /// meaning camkit cannot know (pass a sample_score to those functions instead).
+    seed_score sample_score_for(const at::Tensor& output) const {
+        if (linear_) return {camkit::torch::seed_and_score(output, targets_).seed};
+        if (probability_) return {probability_->seeds(output.detach()), true};
+        camkit::detail::require(!score_, "a score callable cannot score perturbed inputs (Score-CAM): give camkit "
+                                         "targets, a probability_score, or a sample_score");
+        const std::vector<target> predicted = predicted_class_targets(output);
+        return {camkit::torch::seed_and_score(output, predicted).seed};
+    }
+
+private:
+    std::span<const target> targets_;
+    bool linear_ = false;
+    std::optional<probability_score> probability_;
+    std::function<at::Tensor(const at::Tensor&)> score_;
+};
+
+namespace detail {
+
+inline void check_activation(const at::Tensor& a, const at::Tensor& output, const std::string& who) {
+    camkit::detail::require(a.defined(), who + " was not reached during forward");
     camkit::detail::require(a.requires_grad(),
                             "the captured activation does not require grad (frozen weights?): make the input "
                             "require grad (input.requires_grad_()) or unfreeze the layers before it");
     camkit::detail::require(output.defined() && output.dim() >= 1 && a.dim() >= 1 && a.size(0) == output.size(0),
                             "the captured activation has batch size " + std::to_string(a.dim() ? a.size(0) : 0) +
-                                " but the model output " + to_string(shape_of(output)));
+                                " but the model output " +
+                                (output.defined() ? "has shape " + to_string(shape_of(output)) : std::string("is undefined")));
 }
 
 /// ∂⟨seed, output⟩/∂A; a clear error when the output does not depend on A.
 inline at::Tensor gradient(const at::Tensor& output, const at::Tensor& a, const at::Tensor& seed, bool retain) {
+    const char* independent = "the model output does not depend on the captured activation";
+    camkit::detail::require(output.requires_grad(), independent);
     auto g = ::torch::autograd::grad({output}, {a}, {seed.to(output.scalar_type())}, retain, false, true);
-    camkit::detail::require(g.at(0).defined(), "the model output does not depend on the captured activation");
+    camkit::detail::require(g.at(0).defined(), independent);
     return g[0];
 }
 
-template <class F>
-concept forward_callable = std::invocable<F&, const at::Tensor&> &&
-                           std::convertible_to<std::invoke_result_t<F&, const at::Tensor&>, at::Tensor>;
-
-/// Runs `forward` while `t` records; returns {output, activations}.
-template <class F>
-std::pair<at::Tensor, at::Tensor> run_tapped(F& forward, const at::Tensor& input, const tap& t) {
-    recording rec(t);
-    at::Tensor output = forward(input);
-    camkit::detail::require(rec.calls() > 0, "the tap was never reached during forward: call `x = tap(x);` in the "
-                                             "model's forward on the tensor to explain");
-    camkit::detail::require(rec.calls() == 1, "the tap was reached " + std::to_string(rec.calls()) +
-                                                  " times during one forward; camkit explains one call");
-    camkit::detail::require(!rec.modified_in_place(),
-                            "the tapped tensor was modified in place after the tap: use the tensor the tap "
-                            "returns (`x = tap(x);`), which in-place ops may change freely");
-    return {output, rec.activations()};
+/// One forward through `rec`, checked for autograd; {output, activations} with the graph attached.
+template <layer_recorder R>
+recorded_pass forward_with_graph(R& rec, const at::Tensor& input, const char* who) {
+    check_autograd(who);
+    recorded_pass p = rec.forward(input);
+    check_activation(p.activations, p.output, rec.describe());
+    return p;
 }
 
-}  // namespace detail
-
-/// Scores [N] and seed ∂score/∂Y [N, C, *P] of one target per sample, computed with torch ops on
-/// Y's device (accumulating in float, double for double); equal to camkit::seed_and_score on the host.
-inline target_result<at::Tensor> seed_and_score(const at::Tensor& output, std::span<const target> targets) {
-    camkit::detail::require(output.defined(), "targets: the model output is an undefined tensor");
-    const shape_t shape = shape_of(output);
-    const auto d = camkit::detail::check_output_shape(shape, "targets");
-    camkit::detail::require(targets.size() == d.batch, "targets: " + std::to_string(targets.size()) +
-                                                           " given for a batch of " + std::to_string(d.batch));
-    for (std::size_t n = 0; n < targets.size(); ++n)
-        camkit::detail::check_target(targets[n], d, "targets[" + std::to_string(n) + "]");
-    const at::Tensor y = output.detach();
-    at::Tensor seed = at::zeros(y.sizes(), y.options().dtype(detail::accumulator_dtype(y.scalar_type())));
-    for (std::size_t n = 0; n < targets.size(); ++n)
-        detail::write_seed(targets[n], d, static_cast<std::int64_t>(n), seed.select(0, static_cast<std::int64_t>(n)));
-    return {detail::weighted_scores(y, seed), seed};
-}
-
-/// Scores [T] and seeds [T, C, *P] of T targets on sample `sample` of Y, with torch ops on Y's device.
-inline target_result<at::Tensor> seed_and_score_many(const at::Tensor& output, std::span<const target> targets,
-                                                     std::size_t sample = 0) {
-    camkit::detail::require(output.defined(), "targets: the model output is an undefined tensor");
-    const auto d = camkit::detail::check_output_shape(shape_of(output), "targets");
-    camkit::detail::require(sample < d.batch, "targets: sample " + std::to_string(sample) +
-                                                  " is out of range for a batch of " + std::to_string(d.batch));
-    for (std::size_t t = 0; t < targets.size(); ++t)
-        camkit::detail::check_target(targets[t], d, "targets[" + std::to_string(t) + "]");
-    const at::Tensor y = output.detach().select(0, static_cast<std::int64_t>(sample));
-    std::vector<std::int64_t> sizes{static_cast<std::int64_t>(targets.size())};
-    for (std::int64_t e : y.sizes()) sizes.push_back(e);
-    at::Tensor seeds = at::zeros(sizes, y.options().dtype(detail::accumulator_dtype(y.scalar_type())));
-    for (std::size_t t = 0; t < targets.size(); ++t)
-        detail::write_seed(targets[t], d, static_cast<std::int64_t>(sample), seeds.select(0, static_cast<std::int64_t>(t)));
-    return {detail::weighted_scores(y.unsqueeze(0).expand(seeds.sizes()), seeds), seeds};
-}
-
-/// One forward of `forward` (any callable at::Tensor(const at::Tensor&), e.g. a lambda calling a
-/// torch::nn::Module) recording `t`, then one autograd::grad for the batch with one target per sample.
-template <class Forward>
-    requires detail::forward_callable<Forward>
-captured capture_gradients(Forward&& forward, const at::Tensor& input, const tap& t, std::span<const target> targets) {
-    detail::check_autograd("capture_gradients");
-    auto [output, a] = detail::run_tapped(forward, input, t);
-    detail::check_activation(a, output, "the tap was never reached during forward");
-    auto [scores, seed] = seed_and_score(output, targets);
-    at::Tensor g = detail::gradient(output, a, seed, false);
-    return {output.detach(), scores, a.detach(), g};
-}
-
-/// capture_gradients for a TorchScript layer prepared by scripted_layer.
-inline captured capture_gradients(scripted_layer& layer, const at::Tensor& input, std::span<const target> targets) {
-    detail::check_autograd("capture_gradients");
-    auto p = layer.forward(input);
-    detail::check_activation(p.activations, p.output, "layer '" + layer.layer() + "' was not reached during forward");
-    auto [scores, seed] = seed_and_score(p.output, targets);
-    at::Tensor g = detail::gradient(p.output, p.activations, seed, false);
-    return {p.output.detach(), scores, p.activations.detach(), g};
-}
-
-namespace detail {
 /// T backward passes over one forward's graph, one per target on sample `sample`.
 inline captured gradients_many(const at::Tensor& output, const at::Tensor& a, std::span<const target> targets,
                                std::size_t sample) {
@@ -199,78 +275,76 @@ inline captured gradients_many(const at::Tensor& output, const at::Tensor& a, st
     at::Tensor G = gs.empty() ? at::zeros(sizes, A.options()) : at::stack(gs);
     return {output.detach(), scores, A.unsqueeze(0).expand(sizes), G};
 }
+
 }  // namespace detail
 
-/// Many targets for sample `sample` of `input` (e.g. every class of a segmentation): one forward,
-/// one backward per target (the graph is retained between them). A and G come back as [T, K, *S].
-template <class Forward>
-    requires detail::forward_callable<Forward>
-captured capture_gradients_many(Forward&& forward, const at::Tensor& input, const tap& t,
-                                std::span<const target> targets, std::size_t sample = 0) {
-    detail::check_autograd("capture_gradients_many");
-    auto [output, a] = detail::run_tapped(forward, input, t);
-    detail::check_activation(a, output, "the tap was never reached during forward");
-    return detail::gradients_many(output, a, targets, sample);
+/// One forward through `rec` (a TorchScript layer from scripted.hpp, a `tapped` model, your own
+/// layer_recorder), then one autograd::grad for the batch: A, G and the scores of `what`.
+template <layer_recorder R>
+captured capture_gradients(R& rec, const at::Tensor& input, const objective& what = {}) {
+    recorded_pass p = detail::forward_with_graph(rec, input, "capture_gradients");
+    auto [scores, seed] = what.seed_and_score(p.output);
+    at::Tensor g = detail::gradient(p.output, p.activations, seed, false);
+    return {p.output.detach(), scores, p.activations.detach(), g};
 }
 
-/// capture_gradients_many for a TorchScript layer prepared by scripted_layer.
-inline captured capture_gradients_many(scripted_layer& layer, const at::Tensor& input, std::span<const target> targets,
-                                       std::size_t sample = 0) {
-    detail::check_autograd("capture_gradients_many");
-    auto p = layer.forward(input);
-    detail::check_activation(p.activations, p.output, "layer '" + layer.layer() + "' was not reached during forward");
+/// capture_gradients of a C++-frontend model: `forward` (any callable at::Tensor(const at::Tensor&),
+/// e.g. a lambda calling a torch::nn::Module) runs it, `t` is the tap it calls on the layer.
+template <forward_callable Forward>
+captured capture_gradients(Forward&& forward, const at::Tensor& input, const tap& t, const objective& what = {}) {
+    tapped<std::remove_reference_t<Forward>> rec(forward, t);
+    return capture_gradients(rec, input, what);
+}
+
+/// Many linear targets for sample `sample` of `input` (e.g. every class of a segmentation): one
+/// forward, one backward per target (the graph is retained between them). A and G come back as [T, K, *S].
+template <layer_recorder R>
+captured capture_gradients_many(R& rec, const at::Tensor& input, std::span<const target> targets,
+                                std::size_t sample = 0) {
+    recorded_pass p = detail::forward_with_graph(rec, input, "capture_gradients_many");
     return detail::gradients_many(p.output, p.activations, targets, sample);
 }
 
-/// Forward only, recording `t`: {output, activations} (for methods without gradients, e.g.
-/// Eigen-CAM or Score-CAM). Works under NoGradGuard and InferenceMode too.
-template <class Forward>
-    requires detail::forward_callable<Forward>
-std::pair<at::Tensor, at::Tensor> capture_activations(Forward&& forward, const at::Tensor& input, const tap& t) {
-    auto [output, a] = detail::run_tapped(forward, input, t);
-    return {output.detach(), a.detach()};
+/// capture_gradients_many of a C++-frontend model at the tap it calls in forward.
+template <forward_callable Forward>
+captured capture_gradients_many(Forward&& forward, const at::Tensor& input, const tap& t,
+                                std::span<const target> targets, std::size_t sample = 0) {
+    tapped<std::remove_reference_t<Forward>> rec(forward, t);
+    return capture_gradients_many(rec, input, targets, sample);
 }
 
-/// Forward only through a scripted_layer: {output, activations}.
-inline std::pair<at::Tensor, at::Tensor> capture_activations(scripted_layer& layer, const at::Tensor& input) {
-    auto p = layer.forward(input);
-    camkit::detail::require(p.activations.defined(), "layer '" + layer.layer() + "' was not reached during forward");
+/// Forward only through `rec`: {output, activations}, detached (for methods without gradients,
+/// e.g. Eigen-CAM or Score-CAM). Works under NoGradGuard and InferenceMode too.
+template <layer_recorder R>
+std::pair<at::Tensor, at::Tensor> capture_activations(R& rec, const at::Tensor& input) {
+    recorded_pass p = rec.forward(input);
+    camkit::detail::require(p.activations.defined(), rec.describe() + " was not reached during forward");
     return {p.output.detach(), p.activations.detach()};
 }
 
-namespace detail {
-template <method_policy Method>
-explained finish(captured&& c, const options& opt) {
+/// Forward only, recording the tap `t` of a C++-frontend model: {output, activations}.
+template <forward_callable Forward>
+std::pair<at::Tensor, at::Tensor> capture_activations(Forward&& forward, const at::Tensor& input, const tap& t) {
+    tapped<std::remove_reference_t<Forward>> rec(forward, t);
+    return capture_activations(rec, input);
+}
+
+/// Explains the layer `rec` records (e.g. a scripted_layer, built once and reused) with `Method`.
+template <method_policy Method, layer_recorder R>
+explained explain(R& rec, const at::Tensor& input, const objective& what = {}, const options& opt = {}) {
     explained e;
-    static_cast<captured&>(e) = std::move(c);
+    static_cast<captured&>(e) = capture_gradients(rec, input, what);
     e.cam = camkit::explain<Method>(e.activations, e.gradients, opt);
     return e;
 }
-}  // namespace detail
 
 /// Explains a C++-frontend model: `forward` runs it, `t` is the tap it calls in forward on the
-/// layer to explain, one target per sample of `input`.
-template <method_policy Method, class Forward>
-    requires detail::forward_callable<Forward>
-explained explain(Forward&& forward, const at::Tensor& input, const tap& t, std::span<const target> targets,
+/// layer to explain; `what` is one target per sample, a score, or nothing (the predicted classes).
+template <method_policy Method, forward_callable Forward>
+explained explain(Forward&& forward, const at::Tensor& input, const tap& t, const objective& what = {},
                   const options& opt = {}) {
-    return detail::finish<Method>(capture_gradients(forward, input, t, targets), opt);
-}
-
-/// Explains a TorchScript layer prepared once with scripted_layer (reuse it across calls).
-template <method_policy Method>
-explained explain(scripted_layer& layer, const at::Tensor& input, std::span<const target> targets,
-                  const options& opt = {}) {
-    return detail::finish<Method>(capture_gradients(layer, input, targets), opt);
-}
-
-/// Explains layer `layer` (dotted path, e.g. "layer4.1") of a TorchScript module, with no change
-/// to the module. Prepares a scripted_layer on every call: keep one to explain many inputs.
-template <method_policy Method>
-explained explain(const ::torch::jit::Module& module, const std::string& layer, const at::Tensor& input,
-                  std::span<const target> targets, const options& opt = {}) {
-    scripted_layer s(module, layer);
-    return explain<Method>(s, input, targets, opt);
+    tapped<std::remove_reference_t<Forward>> rec(forward, t);
+    return explain<Method>(rec, input, what, opt);
 }
 
 }  // namespace camkit::torch

@@ -1,12 +1,14 @@
 #pragma once
 // What the gradient-free parts of the torch adapter (Score-CAM, faithfulness metrics) call the
-// model through: any callable from an input batch to an output batch, or a TorchScript module.
+// model through: any callable from an input batch to an output batch, or a model object with
+// model_traits (a TorchScript module once camkit/torch/scripted.hpp is included).
 #include <camkit/error.hpp>
 #include <camkit/shape.hpp>
+#include <camkit/torch/capture.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>
-#include <torch/script.h>
+#include <ATen/core/grad_mode.h>
 
 #include <concepts>
 #include <cstdint>
@@ -20,21 +22,19 @@ namespace camkit::torch {
 
 /// A model as the gradient-free algorithms see it: `f(batch) -> output`, both at::Tensor.
 template <class F>
-concept forward_function = std::invocable<F&, const at::Tensor&> &&
-                           std::convertible_to<std::invoke_result_t<F&, const at::Tensor&>, at::Tensor>;
+concept forward_function = forward_callable<F>;
 
-/// Wraps a TorchScript module's `forward` as a forward_function (the module must outlive it).
-inline auto forward_of(::torch::jit::Module& module) {
-    return [&module](const at::Tensor& x) -> at::Tensor {
-        c10::IValue out = module.forward({x});
-        detail::require(out.isTensor(), "model: forward must return one tensor, got " + out.tagKind());
-        return out.toTensor();
-    };
-}
-
-/// A model: a forward_function or a TorchScript module.
+/// How a model object that is not itself a forward_function is run: a specialization provides
+/// `static forward_function auto forward(M&)` (camkit/torch/scripted.hpp does so for
+/// torch::jit::Module, so this header needs no TorchScript header).
 template <class M>
-concept torch_model = forward_function<M> || std::same_as<std::remove_cvref_t<M>, ::torch::jit::Module>;
+struct model_traits;
+
+/// A model: a forward_function, or an object whose model_traits give one.
+template <class M>
+concept torch_model = forward_function<M> || requires(std::remove_cvref_t<M>& m) {
+    { model_traits<std::remove_cvref_t<M>>::forward(m) } -> forward_function;
+};
 
 /// Reports progress of a long run: called with the forward passes done so far and their total.
 using progress_callback = std::function<void(std::int64_t done, std::int64_t total)>;
@@ -111,14 +111,19 @@ struct class_mask_score {
 /// A linear target given by its seed: score[b] = Σ seed[samples[b]] · output[b], with seeds
 /// [N, C, *P] = ∂score/∂Y of camkit's targets (camkit::torch::seed_and_score gives them). A target is
 /// a linear form of the output, so the seed of the unperturbed input scores perturbed inputs too.
+/// With `probabilities`, the seeds weight the output's class_probabilities instead (a
+/// probability_score's targets), [N, 2, *P] for a one-channel output.
 struct seed_score {
     at::Tensor seeds;
+    bool probabilities = false;  ///< score the class probabilities rather than the raw output
     at::Tensor operator()(const at::Tensor& output, const at::Tensor& samples) const {
-        camkit::detail::require(seeds.defined() && seeds.sizes().slice(1) == output.sizes().slice(1),
+        const at::Tensor y = probabilities ? class_probabilities(output) : output;
+        camkit::detail::require(seeds.defined() && seeds.sizes().slice(1) == y.sizes().slice(1),
                                 "seed_score: seeds shape " + (seeds.defined() ? to_string(shape_of(seeds)) : "undefined") +
-                                    " must be [N, C, *P] for an output of shape " + to_string(shape_of(output)));
-        const at::Tensor s = seeds.to(output.device()).index_select(0, samples.to(output.device()));
-        return (s * output.to(s.scalar_type())).flatten(1).sum(1);
+                                    " must be [N, C, *P] for " + (probabilities ? "class probabilities" : "an output") +
+                                    " of shape " + to_string(shape_of(y)));
+        const at::Tensor s = seeds.to(y.device()).index_select(0, samples.to(y.device()));
+        return (s * y.to(s.scalar_type())).flatten(1).sum(1);
     }
 };
 
@@ -126,11 +131,11 @@ namespace detail {
 
 using camkit::detail::require;
 
-/// The forward function of a model: the callable itself, or a TorchScript module's forward.
+/// The forward function of a model: the callable itself, or what its model_traits give.
 template <torch_model M>
 decltype(auto) as_forward(M& m) {
     if constexpr (forward_function<M>) return (m);
-    else return forward_of(m);
+    else return model_traits<std::remove_cvref_t<M>>::forward(m);
 }
 
 /// Runs `forward` on a batch without recording autograd history and checks it returned [B, C, ...].

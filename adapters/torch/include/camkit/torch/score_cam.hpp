@@ -21,8 +21,9 @@
 #include <camkit/torch/tensor.hpp>
 
 #include <cstdint>
-#include <tuple>
 #include <span>
+#include <tuple>
+#include <type_traits>
 #include <string>
 #include <vector>
 
@@ -54,13 +55,15 @@ inline at::Tensor upsample_channels(const at::Tensor& x, const std::vector<std::
     return at::upsample_trilinear3d(x, size, align_corners);
 }
 
-inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& activations,
+/// Validates Score-CAM's arguments once: the input, the activations and options with the core's
+/// check_request, and Score-CAM's own settings.
+inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& activations, const options& opt,
                                  const score_cam_options& sopt) {
     check_input(input);
     require(activations.defined() && activations.dim() == input.dim(),
             "activations must be [N, K, *s] with as many spatial axes as input " + to_string(shape_of(input)) +
                 ", got shape " + (activations.defined() ? to_string(shape_of(activations)) : std::string("undefined")));
-    camkit::detail::check_cam_shape(shape_of(activations), "activations");
+    camkit::detail::check_request(shape_of(activations), nullptr, opt, camkit::detail::request_kind::activations_only);
     require(activations.size(0) == input.size(0), "activations hold " + std::to_string(activations.size(0)) +
                                                       " samples but input holds " + std::to_string(input.size(0)));
     require(activations.is_floating_point(), "activations must hold floating-point values");
@@ -76,11 +79,7 @@ inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& acti
 template <torch_model M, sample_score Score>
 score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor& activations, const Score& score,
                            const options& opt = {}, const score_cam_options& sopt = {}) {
-    detail::check_score_cam_args(input, activations, sopt);
-    if (!opt.size.empty())
-        detail::require(opt.size.size() + 2 == static_cast<std::size_t>(activations.dim()),
-                        "options.size " + to_string(opt.size) + " must give one extent per spatial axis of activations " +
-                            to_string(shape_of(activations)));
+    detail::check_score_cam_args(input, activations, opt, sopt);
     auto&& forward = detail::as_forward(model);
     at::NoGradGuard no_grad;
     const std::int64_t N = activations.size(0), K = activations.size(1);
@@ -127,32 +126,27 @@ score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor&
     return score_cam(model, input, activations, class_logit{{classes.begin(), classes.end()}}, opt, sopt);
 }
 
-/// Score-CAM of layer `layer` (dotted path) of a TorchScript module with one camkit target per
-/// sample: one forward records the layer's activations, then the masked inputs run through `module`.
-inline score_cam_result score_cam(::torch::jit::Module& module, const std::string& layer, const at::Tensor& input,
-                                  std::span<const target> targets, const options& opt = {},
-                                  const score_cam_options& sopt = {}) {
-    detail::check_input(input);
-    scripted_layer recorder(module, layer);
-    at::Tensor output, activations;
-    {
-        at::NoGradGuard no_grad;
-        std::tie(output, activations) = capture_activations(recorder, input);
-    }
-    return score_cam(module, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
-}
-
-/// Score-CAM of a C++-frontend model at the tap it calls in forward, with one camkit target per sample.
-template <forward_function F>
-score_cam_result score_cam(F&& forward, const at::Tensor& input, const tap& t, std::span<const target> targets,
+/// Score-CAM at the layer `rec` records (a tap's `tapped` model, a scripted_layer): one forward
+/// records the activations, then the masked inputs run through `model`, scored by `what`: one
+/// camkit target per sample, a probability_score, or nothing (each sample's predicted class).
+template <layer_recorder R, torch_model M>
+score_cam_result score_cam(R& rec, M&& model, const at::Tensor& input, const objective& what = {},
                            const options& opt = {}, const score_cam_options& sopt = {}) {
     detail::check_input(input);
     at::Tensor output, activations;
     {
         at::NoGradGuard no_grad;
-        std::tie(output, activations) = capture_activations(forward, input, t);
+        std::tie(output, activations) = capture_activations(rec, input);
     }
-    return score_cam(forward, input, activations, seed_score{seed_and_score(output, targets).seed}, opt, sopt);
+    return score_cam(model, input, activations, what.sample_score_for(output), opt, sopt);
+}
+
+/// Score-CAM of a C++-frontend model at the tap it calls in forward, scored by `what`.
+template <forward_function F>
+score_cam_result score_cam(F&& forward, const at::Tensor& input, const tap& t, const objective& what = {},
+                           const options& opt = {}, const score_cam_options& sopt = {}) {
+    tapped<std::remove_reference_t<F>> rec(forward, t);
+    return score_cam(rec, forward, input, what, opt, sopt);
 }
 
 }  // namespace camkit::torch

@@ -1,8 +1,10 @@
 #pragma once
-// LibTorch binding: camkit::tensor_traits<at::Tensor>. A CPU tensor of float or double runs the
-// fused host kernels on a view of its own memory (no copy); any other tensor (CUDA, half,
-// bfloat16) runs the same method policy with whole-tensor torch ops on its own device, with no
-// host copies and no `.item()`. Results come back on the input's device and in its dtype.
+// LibTorch binding: camkit::tensor_traits<at::Tensor>. A dense CPU tensor of float or double is a
+// host tensor whose element type is known at run time: every host feature of the core (explain,
+// explain_into, explain_many, cam, seed_and_score, mask builders) reads its memory in place, and
+// results come back as CPU tensors. Any other tensor (CUDA, half, bfloat16) runs the same method
+// policy with whole-tensor torch ops on its own device (`ops`), with no host copies and no `.item()`;
+// results come back on the input's device and in its dtype.
 #include <camkit/explain.hpp>
 
 #include <ATen/ATen.h>
@@ -56,6 +58,47 @@ host_view<const E> host_view_of(const at::Tensor& t, const char* what) {
     return v;
 }
 
+/// True for a tensor the core's host features read in place: dense, on the CPU, float or double.
+inline bool on_host(const at::Tensor& t) {
+    return t.defined() && t.device().is_cpu() && t.layout() == at::kStrided &&
+           (t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble);
+}
+
+}  // namespace camkit::torch
+
+namespace camkit {
+
+namespace torch {
+struct torch_tensor_ops;
+}  // namespace torch
+
+/// at::Tensor (= torch::Tensor) is a host tensor with a run-time element type when it is on_host
+/// (a dense CPU float or double tensor) and a device tensor otherwise: camkit::explain picks the
+/// host kernels or `ops` per call; the host-only features refuse other tensors with a clear error.
+template <>
+struct tensor_traits<at::Tensor> {
+    using ops = camkit::torch::torch_tensor_ops;
+
+    /// True when the host features can read `t` in place.
+    static bool on_host(const at::Tensor& t) { return camkit::torch::on_host(t); }
+
+    /// Calls f(host_view<const float>) or f(host_view<const double>) on `t`'s memory (no copy);
+    /// throws camkit::error for an undefined, non-CPU, non-dense or other-dtype tensor.
+    template <class F>
+    static decltype(auto) with_host_view(const at::Tensor& t, F&& f) {
+        if (t.defined() && t.scalar_type() == at::kDouble) return f(camkit::torch::host_view_of<double>(t, "tensor"));
+        return f(camkit::torch::host_view_of<float>(t, "tensor"));
+    }
+
+    /// A host result as a CPU tensor that owns the buffer (no copy).
+    template <class U>
+    static at::Tensor make_result(tensor<U>&& r, const at::Tensor&) { return camkit::torch::to_torch(std::move(r)); }
+};
+
+}  // namespace camkit
+
+namespace camkit::torch {
+
 namespace detail {
 
 using camkit::detail::require;
@@ -81,14 +124,6 @@ inline void check_pair(const at::Tensor& A, const at::Tensor& G, const options& 
     require(A.layout() == at::kStrided && G.layout() == at::kStrided, "activations and gradients must be dense tensors");
 }
 
-/// Wraps the host path's result (camkit tensors) as torch tensors.
-template <class U>
-explanation<at::Tensor> wrap(explanation<camkit::tensor<U>>&& e) {
-    std::optional<at::Tensor> w;
-    if (e.weights) w.emplace(to_torch(std::move(*e.weights)));
-    return {to_torch(std::move(e.raw)), std::move(w), to_torch(std::move(e.map))};
-}
-
 }  // namespace detail
 
 /// Op-level reductions on whole [N, K, S] tensors: the same names the method policies call on
@@ -105,6 +140,19 @@ struct tensor_ops {
     /// max(x, 0); NaN stays NaN as on the host.
     static at::Tensor relu(const at::Tensor& x) { return at::relu(x); }
 };
+
+/// The class probabilities of a model output [N, C, *P] or [N, C], in float (double for double):
+/// softmax over the class axis for C ≥ 2; for one channel (a sigmoid output) [1 − σ(Y), σ(Y)],
+/// so that class 0 and class 1 index them as they index the output's classes.
+inline at::Tensor class_probabilities(const at::Tensor& output) {
+    camkit::detail::require(output.defined() && output.dim() >= 2,
+                            "class probabilities: the model output must be [N, C] or [N, C, *P], got " +
+                                (output.defined() ? "shape " + to_string(shape_of(output)) : std::string("undefined")));
+    const at::Tensor y = output.to(detail::accumulator_dtype(output.scalar_type()));
+    if (y.size(1) != 1) return at::softmax(y, 1);
+    const at::Tensor p = at::sigmoid(y);
+    return at::cat({1 - p, p}, 1);
+}
 
 /// Per-sample normalization of maps [N, *S] with torch ops (SPEC.md step 2), on their device.
 inline at::Tensor normalize(const at::Tensor& maps, normalization mode, double eps = 1e-7) {
@@ -143,11 +191,22 @@ inline at::Tensor resize(const at::Tensor& maps, const shape_t& size) {
     return r.squeeze(1);
 }
 
-/// Pipeline steps 1–4 on a raw map [N, *S] with torch ops.
+/// Pipeline steps 1–4 on a raw map [N, *S]: the core's finish_map for a host tensor (one
+/// pipeline), the same steps with torch ops on the raw map's device otherwise (step 4, ReLU and
+/// min-max again, follows a resize only).
 inline at::Tensor finish_map(const at::Tensor& raw, const options& opt) {
+    if (on_host(raw)) {
+        const at::Tensor dense = raw.contiguous();
+        if (dense.scalar_type() == at::kDouble)
+            return to_torch(camkit::detail::finish_map(
+                camkit::tensor<double>(shape_of(dense), {dense.data_ptr<double>(), dense.data_ptr<double>() + dense.numel()}), opt));
+        return to_torch(camkit::detail::finish_map(
+            camkit::tensor<float>(shape_of(dense), {dense.data_ptr<float>(), dense.data_ptr<float>() + dense.numel()}), opt));
+    }
     at::Tensor map = opt.relu ? at::relu(raw) : raw;
     map = normalize(map, opt.normalize, opt.eps);
-    if (!opt.size.empty()) map = resize(map, opt.size);
+    if (opt.size.empty()) return map;
+    map = resize(map, opt.size);
     if (opt.renormalize) map = normalize(at::relu(map), normalization::min_max, opt.eps);
     return map;
 }
@@ -208,79 +267,41 @@ explanation<at::Tensor> explain_with_ops(const at::Tensor& activations, const at
     return {raw.to(dtype), std::move(weights), map.to(dtype)};
 }
 
-/// The device-tensor side of camkit::explain for at::Tensor (see tensor_traits<at::Tensor>).
+/// The device side of camkit::explain for at::Tensor: what the core calls for a tensor that is
+/// not on_host (CUDA, half, bfloat16); host tensors never get here.
 struct torch_tensor_ops : tensor_ops {
-    /// CPU float/double: fused host kernels on the tensor's memory; anything else: explain_with_ops.
+    /// explain_with_ops.
     template <method_policy Method>
     static explanation<at::Tensor> explain(const at::Tensor& activations, const at::Tensor& gradients,
                                            const options& opt) {
-        detail::check_pair(activations, gradients, opt);
-        const at::ScalarType t = activations.scalar_type();
-        if (activations.device().is_cpu() && (t == at::kFloat || t == at::kDouble)) {
-            if (t == at::kFloat)
-                return detail::wrap(camkit::detail::explain_host<Method>(
-                    host_view_of<float>(activations, "activations"), host_view_of<float>(gradients, "gradients"), opt));
-            return detail::wrap(camkit::detail::explain_host<Method>(
-                host_view_of<double>(activations, "activations"), host_view_of<double>(gradients, "gradients"), opt));
-        }
         return explain_with_ops<Method>(activations, gradients, opt);
     }
 };
 
 /// CAM (Zhou et al.) for a global-average-pooling + linear head: raw[n] = Σ_k W[c_n, k] A[n, k].
-/// `head_weights` is [C, K] (the linear layer's weight), `classes` one class per sample. CPU
-/// float/double activations use the fused host kernels; others use torch ops on their device.
+/// `head_weights` is [C, K] (the linear layer's weight), `classes` one class per sample. Host
+/// activations go through camkit::cam (the head's weights read on the CPU in any floating dtype);
+/// others use torch ops on their device, validated by the same core checks.
 inline explanation<at::Tensor> cam(const at::Tensor& activations, const at::Tensor& head_weights,
                                    std::span<const std::size_t> classes, const options& opt = {}) {
     camkit::detail::require(activations.defined() && head_weights.defined(),
                             "activations and head_weights must be defined tensors");
-    const shape_t a = shape_of(activations);
-    camkit::detail::check_cam_shape(a, "activations");
-    const std::size_t N = a[0], K = a[1];
-    camkit::detail::require(head_weights.dim() == 2 && static_cast<std::size_t>(head_weights.size(1)) == K,
-                            "head_weights must be [C, K] with K = " + std::to_string(K) + " channels, got shape " +
-                                to_string(shape_of(head_weights)));
-    camkit::detail::require(classes.size() == N, "classes holds " + std::to_string(classes.size()) +
-                                                     " entries but the batch has " + std::to_string(N) + " samples");
-    const auto C = static_cast<std::size_t>(head_weights.size(0));
-    for (std::size_t n = 0; n < N; ++n)
-        camkit::detail::require(classes[n] < C, "classes[" + std::to_string(n) + "] = " + std::to_string(classes[n]) +
-                                                    " is out of range for " + std::to_string(C) + " classes");
-    camkit::detail::require(activations.is_floating_point(), "activations must be a floating-point tensor");
-    if (!opt.size.empty())
-        camkit::detail::require(opt.size.size() + 2 == a.size(), "options.size " + to_string(opt.size) +
-                                                                     " must give one extent per spatial axis of activations " +
-                                                                     to_string(a));
     const at::ScalarType t = activations.scalar_type();
-    if (activations.device().is_cpu() && (t == at::kFloat || t == at::kDouble)) {
-        const at::Tensor w = head_weights.detach().to(at::kCPU, t).contiguous();
-        if (t == at::kFloat)
-            return detail::wrap(camkit::cam(host_view_of<float>(activations, "activations"),
-                                            host_view_of<float>(w, "head_weights"), classes, opt));
-        return detail::wrap(camkit::cam(host_view_of<double>(activations, "activations"),
-                                        host_view_of<double>(w, "head_weights"), classes, opt));
+    if (on_host(activations)) {
+        const at::Tensor w = on_host(head_weights) ? head_weights : head_weights.detach().to(at::kCPU, t);
+        return camkit::cam(activations, w, classes, opt);
     }
+    const camkit::detail::cam_request req = camkit::detail::check_request(
+        shape_of(activations), nullptr, opt, camkit::detail::request_kind::activations_only);
+    camkit::detail::check_cam_head(req, shape_of(head_weights), classes);
+    camkit::detail::require(activations.is_floating_point(), "activations must be a floating-point tensor");
     const at::ScalarType acc = detail::accumulator_dtype(t);
-    const auto n64 = static_cast<std::int64_t>(N), k64 = static_cast<std::int64_t>(K);
     std::vector<std::int64_t> idx(classes.begin(), classes.end());
     const at::Tensor rows = at::tensor(idx, at::kLong).to(activations.device());
     const at::Tensor w = head_weights.detach().to(activations.device(), acc).index_select(0, rows);  // [N, K]
-    const at::Tensor a3 = activations.detach().to(acc).reshape({n64, k64, -1});
-    std::vector<std::int64_t> map_sizes{n64};
-    for (std::int64_t d = 2; d < activations.dim(); ++d) map_sizes.push_back(activations.size(d));
-    const at::Tensor raw = at::bmm(w.unsqueeze(1), a3).squeeze(1).reshape(map_sizes);
+    const at::Tensor a3 = activations.detach().to(acc).reshape({activations.size(0), activations.size(1), -1});
+    const at::Tensor raw = at::bmm(w.unsqueeze(1), a3).squeeze(1).reshape(sizes_of(req.raw_shape));
     return {raw.to(t), w.to(t), finish_map(raw, opt).to(t)};
 }
 
 }  // namespace camkit::torch
-
-namespace camkit {
-
-/// at::Tensor (= torch::Tensor) is a device tensor for camkit: camkit::explain dispatches to
-/// camkit::torch::torch_tensor_ops, which picks the host kernels or torch ops per tensor.
-template <>
-struct tensor_traits<at::Tensor> {
-    using ops = camkit::torch::torch_tensor_ops;
-};
-
-}  // namespace camkit

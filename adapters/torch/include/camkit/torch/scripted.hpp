@@ -1,0 +1,277 @@
+#pragma once
+// TorchScript models, an opt-in part of the LibTorch adapter (the only one that needs the JIT
+// headers): `scripted_layer` explains a submodule named by its dotted path (`layer4.1`,
+// `encoder.7`) with no change to the model. It clones the module and edits the clone's forward
+// graph so the named call also stores its output in an attribute; it is a layer_recorder, so
+// capture_gradients, capture_activations and explain (explain.hpp) take it like a tap. This
+// header adds explain and score_cam overloads that name the layer, and lets Score-CAM and the
+// faithfulness metrics run a torch::jit::Module as a model.
+#include <camkit/error.hpp>
+#include <camkit/torch/capture.hpp>
+#include <camkit/torch/explain.hpp>
+#include <camkit/torch/forward.hpp>
+#include <camkit/torch/score_cam.hpp>
+#include <camkit/torch/tensor.hpp>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/api/function_impl.h>
+#include <torch/csrc/jit/api/module.h>
+#include <torch/csrc/jit/ir/ir.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+namespace camkit::torch {
+
+/// Dotted names of every submodule of a TorchScript module (`layer4`, `layer4.1`, `layer4.1.conv1`...).
+inline std::vector<std::string> layer_names(const ::torch::jit::Module& module) {
+    std::vector<std::string> names;
+    for (const auto& m : module.named_modules())
+        if (!m.name.empty()) names.push_back(m.name);
+    return names;
+}
+
+namespace detail {
+
+/// The tensor a TorchScript method returned; `what` names the method in the error for anything else.
+inline at::Tensor one_tensor(const c10::IValue& v, const char* what) {
+    camkit::detail::require(v.isTensor(), std::string("model: ") + what + " must return one tensor, got " +
+                                              std::string(v.tagKind()));
+    return v.toTensor();
+}
+
+inline std::string join(const std::vector<std::string>& names, std::size_t limit = 400) {
+    std::string s;
+    for (const auto& n : names) {
+        if (!s.empty()) s += ", ";
+        if (s.size() + n.size() > limit) return s + "... (" + std::to_string(names.size()) + " in all)";
+        s += n;
+    }
+    return s.empty() ? std::string("(none)") : s;
+}
+
+inline std::vector<std::string> split_path(const std::string& path) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t dot = path.find('.', start);
+        parts.push_back(path.substr(start, dot - start));
+        if (dot == std::string::npos) break;
+        start = dot + 1;
+    }
+    return parts;
+}
+
+/// Every node of `block` and of the blocks nested in it, in order.
+inline void collect_nodes(::torch::jit::Block* block, std::vector<::torch::jit::Node*>& out) {
+    for (::torch::jit::Node* n : block->nodes()) {
+        out.push_back(n);
+        for (::torch::jit::Block* b : n->blocks()) collect_nodes(b, out);
+    }
+}
+
+inline std::vector<::torch::jit::Node*> all_nodes(::torch::jit::Graph& g) {
+    std::vector<::torch::jit::Node*> out;
+    collect_nodes(g.block(), out);
+    return out;
+}
+
+/// True for `forward` and for `forward1`, `forward2`...: the names torch.jit.trace gives the
+/// second and later calls of one module.
+inline bool is_forward(const std::string& method) {
+    if (method.rfind("forward", 0) != 0) return false;
+    return std::all_of(method.begin() + 7, method.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+/// True when `n` sits inside a loop body (its output would be overwritten on every iteration).
+inline bool inside_loop(const ::torch::jit::Node* n) {
+    for (const ::torch::jit::Block* b = n->owningBlock(); b && b->owningNode(); b = b->owningNode()->owningBlock())
+        if (b->owningNode()->kind() == c10::prim::Loop) return true;
+    return false;
+}
+
+/// Inlines every method call on a module value in `modules` until none is left, so that the
+/// submodule reads of those modules' methods appear in `g` itself.
+inline void inline_calls_on(::torch::jit::Graph& g, const std::unordered_set<::torch::jit::Value*>& modules,
+                            const std::string& layer) {
+    for (bool again = true; again;) {
+        again = false;
+        for (::torch::jit::Node* n : all_nodes(g)) {
+            if (n->kind() != c10::prim::CallMethod || !modules.count(n->input(0))) continue;
+            auto cls = n->input(0)->type()->cast<c10::ClassType>();
+            camkit::detail::require(cls != nullptr, "layer '" + layer + "': a module on its path is called through "
+                                                    "an interface type, which cannot be edited; use the "
+                                                    "features/head fallback");
+            // Inline the method's own graph, not its optimized one: the latter has every call
+            // inlined already, and the layer's call must stay visible.
+            ::torch::jit::GraphFunction& callee = ::torch::jit::toGraphFunction(cls->getMethod(n->s(c10::attr::name)));
+            ::torch::jit::inlineCallTo(n, &callee, callee.graph().get());
+            again = true;
+            break;  // the node list changed
+        }
+    }
+}
+
+}  // namespace detail
+
+/// A TorchScript module prepared to record the output of one named layer during forward.
+/// It holds a clone of the module that shares the parameters (weights are not copied) and whose
+/// forward graph stores the named submodule's output in an attribute. Build it once and reuse it.
+///
+/// How: the clone's root type is new, so its forward can be edited without touching the
+/// original. The methods of the modules on the path to the layer are inlined into that forward
+/// (submodule types shared by several instances stay untouched), then a prim::SetAttr after
+/// the layer's forward call stores its output, and the rest of the graph gets a clone of it so
+/// in-place ops downstream cannot disturb the recorded tensor.
+///
+/// This needs the layer's forward to be called exactly once, outside a loop, returning one
+/// tensor, and every module on its path to be reached by attribute (not through an interface
+/// type). Models where that does not hold (a layer reused twice, a tuple-returning layer, an
+/// activation computed by functional code in forward, a frozen module whose submodules were
+/// folded away) use the fallback: a scripted model exposing `features(x)` and `head(f)` methods,
+/// selected by layer name "features" when the model has those methods and no submodule of that name.
+class scripted_layer {
+public:
+    /// Name of the attribute of the clone that receives the layer's output.
+    static constexpr const char* attribute = "camkit_recorded_activation_";
+
+    /// Prepares `module` to record `layer`; throws camkit::error naming the valid layers if
+    /// `layer` is unknown, or saying why the graph cannot be edited.
+    scripted_layer(const ::torch::jit::Module& module, std::string layer) : layer_(std::move(layer)) {
+        const std::vector<std::string> names = layer_names(module);
+        const bool known = std::find(names.begin(), names.end(), layer_) != names.end();
+        if (!known && layer_ == "features" && module.find_method("features") && module.find_method("head")) {
+            split_ = true;
+            module_ = module;
+            return;
+        }
+        camkit::detail::require(known, "unknown layer '" + layer_ + "'; valid layers: " + detail::join(names));
+        module_ = module.clone(/*inplace=*/true);
+        // Optional[Tensor], so that "nothing recorded" is None rather than a placeholder tensor.
+        module_.register_attribute(attribute, c10::OptionalType::create(c10::TensorType::get()), c10::IValue(), false);
+        edit_forward();
+    }
+
+    /// The dotted layer name.
+    const std::string& layer() const { return layer_; }
+    /// True when this uses the features(x)/head(f) fallback instead of an edited graph.
+    bool uses_features_head() const { return split_; }
+    /// The module run by forward (the edited clone, or the original for the fallback).
+    ::torch::jit::Module& module() { return module_; }
+
+    /// Output and recorded activation of one forward pass.
+    using pass = recorded_pass;
+
+    /// Names the layer in error messages.
+    std::string describe() const { return "layer '" + layer_ + "'"; }
+
+    /// Runs forward on `input`; returns the model output and the layer's output (undefined when
+    /// the layer was not reached). The recorded tensor is cleared from the module before
+    /// returning, so no autograd graph is kept alive.
+    pass forward(const at::Tensor& input) {
+        pass p;
+        if (split_) {
+            p.activations = detail::one_tensor(module_.get_method("features")({input}), "features(x)");
+            p.output = detail::one_tensor(module_.get_method("head")({p.activations.clone()}), "head(f)");
+            return p;
+        }
+        module_.setattr(attribute, c10::IValue());
+        try {
+            p.output = detail::one_tensor(module_.forward({input}), "forward");
+        } catch (...) {
+            module_.setattr(attribute, c10::IValue());
+            throw;
+        }
+        const c10::IValue recorded = module_.attr(attribute);
+        if (recorded.isTensor()) p.activations = recorded.toTensor();
+        module_.setattr(attribute, c10::IValue());
+        return p;
+    }
+
+private:
+
+    void edit_forward() {
+        namespace jit = ::torch::jit;
+        std::shared_ptr<jit::Graph> g = module_.get_method("forward").graph();
+        jit::Value* self = g->inputs().at(0);
+        std::unordered_set<jit::Value*> prefix{self};
+        std::string walked;
+        for (const std::string& part : detail::split_path(layer_)) {
+            detail::inline_calls_on(*g, prefix, layer_);
+            std::unordered_set<jit::Value*> next;
+            for (jit::Node* n : detail::all_nodes(*g))
+                if (n->kind() == c10::prim::GetAttr && prefix.count(n->input(0)) && n->s(c10::attr::name) == part)
+                    next.insert(n->output());
+            walked += (walked.empty() ? "" : ".") + part;
+            camkit::detail::require(!next.empty(), "layer '" + layer_ + "': forward never uses module '" + walked +
+                                                       "', so the layer cannot be recorded");
+            prefix = std::move(next);
+        }
+        std::vector<jit::Node*> calls;
+        for (jit::Node* n : detail::all_nodes(*g))
+            if (n->kind() == c10::prim::CallMethod && prefix.count(n->input(0)) && detail::is_forward(n->s(c10::attr::name)))
+                calls.push_back(n);
+        camkit::detail::require(!calls.empty(), "layer '" + layer_ + "': its forward is never called by the model's "
+                                                "forward; use the features/head fallback");
+        camkit::detail::require(calls.size() == 1, "layer '" + layer_ + "' is called " + std::to_string(calls.size()) +
+                                                        " times in forward; camkit records one call (use the "
+                                                        "features/head fallback)");
+        jit::Node* call = calls.front();
+        camkit::detail::require(!detail::inside_loop(call), "layer '" + layer_ + "' is called inside a loop; camkit "
+                                                            "records one call (use the features/head fallback)");
+        camkit::detail::require(call->outputs().size() == 1 && call->output()->type()->isSubtypeOf(*c10::TensorType::get()),
+                                "layer '" + layer_ + "' returns " + call->output()->type()->str() +
+                                    ", camkit needs a layer whose forward returns one tensor");
+        jit::Value* out = call->output();
+        const auto uses = out->uses();  // the downstream users, before adding ours
+        jit::WithInsertPoint guard(call->next());
+        g->insertNode(g->createSetAttr(self, attribute, out));
+        jit::Value* copy = g->insert(c10::aten::clone, {out});
+        for (const jit::Use& u : uses) u.user->replaceInput(u.offset, copy);
+        g->lint();
+    }
+
+    std::string layer_;
+    ::torch::jit::Module module_;
+    bool split_ = false;
+};
+
+/// Wraps a TorchScript module's `forward` as a forward_function (the module must outlive it).
+inline auto forward_of(::torch::jit::Module& module) {
+    return [&module](const at::Tensor& x) -> at::Tensor { return detail::one_tensor(module.forward({x}), "forward"); };
+}
+
+/// A TorchScript module is a torch_model: Score-CAM and the faithfulness metrics run its forward.
+template <>
+struct model_traits<::torch::jit::Module> {
+    /// The module's forward as a forward_function.
+    static auto forward(::torch::jit::Module& m) { return forward_of(m); }
+};
+
+/// Explains layer `layer` (dotted path, e.g. "layer4.1") of a TorchScript module, with no change
+/// to the module. Prepares a scripted_layer on every call: keep one to explain many inputs.
+template <method_policy Method>
+explained explain(const ::torch::jit::Module& module, const std::string& layer, const at::Tensor& input,
+                  const objective& what = {}, const options& opt = {}) {
+    scripted_layer s(module, layer);
+    return explain<Method>(s, input, what, opt);
+}
+
+/// Score-CAM of layer `layer` (dotted path) of a TorchScript module, scored by `what` (one camkit
+/// target per sample, a probability_score, or nothing for the predicted classes): one forward
+/// records the layer's activations, then the masked inputs run through `module`.
+inline score_cam_result score_cam(::torch::jit::Module& module, const std::string& layer, const at::Tensor& input,
+                                  const objective& what = {}, const options& opt = {},
+                                  const score_cam_options& sopt = {}) {
+    detail::check_input(input);
+    scripted_layer recorder(module, layer);
+    return score_cam(recorder, forward_of(module), input, what, opt, sopt);
+}
+
+}  // namespace camkit::torch
