@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace camkit {
@@ -63,6 +65,16 @@ inline std::uint32_t find_root(std::vector<std::uint32_t>& parent, std::uint32_t
     return x;
 }
 
+/// Joins the trees of labels a and b under the smaller root and returns that root.
+inline std::uint32_t unite(std::vector<std::uint32_t>& parent, std::uint32_t a, std::uint32_t b) {
+    a = find_root(parent, a);
+    b = find_root(parent, b);
+    if (a == b) return a;
+    if (a > b) std::swap(a, b);
+    parent[b] = a;
+    return a;
+}
+
 }  // namespace detail
 
 /// Labels the connected components of `mask` [*S] (nonzero = inside; 1 to 3 axes) with the given
@@ -101,50 +113,56 @@ components label_components(const tensor<M>& mask, unsigned connectivity = full_
 
     components out{tensor<std::uint32_t>(mask.shape, 0u), {}};
     std::uint32_t* lab = out.labels.data();
-    const auto& m = mask.values;  // indexed, not by pointer: std::vector<bool> has none
     std::vector<std::uint32_t> parent{0};  // provisional label 0 is the background
     // Pass 1: a provisional label per position, merged with the labels of earlier neighbours.
+    // A tree's root is its smallest label, so parent[l] ≤ l throughout. Per row, the neighbours
+    // inside the volume are listed once for the first column, the inner ones and the last column,
+    // so the inner loop has no bounds checks.
+    const auto foreground = [&](std::size_t q) {
+        if constexpr (std::is_same_v<M, bool>) return static_cast<bool>(mask.values[q]);  // no pointer
+        else return mask.data()[q] != M{};
+    };
+    std::vector<std::ptrdiff_t> lists[3];  // first column, inner columns, last column
     std::size_t p = 0;
     for (std::size_t z = 0; z < D; ++z)
-        for (std::size_t y = 0; y < H; ++y)
-            for (std::size_t x = 0; x < W; ++x, ++p) {
-                if (m[p] == M{}) continue;
-                std::uint32_t root = 0;
+        for (std::size_t y = 0; y < H; ++y) {
+            for (int c = 0; c < 3; ++c) {
+                lists[c].clear();
                 for (const offset& o : earlier) {
                     // Unsigned wrap-around makes "z + dz < 0" a large value, caught by the same test.
-                    if (z + static_cast<std::size_t>(o.dz) >= D || y + static_cast<std::size_t>(o.dy) >= H ||
-                        x + static_cast<std::size_t>(o.dx) >= W)
-                        continue;
-                    const std::uint32_t n = lab[static_cast<std::ptrdiff_t>(p) + o.flat];
-                    if (n == 0) continue;
-                    const std::uint32_t r = detail::find_root(parent, n);
-                    if (root == 0) {
-                        root = r;
-                    } else if (r != root) {  // two trees meet here: the smaller label becomes the root
-                        if (r < root) {
-                            parent[root] = r;
-                            root = r;
-                        } else {
-                            parent[r] = root;
-                        }
-                    }
+                    const bool inside = z + static_cast<std::size_t>(o.dz) < D && y + static_cast<std::size_t>(o.dy) < H &&
+                                        !(c == 0 && o.dx < 0) && !((c == 2 || W == 1) && o.dx > 0);
+                    if (inside) lists[c].push_back(o.flat);
                 }
-                if (root == 0) {
-                    root = static_cast<std::uint32_t>(parent.size());
-                    parent.push_back(root);
-                }
-                lab[p] = root;
             }
-    // Pass 2: final labels in the raster order of each component's first position.
+            for (std::size_t x = 0; x < W; ++x, ++p) {
+                if (!foreground(p)) continue;
+                // One column (W = 1) is first and last at once: lists[0] then has neither side.
+                const auto& near = x == 0 ? lists[0] : x + 1 == W ? lists[2] : lists[1];
+                std::uint32_t cur = 0;  // a label of the position's tree (its root once two trees met)
+                for (const std::ptrdiff_t off : near) {
+                    const std::uint32_t n = lab[static_cast<std::ptrdiff_t>(p) + off];
+                    if (n == 0 || n == cur) continue;
+                    cur = cur == 0 ? n : detail::unite(parent, cur, n);
+                }
+                if (cur == 0) {
+                    cur = static_cast<std::uint32_t>(parent.size());
+                    parent.push_back(cur);
+                }
+                lab[p] = cur;
+            }
+        }
+    // Pass 2: final labels. A component's root is the label its first position (in raster order)
+    // created, so numbering roots in increasing order numbers components in raster order; as
+    // parent[l] < l for a non-root, one ascending sweep resolves every label.
     std::vector<std::uint32_t> final_label(parent.size(), 0);
+    std::uint32_t count = 0;
+    for (std::size_t l = 1; l < parent.size(); ++l)
+        final_label[l] = parent[l] == l ? ++count : final_label[parent[l]];
+    out.sizes.assign(count, 0);
     for (std::size_t q = 0; q < mask.size(); ++q) {
         if (lab[q] == 0) continue;
-        const std::uint32_t r = detail::find_root(parent, lab[q]);
-        if (final_label[r] == 0) {
-            out.sizes.push_back(0);
-            final_label[r] = static_cast<std::uint32_t>(out.sizes.size());
-        }
-        lab[q] = final_label[r];
+        lab[q] = final_label[lab[q]];
         ++out.sizes[lab[q] - 1];
     }
     return out;
