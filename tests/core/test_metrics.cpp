@@ -146,6 +146,27 @@ TEST(attention_statistics, mean_and_std_of_the_whole_map) {
     EXPECT_DOUBLE_EQ(camkit::attention_std(far), std::sqrt(1.25));
 }
 
+namespace {
+
+// Expects the six statistics of one sample; a NaN expectation expects NaN.
+void expect_stats(const camkit::attention_stats& s, double mean, double sd, double ratio, double energy, bool hit,
+                  double iou) {
+    const auto same = [](double got, double want) {
+        if (std::isnan(want)) EXPECT_TRUE(std::isnan(got)) << got;
+        else EXPECT_DOUBLE_EQ(got, want);
+    };
+    same(s.attention_mean, mean);
+    same(s.attention_std, sd);
+    same(s.attention_ratio, ratio);
+    same(s.energy_inside, energy);
+    EXPECT_EQ(s.pointing_hit, hit);
+    same(s.iou, iou);
+}
+
+const double undefined = std::numeric_limits<double>::quiet_NaN();
+
+}  // namespace
+
 // Three 3-D samples [1, 2, 2] with one region each: an ordinary region, an empty one and one
 // covering everything (the header's edge cases).
 TEST(attention_statistics, batch_with_empty_and_full_regions) {
@@ -155,26 +176,11 @@ TEST(attention_statistics, batch_with_empty_and_full_regions) {
     ASSERT_EQ(r.size(), 3u);
     // sample 0: mean 2, deviations (−1, 1, −2, 2) → variance 10/4; inside mean 3.5 over outside
     // mean 0.5; energy 7/8; max 4 inside; {m > 0.5} = {0, 1, 3} vs {1, 3}: 2 / 3.
-    EXPECT_DOUBLE_EQ(r[0].attention_mean, 2.0);
-    EXPECT_DOUBLE_EQ(r[0].attention_std, std::sqrt(2.5));
-    EXPECT_DOUBLE_EQ(r[0].attention_ratio, 7.0);
-    EXPECT_DOUBLE_EQ(r[0].energy_inside, 7.0 / 8.0);
-    EXPECT_TRUE(r[0].pointing_hit);
-    EXPECT_DOUBLE_EQ(r[0].iou, 2.0 / 3.0);
+    expect_stats(r[0], 2.0, std::sqrt(2.5), 7.0, 7.0 / 8.0, true, 2.0 / 3.0);
     // sample 1, empty region: ratio NaN, energy 0, no hit, IoU 0 (the thresholded map is not empty).
-    EXPECT_DOUBLE_EQ(r[1].attention_mean, 2.0);
-    EXPECT_DOUBLE_EQ(r[1].attention_std, 0.0);
-    EXPECT_TRUE(std::isnan(r[1].attention_ratio));
-    EXPECT_DOUBLE_EQ(r[1].energy_inside, 0.0);
-    EXPECT_FALSE(r[1].pointing_hit);
-    EXPECT_DOUBLE_EQ(r[1].iou, 0.0);
+    expect_stats(r[1], 2.0, 0.0, undefined, 0.0, false, 0.0);
     // sample 2, full region: ratio NaN, energy 1, hit, IoU = 2 of 4 positions above 0.5.
-    EXPECT_DOUBLE_EQ(r[2].attention_mean, 0.5);
-    EXPECT_DOUBLE_EQ(r[2].attention_std, 0.5);
-    EXPECT_TRUE(std::isnan(r[2].attention_ratio));
-    EXPECT_DOUBLE_EQ(r[2].energy_inside, 1.0);
-    EXPECT_TRUE(r[2].pointing_hit);
-    EXPECT_DOUBLE_EQ(r[2].iou, 0.5);
+    expect_stats(r[2], 0.5, 0.5, undefined, 1.0, true, 0.5);
     // the four shared metrics are localization_metrics' own
     const auto loc = camkit::localization_metrics(maps, masks, 0.5);
     for (std::size_t n = 0; n < 3; ++n) {
@@ -187,16 +193,8 @@ TEST(attention_statistics, batch_with_empty_and_full_regions) {
 TEST(attention_statistics, zero_map_and_empty_region_and_a_shared_mask) {
     const tensor<float> maps({2, 3}, {0, 0, 0, /**/ 0, 3, 0});
     const auto r = camkit::attention_statistics(maps, tensor<int>({3}, {0, 0, 0}));
-    EXPECT_DOUBLE_EQ(r[0].attention_mean, 0.0);
-    EXPECT_DOUBLE_EQ(r[0].attention_std, 0.0);
-    EXPECT_TRUE(std::isnan(r[0].attention_ratio));
-    EXPECT_TRUE(std::isnan(r[0].energy_inside));
-    EXPECT_FALSE(r[0].pointing_hit);
-    EXPECT_TRUE(std::isnan(r[0].iou));
-    EXPECT_DOUBLE_EQ(r[1].attention_mean, 1.0);
-    EXPECT_DOUBLE_EQ(r[1].attention_std, std::sqrt(2.0));  // deviations (−1, 2, −1): 6/3
-    EXPECT_DOUBLE_EQ(r[1].energy_inside, 0.0);
-    EXPECT_DOUBLE_EQ(r[1].iou, 0.0);
+    expect_stats(r[0], 0.0, 0.0, undefined, undefined, false, undefined);
+    expect_stats(r[1], 1.0, std::sqrt(2.0), undefined, 0.0, false, 0.0);  // deviations (−1, 2, −1): 6/3
 }
 
 TEST(attention_statistics, errors) {
