@@ -1,4 +1,5 @@
-"""Makes docs/images/regions_components.png with the camkit-torch tool.
+"""Makes docs/images/regions_components.png with the camkit-torch tool, and the model it uses,
+tests/data/regions/discs.pt (which tests/torch/test_camkit_torch_regions.cpp explains too).
 
 A two-class segmenter with fixed weights (no training): layer `enc` averages the RGB channels through
 a 3x3 box (then ReLU), the 1x1 head gives class 1 the logit 4 * (enc - 0.5) and class 0 zero, so class 1
@@ -37,10 +38,12 @@ class Segmenter(torch.nn.Module):
 
 def main():
     tool = sys.argv[1] if len(sys.argv) > 1 else "build/torch/bin/camkit-torch"
-    out_png = os.path.join(os.path.dirname(os.path.abspath(__file__)), "regions_components.png")
+    here = os.path.dirname(os.path.abspath(__file__))
+    out_png = os.path.join(here, "regions_components.png")
+    model = os.path.join(here, "..", "..", "tests", "data", "regions", "discs.pt")
+    os.makedirs(os.path.dirname(model), exist_ok=True)
+    torch.jit.script(Segmenter().eval()).save(model)
     with tempfile.TemporaryDirectory() as tmp:
-        model = os.path.join(tmp, "discs.pt")
-        torch.jit.script(Segmenter().eval()).save(model)
         image = Image.new("RGB", (96, 96), (20, 20, 40))
         draw = ImageDraw.Draw(image)
         for (cx, cy, r) in [(30, 34, 20), (72, 28, 11), (66, 74, 6)]:

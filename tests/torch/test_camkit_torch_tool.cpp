@@ -165,7 +165,7 @@ TEST_F(CamkitTorchTool, EveryMethodGivesANormalizedMapOfTheInputSize) {
         EXPECT_GT(hi, 0.5f) << name;  // min-max normalized, resized bilinearly from 4×4
         ++methods;
     }
-    EXPECT_EQ(methods, 9);  // the eight registered methods and scorecam
+    EXPECT_EQ(methods, 10);  // the nine registered methods and scorecam
 }
 
 TEST_F(CamkitTorchTool, ImageInputAndPngOutput) {
