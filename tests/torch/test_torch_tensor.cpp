@@ -125,7 +125,7 @@ TEST(TorchTensor, EveryMethodAgreesWithHostBackends) {
             }
         }
     }
-    EXPECT_EQ(checked, 2 * 4 * 4 * 8);
+    EXPECT_EQ(checked, 2 * 4 * 4 * 9);
 }
 
 // The fused path reads strided (non-contiguous) CPU tensors in place and agrees with a dense copy.
