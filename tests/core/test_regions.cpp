@@ -202,7 +202,7 @@ TEST(LabelComponents, EqualsAFloodFillOnRandomMasks) {
     const std::vector<std::pair<shape_t, std::vector<unsigned>>> cases{
         {{40}, {2}}, {{9, 11}, {4, 8}}, {{5, 6, 7}, {6, 18, 26}},
         // one column: the first column is also the last, with neighbours on neither side
-        {{13, 1}, {4, 8}}, {{4, 5, 1}, {6, 18, 26}}, {{1, 1, 9}, {6, 18, 26}}};
+        {{13, 1}, {4, 8}}, {{4, 5, 1}, {6, 18, 26}}, {{1, 1, 9}, {6, 18, 26}}, {{8, 2}, {4, 8}}, {{3, 4, 2}, {6, 18, 26}}};
     unsigned seed = 12345;
     for (const auto& [shape, conns] : cases)
         for (int density : {30, 50, 70}) {

@@ -118,29 +118,44 @@ components label_components(const tensor<M>& mask, unsigned connectivity = full_
     // A tree's root is its smallest label, so parent[l] ≤ l throughout. Per row, the neighbours
     // inside the volume are listed once for the first column, the inner ones and the last column,
     // so the inner loop has no bounds checks.
+    // The values' pointer is held here, not reloaded after every push_back (std::vector<bool> has none).
+    const M* values = nullptr;
+    if constexpr (!std::is_same_v<M, bool>) values = mask.values.data();
     const auto foreground = [&](std::size_t q) {
-        if constexpr (std::is_same_v<M, bool>) return static_cast<bool>(mask.values[q]);  // no pointer
-        else return mask.data()[q] != M{};
+        if constexpr (std::is_same_v<M, bool>) return static_cast<bool>(mask.values[q]);
+        else return values[q] != M{};
     };
-    std::vector<std::ptrdiff_t> lists[3];  // first column, inner columns, last column
+    // lists[c]: the neighbours of column kind c (0 first, 1 inner, 2 last); after_left[c]: those
+    // still to look at when the left neighbour is inside, whose tree then already holds every
+    // neighbour of ours that is also a neighbour of the left one (for 8- and 26-connectivity only
+    // the ones to the upper right remain).
+    std::vector<std::ptrdiff_t> lists[3], after_left[3];
+    const auto left_covers = [&](const offset& o) {
+        const auto moved = static_cast<std::size_t>((o.dz != 0) + (o.dy != 0) + (o.dx + 1 != 0));
+        return o.dx < 1 && moved <= reach;  // (dz, dy, dx + 1) is a neighbour offset of the left position
+    };
     std::size_t p = 0;
     for (std::size_t z = 0; z < D; ++z)
         for (std::size_t y = 0; y < H; ++y) {
             for (int c = 0; c < 3; ++c) {
                 lists[c].clear();
+                after_left[c].clear();
                 for (const offset& o : earlier) {
                     // Unsigned wrap-around makes "z + dz < 0" a large value, caught by the same test.
                     const bool inside = z + static_cast<std::size_t>(o.dz) < D && y + static_cast<std::size_t>(o.dy) < H &&
                                         !(c == 0 && o.dx < 0) && !((c == 2 || W == 1) && o.dx > 0);
-                    if (inside) lists[c].push_back(o.flat);
+                    if (!inside) continue;
+                    lists[c].push_back(o.flat);
+                    const bool is_left = o.dz == 0 && o.dy == 0 && o.dx == -1;
+                    if (!is_left && !left_covers(o)) after_left[c].push_back(o.flat);
                 }
             }
             for (std::size_t x = 0; x < W; ++x, ++p) {
                 if (!foreground(p)) continue;
                 // One column (W = 1) is first and last at once: lists[0] then has neither side.
-                const auto& near = x == 0 ? lists[0] : x + 1 == W ? lists[2] : lists[1];
-                std::uint32_t cur = 0;  // a label of the position's tree (its root once two trees met)
-                for (const std::ptrdiff_t off : near) {
+                const int kind = x == 0 ? 0 : x + 1 == W ? 2 : 1;
+                std::uint32_t cur = x > 0 ? lab[p - 1] : 0;  // a label of the position's tree (its root once two trees met)
+                for (const std::ptrdiff_t off : cur != 0 ? after_left[kind] : lists[kind]) {
                     const std::uint32_t n = lab[static_cast<std::ptrdiff_t>(p) + off];
                     if (n == 0 || n == cur) continue;
                     cur = cur == 0 ? n : detail::unite(parent, cur, n);
@@ -160,11 +175,22 @@ components label_components(const tensor<M>& mask, unsigned connectivity = full_
     for (std::size_t l = 1; l < parent.size(); ++l)
         final_label[l] = parent[l] == l ? ++count : final_label[parent[l]];
     out.sizes.assign(count, 0);
+    // Sizes counted per run of one label: incrementing the same counter at every position would
+    // wait on the previous increment's store.
+    std::uint32_t run_label = 0;
+    std::size_t run = 0;
     for (std::size_t q = 0; q < mask.size(); ++q) {
-        if (lab[q] == 0) continue;
-        lab[q] = final_label[lab[q]];
-        ++out.sizes[lab[q] - 1];
+        const std::uint32_t l = final_label[lab[q]];  // final_label[0] = 0: the background stays 0
+        lab[q] = l;
+        if (l == run_label) {
+            ++run;
+            continue;
+        }
+        if (run_label != 0) out.sizes[run_label - 1] += run;
+        run_label = l;
+        run = 1;
     }
+    if (run_label != 0) out.sizes[run_label - 1] += run;
     return out;
 }
 
