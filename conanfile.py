@@ -1,10 +1,11 @@
-# Conan 2 recipe for camkit: a header-only package with components core, xtensor, blas and torch,
-# whose CMake targets are the ones of the CMake package (camkit::core, camkit::xtensor,
-# camkit::blas, camkit::torch).
+# Conan 2 recipe for camkit: a header-only package with components core, io, xtensor, blas and
+# torch, whose CMake targets are the ones of the CMake package (camkit::core, camkit::io,
+# camkit::xtensor, camkit::blas, camkit::torch).
 import os
 import re
 
 from conan import ConanFile
+from conan.errors import ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
 from conan.tools.files import copy, load
 from conan.tools.layout import basic_layout
@@ -21,6 +22,9 @@ class CamkitConan(ConanFile):
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
     options = {
+        # camkit::io: file, npy and image I/O (standard library + stb).
+        "with_io": [True, False],
+        # camkit::xtensor: the xtensor binding and its npy/image wrappers (needs io).
         "with_xtensor": [True, False],
         # camkit::blas: explain_many's matrix product by CBLAS (OpenBLAS).
         "with_blas": [True, False],
@@ -28,12 +32,13 @@ class CamkitConan(ConanFile):
         "with_torch": [True, False],
     }
     default_options = {
+        "with_io": True,
         "with_xtensor": True,
         "with_blas": False,
         "with_torch": False,
         "boost/*:header_only": True,
     }
-    exports_sources = "include/*", "adapters/*/include/*", "LICENSE"
+    exports_sources = "include/*", "io/include/*", "adapters/*/include/*", "LICENSE"
     no_copy_source = True
 
     def set_version(self):
@@ -47,9 +52,10 @@ class CamkitConan(ConanFile):
     def requirements(self):
         # Public headers include these, so their headers (and libraries) reach the consumers.
         self.requires("boost/1.83.0", transitive_headers=True)
+        if self.options.with_io:
+            self.requires("stb/cci.20230920", transitive_headers=True)
         if self.options.with_xtensor:
             self.requires("xtensor/0.24.7", transitive_headers=True)
-            self.requires("stb/cci.20230920", transitive_headers=True)
         if self.options.with_blas:
             self.requires("openblas/0.3.27", transitive_headers=True, transitive_libs=True)
         if self.options.with_torch:
@@ -59,6 +65,8 @@ class CamkitConan(ConanFile):
         self.info.clear()
 
     def validate(self):
+        if self.options.with_xtensor and not self.options.with_io:
+            raise ConanInvalidConfiguration("camkit's xtensor component needs its io component (with_io=True)")
         if self.settings.compiler.get_safe("cppstd"):
             check_min_cppstd(self, 20)
 
@@ -72,6 +80,7 @@ class CamkitConan(ConanFile):
         copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
         include = os.path.join(self.package_folder, "include")
         copy(self, "*.hpp", os.path.join(self.source_folder, "include"), include)
+        copy(self, "*.hpp", os.path.join(self.source_folder, "io", "include"), include)
         for adapter in ("xtensor", "torch"):
             copy(self, "*.hpp", os.path.join(self.source_folder, "adapters", adapter, "include"), include)
 
@@ -81,40 +90,32 @@ class CamkitConan(ConanFile):
         # a direct dependency" (conan-io/docs#3908). Its headers are on the system include path.
         return [f"{package}::{component}"] if package in self.dependencies.host else []
 
+    def _component(self, name, requires):
+        # A header-only component whose CMake target is camkit::<name>, as in the CMake package.
+        component = self.cpp_info.components[name]
+        component.set_property("cmake_target_name", f"camkit::{name}")
+        component.bindirs = []
+        component.libdirs = []
+        component.requires = requires
+        return component
+
     def package_info(self):
         self.cpp_info.set_property("cmake_file_name", "camkit")
         self.cpp_info.set_property("cmake_target_name", "camkit::camkit")
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
 
-        core = self.cpp_info.components["core"]
-        core.set_property("cmake_target_name", "camkit::core")
-        core.bindirs = []
-        core.libdirs = []
-        core.requires = self._external("boost", "headers")
+        core = self._component("core", self._external("boost", "headers"))
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]  # the host kernels use std::thread
-
+        if self.options.with_io:
+            self._component("io", ["core"] + self._external("stb", "stb"))
         if self.options.with_xtensor:
-            xtensor = self.cpp_info.components["xtensor"]
-            xtensor.set_property("cmake_target_name", "camkit::xtensor")
-            xtensor.bindirs = []
-            xtensor.libdirs = []
-            xtensor.requires = ["core"] + self._external("xtensor", "xtensor") + self._external("stb", "stb")
-
+            self._component("xtensor", ["core", "io"] + self._external("xtensor", "xtensor"))
         if self.options.with_blas:
-            blas = self.cpp_info.components["blas"]
-            blas.set_property("cmake_target_name", "camkit::blas")
-            blas.bindirs = []
-            blas.libdirs = []
+            blas = self._component("blas", ["core"] + self._external("openblas", "openblas"))
             blas.defines = ["CAMKIT_WITH_CBLAS=1"]  # as the CMake package's camkit::blas
-            blas.requires = ["core"] + self._external("openblas", "openblas")
             if "openblas" not in self.dependencies.host:
                 blas.system_libs = ["openblas"]  # provided by the system ([platform_requires])
-
         if self.options.with_torch:
-            torch = self.cpp_info.components["torch"]
-            torch.set_property("cmake_target_name", "camkit::torch")
-            torch.bindirs = []
-            torch.libdirs = []
-            torch.requires = ["core"] + self._external("libtorch", "torch")
+            self._component("torch", ["core"] + self._external("libtorch", "torch"))

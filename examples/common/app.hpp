@@ -12,8 +12,7 @@
 //     int run_refine(const std::vector<std::string>& args) {
 //         std::string in, out;
 //         camkit_cli::option_parser("camkit refine").value("--in", in).value("--out", out).parse(args);
-//         camkit_cli::file_set files;          // inputs and outputs checked before any work
-//         files.input("--in", in);
+//         camkit_cli::file_set files({{"--in", in}});  // inputs and outputs checked before any work
 //         const std::size_t o = files.output("--out", out);
 //         ...                                  // compute; throw via camkit_cli::fail(...) on bad input
 //         files.write(o, bytes);

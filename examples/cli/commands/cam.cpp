@@ -1,10 +1,10 @@
 // `camkit cam`: maps from saved activations and gradients (.npy) to .npy and PNG.
 #include "../../common/app.hpp"
+#include "../../common/picture.hpp"
 
 #include <camkit/camkit.hpp>
 #include <camkit/methods/saliency_tubes.hpp>
 #include <camkit/colormap.hpp>
-#include <camkit/io/image.hpp>
 #include <camkit/io/npy.hpp>
 #include <camkit/overlay.hpp>
 
@@ -194,7 +194,8 @@ void check_finite(const camkit::explanation<camkit::tensor<double>>& e, const ca
             fail("the map of " + where(e.map, *i) +
                  " is not finite: min_max normalization of a constant map divides by zero with --eps 0 "
                  "(use --eps > 0)");
-        fail("the map of " + where(e.map, *i) + " is not finite after normalization (a division by zero)");
+        fail("the map of " + where(e.map, *i) +
+             " is not finite after min_max normalization: its range (max - min) overflows float64");
     }
     for (double v : e.map.values)
         if (std::abs(v) > std::numeric_limits<float>::max())
@@ -207,15 +208,13 @@ int run_cam(const std::vector<std::string>& args) {
 
     // Every file is checked before any work: inputs are regular files, outputs are neither inputs
     // nor each other and can be written.
-    camkit_cli::file_set files;
-    files.input("--activations", a.activations);
-    files.input("--gradients", a.gradients);
-    files.input("--fc-weights", a.fc_weights);
-    files.input("--image", a.image);
+    camkit_cli::file_set files({{"--activations", a.activations},
+                                {"--gradients", a.gradients},
+                                {"--fc-weights", a.fc_weights},
+                                {"--image", a.image}});
     const std::size_t out_file = files.output("--out", a.out);
-    const std::optional<std::size_t> weights_file =
-        a.weights_out.empty() ? std::nullopt : std::optional(files.output("--weights-out", a.weights_out));
-    const std::optional<std::size_t> png_file = a.png.empty() ? std::nullopt : std::optional(files.output("--png", a.png));
+    const auto weights_file = files.optional_output("--weights-out", a.weights_out);
+    const auto png_file = files.optional_output("--png", a.png);
 
     // The headers bound the memory before any data is read.
     const camkit::shape_t shape = camkit::io::read_npy_header(a.activations).shape;
@@ -288,24 +287,14 @@ int run_cam(const std::vector<std::string>& args) {
         return camkit::tensor<float>(t.shape, std::vector<float>(t.values.begin(), t.values.end()));
     };
     const camkit::tensor<float> map = to_float(result->map);
-    files.write(out_file, camkit::io::encode_npy<float>(map.shape, map.data()));
-    if (weights_file) {
-        const camkit::tensor<float> w = to_float(*result->weights);
-        files.write(*weights_file, camkit::io::encode_npy<float>(w.shape, w.data()));
-    }
-    std::optional<camkit::rgb_image> png;
-    if (png_file) {
-        png = picture(map, a);
-        files.write(*png_file, camkit::io::encode_png(*png));
-    }
+    files.write_npy(out_file, map);
+    if (weights_file) files.write_npy(*weights_file, to_float(*result->weights));
+    const std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] { return picture(map, a); });
     files.commit();
 
-    std::cout << "camkit: " << a.method;
-    if (!classes.empty()) std::cout << " (classes " << camkit::to_string(classes) << ")";
-    std::cout << " map " << camkit::to_string(map.shape) << " -> " << a.out;
-    if (weights_file) std::cout << ", weights -> " << a.weights_out;
-    if (png) std::cout << ", picture " << png->height << "x" << png->width << " -> " << a.png;
-    std::cout << "\n";
+    std::cout << "camkit: " << a.method << (classes.empty() ? "" : " (classes " + camkit::to_string(classes) + ")")
+              << " map " << camkit::to_string(map.shape) << " -> " << a.out
+              << (weights_file ? ", weights -> " + a.weights_out : "") << picture_note << "\n";
     return 0;
 }
 

@@ -79,9 +79,7 @@ int run_stats(const std::vector<std::string>& args) {
     if (map_path.empty()) fail("--map is required");
     if (mask_path.empty()) fail("--mask is required");
 
-    camkit_cli::file_set files;
-    files.input("--map", map_path);
-    files.input("--mask", mask_path);
+    const camkit_cli::file_set files({{"--map", map_path}, {"--mask", mask_path}});
 
     // The headers bound the memory and give the shapes before any data is read.
     const camkit::shape_t shape = camkit::io::read_npy_header(map_path).shape;
