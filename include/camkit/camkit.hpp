@@ -13,6 +13,7 @@
 #include <camkit/kernels.hpp>
 #include <camkit/methods/policy.hpp>
 #include <camkit/methods/registry.hpp>
+#include <camkit/methods/saliency_tubes.hpp>
 #include <camkit/normalize.hpp>
 #include <camkit/resize.hpp>
 #include <camkit/explain.hpp>
@@ -22,5 +23,8 @@
 #include <camkit/segmentation.hpp>
 #include <camkit/fusion.hpp>
 #include <camkit/metrics.hpp>
+#include <camkit/regions/labels.hpp>
+#include <camkit/regions/components.hpp>
+#include <camkit/regions/pixel_sets.hpp>
 #include <camkit/colormap.hpp>
 #include <camkit/overlay.hpp>

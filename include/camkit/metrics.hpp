@@ -9,6 +9,17 @@
 //   mean) or both means are 0, and +inf when only the outside mean is 0;
 // - iou_at is NaN when neither the thresholded map nor the mask has any position.
 // pointing_hit is always defined: the argmax is the first position holding the maximum.
+//
+// Attention statistics (the U-Net++ analysis tool's numbers): attention_mean and attention_std are
+// the mean and the population standard deviation (numpy's np.std, ddof = 0) of the whole map, so
+// they do not depend on the region; attention_statistics reports them next to the four metrics
+// above against a region (a predicted region or a ground-truth mask). For the two edge regions:
+// - an empty region: attention_ratio NaN (no inside mean), energy_inside 0 (NaN for an all-zero
+//   map), pointing_hit false, iou 0 (NaN when the thresholded map is empty too);
+// - a region covering every position: attention_ratio NaN (no outside mean), energy_inside 1 (NaN
+//   for an all-zero map), pointing_hit true, iou = the fraction of positions above the threshold.
+// NaN rather than a large finite number (the U-Net++ tool divides by mean_outside + 1e-8): a ratio
+// that does not exist must not enter a data set's average as 10⁸ times the map's mean.
 #include <camkit/tensor.hpp>
 
 #include <cmath>
@@ -24,6 +35,16 @@ struct localization {
     double energy_inside;    ///< Σ_{p∈M} m / Σ_p m (energy-based pointing game)
     bool pointing_hit;       ///< argmax_p m ∈ M
     double attention_ratio;  ///< mean_{p∈M} m / mean_{p∉M} m
+    double iou;              ///< IoU of {m > threshold} with M
+};
+
+/// The U-Net++ analysis tool's attention statistics of one sample against a region.
+struct attention_stats {
+    double attention_mean;   ///< mean of the map over every position
+    double attention_std;    ///< population standard deviation of the map over every position
+    double attention_ratio;  ///< mean_{p∈M} m / mean_{p∉M} m
+    double energy_inside;    ///< Σ_{p∈M} m / Σ_p m
+    bool pointing_hit;       ///< argmax_p m ∈ M
     double iou;              ///< IoU of {m > threshold} with M
 };
 
@@ -104,6 +125,32 @@ double iou_at(const T* m, const std::vector<M>& mask, std::size_t off, std::size
     return ratio(static_cast<double>(both), static_cast<double>(either));
 }
 
+/// Mean of `count` map values (NaN for none).
+template <class T>
+double map_mean(const T* m, std::size_t count) {
+    double sum = 0;
+    for (std::size_t p = 0; p < count; ++p) sum += static_cast<double>(m[p]);
+    return ratio(sum, static_cast<double>(count));
+}
+
+/// Population standard deviation of `count` map values around their mean (two passes: no
+/// cancellation for maps far from 0).
+template <class T>
+double map_std(const T* m, std::size_t count) {
+    const double mean = map_mean(m, count);
+    double sq = 0;
+    for (std::size_t p = 0; p < count; ++p) sq += (static_cast<double>(m[p]) - mean) * (static_cast<double>(m[p]) - mean);
+    return std::sqrt(ratio(sq, static_cast<double>(count)));
+}
+
+/// Validates one sample's map [*S] (1 to 3 axes, finite, ≥ 0) for the mask-free statistics.
+template <class T>
+void check_statistic_map(const tensor<T>& map, const char* fn) {
+    require(map.rank() >= 1 && map.rank() <= 3,
+            std::string(fn) + ": map must have 1 to 3 spatial axes, got shape " + to_string(map.shape));
+    check_metric_map(map.data(), map.size(), fn);
+}
+
 }  // namespace detail
 
 /// Fraction of the map's energy inside the mask, Σ_{p∈M} m / Σ_p m, for one map [*S] and mask [*S].
@@ -139,31 +186,71 @@ double iou_at(const tensor<T>& map, const tensor<M>& mask, double threshold) {
     return detail::iou_at(map.data(), mask.values, 0, map.size(), threshold);
 }
 
-/// All four metrics for each sample of maps [N, *S] against masks [N, *S] (one per sample) or
-/// [*S] (shared by the batch); IoU thresholds the map at `threshold`.
+namespace detail {
+
+/// The four metrics of every sample of maps [N, *S] against masks [N, *S] or [*S], after
+/// validating both (`fn` names the public function in messages).
 template <class T, class M>
-std::vector<localization> localization_metrics(const tensor<T>& maps, const tensor<M>& masks,
-                                               double threshold = 0.5) {
-    detail::require(maps.rank() >= 2 && maps.rank() <= 4,
-                    "localization_metrics: maps must be [N, *S] with 1 to 3 spatial axes, got shape " +
-                        to_string(maps.shape));
+std::vector<localization> localization_batch(const tensor<T>& maps, const tensor<M>& masks, double threshold,
+                                             const char* fn) {
+    require(maps.rank() >= 2 && maps.rank() <= 4,
+            std::string(fn) + ": maps must be [N, *S] with 1 to 3 spatial axes, got shape " + to_string(maps.shape));
     const shape_t spatial(maps.shape.begin() + 1, maps.shape.end());
     const bool shared = masks.shape == spatial;
-    detail::require(shared || masks.shape == maps.shape,
-                    "localization_metrics: masks shape " + to_string(masks.shape) + " must be " +
-                        to_string(maps.shape) + " (one per sample) or " + to_string(spatial) + " (shared)");
-    detail::require(std::isfinite(threshold),
-                    "localization_metrics: threshold must be finite, got " + std::to_string(threshold));
-    detail::check_metric_map(maps.data(), maps.size(), "localization_metrics");
+    require(shared || masks.shape == maps.shape,
+            std::string(fn) + ": masks shape " + to_string(masks.shape) + " must be " + to_string(maps.shape) +
+                " (one per sample) or " + to_string(spatial) + " (shared)");
+    require(std::isfinite(threshold), std::string(fn) + ": threshold must be finite, got " + std::to_string(threshold));
+    check_metric_map(maps.data(), maps.size(), fn);
     const std::size_t per = element_count(spatial);
     std::vector<localization> out;
     out.reserve(maps.shape[0]);
     for (std::size_t n = 0; n < maps.shape[0]; ++n) {
         const T* m = maps.data() + n * per;
         const std::size_t off = shared ? 0 : n * per;
-        out.push_back({detail::energy_inside(m, masks.values, off, per), detail::pointing_hit(m, masks.values, off, per),
-                       detail::attention_ratio(m, masks.values, off, per),
-                       detail::iou_at(m, masks.values, off, per, threshold)});
+        out.push_back({energy_inside(m, masks.values, off, per), pointing_hit(m, masks.values, off, per),
+                       attention_ratio(m, masks.values, off, per), iou_at(m, masks.values, off, per, threshold)});
+    }
+    return out;
+}
+
+}  // namespace detail
+
+/// All four metrics for each sample of maps [N, *S] against masks [N, *S] (one per sample) or
+/// [*S] (shared by the batch); IoU thresholds the map at `threshold`.
+template <class T, class M>
+std::vector<localization> localization_metrics(const tensor<T>& maps, const tensor<M>& masks,
+                                               double threshold = 0.5) {
+    return detail::localization_batch(maps, masks, threshold, "localization_metrics");
+}
+
+/// Mean of one map [*S] over every position (the U-Net++ tool's "attention mean").
+template <class T>
+double attention_mean(const tensor<T>& map) {
+    detail::check_statistic_map(map, "attention_mean");
+    return detail::map_mean(map.data(), map.size());
+}
+
+/// Population standard deviation (ddof = 0, as np.std) of one map [*S] (the "attention std").
+template <class T>
+double attention_std(const tensor<T>& map) {
+    detail::check_statistic_map(map, "attention_std");
+    return detail::map_std(map.data(), map.size());
+}
+
+/// The six attention statistics for each sample of maps [N, *S] against regions [N, *S] (one per
+/// sample) or [*S] (shared): the localization metrics (IoU at `threshold`) with the map's mean
+/// and standard deviation; the header comment says what empty and full regions give.
+template <class T, class M>
+std::vector<attention_stats> attention_statistics(const tensor<T>& maps, const tensor<M>& masks, double threshold = 0.5) {
+    const std::vector<localization> loc = detail::localization_batch(maps, masks, threshold, "attention_statistics");
+    const std::size_t per = element_count(shape_t(maps.shape.begin() + 1, maps.shape.end()));
+    std::vector<attention_stats> out;
+    out.reserve(loc.size());
+    for (std::size_t n = 0; n < loc.size(); ++n) {
+        const T* m = maps.data() + n * per;
+        out.push_back({detail::map_mean(m, per), detail::map_std(m, per), loc[n].attention_ratio, loc[n].energy_inside,
+                       loc[n].pointing_hit, loc[n].iou});
     }
     return out;
 }

@@ -44,7 +44,7 @@ inline std::vector<double> reference_weights(std::string_view method, const tens
             }
             if (method == "gradcam") w[n * K + k] = sum_g / static_cast<double>(S);
             else if (method == "gradcam++") w[n * K + k] = pp;
-            else if (method == "xgradcam") w[n * K + k] = sum_ga / (sum_a + 1e-7);
+            else if (method == "xgradcam" || method == "respondcam") w[n * K + k] = sum_ga / (sum_a + 1e-7);
             else throw std::logic_error("no weights for this method");
         }
     return w;
@@ -93,7 +93,7 @@ inline tensor<double> reference_raw(std::string_view method, const tensor<double
     shape_t out_shape{N};
     out_shape.insert(out_shape.end(), A.shape.begin() + 2, A.shape.end());
     tensor<double> raw(out_shape, 0.0);
-    const bool weighted = method == "gradcam" || method == "gradcam++" || method == "xgradcam";
+    const bool weighted = method == "gradcam" || method == "gradcam++" || method == "xgradcam" || method == "respondcam";
     const std::vector<double> w = weighted ? reference_weights(method, A, G) : std::vector<double>{};
     for (std::size_t n = 0; n < N; ++n) {
         if (method == "eigencam" || method == "eigengradcam") {

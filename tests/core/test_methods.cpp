@@ -138,7 +138,7 @@ TEST(Methods, HalfPrecisionAccumulatesInFloat) {
 
 TEST(Methods, RegistryNamesAndLookup) {
     EXPECT_EQ(camkit::method_names_joined(),
-              "gradcam hirescam gradcam++ xgradcam layercam gradcam-elementwise eigencam eigengradcam");
+              "gradcam hirescam gradcam++ xgradcam layercam gradcam-elementwise eigencam eigengradcam respondcam");
     std::string_view seen;
     EXPECT_TRUE(camkit::with_method("layercam", [&](auto t) { seen = decltype(t)::type::title; }));
     EXPECT_EQ(seen, "LayerCAM");

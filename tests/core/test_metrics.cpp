@@ -133,3 +133,83 @@ TEST(metrics, errors) {
     msg = camkit_test::error_message([&] { camkit::localization_metrics(bad, tensor<int>({3})); });
     EXPECT_NE(msg.find("localization_metrics: map must be finite and ≥ 0"), std::string::npos) << msg;
 }
+
+TEST(attention_statistics, mean_and_std_of_the_whole_map) {
+    // m = [[0, 1, 2], [3, 0, 4]]: mean 10/6; E[m²] = 30/6 = 5, so variance 5 − 25/9 = 20/9.
+    EXPECT_DOUBLE_EQ(camkit::attention_mean(m), 5.0 / 3.0);
+    EXPECT_DOUBLE_EQ(camkit::attention_std(m), std::sqrt(20.0 / 9.0));
+    const tensor<float> flat({2, 2, 2}, 0.25f);
+    EXPECT_DOUBLE_EQ(camkit::attention_mean(flat), 0.25);
+    EXPECT_DOUBLE_EQ(camkit::attention_std(flat), 0.0);
+    // Two passes: a map far from 0 keeps its small spread exactly (E[m²] − mean² would lose digits).
+    const tensor<float> far({4}, {1e6f, 1e6f + 1, 1e6f + 2, 1e6f + 3});
+    EXPECT_DOUBLE_EQ(camkit::attention_std(far), std::sqrt(1.25));
+}
+
+namespace {
+
+// Expects the six statistics of one sample; a NaN expectation expects NaN.
+void expect_stats(const camkit::attention_stats& s, double mean, double sd, double ratio, double energy, bool hit,
+                  double iou) {
+    const auto same = [](double got, double want) {
+        if (std::isnan(want)) EXPECT_TRUE(std::isnan(got)) << got;
+        else EXPECT_DOUBLE_EQ(got, want);
+    };
+    same(s.attention_mean, mean);
+    same(s.attention_std, sd);
+    same(s.attention_ratio, ratio);
+    same(s.energy_inside, energy);
+    EXPECT_EQ(s.pointing_hit, hit);
+    same(s.iou, iou);
+}
+
+const double undefined = std::numeric_limits<double>::quiet_NaN();
+
+}  // namespace
+
+// Three 3-D samples [1, 2, 2] with one region each: an ordinary region, an empty one and one
+// covering everything (the header's edge cases).
+TEST(attention_statistics, batch_with_empty_and_full_regions) {
+    const tensor<double> maps({3, 1, 2, 2}, {1, 3, 0, 4, /**/ 2, 2, 2, 2, /**/ 0, 1, 0, 1});
+    const tensor<std::uint8_t> masks({3, 1, 2, 2}, {0, 1, 0, 1, /**/ 0, 0, 0, 0, /**/ 1, 1, 1, 1});
+    const auto r = camkit::attention_statistics(maps, masks, 0.5);
+    ASSERT_EQ(r.size(), 3u);
+    // sample 0: mean 2, deviations (−1, 1, −2, 2) → variance 10/4; inside mean 3.5 over outside
+    // mean 0.5; energy 7/8; max 4 inside; {m > 0.5} = {0, 1, 3} vs {1, 3}: 2 / 3.
+    expect_stats(r[0], 2.0, std::sqrt(2.5), 7.0, 7.0 / 8.0, true, 2.0 / 3.0);
+    // sample 1, empty region: ratio NaN, energy 0, no hit, IoU 0 (the thresholded map is not empty).
+    expect_stats(r[1], 2.0, 0.0, undefined, 0.0, false, 0.0);
+    // sample 2, full region: ratio NaN, energy 1, hit, IoU = 2 of 4 positions above 0.5.
+    expect_stats(r[2], 0.5, 0.5, undefined, 1.0, true, 0.5);
+    // the four shared metrics are localization_metrics' own
+    const auto loc = camkit::localization_metrics(maps, masks, 0.5);
+    for (std::size_t n = 0; n < 3; ++n) {
+        EXPECT_EQ(r[n].pointing_hit, loc[n].pointing_hit);
+        EXPECT_EQ(r[n].energy_inside, loc[n].energy_inside);
+    }
+}
+
+// An all-zero map against an empty region: every ratio is 0/0.
+TEST(attention_statistics, zero_map_and_empty_region_and_a_shared_mask) {
+    const tensor<float> maps({2, 3}, {0, 0, 0, /**/ 0, 3, 0});
+    const auto r = camkit::attention_statistics(maps, tensor<int>({3}, {0, 0, 0}));
+    expect_stats(r[0], 0.0, 0.0, undefined, undefined, false, undefined);
+    expect_stats(r[1], 1.0, std::sqrt(2.0), undefined, 0.0, false, 0.0);  // deviations (−1, 2, −1): 6/3
+}
+
+TEST(attention_statistics, errors) {
+    const tensor<double> maps({2, 3}, {0.0, 0.5, 1.0, 1.0, 0.0, 0.0});
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::attention_statistics(maps, tensor<int>({2, 4})); }),
+              "camkit: attention_statistics: masks shape [2, 4] must be [2, 3] (one per sample) or [3] (shared)");
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::attention_statistics(tensor<double>({3}), tensor<int>({3})); }),
+              "camkit: attention_statistics: maps must be [N, *S] with 1 to 3 spatial axes, got shape [3]");
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::attention_statistics(maps, tensor<int>({3}), NAN); }),
+              "camkit: attention_statistics: threshold must be finite, got nan");
+    const tensor<double> bad({2, 3}, {0.0, 0.5, 1.0, 1.0, -2.0, 0.0});
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::attention_statistics(bad, tensor<int>({3})); }),
+              "camkit: attention_statistics: map must be finite and ≥ 0 (apply ReLU first), got -2.000000 at flat index 4");
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::attention_mean(tensor<double>({1, 1, 1, 1})); }),
+              "camkit: attention_mean: map must have 1 to 3 spatial axes, got shape [1, 1, 1, 1]");
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::attention_std(tensor<double>({2}, {1.0, NAN})); }),
+              "camkit: attention_std: map must be finite and ≥ 0 (apply ReLU first), got nan at flat index 1");
+}

@@ -196,7 +196,7 @@ TEST_F(CamkitTorchTool, EveryMethodEqualsTheLibraryOnTheSameModel) {
         EXPECT_EQ(*std::max_element(got.values.begin(), got.values.end()) > 0.5f, true) << name;
         ++methods;
     }
-    EXPECT_EQ(methods, 9);  // the eight registered methods and scorecam
+    EXPECT_EQ(methods, 10);  // the nine registered methods and scorecam
 }
 
 TEST_F(CamkitTorchTool, ImageInputAndPngOutput) {
@@ -260,7 +260,9 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input({"explain", "--model", data + "classifier.pt", "--layer", "fc", "--out", path("m.npy")}, "--input is required");
     expect_bad_input({"explain", "--model", data + "classifier.pt", "--layer", "fc", "--input", data + "x.npy"}, "--out is required");
     expect_bad_input(clf({"--class", "0", "--method", "nosuch"}), "unknown method 'nosuch' (choose one of: gradcam");
-    expect_bad_input(clf({"--target", "everything"}), "--target must be class, mask-sum, mask-mean, predicted or whole-image, got 'everything'");
+    expect_bad_input(clf({"--target", "everything"}),
+                     "--target must be class, mask-sum, mask-mean, predicted, whole-image, largest-component, "
+                     "smallest-component, component-at or point, got 'everything'");
     expect_bad_input(clf({"--target", "mask-sum", "--class", "0"}), "--target mask-sum needs --mask");
     expect_bad_input(clf({"--target", "class", "--class", "0", "--mask", data + "mask.npy"}),
                      "--mask goes with --target mask-sum or mask-mean, not class");

@@ -4,6 +4,7 @@
 // were produced).
 #include <camkit/targets/class_score.hpp>
 #include <camkit/torch/score_cam.hpp>
+#include <camkit/torch/scripted.hpp>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/import.h>

@@ -101,7 +101,7 @@ TEST(TorchTensor, EveryMethodAgreesWithHostBackends) {
             }
         }
     }
-    EXPECT_EQ(checked, 2 * 4 * 5 * 8);
+    EXPECT_EQ(checked, 2 * 4 * 5 * 9);
 }
 
 // The fused path reads strided (non-contiguous) CPU tensors in place and agrees with a dense copy.

@@ -3,6 +3,7 @@
 #include "../../common/picture.hpp"
 
 #include <camkit/camkit.hpp>
+#include <camkit/methods/saliency_tubes.hpp>
 #include <camkit/colormap.hpp>
 #include <camkit/io/npy.hpp>
 #include <camkit/overlay.hpp>
@@ -23,16 +24,24 @@ using camkit_cli::fail;
 
 constexpr const char* help =
     "usage: camkit cam --method NAME --activations A.npy --gradients G.npy --out MAP.npy\n"
-    "                  [--no-relu] [--normalize min_max|max|none] [--eps E]\n"
+    "       camkit cam --method cam --activations A.npy --fc-weights W.npy [--class C ...] --out MAP.npy\n"
+    "                  [--relu | --no-relu] [--normalize min_max|max|none] [--eps E]\n"
     "                  [--size L | --size HxW | --size DxHxW] [--renormalize]\n"
     "                  [--weights-out W.npy] [--png OUT.png [--image IMG.png] [--colormap jet|turbo|viridis]]\n"
     "\n"
-    "  --method NAME         one of the names 'camkit methods' lists\n"
+    "  --method NAME         one of the names 'camkit methods' lists, or cam (needs --fc-weights)\n"
     "  --activations A.npy   activations [N, K, L], [N, K, H, W] or [N, K, D, H, W], float32 or float64\n"
     "  --gradients G.npy     gradients of the target score, same shape (not needed by eigencam)\n"
     "  --out MAP.npy         the finished maps, float32 [N, *size]\n"
+    "  --fc-weights W.npy    cam only: the weight [classes, K] of the linear layer after global average\n"
+    "                        pooling; raw = sum_k W[c, k] A[k] (CAM; on [N, K, D, H, W]: Saliency Tubes)\n"
+    "  --class C             cam only: the class of a sample, repeated once per sample in order (one\n"
+    "                        --class for a batch of one); without it each sample's top class, the\n"
+    "                        largest GAP(A)·Wᵀ (the head's bias is not known: give --class if it matters)\n"
     "  --no-relu             keep negative evidence (default: ReLU on the raw map)\n"
+    "  --relu                clip negative evidence (respondcam's default is no ReLU)\n"
     "  --normalize MODE      per-sample normalization: min_max (default), max or none\n"
+    "                        respondcam defaults to its published map: no ReLU, --normalize none\n"
     "  --eps E               epsilon of min_max normalization (default 1e-7)\n"
     "  --size S              resize the maps (linear/bilinear/trilinear, half-pixel centres);\n"
     "                        one extent per spatial axis, e.g. 224x224 (default: the layer's size)\n"
@@ -52,7 +61,8 @@ constexpr const char* help =
 
 /// The parsed `camkit cam` command line.
 struct cam_args {
-    std::string method, activations, gradients, out, weights_out, png, image;
+    std::string method, activations, gradients, out, weights_out, png, image, fc_weights;
+    std::vector<std::size_t> classes;  ///< --class, once per sample (cam only)
     camkit::options opt;
     camkit::colormap colormap = camkit::colormap::jet;
     bool colormap_given = false;
@@ -66,9 +76,29 @@ double parse_eps(std::string_view s) {
     return v;
 }
 
-cam_args parse_cam_args(const std::vector<std::string>& args) {
+/// Takes every `--class C` / `--class=C` out of `args` (the one option that repeats) into `classes`.
+std::vector<std::string> take_classes(const std::vector<std::string>& args, std::vector<std::size_t>& classes) {
+    std::vector<std::string> rest;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        std::string v;
+        if (args[i] == "--class") {
+            if (i + 1 >= args.size()) fail("--class needs a value");
+            v = args[++i];
+        } else if (args[i].starts_with("--class=")) {
+            v = args[i].substr(8);
+        } else {
+            rest.push_back(args[i]);
+            continue;
+        }
+        classes.push_back(static_cast<std::size_t>(camkit_cli::parse_count(v, "--class", 0)));
+    }
+    return rest;
+}
+
+cam_args parse_cam_args(const std::vector<std::string>& all_args) {
     cam_args a;
-    bool no_relu = false;
+    const std::vector<std::string> args = take_classes(all_args, a.classes);
+    bool no_relu = false, relu = false, normalize_given = false;
     camkit_cli::option_parser("camkit cam")
         .value("--method", a.method)
         .value("--activations", a.activations)
@@ -77,12 +107,15 @@ cam_args parse_cam_args(const std::vector<std::string>& args) {
         .value("--weights-out", a.weights_out)
         .value("--png", a.png)
         .value("--image", a.image)
+        .value("--fc-weights", a.fc_weights)
         .flag("--no-relu", no_relu)
+        .flag("--relu", relu)
         .flag("--renormalize", a.opt.renormalize)
         .value("--eps", [&](const std::string& v) { a.opt.eps = parse_eps(v); })
         .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
         .value("--normalize",
                [&](const std::string& v) {
+                   normalize_given = true;
                    if (v == "min_max") a.opt.normalize = camkit::normalization::min_max;
                    else if (v == "max") a.opt.normalize = camkit::normalization::max;
                    else if (v == "none") a.opt.normalize = camkit::normalization::none;
@@ -98,11 +131,25 @@ cam_args parse_cam_args(const std::vector<std::string>& args) {
                    a.colormap_given = true;
                })
         .parse(args);
-    a.opt.relu = !no_relu;
-    if (a.method.empty()) fail("--method is required (one of: " + camkit::method_names_joined() + ")");
-    bool known = false;
+    if (relu && no_relu) fail("--relu and --no-relu contradict each other");
+    // Respond-CAM's published map is the raw sum (its sum-to-score property needs it).
+    if (a.method == camkit::respond_cam::name) {
+        const camkit::options published = camkit::respond_cam_options();
+        a.opt.relu = published.relu;
+        if (!normalize_given) a.opt.normalize = published.normalize;
+    }
+    if (relu || no_relu) a.opt.relu = relu;
+    if (a.method.empty()) fail("--method is required (one of: " + camkit::method_names_joined() + " cam)");
+    bool known = a.method == "cam";
     for (auto name : camkit::method_names()) known = known || name == a.method;
-    if (!known) fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + ")");
+    if (!known) fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + " cam)");
+    if (a.method == "cam") {
+        if (a.fc_weights.empty()) fail("--method cam needs --fc-weights (the linear head's weight [classes, K])");
+        if (!a.gradients.empty()) fail("--method cam uses no --gradients (it weights by --fc-weights)");
+    } else {
+        if (!a.fc_weights.empty()) fail("--fc-weights is for --method cam only");
+        if (!a.classes.empty()) fail("--class is for --method cam only (gradients already carry the target)");
+    }
     if (a.activations.empty()) fail("--activations is required");
     if (a.out.empty()) fail("--out is required");
     if (!a.image.empty() && a.png.empty()) fail("--image needs --png");
@@ -161,7 +208,10 @@ int run_cam(const std::vector<std::string>& args) {
 
     // Every file is checked before any work: inputs are regular files, outputs are neither inputs
     // nor each other and can be written.
-    camkit_cli::file_set files({{"--activations", a.activations}, {"--gradients", a.gradients}, {"--image", a.image}});
+    camkit_cli::file_set files({{"--activations", a.activations},
+                                {"--gradients", a.gradients},
+                                {"--fc-weights", a.fc_weights},
+                                {"--image", a.image}});
     const std::size_t out_file = files.output("--out", a.out);
     const auto weights_file = files.optional_output("--weights-out", a.weights_out);
     const auto png_file = files.optional_output("--png", a.png);
@@ -193,6 +243,19 @@ int run_cam(const std::vector<std::string>& args) {
                                  "--image " + a.image + " of " + std::to_string(info.height) + "x" +
                                      std::to_string(info.width) + " for " + std::to_string(shape[0]) + " samples");
     }
+    if (a.method == "cam") {
+        const camkit::shape_t w = camkit::io::read_npy_header(a.fc_weights).shape;
+        if (w.size() != 2 || w[1] != shape[1] || w[0] == 0)
+            fail("--fc-weights " + a.fc_weights + " must be [classes, K] with K = " + std::to_string(shape[1]) +
+                 " (the activations' channels), got shape " + camkit::to_string(w));
+        if (!a.classes.empty() && a.classes.size() != shape[0])
+            fail("got " + std::to_string(a.classes.size()) + " --class values but the activations hold " +
+                 std::to_string(shape[0]) + " samples (one --class per sample, or none for the top classes)");
+        for (std::size_t c : a.classes)
+            if (c >= w[0])
+                fail("--class " + std::to_string(c) + " is out of range for " + std::to_string(w[0]) +
+                     " classes in --fc-weights " + a.fc_weights);
+    }
     camkit::with_method(a.method, [&](auto type) {
         if (camkit::needs_gradients_v<typename decltype(type)::type> && a.gradients.empty())
             fail("--gradients is required for method " + a.method + " (only eigencam works without)");
@@ -203,6 +266,12 @@ int run_cam(const std::vector<std::string>& args) {
     if (!a.gradients.empty()) G = camkit::io::read_npy<double>(a.gradients);
 
     std::optional<camkit::explanation<camkit::tensor<double>>> result;
+    std::vector<std::size_t> classes = a.classes;
+    if (a.method == "cam") {
+        const camkit::tensor<double> W = camkit::io::read_npy<double>(a.fc_weights);
+        if (classes.empty()) classes = camkit::top_classes(A, W);
+        result.emplace(camkit::cam(A, W, classes, a.opt));
+    }
     camkit::with_method(a.method, [&](auto type) {
         using M = typename decltype(type)::type;
         if constexpr (!camkit::needs_gradients_v<M>)
@@ -223,7 +292,8 @@ int run_cam(const std::vector<std::string>& args) {
     const std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] { return picture(map, a); });
     files.commit();
 
-    std::cout << "camkit: " << a.method << " map " << camkit::to_string(map.shape) << " -> " << a.out
+    std::cout << "camkit: " << a.method << (classes.empty() ? "" : " (classes " + camkit::to_string(classes) + ")")
+              << " map " << camkit::to_string(map.shape) << " -> " << a.out
               << (weights_file ? ", weights -> " + a.weights_out : "") << picture_note << "\n";
     return 0;
 }

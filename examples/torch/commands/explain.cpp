@@ -5,6 +5,7 @@
 
 #include <camkit/camkit.hpp>  // the method registry, targets and mask builders, post-processing
 #include <camkit/io/npy.hpp>
+#include <camkit/regions/components.hpp>
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/torch.hpp>
 
@@ -28,6 +29,7 @@ using camkit_torch_tool::to_host;
 constexpr const char* help =
     "usage: camkit-torch explain --model M.pt --layer NAME --input X.npy|IMG.png --out MAP.npy\n"
     "           [--method NAME] [--target class|mask-sum|mask-mean|predicted|whole-image] [--class C]\n"
+    "           [--target largest-component|smallest-component|component-at|point --class C [--at Y,X[,Z]]]\n"
     "           [--mask MASK.npy|MASK.png] [--size HxW] [--renormalize] [--device cpu|cuda]\n"
     "           [--batch-size B] [--png OUT.png]\n"
     "\n"
@@ -45,8 +47,17 @@ constexpr const char* help =
     "                      predicted    classifier: the predicted class of each sample; segmentation:\n"
     "                                   mask-sum over the pixels predicted as --class C\n"
     "                      whole-image  Σ_p output[n, C, p] of a segmentation (needs --class)\n"
+    "                      largest-component, smallest-component\n"
+    "                                   mask-sum over one connected component (8-connected in 2-D,\n"
+    "                                   26 in 3-D) of each sample's region predicted as --class C, the\n"
+    "                                   largest or smallest (the first in row-major order on ties)\n"
+    "                      component-at mask-sum over the component of that region holding --at\n"
+    "                                   (a sample whose region misses --at gets score 0 and a zero map)\n"
+    "                      point        output[n, C] at the output position --at (a one-pixel mask)\n"
     "                    default: mask-sum with --mask, class with --class, predicted otherwise\n"
     "  --class C         the class index\n"
+    "  --at Y,X[,Z]      an output position: row,column of a 2-D output [H, W]; for a 3-D output\n"
+    "                    [D, H, W] row,column,depth (Z indexes D)\n"
     "  --mask M          [*P] or [N, *P] .npy (real-valued weights), or a PNG/JPEG (pixels brighter than\n"
     "                    half are 1, the rest 0) of the output's spatial size\n"
     "  --size HxW        size of the maps (bilinear, half-pixel centres); default: the input's size\n"
@@ -64,6 +75,7 @@ constexpr const char* help =
 struct explain_args {
     std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu";
     std::optional<std::int64_t> cls;
+    camkit::shape_t at;  ///< --at as given: Y, X[, Z]
     std::int64_t batch_size = 16;
     camkit::options opt;
 };
@@ -94,6 +106,18 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .value("--target", a.target)
         .value("--device", a.device)
         .value("--class", [&](const std::string& v) { a.cls = camkit_cli::parse_count(v, "--class", 0); })
+        .value("--at",
+               [&](const std::string& v) {
+                   std::size_t start = 0;
+                   for (;;) {
+                       const std::size_t comma = v.find(',', start);
+                       a.at.push_back(static_cast<std::size_t>(
+                           camkit_cli::parse_count(v.substr(start, comma - start), "--at coordinate", 0)));
+                       if (comma == std::string::npos) break;
+                       start = comma + 1;
+                   }
+                   if (a.at.size() < 2 || a.at.size() > 3) fail("--at must be Y,X or Y,X,Z, got '" + v + "'");
+               })
         .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
         .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
         .flag("--renormalize", a.opt.renormalize)
@@ -105,9 +129,18 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
     if (!known_method(a.method))
         fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + " scorecam)");
     if (a.target.empty()) a.target = !a.mask.empty() ? "mask-sum" : a.cls ? "class" : "predicted";
-    const std::vector<std::string> targets{"class", "mask-sum", "mask-mean", "predicted", "whole-image"};
+    const std::vector<std::string> targets{"class",       "mask-sum",          "mask-mean",          "predicted",
+                                           "whole-image", "largest-component", "smallest-component", "component-at",
+                                           "point"};
     if (std::find(targets.begin(), targets.end(), a.target) == targets.end())
-        fail("--target must be class, mask-sum, mask-mean, predicted or whole-image, got '" + a.target + "'");
+        fail("--target must be class, mask-sum, mask-mean, predicted, whole-image, largest-component, "
+             "smallest-component, component-at or point, got '" + a.target + "'");
+    const bool region = a.target == "largest-component" || a.target == "smallest-component" ||
+                        a.target == "component-at" || a.target == "point";
+    const bool positioned = a.target == "component-at" || a.target == "point";
+    if (positioned && a.at.empty()) fail("--target " + a.target + " needs --at Y,X[,Z]");
+    if (!positioned && !a.at.empty()) fail("--at goes with --target component-at or point, not " + a.target);
+    if (region && !a.cls) fail("--target " + a.target + " needs --class");
     const bool masked = a.target == "mask-sum" || a.target == "mask-mean";
     if (masked && a.mask.empty()) fail("--target " + a.target + " needs --mask");
     if (!masked && !a.mask.empty()) fail("--mask goes with --target mask-sum or mask-mean, not " + a.target);
@@ -189,6 +222,23 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
              camkit::to_string(y.shape));
     if (a.target == "class") return std::vector<camkit::target>(N, camkit::class_score(c));
     if (a.target == "whole-image") return std::vector<camkit::target>(N, camkit::whole_image(c));
+    if (a.target == "largest-component") return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::largest_component(y, c)));
+    if (a.target == "smallest-component")
+        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::smallest_component(y, c)));
+    if (a.target == "component-at" || a.target == "point") {
+        // --at is Y,X[,Z]; the output's axes are [H, W] or [D, H, W].
+        const camkit::shape_t spatial(y.shape.begin() + 2, y.shape.end());
+        const camkit::shape_t at = a.at.size() == 3 ? camkit::shape_t{a.at[2], a.at[0], a.at[1]} : a.at;
+        if (at.size() != spatial.size())
+            fail("--at has " + std::to_string(at.size()) + " coordinates but the model output " + camkit::to_string(y.shape) +
+                 " has " + std::to_string(spatial.size()) + " spatial axes");
+        for (std::size_t i = 0; i < at.size(); ++i)
+            if (at[i] >= spatial[i])
+                fail("--at " + camkit::to_string(a.at) + " lies outside the model output's spatial shape " +
+                     camkit::to_string(spatial) + (at.size() == 3 ? " (Y,X,Z: Z indexes the first axis)" : ""));
+        if (a.target == "point") return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::pixel(spatial, at)));
+        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::component_at(y, c, at)));
+    }
     if (a.target == "predicted" && segmentation) {
         if (!a.cls) fail("--target predicted on a segmentation output needs --class");
         return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::predicted_region(y, c)));

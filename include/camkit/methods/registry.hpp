@@ -7,6 +7,7 @@
 #include <camkit/methods/grad_cam_plus_plus.hpp>
 #include <camkit/methods/hires_cam.hpp>
 #include <camkit/methods/layer_cam.hpp>
+#include <camkit/methods/respond_cam.hpp>
 #include <camkit/methods/xgrad_cam.hpp>
 
 #include <boost/hana/for_each.hpp>
@@ -22,7 +23,7 @@ namespace camkit {
 /// Every gradient-based method camkit registers, in the order the tool lists them.
 inline constexpr auto method_types =
     boost::hana::tuple_t<grad_cam, hires_cam, grad_cam_plus_plus, xgrad_cam, layer_cam, grad_cam_elementwise,
-                         eigen_cam, eigen_grad_cam>;
+                         eigen_cam, eigen_grad_cam, respond_cam>;
 
 /// Calls `f(boost::hana::type_c<M>)` for every registered method M.
 template <class F>

@@ -64,6 +64,20 @@ inline void check_spatial_shape(const shape_t& shape, const std::string& who) {
     for (std::size_t e : shape) require(e > 0, who + ": shape has an empty axis: " + to_string(shape));
 }
 
+/// The row-major flat index of `position` in `shape`; throws naming `who` when it has the wrong
+/// number of coordinates or lies outside the shape.
+inline std::size_t flat_position(const shape_t& shape, const shape_t& position, const std::string& who) {
+    require(position.size() == shape.size(), who + ": position " + to_string(position) + " must have " +
+                                                 std::to_string(shape.size()) + " coordinates for shape " +
+                                                 to_string(shape));
+    std::size_t flat = 0;
+    for (std::size_t a = 0; a < shape.size(); ++a) {
+        require(position[a] < shape[a], who + ": position " + to_string(position) + " lies outside shape " + to_string(shape));
+        flat = flat * shape[a] + position[a];
+    }
+    return flat;
+}
+
 /// The predicted class at every position of Y [N, C, *P], as an [N, *P] tensor of class indices:
 /// the first argmax over channels, or for one channel 1 where Y > 0 (sigmoid > 0.5) and 0 elsewhere.
 template <host_tensor T>
@@ -118,17 +132,8 @@ tensor<float> threshold(const T& output, std::size_t c, double t) {
 /// A mask of spatial shape [*P] that is 1 at `position` only (a one-pixel target).
 inline tensor<float> pixel(const shape_t& shape, const shape_t& position) {
     detail::check_spatial_shape(shape, "pixel");
-    detail::require(position.size() == shape.size(), "pixel: position " + to_string(position) + " must have " +
-                                                         std::to_string(shape.size()) + " coordinates for shape " +
-                                                         to_string(shape));
-    std::size_t flat = 0;
-    for (std::size_t a = 0; a < shape.size(); ++a) {
-        detail::require(position[a] < shape[a],
-                        "pixel: position " + to_string(position) + " lies outside shape " + to_string(shape));
-        flat = flat * shape[a] + position[a];
-    }
     tensor<float> mask(shape, 0.0f);
-    mask[flat] = 1.0f;
+    mask[detail::flat_position(shape, position, "pixel")] = 1.0f;
     return mask;
 }
 
