@@ -34,17 +34,6 @@ using camkit::tensor;
     return total;
 }
 
-/// Σ p[i] with 32 independent lanes (out of line for the same reason).
-[[gnu::noinline]] float read_one(const float* p, std::size_t n) {
-    float s[32] = {};
-    std::size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (std::size_t j = 0; j < 32; ++j) s[j] += p[i + j];
-    float total = 0;
-    for (float v : s) total += v;
-    for (; i < n; ++i) total += p[i];
-    return total;
-}
 
 /// Reads A and G once: the time a CAM cannot beat on this machine.
 void memory_read(benchmark::State& st, const shape_t& shape) {

@@ -19,20 +19,10 @@ tensor<T> box_filter(const tensor<T>& map, std::size_t size = 5) {
     detail::require(size >= 1, "box_filter: size must be at least 1, got 0");
     // scipy's convolve flips the kernel and, for an even length, shifts its origin by one, so
     // the window of pixel i is [i − (size − 1)/2, i + size/2].
-    const auto back = static_cast<std::ptrdiff_t>((size - 1) / 2), forward = static_cast<std::ptrdiff_t>(size / 2);
+    const std::vector<double> ones(size, 1.0);
     std::vector<double> cur(map.values.begin(), map.values.end()), next(cur.size());
-    std::vector<double> line;
     for (std::size_t axis = 0; axis < map.rank(); ++axis) {
-        detail::for_each_line(map.shape, axis, [&](std::size_t start, std::size_t n, std::size_t stride) {
-            line.resize(n);
-            for (std::size_t k = 0; k < n; ++k) line[k] = cur[start + k * stride];
-            for (std::size_t k = 0; k < n; ++k) {
-                double sum = 0;
-                for (std::ptrdiff_t d = -back; d <= forward; ++d)
-                    sum += line[detail::reflect_index(static_cast<std::ptrdiff_t>(k) + d, n)];
-                next[start + k * stride] = sum / static_cast<double>(size);
-            }
-        });
+        detail::filter_axis(cur, next, map.shape, axis, ones, (size - 1) / 2, static_cast<double>(size));
         cur.swap(next);
     }
     tensor<T> out(map.shape);

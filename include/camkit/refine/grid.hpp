@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace camkit {
 
@@ -48,32 +49,40 @@ inline void check_same_grid(const shape_t& a, const shape_t& b, const std::strin
 /// A 2-D or 3-D row-major grid seen as [depth, height, width] (depth 1 for 2-D).
 struct grid {
     std::array<std::size_t, 3> extent{1, 1, 1};
+    std::array<std::size_t, 3> stride{0, 0, 1};  ///< flat distance of one step along each axis
     std::size_t size = 0;
 
     explicit grid(const shape_t& shape) {
         for (std::size_t a = 0; a < shape.size(); ++a) extent[3 - shape.size() + a] = shape[a];
+        stride = {extent[1] * extent[2], extent[2], 1};
         size = extent[0] * extent[1] * extent[2];
     }
 
     /// Calls f(q) for each in-grid neighbour q of flat index p.
     template <class F>
     void for_each_neighbour(std::size_t p, connectivity conn, F&& f) const {
-        const std::size_t x = p % extent[2], y = (p / extent[2]) % extent[1], z = p / (extent[2] * extent[1]);
-        const std::array<std::size_t, 3> at{z, y, x};
-        for (int dz = -1; dz <= 1; ++dz)
-            for (int dy = -1; dy <= 1; ++dy)
+        const std::size_t x = p % extent[2], yz = p / extent[2], y = yz % extent[1], z = yz / extent[1];
+        const std::array<bool, 3> back{z > 0, y > 0, x > 0};
+        const std::array<bool, 3> ahead{z + 1 < extent[0], y + 1 < extent[1], x + 1 < extent[2]};
+        if (conn == connectivity::face) {
+            for (std::size_t a = 0; a < 3; ++a) {
+                if (back[a]) f(p - stride[a]);
+                if (ahead[a]) f(p + stride[a]);
+            }
+            return;
+        }
+        auto allowed = [&](std::size_t a, int d) { return d == 0 || (d < 0 ? back[a] : ahead[a]); };
+        for (int dz = -1; dz <= 1; ++dz) {
+            if (!allowed(0, dz)) continue;
+            for (int dy = -1; dy <= 1; ++dy) {
+                if (!allowed(1, dy)) continue;
                 for (int dx = -1; dx <= 1; ++dx) {
-                    const int steps = (dz != 0) + (dy != 0) + (dx != 0);
-                    if (steps == 0 || (conn == connectivity::face && steps > 1)) continue;
-                    const std::array<int, 3> d{dz, dy, dx};
-                    std::size_t q = 0;
-                    bool inside = true;
-                    for (std::size_t a = 0; a < 3 && inside; ++a) {
-                        if ((d[a] < 0 && at[a] == 0) || (d[a] > 0 && at[a] + 1 == extent[a])) inside = false;
-                        q = q * extent[a] + static_cast<std::size_t>(static_cast<std::ptrdiff_t>(at[a]) + d[a]);
-                    }
-                    if (inside) f(q);
+                    if (!allowed(2, dx) || (dz == 0 && dy == 0 && dx == 0)) continue;
+                    f(static_cast<std::size_t>(static_cast<std::ptrdiff_t>(p) + dz * static_cast<std::ptrdiff_t>(stride[0]) +
+                                               dy * static_cast<std::ptrdiff_t>(stride[1]) + dx));
                 }
+            }
+        }
     }
 };
 
@@ -87,16 +96,44 @@ inline std::size_t reflect_index(std::ptrdiff_t i, std::size_t n) {
     return static_cast<std::size_t>(r < len ? r : period - 1 - r);
 }
 
-/// Applies `line(in, out, n, stride)` along axis `axis` of a row-major `shape` to every line of
-/// that axis: the separable filters' loop over lines.
-template <class F>
-void for_each_line(const shape_t& shape, std::size_t axis, F&& line) {
+/// One separable filter pass along axis `axis` of a row-major `shape` with the reflect border:
+/// out[…, k, …] = (Σ_t w[t] · in[…, k + t − back, …]) / divisor. Along an outer axis whole rows
+/// are combined (contiguous, vectorizable); along the innermost axis each line is first padded
+/// with its reflected values.
+inline void filter_axis(const std::vector<double>& in, std::vector<double>& out, const shape_t& shape, std::size_t axis,
+                        const std::vector<double>& w, std::size_t back, double divisor) {
     std::size_t outer = 1, inner = 1;
     for (std::size_t a = 0; a < axis; ++a) outer *= shape[a];
     for (std::size_t a = axis + 1; a < shape.size(); ++a) inner *= shape[a];
-    const std::size_t n = shape[axis];
+    const std::size_t n = shape[axis], taps = w.size();
+    if (inner == 1) {
+        std::vector<double> line(n + taps);
+        for (std::size_t o = 0; o < outer; ++o) {
+            const double* src = in.data() + o * n;
+            for (std::size_t k = 0; k < n + taps - 1; ++k)
+                line[k] = src[reflect_index(static_cast<std::ptrdiff_t>(k) - static_cast<std::ptrdiff_t>(back), n)];
+            double* dst = out.data() + o * n;
+            for (std::size_t k = 0; k < n; ++k) {
+                double sum = 0;
+                for (std::size_t t = 0; t < taps; ++t) sum += w[t] * line[k + t];
+                dst[k] = sum / divisor;
+            }
+        }
+        return;
+    }
+    std::vector<const double*> rows(taps);
     for (std::size_t o = 0; o < outer; ++o)
-        for (std::size_t i = 0; i < inner; ++i) line(o * n * inner + i, n, inner);
+        for (std::size_t k = 0; k < n; ++k) {
+            for (std::size_t t = 0; t < taps; ++t)
+                rows[t] = in.data() +
+                          (o * n + reflect_index(static_cast<std::ptrdiff_t>(k + t) - static_cast<std::ptrdiff_t>(back), n)) * inner;
+            double* dst = out.data() + (o * n + k) * inner;
+            for (std::size_t i = 0; i < inner; ++i) {
+                double sum = 0;
+                for (std::size_t t = 0; t < taps; ++t) sum += w[t] * rows[t][i];
+                dst[i] = sum / divisor;
+            }
+        }
 }
 
 }  // namespace detail
