@@ -16,6 +16,10 @@ mark_as_advanced(CAMKIT_INSTALL_CMAKEDIR)
 
 set(_camkit_installed_components core)
 set(_camkit_include_roots "${PROJECT_SOURCE_DIR}/include")
+if(TARGET camkit_io)
+    list(APPEND _camkit_installed_components io)
+    list(APPEND _camkit_include_roots "${PROJECT_SOURCE_DIR}/io/include")
+endif()
 if(TARGET camkit_xtensor)
     list(APPEND _camkit_installed_components xtensor)
     list(APPEND _camkit_include_roots "${PROJECT_SOURCE_DIR}/adapters/xtensor/include")
@@ -35,7 +39,8 @@ foreach(_root IN LISTS _camkit_include_roots)
 endforeach()
 
 # The exported link interfaces name only targets the consumer's find_package calls re-create
-# (Boost::headers, Threads::Threads, xtensor, BLAS::BLAS, torch); the stb and cblas.h include
+# (Boost::headers, Threads::Threads, xtensor, BLAS::BLAS, torch) and camkit's own targets of other
+# components (camkit::core, camkit::io); the stb and cblas.h include
 # directories are BUILD_INTERFACE paths that camkitConfig.cmake finds again, so no build path is exported.
 foreach(_component IN LISTS _camkit_installed_components)
     install(TARGETS camkit_${_component} EXPORT camkit_${_component}_targets

@@ -1,14 +1,22 @@
 #pragma once
-// What the `camkit` and `camkit-torch` tools share: bad-input errors, one-line messages,
-// `--size` parsing, all-or-nothing output files and side-by-side pictures.
+// What the `camkit` and `camkit-torch` tools share besides the skeleton (app.hpp): bad-input
+// errors, one-line messages, option parsing, `--size` and number parsing, the files of a command
+// (inputs checked to be regular files, outputs checked against the inputs and each other before
+// any work and written all or nothing at the end), the finite check of results and side-by-side
+// pictures.
+#include <camkit/io/file.hpp>
 #include <camkit/overlay.hpp>
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
 #include <charconv>
-#include <filesystem>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
-#include <random>
+#include <map>
+#include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -35,6 +43,11 @@ inline std::string one_line(std::string s) {
     return s;
 }
 
+/// The most map values (N · ∏ size) a tool computes, and the most values an input array may hold:
+/// 2^28 (2 GiB as float64). The `--size` limit and the input checks use it before anything large
+/// is read or allocated.
+inline constexpr std::size_t max_values = std::size_t{1} << 28;
+
 /// Parses `--size` as L, HxW or DxHxW with extents from 1 to 65536.
 inline camkit::shape_t parse_size(std::string_view s) {
     camkit::shape_t size;
@@ -54,41 +67,124 @@ inline camkit::shape_t parse_size(std::string_view s) {
     return size;
 }
 
-/// Files written at the end, all or nothing: each is first saved to a staging path beside its
-/// destination, then all are renamed into place once every one of them has been saved.
-class staged_outputs {
+/// Parses an integer option value of at least `lo`.
+inline std::int64_t parse_count(std::string_view s, const std::string& name, std::int64_t lo) {
+    std::int64_t v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (s.empty() || ec != std::errc{} || end != s.data() + s.size() || v < lo)
+        fail(name + " must be an integer >= " + std::to_string(lo) + ", got '" + std::string(s) + "'");
+    return v;
+}
+
+/// Fails unless `count` values (what `what` implies) stay within max_values.
+inline void check_values(std::size_t count, const std::string& what) {
+    if (count > max_values)
+        fail(what + " is too large: " + std::to_string(count) + " values, at most 2^28 = " + std::to_string(max_values));
+}
+
+/// N · ∏ extents, saturating instead of overflowing (so a huge product is still "too large").
+inline std::size_t value_count(std::size_t n, const camkit::shape_t& extents) {
+    std::size_t c = n;
+    for (std::size_t e : extents) c = (e != 0 && c > SIZE_MAX / e) ? SIZE_MAX : c * e;
+    return c;
+}
+
+/// A command's options: `--name value`, `--name=value` and flags, each given at most once.
+class option_parser {
 public:
-    staged_outputs() = default;
-    staged_outputs(const staged_outputs&) = delete;
-    staged_outputs& operator=(const staged_outputs&) = delete;
-    ~staged_outputs() {
-        std::error_code ec;
-        for (const auto& [staging, final_path] : files_) std::filesystem::remove(staging, ec);
+    /// `command` is used in messages, e.g. "camkit cam" gives "(see 'camkit cam --help')".
+    explicit option_parser(std::string command) : command_(std::move(command)) {}
+
+    /// An option with a value, handed to `set`.
+    option_parser& value(const std::string& name, std::function<void(const std::string&)> set) {
+        options_[name] = {std::move(set), false};
+        return *this;
     }
-    /// Saves via `save(staging_path)`; the file appears at `path` only on commit().
-    void stage(const std::string& path, const std::function<void(const std::string&)>& save) {
-        const std::string staging = path + ".camkit-staging-" + std::to_string(std::random_device{}());
-        try {
-            save(staging);
-        } catch (const camkit::error&) {
-            fail(path + ": cannot write (missing folder, permission or disk full)");
-        }
-        files_.emplace_back(staging, path);
+    /// An option with a value stored in `out`.
+    option_parser& value(const std::string& name, std::string& out) {
+        return value(name, [&out](const std::string& v) { out = v; });
     }
-    /// Moves every staged file into place.
-    void commit() {
-        for (auto& [staging, final_path] : files_) {
-            std::error_code ec;
-            std::filesystem::rename(staging, final_path, ec);
-            if (ec) fail(final_path + ": cannot write: " + ec.message());
-            staging.clear();
+    /// A flag (no value) that sets `out` to `to`.
+    option_parser& flag(const std::string& name, bool& out, bool to = true) {
+        options_[name] = {[&out, to](const std::string&) { out = to; }, true};
+        return *this;
+    }
+
+    /// Parses `args`; unknown options, missing values, repeats and stray arguments are usage errors.
+    void parse(const std::vector<std::string>& args) const {
+        std::map<std::string, bool> seen;
+        for (std::size_t i = 0; i < args.size(); ++i) {
+            std::string name = args[i];
+            std::optional<std::string> inline_value;
+            if (const auto eq = name.find('='); name.starts_with("--") && eq != std::string::npos) {
+                inline_value = name.substr(eq + 1);
+                name = name.substr(0, eq);
+            }
+            const auto it = options_.find(name);
+            if (it == options_.end()) {
+                if (name.starts_with("-")) fail("unknown option '" + name + "' (see '" + command_ + " --help')");
+                fail("unexpected argument '" + name + "' (see '" + command_ + " --help')");
+            }
+            if (seen[name]) fail("option " + name + " is given twice");
+            seen[name] = true;
+            const auto& [set, is_flag] = it->second;
+            if (is_flag) {
+                if (inline_value) fail(name + " takes no value");
+                set("");
+            } else if (inline_value) {
+                set(*inline_value);
+            } else {
+                if (i + 1 >= args.size()) fail(name + " needs a value");
+                set(args[++i]);
+            }
         }
-        files_.clear();
     }
 
 private:
-    std::vector<std::pair<std::string, std::string>> files_;
+    std::string command_;
+    std::map<std::string, std::pair<std::function<void(const std::string&)>, bool>> options_;
 };
+
+/// The files of one command: inputs (checked to be regular files, never overwritten) and outputs
+/// (checked before any work: not an input, not another output, however spelled, in a folder that
+/// can be written), written all or nothing at the very end.
+class file_set {
+public:
+    /// Records the input `path` of `option` after checking it is a regular file.
+    void input(const std::string& option, const std::string& path) {
+        if (path.empty()) return;
+        camkit::io::regular_file_size(path, UINT64_MAX);
+        inputs_.emplace_back(option, path);
+    }
+
+    /// Checks the output `path` of `option` and reserves its staging file; returns its index.
+    std::size_t output(const std::string& option, const std::string& path) {
+        for (const auto& [o, p] : inputs_)
+            if (camkit::io::same_file(path, p)) fail(option + " and " + o + " are the same file '" + path + "'");
+        for (const auto& [o, p] : outputs_)
+            if (camkit::io::same_file(path, p)) fail(option + " and " + o + " are the same file '" + path + "'");
+        outputs_.emplace_back(option, path);
+        return files_.reserve(path);
+    }
+
+    /// Writes the complete contents of output `index` (to its staging file).
+    void write(std::size_t index, std::span<const std::byte> bytes) { files_.write(index, bytes); }
+
+    /// Moves every output into place, all or nothing.
+    void commit() { files_.commit(); }
+
+private:
+    std::vector<std::pair<std::string, std::string>> inputs_, outputs_;
+    camkit::io::staged_files files_;
+};
+
+/// Index of the first non-finite value of `values`, if any.
+template <class T>
+std::optional<std::size_t> first_non_finite(std::span<const T> values) {
+    for (std::size_t i = 0; i < values.size(); ++i)
+        if (!std::isfinite(values[i])) return i;
+    return std::nullopt;
+}
 
 /// Places images side by side, left to right, `gap` black pixels apart.
 inline camkit::rgb_image side_by_side(const std::vector<camkit::rgb_image>& images, std::size_t gap) {

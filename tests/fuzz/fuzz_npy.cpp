@@ -1,7 +1,7 @@
 // libFuzzer target for the npy reader: any byte string must either parse into a header whose data
 // decodes and re-encodes to the same values, or throw camkit::error; nothing else (no crash, no
 // out-of-bounds read under AddressSanitizer, no undefined behaviour, no other exception).
-#include <camkit/xtensor/npy_format.hpp>
+#include <camkit/io/npy.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -10,22 +10,22 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::span<const std::byte> bytes(reinterpret_cast<const std::byte*>(data), size);
-    camkit::detail::npy_header h;
+    camkit::io::npy_header h;
     try {
-        h = camkit::detail::parse_npy(bytes);
+        h = camkit::io::parse_npy(bytes);
     } catch (const camkit::error&) {
         return 0;  // rejected cleanly
     }
     // A header that parsed promises exactly count elements of data: decode them both ways.
-    const auto as_double = camkit::detail::decode_npy<double>(bytes, h);
-    const auto as_float = camkit::detail::decode_npy<float>(bytes, h);
+    const auto as_double = camkit::io::decode_npy<double>(bytes, h);
+    const auto as_float = camkit::io::decode_npy<float>(bytes, h);
     if (as_double.size() != h.count || as_float.size() != h.count) __builtin_trap();
     // Re-encoding in the file's own dtype must reproduce the data bytes exactly.
     const std::byte* original = bytes.data() + h.data_offset;
-    const std::size_t n = h.count * camkit::detail::npy_itemsize(h.dtype);
-    const auto again = h.dtype == camkit::detail::npy_dtype::float64 ? camkit::detail::encode_npy(h.shape, as_double.data())
-                                                                     : camkit::detail::encode_npy(h.shape, as_float.data());
-    const auto h2 = camkit::detail::parse_npy(again);
+    const std::size_t n = h.count * camkit::io::npy_itemsize(h.dtype);
+    const auto again = h.dtype == camkit::io::npy_dtype::float64 ? camkit::io::encode_npy(h.shape, as_double.data())
+                                                                     : camkit::io::encode_npy(h.shape, as_float.data());
+    const auto h2 = camkit::io::parse_npy(again);
     if (h2.shape != h.shape || h2.dtype != h.dtype || h2.count != h.count) __builtin_trap();
     if (n && std::memcmp(again.data() + h2.data_offset, original, n) != 0) __builtin_trap();
     return 0;

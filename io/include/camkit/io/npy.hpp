@@ -1,8 +1,11 @@
 #pragma once
-// The .npy format (NumPy 1.0/2.0/3.0) on bytes, with the C++20 standard library only: a strict
-// header parser, little-endian float32/float64 decoding and encoding. Every malformed input is a
-// camkit::error; the parser never reads outside the span it is given (it is fuzzed).
+// NumPy .npy files (format 1.0/2.0/3.0) with the C++20 standard library only: a strict header
+// parser, little-endian float32/float64 decoding and encoding on bytes (fuzzed: every malformed
+// input is a camkit::error and nothing is read outside the given span), and file reading into a
+// camkit::tensor<T> bounded by what the header declares, and atomic file writing.
 #include <camkit/error.hpp>
+#include <camkit/io/file.hpp>
+#include <camkit/tensor.hpp>
 
 #include <bit>
 #include <cstddef>
@@ -13,10 +16,10 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
-namespace camkit::detail {
-
+namespace camkit::io {
 /// Element types camkit reads and writes: little-endian IEEE float32 and float64.
 enum class npy_dtype { float32, float64 };
 
@@ -29,11 +32,19 @@ struct npy_header {
     npy_dtype dtype = npy_dtype::float32;
     std::size_t data_offset = 0; ///< byte offset of the first element
     std::size_t count = 0;       ///< number of elements (product of shape)
+
+    /// Bytes of data the header declares (count times the element size; checked not to overflow).
+    std::size_t data_bytes() const { return count * npy_itemsize(dtype); }
+    /// Size of the whole file the header declares.
+    std::size_t file_bytes() const { return data_offset + data_bytes(); }
 };
 
-namespace npy {
+namespace detail {
 
 inline constexpr unsigned char magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+
+/// The longest npy header read before the dictionary is parsed; NumPy writes far shorter ones.
+inline constexpr std::size_t max_header_bytes = std::size_t{1} << 20;
 
 [[noreturn]] inline void fail(const std::string& what) { throw error("camkit: " + what); }
 
@@ -113,15 +124,29 @@ struct dict_reader {
     }
 };
 
-}  // namespace npy
+/// Runs `f`, putting `path` right after the "camkit: " prefix of a camkit::error it throws, so a
+/// tool can print the message as it is.
+template <class F>
+decltype(auto) naming_file(const std::string& path, F&& f) {
+    try {
+        return f();
+    } catch (const error& e) {
+        std::string_view what = e.what();
+        if (what.starts_with("camkit: ")) what.remove_prefix(8);
+        if (what.starts_with(path + ": ")) throw;
+        throw error("camkit: " + path + ": " + std::string(what));
+    }
+}
 
-/// Parses the header of an in-memory .npy file and checks that the data that follows has exactly
-/// the size the shape and dtype call for. Throws camkit::error on anything else: bad magic or
-/// version, header beyond the end, a malformed dictionary, Fortran order, a dtype other than
-/// '<f4'/'<f8', an overflowing shape, or truncated (or over-long) data.
-inline npy_header parse_npy(std::span<const std::byte> bytes) {
-    using npy::fail;
-    if (bytes.size() < 10 || std::memcmp(bytes.data(), npy::magic, 6) != 0)
+}  // namespace detail
+
+/// Parses the header of a .npy file from its first bytes (at least the whole header; the data
+/// need not follow). Throws camkit::error on bad magic or version, a header beyond the end of
+/// `bytes`, a malformed dictionary, Fortran order, a dtype other than '<f4'/'<f8', or a shape whose
+/// byte size overflows.
+inline npy_header parse_npy_header(std::span<const std::byte> bytes) {
+    using detail::fail;
+    if (bytes.size() < 10 || std::memcmp(bytes.data(), detail::magic, 6) != 0)
         fail("not an npy file (bad magic; expected \\x93NUMPY)");
     const auto u8 = [&](std::size_t at) { return static_cast<std::uint32_t>(bytes[at]); };
     const std::uint32_t major = u8(6), minor = u8(7);
@@ -138,7 +163,7 @@ inline npy_header parse_npy(std::span<const std::byte> bytes) {
         fail("truncated npy file: the header claims " + std::to_string(header_len) + " bytes but only " +
              std::to_string(bytes.size() - prefix) + " follow");
 
-    npy::dict_reader r{std::string_view(reinterpret_cast<const char*>(bytes.data()) + prefix, header_len)};
+    detail::dict_reader r{std::string_view(reinterpret_cast<const char*>(bytes.data()) + prefix, header_len)};
     bool has_descr = false, has_order = false, has_shape = false, fortran = false;
     std::string_view descr;
     npy_header h;
@@ -187,23 +212,33 @@ inline npy_header parse_npy(std::span<const std::byte> bytes) {
     if (count > std::numeric_limits<std::size_t>::max() / itemsize) fail("npy shape " + to_string(h.shape) + " overflows");
     h.count = count;
     h.data_offset = prefix + header_len;
-    const std::size_t have = bytes.size() - h.data_offset, need = count * itemsize;
-    if (have < need)
-        fail("truncated npy file: shape " + to_string(h.shape) + " needs " + std::to_string(need) +
-             " data bytes but only " + std::to_string(have) + " are present");
-    if (have > need)
-        fail("npy file has " + std::to_string(have - need) + " unexpected bytes after the data of shape " +
-             to_string(h.shape));
+    if (count * itemsize > std::numeric_limits<std::size_t>::max() - h.data_offset)
+        fail("npy shape " + to_string(h.shape) + " overflows");
     return h;
 }
 
-/// Decodes the data of a parsed .npy file into a row-major vector of T (float or double).
+/// Parses the header of an in-memory .npy file and checks that the data that follows has exactly
+/// the size the shape and dtype call for: truncated or over-long data is an error too.
+inline npy_header parse_npy(std::span<const std::byte> bytes) {
+    const npy_header h = parse_npy_header(bytes);
+    const std::size_t have = bytes.size() - h.data_offset, need = h.data_bytes();
+    if (have < need)
+        detail::fail("truncated npy file: shape " + to_string(h.shape) + " needs " + std::to_string(need) +
+                     " data bytes but only " + std::to_string(have) + " are present");
+    if (have > need)
+        detail::fail("npy file has " + std::to_string(have - need) + " unexpected bytes after the data of shape " +
+                     to_string(h.shape));
+    return h;
+}
+
+/// Decodes the data of a parsed .npy file into `out` (row-major, h.count values of float or double).
 template <class T>
-std::vector<T> decode_npy(std::span<const std::byte> bytes, const npy_header& h) {
-    static_assert(std::is_floating_point_v<T>, "decode_npy converts to float or double");
-    require(h.data_offset <= bytes.size() && h.count * npy_itemsize(h.dtype) <= bytes.size() - h.data_offset,
-            "npy data is shorter than its header says");
-    std::vector<T> out(h.count);
+void decode_npy_into(std::span<const std::byte> bytes, const npy_header& h, std::span<T> out) {
+    static_assert(std::is_floating_point_v<T>, "decode_npy_into converts to float or double");
+    camkit::detail::require(h.data_offset <= bytes.size() && h.data_bytes() <= bytes.size() - h.data_offset,
+                            "npy data is shorter than its header says");
+    camkit::detail::require(out.size() == h.count, "decode_npy_into: the output holds " + std::to_string(out.size()) +
+                                                        " values but the npy data has " + std::to_string(h.count));
     const std::byte* p = bytes.data() + h.data_offset;
     // Little-endian bytes are assembled explicitly so the reader is right on any host.
     if (h.dtype == npy_dtype::float32) {
@@ -219,6 +254,13 @@ std::vector<T> decode_npy(std::span<const std::byte> bytes, const npy_header& h)
             out[i] = static_cast<T>(std::bit_cast<double>(u));
         }
     }
+}
+
+/// Decodes the data of a parsed .npy file into a row-major vector of T (float or double).
+template <class T>
+std::vector<T> decode_npy(std::span<const std::byte> bytes, const npy_header& h) {
+    std::vector<T> out(h.count);
+    decode_npy_into<T>(bytes, h, out);
     return out;
 }
 
@@ -229,11 +271,9 @@ std::vector<std::byte> encode_npy(const shape_t& shape, const T* values) {
     static_assert(std::is_same_v<T, float> || std::is_same_v<T, double>, "encode_npy writes float or double");
     std::string dict = std::string("{'descr': '") + (std::is_same_v<T, float> ? "<f4" : "<f8") +
                        "', 'fortran_order': False, 'shape': (";
-    std::size_t count = 1;
-    for (std::size_t i = 0; i < shape.size(); ++i) {
+    for (std::size_t i = 0; i < shape.size(); ++i)
         dict += std::to_string(shape[i]) + (shape.size() == 1 ? "," : (i + 1 < shape.size() ? ", " : ""));
-        count *= shape[i];
-    }
+    const std::size_t count = element_count(shape);
     dict += "), }";
     std::size_t prefix = 10;
     if (dict.size() + 1 + prefix > 65535) prefix = 12;  // version 2.0 for very long headers
@@ -241,7 +281,7 @@ std::vector<std::byte> encode_npy(const shape_t& shape, const T* values) {
     dict.append(total - prefix - dict.size() - 1, ' ');
     dict += '\n';
     std::vector<std::byte> out(total + count * sizeof(T));
-    std::memcpy(out.data(), npy::magic, 6);
+    std::memcpy(out.data(), detail::magic, 6);
     out[6] = std::byte{static_cast<unsigned char>(prefix == 10 ? 1 : 2)};
     out[7] = std::byte{0};
     const std::size_t len = dict.size();
@@ -256,4 +296,83 @@ std::vector<std::byte> encode_npy(const shape_t& shape, const T* values) {
     return out;
 }
 
-}  // namespace camkit::detail
+/// A .npy file read into memory: its header and all its bytes (the data starts at data_offset).
+struct npy_file {
+    npy_header header;
+    std::vector<std::byte> bytes;
+};
+
+/// Reads only the header of the .npy file `path` and checks that the file has exactly the size the
+/// header declares, and at most `max_bytes`: the data is not read. A tool uses it to bound the
+/// memory an input implies before reading it. Errors name the file.
+inline npy_header read_npy_header(const std::string& path, std::uint64_t max_bytes = default_max_file_bytes) {
+    return detail::naming_file(path, [&] {
+        const std::uint64_t size = regular_file_size(path, std::numeric_limits<std::uint64_t>::max());
+        std::vector<std::byte> prefix = read_file_range(path, 0, 12);
+        std::size_t want = prefix.size();
+        if (prefix.size() >= 10 && std::memcmp(prefix.data(), detail::magic, 6) == 0) {
+            const auto u8 = [&](std::size_t at) { return static_cast<std::size_t>(prefix[at]); };
+            const bool v1 = u8(6) == 1;
+            const std::size_t len = v1 ? (u8(8) | (u8(9) << 8))
+                                       : prefix.size() < 12 ? 0 : (u8(8) | (u8(9) << 8) | (u8(10) << 16) | (u8(11) << 24));
+            if (len > detail::max_header_bytes)
+                detail::fail("npy header of " + std::to_string(len) + " bytes is longer than the limit of " +
+                             std::to_string(detail::max_header_bytes));
+            want = (v1 ? 10 : 12) + len;
+        }
+        if (want > prefix.size()) prefix = read_file_range(path, 0, want);
+        const npy_header h = parse_npy_header(prefix);
+        if (size < h.file_bytes())
+            detail::fail("truncated npy file: shape " + to_string(h.shape) + " needs " + std::to_string(h.data_bytes()) +
+                         " data bytes but only " + std::to_string(size - h.data_offset) + " are present");
+        if (size > h.file_bytes())
+            detail::fail("npy file has " + std::to_string(size - h.file_bytes()) +
+                         " unexpected bytes after the data of shape " + to_string(h.shape));
+        if (size > max_bytes)
+            detail::fail("npy file of " + std::to_string(size) + " bytes (shape " + to_string(h.shape) +
+                         ") is larger than the limit of " + std::to_string(max_bytes) + " bytes");
+        return h;
+    });
+}
+
+/// Reads the .npy file `path`: the header first, then exactly the bytes it declares (a file larger
+/// than `max_bytes` is refused before its data is read). Errors name the file.
+inline npy_file read_npy_file(const std::string& path, std::uint64_t max_bytes = default_max_file_bytes) {
+    const npy_header declared = read_npy_header(path, max_bytes);
+    return detail::naming_file(path, [&] {
+        npy_file f;
+        f.bytes = read_file_range(path, 0, declared.file_bytes());
+        f.header = parse_npy(f.bytes);  // the file may have changed since its header was read
+        return f;
+    });
+}
+
+/// Reads a float32 or float64 .npy file as a camkit::tensor<T> (T = float or double). Errors
+/// name the file: a missing or special file, a malformed or truncated file, another dtype,
+/// Fortran order, or a file over `max_bytes`.
+template <class T>
+tensor<T> read_npy(const std::string& path, std::uint64_t max_bytes = default_max_file_bytes) {
+    static_assert(std::is_floating_point_v<T>, "read_npy converts to a floating-point type");
+    const npy_file f = read_npy_file(path, max_bytes);
+    tensor<T> out(f.header.shape);
+    decode_npy_into<T>(f.bytes, f.header, out.values);
+    return out;
+}
+
+/// Writes `values` (dense, row-major, element_count(shape) of them) as a .npy file of `shape`,
+/// float as '<f4' and double as '<f8', atomically: no partial file is ever left.
+template <class T>
+void write_npy(const std::string& path, const shape_t& shape, const T* values) {
+    write_file_atomically(path, encode_npy<T>(shape, values));
+}
+
+/// Writes a camkit::tensor<float> or tensor<double> as a .npy file, atomically.
+template <class T>
+void write_npy(const std::string& path, const tensor<T>& t) {
+    camkit::detail::require(t.values.size() == element_count(t.shape),
+                            "write_npy: tensor holds " + std::to_string(t.values.size()) + " values for shape " +
+                                to_string(t.shape));
+    write_npy<T>(path, t.shape, t.values.data());
+}
+
+}  // namespace camkit::io

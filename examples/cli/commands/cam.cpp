@@ -1,0 +1,246 @@
+// `camkit cam`: maps from saved activations and gradients (.npy) to .npy and PNG.
+#include "../../common/app.hpp"
+
+#include <camkit/camkit.hpp>
+#include <camkit/colormap.hpp>
+#include <camkit/io/image.hpp>
+#include <camkit/io/npy.hpp>
+#include <camkit/overlay.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+namespace {
+
+using camkit_cli::fail;
+
+constexpr const char* help =
+    "usage: camkit cam --method NAME --activations A.npy --gradients G.npy --out MAP.npy\n"
+    "                  [--no-relu] [--normalize min_max|max|none] [--eps E]\n"
+    "                  [--size L | --size HxW | --size DxHxW] [--renormalize]\n"
+    "                  [--weights-out W.npy] [--png OUT.png [--image IMG.png] [--colormap jet|turbo|viridis]]\n"
+    "\n"
+    "  --method NAME         one of the names 'camkit methods' lists\n"
+    "  --activations A.npy   activations [N, K, L], [N, K, H, W] or [N, K, D, H, W], float32 or float64\n"
+    "  --gradients G.npy     gradients of the target score, same shape (not needed by eigencam)\n"
+    "  --out MAP.npy         the finished maps, float32 [N, *size]\n"
+    "  --no-relu             keep negative evidence (default: ReLU on the raw map)\n"
+    "  --normalize MODE      per-sample normalization: min_max (default), max or none\n"
+    "  --eps E               epsilon of min_max normalization (default 1e-7)\n"
+    "  --size S              resize the maps (linear/bilinear/trilinear, half-pixel centres);\n"
+    "                        one extent per spatial axis, e.g. 224x224 (default: the layer's size)\n"
+    "  --renormalize         ReLU and min_max again after resizing (as pytorch-grad-cam does)\n"
+    "  --weights-out W.npy   the channel weights, float32 [N, K] (methods that have them)\n"
+    "  --png OUT.png         a picture of the maps: all N samples side by side in one PNG (left to\n"
+    "                        right, 2 black pixels apart); 3-D maps as a grid of slices, 1-D maps as strips\n"
+    "  --image IMG.png       overlay each 2-D map on this PNG/JPEG (the map is resized to the image\n"
+    "                        bilinearly; heat and image blended half and half)\n"
+    "  --colormap NAME       jet (default), turbo or viridis\n"
+    "\n"
+    "Inputs must be regular files; each array may hold at most 2^28 values, and the maps (N times\n"
+    "--size, or times the --image size) at most 2^28 values. Outputs are checked before any work\n"
+    "(none may be an input or another output) and appear together at the end, or none does. A map\n"
+    "that is not finite is an error. The arithmetic runs in float64 whatever the input type.\n"
+    "Exit status: 0 success, 2 bad input, 1 internal error.\n";
+
+/// The parsed `camkit cam` command line.
+struct cam_args {
+    std::string method, activations, gradients, out, weights_out, png, image;
+    camkit::options opt;
+    camkit::colormap colormap = camkit::colormap::jet;
+    bool colormap_given = false;
+};
+
+double parse_eps(std::string_view s) {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v) || v < 0)
+        fail("--eps must be a finite number >= 0, got '" + std::string(s) + "'");
+    return v;
+}
+
+cam_args parse_cam_args(const std::vector<std::string>& args) {
+    cam_args a;
+    bool no_relu = false;
+    camkit_cli::option_parser("camkit cam")
+        .value("--method", a.method)
+        .value("--activations", a.activations)
+        .value("--gradients", a.gradients)
+        .value("--out", a.out)
+        .value("--weights-out", a.weights_out)
+        .value("--png", a.png)
+        .value("--image", a.image)
+        .flag("--no-relu", no_relu)
+        .flag("--renormalize", a.opt.renormalize)
+        .value("--eps", [&](const std::string& v) { a.opt.eps = parse_eps(v); })
+        .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
+        .value("--normalize",
+               [&](const std::string& v) {
+                   if (v == "min_max") a.opt.normalize = camkit::normalization::min_max;
+                   else if (v == "max") a.opt.normalize = camkit::normalization::max;
+                   else if (v == "none") a.opt.normalize = camkit::normalization::none;
+                   else fail("--normalize must be min_max, max or none, got '" + v + "'");
+               })
+        .value("--colormap",
+               [&](const std::string& v) {
+                   try {
+                       a.colormap = camkit::parse_colormap(v);
+                   } catch (const camkit::error&) {
+                       fail("--colormap must be jet, turbo or viridis, got '" + v + "'");
+                   }
+                   a.colormap_given = true;
+               })
+        .parse(args);
+    a.opt.relu = !no_relu;
+    if (a.method.empty()) fail("--method is required (one of: " + camkit::method_names_joined() + ")");
+    bool known = false;
+    for (auto name : camkit::method_names()) known = known || name == a.method;
+    if (!known) fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + ")");
+    if (a.activations.empty()) fail("--activations is required");
+    if (a.out.empty()) fail("--out is required");
+    if (!a.image.empty() && a.png.empty()) fail("--image needs --png");
+    if (a.colormap_given && a.png.empty()) fail("--colormap needs --png");
+    return a;
+}
+
+/// The PNG picture of maps [N, *S]: heatmaps, or overlays on `image` for 2-D maps.
+camkit::rgb_image picture(const camkit::tensor<float>& maps, const cam_args& a) {
+    if (a.image.empty()) return camkit_cli::side_by_side(camkit::heatmaps(maps, a.colormap), 2);
+    const camkit::rgb_image image = camkit::io::read_image(a.image);
+    const camkit::tensor<float> resized = camkit::resize(maps, {image.height, image.width});
+    std::vector<camkit::rgb_image> panels;
+    const std::size_t per = image.height * image.width;
+    for (std::size_t n = 0; n < maps.shape[0]; ++n) {
+        camkit::tensor<float> one({image.height, image.width});
+        std::copy_n(resized.values.begin() + static_cast<std::ptrdiff_t>(n * per), per, one.values.begin());
+        panels.push_back(camkit::overlay(one, image, a.colormap));
+    }
+    return camkit_cli::side_by_side(panels, 2);
+}
+
+/// Fails, naming the cause, when the raw map, the weights or the finished map is not finite
+/// although the inputs are (the library checks those): a float64 overflow of the products, or a
+/// normalization that divides by zero.
+void check_finite(const camkit::explanation<camkit::tensor<double>>& e, const cam_args& a) {
+    using camkit_cli::first_non_finite;
+    const auto where = [](const camkit::tensor<double>& t, std::size_t i) {
+        return "sample " + std::to_string(i / (t.size() / t.shape[0]));
+    };
+    if (e.weights)
+        if (auto i = first_non_finite<double>(e.weights->values))
+            fail("the channel weights of " + where(*e.weights, *i) +
+                 " are not finite: the activations and gradients are finite but their products overflow float64; "
+                 "rescale the inputs");
+    if (auto i = first_non_finite<double>(e.raw.values))
+        fail("the raw map of " + where(e.raw, *i) +
+             " is not finite: the activations and gradients are finite but their products overflow float64; "
+             "rescale the inputs");
+    if (auto i = first_non_finite<double>(e.map.values)) {
+        if (a.opt.eps == 0 && a.opt.normalize == camkit::normalization::min_max)
+            fail("the map of " + where(e.map, *i) +
+                 " is not finite: min_max normalization of a constant map divides by zero with --eps 0 "
+                 "(use --eps > 0)");
+        fail("the map of " + where(e.map, *i) + " is not finite after normalization (a division by zero)");
+    }
+    for (double v : e.map.values)
+        if (std::abs(v) > std::numeric_limits<float>::max())
+            fail("the map holds values beyond float32's range (" + std::to_string(v) +
+                 "); use --normalize min_max or max");
+}
+
+int run_cam(const std::vector<std::string>& args) {
+    const cam_args a = parse_cam_args(args);
+
+    // Every file is checked before any work: inputs are regular files, outputs are neither inputs
+    // nor each other and can be written.
+    camkit_cli::file_set files;
+    files.input("--activations", a.activations);
+    files.input("--gradients", a.gradients);
+    files.input("--image", a.image);
+    const std::size_t out_file = files.output("--out", a.out);
+    const std::optional<std::size_t> weights_file =
+        a.weights_out.empty() ? std::nullopt : std::optional(files.output("--weights-out", a.weights_out));
+    const std::optional<std::size_t> png_file = a.png.empty() ? std::nullopt : std::optional(files.output("--png", a.png));
+
+    // The headers bound the memory before any data is read.
+    const camkit::shape_t shape = camkit::io::read_npy_header(a.activations).shape;
+    camkit_cli::check_values(camkit::element_count(shape), a.activations + ": activations " + camkit::to_string(shape));
+    if (shape.size() < 3 || shape.size() > 5)
+        fail(a.activations + ": activations must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got shape " +
+             camkit::to_string(shape));
+    if (!a.gradients.empty()) {
+        const camkit::shape_t g = camkit::io::read_npy_header(a.gradients).shape;
+        if (g != shape)
+            fail("gradients " + a.gradients + " have shape " + camkit::to_string(g) + " but activations " +
+                 a.activations + " have shape " + camkit::to_string(shape));
+    }
+    if (!a.opt.size.empty() && a.opt.size.size() != shape.size() - 2)
+        fail("--size has " + std::to_string(a.opt.size.size()) + " extents but the activations " +
+             camkit::to_string(shape) + " have " + std::to_string(shape.size() - 2) + " spatial axes");
+    if (!a.opt.size.empty())
+        camkit_cli::check_values(camkit_cli::value_count(shape[0], a.opt.size),
+                                 "--size " + camkit::to_string(a.opt.size) + " for " + std::to_string(shape[0]) + " samples");
+    if (!a.image.empty()) {
+        if (shape.size() != 4)
+            fail("--image needs 2-D maps, but the activations " + camkit::to_string(shape) + " give " +
+                 std::to_string(shape.size() - 2) + "-D maps");
+        const camkit::io::image_info info = camkit::io::read_image_info(a.image);
+        camkit_cli::check_values(camkit_cli::value_count(shape[0], {info.height, info.width}),
+                                 "--image " + a.image + " of " + std::to_string(info.height) + "x" +
+                                     std::to_string(info.width) + " for " + std::to_string(shape[0]) + " samples");
+    }
+    camkit::with_method(a.method, [&](auto type) {
+        if (camkit::needs_gradients_v<typename decltype(type)::type> && a.gradients.empty())
+            fail("--gradients is required for method " + a.method + " (only eigencam works without)");
+    });
+
+    const camkit::tensor<double> A = camkit::io::read_npy<double>(a.activations);
+    std::optional<camkit::tensor<double>> G;
+    if (!a.gradients.empty()) G = camkit::io::read_npy<double>(a.gradients);
+
+    std::optional<camkit::explanation<camkit::tensor<double>>> result;
+    camkit::with_method(a.method, [&](auto type) {
+        using M = typename decltype(type)::type;
+        if constexpr (!camkit::needs_gradients_v<M>)
+            result.emplace(G ? camkit::explain<M>(A, *G, a.opt) : camkit::explain<M>(A, a.opt));
+        else
+            result.emplace(camkit::explain<M>(A, *G, a.opt));
+    });
+    if (weights_file && !result->weights) fail("--weights-out: method " + a.method + " has no channel weights");
+    check_finite(*result, a);
+
+    // Everything is computed and encoded before the outputs are committed together.
+    const auto to_float = [](const camkit::tensor<double>& t) {
+        return camkit::tensor<float>(t.shape, std::vector<float>(t.values.begin(), t.values.end()));
+    };
+    const camkit::tensor<float> map = to_float(result->map);
+    files.write(out_file, camkit::io::encode_npy<float>(map.shape, map.data()));
+    if (weights_file) {
+        const camkit::tensor<float> w = to_float(*result->weights);
+        files.write(*weights_file, camkit::io::encode_npy<float>(w.shape, w.data()));
+    }
+    std::optional<camkit::rgb_image> png;
+    if (png_file) {
+        png = picture(map, a);
+        files.write(*png_file, camkit::io::encode_png(*png));
+    }
+    files.commit();
+
+    std::cout << "camkit: " << a.method << " map " << camkit::to_string(map.shape) << " -> " << a.out;
+    if (weights_file) std::cout << ", weights -> " << a.weights_out;
+    if (png) std::cout << ", picture " << png->height << "x" << png->width << " -> " << a.png;
+    std::cout << "\n";
+    return 0;
+}
+
+const camkit_cli::registration cam{
+    {"cam", "class-activation maps from saved activations and gradients (.npy)", help, run_cam}};
+
+}  // namespace

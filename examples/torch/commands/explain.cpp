@@ -1,0 +1,335 @@
+// `camkit-torch explain`: maps of a TorchScript model's named layer for an input (.npy or image).
+#include "../../common/app.hpp"
+#include "../torch_support.hpp"
+
+#include <camkit/colormap.hpp>
+#include <camkit/io/image.hpp>
+#include <camkit/io/npy.hpp>
+#include <camkit/methods.hpp>
+#include <camkit/overlay.hpp>
+#include <camkit/resize.hpp>
+#include <camkit/targets.hpp>
+#include <camkit/torch/score_cam.hpp>
+#include <camkit/torch/torch.hpp>
+
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <exception>
+#include <new>
+#include <cmath>
+#include <iostream>
+#include <limits>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace {
+
+using camkit_cli::fail;
+using camkit_torch_tool::to_host;
+
+constexpr const char* help =
+    "usage: camkit-torch explain --model M.pt --layer NAME --input X.npy|IMG.png --out MAP.npy\n"
+    "           [--method NAME] [--target class|mask-sum|mask-mean|predicted|whole-image] [--class C]\n"
+    "           [--mask MASK.npy|MASK.png] [--size HxW] [--renormalize] [--device cpu|cuda]\n"
+    "           [--batch-size B] [--png OUT.png]\n"
+    "\n"
+    "  --model M.pt      a TorchScript file; it is put in eval mode\n"
+    "  --layer NAME      dotted path of the layer to explain ('camkit-torch layers' lists them)\n"
+    "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
+    "                    read as [1, 3, H, W] RGB in [0, 1] (no mean/std normalization: use .npy for that)\n"
+    "  --out MAP.npy     the finished maps, float32 [N, *size]\n"
+    "  --method NAME     one of 'camkit-torch methods' (default gradcam); scorecam is gradient-free\n"
+    "  --target T        what the gradients are of (score per sample):\n"
+    "                      class        output[n, C] of a classifier, or Σ_p output[n, C, p] of a\n"
+    "                                   segmentation (needs --class)\n"
+    "                      mask-sum     Σ_p M[p]·output[n, C, p] (Seg-Grad-CAM; needs --class, --mask)\n"
+    "                      mask-mean    the same divided by the mask's nonzero count\n"
+    "                      predicted    classifier: the predicted class of each sample; segmentation:\n"
+    "                                   mask-sum over the pixels predicted as --class C\n"
+    "                      whole-image  Σ_p output[n, C, p] of a segmentation (needs --class)\n"
+    "                    default: mask-sum with --mask, class with --class, predicted otherwise\n"
+    "  --class C         the class index\n"
+    "  --mask M          [*P] or [N, *P] .npy (real-valued weights), or a PNG/JPEG (pixels brighter than\n"
+    "                    half are 1, the rest 0) of the output's spatial size\n"
+    "  --size HxW        size of the maps (bilinear, half-pixel centres); default: the input's size\n"
+    "  --renormalize     ReLU and min-max again after resizing (as pytorch-grad-cam does)\n"
+    "  --device D        cpu (default) or cuda\n"
+    "  --batch-size B    forward passes per batch for scorecam (default 16)\n"
+    "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image)\n"
+    "\n"
+    "Inputs must be regular files; an input or mask array may hold at most 2^28 values, and the maps\n"
+    "(N times --size) at most 2^28 values. Outputs are checked before any work (none may be an input or\n"
+    "the other output) and appear together at the end, or none does. A map that is not finite is an error.\n"
+    "Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error.\n";
+
+/// The parsed `camkit-torch explain` command line.
+struct explain_args {
+    std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu";
+    std::optional<std::int64_t> cls;
+    std::int64_t batch_size = 16;
+    camkit::options opt;
+};
+
+bool is_image_path(const std::string& p) {
+    std::string ext = std::filesystem::path(p).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
+}
+
+bool known_method(const std::string& name) {
+    if (name == "scorecam") return true;
+    for (auto n : camkit::method_names())
+        if (n == name) return true;
+    return false;
+}
+
+explain_args parse_explain_args(const std::vector<std::string>& args) {
+    explain_args a;
+    camkit_cli::option_parser("camkit-torch explain")
+        .value("--model", a.model)
+        .value("--layer", a.layer)
+        .value("--input", a.input)
+        .value("--out", a.out)
+        .value("--png", a.png)
+        .value("--mask", a.mask)
+        .value("--method", a.method)
+        .value("--target", a.target)
+        .value("--device", a.device)
+        .value("--class", [&](const std::string& v) { a.cls = camkit_cli::parse_count(v, "--class", 0); })
+        .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
+        .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
+        .flag("--renormalize", a.opt.renormalize)
+        .parse(args);
+    if (a.model.empty()) fail("--model is required");
+    if (a.layer.empty()) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    if (a.input.empty()) fail("--input is required");
+    if (a.out.empty()) fail("--out is required");
+    if (!known_method(a.method))
+        fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + " scorecam)");
+    if (a.target.empty()) a.target = !a.mask.empty() ? "mask-sum" : a.cls ? "class" : "predicted";
+    const std::vector<std::string> targets{"class", "mask-sum", "mask-mean", "predicted", "whole-image"};
+    if (std::find(targets.begin(), targets.end(), a.target) == targets.end())
+        fail("--target must be class, mask-sum, mask-mean, predicted or whole-image, got '" + a.target + "'");
+    const bool masked = a.target == "mask-sum" || a.target == "mask-mean";
+    if (masked && a.mask.empty()) fail("--target " + a.target + " needs --mask");
+    if (!masked && !a.mask.empty()) fail("--mask goes with --target mask-sum or mask-mean, not " + a.target);
+    if ((masked || a.target == "class" || a.target == "whole-image") && !a.cls)
+        fail("--target " + a.target + " needs --class");
+    if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
+    return a;
+}
+
+/// Checks the size an image or .npy input declares in its header, before its data is read: at
+/// most max_values values (`per_pixel` values per image pixel). Returns the declared shape.
+camkit::shape_t check_declared_size(const std::string& path, const std::string& what, std::size_t per_pixel) {
+    if (is_image_path(path)) {
+        const camkit::io::image_info info = camkit::io::read_image_info(path);
+        camkit_cli::check_values(camkit_cli::value_count(per_pixel, {info.height, info.width}),
+                                 what + " " + path + " of " + std::to_string(info.height) + "x" + std::to_string(info.width));
+        return {1, 3, info.height, info.width};
+    }
+    const camkit::shape_t shape = camkit::io::read_npy_header(path).shape;
+    camkit_cli::check_values(camkit::element_count(shape), what + " " + path + " " + camkit::to_string(shape));
+    return shape;
+}
+
+/// The values of a .npy file as float, refusing NaN, Inf and values beyond float32's range.
+camkit::tensor<float> read_floats(const std::string& path, const std::string& what) {
+    const camkit::tensor<double> x = camkit::io::read_npy<double>(path);
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        if (!std::isfinite(x[i])) fail(path + ": " + what + " holds NaN or Inf (flat index " + std::to_string(i) + ")");
+        if (std::abs(x[i]) > std::numeric_limits<float>::max())
+            fail(path + ": " + what + " holds " + std::to_string(x[i]) + ", beyond float32's range (flat index " +
+                 std::to_string(i) + ")");
+    }
+    return camkit::tensor<float>(x.shape, std::vector<float>(x.values.begin(), x.values.end()));
+}
+
+/// The model input [N, C, *S]: a .npy as is, or an image as [1, 3, H, W] in [0, 1].
+at::Tensor load_input(const std::string& path, std::optional<camkit::rgb_image>& image) {
+    if (is_image_path(path)) {
+        image = camkit::io::read_image(path);
+        const auto h = static_cast<std::int64_t>(image->height), w = static_cast<std::int64_t>(image->width);
+        at::Tensor bytes = at::empty({h, w, 3}, at::kByte);
+        std::copy(image->pixels.begin(), image->pixels.end(), bytes.data_ptr<std::uint8_t>());
+        return bytes.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0).contiguous();
+    }
+    const camkit::tensor<float> x = read_floats(path, "input");
+    if (x.rank() < 3 || x.rank() > 5)
+        fail(path + ": input must be [N, C, L], [N, C, H, W] or [N, C, D, H, W], got shape " + camkit::to_string(x.shape));
+    if (x.size() == 0) fail(path + ": input has an empty axis: shape " + camkit::to_string(x.shape));
+    at::Tensor t = at::empty(camkit::torch::sizes_of(x.shape), at::kFloat);
+    std::copy(x.values.begin(), x.values.end(), t.data_ptr<float>());
+    return t;
+}
+
+/// The mask [*P] or [N, *P]: a .npy as is, or an image binarized at half brightness.
+camkit::tensor<float> load_mask(const std::string& path) {
+    if (!is_image_path(path)) return read_floats(path, "mask");
+    const camkit::rgb_image m = camkit::io::read_image(path);
+    camkit::tensor<float> out({m.height, m.width});
+    for (std::size_t i = 0; i < m.height * m.width; ++i) {
+        const int sum = m.pixels[3 * i] + m.pixels[3 * i + 1] + m.pixels[3 * i + 2];
+        out[i] = sum >= 3 * 128 ? 1.0f : 0.0f;
+    }
+    return out;
+}
+
+/// One target per sample, built with the library's target and mask builders from the command
+/// line and the model output on the input.
+std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor& output) {
+    const camkit::tensor<float> y = to_host(output);
+    const std::size_t N = y.shape[0], C = y.shape[1];
+    const bool segmentation = y.rank() > 2;
+    const std::size_t classes = C == 1 ? 2 : C;  // a one-channel (sigmoid) output has classes 0 and 1
+    const std::size_t c = a.cls ? static_cast<std::size_t>(*a.cls) : 0;
+    if (a.cls && c >= classes)
+        fail("--class " + std::to_string(c) + " is out of range: the model output " + camkit::to_string(y.shape) +
+             " has " + std::to_string(classes) + " classes (0 to " + std::to_string(classes - 1) + ")");
+    if (!segmentation && a.target != "class" && a.target != "predicted")
+        fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " +
+             camkit::to_string(y.shape));
+    if (a.target == "class") return std::vector<camkit::target>(N, camkit::class_score(c));
+    if (a.target == "whole-image") return std::vector<camkit::target>(N, camkit::whole_image(c));
+    if (a.target == "predicted" && segmentation) {
+        if (!a.cls) fail("--target predicted on a segmentation output needs --class");
+        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::predicted_region(y, c)));
+    }
+    if (a.target == "predicted") {
+        if (a.cls)
+            fail("--class does not go with --target predicted for a classifier (it explains each sample's "
+                 "predicted class)");
+        const camkit::tensor<float> labels = camkit::detail::predicted_labels(y, "--target predicted");
+        std::vector<camkit::target> targets;
+        for (float label : labels.values) targets.push_back(camkit::class_score(static_cast<std::size_t>(label)));
+        return targets;
+    }
+    // mask-sum, mask-mean
+    const camkit::tensor<float> mask = load_mask(a.mask);
+    const camkit::shape_t spatial(y.shape.begin() + 2, y.shape.end());
+    camkit::shape_t batched{N};
+    batched.insert(batched.end(), spatial.begin(), spatial.end());
+    if (mask.shape != spatial && mask.shape != batched)
+        fail("--mask " + a.mask + " has shape " + camkit::to_string(mask.shape) + " but the model output " +
+             camkit::to_string(y.shape) + " needs " + camkit::to_string(spatial) + " or " + camkit::to_string(batched));
+    return std::vector<camkit::target>(N, a.target == "mask-mean" ? camkit::mask_mean(c, mask) : camkit::mask_sum(c, mask));
+}
+
+/// The PNG picture: heatmaps side by side, or the 2-D map overlaid on the input image.
+camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional<camkit::rgb_image>& image) {
+    if (!image || maps.rank() != 3) return camkit_cli::side_by_side(camkit::heatmaps(maps), 2);
+    const camkit::tensor<float> resized = camkit::resize(maps, {image->height, image->width});
+    camkit::tensor<float> one({image->height, image->width});
+    std::copy_n(resized.values.begin(), one.size(), one.values.begin());
+    return camkit::overlay(one, *image);
+}
+
+/// Runs the model and the method on `input`: the finished maps [N, *size] on `device`.
+at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Tensor input, const camkit::shape_t& size,
+                       const at::Device& device) {
+    model.to(device);
+    input = input.to(device);
+    camkit::torch::scripted_layer layer(model, a.layer);  // unknown layer: lists the valid ones
+
+    // A first forward, without gradients, gives the output shape to check --class and --mask against.
+    at::Tensor output;
+    {
+        at::NoGradGuard no_grad;
+        output = layer.forward(input).output;
+    }
+    if (output.dim() < 2 || output.dim() > 5 || output.size(0) != input.size(0))
+        fail("the model output has shape " + camkit::to_string(camkit::torch::shape_of(output)) +
+             "; camkit-torch needs [N, C] or [N, C, *P] with N = " + std::to_string(input.size(0)));
+    const std::vector<camkit::target> targets = make_targets(a, output);
+
+    camkit::options opt = a.opt;
+    opt.size = size;
+    if (a.method == "scorecam") {
+        camkit::torch::score_cam_options sopt;
+        sopt.batch_size = a.batch_size;
+        return camkit::torch::score_cam(model, a.layer, input, targets, opt, sopt).map;
+    }
+    // Gradients reach the layer even when the model's weights are frozen.
+    const at::Tensor x = input.detach().requires_grad_(true);
+    at::Tensor map;
+    camkit::with_method(a.method, [&](auto type) {
+        using M = typename decltype(type)::type;
+        map = camkit::torch::explain<M>(layer, x, targets, opt).cam.map;
+    });
+    return map;
+}
+
+int run_explain(const std::vector<std::string>& args) {
+    const explain_args a = parse_explain_args(args);
+
+    // Every file is checked before any work: inputs are regular files, outputs are neither inputs
+    // nor each other and can be written; the headers bound the memory before any data is read.
+    camkit_cli::file_set files;
+    files.input("--model", a.model);
+    files.input("--input", a.input);
+    files.input("--mask", a.mask);
+    const std::size_t out_file = files.output("--out", a.out);
+    const std::optional<std::size_t> png_file = a.png.empty() ? std::nullopt : std::optional(files.output("--png", a.png));
+    const camkit::shape_t declared = check_declared_size(a.input, "--input", 3);
+    if (!a.mask.empty()) check_declared_size(a.mask, "--mask", 1);
+    if (declared.size() >= 3) {
+        const camkit::shape_t spatial(declared.begin() + 2, declared.end());
+        if (!a.opt.size.empty() && a.opt.size.size() != spatial.size())
+            fail("--size has " + std::to_string(a.opt.size.size()) + " extents but the input " +
+                 camkit::to_string(declared) + " has " + std::to_string(spatial.size()) + " spatial axes");
+        camkit_cli::check_values(camkit_cli::value_count(declared[0], a.opt.size.empty() ? spatial : a.opt.size),
+                                 "the maps " + camkit::to_string(a.opt.size.empty() ? spatial : a.opt.size) + " of " +
+                                     std::to_string(declared[0]) + " samples");
+    }
+    if (a.device == "cuda" && !torch::cuda::is_available())
+        fail("--device cuda: this LibTorch build or machine has no CUDA device");
+
+    const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
+    torch::jit::Module model = camkit_torch_tool::load_model(a.model);
+    std::optional<camkit::rgb_image> image;
+    const at::Tensor input = load_input(a.input, image);
+    camkit::shape_t size(input.sizes().begin() + 2, input.sizes().end());
+    if (!a.opt.size.empty()) size = a.opt.size;
+
+    camkit::tensor<float> map;
+    try {
+        map = to_host(compute_map(a, model, input, size, device));
+    } catch (const camkit_cli::usage_error&) {
+        throw;
+    } catch (const camkit::error&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const c10::Error& e) {
+        // The model rejected the input (wrong channel count, size, dtype): bad input, not a crash.
+        fail("the model failed on this input: " + camkit_torch_tool::model_error(e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+        // The TorchScript interpreter rethrows the model's errors as std::runtime_error.
+        fail("the model failed on this input: " + camkit_torch_tool::model_error(e.what()));
+    }
+    if (auto i = camkit_cli::first_non_finite<float>(map.values))
+        fail("the map of sample " + std::to_string(*i / (map.size() / map.shape[0])) +
+             " is not finite: the activations or gradients at layer " + a.layer + " overflow float32");
+
+    // Everything is computed and encoded before the outputs are committed together.
+    files.write(out_file, camkit::io::encode_npy<float>(map.shape, map.data()));
+    std::optional<camkit::rgb_image> png;
+    if (png_file) {
+        png = picture(map, image);
+        files.write(*png_file, camkit::io::encode_png(*png));
+    }
+    files.commit();
+
+    std::cout << "camkit-torch: " << a.method << " of layer " << a.layer << ", map " << camkit::to_string(map.shape)
+              << " -> " << a.out;
+    if (png) std::cout << ", picture " << png->height << "x" << png->width << " -> " << a.png;
+    std::cout << "\n";
+    return 0;
+}
+
+const camkit_cli::registration explain{
+    {"explain", "class-activation maps of a model's named layer for an input", help, run_explain}};
+
+}  // namespace

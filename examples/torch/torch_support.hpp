@@ -1,0 +1,83 @@
+#pragma once
+// What the camkit-torch commands share: loading a TorchScript model (with a check of its weight
+// storage), reading LibTorch's error messages, and host copies of tensors.
+#include "../common/cli_support.hpp"
+
+#include <camkit/tensor.hpp>
+#include <camkit/torch/tensor.hpp>
+
+#include <torch/script.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <exception>
+#include <filesystem>
+#include <sstream>
+#include <string>
+#include <system_error>
+
+namespace camkit_torch_tool {
+
+/// The informative line of a LibTorch or TorchScript interpreter error: the last "...Error: ..."
+/// line of an interpreter traceback (without that prefix), else the first line.
+inline std::string model_error(const std::string& what) {
+    std::istringstream lines(what);
+    std::string line, found;
+    while (std::getline(lines, line)) {
+        const auto colon = line.find("Error: ");
+        if (colon != std::string::npos && line.find_first_of(" \t") > colon) found = line.substr(colon + 7);
+    }
+    return found.empty() ? camkit_cli::one_line(what) : camkit_cli::one_line(found);
+}
+
+/// Fails when a parameter or buffer of `m` reaches past the end of its storage: the weight records
+/// of the model file are shorter than its tensors say (a truncated or corrupt file), which LibTorch
+/// would otherwise report only at the first forward pass, as if the input were wrong.
+inline void check_weight_storage(const torch::jit::Module& m, const std::string& path) {
+    const auto check = [&](const std::string& name, const at::Tensor& t) {
+        if (!t.defined() || t.numel() == 0) return;
+        std::int64_t last = t.storage_offset();
+        for (std::int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
+        const auto need = static_cast<std::size_t>(last + 1) * t.element_size();
+        const std::size_t have = t.has_storage() ? t.storage().nbytes() : 0;
+        if (have < need)
+            camkit_cli::fail(path + ": damaged model file: the weights of '" + name + "' need " + std::to_string(need) +
+                             " bytes but the file holds " + std::to_string(have) + " (truncated or corrupt)");
+    };
+    for (const auto& p : m.named_parameters(true)) check(p.name, p.value);
+    for (const auto& b : m.named_buffers(true)) check(b.name, b.value);
+}
+
+/// The TorchScript model at `path`, in eval mode; a clear error when it is missing, not a
+/// TorchScript file, or a damaged one.
+inline torch::jit::Module load_model(const std::string& path) {
+    camkit::io::regular_file_size(path, UINT64_MAX);  // a FIFO or device is refused before it is opened
+    torch::jit::Module m;
+    try {
+        m = torch::jit::load(path);
+    } catch (const std::exception& e) {
+        // A TorchScript file is a zip archive: one that starts like a zip but does not load is damaged.
+        char magic[4] = {};
+        if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
+            const std::size_t got = std::fread(magic, 1, 4, f);
+            std::fclose(f);
+            if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
+                camkit_cli::fail(path + ": damaged model file: " + model_error(e.what()));
+        }
+        camkit_cli::fail(path + ": not a TorchScript model (save it with torch.jit.script(model).save(path) or "
+                                "torch.jit.trace(model, x).save(path))");
+    }
+    check_weight_storage(m, path);
+    m.eval();
+    return m;
+}
+
+/// A camkit::tensor<float> copy of a tensor (moved to the CPU, as float).
+inline camkit::tensor<float> to_host(const at::Tensor& t) {
+    const at::Tensor c = t.detach().to(at::kCPU).to(at::kFloat).contiguous();
+    camkit::tensor<float> out(camkit::torch::shape_of(c));
+    std::copy_n(c.data_ptr<float>(), c.numel(), out.values.begin());
+    return out;
+}
+
+}  // namespace camkit_torch_tool

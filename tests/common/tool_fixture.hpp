@@ -1,0 +1,125 @@
+#pragma once
+// One fixture for the tests that run a built tool (`camkit`, `camkit-torch`) as a program: a
+// scratch folder of the running test (temp_dir.hpp), the run itself with stdout and stderr
+// captured, and the check of a clean failure (exit status 2, one line on stderr, no file left).
+#include "temp_dir.hpp"
+
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <system_error>
+#include <vector>
+
+namespace camkit_test {
+
+/// What a run of a tool gave: its exit status and what it wrote.
+struct tool_result {
+    int status = -1;  ///< exit status; 128 + signal when killed, 124 when it ran into the time limit
+    std::string out, err;
+};
+
+/// The bytes of the file at `p` ("" when it cannot be read).
+inline std::string slurp(const std::filesystem::path& p) {
+    std::ifstream f(p, std::ios::binary);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    return ss.str();
+}
+
+/// Writes `bytes` to the file at `p`.
+inline void write_text(const std::filesystem::path& p, const std::string& bytes) {
+    std::ofstream(p, std::ios::binary) << bytes;
+}
+
+/// `s` quoted for the POSIX shell.
+inline std::string shell_quote(const std::string& s) {
+    std::string q = "'";
+    for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+/// A test that runs the tool at `tool_path`, named `tool_name` in its messages, in a scratch
+/// folder of its own.
+class tool_fixture : public ::testing::Test {
+protected:
+    tool_fixture(std::string tool_path, std::string tool_name)
+        : tool_path_(std::move(tool_path)), tool_name_(std::move(tool_name)) {}
+
+    void SetUp() override { dir_ = unique_temp_dir("camkit_tool"); }
+    void TearDown() override {
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+
+    /// A path in the test's folder.
+    std::string path(const std::string& name) const { return (dir_ / name).string(); }
+
+    /// Runs the tool with `args` (passed as they are, no shell expansion), stdin from /dev/null and
+    /// a time limit of two minutes, so a tool that blocks on an input fails the test instead of hanging it.
+    tool_result run(const std::vector<std::string>& args) const {
+        const std::filesystem::path o = dir_.parent_path() / (dir_.filename().string() + ".stdout"),
+                                    e = dir_.parent_path() / (dir_.filename().string() + ".stderr");
+        std::string cmd = "timeout 120 " + shell_quote(tool_path_);
+        for (const auto& a : args) cmd += " " + shell_quote(a);
+        cmd += " </dev/null >" + shell_quote(o.string()) + " 2>" + shell_quote(e.string());
+        const int raw = std::system(cmd.c_str());
+        tool_result r;
+        r.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+        r.out = slurp(o);
+        r.err = slurp(e);
+        std::error_code ec;
+        std::filesystem::remove(o, ec);
+        std::filesystem::remove(e, ec);
+        return r;
+    }
+
+    /// The names in the test's folder, sorted (to check that a failure wrote nothing).
+    std::vector<std::string> files() const {
+        std::vector<std::string> names;
+        for (const auto& entry : std::filesystem::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
+        std::sort(names.begin(), names.end());
+        return names;
+    }
+
+    /// Expects a clean failure: status 2, one line on stderr starting "<tool>: " and containing
+    /// `needle`, and the folder as it was (no output, no staging file, no changed file). Returns stderr.
+    std::string expect_bad_input(const std::vector<std::string>& args, const std::string& needle) const {
+        std::vector<std::pair<std::string, std::string>> before;
+        for (const auto& name : files()) before.emplace_back(name, file_state(name));
+        const tool_result r = run(args);
+        EXPECT_EQ(r.status, 2) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
+        EXPECT_EQ(r.err.rfind(tool_name_ + ": ", 0), 0u) << r.err;
+        EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << "not one line: " << r.err;
+        EXPECT_NE(r.err.find(needle), std::string::npos) << "stderr: " << r.err << "expected: " << needle;
+        std::vector<std::pair<std::string, std::string>> after;
+        for (const auto& name : files()) after.emplace_back(name, file_state(name));
+        EXPECT_EQ(after, before) << "the folder changed: " << r.err;
+        return r.err;
+    }
+
+    std::filesystem::path dir_;
+
+private:
+    /// A file's contents (a folder or special file as a marker), to see that a failure changed nothing.
+    std::string file_state(const std::string& name) const {
+        std::error_code ec;
+        const auto st = std::filesystem::symlink_status(dir_ / name, ec);
+        if (st.type() != std::filesystem::file_type::regular) return "<" + std::to_string(static_cast<int>(st.type())) + ">";
+        // Large (sparse) inputs by size and time: reading them would take longer than the test.
+        const auto size = std::filesystem::file_size(dir_ / name, ec);
+        if (size > (1u << 20))
+            return std::to_string(size) + "@" +
+                   std::to_string(std::filesystem::last_write_time(dir_ / name, ec).time_since_epoch().count());
+        return slurp(dir_ / name);
+    }
+
+    std::string tool_path_, tool_name_;
+};
+
+}  // namespace camkit_test
