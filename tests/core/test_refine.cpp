@@ -468,22 +468,41 @@ TEST(refine_panel, panels_in_order) {
     camkit::rgb_image img(32, 32);
     std::fill(img.pixels.begin(), img.pixels.end(), std::uint8_t{90});
     const auto r = camkit::refine(s.low, s.high, &img);
-    // 11 panels with the image: 6 + 5 in two rows, 4-pixel gaps
+    // 11 panels with the image: 6 + 5 in two rows, 4-pixel gaps, an 11-pixel caption under each
     const auto p = camkit::refine_panel(r, s.high, &img);
+    const std::size_t cell = 32 + 11 + 4;
     EXPECT_EQ(p.width, 6 * 32 + 5 * 4);
-    EXPECT_EQ(p.height, 2 * 32 + 4);
+    EXPECT_EQ(p.height, 2 * (32 + 11) + 4);
     EXPECT_EQ(p.at(3, 3), (camkit::rgb{90, 90, 90}));          // panel 1: the image
     EXPECT_EQ(p.at(3, 32 + 1), (camkit::rgb{255, 255, 255}));  // a gap
     const auto roi_img = camkit::detail::mask_image(r.roi);   // panel 6: the roi, white on black
     for (std::size_t y = 0; y < 32; ++y)
         for (std::size_t x = 0; x < 32; ++x) EXPECT_EQ(p.at(y, 5 * 36 + x), roi_img.at(y, x));
-    const auto last = r.result;                               // panel 11 (row 2, column 5): the result
-    for (std::size_t y = 0; y < 32; ++y)
-        for (std::size_t x = 0; x < 32; ++x) EXPECT_EQ(p.at(36 + y, 4 * 36 + x), last.at(y, x));
+    for (std::size_t y = 0; y < 32; ++y)                      // panel 11 (row 2, column 5): the result
+        for (std::size_t x = 0; x < 32; ++x) EXPECT_EQ(p.at(cell + y, 4 * 36 + x), r.result.at(y, x));
+    // the caption "image": black pixels in the strip under panel 1, white in the margin above them
+    std::size_t black = 0;
+    for (std::size_t y = 32; y < 43; ++y)
+        for (std::size_t x = 0; x < 32; ++x) black += p.at(y, x) == camkit::rgb{0, 0, 0};
+    EXPECT_GT(black, 10u);
+    EXPECT_EQ(p.at(32, 16), (camkit::rgb{255, 255, 255}));
+    // the glyphs: 'i' has its dot in row 0, '-' is one row of four pixels, 'g' a descender,
+    // unknown characters are blank
+    EXPECT_EQ(camkit::detail::caption_glyph('i')[0], 0x04);
+    EXPECT_EQ(camkit::detail::caption_glyph('-')[3], 0x1e);
+    EXPECT_EQ(camkit::detail::caption_glyph('g')[8], 0x0e);
+    EXPECT_EQ(camkit::detail::caption_glyph('a')[8], 0x00);
+    EXPECT_EQ(camkit::detail::caption_glyph('?'), camkit::detail::glyph{});
     // without an image: 10 panels, the last the keep mask
     const auto q = camkit::refine_panel(camkit::refine(s.low, s.high), s.high, nullptr, camkit::colormap::jet, 5, 2);
     EXPECT_EQ(q.width, 5 * 32 + 4 * 2);
-    EXPECT_EQ(q.height, 2 * 32 + 2);
-    EXPECT_EQ(q.at(34 + 5, 4 * 34 + 5), r.keep(5, 5) ? (camkit::rgb{255, 255, 255}) : (camkit::rgb{0, 0, 0}));
+    EXPECT_EQ(q.height, 2 * (32 + 11) + 2);
+    EXPECT_EQ(q.at(43 + 2 + 5, 4 * 34 + 5), r.keep(5, 5) ? (camkit::rgb{255, 255, 255}) : (camkit::rgb{0, 0, 0}));
+    // scale 2: every panel pixel becomes a 2×2 block
+    const auto big = camkit::refine_panel(r, s.high, &img, camkit::colormap::jet, 6, 4, 2);
+    EXPECT_EQ(big.width, 6 * 64 + 5 * 4);
+    for (std::size_t y = 0; y < 64; ++y)
+        for (std::size_t x = 0; x < 64; ++x) EXPECT_EQ(big.at(y, 5 * 68 + x), roi_img.at(y / 2, x / 2));
     EXPECT_THROW(camkit::refine_panel(r, tensor<double>({8, 8}, 1.0)), camkit::error);
+    EXPECT_THROW(camkit::refine_panel(r, s.high, &img, camkit::colormap::jet, 6, 4, 0), camkit::error);
 }
