@@ -7,6 +7,7 @@
 #include <camkit/refine/panel.hpp>
 #include <camkit/refine/refine.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <utility>
 #include <string_view>
 #include <system_error>
 #include <vector>
@@ -197,26 +199,30 @@ std::string json_number(double v) {
     return buf;
 }
 
+/// Fails unless `dir` is a folder, or does not exist yet in a folder that does (it is created
+/// only once the results are computed, so a failed run leaves nothing behind).
+void check_out_dir(const std::string& dir) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    const auto st = fs::status(dir, ec);
+    if (fs::exists(st)) {
+        if (st.type() != fs::file_type::directory) fail("--out-dir " + dir + " exists and is not a folder");
+        return;
+    }
+    fs::path parent = fs::path(dir).lexically_normal().parent_path();
+    if (parent.empty()) parent = ".";
+    if (!fs::is_directory(parent, ec))
+        fail("--out-dir " + dir + ": its parent folder '" + parent.string() + "' does not exist");
+}
+
 int run_refine(const std::vector<std::string>& args) {
     const refine_args a = parse_refine_args(args);
-
-    std::error_code ec;
-    std::filesystem::create_directories(a.out_dir, ec);
-    if (!std::filesystem::is_directory(a.out_dir, ec)) fail("--out-dir " + a.out_dir + " is not a folder that can be created");
 
     camkit_cli::file_set files;
     files.input("--low", a.low);
     files.input("--high", a.high);
     files.input("--image", a.image);
-    const auto out = [&](const std::string& name) {
-        return files.output("--out-dir", (std::filesystem::path(a.out_dir) / name).string());
-    };
-    const std::vector<std::string> names{"blurred.npy",      "edges.npy",  "low_resized.npy", "roi.npy",
-                                         "focal_points.npy", "segmented.npy", "full_segment.npy", "merged.npy",
-                                         "keep.npy",         "bounds.json", "pipeline.png"};
-    std::vector<std::size_t> slots;
-    for (const auto& n : names) slots.push_back(out(n));
-    const std::optional<std::size_t> result_slot = a.image.empty() ? std::nullopt : std::optional(out("result.png"));
+    check_out_dir(a.out_dir);
 
     const camkit::tensor<double> low = read_map(a.low, "--low");
     const camkit::tensor<double> high = read_map(a.high, "--high");
@@ -231,18 +237,30 @@ int run_refine(const std::vector<std::string>& args) {
 
     const camkit::refine_result<double> r = camkit::refine(low, high, image ? &*image : nullptr, a.opt);
     // Small maps are enlarged in the picture so that each panel is at least 128 pixels high.
-    const std::size_t scale = std::max<std::size_t>(1, (128 + high.shape[0] - 1) / high.shape[0]);
-    const camkit::rgb_image panel = camkit::refine_panel(r, high, image ? &*image : nullptr, camkit::colormap::jet, 6, 4,
-                                                         std::min<std::size_t>(scale, 16));
+    const std::size_t scale = std::min<std::size_t>(16, (128 + high.shape[0] - 1) / high.shape[0]);
+    const camkit::rgb_image panel =
+        camkit::refine_panel(r, high, image ? &*image : nullptr, camkit::colormap::jet, 6, 4, scale);
 
-    const std::vector<std::vector<std::byte>> contents{
-        encode_map(r.blurred),          encode_map(r.edges),        encode_map(r.low_resized),
-        encode_mask(r.roi),             encode_points(r.focal_points), encode_mask(r.segmented),
-        encode_mask(r.full_segment),    encode_map(r.merged),       encode_mask(r.keep),
-        text_bytes("{\"lower\": " + json_number(r.bounds.lower) + ", \"upper\": " + json_number(r.bounds.upper) + "}\n"),
-        camkit::io::encode_png(panel)};
-    for (std::size_t i = 0; i < slots.size(); ++i) files.write(slots[i], contents[i]);
-    if (result_slot) files.write(*result_slot, camkit::io::encode_png(r.result));
+    std::vector<std::pair<std::string, std::vector<std::byte>>> outputs{
+        {"blurred.npy", encode_map(r.blurred)},
+        {"edges.npy", encode_map(r.edges)},
+        {"low_resized.npy", encode_map(r.low_resized)},
+        {"roi.npy", encode_mask(r.roi)},
+        {"focal_points.npy", encode_points(r.focal_points)},
+        {"segmented.npy", encode_mask(r.segmented)},
+        {"full_segment.npy", encode_mask(r.full_segment)},
+        {"merged.npy", encode_map(r.merged)},
+        {"keep.npy", encode_mask(r.keep)},
+        {"bounds.json",
+         text_bytes("{\"lower\": " + json_number(r.bounds.lower) + ", \"upper\": " + json_number(r.bounds.upper) + "}\n")},
+        {"pipeline.png", camkit::io::encode_png(panel)}};
+    if (image) outputs.emplace_back("result.png", camkit::io::encode_png(r.result));
+
+    std::error_code ec;
+    std::filesystem::create_directories(a.out_dir, ec);
+    if (ec) fail("--out-dir " + a.out_dir + ": cannot create the folder: " + ec.message());
+    for (const auto& [name, bytes] : outputs)
+        files.write(files.output("--out-dir", (std::filesystem::path(a.out_dir) / name).string()), bytes);
     files.commit();
 
     std::size_t segmented = 0, kept = 0;
