@@ -99,9 +99,10 @@ int register_refine() {
         add(shape, "percentile", side, rank, [](const refine_inputs& in) { return camkit::percentile(in.high, 85); });
         add(shape, "resize_low", side, rank,
             [](const refine_inputs& in) { return camkit::resize_low(in.low, in.high.shape); });
-        add(shape, "grow_region", side, rank, [](const refine_inputs& in) {
-            return camkit::grow_region(in.edges, in.seeds, in.bounds.lower, in.bounds.upper);
-        });
+        // From the refinement's seeds through every edge value up to its upper bound: the flat
+        // region around the peak (the refinement's own bounds grow only a few pixels on this scene).
+        add(shape, "grow_region", side, rank,
+            [](const refine_inputs& in) { return camkit::grow_region(in.edges, in.seeds, 0.0, in.bounds.upper); });
         add(shape, "fill_small_holes", side, rank,
             [](const refine_inputs& in) { return camkit::fill_small_holes(in.segment); });
         add(shape, "local_maxima", side, rank, [](const refine_inputs& in) { return camkit::local_maxima(in.high); });

@@ -19,20 +19,31 @@ mask_t local_maxima(const tensor<T>& map, connectivity conn = connectivity::full
     const detail::grid g(map.shape);
     const T mn = detail::min_max(map.data(), map.size()).first;
     mask_t out(map.shape, std::uint8_t{0});
-    std::vector<std::uint8_t> seen(g.size, 0);
+    // 0: not yet seen; 1: in a flooded plateau; 2: has a higher neighbour, so its plateau is no
+    // maximum (found by a quick look before any flood: most pixels of a smooth map end there).
+    std::vector<std::uint8_t> state(g.size, 0);
     std::vector<std::size_t> plateau;
     for (std::size_t start = 0; start < g.size; ++start) {
-        if (seen[start]) continue;
-        // Flood the plateau of equal values around `start`, noting whether any neighbour is higher.
+        if (state[start]) continue;
         const T v = map[start];
+        bool higher = false;
+        g.for_each_neighbour(start, conn, [&](std::size_t q) { higher = higher || map[q] > v; });
+        if (higher) {
+            state[start] = 2;
+            continue;
+        }
+        // Flood the plateau of equal values around `start`, noting whether any neighbour is higher
+        // or any member was already found to have one.
         bool maximum = v > mn;
         plateau.assign(1, start);
-        seen[start] = 1;
+        state[start] = 1;
         for (std::size_t k = 0; k < plateau.size(); ++k)
             g.for_each_neighbour(plateau[k], conn, [&](std::size_t q) {
                 if (map[q] > v) maximum = false;
-                if (map[q] == v && !seen[q]) {
-                    seen[q] = 1;
+                if (map[q] != v) return;
+                if (state[q] == 2) maximum = false;
+                if (state[q] == 0) {
+                    state[q] = 1;
                     plateau.push_back(q);
                 }
             });
