@@ -95,7 +95,8 @@ int register_refine() {
                                                [=](benchmark::State& st) { read_high(st, side, rank); }));
         add(shape, "refine", side, rank, [](const refine_inputs& in) { return camkit::refine(in.low, in.high); });
         add(shape, "box_filter", side, rank, [](const refine_inputs& in) { return camkit::box_filter(in.high, 5); });
-        add(shape, "sobel_magnitude", side, rank, [](const refine_inputs& in) { return camkit::sobel_magnitude(in.high); });
+        add(shape, "sobel_magnitude", side, rank,
+            [](const refine_inputs& in) { return camkit::sobel_magnitude(in.high); });
         add(shape, "percentile", side, rank, [](const refine_inputs& in) { return camkit::percentile(in.high, 85); });
         add(shape, "resize_low", side, rank,
             [](const refine_inputs& in) { return camkit::resize_low(in.low, in.high.shape); });

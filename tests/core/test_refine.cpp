@@ -13,6 +13,7 @@
 #include <camkit/refine/region_growing.hpp>
 #include <camkit/refine/sobel.hpp>
 #include <camkit/refine/thinning.hpp>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -24,13 +25,10 @@ using camkit::mask_t;
 using camkit::points_t;
 using camkit::shape_t;
 using camkit::tensor;
+using ::testing::DoubleNear;
+using ::testing::Pointwise;
 
 namespace {
-
-void expect_near_all(const std::vector<double>& got, const std::vector<double>& want, double tol) {
-    ASSERT_EQ(got.size(), want.size());
-    for (std::size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], tol) << "at flat index " << i;
-}
 
 mask_t mask(shape_t shape, std::vector<int> v) {
     return mask_t(std::move(shape), std::vector<std::uint8_t>(v.begin(), v.end()));
@@ -88,18 +86,19 @@ TEST(refine_percentile, errors) {
 TEST(refine_box_filter, reflect_border_by_hand) {
     // reflect: x[−1] = x[0], x[3] = x[2]
     const auto r = camkit::box_filter(tensor<double>({1, 3}, {1, 2, 4}), 3);
-    expect_near_all(r.values, {4.0 / 3, 7.0 / 3, 10.0 / 3}, 1e-15);
+    EXPECT_THAT(r.values, Pointwise(DoubleNear(1e-15), std::vector<double>{4.0 / 3, 7.0 / 3, 10.0 / 3}));
     // a single row: the vertical pass reads the row itself three times
     EXPECT_EQ(r.shape, (shape_t{1, 3}));
 }
 
 TEST(refine_box_filter, window_wider_than_axis_and_even_width) {
     // length 2, width 5: indices −2..2 read b a a b b (period 4) for pixel 0, a a b b a for pixel 1
-    expect_near_all(camkit::box_filter(tensor<double>({1, 2}, {1, 10}), 5).values, {(2 + 30) / 5.0, (3 + 20) / 5.0},
-                    1e-14);
+    EXPECT_THAT(camkit::box_filter(tensor<double>({1, 2}, {1, 10}), 5).values,
+                Pointwise(DoubleNear(1e-14), std::vector<double>{(2 + 30) / 5.0, (3 + 20) / 5.0}));
     // width 4: window [i − 1, i + 2]
-    expect_near_all(camkit::box_filter(tensor<double>({1, 4}, {1, 2, 3, 4}), 4).values,
-                    {(1 + 1 + 2 + 3) / 4.0, (1 + 2 + 3 + 4) / 4.0, (2 + 3 + 4 + 4) / 4.0, (3 + 4 + 4 + 3) / 4.0}, 1e-15);
+    EXPECT_THAT(camkit::box_filter(tensor<double>({1, 4}, {1, 2, 3, 4}), 4).values,
+                Pointwise(DoubleNear(1e-15), std::vector<double>{(1 + 1 + 2 + 3) / 4.0, (1 + 2 + 3 + 4) / 4.0,
+                                                                 (2 + 3 + 4 + 4) / 4.0, (3 + 4 + 4 + 3) / 4.0}));
 }
 
 TEST(refine_box_filter, identity_constant_and_volume) {
@@ -131,7 +130,9 @@ TEST(refine_sobel, ramp_by_hand) {
         for (std::size_t x = 0; x < 5; ++x) ramp(y, x) = double(x);
     const auto s = camkit::sobel_magnitude(ramp);
     const double r2 = std::sqrt(2.0);
-    for (std::size_t y = 0; y < 3; ++y) expect_near_all({s(y, 0), s(y, 1), s(y, 2), s(y, 4)}, {1 / r2, 2 / r2, 2 / r2, 1 / r2}, 1e-15);
+    for (std::size_t y = 0; y < 3; ++y)
+        EXPECT_THAT((std::vector<double>{s(y, 0), s(y, 1), s(y, 2), s(y, 4)}),
+                    Pointwise(DoubleNear(1e-15), std::vector<double>{1 / r2, 2 / r2, 2 / r2, 1 / r2}));
     // 3-D: the same ramp along the innermost axis, divided by √3
     tensor<double> ramp3({2, 2, 4});
     for (std::size_t i = 0; i < ramp3.size(); ++i) ramp3[i] = double(i % 4);
@@ -209,7 +210,8 @@ TEST(refine_grow_region, by_hand) {
 TEST(refine_grow_region, faces_only_in_2d_and_3d) {
     // the 1s touch only diagonally: face connectivity keeps the growth at the seed
     const tensor<double> m({3, 3}, {1, 0, 0, 0, 1, 0, 0, 0, 1});
-    EXPECT_EQ(ints(camkit::grow_region(m, points_t({1, 2}, {0, 0}), 1, 1)), (std::vector<int>{1, 0, 0, 0, 0, 0, 0, 0, 0}));
+    EXPECT_EQ(ints(camkit::grow_region(m, points_t({1, 2}, {0, 0}), 1, 1)),
+              (std::vector<int>{1, 0, 0, 0, 0, 0, 0, 0, 0}));
     EXPECT_EQ(ints(camkit::grow_region(m, points_t({1, 2}, {0, 0}), 1, 1, camkit::connectivity::full)),
               (std::vector<int>{1, 0, 0, 0, 1, 0, 0, 0, 1}));
     tensor<double> v({2, 2, 2}, 0.0);
@@ -314,17 +316,21 @@ TEST(refine_focal_points, local_points_scaled_and_thinned) {
 TEST(refine_merge, blend_and_multiply_by_hand) {
     const mask_t seg = mask({2, 2}, {0, 1, 1, 0});
     const tensor<double> low({2, 2}, {0, 2, 4, 1});  // normalized 0 .5 1 .25
-    expect_near_all(camkit::merge_maps(seg, low).values, {0, 0.75, 1, 0.125}, 1e-15);
-    expect_near_all(camkit::merge_maps(seg, low, camkit::merge_mode::blend, 0.2).values, {0, 0.6, 1, 0.2}, 1e-15);
-    expect_near_all(camkit::merge_maps(seg, low, camkit::merge_mode::multiply).values, {0, 0.5, 1, 0}, 1e-15);
+    EXPECT_THAT(camkit::merge_maps(seg, low).values,
+                Pointwise(DoubleNear(1e-15), std::vector<double>{0, 0.75, 1, 0.125}));
+    EXPECT_THAT(camkit::merge_maps(seg, low, camkit::merge_mode::blend, 0.2).values,
+                Pointwise(DoubleNear(1e-15), std::vector<double>{0, 0.6, 1, 0.2}));
+    EXPECT_THAT(camkit::merge_maps(seg, low, camkit::merge_mode::multiply).values,
+                Pointwise(DoubleNear(1e-15), std::vector<double>{0, 0.5, 1, 0}));
 }
 
 TEST(refine_merge, blank_inputs) {
     const tensor<double> low({2, 2}, {0, 2, 4, 1});
     // a blank segment gives the normalized low-res map, a blank low-res map the segment
-    expect_near_all(camkit::merge_maps(mask({2, 2}, {0, 0, 0, 0}), low).values, {0, 0.5, 1, 0.25}, 1e-15);
-    expect_near_all(camkit::merge_maps(mask({2, 2}, {0, 1, 0, 0}), tensor<double>({2, 2}, {0, -1, 0, -2})).values,
-                    {0, 1, 0, 0}, 0);
+    EXPECT_THAT(camkit::merge_maps(mask({2, 2}, {0, 0, 0, 0}), low).values,
+                Pointwise(DoubleNear(1e-15), std::vector<double>{0, 0.5, 1, 0.25}));
+    EXPECT_THAT(camkit::merge_maps(mask({2, 2}, {0, 1, 0, 0}), tensor<double>({2, 2}, {0, -1, 0, -2})).values,
+                Pointwise(DoubleNear(0), std::vector<double>{0, 1, 0, 0}));
     EXPECT_THROW(camkit::merge_maps(mask({2, 2}, {0, 0, 0, 0}), tensor<double>({2, 2}, 0.0)), camkit::error);
     EXPECT_THROW(camkit::merge_maps(mask({2, 2}, {1, 1, 1, 1}), low), camkit::error);  // a full segment is constant
     EXPECT_THROW(camkit::merge_maps(mask({2, 2}, {0, 1, 0, 0}), low, camkit::merge_mode::blend, 1.5), camkit::error);
@@ -389,15 +395,14 @@ TEST(refine_pipeline, steps_are_wired_together) {
 
 TEST(refine_pipeline, options_reach_their_steps) {
     const scene s;
-    camkit::refine_options o;
-    o.roi_percentile = 60;
-    o.focal = camkit::focal_scope::local;
-    o.areas = camkit::maxima_areas::large;
-    o.merge = camkit::merge_mode::multiply;
-    o.keep = camkit::keep_mode::threshold;
-    o.keep_threshold = 0.3;
-    o.blur_size = 3;
-    o.hole_area = 4;
+    camkit::refine_options o{.roi_percentile = 60,
+                             .focal = camkit::focal_scope::local,
+                             .areas = camkit::maxima_areas::large,
+                             .merge = camkit::merge_mode::multiply,
+                             .keep = camkit::keep_mode::threshold,
+                             .keep_threshold = 0.3,
+                             .blur_size = 3,
+                             .hole_area = 4};
     const auto r = camkit::refine(s.low, s.high, o);
     EXPECT_EQ(r.blurred.values, camkit::box_filter(camkit::min_max_normalized(s.high), 3).values);
     EXPECT_EQ(coords(r.focal_points), coords(camkit::local_focal_points(s.low, {32, 32}, camkit::maxima_areas::large)));
@@ -475,10 +480,10 @@ TEST(refine_panel, panels_in_order) {
     EXPECT_EQ(p.height, 2 * (32 + 11) + 4);
     EXPECT_EQ(p.at(3, 3), (camkit::rgb{90, 90, 90}));          // panel 1: the image
     EXPECT_EQ(p.at(3, 32 + 1), (camkit::rgb{255, 255, 255}));  // a gap
-    const auto roi_img = camkit::detail::mask_image(r.roi);   // panel 6: the roi, white on black
+    const auto roi_img = camkit::detail::mask_image(r.roi);    // panel 6: the roi, white on black
     for (std::size_t y = 0; y < 32; ++y)
         for (std::size_t x = 0; x < 32; ++x) EXPECT_EQ(p.at(y, 5 * 36 + x), roi_img.at(y, x));
-    for (std::size_t y = 0; y < 32; ++y)                      // panel 11 (row 2, column 5): the result
+    for (std::size_t y = 0; y < 32; ++y)  // panel 11 (row 2, column 5): the result
         for (std::size_t x = 0; x < 32; ++x) EXPECT_EQ(p.at(cell + y, 4 * 36 + x), r.result.at(y, x));
     // the caption "image": black pixels in the strip under panel 1, white in the margin above them
     std::size_t black = 0;

@@ -145,14 +145,13 @@ void expect_pipeline(const std::string& prefix, const camkit::refine_options& op
 TEST(refine_reference, pipeline_with_the_defaults) { expect_pipeline("default", {}); }
 
 TEST(refine_reference, pipeline_local_large_multiply_threshold) {
-    camkit::refine_options o;
-    o.roi_percentile = 70;
-    o.focal = camkit::focal_scope::local;
-    o.areas = camkit::maxima_areas::large;
-    o.merge = camkit::merge_mode::multiply;
-    o.keep = camkit::keep_mode::threshold;
-    o.keep_threshold = 0.3;
-    expect_pipeline("local", o);
+    // the reference script's second option set
+    expect_pipeline("local", {.roi_percentile = 70,
+                              .focal = camkit::focal_scope::local,
+                              .areas = camkit::maxima_areas::large,
+                              .merge = camkit::merge_mode::multiply,
+                              .keep = camkit::keep_mode::threshold,
+                              .keep_threshold = 0.3});
 }
 
 #endif  // camkit::io

@@ -47,7 +47,8 @@ protected:
 
     /// `camkit refine` on the scene into out/, with `extra` options.
     std::vector<std::string> refine_args(std::vector<std::string> extra = {}) const {
-        std::vector<std::string> args = {"refine", "--low", path("low.npy"), "--high", path("high.npy"), "--out-dir", path("out")};
+        std::vector<std::string> args = {"refine",         "--low",     path("low.npy"), "--high",
+                                         path("high.npy"), "--out-dir", path("out")};
         args.insert(args.end(), extra.begin(), extra.end());
         return args;
     }
@@ -92,7 +93,8 @@ void expect_mask(const std::string& file, const camkit::mask_t& want) {
     EXPECT_EQ(r.descr, "|u1") << file;
     EXPECT_EQ(r.shape, std::to_string(want.shape[0]) + ", " + std::to_string(want.shape[1])) << file;
     ASSERT_EQ(r.data.size(), want.size()) << file;
-    for (std::size_t i = 0; i < want.size(); ++i) ASSERT_EQ(static_cast<std::uint8_t>(r.data[i]), want[i]) << file << " at " << i;
+    for (std::size_t i = 0; i < want.size(); ++i)
+        ASSERT_EQ(static_cast<std::uint8_t>(r.data[i]), want[i]) << file << " at " << i;
 }
 
 void expect_points(const std::string& file, const camkit::points_t& want) {
@@ -144,14 +146,13 @@ TEST_F(CamkitRefine, OptionsReachTheLibrary) {
         this->run(refine_args({"--roi-percentile", "70", "--focal", "local", "--maxima-areas", "large", "--merge",
                                "multiply", "--keep-threshold", "0.3"}));
     ASSERT_EQ(run.status, 0) << run.err;
-    camkit::refine_options o;
-    o.roi_percentile = 70;
-    o.focal = camkit::focal_scope::local;
-    o.areas = camkit::maxima_areas::large;
-    o.merge = camkit::merge_mode::multiply;
-    o.keep = camkit::keep_mode::threshold;
-    o.keep_threshold = 0.3;
-    const auto r = library(o, false);
+    const auto r = library({.roi_percentile = 70,
+                            .focal = camkit::focal_scope::local,
+                            .areas = camkit::maxima_areas::large,
+                            .merge = camkit::merge_mode::multiply,
+                            .keep = camkit::keep_mode::threshold,
+                            .keep_threshold = 0.3},
+                           false);
     expect_mask(out("roi.npy"), r.roi);
     expect_points(out("focal_points.npy"), r.focal_points);
     expect_map(out("merged.npy"), r.merged);
@@ -160,19 +161,13 @@ TEST_F(CamkitRefine, OptionsReachTheLibrary) {
     EXPECT_EQ(r.focal_points.shape[0], 16u);      // the strong maximum's 4×4 block
 
     ASSERT_EQ(this->run(refine_args({"--focal-points", "3", "--alpha", "0.8", "--keep-percentage", "30"})).status, 0);
-    camkit::refine_options g;
-    g.focal_points = 3;
-    g.alpha = 0.8;
-    g.keep_percentage = 30;
-    const auto q = library(g, false);
+    const auto q = library({.focal_points = 3, .alpha = 0.8, .keep_percentage = 30}, false);
     expect_points(out("focal_points.npy"), q.focal_points);
     expect_map(out("merged.npy"), q.merged);
     expect_mask(out("keep.npy"), q.keep);
     // local maxima thinned (the default areas): the strong maximum's block shrinks to one pixel
     ASSERT_EQ(this->run(refine_args({"--focal", "local"})).status, 0);
-    camkit::refine_options l;
-    l.focal = camkit::focal_scope::local;
-    const auto t = library(l, false);
+    const auto t = library({.focal = camkit::focal_scope::local}, false);
     EXPECT_EQ(t.focal_points.shape[0], 1u);
     expect_points(out("focal_points.npy"), t.focal_points);
 }
@@ -195,9 +190,11 @@ TEST_F(CamkitRefine, BadOptionsAreCleanFailures) {
     expect_bad_input(refine_args({"--keep-percentage", "10", "--keep-threshold", "0.5"}), "exclude each other");
     expect_bad_input(refine_args({"--focal", "everywhere"}), "--focal must be global or local");
     expect_bad_input(refine_args({"--focal-points", "0"}), "--focal-points must be an integer >= 1");
-    expect_bad_input(refine_args({"--focal", "local", "--focal-points", "4"}), "--focal-points applies to --focal global");
+    expect_bad_input(refine_args({"--focal", "local", "--focal-points", "4"}),
+                     "--focal-points applies to --focal global");
     expect_bad_input(refine_args({"--maxima-areas", "large"}), "--maxima-areas applies to --focal local");
-    expect_bad_input(refine_args({"--focal", "local", "--maxima-areas", "huge"}), "--maxima-areas must be small or large");
+    expect_bad_input(refine_args({"--focal", "local", "--maxima-areas", "huge"}),
+                     "--maxima-areas must be small or large");
     expect_bad_input(refine_args({"--focal-points", "1025"}), "top_points: n must be in [1, 1024]");
     expect_bad_input(refine_args({"--size", "4"}), "unknown option '--size'");
 }

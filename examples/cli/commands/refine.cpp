@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -79,6 +80,22 @@ double parse_number(std::string_view s, const std::string& name) {
     return v;
 }
 
+/// An option whose value must be one of the two names of `choices`, stored in `out` as the
+/// matching enumerator.
+template <class E>
+std::function<void(const std::string&)> one_of(const std::string& name, std::vector<std::pair<std::string, E>> choices,
+                                               E& out, bool* given = nullptr) {
+    return [name, choices, &out, given](const std::string& v) {
+        for (const auto& [text, value] : choices)
+            if (v == text) {
+                out = value;
+                if (given) *given = true;
+                return;
+            }
+        fail(name + " must be " + choices[0].first + " or " + choices[1].first + ", got '" + v + "'");
+    };
+}
+
 refine_args parse_refine_args(const std::vector<std::string>& args) {
     refine_args a;
     auto number = [&](const char* name, double& out, bool* given = nullptr) {
@@ -102,24 +119,15 @@ refine_args parse_refine_args(const std::vector<std::string>& args) {
                    a.focal_points_given = true;
                })
         .value("--focal",
-               [&](const std::string& v) {
-                   if (v == "global") a.opt.focal = camkit::focal_scope::global;
-                   else if (v == "local") a.opt.focal = camkit::focal_scope::local;
-                   else fail("--focal must be global or local, got '" + v + "'");
-               })
-        .value("--maxima-areas",
-               [&](const std::string& v) {
-                   if (v == "small") a.opt.areas = camkit::maxima_areas::small;
-                   else if (v == "large") a.opt.areas = camkit::maxima_areas::large;
-                   else fail("--maxima-areas must be small or large, got '" + v + "'");
-                   a.areas_given = true;
-               })
+               one_of("--focal", {{"global", camkit::focal_scope::global}, {"local", camkit::focal_scope::local}},
+                      a.opt.focal))
+        .value(
+            "--maxima-areas",
+            one_of("--maxima-areas", {{"small", camkit::maxima_areas::small}, {"large", camkit::maxima_areas::large}},
+                   a.opt.areas, &a.areas_given))
         .value("--merge",
-               [&](const std::string& v) {
-                   if (v == "blend") a.opt.merge = camkit::merge_mode::blend;
-                   else if (v == "multiply") a.opt.merge = camkit::merge_mode::multiply;
-                   else fail("--merge must be blend or multiply, got '" + v + "'");
-               })
+               one_of("--merge", {{"blend", camkit::merge_mode::blend}, {"multiply", camkit::merge_mode::multiply}},
+                      a.opt.merge))
         .parse(args);
     if (a.low.empty()) fail("--low is required");
     if (a.high.empty()) fail("--high is required");
@@ -128,7 +136,8 @@ refine_args parse_refine_args(const std::vector<std::string>& args) {
     if (a.threshold_given) a.opt.keep = camkit::keep_mode::threshold;
     if (a.focal_points_given && a.opt.focal != camkit::focal_scope::global)
         fail("--focal-points applies to --focal global only");
-    if (a.areas_given && a.opt.focal != camkit::focal_scope::local) fail("--maxima-areas applies to --focal local only");
+    if (a.areas_given && a.opt.focal != camkit::focal_scope::local)
+        fail("--maxima-areas applies to --focal local only");
     if (a.alpha_given && a.opt.merge != camkit::merge_mode::blend) fail("--alpha applies to --merge blend only");
     // The library's checks, here so that a bad value fails before any file is read.
     if (!(a.opt.roi_percentile > 0 && a.opt.roi_percentile < 100))
@@ -156,7 +165,8 @@ camkit::tensor<double> read_map(const std::string& path, const std::string& opti
 
 /// A .npy file of `shape` with element type `descr` ('|u1' or '<i8', three characters like
 /// encode_npy's '<f4') and the given raw little-endian data: encode_npy's header, retyped.
-std::vector<std::byte> encode_typed(const camkit::shape_t& shape, std::string_view descr, const std::vector<std::byte>& data) {
+std::vector<std::byte> encode_typed(const camkit::shape_t& shape, std::string_view descr,
+                                    const std::vector<std::byte>& data) {
     const std::vector<float> zeros(camkit::element_count(shape), 0.0f);
     std::vector<std::byte> bytes = camkit::io::encode_npy<float>(shape, zeros.data());
     bytes.resize(bytes.size() - 4 * zeros.size());
@@ -251,8 +261,8 @@ int run_refine(const std::vector<std::string>& args) {
         {"full_segment.npy", encode_mask(r.full_segment)},
         {"merged.npy", encode_map(r.merged)},
         {"keep.npy", encode_mask(r.keep)},
-        {"bounds.json",
-         text_bytes("{\"lower\": " + json_number(r.bounds.lower) + ", \"upper\": " + json_number(r.bounds.upper) + "}\n")},
+        {"bounds.json", text_bytes("{\"lower\": " + json_number(r.bounds.lower) +
+                                   ", \"upper\": " + json_number(r.bounds.upper) + "}\n")},
         {"pipeline.png", camkit::io::encode_png(panel)}};
     if (image) outputs.emplace_back("result.png", camkit::io::encode_png(r.result));
 

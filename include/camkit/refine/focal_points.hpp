@@ -94,7 +94,8 @@ points_t top_points(const tensor<T>& map, std::size_t n) {
 inline mask_t resize_nearest(const mask_t& mask, const shape_t& size) {
     detail::check_grid(mask.shape, "resize_nearest: mask");
     detail::require(size.size() == mask.rank(), "resize_nearest: size " + to_string(size) +
-                                                    " must give one extent per axis of mask shape " + to_string(mask.shape));
+                                                    " must give one extent per axis of mask shape " +
+                                                    to_string(mask.shape));
     detail::check_grid(size, "resize_nearest: size");
     // PIL steps the source coordinate by adding in/out per pixel (ImagingScaleAffine), so its
     // rounding decides exact halves such as 7.5·0.4: the same sum here picks the same pixels.

@@ -78,7 +78,8 @@ struct grid {
                 if (!allowed(1, dy)) continue;
                 for (int dx = -1; dx <= 1; ++dx) {
                     if (!allowed(2, dx) || (dz == 0 && dy == 0 && dx == 0)) continue;
-                    f(static_cast<std::size_t>(static_cast<std::ptrdiff_t>(p) + dz * static_cast<std::ptrdiff_t>(stride[0]) +
+                    f(static_cast<std::size_t>(static_cast<std::ptrdiff_t>(p) +
+                                               dz * static_cast<std::ptrdiff_t>(stride[0]) +
                                                dy * static_cast<std::ptrdiff_t>(stride[1]) + dx));
                 }
             }
@@ -125,8 +126,10 @@ inline void filter_axis(const std::vector<double>& in, std::vector<double>& out,
     for (std::size_t o = 0; o < outer; ++o)
         for (std::size_t k = 0; k < n; ++k) {
             for (std::size_t t = 0; t < taps; ++t)
-                rows[t] = in.data() +
-                          (o * n + reflect_index(static_cast<std::ptrdiff_t>(k + t) - static_cast<std::ptrdiff_t>(back), n)) * inner;
+                rows[t] =
+                    in.data() +
+                    (o * n + reflect_index(static_cast<std::ptrdiff_t>(k + t) - static_cast<std::ptrdiff_t>(back), n)) *
+                        inner;
             double* dst = out.data() + (o * n + k) * inner;
             for (std::size_t i = 0; i < inner; ++i) {
                 double sum = 0;
@@ -144,9 +147,8 @@ template <class T>
 tensor<T> min_max_normalized(const tensor<T>& map, const std::string& what = "map") {
     detail::require(map.size() > 0, what + " is empty: shape " + to_string(map.shape));
     const auto [mn, mx] = detail::min_max(map.data(), map.size());
-    detail::require(mx > mn, [&] {
-        return what + " is blank: every value equals " + std::to_string(static_cast<double>(mn));
-    });
+    detail::require(mx > mn,
+                    [&] { return what + " is blank: every value equals " + std::to_string(static_cast<double>(mn)); });
     tensor<T> out = map;
     const T range = mx - mn;  // a division per value, as numpy's (x − min) / (max − min)
     for (T& v : out.values) v = (v - mn) / range;

@@ -53,7 +53,8 @@ tensor<T> merge_maps(const tensor<S>& segment, const tensor<T>& low, merge_mode 
     seg = min_max_normalized(seg, "merge_maps: segment");
     const tensor<T> l = min_max_normalized(low, "merge_maps: low");
     const T a = static_cast<T>(alpha), b = static_cast<T>(1 - alpha);
-    for (std::size_t i = 0; i < seg.size(); ++i) seg[i] = mode == merge_mode::blend ? a * seg[i] + b * l[i] : seg[i] * l[i];
+    for (std::size_t i = 0; i < seg.size(); ++i)
+        seg[i] = mode == merge_mode::blend ? a * seg[i] + b * l[i] : seg[i] * l[i];
     return seg;
 }
 

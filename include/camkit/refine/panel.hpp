@@ -92,7 +92,8 @@ inline rgb_image mark_points(rgb_image img, const points_t& points, std::size_t 
                     x >= static_cast<std::ptrdiff_t>(img.width))
                     continue;
                 const bool edge = dy == -r || dy == r || dx == -r || dx == r;
-                img.set(static_cast<std::size_t>(y), static_cast<std::size_t>(x), edge ? rgb{0, 0, 0} : rgb{255, 255, 255});
+                img.set(static_cast<std::size_t>(y), static_cast<std::size_t>(x),
+                        edge ? rgb{0, 0, 0} : rgb{255, 255, 255});
             }
     }
     return img;
@@ -104,7 +105,8 @@ inline rgb_image mark_points(rgb_image img, const points_t& points, std::size_t 
 /// or null. All panels have high's size.
 template <class T>
 rgb_image refine_panel(const refine_result<T>& r, const tensor<T>& high, const rgb_image* image = nullptr,
-                       colormap cm = colormap::jet, std::size_t columns = 6, std::size_t gap = 4, std::size_t scale = 1) {
+                       colormap cm = colormap::jet, std::size_t columns = 6, std::size_t gap = 4,
+                       std::size_t scale = 1) {
     detail::require(high.rank() == 2, "refine_panel: high must be 2-D [H, W], got shape " + to_string(high.shape));
     detail::require(r.blurred.shape == high.shape && r.merged.shape == high.shape,
                     "refine_panel: the refinement's shape " + to_string(r.blurred.shape) + " must equal high shape " +

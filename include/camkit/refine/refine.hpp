@@ -40,17 +40,17 @@ enum class keep_mode {
 
 /// refine's parameters, each with the original's default.
 struct refine_options {
-    double roi_percentile = 85;                    ///< the roi is low_resized above this percentile, in (0, 100)
-    focal_scope focal = focal_scope::global;       ///< global (top pixels) or local (strong maxima)
-    std::size_t focal_points = 0;                  ///< global points; 0 = round(√side) (15 for 224²)
-    maxima_areas areas = maxima_areas::small;      ///< local maxima thinned (small) or whole (large)
-    merge_mode merge = merge_mode::blend;          ///< blend or multiply the segment with the low-res map
-    double alpha = 0.5;                            ///< the segment's weight in the blend, in [0, 1]
-    keep_mode keep = keep_mode::percentage;        ///< how the result keeps image pixels
-    double keep_percentage = 15;                   ///< in (0, 100]
-    double keep_threshold = 0.6;                   ///< in [0, 1]
-    std::size_t blur_size = 5;                     ///< the box filter's width
-    std::size_t hole_area = 256;                   ///< background components below this many pixels are filled
+    double roi_percentile = 85;                ///< the roi is low_resized above this percentile, in (0, 100)
+    focal_scope focal = focal_scope::global;   ///< global (top pixels) or local (strong maxima)
+    std::size_t focal_points = 0;              ///< global points; 0 = round(√side) (15 for 224²)
+    maxima_areas areas = maxima_areas::small;  ///< local maxima thinned (small) or whole (large)
+    merge_mode merge = merge_mode::blend;      ///< blend or multiply the segment with the low-res map
+    double alpha = 0.5;                        ///< the segment's weight in the blend, in [0, 1]
+    keep_mode keep = keep_mode::percentage;    ///< how the result keeps image pixels
+    double keep_percentage = 15;               ///< in (0, 100]
+    double keep_threshold = 0.6;               ///< in [0, 1]
+    std::size_t blur_size = 5;                 ///< the box filter's width
+    std::size_t hole_area = 256;               ///< background components below this many pixels are filled
 };
 
 /// The lower and upper edge values the region growing accepts.
@@ -62,17 +62,17 @@ struct refine_bounds {
 /// Every step's result of refine, in pipeline order.
 template <class T>
 struct refine_result {
-    tensor<T> blurred;       ///< box-filtered normalized high-res map
-    tensor<T> edges;         ///< normalized Sobel magnitude of blurred
-    tensor<T> low_resized;   ///< low-res map resized to the high-res size
-    mask_t roi;              ///< low_resized above its roi_percentile-th percentile
-    refine_bounds bounds;    ///< 25th and 75th percentile of edges inside the roi
-    points_t focal_points;   ///< [n, rank] seeds, row then column
-    mask_t segmented;        ///< region grown from the seeds through edges in [lower, upper]
-    mask_t full_segment;     ///< segmented plus strong roi edges, small holes filled
-    tensor<T> merged;        ///< the refined CAM
-    mask_t keep;             ///< the image pixels the refined CAM keeps
-    rgb_image result;        ///< the image with the other pixels black (empty without an image)
+    tensor<T> blurred;      ///< box-filtered normalized high-res map
+    tensor<T> edges;        ///< normalized Sobel magnitude of blurred
+    tensor<T> low_resized;  ///< low-res map resized to the high-res size
+    mask_t roi;             ///< low_resized above its roi_percentile-th percentile
+    refine_bounds bounds;   ///< 25th and 75th percentile of edges inside the roi
+    points_t focal_points;  ///< [n, rank] seeds, row then column
+    mask_t segmented;       ///< region grown from the seeds through edges in [lower, upper]
+    mask_t full_segment;    ///< segmented plus strong roi edges, small holes filled
+    tensor<T> merged;       ///< the refined CAM
+    mask_t keep;            ///< the image pixels the refined CAM keeps
+    rgb_image result;       ///< the image with the other pixels black (empty without an image)
 };
 
 namespace detail {
@@ -95,8 +95,8 @@ inline void check_refine_options(const refine_options& o) {
 template <class T>
 tensor<T> resize_low(const tensor<T>& low, const shape_t& size) {
     detail::check_grid(low.shape, "resize_low: low");
-    detail::require(size.size() == low.rank(), "resize_low: size " + to_string(size) + " must have one extent per axis of low " +
-                                                  to_string(low.shape));
+    detail::require(size.size() == low.rank(), "resize_low: size " + to_string(size) +
+                                                   " must have one extent per axis of low " + to_string(low.shape));
     for (std::size_t a = 0; a < size.size(); ++a)
         detail::require(low.shape[a] <= size[a], "resize_low: low shape " + to_string(low.shape) +
                                                      " must not exceed the high-res shape " + to_string(size) +
@@ -140,8 +140,8 @@ refine_result<T> refine(const tensor<T>& low, const tensor<T>& high, const rgb_i
     r.bounds = {percentile(r.edges, r.roi, 25), percentile(r.edges, r.roi, 75)};
 
     if (options.focal == focal_scope::global)
-        r.focal_points = top_points(r.low_resized, options.focal_points ? options.focal_points
-                                                                        : default_focal_point_count(high.shape));
+        r.focal_points = top_points(
+            r.low_resized, options.focal_points ? options.focal_points : default_focal_point_count(high.shape));
     else
         r.focal_points = local_focal_points(low, high.shape, options.areas);
 

@@ -17,11 +17,12 @@ template <class T, class I>
 mask_t grow_region(const tensor<T>& map, const tensor<I>& seeds, double lower, double upper,
                    connectivity conn = connectivity::face) {
     detail::check_grid(map.shape, "grow_region: map");
-    detail::require(lower <= upper, "grow_region: lower " + std::to_string(lower) + " must not exceed upper " +
-                                        std::to_string(upper));
+    detail::require(lower <= upper,
+                    "grow_region: lower " + std::to_string(lower) + " must not exceed upper " + std::to_string(upper));
     detail::require(seeds.rank() == 2 && seeds.shape[1] == map.rank(),
-                    "grow_region: seeds must be [n, " + std::to_string(map.rank()) + "] coordinates for a map of shape " +
-                        to_string(map.shape) + ", got shape " + to_string(seeds.shape));
+                    "grow_region: seeds must be [n, " + std::to_string(map.rank()) +
+                        "] coordinates for a map of shape " + to_string(map.shape) + ", got shape " +
+                        to_string(seeds.shape));
     const detail::grid g(map.shape);
     auto inside = [&](std::size_t p) {
         const double v = static_cast<double>(map[p]);

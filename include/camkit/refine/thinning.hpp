@@ -34,8 +34,8 @@ inline mask_t thin(const mask_t& mask) {
                     if (!cur[y * w + x]) continue;
                     const auto yy = static_cast<std::ptrdiff_t>(y), xx = static_cast<std::ptrdiff_t>(x);
                     // P2 … P9: north, then clockwise.
-                    const std::array<int, 8> p{at(yy - 1, xx),     at(yy - 1, xx + 1), at(yy, xx + 1), at(yy + 1, xx + 1),
-                                               at(yy + 1, xx),     at(yy + 1, xx - 1), at(yy, xx - 1), at(yy - 1, xx - 1)};
+                    const std::array<int, 8> p{at(yy - 1, xx), at(yy - 1, xx + 1), at(yy, xx + 1), at(yy + 1, xx + 1),
+                                               at(yy + 1, xx), at(yy + 1, xx - 1), at(yy, xx - 1), at(yy - 1, xx - 1)};
                     int neighbours = 0, transitions = 0;
                     for (std::size_t k = 0; k < 8; ++k) {
                         neighbours += p[k];
@@ -45,8 +45,8 @@ inline mask_t thin(const mask_t& mask) {
                     const int n = p[0], e = p[2], s = p[4], wst = p[6];
                     // First subiteration removes south-east boundary and north-west corner points,
                     // the second the north-west boundary and south-east corner points.
-                    const bool removable = pass == 0 ? (n * e * s == 0 && e * s * wst == 0)
-                                                     : (n * e * wst == 0 && n * s * wst == 0);
+                    const bool removable =
+                        pass == 0 ? (n * e * s == 0 && e * s * wst == 0) : (n * e * wst == 0 && n * s * wst == 0);
                     if (removable) removed.push_back(y * w + x);
                 }
             for (std::size_t q : removed) cur[q] = 0;
