@@ -79,6 +79,7 @@ TEST(refine_percentile, errors) {
     EXPECT_THROW(camkit::percentile(tensor<double>({0}), 50), camkit::error);
     EXPECT_THROW(camkit::percentile(v, mask({2, 2}, {0, 0, 0, 0}), 50), camkit::error);
     EXPECT_THROW(camkit::percentile(v, mask({4}, {1, 1, 1, 1}), 50), camkit::error);
+    EXPECT_THROW(camkit::percentile(tensor<double>({2}, {1.0, std::nan("")}), 50), camkit::error);
 }
 
 // ---- box filter ----------------------------------------------------------------------------
@@ -191,6 +192,7 @@ TEST(refine_thin, zhang_suen_by_hand) {
     EXPECT_EQ(std::count(block.values.begin(), block.values.end(), 1), 1);
     EXPECT_EQ(block(7, 7), 1);
     EXPECT_THROW(camkit::thin(mask_t({2, 2, 2}, std::uint8_t{1})), camkit::error);
+    EXPECT_THROW(camkit::thin(mask_t({0, 3})), camkit::error);
 }
 
 // ---- region growing ------------------------------------------------------------------------
@@ -356,6 +358,7 @@ TEST(refine_keep, threshold_and_percentage_by_hand) {
     EXPECT_THROW(camkit::keep_top_percentage(r, 0), camkit::error);
     EXPECT_THROW(camkit::keep_top_percentage(r, 101), camkit::error);
     EXPECT_THROW(camkit::keep_above(tensor<double>({2, 2}, 0.3)), camkit::error);  // constant: blank
+    EXPECT_THROW(camkit::keep_top_percentage(tensor<double>({1, 2}, {0.1, std::nan("")})), camkit::error);
 }
 
 TEST(refine_keep, pixels_outside_become_black) {

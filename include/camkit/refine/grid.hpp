@@ -41,7 +41,7 @@ void check_finite(const tensor<T>& map, const std::string& what) {
                 [&] { return what + " has a non-finite value at flat index " + std::to_string(i); });
 }
 
-/// Throws unless `mask` and a map of `shape` cover the same grid.
+/// Throws unless shapes `a` and `b` (named `a_name` and `b_name` in the message) are equal.
 inline void check_same_grid(const shape_t& a, const shape_t& b, const std::string& a_name, const std::string& b_name) {
     require(a == b, a_name + " shape " + to_string(a) + " must equal " + b_name + " shape " + to_string(b));
 }

@@ -40,11 +40,12 @@ inline double percentile_in_place(std::vector<double>& v, double p) {
 
 }  // namespace detail
 
-/// The p-th percentile (0 ≤ p ≤ 100) of all values of `values`, as numpy.percentile(values, p).
+/// The p-th percentile (0 ≤ p ≤ 100) of all values of `values` (finite), as numpy.percentile(values, p).
 template <class T>
 double percentile(const tensor<T>& values, double p) {
     detail::check_percent(p, "percentile: p");
     detail::require(values.size() > 0, "percentile: values are empty: shape " + to_string(values.shape));
+    detail::check_finite(values, "percentile: values");
     std::vector<double> v(values.values.begin(), values.values.end());
     return detail::percentile_in_place(v, p);
 }
@@ -55,6 +56,7 @@ template <class T>
 double percentile(const tensor<T>& values, const mask_t& mask, double p) {
     detail::check_percent(p, "percentile: p");
     detail::check_same_grid(mask.shape, values.shape, "percentile: mask", "values");
+    detail::check_finite(values, "percentile: values");
     std::vector<double> v;
     for (std::size_t i = 0; i < values.size(); ++i)
         if (mask[i]) v.push_back(static_cast<double>(values[i]));

@@ -17,6 +17,7 @@ namespace camkit {
 inline mask_t thin(const mask_t& mask) {
     detail::require(mask.rank() == 2, "thin: mask must be 2-D [H, W], got shape " + to_string(mask.shape) +
                                           " (thinning a volume is not supported)");
+    detail::check_grid(mask.shape, "thin: mask");
     const std::size_t h = mask.shape[0], w = mask.shape[1];
     mask_t cur(mask.shape, std::uint8_t{0});
     for (std::size_t i = 0; i < mask.size(); ++i) cur[i] = mask[i] ? 1 : 0;
