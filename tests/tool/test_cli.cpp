@@ -204,7 +204,7 @@ TEST_F(CamkitTool, EveryUsageErrorFailsCleanly) {
     camkit::io::write_png(path("img.png"), camkit::rgb_image(4, 4));
     // The skeleton: commands and top-level options.
     expect_bad_input({}, "no command given (see 'camkit --help')");
-    expect_bad_input({"explain"}, "unknown command 'explain' (commands: cam, methods; see 'camkit --help')");
+    expect_bad_input({"explain"}, "unknown command 'explain' (commands: ");  // the list grows with the commands
     expect_bad_input({"--frobnicate"}, "unknown option '--frobnicate' (see 'camkit --help')");
     expect_bad_input({"methods", "x"}, "'camkit methods' takes no arguments");
     // The option parser.
