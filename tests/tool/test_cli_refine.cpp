@@ -172,6 +172,15 @@ TEST_F(CamkitRefine, OptionsReachTheLibrary) {
     expect_points(out("focal_points.npy"), t.focal_points);
 }
 
+TEST_F(CamkitRefine, HelpAndListing) {
+    const camkit_test::tool_result help = run({"refine", "--help"});
+    EXPECT_EQ(help.status, 0);
+    EXPECT_EQ(help.out.rfind("usage: camkit refine --low LOW.npy --high HIGH.npy --out-dir DIR", 0), 0u) << help.out;
+    const camkit_test::tool_result all = run({"--help"});
+    EXPECT_NE(all.out.find("  refine    refine a low-res CAM by a high-res CAM"), std::string::npos) << all.out;
+    expect_bad_input({"refin"}, "refine");  // the unknown command's message lists it
+}
+
 TEST_F(CamkitRefine, BadOptionsAreCleanFailures) {
     expect_bad_input({"refine", "--high", path("high.npy"), "--out-dir", path("out")}, "--low is required");
     expect_bad_input({"refine", "--low", path("low.npy"), "--out-dir", path("out")}, "--high is required");
