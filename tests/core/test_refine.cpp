@@ -437,6 +437,27 @@ TEST(refine_pipeline, image_and_volume) {
     EXPECT_NO_THROW(camkit::refine(low, high, o));
 }
 
+TEST(refine_pipeline, float_maps_give_the_double_results) {
+    const scene s;
+    const auto to_float = [](const tensor<double>& t) {
+        return tensor<float>(t.shape, std::vector<float>(t.values.begin(), t.values.end()));
+    };
+    const tensor<float> low = to_float(s.low), high = to_float(s.high);
+    const auto to_double = [](const tensor<float>& t) {
+        return tensor<double>(t.shape, std::vector<double>(t.values.begin(), t.values.end()));
+    };
+    const auto f = camkit::refine(low, high);
+    const auto d = camkit::refine(to_double(low), to_double(high));
+    EXPECT_EQ(f.roi.values, d.roi.values);
+    EXPECT_EQ(f.focal_points.values, d.focal_points.values);
+    EXPECT_EQ(f.segmented.values, d.segmented.values);
+    EXPECT_EQ(f.full_segment.values, d.full_segment.values);
+    EXPECT_EQ(f.keep.values, d.keep.values);
+    EXPECT_NEAR(f.bounds.upper, d.bounds.upper, 1e-6);
+    EXPECT_THAT(std::vector<double>(f.merged.values.begin(), f.merged.values.end()),
+                Pointwise(DoubleNear(1e-6), d.merged.values));
+}
+
 TEST(refine_pipeline, bad_input_is_one_clear_error) {
     const scene s;
     auto with = [](auto change) {
