@@ -37,7 +37,7 @@ enum class maxima_areas {
     large,  ///< the whole scaled-up block of each maximum
 };
 
-/// Focal points: [n, rank] coordinates, row then column (then, for volumes, the innermost axis last).
+/// Focal points: [n, rank] coordinates, outermost axis first (row, column; depth, row, column).
 using points_t = tensor<std::int64_t>;
 
 namespace detail {
