@@ -1,10 +1,11 @@
-# Conan 2 recipe for camkit: a header-only package with components core, xtensor, blas and torch,
-# whose CMake targets are the ones of the CMake package (camkit::core, camkit::xtensor,
-# camkit::blas, camkit::torch).
+# Conan 2 recipe for camkit: a header-only package with components core, io, xtensor, blas and
+# torch, whose CMake targets are the ones of the CMake package (camkit::core, camkit::io,
+# camkit::xtensor, camkit::blas, camkit::torch).
 import os
 import re
 
 from conan import ConanFile
+from conan.errors import ConanInvalidConfiguration
 from conan.tools.build import check_min_cppstd
 from conan.tools.files import copy, load
 from conan.tools.layout import basic_layout
@@ -21,6 +22,9 @@ class CamkitConan(ConanFile):
     package_type = "header-library"
     settings = "os", "arch", "compiler", "build_type"
     options = {
+        # camkit::io: file, npy and image I/O (standard library + stb).
+        "with_io": [True, False],
+        # camkit::xtensor: the xtensor binding and its npy/image wrappers (needs io).
         "with_xtensor": [True, False],
         # camkit::blas: explain_many's matrix product by CBLAS (OpenBLAS).
         "with_blas": [True, False],
@@ -28,12 +32,13 @@ class CamkitConan(ConanFile):
         "with_torch": [True, False],
     }
     default_options = {
+        "with_io": True,
         "with_xtensor": True,
         "with_blas": False,
         "with_torch": False,
         "boost/*:header_only": True,
     }
-    exports_sources = "include/*", "adapters/*/include/*", "LICENSE"
+    exports_sources = "include/*", "io/include/*", "adapters/*/include/*", "LICENSE"
     no_copy_source = True
 
     def set_version(self):
@@ -47,9 +52,10 @@ class CamkitConan(ConanFile):
     def requirements(self):
         # Public headers include these, so their headers (and libraries) reach the consumers.
         self.requires("boost/1.83.0", transitive_headers=True)
+        if self.options.with_io:
+            self.requires("stb/cci.20230920", transitive_headers=True)
         if self.options.with_xtensor:
             self.requires("xtensor/0.24.7", transitive_headers=True)
-            self.requires("stb/cci.20230920", transitive_headers=True)
         if self.options.with_blas:
             self.requires("openblas/0.3.27", transitive_headers=True, transitive_libs=True)
         if self.options.with_torch:
@@ -59,6 +65,8 @@ class CamkitConan(ConanFile):
         self.info.clear()
 
     def validate(self):
+        if self.options.with_xtensor and not self.options.with_io:
+            raise ConanInvalidConfiguration("camkit's xtensor component needs its io component (with_io=True)")
         if self.settings.compiler.get_safe("cppstd"):
             check_min_cppstd(self, 20)
 
@@ -72,6 +80,7 @@ class CamkitConan(ConanFile):
         copy(self, "LICENSE", self.source_folder, os.path.join(self.package_folder, "licenses"))
         include = os.path.join(self.package_folder, "include")
         copy(self, "*.hpp", os.path.join(self.source_folder, "include"), include)
+        copy(self, "*.hpp", os.path.join(self.source_folder, "io", "include"), include)
         for adapter in ("xtensor", "torch"):
             copy(self, "*.hpp", os.path.join(self.source_folder, "adapters", adapter, "include"), include)
 
@@ -95,12 +104,19 @@ class CamkitConan(ConanFile):
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]  # the host kernels use std::thread
 
+        if self.options.with_io:
+            io = self.cpp_info.components["io"]
+            io.set_property("cmake_target_name", "camkit::io")
+            io.bindirs = []
+            io.libdirs = []
+            io.requires = ["core"] + self._external("stb", "stb")
+
         if self.options.with_xtensor:
             xtensor = self.cpp_info.components["xtensor"]
             xtensor.set_property("cmake_target_name", "camkit::xtensor")
             xtensor.bindirs = []
             xtensor.libdirs = []
-            xtensor.requires = ["core"] + self._external("xtensor", "xtensor") + self._external("stb", "stb")
+            xtensor.requires = ["core", "io"] + self._external("xtensor", "xtensor")
 
         if self.options.with_blas:
             blas = self.cpp_info.components["blas"]

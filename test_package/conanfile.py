@@ -20,6 +20,7 @@ class CamkitTestConan(ConanFile):
     def generate(self):
         toolchain = CMakeToolchain(self)
         options = self.dependencies[self.tested_reference_str].options
+        toolchain.cache_variables["CAMKIT_TEST_IO"] = bool(options.with_io)
         toolchain.cache_variables["CAMKIT_TEST_XTENSOR"] = bool(options.with_xtensor)
         toolchain.cache_variables["CAMKIT_TEST_BLAS"] = bool(options.with_blas)
         toolchain.cache_variables["CAMKIT_TEST_TORCH"] = bool(options.with_torch)
@@ -32,7 +33,7 @@ class CamkitTestConan(ConanFile):
 
     def test(self):
         if can_run(self):
-            for program in ("test_package", "test_package_xtensor", "test_package_blas", "test_package_torch"):
+            for program in ("test_package", "test_package_io", "test_package_xtensor", "test_package_blas", "test_package_torch"):
                 path = os.path.join(self.cpp.build.bindir, program)
                 if os.path.exists(path):
                     self.run(path, env="conanrun")

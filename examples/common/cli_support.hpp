@@ -5,6 +5,7 @@
 // any work and written all or nothing at the end), the finite check of results and side-by-side
 // pictures.
 #include <camkit/io/file.hpp>
+#include <camkit/io/npy.hpp>
 #include <camkit/overlay.hpp>
 #include <camkit/tensor.hpp>
 
@@ -167,8 +168,19 @@ public:
         return files_.reserve(path);
     }
 
+    /// output(option, path) for an optional output: nothing when `path` is empty.
+    std::optional<std::size_t> optional_output(const std::string& option, const std::string& path) {
+        if (path.empty()) return std::nullopt;
+        return output(option, path);
+    }
+
     /// Writes the complete contents of output `index` (to its staging file).
     void write(std::size_t index, std::span<const std::byte> bytes) { files_.write(index, bytes); }
+
+    /// Writes `values` as a float32 .npy file to output `index`.
+    void write_npy(std::size_t index, const camkit::tensor<float>& values) {
+        files_.write(index, camkit::io::encode_npy<float>(values.shape, values.data()));
+    }
 
     /// Moves every output into place, all or nothing.
     void commit() { files_.commit(); }

@@ -6,15 +6,18 @@
 #include <camkit/tensor.hpp>
 #include <camkit/torch/tensor.hpp>
 
+#include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <exception>
 #include <filesystem>
+#include <set>
 #include <sstream>
 #include <string>
 #include <system_error>
+#include <tuple>
 
 namespace camkit_torch_tool {
 
@@ -30,19 +33,27 @@ inline std::string model_error(const std::string& what) {
     return found.empty() ? camkit_cli::one_line(what) : camkit_cli::one_line(found);
 }
 
-/// Fails when a parameter or buffer of `m` reaches past the end of its storage: the weight records
-/// of the model file are shorter than its tensors say (a truncated or corrupt file), which LibTorch
-/// would otherwise report only at the first forward pass, as if the input were wrong.
+/// Fails when the weight records of the model file (data/N, one per storage) do not hold the bytes
+/// the model's parameters and buffers need: a truncated or corrupt file. LibTorch 1.13 loads such a
+/// file with storages larger than the bytes read, and the first forward pass would then fail (or
+/// read past the end) as if the input were wrong. The records are read one at a time.
 inline void check_weight_storage(const torch::jit::Module& m, const std::string& path) {
+    std::multiset<std::size_t> records;
+    {
+        caffe2::serialize::PyTorchStreamReader reader(path);
+        for (const std::string& name : reader.getAllRecords())
+            if (name.starts_with("data/")) records.insert(std::get<1>(reader.getRecord(name)));
+    }
+    if (records.empty()) return;  // an archive without separate weight records: nothing to compare
+    std::set<const void*> seen;
     const auto check = [&](const std::string& name, const at::Tensor& t) {
-        if (!t.defined() || t.numel() == 0) return;
-        std::int64_t last = t.storage_offset();
-        for (std::int64_t d = 0; d < t.dim(); ++d) last += (t.size(d) - 1) * t.stride(d);
-        const auto need = static_cast<std::size_t>(last + 1) * t.element_size();
-        const std::size_t have = t.has_storage() ? t.storage().nbytes() : 0;
-        if (have < need)
+        if (!t.defined() || !t.has_storage() || !seen.insert(t.storage().unsafeGetStorageImpl()).second) return;
+        const std::size_t need = t.storage().nbytes();
+        const auto it = records.find(need);
+        if (it == records.end())
             camkit_cli::fail(path + ": damaged model file: the weights of '" + name + "' need " + std::to_string(need) +
-                             " bytes but the file holds " + std::to_string(have) + " (truncated or corrupt)");
+                             " bytes but no weight record of the file has that size (truncated or corrupt)");
+        records.erase(it);
     };
     for (const auto& p : m.named_parameters(true)) check(p.name, p.value);
     for (const auto& b : m.named_buffers(true)) check(b.name, b.value);

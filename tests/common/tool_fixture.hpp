@@ -1,8 +1,8 @@
 #pragma once
 // One fixture for the tests that run a built tool (`camkit`, `camkit-torch`) as a program: a
-// scratch folder of the running test (temp_dir.hpp), the run itself with stdout and stderr
+// scratch folder of the running test (scratch_test.hpp), the run itself with stdout and stderr
 // captured, and the check of a clean failure (exit status 2, one line on stderr, no file left).
-#include "temp_dir.hpp"
+#include "scratch_test.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -46,19 +47,10 @@ inline std::string shell_quote(const std::string& s) {
 
 /// A test that runs the tool at `tool_path`, named `tool_name` in its messages, in a scratch
 /// folder of its own.
-class tool_fixture : public ::testing::Test {
+class tool_fixture : public scratch_test {
 protected:
     tool_fixture(std::string tool_path, std::string tool_name)
         : tool_path_(std::move(tool_path)), tool_name_(std::move(tool_name)) {}
-
-    void SetUp() override { dir_ = unique_temp_dir("camkit_tool"); }
-    void TearDown() override {
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-
-    /// A path in the test's folder.
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
     /// Runs the tool with `args` (passed as they are, no shell expansion), stdin from /dev/null and
     /// a time limit of two minutes, so a tool that blocks on an input fails the test instead of hanging it.
@@ -79,14 +71,6 @@ protected:
         return r;
     }
 
-    /// The names in the test's folder, sorted (to check that a failure wrote nothing).
-    std::vector<std::string> files() const {
-        std::vector<std::string> names;
-        for (const auto& entry : std::filesystem::directory_iterator(dir_)) names.push_back(entry.path().filename().string());
-        std::sort(names.begin(), names.end());
-        return names;
-    }
-
     /// Expects a clean failure: status 2, one line on stderr starting "<tool>: " and containing
     /// `needle`, and the folder as it was (no output, no staging file, no changed file). Returns stderr.
     std::string expect_bad_input(const std::vector<std::string>& args, const std::string& needle) const {
@@ -103,8 +87,6 @@ protected:
         return r.err;
     }
 
-    std::filesystem::path dir_;
-
 private:
     /// A file's contents (a folder or special file as a marker), to see that a failure changed nothing.
     std::string file_state(const std::string& name) const {
@@ -112,11 +94,12 @@ private:
         const auto st = std::filesystem::symlink_status(dir_ / name, ec);
         if (st.type() != std::filesystem::file_type::regular) return "<" + std::to_string(static_cast<int>(st.type())) + ">";
         // Large (sparse) inputs by size and time: reading them would take longer than the test.
+        // Size, time and a hash of the contents (up to 1 MiB: large inputs are sparse files of the
+        // test, too slow to read), so that a failure message stays short.
         const auto size = std::filesystem::file_size(dir_ / name, ec);
-        if (size > (1u << 20))
-            return std::to_string(size) + "@" +
-                   std::to_string(std::filesystem::last_write_time(dir_ / name, ec).time_since_epoch().count());
-        return slurp(dir_ / name);
+        const auto time = std::filesystem::last_write_time(dir_ / name, ec).time_since_epoch().count();
+        const std::size_t hash = size > (1u << 20) ? 0 : std::hash<std::string>{}(slurp(dir_ / name));
+        return std::to_string(size) + " bytes, time " + std::to_string(time) + ", hash " + std::to_string(hash);
     }
 
     std::string tool_path_, tool_name_;

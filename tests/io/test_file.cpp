@@ -12,26 +12,14 @@
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
-#include "common/temp_dir.hpp"
+#include "common/scratch_test.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using camkit_test::error_message;
 
-class File : public ::testing::Test {
-protected:
-    void SetUp() override { dir_ = camkit_test::unique_temp_dir("camkit_test_io_file"); }
-    void TearDown() override { fs::remove_all(dir_); }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    std::vector<std::string> names() const {
-        std::vector<std::string> n;
-        for (const auto& e : fs::directory_iterator(dir_)) n.push_back(e.path().filename().string());
-        std::sort(n.begin(), n.end());
-        return n;
-    }
-    fs::path dir_;
-};
+using File = camkit_test::scratch_test;
 
 std::span<const std::byte> bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }
 
@@ -101,7 +89,7 @@ TEST_F(File, StagedFilesAppearTogetherAtCommit) {
     camkit::io::staged_files out;
     const std::size_t a = out.reserve(path("new.npy"));
     const std::size_t b = out.reserve(path("old.npy"));
-    EXPECT_EQ(names().size(), 3u);  // old.npy and two staging files, nothing at new.npy yet
+    EXPECT_EQ(files().size(), 3u);  // old.npy and two staging files, nothing at new.npy yet
     EXPECT_FALSE(fs::exists(path("new.npy")));
     out.write(a, bytes_of("first"));
     out.write(b, bytes_of("second"));
@@ -109,7 +97,7 @@ TEST_F(File, StagedFilesAppearTogetherAtCommit) {
     out.commit();
     EXPECT_EQ(slurp(path("new.npy")), "first");
     EXPECT_EQ(slurp(path("old.npy")), "second");
-    EXPECT_EQ(names(), (std::vector<std::string>{"new.npy", "old.npy"}));  // no staging or backup file left
+    EXPECT_EQ(files(), (std::vector<std::string>{"new.npy", "old.npy"}));  // no staging or backup file left
 }
 
 TEST_F(File, AFailedCommitRestoresEveryOutput) {
@@ -125,7 +113,7 @@ TEST_F(File, AFailedCommitRestoresEveryOutput) {
     }
     EXPECT_EQ(slurp(path("first.npy")), "previous");  // restored from its backup
     EXPECT_FALSE(fs::exists(path("fresh.npy")));      // removed again
-    EXPECT_EQ(names(), (std::vector<std::string>{"first.npy", "second.npy"}));  // no staging file left
+    EXPECT_EQ(files(), (std::vector<std::string>{"first.npy", "second.npy"}));  // no staging file left
 }
 
 TEST_F(File, ReserveChecksTheDestination) {
@@ -151,7 +139,7 @@ TEST_F(File, ReserveChecksTheDestination) {
                   "camkit: " + path("dir/x.npy") + ": cannot write into the folder '" + path("dir") + "': Permission denied");
         fs::permissions(path("dir"), fs::perms::owner_all);
     }
-    EXPECT_EQ(names(), (std::vector<std::string>{"dir", "fifo", "file"}));
+    EXPECT_EQ(files(), (std::vector<std::string>{"dir", "fifo", "file"}));
 }
 
 TEST_F(File, LongNamesAndAtomicWrites) {
@@ -161,9 +149,9 @@ TEST_F(File, LongNamesAndAtomicWrites) {
     EXPECT_EQ(slurp(longest), "data");
     camkit::io::write_file_atomically(longest, bytes_of(""));
     EXPECT_EQ(slurp(longest), "");
-    EXPECT_EQ(names().size(), 1u);
+    EXPECT_EQ(files().size(), 1u);
     EXPECT_THROW(camkit::io::write_file_atomically(path("none/x"), bytes_of("x")), camkit::error);
-    EXPECT_EQ(names().size(), 1u);
+    EXPECT_EQ(files().size(), 1u);
 }
 
 }  // namespace

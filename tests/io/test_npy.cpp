@@ -11,20 +11,14 @@
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
-#include "common/temp_dir.hpp"
+#include "common/scratch_test.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 using camkit_test::error_message;
 
-class Npy : public ::testing::Test {
-protected:
-    void SetUp() override { dir_ = camkit_test::unique_temp_dir("camkit_test_io_npy"); }
-    void TearDown() override { fs::remove_all(dir_); }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    fs::path dir_;
-};
+using Npy = camkit_test::scratch_test;
 
 std::vector<std::byte> to_bytes(const std::string& s) {
     std::vector<std::byte> b(s.size());

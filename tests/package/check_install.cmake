@@ -1,6 +1,6 @@
 # Installs the build tree into a fresh PREFIX and checks the install tree holds nothing but the
 # headers, the CMake package files and the license, with no path of the build machine exported.
-#   cmake -DBINARY_DIR=... -DSOURCE_DIR=... -DPREFIX=... -DCOMPONENTS=core|xtensor -P check_install.cmake
+#   cmake -DBINARY_DIR=... -DSOURCE_DIR=... -DPREFIX=... -DCOMPONENTS=core|io|xtensor -P check_install.cmake
 file(REMOVE_RECURSE "${PREFIX}")
 execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BINARY_DIR}" --prefix "${PREFIX}" RESULT_VARIABLE _rc)
 if(NOT _rc EQUAL 0)
@@ -11,7 +11,7 @@ string(REPLACE "|" ";" _components "${COMPONENTS}")
 set(_allowed "^include/camkit/.+\\.hpp$"
              "^share/cmake/camkit/camkitConfig\\.cmake$"
              "^share/cmake/camkit/camkitConfigVersion\\.cmake$"
-             "^share/cmake/camkit/camkit-(core|xtensor|blas|torch)-targets\\.cmake$"
+             "^share/cmake/camkit/camkit-(core|io|xtensor|blas|torch)-targets\\.cmake$"
              "^share/doc/camkit/LICENSE$")
 file(GLOB_RECURSE _files LIST_DIRECTORIES false RELATIVE "${PREFIX}" "${PREFIX}/*")
 list(SORT _files)
@@ -37,7 +37,9 @@ endif()
 # Every header of every built component is installed.
 set(_roots "${SOURCE_DIR}/include")
 foreach(_c IN LISTS _components)
-    if(NOT _c STREQUAL "core")
+    if(_c STREQUAL "io")
+        list(APPEND _roots "${SOURCE_DIR}/io/include")
+    elseif(NOT _c STREQUAL "core")
         list(APPEND _roots "${SOURCE_DIR}/adapters/${_c}/include")
     endif()
 endforeach()

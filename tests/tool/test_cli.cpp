@@ -410,6 +410,11 @@ TEST_F(CamkitTool, NonFiniteResultsAreErrorsNamingTheCause) {
     camkit::io::write_npy(path("one.npy"), constant(1.0, {1, 2, 2, 2}));
     expect_bad_input(cam("one.npy", "one.npy", {"--eps", "0"}),
                      "the map of sample 0 is not finite: min_max normalization of a constant map divides by zero with --eps 0");
+    // A raw map from -1e308 to 1e308: its range overflows, so min-max normalization gives NaN.
+    camkit::io::write_npy(path("wide.npy"), camkit::tensor<double>({1, 1, 1, 2}, std::vector<double>{1e308, -1e308}));
+    camkit::io::write_npy(path("ones.npy"), camkit::tensor<double>({1, 1, 1, 2}, 1.0));
+    expect_bad_input(cam("wide.npy", "ones.npy", {"--no-relu"}),
+                     "the map of sample 0 is not finite after min_max normalization: its range (max - min) overflows float64");
     // Unnormalized maps beyond float32's range cannot be written as float32.
     camkit::io::write_npy(path("e30.npy"), constant(1e30, {1, 2, 2, 2}));
     expect_bad_input(cam("e30.npy", "e30.npy", {"--normalize", "none"}), "the map holds values beyond float32's range");

@@ -12,19 +12,13 @@
 #include <filesystem>
 #include <string>
 #include "common/error_message.hpp"
-#include "common/temp_dir.hpp"
+#include "common/scratch_test.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-class XtensorNpy : public ::testing::Test {
-protected:
-    void SetUp() override { dir_ = camkit_test::unique_temp_dir("camkit_test_xtensor_npy"); }
-    void TearDown() override { fs::remove_all(dir_); }
-    std::string path(const std::string& name) const { return (dir_ / name).string(); }
-    fs::path dir_;
-};
+using XtensorNpy = camkit_test::scratch_test;
 
 TEST_F(XtensorNpy, RoundTripFloatAndDouble) {
     const std::string p = path("round.npy");

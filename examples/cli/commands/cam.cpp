@@ -147,7 +147,8 @@ void check_finite(const camkit::explanation<camkit::tensor<double>>& e, const ca
             fail("the map of " + where(e.map, *i) +
                  " is not finite: min_max normalization of a constant map divides by zero with --eps 0 "
                  "(use --eps > 0)");
-        fail("the map of " + where(e.map, *i) + " is not finite after normalization (a division by zero)");
+        fail("the map of " + where(e.map, *i) +
+             " is not finite after min_max normalization: its range (max - min) overflows float64");
     }
     for (double v : e.map.values)
         if (std::abs(v) > std::numeric_limits<float>::max())
@@ -165,9 +166,8 @@ int run_cam(const std::vector<std::string>& args) {
     files.input("--gradients", a.gradients);
     files.input("--image", a.image);
     const std::size_t out_file = files.output("--out", a.out);
-    const std::optional<std::size_t> weights_file =
-        a.weights_out.empty() ? std::nullopt : std::optional(files.output("--weights-out", a.weights_out));
-    const std::optional<std::size_t> png_file = a.png.empty() ? std::nullopt : std::optional(files.output("--png", a.png));
+    const auto weights_file = files.optional_output("--weights-out", a.weights_out);
+    const auto png_file = files.optional_output("--png", a.png);
 
     // The headers bound the memory before any data is read.
     const camkit::shape_t shape = camkit::io::read_npy_header(a.activations).shape;
@@ -221,11 +221,8 @@ int run_cam(const std::vector<std::string>& args) {
         return camkit::tensor<float>(t.shape, std::vector<float>(t.values.begin(), t.values.end()));
     };
     const camkit::tensor<float> map = to_float(result->map);
-    files.write(out_file, camkit::io::encode_npy<float>(map.shape, map.data()));
-    if (weights_file) {
-        const camkit::tensor<float> w = to_float(*result->weights);
-        files.write(*weights_file, camkit::io::encode_npy<float>(w.shape, w.data()));
-    }
+    files.write_npy(out_file, map);
+    if (weights_file) files.write_npy(*weights_file, to_float(*result->weights));
     std::optional<camkit::rgb_image> png;
     if (png_file) {
         png = picture(map, a);

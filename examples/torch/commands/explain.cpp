@@ -271,7 +271,7 @@ int run_explain(const std::vector<std::string>& args) {
     files.input("--input", a.input);
     files.input("--mask", a.mask);
     const std::size_t out_file = files.output("--out", a.out);
-    const std::optional<std::size_t> png_file = a.png.empty() ? std::nullopt : std::optional(files.output("--png", a.png));
+    const auto png_file = files.optional_output("--png", a.png);
     const camkit::shape_t declared = check_declared_size(a.input, "--input", 3);
     if (!a.mask.empty()) check_declared_size(a.mask, "--mask", 1);
     if (declared.size() >= 3) {
@@ -314,7 +314,7 @@ int run_explain(const std::vector<std::string>& args) {
              " is not finite: the activations or gradients at layer " + a.layer + " overflow float32");
 
     // Everything is computed and encoded before the outputs are committed together.
-    files.write(out_file, camkit::io::encode_npy<float>(map.shape, map.data()));
+    files.write_npy(out_file, map);
     std::optional<camkit::rgb_image> png;
     if (png_file) {
         png = picture(map, image);
