@@ -479,6 +479,10 @@ TEST(refine_pipeline, bad_input_is_one_clear_error) {
     EXPECT_THROW(camkit::refine(tensor<double>({0, 4}), s.high), camkit::error);
     // blank maps: a constant high-res map, a constant low-res map (empty roi)
     EXPECT_THROW(camkit::refine(s.low, tensor<double>({32, 32}, 0.5)), camkit::error);
+    tensor<double> wide = s.high;
+    wide[0] = 1e308;
+    wide[1] = -1e308;
+    EXPECT_THROW(camkit::refine(s.low, wide), camkit::error);  // max − min overflows
     try {
         camkit::refine(tensor<double>({4, 4}, 0.5), s.high);
         ADD_FAILURE() << "a blank low-res map must throw";

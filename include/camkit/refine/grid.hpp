@@ -142,15 +142,19 @@ inline void filter_axis(const std::vector<double>& in, std::vector<double>& out,
 }  // namespace detail
 
 /// `map` min-max normalized to [0, 1] (no ε, as the original's normalize_image); throws when the
-/// map is constant, which leaves nothing to normalize ("blank").
+/// map is constant, which leaves nothing to normalize ("blank"), or when max − min overflows.
 template <class T>
 tensor<T> min_max_normalized(const tensor<T>& map, const std::string& what = "map") {
     detail::require(map.size() > 0, what + " is empty: shape " + to_string(map.shape));
     const auto [mn, mx] = detail::min_max(map.data(), map.size());
     detail::require(mx > mn,
                     [&] { return what + " is blank: every value equals " + std::to_string(static_cast<double>(mn)); });
-    tensor<T> out = map;
     const T range = mx - mn;  // a division per value, as numpy's (x − min) / (max − min)
+    detail::require(std::isfinite(static_cast<double>(range)), [&] {
+        return what + " spans too wide a range to normalize: max − min overflows (min " +
+               std::to_string(static_cast<double>(mn)) + ", max " + std::to_string(static_cast<double>(mx)) + ")";
+    });
+    tensor<T> out = map;
     for (T& v : out.values) v = (v - mn) / range;
     return out;
 }
