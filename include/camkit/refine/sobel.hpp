@@ -1,7 +1,7 @@
 #pragma once
-// Sobel gradient magnitude as scikit-image's filters.sobel computes it (0.19 and later, n-D):
+// Sobel gradient magnitude as scikit-image's filters.sobel computes it (0.19, n-D):
 // along each axis the central difference [1, 0, −1] with the smoothing [1, 2, 1] / 4 along every
-// other axis, 'reflect' border; magnitude = √(Σ_axes g²) / √rank. (scikit-image before 0.19 was
+// other axis, 'reflect' border; magnitude = √(Σ_axes g²) / √rank. (older scikit-image releases were
 // 2-D only and set the one-pixel border of the result to 0; the interior is the same.)
 #include <camkit/refine/grid.hpp>
 
