@@ -90,47 +90,32 @@ class CamkitConan(ConanFile):
         # a direct dependency" (conan-io/docs#3908). Its headers are on the system include path.
         return [f"{package}::{component}"] if package in self.dependencies.host else []
 
+    def _component(self, name, requires):
+        # A header-only component whose CMake target is camkit::<name>, as in the CMake package.
+        component = self.cpp_info.components[name]
+        component.set_property("cmake_target_name", f"camkit::{name}")
+        component.bindirs = []
+        component.libdirs = []
+        component.requires = requires
+        return component
+
     def package_info(self):
         self.cpp_info.set_property("cmake_file_name", "camkit")
         self.cpp_info.set_property("cmake_target_name", "camkit::camkit")
         self.cpp_info.bindirs = []
         self.cpp_info.libdirs = []
 
-        core = self.cpp_info.components["core"]
-        core.set_property("cmake_target_name", "camkit::core")
-        core.bindirs = []
-        core.libdirs = []
-        core.requires = self._external("boost", "headers")
+        core = self._component("core", self._external("boost", "headers"))
         if self.settings.os in ("Linux", "FreeBSD"):
             core.system_libs = ["pthread"]  # the host kernels use std::thread
-
         if self.options.with_io:
-            io = self.cpp_info.components["io"]
-            io.set_property("cmake_target_name", "camkit::io")
-            io.bindirs = []
-            io.libdirs = []
-            io.requires = ["core"] + self._external("stb", "stb")
-
+            self._component("io", ["core"] + self._external("stb", "stb"))
         if self.options.with_xtensor:
-            xtensor = self.cpp_info.components["xtensor"]
-            xtensor.set_property("cmake_target_name", "camkit::xtensor")
-            xtensor.bindirs = []
-            xtensor.libdirs = []
-            xtensor.requires = ["core", "io"] + self._external("xtensor", "xtensor")
-
+            self._component("xtensor", ["core", "io"] + self._external("xtensor", "xtensor"))
         if self.options.with_blas:
-            blas = self.cpp_info.components["blas"]
-            blas.set_property("cmake_target_name", "camkit::blas")
-            blas.bindirs = []
-            blas.libdirs = []
+            blas = self._component("blas", ["core"] + self._external("openblas", "openblas"))
             blas.defines = ["CAMKIT_WITH_CBLAS=1"]  # as the CMake package's camkit::blas
-            blas.requires = ["core"] + self._external("openblas", "openblas")
             if "openblas" not in self.dependencies.host:
                 blas.system_libs = ["openblas"]  # provided by the system ([platform_requires])
-
         if self.options.with_torch:
-            torch = self.cpp_info.components["torch"]
-            torch.set_property("cmake_target_name", "camkit::torch")
-            torch.bindirs = []
-            torch.libdirs = []
-            torch.requires = ["core"] + self._external("libtorch", "torch")
+            self._component("torch", ["core"] + self._external("libtorch", "torch"))

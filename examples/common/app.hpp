@@ -12,18 +12,21 @@
 //     int run_refine(const std::vector<std::string>& args) {
 //         std::string in, out;
 //         camkit_cli::option_parser("camkit refine").value("--in", in).value("--out", out).parse(args);
-//         camkit_cli::file_set files;          // inputs and outputs checked before any work
-//         files.input("--in", in);
+//         camkit_cli::file_set files({{"--in", in}});  // inputs and outputs checked before any work
 //         const std::size_t o = files.output("--out", out);
-//         ...                                  // compute; throw via camkit_cli::fail(...) on bad input
-//         files.write(o, bytes);
+//         ...                                  // compute; camkit_cli::fail("...") on bad input
+//         files.write_npy(o, map);             // or files.write(o, bytes); PNGs: picture.hpp
 //         files.commit();                      // all outputs appear together, or none
 //         return 0;
 //     }
 //     const camkit_cli::registration refine{{"refine", "one-line summary for 'camkit --help'", help, run_refine}};
 //     }  // namespace
 //
-// The skeleton prints `help` for `camkit refine --help` and lists the summary under `camkit --help`.
+// The skeleton prints `help` for `camkit refine --help`, lists the summary under `camkit --help`,
+// and turns usage_error (fail), camkit::error, std::bad_alloc into one line and exit status 2.
+// Inputs read through camkit::io are bounded and refuse special files by themselves; check the
+// memory an input implies from its header (io::read_npy_header, io::read_image_info, and
+// camkit_cli::check_values) before reading it.
 #include "cli_support.hpp"
 
 #include <camkit/error.hpp>

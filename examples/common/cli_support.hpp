@@ -2,11 +2,9 @@
 // What the `camkit` and `camkit-torch` tools share besides the skeleton (app.hpp): bad-input
 // errors, one-line messages, option parsing, `--size` and number parsing, the files of a command
 // (inputs checked to be regular files, outputs checked against the inputs and each other before
-// any work and written all or nothing at the end), the finite check of results and side-by-side
-// pictures.
+// any work and written all or nothing at the end) and the finite check of results.
 #include <camkit/io/file.hpp>
 #include <camkit/io/npy.hpp>
-#include <camkit/overlay.hpp>
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
@@ -15,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <span>
@@ -151,6 +150,11 @@ private:
 /// can be written), written all or nothing at the very end.
 class file_set {
 public:
+    /// The inputs as {option, path} pairs (empty paths are options not given), each checked.
+    explicit file_set(std::initializer_list<std::pair<std::string, std::string>> inputs = {}) {
+        for (const auto& [option, path] : inputs) input(option, path);
+    }
+
     /// Records the input `path` of `option` after checking it is a regular file.
     void input(const std::string& option, const std::string& path) {
         if (path.empty()) return;
@@ -196,24 +200,6 @@ std::optional<std::size_t> first_non_finite(std::span<const T> values) {
     for (std::size_t i = 0; i < values.size(); ++i)
         if (!std::isfinite(values[i])) return i;
     return std::nullopt;
-}
-
-/// Places images side by side, left to right, `gap` black pixels apart.
-inline camkit::rgb_image side_by_side(const std::vector<camkit::rgb_image>& images, std::size_t gap) {
-    std::size_t h = 0, w = 0;
-    for (const auto& im : images) {
-        h = std::max(h, im.height);
-        w += im.width;
-    }
-    w += gap * (images.size() - 1);
-    camkit::rgb_image out(h, w);
-    std::size_t x0 = 0;
-    for (const auto& im : images) {
-        for (std::size_t y = 0; y < im.height; ++y)
-            std::copy_n(im.pixels.data() + 3 * y * im.width, 3 * im.width, out.pixels.data() + 3 * (y * w + x0));
-        x0 += im.width + gap;
-    }
-    return out;
 }
 
 }  // namespace camkit_cli

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <string>
 #include "common/error_message.hpp"
 #include "common/temp_dir.hpp"
@@ -140,6 +141,15 @@ TEST(Image, HeaderSizeIsReadWithoutDecoding) {
     const auto bytes = forged_png(5000, 7);
     std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     EXPECT_EQ(camkit::io::read_image_info(p).height, 5000u);
+    // A file longer than the 64 KiB read first: the header is found in its beginning.
+    std::vector<std::uint8_t> noise(3 * 200 * 200);
+    std::mt19937 rng(7);
+    for (auto& v : noise) v = static_cast<std::uint8_t>(rng());  // random pixels do not compress
+    camkit::io::write_png(temp_path("large.png"), noise.data(), 200, 200);
+    ASSERT_GT(fs::file_size(temp_path("large.png")), 1u << 16);
+    const auto large = camkit::io::read_image_info(temp_path("large.png"));
+    EXPECT_EQ(large.height, 200u);
+    EXPECT_EQ(large.width, 200u);
     EXPECT_EQ(camkit_test::error_message([] { camkit::io::decode_image_info({}, "empty.png"); }),
               "camkit: empty.png: empty image file");
 }

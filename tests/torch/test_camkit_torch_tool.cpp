@@ -7,8 +7,7 @@
 // 2, one line on stderr and no changed or new file.
 #include <camkit/io/image.hpp>
 #include <camkit/io/npy.hpp>
-#include <camkit/methods.hpp>
-#include <camkit/targets.hpp>
+#include <camkit/camkit.hpp>
 #include <camkit/version.hpp>
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/torch.hpp>
@@ -244,7 +243,9 @@ TEST_F(CamkitTorchTool, HelpVersionAndMethods) {
 
 TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input({}, "no command given (see 'camkit-torch --help')");
-    expect_bad_input({"cam"}, "unknown command 'cam' (commands: explain, layers, methods; see 'camkit-torch --help')");
+    const std::string unknown_command = expect_bad_input({"cam"}, "unknown command 'cam' (commands: ");
+    for (const char* name : {"explain", "layers", "methods"})  // and whatever commands/*.cpp adds
+        EXPECT_NE(unknown_command.find(name), std::string::npos) << unknown_command;
     expect_bad_input({"--bogus"}, "unknown option '--bogus' (see 'camkit-torch --help')");
     expect_bad_input({"methods", "x"}, "'camkit-torch methods' takes no arguments");
     expect_bad_input({"layers"}, "--model is required");

@@ -1,9 +1,9 @@
 // `camkit cam`: maps from saved activations and gradients (.npy) to .npy and PNG.
 #include "../../common/app.hpp"
+#include "../../common/picture.hpp"
 
 #include <camkit/camkit.hpp>
 #include <camkit/colormap.hpp>
-#include <camkit/io/image.hpp>
 #include <camkit/io/npy.hpp>
 #include <camkit/overlay.hpp>
 
@@ -161,10 +161,7 @@ int run_cam(const std::vector<std::string>& args) {
 
     // Every file is checked before any work: inputs are regular files, outputs are neither inputs
     // nor each other and can be written.
-    camkit_cli::file_set files;
-    files.input("--activations", a.activations);
-    files.input("--gradients", a.gradients);
-    files.input("--image", a.image);
+    camkit_cli::file_set files({{"--activations", a.activations}, {"--gradients", a.gradients}, {"--image", a.image}});
     const std::size_t out_file = files.output("--out", a.out);
     const auto weights_file = files.optional_output("--weights-out", a.weights_out);
     const auto png_file = files.optional_output("--png", a.png);
@@ -223,17 +220,11 @@ int run_cam(const std::vector<std::string>& args) {
     const camkit::tensor<float> map = to_float(result->map);
     files.write_npy(out_file, map);
     if (weights_file) files.write_npy(*weights_file, to_float(*result->weights));
-    std::optional<camkit::rgb_image> png;
-    if (png_file) {
-        png = picture(map, a);
-        files.write(*png_file, camkit::io::encode_png(*png));
-    }
+    const std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] { return picture(map, a); });
     files.commit();
 
-    std::cout << "camkit: " << a.method << " map " << camkit::to_string(map.shape) << " -> " << a.out;
-    if (weights_file) std::cout << ", weights -> " << a.weights_out;
-    if (png) std::cout << ", picture " << png->height << "x" << png->width << " -> " << a.png;
-    std::cout << "\n";
+    std::cout << "camkit: " << a.method << " map " << camkit::to_string(map.shape) << " -> " << a.out
+              << (weights_file ? ", weights -> " + a.weights_out : "") << picture_note << "\n";
     return 0;
 }
 

@@ -1,7 +1,7 @@
 // `camkit methods`: the method names and titles.
 #include "../../common/app.hpp"
 
-#include <camkit/methods.hpp>
+#include <camkit/camkit.hpp>
 
 #include <iostream>
 #include <string>

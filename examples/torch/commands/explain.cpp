@@ -1,14 +1,10 @@
 // `camkit-torch explain`: maps of a TorchScript model's named layer for an input (.npy or image).
 #include "../../common/app.hpp"
+#include "../../common/picture.hpp"
 #include "../torch_support.hpp"
 
-#include <camkit/colormap.hpp>
-#include <camkit/io/image.hpp>
+#include <camkit/camkit.hpp>  // the method registry, targets and mask builders, post-processing
 #include <camkit/io/npy.hpp>
-#include <camkit/methods.hpp>
-#include <camkit/overlay.hpp>
-#include <camkit/resize.hpp>
-#include <camkit/targets.hpp>
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/torch.hpp>
 
@@ -266,10 +262,7 @@ int run_explain(const std::vector<std::string>& args) {
 
     // Every file is checked before any work: inputs are regular files, outputs are neither inputs
     // nor each other and can be written; the headers bound the memory before any data is read.
-    camkit_cli::file_set files;
-    files.input("--model", a.model);
-    files.input("--input", a.input);
-    files.input("--mask", a.mask);
+    camkit_cli::file_set files({{"--model", a.model}, {"--input", a.input}, {"--mask", a.mask}});
     const std::size_t out_file = files.output("--out", a.out);
     const auto png_file = files.optional_output("--png", a.png);
     const camkit::shape_t declared = check_declared_size(a.input, "--input", 3);
@@ -315,17 +308,11 @@ int run_explain(const std::vector<std::string>& args) {
 
     // Everything is computed and encoded before the outputs are committed together.
     files.write_npy(out_file, map);
-    std::optional<camkit::rgb_image> png;
-    if (png_file) {
-        png = picture(map, image);
-        files.write(*png_file, camkit::io::encode_png(*png));
-    }
+    const std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] { return picture(map, image); });
     files.commit();
 
     std::cout << "camkit-torch: " << a.method << " of layer " << a.layer << ", map " << camkit::to_string(map.shape)
-              << " -> " << a.out;
-    if (png) std::cout << ", picture " << png->height << "x" << png->width << " -> " << a.png;
-    std::cout << "\n";
+              << " -> " << a.out << picture_note << "\n";
     return 0;
 }
 

@@ -1,7 +1,7 @@
 // `camkit-torch methods`: the method names and titles, Score-CAM included.
 #include "../../common/app.hpp"
 
-#include <camkit/methods.hpp>
+#include <camkit/camkit.hpp>
 
 #include <iostream>
 #include <string>

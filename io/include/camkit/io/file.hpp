@@ -204,7 +204,8 @@ public:
         std::error_code ec;
         // Keep the previous contents of existing destinations, to restore them on a failed rename.
         for (auto& f : files_) {
-            if (!fs::exists(f.dest, ec)) continue;
+            f.existed = fs::exists(f.dest, ec);
+            if (!f.existed) continue;
             const fs::path backup = f.staging.parent_path() / (".camkit-" + detail::random_tag() + ".bak");
             fs::create_hard_link(f.dest, backup, ec);
             if (!ec) f.backup = backup;
@@ -221,9 +222,9 @@ public:
                 if (!files_[j].backup.empty()) {
                     fs::rename(files_[j].backup, files_[j].dest, e);
                     if (!e) files_[j].backup.clear();
-                } else {
+                } else if (!files_[j].existed) {
                     fs::remove(files_[j].dest, e);
-                }
+                }  // else: no hard link was possible on this file system, so the new contents stay
             }
             detail::fail_file(files_[i].dest, "cannot write: " + why);
         }
@@ -238,6 +239,7 @@ private:
     struct entry {
         std::string dest;
         std::filesystem::path staging, backup;
+        bool existed = false;  ///< the destination existed at commit()
     };
     std::vector<entry> files_;
 };

@@ -122,8 +122,20 @@ inline rgb_image decode_image(std::span<const std::byte> bytes, const std::strin
     return img;
 }
 
-/// Reads the size of the PNG or JPEG file `path` from its header, without decoding the pixels.
+/// Reads the size of the PNG or JPEG file `path` from its header, without decoding the pixels:
+/// from its first 64 KiB (where a PNG's header and nearly every JPEG's frame header lie), or from
+/// the whole file (at most `max_bytes`) when the size is not found there.
 inline image_info read_image_info(const std::string& path, std::uint64_t max_bytes = default_max_file_bytes) {
+    const std::uint64_t size = regular_file_size(path, max_bytes);
+    constexpr std::size_t prefix = std::size_t{1} << 16;
+    if (size > prefix) {
+        const std::vector<std::byte> head = read_file_range(path, 0, prefix);
+        int w = 0, h = 0, channels = 0;
+        if (stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(head.data()), static_cast<int>(head.size()), &w, &h,
+                                  &channels) &&
+            w > 0 && h > 0)
+            return {static_cast<std::size_t>(h), static_cast<std::size_t>(w), channels};
+    }
     return decode_image_info(read_file(path, max_bytes), path);
 }
 
