@@ -192,11 +192,6 @@ std::vector<std::byte> encode_points(const camkit::points_t& p) {
     return encode_typed(p.shape, "<i8", data);
 }
 
-std::vector<std::byte> encode_map(const camkit::tensor<double>& t) {
-    const std::vector<float> f(t.values.begin(), t.values.end());
-    return camkit::io::encode_npy<float>(t.shape, f.data());
-}
-
 std::vector<std::byte> text_bytes(const std::string& s) {
     std::vector<std::byte> out(s.size());
     for (std::size_t i = 0; i < s.size(); ++i) out[i] = static_cast<std::byte>(s[i]);
@@ -228,10 +223,7 @@ void check_out_dir(const std::string& dir) {
 int run_refine(const std::vector<std::string>& args) {
     const refine_args a = parse_refine_args(args);
 
-    camkit_cli::file_set files;
-    files.input("--low", a.low);
-    files.input("--high", a.high);
-    files.input("--image", a.image);
+    camkit_cli::file_set files({{"--low", a.low}, {"--high", a.high}, {"--image", a.image}});
     check_out_dir(a.out_dir);
 
     const camkit::tensor<double> low = read_map(a.low, "--low");
@@ -251,26 +243,28 @@ int run_refine(const std::vector<std::string>& args) {
     const camkit::rgb_image panel =
         camkit::refine_panel(r, high, image ? &*image : nullptr, camkit::colormap::jet, 6, 4, scale);
 
-    std::vector<std::pair<std::string, std::vector<std::byte>>> outputs{
-        {"blurred.npy", encode_map(r.blurred)},
-        {"edges.npy", encode_map(r.edges)},
-        {"low_resized.npy", encode_map(r.low_resized)},
-        {"roi.npy", encode_mask(r.roi)},
-        {"focal_points.npy", encode_points(r.focal_points)},
-        {"segmented.npy", encode_mask(r.segmented)},
-        {"full_segment.npy", encode_mask(r.full_segment)},
-        {"merged.npy", encode_map(r.merged)},
-        {"keep.npy", encode_mask(r.keep)},
-        {"bounds.json", text_bytes("{\"lower\": " + json_number(r.bounds.lower) +
-                                   ", \"upper\": " + json_number(r.bounds.upper) + "}\n")},
-        {"pipeline.png", camkit::io::encode_png(panel)}};
-    if (image) outputs.emplace_back("result.png", camkit::io::encode_png(r.result));
-
     std::error_code ec;
     std::filesystem::create_directories(a.out_dir, ec);
     if (ec) fail("--out-dir " + a.out_dir + ": cannot create the folder: " + ec.message());
-    for (const auto& [name, bytes] : outputs)
-        files.write(files.output("--out-dir", (std::filesystem::path(a.out_dir) / name).string()), bytes);
+    const auto out = [&](const std::string& name) {
+        return files.output("--out-dir", (std::filesystem::path(a.out_dir) / name).string());
+    };
+    const auto to_float = [](const camkit::tensor<double>& t) {
+        return camkit::tensor<float>(t.shape, std::vector<float>(t.values.begin(), t.values.end()));
+    };
+    files.write_npy(out("blurred.npy"), to_float(r.blurred));
+    files.write_npy(out("edges.npy"), to_float(r.edges));
+    files.write_npy(out("low_resized.npy"), to_float(r.low_resized));
+    files.write(out("roi.npy"), encode_mask(r.roi));
+    files.write(out("focal_points.npy"), encode_points(r.focal_points));
+    files.write(out("segmented.npy"), encode_mask(r.segmented));
+    files.write(out("full_segment.npy"), encode_mask(r.full_segment));
+    files.write_npy(out("merged.npy"), to_float(r.merged));
+    files.write(out("keep.npy"), encode_mask(r.keep));
+    files.write(out("bounds.json"), text_bytes("{\"lower\": " + json_number(r.bounds.lower) +
+                                               ", \"upper\": " + json_number(r.bounds.upper) + "}\n"));
+    files.write(out("pipeline.png"), camkit::io::encode_png(panel));
+    if (image) files.write(out("result.png"), camkit::io::encode_png(r.result));
     files.commit();
 
     std::size_t segmented = 0, kept = 0;
