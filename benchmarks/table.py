@@ -41,8 +41,8 @@ def main(path):
     for (g, s, m, i), (ms, bps) in rows.items():
         frac = ""
         b = base.get((g, s))
-        if b and g in ("cam", "cuda", "many"):
-            frac = f"{b[0] / ms:.2f}"
+        if b and g in ("cam", "cuda", "many", "refine"):
+            frac = f"{b[0] / ms:.2f}" if b[0] >= 0.1 * ms else f"{b[0] / ms:.1e}"
         speed = ""
         f1 = rows.get((g, s, m, "fused_t1"))
         if g == "cam" and f1 and i != "fused_t1" and m != "memory_read":
