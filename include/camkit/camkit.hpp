@@ -26,5 +26,7 @@
 #include <camkit/regions/labels.hpp>
 #include <camkit/regions/components.hpp>
 #include <camkit/regions/pixel_sets.hpp>
+#include <camkit/refine/refine.hpp>
+#include <camkit/refine/panel.hpp>
 #include <camkit/colormap.hpp>
 #include <camkit/overlay.hpp>
