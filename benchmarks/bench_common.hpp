@@ -76,19 +76,6 @@ inline std::int64_t cam_bytes(const camkit::shape_t& shape) {
     return static_cast<std::int64_t>(2 * camkit::element_count(shape) * sizeof(float));
 }
 
-/// Σ p[i] with 32 independent lanes, which the compiler vectorizes into several register
-/// accumulators; kept out of line (inlined into a benchmark loop, gcc 12 vectorized it worse).
-[[gnu::noinline]] inline float read_one(const float* p, std::size_t n) {
-    float s[32] = {};
-    std::size_t i = 0;
-    for (; i + 32 <= n; i += 32)
-        for (std::size_t j = 0; j < 32; ++j) s[j] += p[i + j];
-    float total = 0;
-    for (float v : s) total += v;
-    for (; i < n; ++i) total += p[i];
-    return total;
-}
-
 /// Name of a benchmark row: group/shape/method/implementation.
 inline std::string row(const std::string& group, const std::string& shape, const std::string& method,
                        const std::string& impl) {

@@ -9,12 +9,14 @@ cd "$(dirname "$0")/.."
 # The fewest tests each CTest label must pass in a run (skipped ones do not count): the counts of
 # this tree, so that a dependency that goes missing, a test executable that is no longer built or
 # a filter that matches less fails the command instead of shrinking the run. Raise them with the
-# tests. `PRESET:LABEL` overrides a label's minimum for one preset. torch: 77 tests less the two
+# tests. `PRESET:LABEL` overrides a label's minimum for one preset. torch: 80 tests less the two
 # CUDA tests, which skip without a GPU; under the sanitizers also less TorchCapture.MemoryStaysFlat,
-# which measures resident memory (ASan keeps freed blocks in quarantine; see CMakePresets.json).
+# which measures resident memory (ASan keeps freed blocks in quarantine), and
+# TorchCapture.ScriptedLayerThatCannotBeRecorded, whose interface-typed module LibTorch 1.13 leaks
+# (see CMakePresets.json).
 declare -A min_tests=(
-  [core]=233 [scalar]=4 [io]=22 [xtensor]=32 [torch]=75 [tool]=29 [blas]=10 [package]=17
-  [asan-torch:torch]=74
+  [core]=234 [scalar]=4 [io]=22 [xtensor]=32 [torch]=78 [tool]=29 [blas]=10 [package]=17
+  [asan-torch:torch]=76
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):

@@ -92,22 +92,47 @@ inline cam_request check_request(const shape_t& a, const shape_t* g, const optio
     return r;
 }
 
-/// Applies pipeline steps 1–4 to a copy of `raw`, written to `map` (its storage reused when it
-/// has room and no resize is asked for).
+/// The order of pipeline steps 1–4 (docs/math.md), stated once for every backend: `steps`
+/// supplies relu(m), normalize(m, mode, eps) and resize(m, size) on its own map type (camkit
+/// tensors on the host, whole tensors on a device).
+template <class Map, class Steps>
+Map finish_steps(Map map, const options& opt, const Steps& steps) {
+    if (opt.relu) map = steps.relu(std::move(map));
+    map = steps.normalize(std::move(map), opt.normalize, opt.eps);
+    if (opt.size.empty()) return map;
+    map = steps.resize(std::move(map), opt.size);
+    if (opt.renormalize) map = steps.normalize(steps.relu(std::move(map)), normalization::min_max, opt.eps);
+    return map;
+}
+
+/// The host's steps for finish_steps, on camkit tensors.
+struct host_steps {
+    template <class T>
+    tensor<T> relu(tensor<T> m) const {
+        relu_inplace(m);
+        return m;
+    }
+    template <class T>
+    tensor<T> normalize(tensor<T> m, normalization mode, double eps) const {
+        normalize_inplace(m, mode, eps);
+        return m;
+    }
+    template <class T>
+    tensor<T> resize(const tensor<T>& m, const shape_t& size) const {
+        return camkit::resize(m, size);
+    }
+};
+
+/// Applies pipeline steps 1–4 to a copy of `raw`, written to `map`: without a resize, the copy,
+/// ReLU and min-max scan in one pass into `map`'s storage (the same steps, fused); with one, the
+/// steps in finish_steps' order.
 template <class T>
 void finish_map_into(const tensor<T>& raw, const options& opt, tensor<T>& map) {
     if (opt.size.empty()) {
         relu_normalize_copy(raw, map, opt.relu, opt.normalize, opt.eps);
         return;
     }
-    tensor<T> m = raw;
-    if (opt.relu) relu_inplace(m);
-    normalize_inplace(m, opt.normalize, opt.eps);
-    map = resize(m, opt.size);
-    if (opt.renormalize) {
-        relu_inplace(map);
-        normalize_inplace(map, normalization::min_max, opt.eps);
-    }
+    map = finish_steps(raw, opt, host_steps{});
 }
 
 /// Applies pipeline steps 1–4 to a copy of `raw`.

@@ -20,12 +20,15 @@
 //   for an all-zero map), pointing_hit true, iou = the fraction of positions above the threshold.
 // NaN rather than a large finite number (the U-Net++ tool divides by mean_outside + 1e-8): a ratio
 // that does not exist must not enter a data set's average as 10⁸ times the map's mean.
+#include <camkit/concepts.hpp>
+#include <camkit/strided.hpp>
 #include <camkit/tensor.hpp>
 
 #include <cmath>
 #include <cstddef>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace camkit {
@@ -253,6 +256,87 @@ std::vector<attention_stats> attention_statistics(const tensor<T>& maps, const t
                        loc[n].pointing_hit, loc[n].iou});
     }
     return out;
+}
+
+namespace detail {
+
+template <class X>
+inline constexpr bool is_camkit_tensor_v = false;
+template <class T>
+inline constexpr bool is_camkit_tensor_v<tensor<T>> = true;
+
+/// A dense copy, in double, of any host tensor (a strided view, a CPU torch tensor): the metrics
+/// read maps and masks densely, and both are small beside the activations.
+template <host_tensor X>
+tensor<double> dense_copy(const X& x) {
+    return with_host_view(x, [](const auto& v) {
+        tensor<double> t(v.shape);
+        gather_strided(v.data, v.shape, v.strides, t.data());
+        return t;
+    });
+}
+
+/// True when a metric's arguments are host tensors other than camkit::tensor (they are copied densely first).
+template <class X, class Y = tensor<float>>
+concept other_host_tensors = host_tensor<X> && host_tensor<Y> &&
+                             (!is_camkit_tensor_v<std::remove_cvref_t<X>> || !is_camkit_tensor_v<std::remove_cvref_t<Y>>);
+
+}  // namespace detail
+
+/// energy_inside of any host tensors (strided views, CPU torch tensors).
+template <class X, class Y>
+    requires detail::other_host_tensors<X, Y>
+double energy_inside(const X& map, const Y& mask) {
+    return energy_inside(detail::dense_copy(map), detail::dense_copy(mask));
+}
+
+/// pointing_hit of any host tensors.
+template <class X, class Y>
+    requires detail::other_host_tensors<X, Y>
+bool pointing_hit(const X& map, const Y& mask) {
+    return pointing_hit(detail::dense_copy(map), detail::dense_copy(mask));
+}
+
+/// attention_ratio of any host tensors.
+template <class X, class Y>
+    requires detail::other_host_tensors<X, Y>
+double attention_ratio(const X& map, const Y& mask) {
+    return attention_ratio(detail::dense_copy(map), detail::dense_copy(mask));
+}
+
+/// iou_at of any host tensors.
+template <class X, class Y>
+    requires detail::other_host_tensors<X, Y>
+double iou_at(const X& map, const Y& mask, double threshold) {
+    return iou_at(detail::dense_copy(map), detail::dense_copy(mask), threshold);
+}
+
+/// localization_metrics of any host tensors.
+template <class X, class Y>
+    requires detail::other_host_tensors<X, Y>
+std::vector<localization> localization_metrics(const X& maps, const Y& masks, double threshold = 0.5) {
+    return localization_metrics(detail::dense_copy(maps), detail::dense_copy(masks), threshold);
+}
+
+/// attention_statistics of any host tensors.
+template <class X, class Y>
+    requires detail::other_host_tensors<X, Y>
+std::vector<attention_stats> attention_statistics(const X& maps, const Y& masks, double threshold = 0.5) {
+    return attention_statistics(detail::dense_copy(maps), detail::dense_copy(masks), threshold);
+}
+
+/// attention_mean of any host tensor.
+template <class X>
+    requires detail::other_host_tensors<X>
+double attention_mean(const X& map) {
+    return attention_mean(detail::dense_copy(map));
+}
+
+/// attention_std of any host tensor.
+template <class X>
+    requires detail::other_host_tensors<X>
+double attention_std(const X& map) {
+    return attention_std(detail::dense_copy(map));
 }
 
 }  // namespace camkit

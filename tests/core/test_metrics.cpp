@@ -213,3 +213,17 @@ TEST(attention_statistics, errors) {
     EXPECT_EQ(camkit_test::error_message([&] { camkit::attention_std(tensor<double>({2}, {1.0, NAN})); }),
               "camkit: attention_std: map must be finite and ≥ 0 (apply ReLU first), got nan at flat index 1");
 }
+
+// The metrics read any host tensor: a strided view of every other column gives the numbers of its
+// dense copy (energy 3/(3+1+2) = 0.5 inside the mask's two positions of the view).
+TEST(Metrics, StridedViewsEqualTheirDenseCopies) {
+    const std::vector<float> wide{3, 9, 1, 9, 2, 9};  // the view reads 3, 1, 2
+    const camkit::host_view<const float> view{wide.data(), {3}, {2}};
+    const camkit::tensor<float> dense({3}, {3, 1, 2});
+    const camkit::tensor<float> mask({3}, {1, 0, 0});
+    EXPECT_DOUBLE_EQ(camkit::energy_inside(view, mask), 0.5);
+    EXPECT_EQ(camkit::energy_inside(view, mask), camkit::energy_inside(dense, mask));
+    EXPECT_EQ(camkit::pointing_hit(view, mask), true);
+    EXPECT_DOUBLE_EQ(camkit::attention_mean(view), 2.0);
+    EXPECT_DOUBLE_EQ(camkit::attention_ratio(view, mask), 3.0 / 1.5);
+}

@@ -144,7 +144,7 @@ TEST_F(CamkitTorchRegions, BadInput) {
     bad({"--target", "component-at", "--class", "1", "--at", "12,0"}, "--at [12, 0] lies outside");
     bad({"--target", "whole-image", "--class", "1", "--at", "1,1"}, "--at goes with --target component-at or point");
     bad({"--target", "smallest-component", "--class", "2"}, "--class 2 is out of range");
-    bad({"--target", "segments", "--class", "1"}, "smallest-component, component-at or point");
+    bad({"--target", "segments", "--class", "1"}, "smallest-component, component-at, point or softmax");
     // A classifier's output has no components.
     expect_bad_input({"explain", "--model", data + "torch_tool/classifier.pt", "--layer", "features.2", "--input",
                       data + "torch_tool/x.npy",

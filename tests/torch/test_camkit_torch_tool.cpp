@@ -199,6 +199,78 @@ TEST_F(CamkitTorchTool, EveryMethodEqualsTheLibraryOnTheSameModel) {
     EXPECT_EQ(methods, 10);  // the nine registered methods and scorecam
 }
 
+// --target softmax explains the class probability (a classifier) or its mean over a mask
+// (segmentation): the library's probability_score on the same model and input.
+TEST_F(CamkitTorchTool, SoftmaxTargets) {
+    torch::jit::Module clf_model = torch::jit::load(data + "classifier.pt");
+    clf_model.eval();
+    camkit::torch::scripted_layer clf_layer(clf_model, "features.2");
+    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
+    camkit::options opt;
+    opt.size = {8, 8};
+    const std::vector<camkit::target> p1(2, camkit::target{1, std::nullopt, camkit::reduction::mean});
+    const at::Tensor want = camkit::torch::explain<camkit::grad_cam>(clf_layer, x.detach().requires_grad_(true),
+                                                                      camkit::torch::probability_score{p1}, opt)
+                                .cam.map;
+    expect_maps_near(explain(clf({"--class", "1", "--target", "softmax"})), to_camkit(want), "softmax class 1", 1e-6);
+    // It is not the logit's map: the probability's gradient mixes every class's logit.
+    const at::Tensor logit = camkit::torch::explain<camkit::grad_cam>(
+                                 clf_layer, x.detach().requires_grad_(true),
+                                 std::vector<camkit::target>(2, camkit::class_score(1)), opt)
+                                 .cam.map;
+    EXPECT_GT((want - logit).abs().max().item<double>(), 1e-3);
+
+    torch::jit::Module seg_model = torch::jit::load(data + "segmenter.pt");
+    seg_model.eval();
+    camkit::torch::scripted_layer seg_layer(seg_model, "enc.0");
+    const at::Tensor xs = to_torch(camkit::io::read_npy<float>(data + "xs.npy"));
+    camkit::options seg_opt;
+    seg_opt.size = camkit::shape_t(xs.sizes().begin() + 2, xs.sizes().end());
+    const camkit::tensor<float> mask = camkit::io::read_npy<float>(data + "mask.npy");
+    const std::vector<camkit::target> over_mask(static_cast<std::size_t>(xs.size(0)),
+                                                camkit::target{1, mask, camkit::reduction::mean});
+    const at::Tensor seg_want = camkit::torch::explain<camkit::hires_cam>(seg_layer, xs.detach().requires_grad_(true),
+                                                                          camkit::torch::probability_score{over_mask},
+                                                                          seg_opt)
+                                    .cam.map;
+    expect_maps_near(explain(seg({"--class", "1", "--target", "softmax", "--mask", data + "mask.npy", "--method",
+                                  "hirescam"})),
+                     to_camkit(seg_want), "softmax over a mask", 1e-6);
+    expect_bad_input(clf({"--target", "softmax"}), "--target softmax needs --class");
+}
+
+// --method cam: CAM from the head weight named by its parameter path, for --class C or each
+// sample's predicted class; the library's camkit::torch::cam on the same recorded activations.
+TEST_F(CamkitTorchTool, CamFromTheHeadWeight) {
+    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
+    model.eval();
+    camkit::torch::scripted_layer layer(model, "features.2");
+    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
+    at::Tensor weight;
+    for (const auto& p : model.named_parameters(true))
+        if (p.name == "fc.weight") weight = p.value.detach();
+    ASSERT_TRUE(weight.defined());
+    at::NoGradGuard no_grad;
+    const auto recorded = layer.forward(x);
+    camkit::options opt;
+    opt.size = {8, 8};
+    const std::vector<std::size_t> class2{2, 2};
+    expect_maps_near(explain(clf({"--method", "cam", "--head", "fc.weight", "--class", "2"})),
+                     to_camkit(camkit::torch::cam(recorded.activations, weight, class2, opt).map), "cam class 2", 1e-6);
+    const at::Tensor predicted = recorded.output.argmax(1);
+    const std::vector<std::size_t> top{static_cast<std::size_t>(predicted[0].item<std::int64_t>()),
+                                       static_cast<std::size_t>(predicted[1].item<std::int64_t>())};
+    expect_maps_near(explain(clf({"--method", "cam", "--head", "fc.weight"})),
+                     to_camkit(camkit::torch::cam(recorded.activations, weight, top, opt).map), "cam predicted", 1e-6);
+    expect_bad_input(clf({"--method", "cam"}), "--method cam needs --head PARAM");
+    expect_bad_input(clf({"--method", "cam", "--head", "fc.bias.x"}), "is not a parameter of the model (its parameters:");
+    expect_bad_input(clf({"--method", "cam", "--head", "features.0.weight"}), "CAM needs a linear head's weight [classes, K]");
+    expect_bad_input(clf({"--method", "cam", "--head", "fc.weight", "--class", "7"}), "out of range");
+    expect_bad_input(clf({"--method", "cam", "--head", "fc.weight", "--target", "class"}), "--method cam takes no --target");
+    expect_bad_input(clf({"--method", "gradcam", "--head", "fc.weight", "--class", "1"}), "--head goes with --method cam");
+    expect_bad_input(seg({"--method", "cam", "--head", "dec.weight"}), "needs a classifier output [N, C]");
+}
+
 TEST_F(CamkitTorchTool, ImageInputAndPngOutput) {
     expect_maps_near(explain({"explain", "--model", data + "classifier.pt", "--layer", "features.2", "--input",
                               data + "input.png", "--class", "0", "--out", path("map.npy"), "--png", path("map.png")}),
@@ -262,10 +334,10 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input(clf({"--class", "0", "--method", "nosuch"}), "unknown method 'nosuch' (choose one of: gradcam");
     expect_bad_input(clf({"--target", "everything"}),
                      "--target must be class, mask-sum, mask-mean, predicted, whole-image, largest-component, "
-                     "smallest-component, component-at or point, got 'everything'");
+                     "smallest-component, component-at, point or softmax, got 'everything'");
     expect_bad_input(clf({"--target", "mask-sum", "--class", "0"}), "--target mask-sum needs --mask");
     expect_bad_input(clf({"--target", "class", "--class", "0", "--mask", data + "mask.npy"}),
-                     "--mask goes with --target mask-sum or mask-mean, not class");
+                     "--mask goes with --target mask-sum, mask-mean or softmax, not class");
     expect_bad_input(clf({"--target", "whole-image"}), "--target whole-image needs --class");
     expect_bad_input(clf({"--class", "0", "--device", "tpu"}), "--device must be cpu or cuda, got 'tpu'");
     expect_bad_input(clf({"--class", "-1"}), "--class must be an integer >= 0, got '-1'");

@@ -7,6 +7,7 @@
 #include <camkit/methods/grad_cam.hpp>
 #include <camkit/methods/grad_cam_plus_plus.hpp>
 #include <camkit/methods/hires_cam.hpp>
+#include <camkit/metrics.hpp>
 #include <camkit/targets.hpp>
 #include <camkit/torch/explain.hpp>  // the adapter's seed_and_score
 #include <camkit/torch/tensor.hpp>
@@ -99,4 +100,28 @@ TEST(TorchHost, CamOnCpuTensors) {
     EXPECT_EQ(e.map.scalar_type(), at::kDouble);
     EXPECT_TRUE(close(e.map, from_camkit(want.map), 0));
     EXPECT_TRUE(close(camkit::cam(A, W.to(at::kDouble), classes).map, e.map, 0));
+}
+
+// The metrics and attention statistics of CPU tensors (a strided map among them) equal those of
+// the same values in camkit tensors.
+TEST(TorchHost, MetricsOnCpuTensors) {
+    const at::Tensor maps = at::rand({2, 5, 6}, at::kDouble);
+    const at::Tensor masks = (at::rand({2, 5, 6}, at::kDouble) > 0.6).to(at::kFloat);
+    const camkit::tensor<double> m = to_camkit<double>(maps);
+    const camkit::tensor<float> k = to_camkit<float>(masks);
+    const auto got = camkit::attention_statistics(maps, masks, 0.4);
+    const auto want = camkit::attention_statistics(m, k, 0.4);
+    ASSERT_EQ(got.size(), 2u);
+    for (std::size_t n = 0; n < 2; ++n) {
+        EXPECT_EQ(got[n].attention_mean, want[n].attention_mean);
+        EXPECT_EQ(got[n].attention_std, want[n].attention_std);
+        EXPECT_EQ(got[n].energy_inside, want[n].energy_inside);
+        EXPECT_EQ(got[n].pointing_hit, want[n].pointing_hit);
+        EXPECT_EQ(got[n].iou, want[n].iou);
+    }
+    const at::Tensor transposed = maps.select(0, 1).t().contiguous().t();  // strided, the same values
+    const camkit::tensor<float> mask1 = to_camkit<float>(masks.select(0, 1));
+    EXPECT_EQ(camkit::energy_inside(transposed, mask1), camkit::energy_inside(to_camkit<double>(maps.select(0, 1)), mask1));
+    EXPECT_EQ(camkit::attention_mean(transposed), camkit::attention_mean(to_camkit<double>(maps.select(0, 1))));
+    EXPECT_THROW(camkit::energy_inside(maps.select(0, 0).to(at::kInt), mask1), camkit::error);
 }

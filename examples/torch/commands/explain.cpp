@@ -30,6 +30,7 @@ constexpr const char* help =
     "usage: camkit-torch explain --model M.pt --layer NAME --input X.npy|IMG.png --out MAP.npy\n"
     "           [--method NAME] [--target class|mask-sum|mask-mean|predicted|whole-image] [--class C]\n"
     "           [--target largest-component|smallest-component|component-at|point --class C [--at Y,X[,Z]]]\n"
+    "           [--target softmax --class C [--mask M]] [--method cam --head PARAM [--class C]]\n"
     "           [--mask MASK.npy|MASK.png] [--size HxW] [--renormalize] [--device cpu|cuda]\n"
     "           [--batch-size B] [--png OUT.png]\n"
     "\n"
@@ -38,7 +39,11 @@ constexpr const char* help =
     "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
     "                    read as [1, 3, H, W] RGB in [0, 1] (no mean/std normalization: use .npy for that)\n"
     "  --out MAP.npy     the finished maps, float32 [N, *size]\n"
-    "  --method NAME     one of 'camkit-torch methods' (default gradcam); scorecam is gradient-free\n"
+    "  --method NAME     one of 'camkit-torch methods' (default gradcam); scorecam is gradient-free;\n"
+    "                    cam is CAM (Zhou et al.) from a global-average-pooling + linear head: the maps\n"
+    "                    are Σ_k W[C, k]·A[k] of the layer's activations A, no gradients (needs --head)\n"
+    "  --head PARAM      with --method cam: the head's weight [classes, K] by its parameter path\n"
+    "                    (e.g. fc.weight); --class C, or each sample's predicted class without it\n"
     "  --target T        what the gradients are of (score per sample):\n"
     "                      class        output[n, C] of a classifier, or Σ_p output[n, C, p] of a\n"
     "                                   segmentation (needs --class)\n"
@@ -54,6 +59,9 @@ constexpr const char* help =
     "                      component-at mask-sum over the component of that region holding --at\n"
     "                                   (a sample whose region misses --at gets score 0 and a zero map)\n"
     "                      point        output[n, C] at the output position --at (a one-pixel mask)\n"
+    "                      softmax      the probability of --class C: softmax over the classes (sigmoid\n"
+    "                                   of a one-channel output); for a segmentation its mean over\n"
+    "                                   --mask, or over the whole image without one\n"
     "                    default: mask-sum with --mask, class with --class, predicted otherwise\n"
     "  --class C         the class index\n"
     "  --at Y,X[,Z]      an output position: row,column of a 2-D output [H, W]; for a 3-D output\n"
@@ -73,7 +81,7 @@ constexpr const char* help =
 
 /// The parsed `camkit-torch explain` command line.
 struct explain_args {
-    std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu";
+    std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu", head;
     std::optional<std::int64_t> cls;
     camkit::shape_t at;  ///< --at as given: Y, X[, Z]
     std::int64_t batch_size = 16;
@@ -87,7 +95,7 @@ bool is_image_path(const std::string& p) {
 }
 
 bool known_method(const std::string& name) {
-    if (name == "scorecam") return true;
+    if (name == "scorecam" || name == "cam") return true;
     for (auto n : camkit::method_names())
         if (n == name) return true;
     return false;
@@ -104,6 +112,7 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .value("--mask", a.mask)
         .value("--method", a.method)
         .value("--target", a.target)
+        .value("--head", a.head)
         .value("--device", a.device)
         .value("--class", [&](const std::string& v) { a.cls = camkit_cli::parse_count(v, "--class", 0); })
         .value("--at",
@@ -127,14 +136,22 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
     if (a.input.empty()) fail("--input is required");
     if (a.out.empty()) fail("--out is required");
     if (!known_method(a.method))
-        fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + " scorecam)");
+        fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + " scorecam cam)");
+    if (a.method == "cam") {
+        if (a.head.empty()) fail("--method cam needs --head PARAM, the head's weight by its parameter path (e.g. fc.weight)");
+        if (!a.target.empty() || !a.mask.empty() || !a.at.empty())
+            fail("--method cam takes no --target, --mask or --at: it explains --class C, or each sample's predicted class");
+        if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
+        return a;
+    }
+    if (!a.head.empty()) fail("--head goes with --method cam, not " + a.method);
     if (a.target.empty()) a.target = !a.mask.empty() ? "mask-sum" : a.cls ? "class" : "predicted";
     const std::vector<std::string> targets{"class",       "mask-sum",          "mask-mean",          "predicted",
                                            "whole-image", "largest-component", "smallest-component", "component-at",
-                                           "point"};
+                                           "point",       "softmax"};
     if (std::find(targets.begin(), targets.end(), a.target) == targets.end())
         fail("--target must be class, mask-sum, mask-mean, predicted, whole-image, largest-component, "
-             "smallest-component, component-at or point, got '" + a.target + "'");
+             "smallest-component, component-at, point or softmax, got '" + a.target + "'");
     const bool region = a.target == "largest-component" || a.target == "smallest-component" ||
                         a.target == "component-at" || a.target == "point";
     const bool positioned = a.target == "component-at" || a.target == "point";
@@ -143,8 +160,9 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
     if (region && !a.cls) fail("--target " + a.target + " needs --class");
     const bool masked = a.target == "mask-sum" || a.target == "mask-mean";
     if (masked && a.mask.empty()) fail("--target " + a.target + " needs --mask");
-    if (!masked && !a.mask.empty()) fail("--mask goes with --target mask-sum or mask-mean, not " + a.target);
-    if ((masked || a.target == "class" || a.target == "whole-image") && !a.cls)
+    if (!masked && a.target != "softmax" && !a.mask.empty())
+        fail("--mask goes with --target mask-sum, mask-mean or softmax, not " + a.target);
+    if ((masked || a.target == "class" || a.target == "whole-image" || a.target == "softmax") && !a.cls)
         fail("--target " + a.target + " needs --class");
     if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
     return a;
@@ -217,7 +235,7 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
     if (a.cls && c >= classes)
         fail("--class " + std::to_string(c) + " is out of range: the model output " + camkit::to_string(y.shape) +
              " has " + std::to_string(classes) + " classes (0 to " + std::to_string(classes - 1) + ")");
-    if (!segmentation && a.target != "class" && a.target != "predicted")
+    if (!segmentation && a.target != "class" && a.target != "predicted" && a.target != "softmax")
         fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " +
              camkit::to_string(y.shape));
     if (a.target == "class") return std::vector<camkit::target>(N, camkit::class_score(c));
@@ -252,7 +270,9 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
         for (float label : labels.values) targets.push_back(camkit::class_score(static_cast<std::size_t>(label)));
         return targets;
     }
-    // mask-sum, mask-mean
+    if (a.target == "softmax" && a.mask.empty())  // the class probability, or its mean over the image
+        return std::vector<camkit::target>(N, camkit::target{c, std::nullopt, camkit::reduction::mean});
+    // mask-sum, mask-mean, softmax over a mask
     const camkit::tensor<float> mask = load_mask(a.mask);
     const camkit::shape_t spatial(y.shape.begin() + 2, y.shape.end());
     camkit::shape_t batched{N};
@@ -260,7 +280,37 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
     if (mask.shape != spatial && mask.shape != batched)
         fail("--mask " + a.mask + " has shape " + camkit::to_string(mask.shape) + " but the model output " +
              camkit::to_string(y.shape) + " needs " + camkit::to_string(spatial) + " or " + camkit::to_string(batched));
-    return std::vector<camkit::target>(N, a.target == "mask-mean" ? camkit::mask_mean(c, mask) : camkit::mask_sum(c, mask));
+    if (a.target == "mask-sum") return std::vector<camkit::target>(N, camkit::mask_sum(c, mask));
+    return std::vector<camkit::target>(N, camkit::mask_mean(c, mask));  // mask-mean; softmax: of the probabilities
+}
+
+/// CAM from the head weight named --head: each sample's class is --class or its predicted class.
+at::Tensor head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input, const camkit::options& opt) {
+    camkit::torch::scripted_layer layer(model, a.layer);
+    at::NoGradGuard no_grad;
+    const auto recorded = layer.forward(input);
+    const at::Tensor output = recorded.output;
+    if (!a.cls && output.dim() != 2)
+        fail("--method cam without --class takes each sample's predicted class, which needs a classifier output "
+             "[N, C]; the model gives " + camkit::to_string(camkit::torch::shape_of(output)));
+    at::Tensor weight;
+    for (const auto& p : model.named_parameters(true))
+        if (p.name == a.head) weight = p.value;
+    if (!weight.defined()) {
+        std::string names;
+        for (const auto& p : model.named_parameters(true)) names += (names.empty() ? "" : " ") + p.name;
+        fail("--head " + a.head + " is not a parameter of the model (its parameters: " + names + ")");
+    }
+    if (weight.dim() != 2)
+        fail("--head " + a.head + " has shape " + camkit::to_string(camkit::torch::shape_of(weight)) +
+             "; CAM needs a linear head's weight [classes, K]");
+    std::vector<std::size_t> classes;
+    for (std::int64_t n = 0; n < input.size(0); ++n) {
+        const auto c = a.cls ? static_cast<std::size_t>(*a.cls)
+                             : static_cast<std::size_t>(output.select(0, n).argmax().item<std::int64_t>());
+        classes.push_back(c);
+    }
+    return camkit::torch::cam(recorded.activations, weight.detach(), classes, opt).map;
 }
 
 /// The PNG picture: heatmaps side by side, or the 2-D map overlaid on the input image.
@@ -288,21 +338,25 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
     if (output.dim() < 2 || output.dim() > 5 || output.size(0) != input.size(0))
         fail("the model output has shape " + camkit::to_string(camkit::torch::shape_of(output)) +
              "; camkit-torch needs [N, C] or [N, C, *P] with N = " + std::to_string(input.size(0)));
-    const std::vector<camkit::target> targets = make_targets(a, output);
-
     camkit::options opt = a.opt;
     opt.size = size;
+    if (a.method == "cam") return head_cam(a, model, input, opt);
+    const std::vector<camkit::target> targets = make_targets(a, output);
+    // --target softmax explains the probabilities: the targets' reductions applied to them.
+    const camkit::torch::objective what = a.target == "softmax"
+                                              ? camkit::torch::objective(camkit::torch::probability_score{targets})
+                                              : camkit::torch::objective(targets);
     if (a.method == "scorecam") {
         camkit::torch::score_cam_options sopt;
         sopt.batch_size = a.batch_size;
-        return camkit::torch::score_cam(model, a.layer, input, targets, opt, sopt).map;
+        return camkit::torch::score_cam(model, a.layer, input, what, opt, sopt).map;
     }
     // Gradients reach the layer even when the model's weights are frozen.
     const at::Tensor x = input.detach().requires_grad_(true);
     at::Tensor map;
     camkit::with_method(a.method, [&](auto type) {
         using M = typename decltype(type)::type;
-        map = camkit::torch::explain<M>(layer, x, targets, opt).cam.map;
+        map = camkit::torch::explain<M>(layer, x, what, opt).cam.map;
     });
     return map;
 }

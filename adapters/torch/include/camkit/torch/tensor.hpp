@@ -191,6 +191,17 @@ inline at::Tensor resize(const at::Tensor& maps, const shape_t& size) {
     return r.squeeze(1);
 }
 
+namespace detail {
+/// The device's steps for the core's finish_steps: torch ops on the map's device.
+struct device_steps {
+    at::Tensor relu(const at::Tensor& m) const { return at::relu(m); }
+    at::Tensor normalize(const at::Tensor& m, normalization mode, double eps) const {
+        return camkit::torch::normalize(m, mode, eps);
+    }
+    at::Tensor resize(const at::Tensor& m, const shape_t& size) const { return camkit::torch::resize(m, size); }
+};
+}  // namespace detail
+
 /// Pipeline steps 1–4 on a raw map [N, *S]: the core's finish_map for a host tensor (one
 /// pipeline), the same steps with torch ops on the raw map's device otherwise (step 4, ReLU and
 /// min-max again, follows a resize only).
@@ -203,12 +214,7 @@ inline at::Tensor finish_map(const at::Tensor& raw, const options& opt) {
         return to_torch(camkit::detail::finish_map(
             camkit::tensor<float>(shape_of(dense), {dense.data_ptr<float>(), dense.data_ptr<float>() + dense.numel()}), opt));
     }
-    at::Tensor map = opt.relu ? at::relu(raw) : raw;
-    map = normalize(map, opt.normalize, opt.eps);
-    if (opt.size.empty()) return map;
-    map = resize(map, opt.size);
-    if (opt.renormalize) map = normalize(at::relu(map), normalization::min_max, opt.eps);
-    return map;
+    return camkit::detail::finish_steps(raw, opt, detail::device_steps{});
 }
 
 namespace detail {
