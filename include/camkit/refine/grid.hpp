@@ -146,7 +146,8 @@ inline void filter_axis(const std::vector<double>& in, std::vector<double>& out,
 template <class T>
 tensor<T> min_max_normalized(const tensor<T>& map, const std::string& what = "map") {
     detail::require(map.size() > 0, what + " is empty: shape " + to_string(map.shape));
-    const auto [mn, mx] = detail::min_max(map.data(), map.size());
+    const auto extremes = detail::min_max(map.data(), map.size());
+    const T mn = extremes.first, mx = extremes.second;  // named, not bound: the lambdas below capture them
     detail::require(mx > mn,
                     [&] { return what + " is blank: every value equals " + std::to_string(static_cast<double>(mn)); });
     const T range = mx - mn;  // a division per value, as numpy's (x − min) / (max − min)

@@ -45,7 +45,8 @@ tensor<T> merge_maps(const tensor<S>& segment, const tensor<T>& low, merge_mode 
     detail::require(!(seg_blank && low_blank), "merge_maps: segment and low are both blank (no value above 0)");
     if (seg_blank) return min_max_normalized(low, "merge_maps: low");
     if (low_blank) return seg;
-    const auto [smin, smax] = detail::min_max(seg.data(), seg.size());
+    const auto extremes = detail::min_max(seg.data(), seg.size());
+    const T smin = extremes.first, smax = extremes.second;  // named, not bound: the lambda below captures them
     detail::require(smin < smax, [&] {
         return "merge_maps: segment is constant (" + std::to_string(static_cast<double>(smax)) +
                " everywhere: a segment covering the whole map leaves nothing to normalize)";
