@@ -240,11 +240,16 @@ auto explain(const T& activations, const options& opt = {}) {
 }
 
 namespace detail {
+/// Validates the shape of a linear head's weights [C, K] (C ≥ 1) for K activation channels.
+inline void check_head_shape(const shape_t& w, std::size_t K) {
+    require(w.size() == 2 && w[1] == K && w[0] > 0,
+            "head_weights must be [C, K] with K = " + std::to_string(K) + " channels, got shape " + to_string(w));
+}
+
 /// Validates CAM's head weights [C, K] and one class per sample against a validated request
 /// (shared with device backends, so CAM is validated in one place).
 inline void check_cam_head(const cam_request& req, const shape_t& w, std::span<const std::size_t> classes) {
-    require(w.size() == 2 && w[1] == req.K, "head_weights must be [C, K] with K = " + std::to_string(req.K) +
-                                                " channels, got shape " + to_string(w));
+    check_head_shape(w, req.K);
     require(classes.size() == req.N, "classes holds " + std::to_string(classes.size()) + " entries but the batch has " +
                                          std::to_string(req.N) + " samples");
     for (std::size_t n = 0; n < req.N; ++n)

@@ -29,9 +29,7 @@ std::vector<std::size_t> top_classes(const T& activations, const W& head_weights
             using E = typename std::remove_cvref_t<decltype(A)>::element_type;
             detail::check_cam_shape(A.shape, "activations");
             const std::size_t N = A.shape[0], K = A.shape[1];
-            detail::require(Wv.rank() == 2 && Wv.shape[1] == K && Wv.shape[0] > 0,
-                            "head_weights must be [C, K] with K = " + std::to_string(K) + " channels, got shape " +
-                                to_string(Wv.shape));
+            detail::check_head_shape(Wv.shape, K);
             // The channel means, each plane read once through the kernels' dense plane reader.
             using Acc = accumulator_t<E>;
             detail::plane_reader<Acc, E> reader(A);
