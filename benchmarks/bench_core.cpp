@@ -93,7 +93,7 @@ void fused(benchmark::State& st, const shape_t& shape, int threads) {
 }
 
 #if defined(CAMKIT_BENCH_BLAS)
-/// camkit::blas::explain: the projection methods' eigenproblem by LAPACK.
+/// camkit::blas::explain: the projection methods' Gram matrix by BLAS syrk (LAPACK's syevd from order 512).
 template <class Method>
 void fused_lapack(benchmark::State& st, const shape_t& shape, int threads) {
     const auto& in = inputs(shape);
@@ -288,7 +288,7 @@ int register_all() {
             using M = typename decltype(t)::type;
             const std::string name(M::name);
             if constexpr (M::form == camkit::method_form::projection) {
-                // Eigen-CAM's SVD is compute-bound: O(K²S) at the large shape takes seconds.
+                // Eigen-CAM is compute-bound: its Gram product is K²S/2 multiply-adds a sample, a billion at the large shape.
                 if (s.name.rfind("large", 0) == 0) return;
 #if defined(CAMKIT_BENCH_BLAS)
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "lapack_t1").c_str(), fused_lapack<M>, s.shape, 1));

@@ -11,6 +11,7 @@
 #include <camkit/concepts.hpp>
 #include <camkit/reductions.hpp>
 #include <camkit/kernels.hpp>
+#include <camkit/projection.hpp>
 #include <camkit/methods/policy.hpp>
 #include <camkit/methods/registry.hpp>
 #include <camkit/methods/saliency_tubes.hpp>

@@ -5,6 +5,7 @@
 // its tensors back through detail::make_explanation.
 #include <camkit/concepts.hpp>
 #include <camkit/kernels.hpp>
+#include <camkit/projection.hpp>
 #include <camkit/methods/policy.hpp>
 #include <camkit/normalize.hpp>
 #include <camkit/resize.hpp>
@@ -162,7 +163,7 @@ auto make_explanation(const T& like, tensor<Acc>&& raw, std::optional<tensor<Acc
 /// The host pipeline of a validated request into caller-owned tensors: runs the fused kernel into
 /// `raw` (and `weights` for channel-weight methods, reset otherwise), then finishes `map`.
 /// `eigen` solves the projection methods' eigenproblem (camkit's own, or LAPACK's from the BLAS adapter).
-template <method_policy Method, class E, class Acc, class Eigen = jacobi_eigen>
+template <method_policy Method, class E, class Acc, class Eigen = host_eigen>
 void explain_host_into(const cam_request& req, const host_view<const E>& A, const host_view<const E>& G,
                        const options& opt, explanation<tensor<Acc>>& out, const Eigen& eigen = {}) {
     reshape_for_reuse(out.raw, req.raw_shape);
@@ -181,7 +182,7 @@ void explain_host_into(const cam_request& req, const host_view<const E>& A, cons
 }
 
 /// The host pipeline for any host tensors: one validation, the kernels, results of A's kind.
-template <method_policy Method, host_tensor T, class Eigen = jacobi_eigen>
+template <method_policy Method, host_tensor T, class Eigen = host_eigen>
 auto explain_host(const T& activations, const T& gradients, const options& opt, const Eigen& eigen = {}) {
     return with_host_view(activations, [&](const auto& A) {
         using E = typename std::remove_cvref_t<decltype(A)>::element_type;

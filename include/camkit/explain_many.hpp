@@ -120,7 +120,7 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
 }
 
 /// explain_many for any host tensors, with `product` computing W · A and `eigen` the eigenproblem.
-template <method_policy Method, host_tensor T, class Product, class Eigen = jacobi_eigen>
+template <method_policy Method, host_tensor T, class Product, class Eigen = host_eigen>
 auto explain_many_with(const T& activations, const T& gradients, const options& opt, const Product& product,
                        const Eigen& eigen = {}) {
     return with_host_view(activations, [&](const auto& A) {

@@ -3,7 +3,6 @@
 // statistics are computed and its contribution folded into the output while it is in cache.
 // Work is split over samples and channel blocks; partial maps are added in a fixed order, so a
 // result depends on the thread count only through float rounding.
-#include <camkit/linalg.hpp>
 #include <camkit/methods/policy.hpp>
 #include <camkit/parallel.hpp>
 #include <camkit/reductions.hpp>
@@ -423,70 +422,6 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
             });
         }
         if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
-    });
-}
-
-/// camkit's own symmetric eigen-solver for the projection methods (linalg.hpp); the BLAS adapter
-/// passes LAPACK's instead.
-struct jacobi_eigen {
-    std::pair<double, std::vector<double>> operator()(std::vector<double> m, std::size_t n) const {
-        return top_eigenpair(std::move(m), n);
-    }
-};
-
-/// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular
-/// vector, computed from the Gram matrix on the smaller side by `eigen` (the largest eigenpair of
-/// a symmetric row-major n×n matrix). Signed so that max ≥ |min|.
-template <class Method, class Acc, class E, class Eigen = jacobi_eigen>
-void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
-                    bool check_finite, const Eigen& eigen = {}) {
-    const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
-    const std::size_t N = dims.N, K = dims.K, S = dims.S;
-    const plane_ops<Acc> ops;
-    std::vector<Acc> dummy(N * S);
-    const unsigned t = std::min<unsigned>(resolve_threads(threads, 2 * A.size()), static_cast<unsigned>(N));
-    // One block per sample: the whole sample is needed for the decomposition.
-    for_channel_blocks<Acc>(N, 1, S, t, dummy.data(), [&](std::size_t n, std::size_t, std::size_t, Acc*) {
-        plane_reader<Acc, E> ra(A), rg(G);
-        std::vector<double> X(S * K);  // column-major: channel k at X[k*S .. k*S+S)
-        for (std::size_t k = 0; k < K; ++k) {
-            const plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-            if (check_finite && !ops.all_finite(a)) throw_non_finite("activations", n, k);
-            if (check_finite && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
-            double mean = 0;
-            for (std::size_t s = 0; s < S; ++s) mean += X[k * S + s] = static_cast<double>(Method::projected(ops, a.data[s], g.data[s]));
-            mean /= static_cast<double>(S);
-            for (std::size_t s = 0; s < S; ++s) X[k * S + s] -= mean;
-        }
-        std::vector<double> proj(S, 0.0);
-        if (S <= K) {
-            std::vector<double> gram(S * S, 0.0);  // X Xᵀ
-            for (std::size_t k = 0; k < K; ++k) {
-                const double* x = &X[k * S];
-                for (std::size_t i = 0; i < S; ++i)
-                    for (std::size_t j = i; j < S; ++j) gram[i * S + j] += x[i] * x[j];
-            }
-            for (std::size_t i = 0; i < S; ++i)
-                for (std::size_t j = 0; j < i; ++j) gram[i * S + j] = gram[j * S + i];
-            auto [lambda, u] = eigen(std::move(gram), S);
-            const double sigma = std::sqrt(std::max(lambda, 0.0));
-            for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * u[s];
-        } else {
-            std::vector<double> gram(K * K, 0.0);  // Xᵀ X
-            for (std::size_t i = 0; i < K; ++i)
-                for (std::size_t j = i; j < K; ++j) {
-                    double d = 0;
-                    for (std::size_t s = 0; s < S; ++s) d += X[i * S + s] * X[j * S + s];
-                    gram[i * K + j] = gram[j * K + i] = d;
-                }
-            auto [lambda, v] = eigen(std::move(gram), K);
-            for (std::size_t k = 0; k < K; ++k)
-                for (std::size_t s = 0; s < S; ++s) proj[s] += X[k * S + s] * v[k];
-        }
-        double hi = -INFINITY, lo = INFINITY;
-        for (double p : proj) hi = std::max(hi, p), lo = std::min(lo, p);
-        const double sign = hi >= -lo ? 1.0 : -1.0;
-        for (std::size_t s = 0; s < S; ++s) raw[n * S + s] = static_cast<Acc>(sign * proj[s]);
     });
 }
 

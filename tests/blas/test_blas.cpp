@@ -123,10 +123,12 @@ TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset)
     }
 }
 
-// Eigen-CAM and Eigen-Grad-CAM with LAPACK's eigen-solver equal camkit's Jacobi solver, on both
-// sides of the Gram choice (|S| ≤ K: X Xᵀ; |S| > K: Xᵀ X), in float and double.
+// Eigen-CAM and Eigen-Grad-CAM through the BLAS adapter (the Gram matrix by syrk) equal camkit's
+// own Gram product and solver, on both sides of the Gram choice (|S| ≤ K: X Xᵀ; |S| > K: Xᵀ X),
+// in float and double.
 TEST(BlasEigen, ProjectionMethodsEqualCamkitsSolver) {
-    for (const shape_t& shape : {shape_t{2, 16, 3, 3}, shape_t{2, 4, 5, 7}, shape_t{1, 9, 4, 4, 2}}) {
+    for (const shape_t& shape : {shape_t{2, 16, 3, 3}, shape_t{2, 4, 5, 7}, shape_t{1, 9, 4, 4, 2}, shape_t{2, 64, 10, 10},
+                                 shape_t{2, 100, 7, 7}}) {
         const std::size_t n = camkit::element_count(shape);
         camkit::tensor<double> A(shape, values<double>(n, 7)), G(shape, values<double>(n, 8));
         for (double& v : A.values) v = std::abs(v);
@@ -147,5 +149,42 @@ TEST(BlasEigen, ProjectionMethodsEqualCamkitsSolver) {
         // Channel-weight methods are camkit's own kernels there.
         const auto a = camkit::explain<camkit::grad_cam>(A, G), b = camkit::blas::explain<camkit::grad_cam>(A, G);
         EXPECT_EQ(a.raw.values, b.raw.values);
+    }
+}
+
+// syrk's Gram matrix of rows equals camkit's blocked one on and above the diagonal (pack tails,
+// tile tails, panel tails).
+TEST(BlasEigen, SyrkGramEqualsCamkits) {
+    for (std::size_t d : {1u, 5u, 13u, 49u, 64u})
+        for (std::size_t rows : {1u, 7u, 65u, 300u}) {
+            const std::size_t ld = camkit::detail::gram_stride(d);
+            const auto r = values<double>(rows * d, static_cast<unsigned>(d * 1000 + rows));
+            std::vector<double> Y(rows * ld, 0.0), ours(ld * ld, 0.0), theirs(ld * ld, 0.0);
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < d; ++j) Y[i * ld + j] = r[i * d + j];
+            camkit::detail::host_eigen{}.gram(Y.data(), rows, d, ours.data());
+            camkit::blas::lapack_eigen{}.gram(Y.data(), rows, d, theirs.data());
+            for (std::size_t i = 0; i < d; ++i)
+                for (std::size_t j = i; j < d; ++j)
+                    ASSERT_NEAR(theirs[i * ld + j], ours[i * ld + j], 1e-12 * static_cast<double>(rows)) << d << "x" << rows;
+        }
+}
+
+// LAPACK's syevd and camkit's tridiagonal solver give the same largest eigenpair (the vector up to
+// sign); lapack_eigen takes syevd's from syevd_from on.
+TEST(BlasEigen, SyevdEqualsCamkitsSolver) {
+    for (std::size_t n : {1u, 2u, 7u, 49u, 64u, 200u, camkit::blas::lapack_eigen::syevd_from}) {
+        const auto r = values<double>(n * n, static_cast<unsigned>(n));
+        std::vector<double> m(n * n);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n; ++j) m[i * n + j] = r[i * n + j] + r[j * n + i];
+        const auto [l, v] = camkit::detail::top_eigenpair(m, n);
+        const auto [ls, vs] = camkit::blas::syevd_top_eigenpair(m, n);
+        const auto [lp, vp] = camkit::blas::lapack_eigen{}(m, n);
+        EXPECT_NEAR(ls, l, 1e-12 * std::max(1.0, std::abs(l))) << n;
+        EXPECT_EQ(lp, n >= camkit::blas::lapack_eigen::syevd_from ? ls : l) << n;
+        double align = 0;
+        for (std::size_t i = 0; i < n; ++i) align += v[i] * vs[i];
+        EXPECT_NEAR(std::abs(align), 1, 1e-10) << n;
     }
 }

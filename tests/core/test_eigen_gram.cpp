@@ -1,0 +1,326 @@
+// Eigen-CAM's decomposition (projection.hpp, linalg.hpp): the blocked Gram product, the
+// tridiagonal eigen-solver on hand-computed matrices, and the maps of both Gram sides against the
+// path camkit took before them (a plain Gram sum and a cyclic-Jacobi solver, kept here as the
+// reference), hand-computed layers with exact eigenvectors, the sign rule and degenerate layers.
+#include <camkit/camkit.hpp>
+#include <gtest/gtest.h>
+
+#include "common/closeness.hpp"
+#include "common/random_tensor.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <span>
+#include <vector>
+
+namespace {
+
+using camkit::shape_t;
+using camkit_test::cast;
+using camkit_test::random_tensor;
+
+/// Largest eigenpair of a symmetric n×n row-major matrix by cyclic Jacobi rotations: the
+/// solver camkit used before the tridiagonal one, as an independent reference.
+std::pair<double, std::vector<double>> jacobi_top_eigenpair(std::vector<double> m, std::size_t n) {
+    std::vector<double> v(n * n, 0.0);
+    for (std::size_t i = 0; i < n; ++i) v[i * n + i] = 1.0;
+    auto at = [&](std::size_t i, std::size_t j) -> double& { return m[i * n + j]; };
+    for (int sweep = 0; sweep < 100; ++sweep) {
+        double off = 0, diag = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            diag += at(i, i) * at(i, i);
+            for (std::size_t j = i + 1; j < n; ++j) off += at(i, j) * at(i, j);
+        }
+        if (off <= 1e-30 * diag || off == 0) break;
+        for (std::size_t p = 0; p < n; ++p)
+            for (std::size_t q = p + 1; q < n; ++q) {
+                const double apq = at(p, q);
+                if (std::abs(apq) < 1e-300) continue;
+                const double theta = (at(q, q) - at(p, p)) / (2 * apq);
+                const double t = (theta >= 0 ? 1.0 : -1.0) / (std::abs(theta) + std::sqrt(theta * theta + 1));
+                const double c = 1 / std::sqrt(t * t + 1), s = t * c;
+                for (std::size_t r = 0; r < n; ++r) {
+                    const double arp = at(r, p), arq = at(r, q);
+                    at(r, p) = c * arp - s * arq;
+                    at(r, q) = s * arp + c * arq;
+                }
+                for (std::size_t r = 0; r < n; ++r) {
+                    const double apr = at(p, r), aqr = at(q, r);
+                    at(p, r) = c * apr - s * aqr;
+                    at(q, r) = s * apr + c * aqr;
+                }
+                for (std::size_t r = 0; r < n; ++r) {
+                    const double vrp = v[r * n + p], vrq = v[r * n + q];
+                    v[r * n + p] = c * vrp - s * vrq;
+                    v[r * n + q] = s * vrp + c * vrq;
+                }
+            }
+    }
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < n; ++i)
+        if (at(i, i) > at(best, best)) best = i;
+    std::vector<double> vec(n);
+    for (std::size_t r = 0; r < n; ++r) vec[r] = v[r * n + best];
+    return {at(best, best), vec};
+}
+
+/// The raw maps [N, S] by the former path: X centred per channel, the Gram matrix on the smaller
+/// side by plain sums, Jacobi, X v₁ signed so that max ≥ |min|.
+template <class T>
+std::vector<double> former_raw(const camkit::tensor<T>& A, const camkit::tensor<T>* G) {
+    const std::size_t N = A.shape[0], K = A.shape[1], S = A.size() / (N * K);
+    std::vector<double> raw(N * S);
+    for (std::size_t n = 0; n < N; ++n) {
+        std::vector<double> X(K * S);
+        for (std::size_t k = 0; k < K; ++k) {
+            double mean = 0;
+            for (std::size_t s = 0; s < S; ++s) {
+                const std::size_t i = (n * K + k) * S + s;
+                mean += X[k * S + s] = static_cast<double>(G ? A.values[i] * G->values[i] : A.values[i]);
+            }
+            for (std::size_t s = 0; s < S; ++s) X[k * S + s] -= mean / static_cast<double>(S);
+        }
+        std::vector<double> proj(S, 0.0);
+        const std::size_t d = std::min(S, K);
+        std::vector<double> gram(d * d, 0.0);
+        for (std::size_t i = 0; i < d; ++i)
+            for (std::size_t j = 0; j < d; ++j)
+                for (std::size_t r = 0; r < (S <= K ? K : S); ++r)
+                    gram[i * d + j] += S <= K ? X[r * S + i] * X[r * S + j] : X[i * S + r] * X[j * S + r];
+        const auto [lambda, vec] = jacobi_top_eigenpair(gram, d);
+        for (std::size_t s = 0; s < S; ++s)
+            if (S <= K)
+                proj[s] = std::sqrt(std::max(lambda, 0.0)) * vec[s];
+            else
+                for (std::size_t k = 0; k < K; ++k) proj[s] += X[k * S + s] * vec[k];
+        const auto [lo, hi] = std::minmax_element(proj.begin(), proj.end());
+        const double sign = *hi >= -*lo ? 1.0 : -1.0;
+        for (std::size_t s = 0; s < S; ++s) raw[n * S + s] = sign * proj[s];
+    }
+    return raw;
+}
+
+constexpr camkit::options raw_only{.relu = false, .normalize = camkit::normalization::none};
+
+/// |⟨a, b⟩| for unit vectors: 1 when they span the same line.
+double alignment(const std::vector<double>& a, const std::vector<double>& b) {
+    return std::abs(std::inner_product(a.begin(), a.end(), b.begin(), 0.0));
+}
+
+/// A random symmetric n×n matrix.
+std::vector<double> random_symmetric(std::size_t n, unsigned seed) {
+    const auto r = random_tensor({n, n}, seed).values;
+    std::vector<double> m(n * n);
+    for (std::size_t i = 0; i < n; ++i)
+        for (std::size_t j = 0; j < n; ++j) m[i * n + j] = r[i * n + j] + r[j * n + i];
+    return m;
+}
+
+/// A one-sample layer [1, K, S] from its channels.
+camkit::tensor<double> layer(const std::vector<std::vector<double>>& channels) {
+    camkit::tensor<double> A({1, channels.size(), channels[0].size()});
+    for (std::size_t k = 0; k < channels.size(); ++k)
+        for (std::size_t s = 0; s < channels[k].size(); ++s) A(0, k, s) = channels[k][s];
+    return A;
+}
+
+}  // namespace
+
+// ---- the Gram product ----------------------------------------------------------------------
+
+// Y ᵀ Y by tiles, panels and pack tails against the plain triple loop, on and above the diagonal.
+TEST(EigenGram, GramOfRowsMatchesPlainSums) {
+    for (std::size_t d : {1u, 2u, 3u, 4u, 5u, 7u, 12u, 13u, 17u, 49u})
+        for (std::size_t rows : {1u, 3u, 64u, 65u, 150u}) {
+            const std::size_t ld = camkit::detail::gram_stride(d);
+            ASSERT_EQ(ld % 4, 0u);
+            ASSERT_GE(ld, d);
+            const auto r = random_tensor({rows, d}, static_cast<unsigned>(d * 1000 + rows)).values;
+            std::vector<double> Y(rows * ld, 0.0), G(ld * ld, 0.0);
+            for (std::size_t i = 0; i < rows; ++i)
+                for (std::size_t j = 0; j < d; ++j) Y[i * ld + j] = r[i * d + j];
+            camkit::detail::add_gram_of_rows(Y.data(), rows, d, G.data());
+            for (std::size_t i = 0; i < d; ++i)
+                for (std::size_t j = i; j < d; ++j) {
+                    double want = 0;
+                    for (std::size_t k = 0; k < rows; ++k) want += r[k * d + i] * r[k * d + j];
+                    ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(rows)) << d << "x" << rows << " at " << i << "," << j;
+                }
+        }
+}
+
+// ---- the eigen-solver ----------------------------------------------------------------------
+
+TEST(EigenSolver, HandComputedMatrices) {
+    const double r = 1 / std::sqrt(2.0);
+    {  // [[2, 1], [1, 2]]: 3 on (1, 1)/√2
+        const auto [l, v] = camkit::detail::top_eigenpair({2, 1, 1, 2}, 2);
+        EXPECT_NEAR(l, 3, 1e-14);
+        EXPECT_NEAR(alignment(v, {r, r}), 1, 1e-14);
+    }
+    {  // a diagonal matrix: its largest entry, the axis
+        const auto [l, v] = camkit::detail::top_eigenpair({1, 0, 0, 0, 5, 0, 0, 0, 3}, 3);
+        EXPECT_NEAR(l, 5, 1e-14);
+        EXPECT_NEAR(alignment(v, {0, 1, 0}), 1, 1e-14);
+    }
+    {  // split tridiagonal: block (4) beats block [[1, 2], [2, 1]] (3 and −1)
+        const auto [l, v] = camkit::detail::top_eigenpair({4, 0, 0, 0, 1, 2, 0, 2, 1}, 3);
+        EXPECT_NEAR(l, 4, 1e-14);
+        EXPECT_NEAR(alignment(v, {1, 0, 0}), 1, 1e-14);
+    }
+    {  // the largest, not the largest in magnitude: diag(−10, 1)
+        const auto [l, v] = camkit::detail::top_eigenpair({-10, 0, 0, 1}, 2);
+        EXPECT_NEAR(l, 1, 1e-14);
+        EXPECT_NEAR(alignment(v, {0, 1}), 1, 1e-14);
+    }
+    {  // 1 × 1
+        const auto [l, v] = camkit::detail::top_eigenpair({-2.5}, 1);
+        EXPECT_EQ(l, -2.5);
+        EXPECT_EQ(v, std::vector<double>{1});
+    }
+}
+
+// Q diag(λ) Qᵀ with Q = I − 2 q qᵀ (a reflection, so Q's columns are known exactly), n = 6: the
+// largest eigenvalue and its column of Q, also when it is close to the second.
+TEST(EigenSolver, KnownSpectrum) {
+    const std::size_t n = 6;
+    std::vector<double> q{1, -2, 3, 0.5, -1, 2};
+    const double len = std::sqrt(std::inner_product(q.begin(), q.end(), q.begin(), 0.0));
+    for (double& x : q) x /= len;
+    for (double second : {4.0, 4.9, 4.999}) {
+        const std::vector<double> lambda{1, 5, -3, second, 0, 2};
+        std::vector<double> m(n * n, 0.0);
+        for (std::size_t i = 0; i < n; ++i)
+            for (std::size_t j = 0; j < n; ++j)
+                for (std::size_t k = 0; k < n; ++k) {
+                    const double Qik = (i == k) - 2 * q[i] * q[k], Qjk = (j == k) - 2 * q[j] * q[k];
+                    m[i * n + j] += Qik * lambda[k] * Qjk;
+                }
+        const auto [l, v] = camkit::detail::top_eigenpair(m, n);
+        std::vector<double> want(n);
+        for (std::size_t i = 0; i < n; ++i) want[i] = (i == 1) - 2 * q[i] * q[1];
+        EXPECT_NEAR(l, 5, 1e-13) << second;
+        EXPECT_NEAR(alignment(v, want), 1, 1e-12) << second;
+    }
+}
+
+// The tridiagonal solver agrees with Jacobi on random symmetric matrices of Eigen-CAM's sizes.
+TEST(EigenSolver, MatchesJacobiOnRandomMatrices) {
+    for (std::size_t n : {2u, 3u, 7u, 16u, 49u, 64u}) {
+        const auto m = random_symmetric(n, static_cast<unsigned>(n));
+        const auto [l, v] = camkit::detail::top_eigenpair(m, n);
+        const auto [lj, vj] = jacobi_top_eigenpair(m, n);
+        EXPECT_NEAR(l, lj, 1e-12 * std::abs(lj)) << n;
+        EXPECT_NEAR(alignment(v, vj), 1, 1e-10) << n;
+        EXPECT_NEAR(std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)), 1, 1e-14) << n;
+    }
+}
+
+// Degenerate matrices: zero (eigenvalue 0, a unit vector) and a repeated largest eigenvalue (a
+// unit vector of its eigenspace).
+TEST(EigenSolver, DegenerateMatrices) {
+    {
+        const auto [l, v] = camkit::detail::top_eigenpair(std::vector<double>(16, 0.0), 4);
+        EXPECT_EQ(l, 0);
+        EXPECT_NEAR(std::inner_product(v.begin(), v.end(), v.begin(), 0.0), 1, 1e-15);
+    }
+    {  // diag(2, 2, 1) and its rotation by the reflection about (1, 1, 1)/√3
+        const auto [l, v] = camkit::detail::top_eigenpair({2, 0, 0, 0, 2, 0, 0, 0, 1}, 3);
+        EXPECT_NEAR(l, 2, 1e-14);
+        EXPECT_NEAR(v[0] * v[0] + v[1] * v[1], 1, 1e-14);
+        EXPECT_NEAR(v[2], 0, 1e-14);
+    }
+}
+
+// ---- the maps ------------------------------------------------------------------------------
+
+// Both sides of the Gram choice (S < K, S = K, S > K), batches, float and double, Eigen-CAM and
+// Eigen-Grad-CAM: the maps equal the former path's to 1e-12 of each map's peak (double) and
+// 1e-6 (float: the same X in double either way, the maps rounded to float), on 1 and 3 threads (with
+// one sample, 3 threads split the Gram product).
+TEST(EigenGram, MapsEqualTheFormerPath) {
+    for (const shape_t& shape : {shape_t{3, 40, 3, 3}, shape_t{2, 49, 7, 7}, shape_t{2, 130, 7, 7}, shape_t{4, 5, 6, 7},
+                                 shape_t{2, 16, 9, 11}, shape_t{1, 70, 5, 13}, shape_t{2, 3, 64},
+                                 // one sample, rows enough for a Gram product split over threads
+                                 shape_t{1, 8, 40, 40}, shape_t{1, 600, 3, 3}}) {
+        const auto A = random_tensor(shape, 21, 0, 2), G = random_tensor(shape, 22);
+        const auto Af = cast<float>(A), Gf = cast<float>(G);
+        const std::size_t N = shape[0];
+        const auto check = [&](const std::vector<double>& want, const auto& got, double tol, const char* what) {
+            const std::vector<double> g(got.values.begin(), got.values.end());
+            EXPECT_LT(camkit_test::max_relative_error_per_map(std::span<const double>(g), std::span<const double>(want), N), tol)
+                << what << " " << camkit::to_string(shape);
+        };
+        for (int threads : {1, 3}) {
+            const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = threads};
+            check(former_raw(A, static_cast<const camkit::tensor<double>*>(nullptr)), camkit::explain<camkit::eigen_cam>(A, opt).raw, 1e-12, "eigencam");
+            check(former_raw(A, &G), camkit::explain<camkit::eigen_grad_cam>(A, G, opt).raw, 1e-12, "eigengradcam");
+            check(former_raw(Af, static_cast<const camkit::tensor<float>*>(nullptr)), camkit::explain<camkit::eigen_cam>(Af, opt).raw, 1e-6, "eigencam float");
+            check(former_raw(Af, &Gf), camkit::explain<camkit::eigen_grad_cam>(Af, Gf, opt).raw, 1e-6, "eigengradcam float");
+        }
+        // The thread count changes the order of the Gram product's sums at most.
+        EXPECT_LT(camkit_test::max_relative_error(camkit::explain<camkit::eigen_cam>(A, {.threads = 1}).raw,
+                                                  camkit::explain<camkit::eigen_cam>(A, {.threads = 3}).raw),
+                  1e-13)
+            << camkit::to_string(shape);
+    }
+}
+
+// Exact eigenvectors on both sides. Centred channels x + y and x − y with x = (1, 0, −1),
+// y = (1, −2, 1) (orthogonal, |x|² = 2, |y|² = 6): XᵀX = [[8, −4], [−4, 8]], v₁ = (1, −1)/√2,
+// λ₁ = 12, so X v₁ = √2·y = √2·(1, −2, 1), which the sign rule flips to √2·(−1, 2, −1). Channel
+// offsets vanish in the centring; zero channels add nothing, and with three or more channels the
+// 3 × 3 X Xᵀ over positions is decomposed instead, to the same map.
+TEST(EigenGram, HandComputedLayersOnBothSides) {
+    const double r2 = std::sqrt(2.0);
+    const std::vector<double> c0{2 + 5, -2 + 5, 0 + 5}, c1{0 - 1, 2 - 1, -2 - 1}, zero{4, 4, 4};
+    for (const auto& channels : {std::vector<std::vector<double>>{c0, c1}, {c0, c1, zero}, {zero, c0, zero, c1}}) {
+        const auto raw = camkit::explain<camkit::eigen_cam>(layer(channels), raw_only).raw;
+        ASSERT_EQ(raw.size(), 3u);
+        EXPECT_NEAR(raw[0], -r2, 1e-13) << channels.size();
+        EXPECT_NEAR(raw[1], 2 * r2, 1e-13) << channels.size();
+        EXPECT_NEAR(raw[2], -r2, 1e-13) << channels.size();
+    }
+}
+
+// The sign rule: a negated layer has the same map; the map that needs no flip keeps its sign.
+TEST(EigenGram, SignRuleOnBothSides) {
+    for (const shape_t& shape : {shape_t{2, 30, 4, 4}, shape_t{2, 4, 5, 5}}) {
+        auto A = random_tensor(shape, 23);
+        auto B = A;
+        for (double& v : B.values) v = -v;
+        const auto a = camkit::explain<camkit::eigen_cam>(A, raw_only).raw, b = camkit::explain<camkit::eigen_cam>(B, raw_only).raw;
+        EXPECT_LT(camkit_test::max_relative_error(a, b), 1e-12) << camkit::to_string(shape);
+        const std::size_t S = a.size() / shape[0];
+        for (std::size_t n = 0; n < shape[0]; ++n) {
+            const auto [lo, hi] = std::minmax_element(a.values.begin() + static_cast<std::ptrdiff_t>(n * S),
+                                                      a.values.begin() + static_cast<std::ptrdiff_t>((n + 1) * S));
+            EXPECT_GE(*hi, -*lo);
+        }
+    }
+}
+
+// Degenerate layers. Two positions: every centred channel is (c, −c), so the map is ±(|c|, −|c|)
+// with |c| = ‖(c_k)‖: max = |min| and the rule cannot choose the sign (the solver's stays).
+// Constant layers on either side give zeros. Equal-norm orthogonal channels x and √(1/3)·y
+// make λ₁ repeated: the map is some unit-σ vector of their span, still signed by the rule.
+TEST(EigenGram, DegenerateLayers) {
+    {
+        const auto raw = camkit::explain<camkit::eigen_cam>(layer({{3, 1}, {0, 4}, {2, 2}}), raw_only).raw;  // c = (1, −2, 0)
+        EXPECT_NEAR(std::abs(raw[0]), std::sqrt(5.0), 1e-13);
+        EXPECT_NEAR(raw[0] + raw[1], 0, 1e-13);
+    }
+    for (const shape_t& shape : {shape_t{1, 3, 2, 2}, shape_t{2, 6, 2, 2}}) {
+        const camkit::tensor<float> A(shape, 7.f);
+        for (float v : camkit::explain<camkit::eigen_cam>(A).raw.values) EXPECT_EQ(v, 0.f) << camkit::to_string(shape);
+    }
+    const double t = 1 / std::sqrt(3.0);
+    for (const auto& channels : {std::vector<std::vector<double>>{{1, 0, -1}, {t, -2 * t, t}},
+                                 {{1, 0, -1}, {t, -2 * t, t}, {0, 0, 0}, {0, 0, 0}}}) {
+        const auto raw = camkit::explain<camkit::eigen_cam>(layer(channels), raw_only).raw.values;
+        EXPECT_NEAR(raw[0] * raw[0] + raw[1] * raw[1] + raw[2] * raw[2], 2, 1e-13);  // ‖X v₁‖² = λ₁ = 2
+        EXPECT_NEAR(raw[0] + raw[1] + raw[2], 0, 1e-13);                              // in the span of x and y
+        EXPECT_GE(*std::max_element(raw.begin(), raw.end()), -*std::min_element(raw.begin(), raw.end()));
+    }
+}
