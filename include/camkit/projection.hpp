@@ -87,24 +87,31 @@ struct host_eigen {
     void gram(const double* Y, std::size_t rows, std::size_t d, double* G) const { add_gram_of_rows(Y, rows, d, G); }
 };
 
-/// The Gram matrix of Y's rows (see host_eigen::gram; by `eigen`'s gram if it has one) as a
-/// zeroed gram_stride(d)² buffer, the rows split into up to `parts` blocks of whole panels summed
-/// on their own threads and then in block order.
-template <class Eigen>
-std::vector<double> gram_in_parts(const Eigen& eigen, const double* Y, std::size_t rows, std::size_t d, unsigned parts) {
-    const std::size_t ld = gram_stride(d);
-    const std::size_t blocks = std::clamp<std::size_t>(rows / (4 * gram_panel_rows), 1, parts);
-    std::vector<double> G(blocks * ld * ld, 0.0);
-    parallel_for(blocks, static_cast<unsigned>(blocks), [&](std::size_t b) {
-        const std::size_t r0 = rows * b / blocks / gram_panel_rows * gram_panel_rows;
-        const std::size_t r1 = b + 1 == blocks ? rows : rows * (b + 1) / blocks / gram_panel_rows * gram_panel_rows;
-        if constexpr (requires { eigen.gram(Y, rows, d, G.data()); })
-            eigen.gram(Y + r0 * ld, r1 - r0, d, G.data() + b * ld * ld);
-        else
-            host_eigen{}.gram(Y + r0 * ld, r1 - r0, d, G.data() + b * ld * ld);
+/// Σ Yᵀ Y over the row blocks of a rows × d matrix Y (see host_eigen::gram; by `eigen`'s gram if
+/// it has one) into a zeroed gram_stride(d)² buffer. `block(r0, r1, scratch)` gives rows
+/// [r0, r1) (at most `block_rows`, stride gram_stride(d)): a pointer into Y where it is stored,
+/// else written to `scratch`. The blocks are split into up to `parts` runs, each summed on its
+/// own thread, then the runs in order.
+template <class Eigen, class Block>
+std::vector<double> gram_of_blocks(const Eigen& eigen, std::size_t rows, std::size_t d, std::size_t block_rows,
+                                   unsigned parts, Block&& block) {
+    const std::size_t ld = gram_stride(d), blocks = (rows + block_rows - 1) / block_rows;
+    const std::size_t runs = std::clamp<std::size_t>(blocks, 1, parts);
+    std::vector<double> G(runs * ld * ld, 0.0);
+    parallel_for(runs, static_cast<unsigned>(runs), [&](std::size_t p) {
+        std::vector<double> scratch;
+        double* g = G.data() + p * ld * ld;
+        for (std::size_t b = blocks * p / runs; b < blocks * (p + 1) / runs; ++b) {
+            const std::size_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
+            const double* Y = block(r0, r1, scratch);
+            if constexpr (requires { eigen.gram(Y, rows, d, g); })
+                eigen.gram(Y, r1 - r0, d, g);
+            else
+                host_eigen{}.gram(Y, r1 - r0, d, g);
+        }
     });
-    for (std::size_t b = 1; b < blocks; ++b)
-        for (std::size_t i = 0; i < ld * ld; ++i) G[i] += G[b * ld * ld + i];
+    for (std::size_t p = 1; p < runs; ++p)
+        for (std::size_t i = 0; i < ld * ld; ++i) G[i] += G[p * ld * ld + i];
     G.resize(ld * ld);
     return G;
 }
@@ -122,10 +129,11 @@ void write_signed_projection(const std::vector<double>& proj, Acc* raw) {
 /// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular
 /// vector, from the largest eigenpair of the Gram matrix on the smaller side (`eigen`: its
 /// operator() solves a symmetric row-major n×n matrix, its gram(Y, rows, d, G) is Yᵀ Y as
-/// host_eigen's). X is stored with the larger side as rows: channel planes when S ≤ K (the Gram
-/// matrix X Xᵀ over positions), positions when S > K (Xᵀ X over channels), so both are the Gram
-/// matrix of rows. Signed by write_signed_projection. Samples run in parallel, and with fewer
-/// samples than threads the Gram products too (gram_in_parts).
+/// host_eigen's). Both are Gram matrices of rows: when S ≤ K the rows are X's channel planes, held
+/// in double (X Xᵀ over positions); when S > K they are X's positions, made block by block from
+/// the planes (Xᵀ X over channels), so X (twice the size of float input) is never stored. Signed
+/// by write_signed_projection. Samples run in parallel, and with fewer samples than threads the
+/// Gram products too (gram_of_blocks).
 template <class Method, class Acc, class E, class Eigen = host_eigen>
 void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
                     bool check_finite, const Eigen& eigen = {}) {
@@ -137,61 +145,101 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
     // A finite sum of X's column proves its inputs finite, except gradients a method ignores:
     // those are checked on their own unless they are the activations themselves.
     const bool check_ignored_g = !needs_gradients_v<Method> && (G.data != A.data || G.strides != A.strides);
+    // plane_reader's planes are the memory itself (pointers that stay valid) exactly then.
+    const bool reads_in_place = std::is_same_v<E, Acc> && A.contiguous_from(2) && G.contiguous_from(2);
     const unsigned all = resolve_threads(threads, 2 * A.size()), t = std::min<unsigned>(all, static_cast<unsigned>(N));
     // Threads left over when there are fewer samples than threads split each Gram product.
     const unsigned parts_per_sample = std::max(1u, all / t);
     // One item per sample: the whole sample is needed for the decomposition.
     parallel_for(N, t, [&](std::size_t n) {
         plane_reader<Acc, E> ra(A), rg(G);
-        std::unique_ptr<double[]> X = std::make_unique_for_overwrite<double[]>(rows * ld);
-        for (std::size_t r = 0; r < rows; ++r) std::fill(&X[r * ld + d], &X[r * ld + ld], 0.0);
-        // Rows of positions are written a cache line of channels at a time, from columns held here.
-        constexpr std::size_t group = 64 / sizeof(double);
-        std::vector<double> columns(by_channels ? 0 : std::min(K, group) * S);
-        double means[group];
-        for (std::size_t k0 = 0; k0 < K; k0 += group) {
-            const std::size_t m = std::min(group, K - k0);
-            for (std::size_t j = 0; j < m; ++j) {
-                const std::size_t k = k0 + j;
-                const plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-                double* x = by_channels ? &X[k * ld] : &columns[j * S];
-                double part[4] = {0, 0, 0, 0};  // four chains: a single sum is bound by the add's latency
-                std::size_t s = 0;
-                for (; s + 4 <= S; s += 4)
-                    for (std::size_t i = 0; i < 4; ++i)
-                        part[i] += x[s + i] = static_cast<double>(Method::projected(ops, a.data[s + i], g.data[s + i]));
-                for (; s < S; ++s) part[0] += x[s] = static_cast<double>(Method::projected(ops, a.data[s], g.data[s]));
-                const double sum = (part[0] + part[1]) + (part[2] + part[3]);
-                if (check_finite && (!std::isfinite(sum) || check_ignored_g)) {
-                    if (!ops.all_finite(a)) throw_non_finite("activations", n, k);
-                    if (!ops.all_finite(g)) throw_non_finite("gradients", n, k);
-                }
-                means[j] = sum / static_cast<double>(S);
-                if (by_channels)
-                    for (std::size_t s = 0; s < S; ++s) x[s] -= means[j];
-            }
+        // Channel k's values and mean: in X when S ≤ K (X is then small: K·S ≤ K² doubles), else
+        // read again from the planes, by pointer, for each block of positions.
+        std::unique_ptr<double[]> X;
+        if (by_channels) X = std::make_unique_for_overwrite<double[]>(rows * ld);
+        std::vector<const Acc*> pa(by_channels ? 0 : K), pg(by_channels ? 0 : K);
+        std::vector<Acc> copies(by_channels || reads_in_place ? 0 : 2 * K * S);  // planes a reader gathers
+        std::vector<double> means(K);
+        for (std::size_t k = 0; k < K; ++k) {
+            plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
             if (!by_channels) {
-                const auto write_rows = [&](auto count) {
-                    for (std::size_t s = 0; s < S; ++s)
-                        for (std::size_t j = 0; j < count; ++j) X[s * ld + k0 + j] = columns[j * S + s] - means[j];
-                };
-                if (m == group)
-                    write_rows(std::integral_constant<std::size_t, group>{});  // unrolled: whole lines
-                else
-                    write_rows(m);
+                if (!reads_in_place) {
+                    a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
+                    g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+                }
+                pa[k] = a.data, pg[k] = g.data;
+            }
+            double* x = by_channels ? &X[k * ld] : nullptr;
+            double part[4] = {0, 0, 0, 0};  // four chains: a single sum is bound by the add's latency
+            std::size_t s = 0;
+            const auto value = [&](std::size_t i) {
+                const double v = static_cast<double>(Method::projected(ops, a.data[i], g.data[i]));
+                if (x) x[i] = v;
+                return v;
+            };
+            for (; s + 4 <= S; s += 4)
+                for (std::size_t i = 0; i < 4; ++i) part[i] += value(s + i);
+            for (; s < S; ++s) part[0] += value(s);
+            const double sum = (part[0] + part[1]) + (part[2] + part[3]);
+            if (check_finite && (!std::isfinite(sum) || check_ignored_g)) {
+                if (!ops.all_finite(a)) throw_non_finite("activations", n, k);
+                if (!ops.all_finite(g)) throw_non_finite("gradients", n, k);
+            }
+            means[k] = sum / static_cast<double>(S);
+            if (x) {
+                for (std::size_t i = 0; i < S; ++i) x[i] -= means[k];
+                std::fill(x + S, x + ld, 0.0);
             }
         }
-        const std::vector<double> padded = gram_in_parts(eigen, X.get(), rows, d, parts_per_sample);
+        // Centred values of channel k at positions [s0, s1) into out[(s − s0)·stride].
+        const auto centred = [&](std::size_t k, std::size_t s0, std::size_t s1, double* out, std::size_t stride) {
+            const Acc *a = pa[k], *g = pg[k];
+            for (std::size_t s = s0; s < s1; ++s)
+                out[(s - s0) * stride] = static_cast<double>(Method::projected(ops, a[s], g[s])) - means[k];
+        };
+        // Position blocks of about 256 KiB of rows (L2); whole panels.
+        const std::size_t block_rows = std::max<std::size_t>(1, (1u << 15) / ld / gram_panel_rows) * gram_panel_rows;
+        const std::vector<double> padded =
+            gram_of_blocks(eigen, rows, d, block_rows, parts_per_sample,
+                           [&](std::size_t r0, std::size_t r1, std::vector<double>& scratch) -> const double* {
+                               if (by_channels) return &X[r0 * ld];
+                               scratch.resize(block_rows * ld, 0.0);  // zero beyond column K for good
+                               // A cache line of channels per row at a time: whole lines written.
+                               constexpr std::size_t line = 64 / sizeof(double);
+                               for (std::size_t k0 = 0; k0 < K; k0 += line) {
+                                   const auto rows_of = [&](auto m) {
+                                       for (std::size_t s = r0; s < r1; ++s) {
+                                           double* row = scratch.data() + (s - r0) * ld + k0;
+                                           for (std::size_t j = 0; j < m; ++j)
+                                               row[j] = static_cast<double>(Method::projected(ops, pa[k0 + j][s], pg[k0 + j][s])) - means[k0 + j];
+                                       }
+                                   };
+                                   if (K - k0 >= line)
+                                       rows_of(std::integral_constant<std::size_t, line>{});
+                                   else
+                                       rows_of(K - k0);
+                               }
+                               return scratch.data();
+                           });
         std::vector<double> gram(d * d);  // dense and symmetric, from the upper triangle
         for (std::size_t i = 0; i < d; ++i)
             for (std::size_t j = i; j < d; ++j) gram[i * d + j] = gram[j * d + i] = padded[i * ld + j];
         auto [lambda, vec] = eigen(std::move(gram), d);
-        std::vector<double> proj(S);
+        std::vector<double> proj(S, 0.0);
         if (by_channels) {  // vec = u₁ over positions: X v₁ = σ₁ u₁
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * vec[s];
-        } else {  // vec = v₁ over channels
-            for (std::size_t s = 0; s < S; ++s) proj[s] = dot(&X[s * ld], vec.data(), K);
+        } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k), a block of positions at a time
+            constexpr std::size_t span = 1024;
+            std::vector<double> column(span);
+            for (std::size_t s0 = 0; s0 < S; s0 += span) {
+                const std::size_t s1 = std::min(S, s0 + span);
+                for (std::size_t k = 0; k < K; ++k) {
+                    centred(k, s0, s1, column.data(), 1);
+                    const double vk = vec[k];
+                    for (std::size_t s = s0; s < s1; ++s) proj[s] += vk * column[s - s0];
+                }
+            }
         }
         write_signed_projection(proj, raw + n * S);
     });

@@ -173,7 +173,8 @@ TEST(BlasEigen, SyrkGramEqualsCamkits) {
 // LAPACK's syevd and camkit's tridiagonal solver give the same largest eigenpair (the vector up to
 // sign); lapack_eigen takes syevd's from syevd_from on.
 TEST(BlasEigen, SyevdEqualsCamkitsSolver) {
-    for (std::size_t n : {1u, 2u, 7u, 49u, 64u, 200u, camkit::blas::lapack_eigen::syevd_from}) {
+    for (std::size_t n : {std::size_t{1}, std::size_t{2}, std::size_t{7}, std::size_t{49}, std::size_t{64}, std::size_t{200},
+                          camkit::blas::lapack_eigen::syevd_from}) {
         const auto r = values<double>(n * n, static_cast<unsigned>(n));
         std::vector<double> m(n * n);
         for (std::size_t i = 0; i < n; ++i)
