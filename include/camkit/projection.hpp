@@ -181,9 +181,10 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                 for (std::size_t i = 0; i < 4; ++i) part[i] += value(s + i);
             for (; s < S; ++s) part[0] += value(s);
             const double sum = (part[0] + part[1]) + (part[2] + part[3]);
-            if (check_finite && (!std::isfinite(sum) || check_ignored_g)) {
-                if (!ops.all_finite(a)) throw_non_finite("activations", n, k);
-                if (!ops.all_finite(g)) throw_non_finite("gradients", n, k);
+            if (check_finite) {
+                const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
+                if (suspect && !ops.all_finite(a)) throw_non_finite("activations", n, k);
+                if ((suspect || check_ignored_g) && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
             }
             means[k] = sum / static_cast<double>(S);
             if (x) {
