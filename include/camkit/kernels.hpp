@@ -19,6 +19,11 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace camkit::detail {
 
 /// Gives the (n, k) plane of an [N, K, *S] view as dense Acc values: the memory itself when it
@@ -109,33 +114,35 @@ void with_group_size(std::size_t m, F&& f) {
     }
 }
 
-/// out[s] += Σ_j w[j] · a[j][s] over S positions for M channels (added in channel order).
-template <std::size_t M, class Acc>
-void add_scaled(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
-    constexpr std::size_t W = pack_width<Acc>;
-    using B = pack_t<Acc>;
+/// add_scaled in packs of W values.
+template <std::size_t M, std::size_t W, class Acc>
+void add_scaled_in(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
+    using B = pack_t<Acc, W>;
     // Local copies: stores to `out` could otherwise alias the caller's arrays and force reloads.
     const Acc* a[M];
     Acc wl[M];
     B wv[M];
-    for (std::size_t j = 0; j < M; ++j) a[j] = planes[j], wl[j] = w[j], wv[j] = broadcast(w[j]);
+    for (std::size_t j = 0; j < M; ++j) a[j] = planes[j], wl[j] = w[j], wv[j] = broadcast<Acc, W>(w[j]);
     std::size_t s = 0;
     for (; s + W <= S; s += W) {
-        B o = load(out + s);
-        for (std::size_t j = 0; j < M; ++j) o += wv[j] * load(a[j] + s);
+        B o = load<Acc, W>(out + s);
+        for (std::size_t j = 0; j < M; ++j) o += wv[j] * load<Acc, W>(a[j] + s);
         store(out + s, o);
     }
     for (; s < S; ++s)
         for (std::size_t j = 0; j < M; ++j) out[s] += wl[j] * a[j][s];
 }
 
-/// out[s] += Σ_j contribution(a[j][s], g[j][s]) over S positions for M channels (added in channel
-/// order). With Check, also returns Σ a·g over the planes as a finite check: a·g is NaN or Inf
-/// whenever a or g is (Inf·0 is NaN), and a sum stays so; without, returns 0.
-template <class Method, bool Check, std::size_t M, class Acc>
-Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S) {
-    constexpr std::size_t W = pack_width<Acc>;
-    using B = pack_t<Acc>;
+/// out[s] += Σ_j w[j] · a[j][s] over S positions for M channels (added in channel order).
+template <std::size_t M, class Acc>
+void add_scaled(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
+    dispatch([&](auto bytes) { add_scaled_in<M, lanes_in<Acc, bytes()>>(out, w, planes, S); });
+}
+
+/// add_contributions in packs of W values.
+template <class Method, bool Check, std::size_t M, std::size_t W, class Acc>
+Acc add_contributions_in(Acc* out, const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S) {
+    using B = pack_t<Acc, W>;
     const plane_ops<Acc> ops;
     const Acc* a[M];  // local copies, as in add_scaled
     const Acc* g[M];
@@ -143,9 +150,9 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
     B c[M] = {};
     std::size_t s = 0;
     for (; s + W <= S; s += W) {
-        B o = load(out + s);
+        B o = load<Acc, W>(out + s);
         for (std::size_t j = 0; j < M; ++j) {
-            const B av = load(a[j] + s), gv = load(g[j] + s);
+            const B av = load<Acc, W>(a[j] + s), gv = load<Acc, W>(g[j] + s);
             o += static_cast<B>(Method::contribution(ops, av, gv));
             if constexpr (Check) c[j] += av * gv;
         }
@@ -153,13 +160,23 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
     }
     Acc check = 0;
     if constexpr (Check)
-        for (std::size_t j = 0; j < M; ++j) check += lane_sum<Acc>(c[j]);
+        for (std::size_t j = 0; j < M; ++j) check += lane_sum(c[j]);
     for (; s < S; ++s)
         for (std::size_t j = 0; j < M; ++j) {
             out[s] += static_cast<Acc>(Method::contribution(ops, a[j][s], g[j][s]));
             if constexpr (Check) check += a[j][s] * g[j][s];
         }
     return check;
+}
+
+/// out[s] += Σ_j contribution(a[j][s], g[j][s]) over S positions for M channels (added in channel
+/// order). With Check, also returns Σ a·g over the planes as a finite check: a·g is NaN or Inf
+/// whenever a or g is (Inf·0 is NaN), and a sum stays so; without, returns 0.
+template <class Method, bool Check, std::size_t M, class Acc>
+Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S) {
+    return dispatch([&](auto bytes) {
+        return add_contributions_in<Method, Check, M, lanes_in<Acc, bytes()>>(out, a_planes, g_planes, S);
+    });
 }
 
 /// Exact finite check of planes k0..k1 of sample n, in order (activations before gradients of a
@@ -255,6 +272,7 @@ std::array<Acc, 3> term_sums(const plane_statistics<Acc>& st, const Acc* g, cons
             s.v[0] = static_cast<V>(Method::gradient_term(ops, st, vg));
             if constexpr (SG) s.v[1] = vg;
             if constexpr (NA) s.v[ina] = at(next_a);
+            else (void)next_a;  // captured for NA only
             return s;
         });
         std::array<Acc, 3> out{r.v[0], 0, 0};
@@ -491,3 +509,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
 }
 
 }  // namespace camkit::detail
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
