@@ -48,9 +48,33 @@ struct sum_count : std::integral_constant<std::size_t, 0> {};
 template <class X, std::size_t M>
 struct sum_count<sums<X, M>> : std::integral_constant<std::size_t, M> {};
 
+/// Adds v's lanes to r: one sum, or each of M sums.
+template <class R, class V>
+CAMKIT_KERNEL_INLINE void add_lane_sums(R& r, const V& v) {
+    if constexpr (sum_count<V>::value > 0) {
+        for (std::size_t m = 0; m < sum_count<V>::value; ++m) r.v[m] += lane_sum(v.v[m]);
+    } else {
+        r += lane_sum(v);
+    }
+}
+
+/// The tail of reduce_planes_in from position i: one pack of V values where V fit, then V/2, …,
+/// down to 16-byte packs (wide packs would otherwise leave up to 2W − 1 values to single steps:
+/// 17 of a 7×7 plane in AVX-512).
+template <class Acc, std::size_t V, class Body, class R>
+CAMKIT_KERNEL_INLINE void reduce_tail(std::size_t& i, std::size_t n, Body& body, R& r) {
+    if constexpr (V > 1 && V * sizeof(Acc) >= 16) {
+        if (i + V <= n) {
+            add_lane_sums(r, body(pack_at<Acc, V>{i}));
+            i += V;
+        }
+        reduce_tail<Acc, V / 2>(i, n, body, r);
+    }
+}
+
 /// reduce_planes in packs of W values (W = 1: one value at a time).
 template <class Acc, std::size_t W, class Body>
-auto reduce_planes_in(std::size_t n, Body& body) {
+CAMKIT_KERNEL_INLINE auto reduce_planes_in(std::size_t n, Body&& body) {
     using B = pack_t<Acc, W>;
     constexpr std::size_t M = sum_count<decltype(body(pack_at<Acc, W>{0}))>::value;
     auto add = [](auto& s, const auto& v) {
@@ -66,13 +90,14 @@ auto reduce_planes_in(std::size_t n, Body& body) {
         add(s0, body(pack_at<Acc, W>{i}));
         add(s1, body(pack_at<Acc, W>{i + W}));
     }
+    if (i + W <= n) {
+        add(s1, body(pack_at<Acc, W>{i}));
+        i += W;
+    }
     add(s0, s1);
     std::conditional_t<(M > 0), sums<Acc, M>, Acc> r{};
-    if constexpr (M > 0) {
-        for (std::size_t m = 0; m < M; ++m) r.v[m] = lane_sum(s0.v[m]);
-    } else {
-        r = lane_sum(s0);
-    }
+    add_lane_sums(r, s0);
+    reduce_tail<Acc, W / 2>(i, n, body, r);
     for (; i < n; ++i) {
         const auto v = body(value_at<Acc>{i});
         if constexpr (M > 0) {

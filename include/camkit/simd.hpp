@@ -179,9 +179,17 @@ decltype(auto) dispatch(F&& f) {
 #endif
 }
 
+/// Marks a kernel body written for one pack width: inlined into its per-ISA entry point even where
+/// the compiler's flatten stops short (Clang's is not recursive).
+#if defined(__GNUC__)
+#define CAMKIT_KERNEL_INLINE __attribute__((always_inline)) inline
+#else
+#define CAMKIT_KERNEL_INLINE inline
+#endif
+
 /// min_max in packs of W values (see min_max).
 template <std::size_t W, class T>
-std::pair<T, T> min_max_in(const T* p, std::size_t n, T* out, bool relu) {
+CAMKIT_KERNEL_INLINE std::pair<T, T> min_max_in(const T* p, std::size_t n, T* out, bool relu) {
     using lim = std::numeric_limits<T>;
     T lo = lim::has_infinity ? lim::infinity() : lim::max();
     T hi = lim::has_infinity ? -lim::infinity() : lim::lowest();
