@@ -4,7 +4,8 @@
 // The hot kernels are written once for any width and compiled for every instruction set of
 // isa.hpp in one binary: `dispatch` calls them inside a function compiled for the active ISA's
 // target (16-byte packs for SSE2, 32 for AVX2 + FMA, 64 for AVX-512), everything it calls inlined
-// there, so no -march flag is needed and every translation unit may be built with other flags.
+// there, so no -march flag is needed for speed (translation units of one program should still
+// share their -m flags: docs/pitfalls.md).
 // Without vector extensions (other compilers, CAMKIT_NO_VECTOR_EXTENSIONS) every pack is a scalar.
 //
 // Method policies never name packs: their element-wise lambdas are generic, and the ops call them
@@ -68,7 +69,12 @@ struct pack_traits {
 };
 #if defined(CAMKIT_VECTOR_EXTENSIONS)
 template <class B>
-    requires requires(const B& b) { b[0]; } && (!std::is_pointer_v<B>) && std::is_trivially_copyable_v<B>
+    requires requires(const B& b) {
+        requires std::is_floating_point_v<std::remove_cvref_t<decltype(b[0])>>;
+        // A vector-extension pack itself (not a std::array or a pointer, which also have b[0]).
+        requires std::is_same_v<B, typename pack_types<std::remove_cvref_t<decltype(b[0])>,
+                                                       sizeof(B) / sizeof(b[0])>::type>;
+    }
 struct pack_traits<B> {
     using value_type = std::remove_cvref_t<decltype(std::declval<const B&>()[0])>;
     static constexpr std::size_t lanes = sizeof(B) / sizeof(value_type);
@@ -160,7 +166,7 @@ __attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"), flatten)) 
 #endif
 
 /// Calls f(std::integral_constant<std::size_t, bytes>) with the pack bytes of the active ISA
-/// (active_isa(): 0 for scalar), compiled for that ISA. f computes; it must not throw across here.
+/// (active_isa(): 0 for scalar), compiled for that ISA; exceptions pass through as from any call.
 template <class F>
 decltype(auto) dispatch(F&& f) {
 #if defined(CAMKIT_ISA_DISPATCH)

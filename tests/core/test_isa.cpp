@@ -9,6 +9,7 @@
 #include "common/error_message.hpp"
 #include "common/reference_cam.hpp"
 
+#include <array>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -216,4 +217,22 @@ TEST(Isa, NormalizationIsExactInEveryIsa) {
             EXPECT_EQ(copy.values[n * 77 + 5], maps.values[n * 77 + 5] / mx) << camkit::isa_name(i);
         }
     }
+}
+
+TEST(Isa, PackTraitsKnowTheVectorPacksOfEveryWidth) {
+    using namespace camkit::detail;
+    // The dispatched kernels' packs of float and double, of every width, are packs; scalars,
+    // arrays and pointers (which also have p[0]) are not.
+    static_assert(pack_traits<float>::lanes == 1 && !is_pack_v<float> && !is_pack_v<double>);
+    static_assert(!is_pack_v<std::array<float, 4>> && !is_pack_v<const float*>);
+#if defined(CAMKIT_VECTOR_EXTENSIONS)
+    static_assert(is_pack_v<pack_t<float, 4>> && is_pack_v<pack_t<float, 8>> && is_pack_v<pack_t<float, 16>>);
+    static_assert(is_pack_v<pack_t<double, 2>> && is_pack_v<pack_t<double, 8>>);
+    EXPECT_EQ((pack_traits<pack_t<float, 16>>::lanes), 16u);
+    EXPECT_EQ((pack_traits<pack_t<double, 4>>::lanes), 4u);
+    EXPECT_EQ((sizeof(pack_t<float, 16>)), 64u);
+#endif
+    EXPECT_EQ((lanes_in<float, 64>), 16u);
+    EXPECT_EQ((lanes_in<double, 32>), 4u);
+    EXPECT_EQ((lanes_in<float, 0>), 1u);
 }
