@@ -5,6 +5,7 @@
 #include <camkit/colormap.hpp>
 #include <camkit/explain.hpp>
 #include <camkit/explain_many.hpp>
+#include <camkit/isa.hpp>
 #include <camkit/methods/registry.hpp>
 #include <camkit/overlay.hpp>
 #include <camkit/targets.hpp>
@@ -90,6 +91,15 @@ void fused(benchmark::State& st, const shape_t& shape, int threads) {
     opt.threads = threads;
     for (auto _ : st) benchmark::DoNotOptimize(camkit::explain<Method>(in.A, in.G, opt));
     st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
+}
+
+/// fused_t1 with the kernels in SSE2 (camkit::set_isa): the default build's instruction set before
+/// run-time dispatch, beside the dispatched one in the same binary and run.
+template <class Method>
+void fused_sse2(benchmark::State& st, const shape_t& shape) {
+    const camkit::isa before = camkit::set_isa(camkit::isa::sse2);
+    fused<Method>(st, shape, 1);
+    camkit::set_isa(before);
 }
 
 #if defined(CAMKIT_BENCH_BLAS)
@@ -282,6 +292,8 @@ template <class Method>
 constexpr bool has_reference = Method::form != camkit::method_form::projection;
 
 int register_all() {
+    // The instruction set the kernels run in (CAMKIT_ISA or the best this CPU has), in the output's context.
+    benchmark::AddCustomContext("camkit_isa", std::string(camkit::isa_name(camkit::active_isa())));
     for (const auto& s : shapes()) {
         configure(benchmark::RegisterBenchmark(row("cam", s.name, "memory_read", "baseline").c_str(), memory_read, s.shape));
         camkit::for_each_method([&](auto t) {
@@ -298,6 +310,8 @@ int register_all() {
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reference").c_str(), reference<M>, s.shape));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_t1").c_str(), fused<M>, s.shape, 1));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_t2").c_str(), fused<M>, s.shape, 2));
+            if constexpr (has_reference<M>)
+                configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_sse2_t1").c_str(), fused_sse2<M>, s.shape));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reuse_t1").c_str(), fused_reuse<M>, s.shape, 1));
         });
     }

@@ -9,7 +9,7 @@ work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 for side in before after; do
     dir=$([ "$side" = before ] && echo "$1" || echo "$2")
-    g++ -std=c++20 -O2 -pthread -I "$dir" "$here/driver.cpp" -o "$work/$side"
+    g++ -std=c++20 -O2 -Wno-psabi -pthread -I "$dir" "$here/driver.cpp" -o "$work/$side"
 done
 count() { valgrind --tool=callgrind --callgrind-out-file=/dev/null "$@" 2>&1 | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'; }
 echo "| method | shape | before (M instructions) | after | after / before |"

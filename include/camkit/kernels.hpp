@@ -18,6 +18,11 @@
 #include <type_traits>
 #include <vector>
 
+#if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace camkit::detail {
 
 /// Gives the (n, k) plane of an [N, K, *S] view as dense Acc values: the memory itself when it
@@ -79,7 +84,8 @@ void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsig
             }
 }
 
-inline void throw_non_finite(const char* which, std::size_t n, std::size_t k) {
+// Cold: kept out of line, so the per-ISA chunk functions (flatten) do not inline the message building.
+[[gnu::noinline]] inline void throw_non_finite(const char* which, std::size_t n, std::size_t k) {
     throw error(std::string("camkit: ") + which + " contain NaN or Inf (sample " + std::to_string(n) +
                 ", channel " + std::to_string(k) + ")");
 }
@@ -108,33 +114,35 @@ void with_group_size(std::size_t m, F&& f) {
     }
 }
 
-/// out[s] += Σ_j w[j] · a[j][s] over S positions for M channels (added in channel order).
-template <std::size_t M, class Acc>
-void add_scaled(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
-    constexpr std::size_t W = pack_width<Acc>;
-    using B = pack_t<Acc>;
+/// add_scaled in packs of W values.
+template <std::size_t M, std::size_t W, class Acc>
+CAMKIT_KERNEL_INLINE void add_scaled_in(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
+    using B = pack_t<Acc, W>;
     // Local copies: stores to `out` could otherwise alias the caller's arrays and force reloads.
     const Acc* a[M];
     Acc wl[M];
     B wv[M];
-    for (std::size_t j = 0; j < M; ++j) a[j] = planes[j], wl[j] = w[j], wv[j] = broadcast(w[j]);
+    for (std::size_t j = 0; j < M; ++j) a[j] = planes[j], wl[j] = w[j], wv[j] = broadcast<Acc, W>(w[j]);
     std::size_t s = 0;
     for (; s + W <= S; s += W) {
-        B o = load(out + s);
-        for (std::size_t j = 0; j < M; ++j) o += wv[j] * load(a[j] + s);
+        B o = load<Acc, W>(out + s);
+        for (std::size_t j = 0; j < M; ++j) o += wv[j] * load<Acc, W>(a[j] + s);
         store(out + s, o);
     }
     for (; s < S; ++s)
         for (std::size_t j = 0; j < M; ++j) out[s] += wl[j] * a[j][s];
 }
 
-/// out[s] += Σ_j contribution(a[j][s], g[j][s]) over S positions for M channels (added in channel
-/// order). With Check, also returns Σ a·g over the planes as a finite check: a·g is NaN or Inf
-/// whenever a or g is (Inf·0 is NaN), and a sum stays so; without, returns 0.
-template <class Method, bool Check, std::size_t M, class Acc>
-Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S) {
-    constexpr std::size_t W = pack_width<Acc>;
-    using B = pack_t<Acc>;
+/// out[s] += Σ_j w[j] · a[j][s] over S positions for M channels (added in channel order).
+template <std::size_t M, class Acc>
+void add_scaled(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
+    dispatch([&](auto bytes) { add_scaled_in<M, lanes_in<Acc, bytes()>>(out, w, planes, S); });
+}
+
+/// add_contributions in packs of W values.
+template <class Method, bool Check, std::size_t M, std::size_t W, class Acc>
+CAMKIT_KERNEL_INLINE Acc add_contributions_in(Acc* out, const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S) {
+    using B = pack_t<Acc, W>;
     const plane_ops<Acc> ops;
     const Acc* a[M];  // local copies, as in add_scaled
     const Acc* g[M];
@@ -142,9 +150,9 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
     B c[M] = {};
     std::size_t s = 0;
     for (; s + W <= S; s += W) {
-        B o = load(out + s);
+        B o = load<Acc, W>(out + s);
         for (std::size_t j = 0; j < M; ++j) {
-            const B av = load(a[j] + s), gv = load(g[j] + s);
+            const B av = load<Acc, W>(a[j] + s), gv = load<Acc, W>(g[j] + s);
             o += static_cast<B>(Method::contribution(ops, av, gv));
             if constexpr (Check) c[j] += av * gv;
         }
@@ -152,7 +160,7 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
     }
     Acc check = 0;
     if constexpr (Check)
-        for (std::size_t j = 0; j < M; ++j) check += lane_sum<Acc>(c[j]);
+        for (std::size_t j = 0; j < M; ++j) check += lane_sum(c[j]);
     for (; s < S; ++s)
         for (std::size_t j = 0; j < M; ++j) {
             out[s] += static_cast<Acc>(Method::contribution(ops, a[j][s], g[j][s]));
@@ -161,11 +169,21 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
     return check;
 }
 
+/// out[s] += Σ_j contribution(a[j][s], g[j][s]) over S positions for M channels (added in channel
+/// order). With Check, also returns Σ a·g over the planes as a finite check: a·g is NaN or Inf
+/// whenever a or g is (Inf·0 is NaN), and a sum stays so; without, returns 0.
+template <class Method, bool Check, std::size_t M, class Acc>
+Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S) {
+    return dispatch([&](auto bytes) {
+        return add_contributions_in<Method, Check, M, lanes_in<Acc, bytes()>>(out, a_planes, g_planes, S);
+    });
+}
+
 /// Exact finite check of planes k0..k1 of sample n, in order (activations before gradients of a
 /// channel); throws for the first non-finite plane, naming gradients' sample `gradient_label` when
 /// given (explain_many names its targets). Runs only when a fused check saw NaN or Inf.
 template <class Acc, class E>
-void locate_non_finite(const host_view<const E>& A, const host_view<const E>* G, std::size_t n, std::size_t k0,
+[[gnu::noinline]] void locate_non_finite(const host_view<const E>& A, const host_view<const E>* G, std::size_t n, std::size_t k0,
                        std::size_t k1, std::size_t gradient_label = static_cast<std::size_t>(-1)) {
     const plane_ops<Acc> ops;
     plane_reader<Acc, E> ra(A);
@@ -176,6 +194,12 @@ void locate_non_finite(const host_view<const E>& A, const host_view<const E>* G,
         if (G && !ops.all_finite(rg->get(n, k)))
             throw_non_finite("gradients", gradient_label == static_cast<std::size_t>(-1) ? n : gradient_label, k);
     }
+}
+
+/// True when every accumulator is finite, in packs of W values (x − x is 0 for finite x, NaN otherwise).
+template <std::size_t W, class Acc>
+bool finite_map_in(const Acc* out, std::size_t S) {
+    return reduce_planes_in<Acc, W>(S, [out](auto at) { return at(out) - at(out); }) == Acc(0);
 }
 
 /// True when every accumulator is finite.
@@ -204,18 +228,18 @@ struct group_reader {
 
 /// Σ_s over one plane of the selected sums, in one pass: A (SA), G (SG), A·G (SAG). Returns
 /// {Σ a, Σ g, Σ a·g}, with 0 for a sum not selected; planes not needed are not read.
-template <class Acc, bool SA, bool SG, bool SAG>
+template <std::size_t W, class Acc, bool SA, bool SG, bool SAG>
 std::array<Acc, 3> plane_sums(const Acc* a, const Acc* g, std::size_t n) {
     constexpr std::size_t M = std::size_t{SA} + SG + SAG, ig = SA, iag = std::size_t{SA} + SG;
     std::array<Acc, 3> out{};
     if constexpr (M == 1) {
         // One sum: a plain accumulator (a one-element sums<> costs the compiler extra moves).
         constexpr std::size_t slot = SA ? 0 : SG ? 1 : 2;
-        if constexpr (SAG) out[slot] = reduce_planes<Acc>(n, [a, g](auto at) { return at(a) * at(g); });
-        else out[slot] = reduce_planes<Acc>(n, [p = SA ? a : g](auto at) { return at(p); });
+        if constexpr (SAG) out[slot] = reduce_planes_in<Acc, W>(n, [a, g](auto at) { return at(a) * at(g); });
+        else out[slot] = reduce_planes_in<Acc, W>(n, [p = SA ? a : g](auto at) { return at(p); });
         return out;
     } else {
-        const auto r = reduce_planes<Acc>(n, [a, g](auto at) {
+        const auto r = reduce_planes_in<Acc, W>(n, [a, g](auto at) {
             using V = decltype(at(a));
             sums<V, M> s{};
             if constexpr (SA) s.v[0] = at(a);
@@ -235,25 +259,26 @@ std::array<Acc, 3> plane_sums(const Acc* a, const Acc* g, std::size_t n) {
 
 /// Σ_s gradient_term(statistics, g) over one plane, in one pass with Σ g (SG, a finite check)
 /// and Σ of the next channel's activations (NA, see channel_weight_of). Returns {Σ term, Σ g, Σ next a}.
-template <class Method, class Acc, bool SG, bool NA>
+template <std::size_t W, class Method, class Acc, bool SG, bool NA>
 std::array<Acc, 3> term_sums(const plane_statistics<Acc>& st, const Acc* g, const Acc* next_a, std::size_t n) {
     constexpr std::size_t M = 1 + std::size_t{SG} + NA, ina = 1 + std::size_t{SG};
     const plane_ops<Acc> ops;
     if constexpr (M == 1) {
         // The term alone: a plain accumulator, as in plane_sums.
-        return {reduce_planes<Acc>(n, [g, &ops, &st](auto at) {
+        return {reduce_planes_in<Acc, W>(n, [g, &ops, &st](auto at) {
                     using V = decltype(at(g));
                     return static_cast<V>(Method::gradient_term(ops, st, at(g)));
                 }),
                 0, 0};
     } else {
-        const auto r = reduce_planes<Acc>(n, [g, next_a, &ops, &st](auto at) {
+        const auto r = reduce_planes_in<Acc, W>(n, [g, next_a, &ops, &st](auto at) {
             using V = decltype(at(g));
             sums<V, M> s{};
             const V vg = at(g);
             s.v[0] = static_cast<V>(Method::gradient_term(ops, st, vg));
             if constexpr (SG) s.v[1] = vg;
             if constexpr (NA) s.v[ina] = at(next_a);
+            else (void)next_a;  // captured for NA only
             return s;
         });
         std::array<Acc, 3> out{r.v[0], 0, 0};
@@ -294,7 +319,8 @@ inline constexpr bool shares_sum_a = [] {
         return false;
 }();
 
-template <class Method, bool Check, class Acc>
+/// channel_weight_of in packs of W values, with the finite checks when Check.
+template <std::size_t W, class Method, bool Check, class Acc>
 weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc* known_sum_a, const Acc* next_a) {
     constexpr statistic needs = Method::needs;
     constexpr bool need_a = has(needs, statistic::sum_a), need_g = has(needs, statistic::sum_g),
@@ -308,7 +334,7 @@ weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc
         constexpr bool RA = decltype(read_a)::value;
         constexpr bool SA = RA && (need_a || Check), SG = need_g || (Check && first_pass_reads_g);
         if constexpr (SA || SG || need_ag) {
-            const auto r = plane_sums<Acc, SA, SG, need_ag>(a.data, g.data, a.size);
+            const auto r = plane_sums<W, Acc, SA, SG, need_ag>(a.data, g.data, a.size);
             if constexpr (SA) st.sum_a = r[0];
             if constexpr (SG) st.sum_g = r[1];
             if constexpr (need_ag) st.sum_ag = r[2];
@@ -329,7 +355,7 @@ weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc
         constexpr bool SG = Check && !first_pass_reads_g;
         auto second_pass = [&](auto fold) {
             constexpr bool NA = decltype(fold)::value;
-            const auto r = term_sums<Method, Acc, SG, NA>(st, g.data, next_a, g.size);
+            const auto r = term_sums<W, Method, Acc, SG, NA>(st, g.data, next_a, g.size);
             st.sum_term = r[0];
             if constexpr (SG) o.suspect = o.suspect || !std::isfinite(r[1]);
             if constexpr (NA) o.next_sum_a = r[2];
@@ -337,7 +363,7 @@ weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc
         if (next_a) second_pass(std::true_type{});
         else second_pass(std::false_type{});
     } else if constexpr (Check && !first_pass_reads_g) {
-        o.suspect = o.suspect || !plane_ops<Acc>::all_finite(g);
+        o.suspect = o.suspect || !finite_map_in<W>(g.data, g.size);
     }
     o.weight = static_cast<Acc>(Method::channel_weight(st));
     if constexpr (Check) o.suspect = o.suspect || !std::isfinite(o.weight);
@@ -352,8 +378,46 @@ weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc
 template <class Method, class Acc>
 weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* known_sum_a, const Acc* next_a,
                                       bool check) {
-    return check ? channel_weight_checked<Method, true>(a, g, known_sum_a, next_a)
-                 : channel_weight_checked<Method, false>(a, g, known_sum_a, next_a);
+    return dispatch([&](auto bytes) {
+        constexpr std::size_t W = lanes_in<Acc, bytes()>;
+        return check ? channel_weight_checked<W, Method, true>(a, g, known_sum_a, next_a)
+                     : channel_weight_checked<W, Method, false>(a, g, known_sum_a, next_a);
+    });
+}
+
+/// Sample n, channels k0..k1 of fused_channel_weights, in packs of W values: the whole chunk is
+/// compiled for one instruction set (dispatch), so small planes pay no per-plane dispatch.
+template <std::size_t W, class Method, class Acc, class E>
+void channel_weights_chunk(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
+                           group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, Acc* out,
+                           std::size_t S, Acc* weights, bool check_finite) {
+    const std::size_t K = A.shape[1];
+    for (std::size_t k = k0; k < k1; k += channel_group) {
+        const std::size_t m = std::min(channel_group, k1 - k);
+        if constexpr (!std::is_void_v<Method>) {
+            std::optional<plane<Acc>> next;  // plane j, read ahead by channel j − 1's term pass
+            std::optional<Acc> carried;      // its Σ a, computed there
+            for (std::size_t j = 0; j < m; ++j) {
+                const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
+                const plane<Acc> g = rg.get(j, n, k + j);
+                next.reset();
+                // Within the group only: the next group's planes reuse this group's slots.
+                if constexpr (folds_next_sum_a<Method>)
+                    if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
+                const Acc* known = carried ? &*carried : nullptr;
+                const Acc* next_a = next ? next->data : nullptr;
+                const auto o = check_finite ? channel_weight_checked<W, Method, true>(a, g, known, next_a)
+                                            : channel_weight_checked<W, Method, false>(a, g, known, next_a);
+                if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+                weights[n * K + k + j] = o.weight;
+                carried = o.next_sum_a;
+            }
+        } else {
+            for (std::size_t j = 0; j < m; ++j) ra.get(j, n, k + j);
+        }
+        with_group_size(m, [&](auto M) { add_scaled_in<M(), W>(out, weights + n * K + k, ra.data, S); });
+    }
+    if (check_finite && !finite_map_in<W>(out, S)) locate_non_finite<Acc>(A, G, n, k0, k1);
 }
 
 /// raw[n,s] = Σ_k w[n,k] A[n,k,s] with w from the method's channel_weight (written to `weights`),
@@ -369,31 +433,34 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(std::is_void_v<Method> ? nullptr : G);
-        for (std::size_t k = k0; k < k1; k += channel_group) {
-            const std::size_t m = std::min(channel_group, k1 - k);
-            if constexpr (!std::is_void_v<Method>) {
-                std::optional<plane<Acc>> next;  // plane j, read ahead by channel j − 1's term pass
-                std::optional<Acc> carried;      // its Σ a, computed there
-                for (std::size_t j = 0; j < m; ++j) {
-                    const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
-                    const plane<Acc> g = rg.get(j, n, k + j);
-                    next.reset();
-                    // Within the group only: the next group's planes reuse this group's slots.
-                    if constexpr (folds_next_sum_a<Method>)
-                        if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
-                    const auto o = channel_weight_of<Method, Acc>(a, g, carried ? &*carried : nullptr,
-                                                             next ? next->data : nullptr, check_finite);
-                    if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
-                    weights[n * K + k + j] = o.weight;
-                    carried = o.next_sum_a;
-                }
-            } else {
-                for (std::size_t j = 0; j < m; ++j) ra.get(j, n, k + j);
-            }
-            with_group_size(m, [&](auto M) { add_scaled<M()>(out, weights + n * K + k, ra.data, S); });
-        }
-        if (check_finite && !finite_map(out, S)) locate_non_finite<Acc>(A, G, n, k0, k1);
+        dispatch([&](auto bytes) {
+            channel_weights_chunk<lanes_in<Acc, bytes()>, Method>(A, G, ra, rg, n, k0, k1, out, S, weights,
+                                                                 check_finite);
+        });
     });
+}
+
+/// Sample n, channels k0..k1 of fused_elementwise, in packs of W values (compiled per ISA, as
+/// channel_weights_chunk).
+template <std::size_t W, class Method, class Acc, class E>
+void elementwise_chunk(const host_view<const E>& A, const host_view<const E>& G, group_reader<Acc, E>& ra,
+                       group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, Acc* out, std::size_t S,
+                       bool check_finite, std::size_t gradient_label) {
+    Acc check = 0;
+    for (std::size_t k = k0; k < k1; k += channel_group) {
+        const std::size_t m = std::min(channel_group, k1 - k);
+        for (std::size_t j = 0; j < m; ++j) {
+            ra.get(j, n, k + j);
+            rg.get(j, n, k + j);
+        }
+        with_group_size(m, [&](auto M) {
+            if (check_finite)
+                check += add_contributions_in<Method, true, M(), W>(out, ra.data, rg.data, S);
+            else
+                add_contributions_in<Method, false, M(), W>(out, ra.data, rg.data, S);
+        });
+    }
+    if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
 }
 
 /// raw[n,s] = Σ_k contribution(A[n,k,s], G[n,k,s]), channels in groups that share one pass over
@@ -407,22 +474,15 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(&G);
-        Acc check = 0;
-        for (std::size_t k = k0; k < k1; k += channel_group) {
-            const std::size_t m = std::min(channel_group, k1 - k);
-            for (std::size_t j = 0; j < m; ++j) {
-                ra.get(j, n, k + j);
-                rg.get(j, n, k + j);
-            }
-            with_group_size(m, [&](auto M) {
-                if (check_finite)
-                    check += add_contributions<Method, true, M()>(out, ra.data, rg.data, S);
-                else
-                    add_contributions<Method, false, M()>(out, ra.data, rg.data, S);
-            });
-        }
-        if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
+        dispatch([&](auto bytes) {
+            elementwise_chunk<lanes_in<Acc, bytes()>, Method>(A, G, ra, rg, n, k0, k1, out, S, check_finite,
+                                                             gradient_label);
+        });
     });
 }
 
 }  // namespace camkit::detail
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif

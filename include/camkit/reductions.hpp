@@ -9,6 +9,11 @@
 #include <cstddef>
 #include <type_traits>
 
+#if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace camkit {
 
 /// One dense plane of a channel: `size` spatial values in accumulation type Acc.
@@ -26,11 +31,11 @@ struct sums {
     X v[M];
 };
 
-/// Reads position i of a plane: a pack of pack_width positions from i, or one value.
-template <class Acc>
+/// Reads position i of a plane: a pack of W positions from i, or one value.
+template <class Acc, std::size_t W>
 struct pack_at {
     std::size_t i;
-    pack_t<Acc> operator()(const Acc* p) const { return load(p + i); }
+    pack_t<Acc, W> operator()(const Acc* p) const { return load<Acc, W>(p + i); }
 };
 template <class Acc>
 struct value_at {
@@ -43,14 +48,35 @@ struct sum_count : std::integral_constant<std::size_t, 0> {};
 template <class X, std::size_t M>
 struct sum_count<sums<X, M>> : std::integral_constant<std::size_t, M> {};
 
-/// Σ_{i<n} body(at_i), where at_i(p) reads position i of a plane p: pack_at for the body of the
-/// plane (two independent pack accumulators), value_at for the tail. `body` returns one value,
-/// or sums<·, M> for M sums in the same pass (then the result is a sums<Acc, M>).
-template <class Acc, class Body>
-auto reduce_planes(std::size_t n, Body body) {
-    constexpr std::size_t W = pack_width<Acc>;
-    using B = pack_t<Acc>;
-    constexpr std::size_t M = sum_count<decltype(body(pack_at<Acc>{0}))>::value;
+/// Adds v's lanes to r: one sum, or each of M sums.
+template <class R, class V>
+CAMKIT_KERNEL_INLINE void add_lane_sums(R& r, const V& v) {
+    if constexpr (sum_count<V>::value > 0) {
+        for (std::size_t m = 0; m < sum_count<V>::value; ++m) r.v[m] += lane_sum(v.v[m]);
+    } else {
+        r += lane_sum(v);
+    }
+}
+
+/// The tail of reduce_planes_in from position i: one pack of V values where V fit, then V/2, …,
+/// down to 16-byte packs (wide packs would otherwise leave up to 2W − 1 values to single steps:
+/// 17 of a 7×7 plane in AVX-512).
+template <class Acc, std::size_t V, class Body, class R>
+CAMKIT_KERNEL_INLINE void reduce_tail(std::size_t& i, std::size_t n, Body& body, R& r) {
+    if constexpr (V > 1 && V * sizeof(Acc) >= 16) {
+        if (i + V <= n) {
+            add_lane_sums(r, body(pack_at<Acc, V>{i}));
+            i += V;
+        }
+        reduce_tail<Acc, V / 2>(i, n, body, r);
+    }
+}
+
+/// reduce_planes in packs of W values (W = 1: one value at a time).
+template <class Acc, std::size_t W, class Body>
+CAMKIT_KERNEL_INLINE auto reduce_planes_in(std::size_t n, Body&& body) {
+    using B = pack_t<Acc, W>;
+    constexpr std::size_t M = sum_count<decltype(body(pack_at<Acc, W>{0}))>::value;
     auto add = [](auto& s, const auto& v) {
         if constexpr (M > 0) {
             for (std::size_t m = 0; m < M; ++m) s.v[m] += v.v[m];
@@ -61,16 +87,17 @@ auto reduce_planes(std::size_t n, Body body) {
     std::conditional_t<(M > 0), sums<B, M>, B> s0{}, s1{};
     std::size_t i = 0;
     for (; i + 2 * W <= n; i += 2 * W) {
-        add(s0, body(pack_at<Acc>{i}));
-        add(s1, body(pack_at<Acc>{i + W}));
+        add(s0, body(pack_at<Acc, W>{i}));
+        add(s1, body(pack_at<Acc, W>{i + W}));
+    }
+    if (i + W <= n) {
+        add(s1, body(pack_at<Acc, W>{i}));
+        i += W;
     }
     add(s0, s1);
     std::conditional_t<(M > 0), sums<Acc, M>, Acc> r{};
-    if constexpr (M > 0) {
-        for (std::size_t m = 0; m < M; ++m) r.v[m] = lane_sum<Acc>(s0.v[m]);
-    } else {
-        r = lane_sum<Acc>(s0);
-    }
+    add_lane_sums(r, s0);
+    reduce_tail<Acc, W / 2>(i, n, body, r);
     for (; i < n; ++i) {
         const auto v = body(value_at<Acc>{i});
         if constexpr (M > 0) {
@@ -80,6 +107,15 @@ auto reduce_planes(std::size_t n, Body body) {
         }
     }
     return r;
+}
+
+/// Σ_{i<n} body(at_i), where at_i(p) reads position i of a plane p: pack_at for the body of the
+/// plane (two independent pack accumulators), value_at for the tail. `body` returns one value,
+/// or sums<·, M> for M sums in the same pass (then the result is a sums<Acc, M>). Runs in the
+/// packs of the active instruction set (isa.hpp).
+template <class Acc, class Body>
+auto reduce_planes(std::size_t n, Body body) {
+    return dispatch([&](auto bytes) { return reduce_planes_in<Acc, lanes_in<Acc, bytes()>>(n, body); });
 }
 
 }  // namespace detail
@@ -124,3 +160,7 @@ struct plane_ops {
 };
 
 }  // namespace camkit
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif

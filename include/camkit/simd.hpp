@@ -1,101 +1,130 @@
 #pragma once
-// Fixed-width packs for the host kernels. With GCC or Clang a pack is a vector-extension type as
-// wide as the target's vector registers: 16 bytes (SSE2, NEON) by default, 32 bytes when AVX is
-// enabled (-mavx2, -march=native). The kernels then run in SIMD at -O2 as well as -O3, with no
-// -ffast-math. Elsewhere a pack is the scalar itself (width 1), so the same kernel code runs.
-// (Like any header-only SIMD code, every translation unit of a program should be compiled for the
-// same instruction set.)
+// Fixed-width packs for the host kernels. With GCC or Clang a pack is a vector-extension type of
+// W values; W = 1 is the scalar itself, so the same kernel code runs on packs and on single values.
+// The hot kernels are written once for any width and compiled for every instruction set of
+// isa.hpp in one binary: `dispatch` calls them inside a function compiled for the active ISA's
+// target (16-byte packs for SSE2, 32 for AVX2 + FMA, 64 for AVX-512), everything it calls inlined
+// there, so no -march flag is needed for speed (translation units of one program should still
+// share their -m flags: docs/pitfalls.md).
+// Without vector extensions (other compilers, CAMKIT_NO_VECTOR_EXTENSIONS) every pack is a scalar.
 //
 // Method policies never name packs: their element-wise lambdas are generic, and the ops call them
 // with a pack for the body of a plane and with scalars for its tail. Packs support + - * / with
 // packs and with scalars of their element type; relu comes from the ops.
+#include <camkit/isa.hpp>
+
 #include <cstddef>
 #include <cstring>
 #include <limits>
 #include <type_traits>
 #include <utility>
 
-#if defined(__GNUC__) && !defined(CAMKIT_NO_VECTOR_EXTENSIONS)
-#define CAMKIT_VECTOR_EXTENSIONS 1
+// Packs wider than the build's registers are returned from functions compiled for the default
+// target; they are inlined into the per-ISA functions (dispatch), so the ABI note does not apply.
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
 namespace camkit::detail {
 
+/// The type of W values of Acc computed together: Acc itself when W = 1.
+template <class Acc, std::size_t W>
+struct pack_types {
+    using type = Acc;
+};
 #if defined(CAMKIT_VECTOR_EXTENSIONS)
+template <class Acc, std::size_t W>
+    requires(W > 1 && (std::is_same_v<Acc, float> || std::is_same_v<Acc, double>))
+struct pack_types<Acc, W> {
+    typedef Acc type __attribute__((vector_size(W * sizeof(Acc))));
+};
+/// Bytes of the packs of code not dispatched by ISA: the width of the build's own vector registers.
 #if defined(__AVX__)
 inline constexpr std::size_t pack_bytes = 32;
-#define CAMKIT_PACK_BYTES 32
 #else
 inline constexpr std::size_t pack_bytes = 16;
-#define CAMKIT_PACK_BYTES 16
 #endif
-template <class T>
-struct pack_types;
-template <>
-struct pack_types<float> {
-    typedef float type __attribute__((vector_size(CAMKIT_PACK_BYTES)));
-};
-template <>
-struct pack_types<double> {
-    typedef double type __attribute__((vector_size(CAMKIT_PACK_BYTES)));
-};
-/// The pack of Acc values the host kernels compute on.
-template <class Acc>
-using pack_t = typename pack_types<Acc>::type;
-template <class Acc>
-inline constexpr std::size_t pack_width = pack_bytes / sizeof(Acc);
 #else
-template <class Acc>
-using pack_t = Acc;
-template <class Acc>
-inline constexpr std::size_t pack_width = 1;
+inline constexpr std::size_t pack_bytes = 0;
 #endif
 
-/// True for the pack types (not for scalars, even where a pack is a scalar).
+/// Values of Acc in a pack of `bytes` bytes (0: a scalar).
+template <class Acc, std::size_t bytes>
+inline constexpr std::size_t lanes_in = bytes < 2 * sizeof(Acc) ? 1 : bytes / sizeof(Acc);
+
+/// The width of packs outside the dispatched kernels (the build's own vector registers).
+template <class Acc>
+inline constexpr std::size_t pack_width = lanes_in<Acc, pack_bytes>;
+
+/// A pack of W values of Acc; by default as wide as the build's own vector registers.
+template <class Acc, std::size_t W = pack_width<Acc>>
+using pack_t = typename pack_types<Acc, W>::type;
+
+/// Lanes and element type of a pack (of a scalar: 1 and itself).
 template <class B>
-inline constexpr bool is_pack_v = false;
+struct pack_traits {
+    using value_type = B;
+    static constexpr std::size_t lanes = 1;
+};
 #if defined(CAMKIT_VECTOR_EXTENSIONS)
-template <>
-inline constexpr bool is_pack_v<pack_t<float>> = true;
-template <>
-inline constexpr bool is_pack_v<pack_t<double>> = true;
+template <class B>
+    requires requires(const B& b) {
+        requires std::is_floating_point_v<std::remove_cvref_t<decltype(b[0])>>;
+        // A vector-extension pack itself (not a std::array or a pointer, which also have b[0]).
+        requires std::is_same_v<B, typename pack_types<std::remove_cvref_t<decltype(b[0])>,
+                                                       sizeof(B) / sizeof(b[0])>::type>;
+    }
+struct pack_traits<B> {
+    using value_type = std::remove_cvref_t<decltype(std::declval<const B&>()[0])>;
+    static constexpr std::size_t lanes = sizeof(B) / sizeof(value_type);
+};
 #endif
 
-/// Loads pack_width<Acc> values from `p` (no alignment needed).
-template <class Acc>
-inline pack_t<Acc> load(const Acc* p) {
-    pack_t<Acc> v;
+/// True for the pack types of float and double (not for scalars).
+template <class B>
+inline constexpr bool is_pack_v = pack_traits<B>::lanes > 1 &&
+                                  (std::is_same_v<typename pack_traits<B>::value_type, float> ||
+                                   std::is_same_v<typename pack_traits<B>::value_type, double>);
+
+/// Loads W values from `p` (no alignment needed).
+template <class Acc, std::size_t W = pack_width<Acc>>
+inline pack_t<Acc, W> load(const Acc* p) {
+    pack_t<Acc, W> v;
     std::memcpy(&v, p, sizeof v);
     return v;
 }
 
 /// Stores a pack to `p` (no alignment needed).
-template <class Acc>
-inline void store(Acc* p, const pack_t<Acc>& v) {
+template <class Acc, class B>
+inline void store(Acc* p, const B& v) {
+    static_assert(std::is_same_v<typename pack_traits<B>::value_type, Acc>);
     std::memcpy(p, &v, sizeof v);
 }
 
-/// A pack with every lane equal to `x`.
-template <class Acc>
-inline pack_t<Acc> broadcast(Acc x) {
-    pack_t<Acc> v;
-    if constexpr (pack_width<Acc> == 1) {
+/// A pack of W values equal to `x`.
+template <class Acc, std::size_t W = pack_width<Acc>>
+inline pack_t<Acc, W> broadcast(Acc x) {
+    pack_t<Acc, W> v;
+    if constexpr (W == 1) {
         v = x;
     } else {
-        for (std::size_t j = 0; j < pack_width<Acc>; ++j) v[j] = x;
+        for (std::size_t j = 0; j < W; ++j) v[j] = x;
     }
     return v;
 }
 
 /// Sum of a pack's lanes, pairwise.
-template <class Acc>
-inline Acc lane_sum(const pack_t<Acc>& v) {
-    if constexpr (pack_width<Acc> == 1) {
+template <class B>
+inline auto lane_sum(const B& v) {
+    using Acc = typename pack_traits<B>::value_type;
+    constexpr std::size_t W = pack_traits<B>::lanes;
+    if constexpr (W == 1) {
         return v;
     } else {
-        Acc l[pack_width<Acc>];
+        Acc l[W];
         std::memcpy(l, &v, sizeof v);
-        for (std::size_t w = pack_width<Acc> / 2; w > 0; w /= 2)
+        for (std::size_t w = W / 2; w > 0; w /= 2)
             for (std::size_t j = 0; j < w; ++j) l[j] += l[j + w];
         return l[0];
     }
@@ -117,22 +146,65 @@ inline B pack_select(const M& take_a, const B& a, const B& b) {
 }
 #endif
 
-/// {min, max} of n values, NaN ignored ({+inf, -inf} when there is no other value). With `out`,
-/// also writes the values there, through max(x, 0) when `relu` (NaN kept), and the min and max are
-/// those of the written values: the map's copy, ReLU and min/max scan in one pass.
-template <class T>
-std::pair<T, T> min_max(const T* p, std::size_t n, T* out = nullptr, bool relu = false) {
+// The per-ISA entry points: each calls f(std::integral_constant<std::size_t, bytes>) with `flatten`,
+// so f and everything it calls (the kernel, the policy's generic lambdas) are inlined into a
+// function compiled for that target. (GCC inlines a default-target callee into a wider target;
+// a lambda defined inside a target function would not inherit the target, so f is defined outside.)
+#if defined(CAMKIT_ISA_DISPATCH)
+template <class F>
+__attribute__((flatten)) inline decltype(auto) run_sse2(F& f) {
+    return f(std::integral_constant<std::size_t, 16>{});
+}
+template <class F>
+__attribute__((target("avx2,fma"), flatten)) inline decltype(auto) run_avx2(F& f) {
+    return f(std::integral_constant<std::size_t, 32>{});
+}
+template <class F>
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"), flatten)) inline decltype(auto) run_avx512(F& f) {
+    return f(std::integral_constant<std::size_t, 64>{});
+}
+#endif
+
+/// Calls f(std::integral_constant<std::size_t, bytes>) with the pack bytes of the active ISA
+/// (active_isa(): 0 for scalar), compiled for that ISA; exceptions pass through as from any call.
+template <class F>
+decltype(auto) dispatch(F&& f) {
+#if defined(CAMKIT_ISA_DISPATCH)
+    switch (active_isa()) {
+        case isa::avx512: return run_avx512(f);
+        case isa::avx2: return run_avx2(f);
+        case isa::sse2: return run_sse2(f);
+        default: break;
+    }
+    return f(std::integral_constant<std::size_t, 0>{});
+#elif defined(CAMKIT_VECTOR_EXTENSIONS)
+    if (active_isa() == isa::scalar) return f(std::integral_constant<std::size_t, 0>{});
+    return f(std::integral_constant<std::size_t, 16>{});
+#else
+    return f(std::integral_constant<std::size_t, 0>{});
+#endif
+}
+
+/// Marks a kernel body written for one pack width: inlined into its per-ISA entry point even where
+/// the compiler's flatten stops short (Clang's is not recursive).
+#if defined(__GNUC__)
+#define CAMKIT_KERNEL_INLINE __attribute__((always_inline)) inline
+#else
+#define CAMKIT_KERNEL_INLINE inline
+#endif
+
+/// min_max in packs of W values (see min_max).
+template <std::size_t W, class T>
+CAMKIT_KERNEL_INLINE std::pair<T, T> min_max_in(const T* p, std::size_t n, T* out, bool relu) {
     using lim = std::numeric_limits<T>;
     T lo = lim::has_infinity ? lim::infinity() : lim::max();
     T hi = lim::has_infinity ? -lim::infinity() : lim::lowest();
     std::size_t i = 0;
-#if defined(CAMKIT_VECTOR_EXTENSIONS)
-    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
-        constexpr std::size_t W = pack_width<T>;
-        pack_t<T> vlo = broadcast(lo), vhi = broadcast(hi);
+    if constexpr (W > 1) {
+        pack_t<T, W> vlo = broadcast<T, W>(lo), vhi = broadcast<T, W>(hi);
         auto scan = [&](auto store_relu) {
             for (; i + W <= n; i += W) {
-                pack_t<T> v = load(p + i);
+                pack_t<T, W> v = load<T, W>(p + i);
                 if constexpr (decltype(store_relu)::value) {
                     if (relu) v = pack_relu(v);
                     store(out + i, v);
@@ -150,7 +222,6 @@ std::pair<T, T> min_max(const T* p, std::size_t n, T* out = nullptr, bool relu =
             if (vhi[j] > hi) hi = vhi[j];
         }
     }
-#endif
     for (; i < n; ++i) {
         T v = p[i];
         if (out) out[i] = v = relu && v < T(0) ? T(0) : v;
@@ -160,4 +231,20 @@ std::pair<T, T> min_max(const T* p, std::size_t n, T* out = nullptr, bool relu =
     return {lo, hi};
 }
 
+/// {min, max} of n values, NaN ignored ({+inf, -inf} when there is no other value). With `out`,
+/// also writes the values there, through max(x, 0) when `relu` (NaN kept), and the min and max are
+/// those of the written values: the map's copy, ReLU and min/max scan in one pass.
+template <class T>
+std::pair<T, T> min_max(const T* p, std::size_t n, T* out = nullptr, bool relu = false) {
+    if constexpr (std::is_same_v<T, float> || std::is_same_v<T, double>) {
+        return dispatch([&](auto bytes) { return min_max_in<lanes_in<T, bytes()>>(p, n, out, relu); });
+    } else {
+        return min_max_in<1>(p, n, out, relu);
+    }
+}
+
 }  // namespace camkit::detail
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif

@@ -1,0 +1,238 @@
+// Run-time ISA dispatch (isa.hpp, simd.hpp's dispatch): the choice of the best instruction set,
+// the override by set_isa and CAMKIT_ISA with its errors, and the host kernels of every method run
+// in each instruction set this CPU supports, against hand-computed maps, the reference loops and
+// the scalar path.
+#include <camkit/camkit.hpp>
+#include <camkit/isa.hpp>
+#include <gtest/gtest.h>
+
+#include "common/error_message.hpp"
+#include "common/reference_cam.hpp"
+
+#include <array>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using camkit::isa;
+using camkit_test::error_message;
+
+const isa all_isas[] = {isa::scalar, isa::sse2, isa::avx2, isa::avx512};
+
+/// The instruction sets this CPU and build support.
+std::vector<isa> supported_isas() {
+    std::vector<isa> out;
+    for (isa i : all_isas)
+        if (camkit::isa_supported(i)) out.push_back(i);
+    return out;
+}
+
+/// Sets the active instruction set for one scope and restores the previous one after it.
+class isa_scope {
+public:
+    explicit isa_scope(isa i) : before_(camkit::set_isa(i)) {}
+    ~isa_scope() { camkit::set_isa(before_); }
+    isa_scope(const isa_scope&) = delete;
+    isa_scope& operator=(const isa_scope&) = delete;
+
+private:
+    isa before_;
+};
+
+/// The flags of the first processor in /proc/cpuinfo (empty where there is no such file).
+std::set<std::string> cpuinfo_flags() {
+    std::ifstream in("/proc/cpuinfo");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("flags", 0) == 0) {
+            std::istringstream words(line.substr(line.find(':') + 1));
+            std::set<std::string> flags;
+            for (std::string w; words >> w;) flags.insert(w);
+            return flags;
+        }
+    return {};
+}
+
+}  // namespace
+
+TEST(Isa, NamesRoundTrip) {
+    for (isa i : all_isas) EXPECT_EQ(camkit::parse_isa(camkit::isa_name(i)), i);
+    EXPECT_EQ(camkit::isa_name(isa::avx512), "avx512");
+    EXPECT_EQ(camkit::isa_name(isa::scalar), "scalar");
+}
+
+TEST(Isa, UnknownNamesAreRejected) {
+    const std::string want = "camkit: unknown instruction set 'avx' (CAMKIT_ISA expects scalar, sse2, avx2 or avx512)";
+    EXPECT_EQ(error_message([] { (void)camkit::parse_isa("avx"); }), want);
+    EXPECT_EQ(error_message([] { (void)camkit::detail::isa_from_setting("avx"); }), want);
+    EXPECT_EQ(error_message([] { (void)camkit::parse_isa("AVX2"); }),
+              "camkit: unknown instruction set 'AVX2' (CAMKIT_ISA expects scalar, sse2, avx2 or avx512)");
+}
+
+TEST(Isa, NoSettingMeansTheBest) {
+    EXPECT_EQ(camkit::detail::isa_from_setting(nullptr), camkit::best_isa());
+    EXPECT_EQ(camkit::detail::isa_from_setting(""), camkit::best_isa());
+    EXPECT_EQ(camkit::detail::isa_from_setting("scalar"), isa::scalar);
+}
+
+TEST(Isa, BestIsTheWidestTheProcessorReports) {
+    // Independent of __builtin_cpu_supports: the kernel's own list of the processor's features.
+    const auto flags = cpuinfo_flags();
+    if (flags.empty()) GTEST_SKIP() << "no /proc/cpuinfo";
+#if defined(CAMKIT_ISA_DISPATCH)
+    const bool has512 = flags.count("avx512f") && flags.count("avx512vl") && flags.count("avx512dq") &&
+                        flags.count("avx512bw");
+    const isa want = has512 ? isa::avx512 : flags.count("avx2") && flags.count("fma") ? isa::avx2 : isa::sse2;
+    EXPECT_EQ(camkit::best_isa(), want) << "best " << camkit::isa_name(camkit::best_isa());
+    EXPECT_TRUE(camkit::isa_supported(isa::sse2));  // part of x86-64
+#else
+    EXPECT_EQ(camkit::best_isa(), isa::sse2);
+#endif
+    EXPECT_TRUE(camkit::isa_supported(isa::scalar));
+}
+
+TEST(Isa, SetIsaHonoursTheChoiceAndRoutesTheKernels) {
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        EXPECT_EQ(camkit::active_isa(), i);
+        // The pack bytes the dispatched kernels are compiled for, and the lanes of float and double.
+        const std::size_t bytes = camkit::detail::dispatch([](auto b) { return b(); });
+        const std::size_t want = i == isa::scalar ? 0 : i == isa::sse2 ? 16 : i == isa::avx2 ? 32 : 64;
+        EXPECT_EQ(bytes, want) << camkit::isa_name(i);
+        const std::size_t lanes = camkit::detail::dispatch([](auto b) { return camkit::detail::lanes_in<float, b()>; });
+        EXPECT_EQ(lanes, want == 0 ? 1 : want / 4) << camkit::isa_name(i);
+        EXPECT_EQ((camkit::detail::lanes_in<double, 16>), 2u);
+        EXPECT_EQ((camkit::detail::lanes_in<double, 0>), 1u);
+    }
+}
+
+TEST(Isa, UnsupportedChoicesAreRejected) {
+    const auto ok = supported_isas();
+    if (ok.size() == std::size(all_isas)) GTEST_SKIP() << "this CPU supports every instruction set";
+    for (isa i : all_isas) {
+        if (camkit::isa_supported(i)) continue;
+        const std::string name(camkit::isa_name(i)), best(camkit::isa_name(camkit::best_isa()));
+        EXPECT_EQ(error_message([&] { camkit::set_isa(i); }),
+                  "camkit: set_isa: this CPU or build cannot run " + name + " (best here: " + best + ")");
+        EXPECT_EQ(error_message([&] { (void)camkit::detail::isa_from_setting(name.c_str()); }),
+                  "camkit: CAMKIT_ISA=" + name + ": this CPU or build cannot run it (best here: " + best + ")");
+    }
+}
+
+// Run by CTest with CAMKIT_ISA set (tests/CMakeLists.txt): the kernels run in the variable's choice,
+// and an unknown name makes every kernel call fail with the parser's message.
+TEST(Isa, EnvironmentChoiceIsActive) {
+    const char* env = std::getenv("CAMKIT_ISA");
+    if (!env || !*env) {
+        EXPECT_EQ(camkit::active_isa(), camkit::best_isa());
+        return;
+    }
+    const std::string parse_error = error_message([&] { (void)camkit::parse_isa(env); });
+    if (parse_error != "no error") {
+        EXPECT_EQ(error_message([] { (void)camkit::active_isa(); }), parse_error);
+        const camkit::tensor<float> A({1, 2, 3}, 1.f), G({1, 2, 3}, 1.f);
+        EXPECT_EQ(error_message([&] { (void)camkit::explain<camkit::grad_cam>(A, G); }), parse_error);
+        return;
+    }
+    EXPECT_EQ(camkit::active_isa(), camkit::parse_isa(env));
+}
+
+TEST(Isa, HandComputedGradCamInEveryIsa) {
+    // 1 sample, 2 channels, 37 positions (a tail after the packs of every width):
+    // A[0,s] = s + 1, A[1,s] = 2; G[0,·] = 1, G[1,·] = −0.5, so w = {1, −0.5} and raw[s] = s + 1 − 1 = s.
+    // Every sum is of small integers and halves: exact in float whatever the order.
+    const std::size_t S = 37;
+    camkit::tensor<float> A({1, 2, S}), G({1, 2, S});
+    for (std::size_t s = 0; s < S; ++s) {
+        A.values[s] = static_cast<float>(s + 1), A.values[S + s] = 2.f;
+        G.values[s] = 1.f, G.values[S + s] = -0.5f;
+    }
+    const camkit::options raw_only{.relu = false, .normalize = camkit::normalization::none};
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        const auto e = camkit::explain<camkit::grad_cam>(A, G, raw_only);
+        ASSERT_EQ(e.weights->values, (std::vector<float>{1.f, -0.5f})) << camkit::isa_name(i);
+        for (std::size_t s = 0; s < S; ++s) EXPECT_EQ(e.raw.values[s], static_cast<float>(s)) << camkit::isa_name(i);
+        // HiResCAM: raw[s] = (s + 1)·1 + 2·(−0.5) = s as well; normalized, s / (36 + ε).
+        const auto h = camkit::explain<camkit::hires_cam>(A, G);
+        for (std::size_t s = 0; s < S; ++s)
+            EXPECT_NEAR(h.map.values[s], static_cast<float>(s) / 36.f, 1e-6f) << camkit::isa_name(i) << " " << s;
+    }
+}
+
+TEST(Isa, EveryMethodMatchesTheScalarPathAndTheReference) {
+    using namespace camkit_test;
+    const std::vector<camkit::shape_t> shapes{{1, 1, 1}, {2, 9, 17}, {1, 7, 2, 3, 5}, {2, 6, 130}, {1, 5, 9, 11, 3}};
+    for (const auto& shape : shapes) {
+        const auto A = random_tensor(shape, 21, 0, 2);
+        const auto G = random_tensor(shape, 22);
+        const auto Af = cast<float>(A), Gf = cast<float>(G);
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            const auto want = reference_raw(M::name, A, G);
+            const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = 2};
+            camkit::tensor<float> scalar_f;
+            camkit::tensor<double> scalar_d;
+            {
+                isa_scope scope(isa::scalar);
+                scalar_f = camkit::explain<M>(Af, Gf, opt).raw;
+                scalar_d = camkit::explain<M>(A, G, opt).raw;
+            }
+            for (isa i : supported_isas()) {
+                isa_scope scope(i);
+                const auto f = camkit::explain<M>(Af, Gf, opt).raw;
+                const auto d = camkit::explain<M>(A, G, opt).raw;
+                const std::string where = std::string(M::name) + " " + camkit::to_string(shape) + " " +
+                                          std::string(camkit::isa_name(i));
+                EXPECT_LT(max_relative_error(f, scalar_f), 2e-5) << where << " float vs scalar";
+                EXPECT_LT(max_relative_error(d, scalar_d), 1e-12) << where << " double vs scalar";
+                EXPECT_LT(max_relative_error(d, want), 1e-12) << where << " double vs reference";
+            }
+        });
+    }
+}
+
+TEST(Isa, NormalizationIsExactInEveryIsa) {
+    // Min and max are exact, so the ReLU + min-max map equals the scalar path's bit for bit.
+    const auto maps = camkit_test::cast<float>(camkit_test::random_tensor({3, 7, 11}, 23));
+    camkit::tensor<float> want, got;
+    {
+        isa_scope scope(isa::scalar);
+        camkit::relu_normalize_copy(maps, want, true, camkit::normalization::min_max);
+    }
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        camkit::relu_normalize_copy(maps, got, true, camkit::normalization::min_max);
+        EXPECT_EQ(got.values, want.values) << camkit::isa_name(i);
+        auto copy = maps;
+        camkit::normalize_inplace(copy, camkit::normalization::max);
+        for (std::size_t n = 0; n < 3; ++n) {
+            float mx = -1;
+            for (std::size_t s = 0; s < 77; ++s) mx = std::max(mx, maps.values[n * 77 + s]);
+            EXPECT_EQ(copy.values[n * 77 + 5], maps.values[n * 77 + 5] / mx) << camkit::isa_name(i);
+        }
+    }
+}
+
+TEST(Isa, PackTraitsKnowTheVectorPacksOfEveryWidth) {
+    using namespace camkit::detail;
+    // The dispatched kernels' packs of float and double, of every width, are packs; scalars,
+    // arrays and pointers (which also have p[0]) are not.
+    static_assert(pack_traits<float>::lanes == 1 && !is_pack_v<float> && !is_pack_v<double>);
+    static_assert(!is_pack_v<std::array<float, 4>> && !is_pack_v<const float*>);
+#if defined(CAMKIT_VECTOR_EXTENSIONS)
+    static_assert(is_pack_v<pack_t<float, 4>> && is_pack_v<pack_t<float, 8>> && is_pack_v<pack_t<float, 16>>);
+    static_assert(is_pack_v<pack_t<double, 2>> && is_pack_v<pack_t<double, 8>>);
+    EXPECT_EQ((pack_traits<pack_t<float, 16>>::lanes), 16u);
+    EXPECT_EQ((pack_traits<pack_t<double, 4>>::lanes), 4u);
+    EXPECT_EQ((sizeof(pack_t<float, 16>)), 64u);
+#endif
+    EXPECT_EQ((lanes_in<float, 64>), 16u);
+    EXPECT_EQ((lanes_in<double, 32>), 4u);
+    EXPECT_EQ((lanes_in<float, 0>), 1u);
+}
