@@ -252,8 +252,8 @@ def main():
 
     cpp_torch = "?"
     try:
-        cpp_torch = subprocess.run(["sh", "-c", f"ldd {a.bench} | grep -o 'libtorch[^ ]*' | head -1"],
-                                   capture_output=True, text=True).stdout.strip() or "?"
+        ldd = subprocess.run(["ldd", a.bench], capture_output=True, text=True).stdout.split()
+        cpp_torch = next((ldd[i + 2] for i, w in enumerate(ldd[:-2]) if w.startswith("libtorch_cpu.so")), "?")
     except OSError:
         pass
     names = {("camkit", "fb"): "LibTorch forward + backward alone", ("camkit", "layer"): "camkit, TorchScript named layer",
@@ -262,7 +262,7 @@ def main():
     lines = [
         f"End to end, same weights and input ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): "
         f"{cpu_model()}, {os.cpu_count()} CPUs, load average before the run {' '.join(f'{x:.2f}' for x in load)}; "
-        f"{a.threads} thread(s); Python torch {torch.__version__}, C++ {cpp_torch}; batch {a.batch}; "
+        f"{a.threads} thread(s); Python torch {torch.__version__}, C++ LibTorch {cpp_torch}; batch {a.batch}; "
         f"{a.rounds} fresh processes per path, each one first call then {a.repeats} warm calls; medians.",
         "",
         "| model | path | first call ms | warm ms per batch | warm / same side's forward + backward | warm / pytorch-grad-cam warm |",
