@@ -28,7 +28,6 @@ table names both torch versions.
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -37,6 +36,8 @@ import time
 
 import torch
 import torch.nn as nn
+
+from bench_report import emit, machine
 
 
 class Classifier(nn.Module):
@@ -193,12 +194,6 @@ def peer(args):
     print(json.dumps({"path": path, "threads": torch.get_num_threads(), "first_ms": first, "warm_ms": warm}))
 
 
-def cpu_model():
-    with open("/proc/cpuinfo") as f:
-        for line in f:
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    return platform.processor() or "?"
 
 
 def run_json(cmd):
@@ -261,7 +256,7 @@ def main():
              ("python", "gradcam"): "pytorch-grad-cam GradCAM"}
     lines = [
         f"End to end, same weights and input ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): "
-        f"{cpu_model()}, {os.cpu_count()} CPUs, load average before the run {' '.join(f'{x:.2f}' for x in load)}; "
+        f"{machine(load)}; "
         f"{a.threads} thread(s); Python torch {torch.__version__}, C++ LibTorch {cpp_torch}; batch {a.batch}; "
         f"{a.rounds} fresh processes per path, each one first call then {a.repeats} warm calls; medians.",
         "",
@@ -278,11 +273,7 @@ def main():
             fb = med[(key[0], "fb")][1]
             lines.append(f"| {'ResNet-18 224² layer4' if kind == 'classify' else 'U-Net 64² dec1, 4 classes'} | "
                          f"{names[key]} | {first:.1f} | {warm:.1f} | {warm / fb:.3f} | {warm / peer_warm:.3f} |")
-    text = "\n".join(lines) + "\n"
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
-    sys.stdout.write(text)
+    emit(lines, a.out)
 
 
 if __name__ == "__main__":

@@ -33,7 +33,6 @@ reported beside the times, so the table compares implementations of the same res
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -41,6 +40,8 @@ import tempfile
 import time
 
 import numpy as np
+
+from bench_report import emit, machine
 
 # The shapes of benchmarks/bench_same_work.cpp (keep the two lists equal): name, A's shape, input size.
 SHAPES = [
@@ -131,15 +132,6 @@ def camkit_ms(timer, method, pa, pg, size, threads, repeats, renormalize, map_pa
     return statistics.median(json.loads(out)["ms"])
 
 
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "?"
 
 
 def main():
@@ -170,6 +162,7 @@ def main():
     shapes = [s for s in SHAPES if not a.shapes or s[0] in a.shapes.split(",")]
     methods = [m for m in METHODS if not a.methods or m in a.methods.split(",")]
     layer = Layer(torch)
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as folder:
         arrays = make_arrays(folder, a.seed)
         # Every (shape, method, implementation) with its callable; camkit through the timer.
@@ -207,8 +200,7 @@ def main():
     lines = [
         f"camkit's CAM step against its peers on the same arrays, same run ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}).",
         "",
-        f"Machine: {cpu_model()}, {os.cpu_count()} CPUs, load average before the run "
-        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}; {a.threads} thread(s) on every side; "
+        f"Machine: {machine(load)}; {a.threads} thread(s) on every side; "
         f"torch {torch.__version__}, grad-cam {version('grad-cam')}, torchcam {torchcam_version or 'not installed'}, "
         f"numpy {np.__version__}, opencv {cv2.__version__}. {a.rounds} rounds × median of {a.repeats} calls; "
         "the medians over rounds.",
@@ -225,11 +217,7 @@ def main():
         p = statistics.median(times[(name, m, peer, peer)])
         lines.append(f"| {name} | {m} | {peer} | {c:.3f} | {p:.3f} | {c / p:.3f} | {p / c:.1f}× | "
                      f"{diff[(name, m, peer)]:.1e} |")
-    text = "\n".join(lines) + "\n"
-    if a.out:
-        with open(a.out, "w") as f:
-            f.write(text)
-    sys.stdout.write(text)
+    emit(lines, a.out)
 
 
 if __name__ == "__main__":
