@@ -4,6 +4,7 @@
 #include "torch_support.hpp"
 
 #include <c10/util/Exception.h>
+#include <torch/csrc/jit/runtime/graph_executor.h>
 #include <torch/csrc/jit/runtime/jit_exception.h>
 
 #include <exception>
@@ -11,6 +12,10 @@
 #include <string>
 
 int main(int argc, char** argv) {
+    // One run explains a model with two or three passes: the graph executor's optimization of the
+    // profiled graph (after its first run) costs more than it saves in so few passes (measured:
+    // ~85 ms of CPU per run of a ResNet-18 at batch 8, benchmarks/README.md "End to end").
+    torch::jit::setGraphExecutorOptimize(false);
     camkit_cli::tool tool{
         "camkit-torch",
         "Explains a TorchScript model (torch.jit.script or torch.jit.trace, saved with .save()) at a layer\n"

@@ -1,0 +1,280 @@
+#!/usr/bin/env python3
+"""End to end: explains a ResNet-18 classifier (224×224, batch 8) and the demo's U-Net (64×64,
+batch 8, every class) through camkit (camkit_bench_end_to_end: a TorchScript named layer and a
+C++ tap) and through pytorch-grad-cam on the same weights, the same input and the same thread
+count, and writes a Markdown table: first call, warm per-batch time, and each path's time as a
+ratio of the model's own forward + backward.
+
+    python benchmarks/end_to_end.py --bench build/bench-preset/benchmarks/camkit_bench_end_to_end \
+        --threads 2 --repeats 9 --rounds 3 --out benchmarks/results/end_to_end.md
+
+The models (random weights from a fixed seed) are written as TorchScript files whose
+forward(x) == head(features(x)), `features` ending at the explained layer (ResNet-18: layer4;
+U-Net: dec1, the last decoder block, before the 1×1 head), with the batch (`example_input`), the
+class count (`num_classes`) and, for the U-Net, the regions its forward predicts
+(`example_regions`, [N, H, W] class indices: a fixed layout, each class a quarter of each image) as attributes, so both sides explain the same input
+with the same targets:
+- classifier: Grad-CAM of class n·97 mod 1000 for sample n (pytorch-grad-cam:
+  ClassifierOutputTarget), maps resized to 224×224;
+- U-Net: Seg-Grad-CAM of every class c in turn, the score of sample n being Σ output[n, c] over the
+  pixels of class c in example_regions (pytorch-grad-cam: SemanticSegmentationTarget(c, mask)), maps at 64×64.
+Every path runs in a fresh process (the first call is what a one-shot run pays), and the model's
+forward + backward alone (`fb`: features, head, the score, autograd's gradient of the score to the
+layer's output) is timed the same way on both sides. pytorch-grad-cam runs the eager model (its
+hooks need an nn.Module) with torch.set_num_threads; its backward is loss.backward(), which also
+computes every parameter's gradient. The C++ side is the LibTorch the bench was built with; the
+table names both torch versions.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import torch
+import torch.nn as nn
+
+from bench_report import emit, machine
+
+
+class Classifier(nn.Module):
+    """torchvision's ResNet-18 split at layer4: forward(x) == head(features(x))."""
+
+    def __init__(self, batch):
+        super().__init__()
+        import torchvision
+        r = torchvision.models.resnet18(weights=None, num_classes=1000)
+        for name in ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "fc"):
+            self.add_module(name, getattr(r, name))
+        self.num_classes = 1000
+        self.register_buffer("example_input", torch.randn(batch, 3, 224, 224))
+        self.register_buffer("example_regions", torch.zeros(0, dtype=torch.long))
+
+    @torch.jit.export
+    def features(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+
+    @torch.jit.export
+    def head(self, f):
+        return self.fc(torch.flatten(self.avgpool(f), 1))
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        f = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(f), 1))
+
+
+class Block(nn.Module):
+    """The demo's block: two 3×3 convolutions, each with batch normalization and ReLU."""
+
+    def __init__(self, cin, cout):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, padding=1)
+        self.bn2 = nn.BatchNorm2d(cout)
+
+    def forward(self, x):
+        return torch.relu(self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x))))))
+
+
+class UNet(nn.Module):
+    """The demo's U-Net (examples/torch/seg_demo.cpp): 1 channel in, 8/16/32 channels at 64/32/16
+    pixels, 4 classes; split at dec1."""
+
+    def __init__(self, batch):
+        super().__init__()
+        self.enc1, self.enc2, self.enc3 = Block(1, 8), Block(8, 16), Block(16, 32)
+        self.up2 = nn.ConvTranspose2d(32, 16, 2, stride=2)
+        self.dec2 = Block(32, 16)
+        self.up1 = nn.ConvTranspose2d(16, 8, 2, stride=2)
+        self.dec1 = Block(16, 8)
+        self.final = nn.Conv2d(8, 4, 1)
+        self.num_classes = 4
+        self.register_buffer("example_input", torch.rand(batch, 1, 64, 64))
+        self.register_buffer("example_regions", torch.zeros(0, dtype=torch.long))
+
+    @torch.jit.export
+    def features(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(torch.max_pool2d(e1, 2))
+        e3 = self.enc3(torch.max_pool2d(e2, 2))
+        d2 = self.dec2(torch.cat([self.up2(e3), e2], 1))
+        return self.dec1(torch.cat([self.up1(d2), e1], 1))
+
+    @torch.jit.export
+    def head(self, f):
+        return self.final(f)
+
+    def forward(self, x):
+        e1 = self.enc1(x)
+        e2 = self.enc2(torch.max_pool2d(e1, 2))
+        e3 = self.enc3(torch.max_pool2d(e2, 2))
+        d2 = self.dec2(torch.cat([self.up2(e3), e2], 1))
+        return self.final(self.dec1(torch.cat([self.up1(d2), e1], 1)))
+
+
+def build(kind, batch, seed):
+    torch.manual_seed(seed)
+    m = Classifier(batch) if kind == "classify" else UNet(batch)
+    m.eval()
+    if kind == "segment":
+        # Batch-norm statistics that keep activations alive (random running stats, as after training).
+        for mod in m.modules():
+            if isinstance(mod, nn.BatchNorm2d):
+                mod.running_mean.uniform_(-0.1, 0.1)
+                mod.running_var.uniform_(0.5, 1.5)
+        # The targets' regions: a fixed layout in which every class covers a quarter of each image
+        # (random weights predict one class almost everywhere, which would leave three masks empty).
+        n = m.example_input.shape[0]
+        h = torch.arange(64).view(1, 64, 1) // 8
+        w = torch.arange(64).view(1, 1, 64) // 8
+        m.example_regions = (h + w + torch.arange(n).view(n, 1, 1)) % m.num_classes
+    return m
+
+
+def layer_of(m, kind):
+    return m.layer4 if kind == "classify" else m.dec1
+
+
+def targets_of(m, kind):
+    """pytorch-grad-cam targets: one list per backward pass of a call."""
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget, SemanticSegmentationTarget
+    n = m.example_input.shape[0]
+    if kind == "classify":
+        return [[ClassifierOutputTarget((i * 97) % m.num_classes) for i in range(n)]]
+    regions = m.example_regions
+    return [[SemanticSegmentationTarget(c, (regions[i] == c).float().numpy()) for i in range(n)]
+            for c in range(m.num_classes)]
+
+
+def peer(args):
+    """One fresh-process measurement of pytorch-grad-cam (`gradcam`) or the eager forward + backward (`fb`)."""
+    kind, path, threads, repeats = args.kind, args.path, args.threads, args.repeats
+    torch.set_num_threads(threads)
+    m = build(kind, args.batch, args.seed)
+    x = m.example_input
+    if path == "gradcam":
+        from pytorch_grad_cam import GradCAM
+        cam = GradCAM(model=m, target_layers=[layer_of(m, kind)])
+        rounds = targets_of(m, kind)
+
+        def call():
+            for t in rounds:
+                cam(input_tensor=x, targets=t)
+    else:
+        n = x.shape[0]
+        if kind == "classify":
+            seeds = [torch.zeros(n, m.num_classes)]
+            for i in range(n):
+                seeds[0][i, (i * 97) % m.num_classes] = 1.0
+        else:
+            seeds = []
+            for c in range(m.num_classes):
+                s = torch.zeros(n, m.num_classes, 64, 64)
+                s[:, c] = (m.example_regions == c).float()
+                seeds.append(s)
+
+        def call():
+            for s in seeds:
+                f = m.features(x)
+                torch.autograd.grad((m.head(f) * s).sum(), [f])
+    t0 = time.perf_counter()
+    call()
+    first = (time.perf_counter() - t0) * 1e3
+    warm = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        call()
+        warm.append((time.perf_counter() - t0) * 1e3)
+    print(json.dumps({"path": path, "threads": torch.get_num_threads(), "first_ms": first, "warm_ms": warm}))
+
+
+
+
+def run_json(cmd):
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bench", help="the camkit_bench_end_to_end executable")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=9)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--kinds", default="classify,segment")
+    ap.add_argument("--models", help="folder to keep the TorchScript models in (default: a temporary one)")
+    ap.add_argument("--out", help="Markdown file to write (default: stdout)")
+    ap.add_argument("--peer", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.peer:
+        a.kind, a.path = a.peer
+        return peer(a)
+    if not a.bench:
+        ap.error("--bench is required")
+
+    folder = a.models or tempfile.mkdtemp(prefix="camkit_e2e_")
+    os.makedirs(folder, exist_ok=True)
+    kinds = a.kinds.split(",")
+    files = {}
+    for kind in kinds:
+        m = build(kind, a.batch, a.seed)
+        files[kind] = os.path.join(folder, f"{kind}.pt")
+        torch.jit.script(m).save(files[kind])
+
+    # Every measurement in a fresh process; rounds interleave all paths (reversed every other round).
+    paths = [("camkit", "fb"), ("camkit", "layer"), ("camkit", "tap"), ("python", "fb"), ("python", "gradcam")]
+    load = os.getloadavg()
+    got = {}
+    for r in range(a.rounds):
+        for kind in kinds:
+            for side, path in (paths if r % 2 == 0 else list(reversed(paths))):
+                if side == "camkit":
+                    res = run_json([a.bench, files[kind], kind, path, str(a.threads), str(a.repeats)])
+                else:
+                    res = run_json([sys.executable, os.path.abspath(__file__), "--peer", kind, path,
+                                    "--threads", str(a.threads), "--repeats", str(a.repeats),
+                                    "--batch", str(a.batch), "--seed", str(a.seed)])
+                got.setdefault((kind, side, path), []).append(res)
+        print(f"end_to_end.py: round {r + 1}/{a.rounds} done", file=sys.stderr)
+
+    cpp_torch = "?"
+    try:
+        ldd = subprocess.run(["ldd", a.bench], capture_output=True, text=True).stdout.split()
+        cpp_torch = next((ldd[i + 2] for i, w in enumerate(ldd[:-2]) if w.startswith("libtorch_cpu.so")), "?")
+    except OSError:
+        pass
+    names = {("camkit", "fb"): "LibTorch forward + backward alone", ("camkit", "layer"): "camkit, TorchScript named layer",
+             ("camkit", "tap"): "camkit, C++ tap", ("python", "fb"): "PyTorch forward + backward alone",
+             ("python", "gradcam"): "pytorch-grad-cam GradCAM"}
+    lines = [
+        f"End to end, same weights and input ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}): "
+        f"{machine(load)}; "
+        f"{a.threads} thread(s); Python torch {torch.__version__}, C++ LibTorch {cpp_torch}; batch {a.batch}; "
+        f"{a.rounds} fresh processes per path, each one first call then {a.repeats} warm calls; medians.",
+        "",
+        "| model | path | first call ms | warm ms per batch | warm / same side's forward + backward | warm / pytorch-grad-cam warm |",
+        "|---|---|---:|---:|---:|---:|",
+    ]
+    for kind in kinds:
+        med = {k[1:]: (statistics.median(x["first_ms"] for x in v),
+                       statistics.median(statistics.median(x["warm_ms"]) for x in v))
+               for k, v in got.items() if k[0] == kind}
+        peer_warm = med[("python", "gradcam")][1]
+        for key in paths:
+            first, warm = med[key]
+            fb = med[(key[0], "fb")][1]
+            lines.append(f"| {'ResNet-18 224² layer4' if kind == 'classify' else 'U-Net 64² dec1, 4 classes'} | "
+                         f"{names[key]} | {first:.1f} | {warm:.1f} | {warm / fb:.3f} | {warm / peer_warm:.3f} |")
+    emit(lines, a.out)
+
+
+if __name__ == "__main__":
+    main()
