@@ -1,9 +1,11 @@
 #pragma once
 // The comparison panel of one image: a first row with the input, the ground truth and the
-// prediction (as class colours over the input), then one row per target: the target's region
-// over the input, one overlay per method × layer (columns in the order method-major), and a colour
-// bar (value 1 at the top, 0 at the bottom). Volumes show their middle slice.
+// prediction (as class colours over the input), a strip naming the columns (method, layer), then
+// one row per target: the target's region over the input (named in its corner), one overlay per
+// method × layer (method-major), and a colour bar (value 1 at the top, 0 at the bottom). Volumes
+// show their middle slice.
 #include "../../common/picture.hpp"
+#include "font.hpp"
 
 #include <camkit/colormap.hpp>
 #include <camkit/overlay.hpp>
@@ -14,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace camkit_analyze {
@@ -110,8 +113,10 @@ struct panel_content {
     camkit::rgb_image image;                           ///< the input as RGB
     std::optional<camkit::tensor<float>> truth;        ///< ground-truth labels, if any
     std::optional<camkit::tensor<float>> prediction;   ///< predicted labels of a segmentation
-    /// One row per target: its region (empty for a classifier) and its maps, one per column.
+    std::vector<std::array<std::string, 2>> columns;   ///< each map column's method and layer
+    /// One row per target: its name, its region (empty for a classifier) and its maps, one per column.
     struct target_row {
+        std::string name;
         camkit::tensor<float> region;
         std::vector<camkit::tensor<float>> maps;
     };
@@ -121,14 +126,26 @@ struct panel_content {
 /// Draws the panel of `p`.
 inline camkit::rgb_image draw_panel(const panel_content& p) {
     const auto [ch, cw] = cell_size(p.image.height, p.image.width);
-    const auto cell = [&, ch = ch, cw = cw](const camkit::rgb_image& im) { return scale_nearest(im, ch, cw); };
-    std::vector<camkit::rgb_image> first{cell(p.image)};
-    if (p.truth) first.push_back(cell(label_picture(*p.truth, p.image)));
-    if (p.prediction) first.push_back(cell(label_picture(*p.prediction, p.image)));
+    const auto cell = [&, ch = ch, cw = cw](const camkit::rgb_image& im, const std::string& label) {
+        camkit::rgb_image c = scale_nearest(im, ch, cw);
+        if (!label.empty()) draw_text(c, 1, 1, label, cw - 1);
+        return c;
+    };
+    std::vector<camkit::rgb_image> first{cell(p.image, "input")};
+    if (p.truth) first.push_back(cell(label_picture(*p.truth, p.image), "truth"));
+    if (p.prediction) first.push_back(cell(label_picture(*p.prediction, p.image), "prediction"));
     std::vector<camkit::rgb_image> rows{camkit_cli::side_by_side(first, panel_gap)};
+    // The column names: method over layer, above each map column.
+    camkit::rgb_image header(2 * (glyph_h + 3), (1 + p.columns.size()) * (cw + panel_gap) + 14);
+    for (std::size_t k = 0; k < p.columns.size(); ++k) {
+        const std::size_t x = (k + 1) * (cw + panel_gap);
+        draw_text(header, 0, x, p.columns[k][0], cw);
+        draw_text(header, glyph_h + 3, x, p.columns[k][1], cw);
+    }
+    if (!p.rows.empty()) rows.push_back(header);
     for (const auto& r : p.rows) {
-        std::vector<camkit::rgb_image> cells{cell(r.region.size() ? region_picture(r.region, p.image) : p.image)};
-        for (const auto& m : r.maps) cells.push_back(cell(camkit::overlay(m, p.image)));
+        std::vector<camkit::rgb_image> cells{cell(r.region.size() ? region_picture(r.region, p.image) : p.image, r.name)};
+        for (const auto& m : r.maps) cells.push_back(cell(camkit::overlay(m, p.image), ""));
         cells.push_back(colour_bar(ch));
         rows.push_back(camkit_cli::side_by_side(cells, panel_gap));
     }

@@ -56,7 +56,7 @@ constexpr const char* help =
     "  --layer NAME      a dotted layer path ('camkit-torch layers'); repeat for several: all are recorded\n"
     "                    in the same forward pass\n"
     "  --method NAME     one of 'camkit-torch methods' or scorecam; repeat for several; all = every\n"
-    "                    gradient method (scorecam only when named: it runs many forward passes)\n"
+    "                    gradient method (add --method scorecam for Score-CAM: it runs many forward passes)\n"
     "  --target T        the targets of each image (one row of the panel each):\n"
     "                      predicted    each class present in the prediction, over its predicted region\n"
     "                                   (default); a classifier: its top --top-k classes (default 1)\n"
@@ -163,15 +163,18 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     if (a.out.empty()) fail("--out is required");
     if (a.layers.empty()) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
     if (a.methods.empty()) fail("--method is required (a name of 'camkit-torch methods', scorecam, or all)");
-    if (std::find(a.methods.begin(), a.methods.end(), "all") != a.methods.end()) {
-        if (a.methods.size() != 1) fail("--method all stands alone");
-        a.methods.clear();
-        for (auto n : camkit::method_names()) a.methods.emplace_back(n);
+    if (const auto all_at = std::find(a.methods.begin(), a.methods.end(), "all"); all_at != a.methods.end()) {
+        // all: every gradient method of the registry, in its order, where "all" stands; scorecam only when named.
+        std::vector<std::string> expanded(a.methods.begin(), all_at);
+        for (auto n : camkit::method_names()) expanded.emplace_back(n);
+        expanded.insert(expanded.end(), all_at + 1, a.methods.end());
+        a.methods = expanded;
     }
     for (const auto& m : a.methods) {
         if (!camkit_torch_tool::known_method(m) || m == "cam")
             fail("unknown method '" + m + "' (choose from: " + camkit::method_names_joined() + " scorecam all)");
-        if (std::count(a.methods.begin(), a.methods.end(), m) > 1) fail("--method " + m + " is given twice");
+        if (std::count(a.methods.begin(), a.methods.end(), m) > 1)
+            fail("--method " + m + " is given twice (or also by --method all)");
     }
     for (const auto& l : a.layers)
         if (std::count(a.layers.begin(), a.layers.end(), l) > 1) fail("--layer " + l + " is given twice");
@@ -726,9 +729,12 @@ int run_analyze(const std::vector<std::string>& args) {
             panel.image = s.picture;
             if (s.gt) panel.truth = middle_slice(*s.gt);
             if (f.segmentation) panel.prediction = middle_slice(f.labels);
+            for (const auto& m : a.methods)
+                for (const auto& l : a.layers) panel.columns.push_back({m, l});
             for (std::size_t t = 0; t < targets.size(); ++t) {
                 rec.targets.push_back(targets[t].name);
                 camkit_analyze::panel_content::target_row prow;
+                prow.name = targets[t].name;
                 if (targets[t].region.size()) prow.region = middle_slice(targets[t].region);
                 for (std::size_t m = 0; m < a.methods.size(); ++m)
                     for (std::size_t l = 0; l < a.layers.size(); ++l) {
@@ -749,8 +755,16 @@ int run_analyze(const std::vector<std::string>& args) {
                             const std::string base = targets[t].name + "__" + a.methods[m] + "__" + a.layers[l];
                             if (a.save_maps) camkit::io::write_npy((dir / (base + ".npy")).string(), maps[t][m][l]);
                             if (a.refine && l > 0) {
-                                const auto r = camkit::refine(maps[t][m][l], maps[t][m][0]);
-                                camkit::io::write_npy((dir / (base + "__refined.npy")).string(), r.merged);
+                                // A degenerate pair (a constant map: e.g. a class the layer shows nothing
+                                // of) has no refinement; the other maps of the image are still good.
+                                try {
+                                    const auto r = camkit::refine(maps[t][m][l], maps[t][m][0]);
+                                    camkit::io::write_npy((dir / (base + "__refined.npy")).string(), r.merged);
+                                } catch (const camkit::error& e) {
+                                    bar.finish_line();
+                                    std::cerr << "camkit-torch analyze: " << data.file(i) << ": no refined map " << base
+                                              << ": " << camkit_cli::one_line(e.what()) << "\n";
+                                }
                             }
                         }
             }
