@@ -180,8 +180,8 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         if (std::count(a.layers.begin(), a.layers.end(), l) > 1) fail("--layer " + l + " is given twice");
     const auto [kind, cls] = split_target(a.target);
     const std::set<std::string> kinds{"predicted", "gt", "all-classes", "class", "largest-component", "smallest-component"};
-    if (!kinds.count(kind) || (kind == "class") != cls.has_value() ||
-        (cls && kind != "class" && kind != "largest-component" && kind != "smallest-component"))
+    const bool takes_class = kind == "class" || kind == "largest-component" || kind == "smallest-component";
+    if (!kinds.count(kind) || (kind == "class" && !cls) || (cls && !takes_class))
         fail("--target must be predicted, gt, all-classes, class:C, largest-component[:C] or smallest-component[:C], got '" +
              a.target + "'");
     if (kind == "gt" && a.masks.empty() && a.gt.empty()) fail("--target gt needs ground truth (--masks or --gt)");
@@ -236,6 +236,7 @@ public:
     explicit data_set(const analyze_args& a) : a_(a) {
         if (!a.images.empty()) {
             if (!fs::is_directory(a.images)) fail("--images " + a.images + " is not a folder");
+            if (!a.masks.empty() && !fs::is_directory(a.masks)) fail("--masks " + a.masks + " is not a folder");
             for (const auto& e : fs::directory_iterator(a.images))
                 if (e.is_regular_file() && camkit_torch_tool::is_image_path(e.path().string())) files_.push_back(e.path());
             std::sort(files_.begin(), files_.end());
@@ -250,7 +251,6 @@ public:
                     fail("--masks " + a.masks + " has no mask " + mask_path(f).filename().string() + " for image " +
                          f.filename().string());
             }
-            if (!a.masks.empty() && !fs::is_directory(a.masks)) fail("--masks " + a.masks + " is not a folder");
             return;
         }
         const camkit::shape_t shape = camkit_torch_tool::check_declared_size(a.inputs, "--inputs", 3);
@@ -684,7 +684,17 @@ int run_analyze(const std::vector<std::string>& args) {
         }
         if (s) {
             at::NoGradGuard no_grad;
-            const output_facts f = facts_of(an.layers.forward(s->input.to(device)).output, s->size);
+            at::Tensor output;
+            try {
+                output = an.layers.forward(s->input.to(device)).output;
+            } catch (const c10::Error& e) {
+                fail("the model failed on " + data.file(probe) + ": " + camkit_torch_tool::model_error(e.what_without_backtrace()));
+            } catch (const camkit::error&) {
+                throw;
+            } catch (const std::exception& e) {  // the TorchScript interpreter rethrows the model's errors
+                fail("the model failed on " + data.file(probe) + ": " + camkit_torch_tool::model_error(e.what()));
+            }
+            const output_facts f = facts_of(output, s->size);
             if (const auto cls = split_target(a.target).second) check_class(*cls, f, "--target " + a.target);
             if (!f.segmentation && split_target(a.target).first != "predicted" && split_target(a.target).first != "all-classes" &&
                 split_target(a.target).first != "class")
