@@ -9,6 +9,7 @@
 #include <camkit/io/npy.hpp>
 #include <camkit/metrics.hpp>
 #include <camkit/refine/refine.hpp>
+#include <camkit/torch/scripted.hpp>
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -128,6 +129,43 @@ double cell(const std::string& s) {
     const auto v = camkit_analyze::parse_number(s);
     EXPECT_TRUE(v.has_value()) << "not a number: '" << s << "'";
     return v.value_or(std::nan(""));
+}
+
+// The adapter piece analyze stands on: scripted_layers records several layers (nested ones too,
+// given deepest first) in one forward, each equal to what a scripted_layer of it records alone.
+TEST(ScriptedLayers, RecordsEveryLayerInOneForwardAsSingleRecordersDo) {
+    torch::jit::Module m = torch::jit::load(model_path);
+    m.eval();
+    const std::vector<std::string> names{"enc.1", "head", "enc.0", "enc"};
+    camkit::torch::scripted_layers rec(m, names);
+    EXPECT_EQ(rec.layers(), names);
+    at::manual_seed(3);
+    const at::Tensor x = at::rand({2, 3, 12, 12}).requires_grad_(true);
+    const auto p = rec.forward(x);
+    ASSERT_EQ(p.activations.size(), 4u);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        camkit::torch::scripted_layer one(m, names[i]);
+        const auto q = one.forward(x);
+        ASSERT_TRUE(p.activations[i].defined()) << names[i];
+        EXPECT_TRUE(at::equal(p.activations[i], q.activations)) << names[i];
+        EXPECT_TRUE(at::equal(p.output, q.output)) << names[i];
+        EXPECT_TRUE(p.activations[i].requires_grad()) << names[i];
+    }
+    EXPECT_TRUE(at::equal(p.activations[3], p.activations[0])) << "enc's output is enc.1's (its last module)";
+    // One backward reaches every layer.
+    const auto g = torch::autograd::grad({p.output.sum()}, p.activations);
+    for (std::size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(g[i].defined()) << names[i];
+    const auto message = [&](const std::vector<std::string>& layers) {
+        try {
+            camkit::torch::scripted_layers bad(m, layers);
+        } catch (const camkit::error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(message({"enc", "enc"}).find("layer 'enc' is given twice"), std::string::npos);
+    EXPECT_NE(message({"enc", "nope"}).find("unknown layer 'nope'; valid layers: enc, enc.0, enc.1, head"), std::string::npos);
+    EXPECT_NE(message({}).find("no layer given"), std::string::npos);
 }
 
 TEST_F(CamkitTorchAnalyze, WritesEveryOutputWithOneForwardPerImageAndOneBackwardPerTarget) {
