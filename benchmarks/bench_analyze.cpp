@@ -38,7 +38,7 @@ torch::jit::Module segmenter() {
     m.register_module("enc2", conv_module("enc2", 32, 32, 3, true));
     m.register_module("enc3", conv_module("enc3", 32, 32, 3, true));
     m.register_module("head", conv_module("head", 3, 32, 1, false));
-    m.define("def forward(self, x):\n    return self.head(self.enc3(self.enc2(self.enc1(x))))\n");
+    m.define("def forward(self, x):\n    return self.head.forward(self.enc3.forward(self.enc2.forward(self.enc1.forward(x))))\n");
     m.eval();
     return m;
 }
