@@ -313,6 +313,34 @@ TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {
     EXPECT_GE(refined, 1u);
 }
 
+TEST_F(CamkitTorchAnalyze, VolumesFromNpyWithGroundTruth) {
+    // tests/data/analyze: a 3-D segmenter and two volumes [2, 1, 4, 8, 8] with class indices (make_volume.py).
+    const std::string d = std::string(CAMKIT_TEST_DATA_DIR) + "/analyze/";
+    const auto r = run({"analyze", "--model", d + "volume.pt", "--inputs", d + "x.npy", "--gt", d + "y.npy", "--out", path("out"),
+                        "--layer", "enc", "--layer", "enc.0", "--method", "gradcam", "--save-maps"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto rows = csv(path("out/metrics.csv"));
+    ASSERT_GE(rows.size(), 1u + 2 * 2);
+    std::size_t checked = 0;
+    for (std::size_t k = 1; k < rows.size(); ++k) {
+        const auto& row = rows[k];
+        EXPECT_NE(row[11], "") << "a ground truth gives iou_gt";
+        EXPECT_NE(row[13], "") << "and the model's Dice";
+        const std::size_t n = row[0] == "sample00000" ? 0 : 1;
+        ASSERT_EQ(run({"explain", "--model", d + "volume.pt", "--layer", row[4], "--input", d + "x.npy", "--target", "predicted",
+                       "--class", row[2], "--out", path("explained.npy")})
+                      .status,
+                  0);
+        const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+        const auto got = camkit::io::read_npy<float>(path("out/maps/" + row[0] + "/" + row[1] + "__gradcam__" + row[4] + ".npy"));
+        ASSERT_EQ(got.shape, (camkit::shape_t{4, 8, 8}));
+        for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[n * 256 + i], 1e-6) << row[0] << " " << row[1];
+        ++checked;
+    }
+    EXPECT_EQ(checked, rows.size() - 1);
+    EXPECT_TRUE(fs::is_regular_file(path("out/panels/sample00001.png")));
+}
+
 TEST_F(CamkitTorchAnalyze, ResumesWithoutRecomputingFinishedImages) {
     draw_three();
     ASSERT_EQ(run(args()).status, 0);
