@@ -359,6 +359,30 @@ TEST_F(CamkitTorchAnalyze, ResumesWithoutRecomputingFinishedImages) {
     expect_bad_input(args({"--target", "gt"}), "holds a run with other options");
 }
 
+TEST_F(CamkitTorchAnalyze, ProgressIsABarWithEtaOnATerminalAndPlainLinesOtherwise) {
+    draw_three();
+    // Not a terminal (the fixture's stderr is a file): one line per image.
+    auto r = run(args());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("analyze: 1/3 a done (elapsed "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("analyze: 3/3 c done (elapsed "), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\r'), std::string::npos);
+    // A terminal (util-linux's script gives the tool a pseudo-terminal): the bar is redrawn in place.
+    ASSERT_EQ(std::system("command -v script >/dev/null 2>&1"), 0) << "util-linux's script is missing";
+    std::string cmd = camkit_test::shell_quote(tool_path);
+    for (const auto& a : args()) cmd += " " + camkit_test::shell_quote(a == path("out") ? path("out2") : a);
+    const std::string tty = path("tty.txt");
+    ASSERT_EQ(std::system(("timeout 120 script -qec " + camkit_test::shell_quote(cmd) + " /dev/null >" +
+                           camkit_test::shell_quote(tty) + " </dev/null")
+                              .c_str()),
+              0);
+    const std::string shown = slurp(tty);
+    EXPECT_NE(shown.find("\ranalyze [##########....................] 1/3  elapsed "), std::string::npos) << shown;
+    EXPECT_NE(shown.find("\ranalyze [##############################] 3/3  elapsed "), std::string::npos) << shown;
+    EXPECT_NE(shown.find("ETA "), std::string::npos);
+    EXPECT_EQ(shown.find("analyze: 1/3 a done"), std::string::npos) << "no plain lines on a terminal";
+}
+
 TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
     draw_three();
     fs::create_directories(path("empty"));
