@@ -13,6 +13,7 @@ packages=(
   libtorch-dev                                  # camkit::torch (CPU LibTorch 1.13)
   libgtest-dev libgmock-dev libbenchmark-dev    # tests and benchmarks
   clang libclang-rt-14-dev                      # libFuzzer target
+  chromium                                      # camkit-torch analyze's report test (headless)
 )
 missing=()
 for p in "${packages[@]}"; do

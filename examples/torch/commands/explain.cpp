@@ -1,6 +1,7 @@
 // `camkit-torch explain`: maps of a TorchScript model's named layer for an input (.npy or image).
 #include "../../common/app.hpp"
 #include "../../common/picture.hpp"
+#include "../command_support.hpp"
 #include "../torch_support.hpp"
 
 #include <camkit/camkit.hpp>  // the method registry, targets and mask builders, post-processing
@@ -24,6 +25,10 @@
 namespace {
 
 using camkit_cli::fail;
+using camkit_torch_tool::check_declared_size;
+using camkit_torch_tool::is_image_path;
+using camkit_torch_tool::known_method;
+using camkit_torch_tool::read_floats;
 using camkit_torch_tool::to_host;
 
 constexpr const char* help =
@@ -88,19 +93,6 @@ struct explain_args {
     camkit::options opt;
 };
 
-bool is_image_path(const std::string& p) {
-    std::string ext = std::filesystem::path(p).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
-}
-
-bool known_method(const std::string& name) {
-    if (name == "scorecam" || name == "cam") return true;
-    for (auto n : camkit::method_names())
-        if (n == name) return true;
-    return false;
-}
-
 explain_args parse_explain_args(const std::vector<std::string>& args) {
     explain_args a;
     camkit_cli::option_parser("camkit-torch explain")
@@ -152,8 +144,7 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
     if (std::find(targets.begin(), targets.end(), a.target) == targets.end())
         fail("--target must be class, mask-sum, mask-mean, predicted, whole-image, largest-component, "
              "smallest-component, component-at, point or softmax, got '" + a.target + "'");
-    const bool region = a.target == "largest-component" || a.target == "smallest-component" ||
-                        a.target == "component-at" || a.target == "point";
+    const bool region = camkit_torch_tool::is_region_target(a.target);
     const bool positioned = a.target == "component-at" || a.target == "point";
     if (positioned && a.at.empty()) fail("--target " + a.target + " needs --at Y,X[,Z]");
     if (!positioned && !a.at.empty()) fail("--at goes with --target component-at or point, not " + a.target);
@@ -166,32 +157,6 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         fail("--target " + a.target + " needs --class");
     if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
     return a;
-}
-
-/// Checks the size an image or .npy input declares in its header, before its data is read: at
-/// most max_values values (`per_pixel` values per image pixel). Returns the declared shape.
-camkit::shape_t check_declared_size(const std::string& path, const std::string& what, std::size_t per_pixel) {
-    if (is_image_path(path)) {
-        const camkit::io::image_info info = camkit::io::read_image_info(path);
-        camkit_cli::check_values(camkit_cli::value_count(per_pixel, {info.height, info.width}),
-                                 what + " " + path + " of " + std::to_string(info.height) + "x" + std::to_string(info.width));
-        return {1, 3, info.height, info.width};
-    }
-    const camkit::shape_t shape = camkit::io::read_npy_header(path).shape;
-    camkit_cli::check_values(camkit::element_count(shape), what + " " + path + " " + camkit::to_string(shape));
-    return shape;
-}
-
-/// The values of a .npy file as float, refusing NaN, Inf and values beyond float32's range.
-camkit::tensor<float> read_floats(const std::string& path, const std::string& what) {
-    const camkit::tensor<double> x = camkit::io::read_npy<double>(path);
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!std::isfinite(x[i])) fail(path + ": " + what + " holds NaN or Inf (flat index " + std::to_string(i) + ")");
-        if (std::abs(x[i]) > std::numeric_limits<float>::max())
-            fail(path + ": " + what + " holds " + std::to_string(x[i]) + ", beyond float32's range (flat index " +
-                 std::to_string(i) + ")");
-    }
-    return camkit::tensor<float>(x.shape, std::vector<float>(x.values.begin(), x.values.end()));
 }
 
 /// The model input [N, C, *S]: a .npy as is, or an image as [1, 3, H, W] in [0, 1].
@@ -240,23 +205,8 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
              camkit::to_string(y.shape));
     if (a.target == "class") return std::vector<camkit::target>(N, camkit::class_score(c));
     if (a.target == "whole-image") return std::vector<camkit::target>(N, camkit::whole_image(c));
-    if (a.target == "largest-component") return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::largest_component(y, c)));
-    if (a.target == "smallest-component")
-        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::smallest_component(y, c)));
-    if (a.target == "component-at" || a.target == "point") {
-        // --at is Y,X[,Z]; the output's axes are [H, W] or [D, H, W].
-        const camkit::shape_t spatial(y.shape.begin() + 2, y.shape.end());
-        const camkit::shape_t at = a.at.size() == 3 ? camkit::shape_t{a.at[2], a.at[0], a.at[1]} : a.at;
-        if (at.size() != spatial.size())
-            fail("--at has " + std::to_string(at.size()) + " coordinates but the model output " + camkit::to_string(y.shape) +
-                 " has " + std::to_string(spatial.size()) + " spatial axes");
-        for (std::size_t i = 0; i < at.size(); ++i)
-            if (at[i] >= spatial[i])
-                fail("--at " + camkit::to_string(a.at) + " lies outside the model output's spatial shape " +
-                     camkit::to_string(spatial) + (at.size() == 3 ? " (Y,X,Z: Z indexes the first axis)" : ""));
-        if (a.target == "point") return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::pixel(spatial, at)));
-        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::component_at(y, c, at)));
-    }
+    if (camkit_torch_tool::is_region_target(a.target))
+        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit_torch_tool::region_mask(a.target, y, c, a.at)));
     if (a.target == "predicted" && segmentation) {
         if (!a.cls) fail("--target predicted on a segmentation output needs --class");
         return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::predicted_region(y, c)));

@@ -118,6 +118,50 @@ inline void inline_calls_on(::torch::jit::Graph& g, const std::unordered_set<::t
     }
 }
 
+/// Edits `module`'s forward graph (its type must be its own: a clone) so the output of the named
+/// layer's forward call is also stored in attribute `attribute`, and the rest of the graph reads a
+/// clone of it (in-place ops downstream cannot disturb the recorded tensor).
+inline void record_layer_output(::torch::jit::Module& module, const std::string& layer, const std::string& attribute) {
+    namespace jit = ::torch::jit;
+    std::shared_ptr<jit::Graph> g = module.get_method("forward").graph();
+    jit::Value* self = g->inputs().at(0);
+    std::unordered_set<jit::Value*> prefix{self};
+    std::string walked;
+    for (const std::string& part : detail::split_path(layer)) {
+        detail::inline_calls_on(*g, prefix, layer);
+        std::unordered_set<jit::Value*> next;
+        for (jit::Node* n : detail::all_nodes(*g))
+            if (n->kind() == c10::prim::GetAttr && prefix.count(n->input(0)) && n->s(c10::attr::name) == part)
+                next.insert(n->output());
+        walked += (walked.empty() ? "" : ".") + part;
+        camkit::detail::require(!next.empty(), "layer '" + layer + "': forward never uses module '" + walked +
+                                                   "', so the layer cannot be recorded");
+        prefix = std::move(next);
+    }
+    std::vector<jit::Node*> calls;
+    for (jit::Node* n : detail::all_nodes(*g))
+        if (n->kind() == c10::prim::CallMethod && prefix.count(n->input(0)) && detail::is_forward(n->s(c10::attr::name)))
+            calls.push_back(n);
+    camkit::detail::require(!calls.empty(), "layer '" + layer + "': its forward is never called by the model's "
+                                            "forward; use the features/head fallback");
+    camkit::detail::require(calls.size() == 1, "layer '" + layer + "' is called " + std::to_string(calls.size()) +
+                                                    " times in forward; camkit records one call (use the "
+                                                    "features/head fallback)");
+    jit::Node* call = calls.front();
+    camkit::detail::require(!detail::inside_loop(call), "layer '" + layer + "' is called inside a loop; camkit "
+                                                        "records one call (use the features/head fallback)");
+    camkit::detail::require(call->outputs().size() == 1 && call->output()->type()->isSubtypeOf(*c10::TensorType::get()),
+                            "layer '" + layer + "' returns " + call->output()->type()->str() +
+                                ", camkit needs a layer whose forward returns one tensor");
+    jit::Value* out = call->output();
+    const auto uses = out->uses();  // the downstream users, before adding ours
+    jit::WithInsertPoint guard(call->next());
+    g->insertNode(g->createSetAttr(self, attribute, out));
+    jit::Value* copy = g->insert(c10::aten::clone, {out});
+    for (const jit::Use& u : uses) u.user->replaceInput(u.offset, copy);
+    g->lint();
+}
+
 }  // namespace detail
 
 /// A TorchScript module prepared to record the output of one named layer during forward.
@@ -196,50 +240,86 @@ public:
 
 private:
 
-    void edit_forward() {
-        namespace jit = ::torch::jit;
-        std::shared_ptr<jit::Graph> g = module_.get_method("forward").graph();
-        jit::Value* self = g->inputs().at(0);
-        std::unordered_set<jit::Value*> prefix{self};
-        std::string walked;
-        for (const std::string& part : detail::split_path(layer_)) {
-            detail::inline_calls_on(*g, prefix, layer_);
-            std::unordered_set<jit::Value*> next;
-            for (jit::Node* n : detail::all_nodes(*g))
-                if (n->kind() == c10::prim::GetAttr && prefix.count(n->input(0)) && n->s(c10::attr::name) == part)
-                    next.insert(n->output());
-            walked += (walked.empty() ? "" : ".") + part;
-            camkit::detail::require(!next.empty(), "layer '" + layer_ + "': forward never uses module '" + walked +
-                                                       "', so the layer cannot be recorded");
-            prefix = std::move(next);
-        }
-        std::vector<jit::Node*> calls;
-        for (jit::Node* n : detail::all_nodes(*g))
-            if (n->kind() == c10::prim::CallMethod && prefix.count(n->input(0)) && detail::is_forward(n->s(c10::attr::name)))
-                calls.push_back(n);
-        camkit::detail::require(!calls.empty(), "layer '" + layer_ + "': its forward is never called by the model's "
-                                                "forward; use the features/head fallback");
-        camkit::detail::require(calls.size() == 1, "layer '" + layer_ + "' is called " + std::to_string(calls.size()) +
-                                                        " times in forward; camkit records one call (use the "
-                                                        "features/head fallback)");
-        jit::Node* call = calls.front();
-        camkit::detail::require(!detail::inside_loop(call), "layer '" + layer_ + "' is called inside a loop; camkit "
-                                                            "records one call (use the features/head fallback)");
-        camkit::detail::require(call->outputs().size() == 1 && call->output()->type()->isSubtypeOf(*c10::TensorType::get()),
-                                "layer '" + layer_ + "' returns " + call->output()->type()->str() +
-                                    ", camkit needs a layer whose forward returns one tensor");
-        jit::Value* out = call->output();
-        const auto uses = out->uses();  // the downstream users, before adding ours
-        jit::WithInsertPoint guard(call->next());
-        g->insertNode(g->createSetAttr(self, attribute, out));
-        jit::Value* copy = g->insert(c10::aten::clone, {out});
-        for (const jit::Use& u : uses) u.user->replaceInput(u.offset, copy);
-        g->lint();
-    }
+    void edit_forward() { detail::record_layer_output(module_, layer_, attribute); }
 
     std::string layer_;
     ::torch::jit::Module module_;
     bool split_ = false;
+};
+
+/// A TorchScript module prepared to record the outputs of several named layers in ONE forward pass
+/// (e.g. to compare layers: one forward, then one backward per target reaches every layer). Like
+/// scripted_layer it edits a clone that shares the weights; each layer's output goes to an
+/// attribute of its own. Layers are edited shallowest first, so a layer and one nested in it
+/// (`enc` and `enc.0`) can both be recorded. Every layer must meet scripted_layer's conditions;
+/// the features/head fallback is not offered here.
+class scripted_layers {
+public:
+    /// The outputs of one forward pass: the model output and each layer's output, in the order
+    /// the layers were given (undefined for a layer the pass did not reach).
+    struct pass {
+        at::Tensor output;
+        std::vector<at::Tensor> activations;
+    };
+
+    /// Prepares `module` to record `layers` (dotted paths, at least one, no repeats); throws
+    /// camkit::error naming the valid layers for an unknown one, or saying why a graph cannot be edited.
+    scripted_layers(const ::torch::jit::Module& module, std::vector<std::string> layers) : layers_(std::move(layers)) {
+        camkit::detail::require(!layers_.empty(), "scripted_layers: no layer given");
+        const std::vector<std::string> names = layer_names(module);
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            camkit::detail::require(std::find(names.begin(), names.end(), layers_[i]) != names.end(),
+                                    "unknown layer '" + layers_[i] + "'; valid layers: " + detail::join(names));
+            camkit::detail::require(std::find(layers_.begin(), layers_.begin() + static_cast<std::ptrdiff_t>(i),
+                                              layers_[i]) == layers_.begin() + static_cast<std::ptrdiff_t>(i),
+                                    "layer '" + layers_[i] + "' is given twice");
+        }
+        module_ = module.clone(/*inplace=*/true);
+        std::vector<std::size_t> order(layers_.size());
+        for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+        const auto depth = [&](std::size_t i) { return std::count(layers_[i].begin(), layers_[i].end(), '.'); };
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return depth(a) < depth(b); });
+        for (std::size_t i : order) {
+            module_.register_attribute(attribute(i), c10::OptionalType::create(c10::TensorType::get()), c10::IValue(),
+                                       false);
+            detail::record_layer_output(module_, layers_[i], attribute(i));
+        }
+    }
+
+    /// The dotted layer names, in the order given.
+    const std::vector<std::string>& layers() const { return layers_; }
+    /// The edited clone run by forward.
+    ::torch::jit::Module& module() { return module_; }
+
+    /// Runs forward once on `input`, recording every layer; the recorded tensors are cleared from
+    /// the module before returning, so no autograd graph is kept alive by it.
+    pass forward(const at::Tensor& input) {
+        const auto clear = [&] {
+            for (std::size_t i = 0; i < layers_.size(); ++i) module_.setattr(attribute(i), c10::IValue());
+        };
+        clear();
+        pass p;
+        try {
+            p.output = detail::one_tensor(module_.forward({input}), "forward");
+        } catch (...) {
+            clear();
+            throw;
+        }
+        for (std::size_t i = 0; i < layers_.size(); ++i) {
+            const c10::IValue recorded = module_.attr(attribute(i));
+            p.activations.push_back(recorded.isTensor() ? recorded.toTensor() : at::Tensor());
+        }
+        clear();
+        return p;
+    }
+
+private:
+    static std::string attribute(std::size_t i) {
+        return std::string(scripted_layer::attribute) + std::to_string(i);
+    }
+
+    std::vector<std::string> layers_;
+    ::torch::jit::Module module_;
 };
 
 /// Wraps a TorchScript module's `forward` as a forward_function (the module must outlive it).

@@ -1,0 +1,825 @@
+// `camkit-torch analyze`: a data set through a TorchScript model at several layers with several
+// methods: per image a comparison panel (and the maps), per data set metrics.csv, summary.json and
+// report.html. Every layer is recorded in the same forward pass (scripted_layers) and each target
+// costs one backward for all layers and all gradient methods, which share A and G. A run resumes
+// from its per-image records; every file is written atomically.
+#include "../../common/app.hpp"
+#include "../analyze/panel.hpp"
+#include "../analyze/progress.hpp"
+#include "../analyze/records.hpp"
+#include "../analyze/report.hpp"
+#include "../command_support.hpp"
+#include "../torch_support.hpp"
+
+#include <camkit/camkit.hpp>  // the method registry, targets and mask builders, metrics
+#include <camkit/io/image.hpp>
+#include <camkit/io/npy.hpp>
+#include <camkit/refine/refine.hpp>
+#include <camkit/torch/score_cam.hpp>
+#include <camkit/torch/scripted.hpp>
+#include <camkit/torch/torch.hpp>
+
+#include <torch/cuda.h>
+
+#include <algorithm>
+#include <cmath>
+#include <csignal>
+#include <cstdint>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using camkit_cli::fail;
+using camkit_torch_tool::to_host;
+
+constexpr const char* help =
+    "usage: camkit-torch analyze --model M.pt (--images DIR [--masks DIR] | --inputs X.npy [--gt Y.npy]) --out DIR\n"
+    "           --layer NAME [--layer NAME ...] --method NAME [--method NAME ...] | --method all\n"
+    "           [--target predicted|gt|all-classes|class:C|largest-component[:C]|smallest-component[:C]]\n"
+    "           [--top-k K] [--resize HxW] [--mean a,b,c --std a,b,c] [--gray|--rgb] [--limit N]\n"
+    "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda]\n"
+    "\n"
+    "  --model M.pt      a TorchScript segmentation [N, C, *P] or classification [N, C] model\n"
+    "  --images DIR      PNG/JPEG images, taken in name order; --masks DIR: ground-truth PNGs of the same\n"
+    "                    stems (pixel value = class index, the image's size)\n"
+    "  --inputs X.npy    instead of images: a batch [N, C, *S] (1 to 3 spatial axes, volumes too), used as\n"
+    "                    is; --gt Y.npy: its class indices [N, *S]\n"
+    "  --out DIR         results (created); running again with the same DIR resumes\n"
+    "  --layer NAME      a dotted layer path ('camkit-torch layers'); repeat for several: all are recorded\n"
+    "                    in the same forward pass\n"
+    "  --method NAME     one of 'camkit-torch methods' or scorecam; repeat for several; all = every\n"
+    "                    gradient method (add --method scorecam for Score-CAM: it runs many forward passes)\n"
+    "  --target T        the targets of each image (one row of the panel each):\n"
+    "                      predicted    each class present in the prediction, over its predicted region\n"
+    "                                   (default); a classifier: its top --top-k classes (default 1)\n"
+    "                      gt           each class present in the ground truth, over its true region\n"
+    "                      all-classes  every class, over the whole output\n"
+    "                      class:C      class C, over the whole output\n"
+    "                      largest-component[:C], smallest-component[:C]\n"
+    "                                   the largest (smallest) connected part of the predicted region of\n"
+    "                                   class C, or of each predicted class without :C\n"
+    "  --resize HxW      images are resized (bilinear) to HxW for the model; maps and metrics stay at the\n"
+    "                    image's own size\n"
+    "  --mean, --std     per-channel normalization of images in [0, 1]: (x - mean) / std\n"
+    "  --gray, --rgb     feed images as one luminance channel or as RGB (default)\n"
+    "  --limit N         only the first N images\n"
+    "  --batch-size B    masked inputs per forward pass for scorecam (default 16)\n"
+    "  --save-maps       also maps/<stem>/<target>__<method>__<layer>.npy (float32, the input's size)\n"
+    "  --refine          also the maps of every layer but the first refined by the first layer's\n"
+    "                    (camkit::refine), as ..__<layer>__refined.npy; needs 2-D inputs, two layers or more\n"
+    "  --device D        cpu (default) or cuda\n"
+    "\n"
+    "Writes panels/<stem>.png, records/<stem>.csv (the image's rows; written last, so a finished image\n"
+    "is never redone), metrics.csv, summary.json and report.html. Bad input found before the work starts\n"
+    "is one line and exit 2; a bad file met later is named, the rest is finished, and the run ends with\n"
+    "exit 2 after writing the report. Ctrl-C stops after the current image (exit 130); no partial file.\n";
+
+/// The parsed command line.
+struct analyze_args {
+    std::string model, images, masks, inputs, gt, out, target = "predicted", device = "cpu";
+    std::vector<std::string> layers, methods;
+    std::vector<double> mean, std;
+    camkit::shape_t resize;
+    bool gray = false, rgb = false, save_maps = false, refine = false;
+    std::size_t limit = 0, top_k = 0;
+    std::int64_t batch_size = 16;
+};
+
+/// A comma-separated list of numbers.
+std::vector<double> parse_numbers(const std::string& v, const std::string& name) {
+    std::vector<double> out;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = v.find(',', start);
+        const std::string part = v.substr(start, comma - start);
+        const auto x = camkit_analyze::parse_number(part);
+        if (!x || !std::isfinite(*x)) fail(name + " must be numbers separated by commas, got '" + v + "'");
+        out.push_back(*x);
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    return out;
+}
+
+/// The target kind of --target without its ":C" part, and C when given.
+std::pair<std::string, std::optional<std::size_t>> split_target(const std::string& t) {
+    const auto colon = t.find(':');
+    if (colon == std::string::npos) return {t, std::nullopt};
+    return {t.substr(0, colon),
+            static_cast<std::size_t>(camkit_cli::parse_count(t.substr(colon + 1), "the class of --target " + t, 0))};
+}
+
+analyze_args parse_analyze_args(const std::vector<std::string>& all) {
+    analyze_args a;
+    // --layer and --method may be repeated; the option parser takes each other option once.
+    std::vector<std::string> rest;
+    for (std::size_t i = 0; i < all.size(); ++i) {
+        bool taken = false;
+        for (auto [name, list] : {std::pair{"--layer", &a.layers}, std::pair{"--method", &a.methods}}) {
+            const std::string n = name;
+            if (all[i] == n) {
+                if (i + 1 >= all.size()) fail(n + " needs a value");
+                list->push_back(all[++i]);
+                taken = true;
+            } else if (all[i].starts_with(n + "=")) {
+                list->push_back(all[i].substr(n.size() + 1));
+                taken = true;
+            }
+        }
+        if (!taken) rest.push_back(all[i]);
+    }
+    camkit_cli::option_parser("camkit-torch analyze")
+        .value("--model", a.model)
+        .value("--images", a.images)
+        .value("--masks", a.masks)
+        .value("--inputs", a.inputs)
+        .value("--gt", a.gt)
+        .value("--out", a.out)
+        .value("--target", a.target)
+        .value("--device", a.device)
+        .value("--resize", [&](const std::string& v) { a.resize = camkit_cli::parse_size(v); })
+        .value("--mean", [&](const std::string& v) { a.mean = parse_numbers(v, "--mean"); })
+        .value("--std", [&](const std::string& v) { a.std = parse_numbers(v, "--std"); })
+        .value("--limit", [&](const std::string& v) { a.limit = static_cast<std::size_t>(camkit_cli::parse_count(v, "--limit", 1)); })
+        .value("--top-k", [&](const std::string& v) { a.top_k = static_cast<std::size_t>(camkit_cli::parse_count(v, "--top-k", 1)); })
+        .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
+        .flag("--gray", a.gray)
+        .flag("--rgb", a.rgb)
+        .flag("--save-maps", a.save_maps)
+        .flag("--refine", a.refine)
+        .parse(rest);
+    if (a.model.empty()) fail("--model is required");
+    if (a.images.empty() == a.inputs.empty()) fail("give either --images DIR or --inputs X.npy");
+    if (!a.masks.empty() && a.images.empty()) fail("--masks goes with --images (use --gt with --inputs)");
+    if (!a.gt.empty() && a.inputs.empty()) fail("--gt goes with --inputs (use --masks with --images)");
+    if (a.out.empty()) fail("--out is required");
+    if (a.layers.empty()) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    if (a.methods.empty()) fail("--method is required (a name of 'camkit-torch methods', scorecam, or all)");
+    if (const auto all_at = std::find(a.methods.begin(), a.methods.end(), "all"); all_at != a.methods.end()) {
+        // all: every gradient method of the registry, in its order, where "all" stands; scorecam only when named.
+        std::vector<std::string> expanded(a.methods.begin(), all_at);
+        for (auto n : camkit::method_names()) expanded.emplace_back(n);
+        expanded.insert(expanded.end(), all_at + 1, a.methods.end());
+        a.methods = expanded;
+    }
+    for (const auto& m : a.methods) {
+        if (!camkit_torch_tool::known_method(m) || m == "cam")
+            fail("unknown method '" + m + "' (choose from: " + camkit::method_names_joined() + " scorecam all)");
+        if (std::count(a.methods.begin(), a.methods.end(), m) > 1)
+            fail("--method " + m + " is given twice (or also by --method all)");
+    }
+    for (const auto& l : a.layers)
+        if (std::count(a.layers.begin(), a.layers.end(), l) > 1) fail("--layer " + l + " is given twice");
+    const auto [kind, cls] = split_target(a.target);
+    const std::set<std::string> kinds{"predicted", "gt", "all-classes", "class", "largest-component", "smallest-component"};
+    const bool takes_class = kind == "class" || kind == "largest-component" || kind == "smallest-component";
+    if (!kinds.count(kind) || (kind == "class" && !cls) || (cls && !takes_class))
+        fail("--target must be predicted, gt, all-classes, class:C, largest-component[:C] or smallest-component[:C], got '" +
+             a.target + "'");
+    if (kind == "gt" && a.masks.empty() && a.gt.empty()) fail("--target gt needs ground truth (--masks or --gt)");
+    if (a.top_k && kind != "predicted") fail("--top-k goes with --target predicted");
+    if (a.gray && a.rgb) fail("--gray and --rgb exclude each other");
+    if (!a.inputs.empty() && (a.gray || a.rgb || !a.resize.empty()))
+        fail("--gray, --rgb and --resize apply to --images; --inputs is used as it is");
+    if (!a.resize.empty() && a.resize.size() != 2) fail("--resize must be HxW, got " + camkit::to_string(a.resize));
+    if (a.mean.empty() != a.std.empty()) fail("--mean and --std go together");
+    for (double s : a.std)
+        if (s == 0) fail("--std must not hold 0");
+    if (a.refine && a.layers.size() < 2) fail("--refine needs two layers or more (the first is the high-resolution one)");
+    if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
+    return a;
+}
+
+/// One image (or sample of --inputs) ready for the model.
+struct sample {
+    at::Tensor input;                        ///< [1, C, *S'] float on the CPU, normalized (and resized)
+    camkit::shape_t size;                    ///< the input's own spatial size S: maps and metrics are at it
+    camkit::rgb_image picture;               ///< the input as RGB [H, W] (a volume's middle slice)
+    std::optional<camkit::tensor<float>> gt; ///< class indices [*S]
+};
+
+/// The middle slice [H, W] of a volume [D, H, W]; a 2-D map as it is.
+camkit::tensor<float> middle_slice(const camkit::tensor<float>& m) {
+    if (m.rank() != 3) return m;
+    const std::size_t plane = m.shape[1] * m.shape[2], d = m.shape[0] / 2;
+    camkit::tensor<float> out({m.shape[1], m.shape[2]});
+    std::copy_n(m.values.begin() + static_cast<std::ptrdiff_t>(d * plane), plane, out.values.begin());
+    return out;
+}
+
+/// `x` [*P] resized to `size` by nearest neighbour (labels and regions: no new values).
+camkit::tensor<float> nearest(const camkit::tensor<float>& x, const camkit::shape_t& size) {
+    if (x.shape == size) return x;
+    camkit::tensor<float> out(size);
+    const std::size_t rank = size.size();
+    std::vector<std::size_t> idx(rank, 0);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        std::size_t rem = i, src = 0;
+        for (std::size_t a = rank; a-- > 0;) idx[a] = rem % size[a], rem /= size[a];
+        for (std::size_t a = 0; a < rank; ++a) src = src * x.shape[a] + idx[a] * x.shape[a] / size[a];
+        out[i] = x[src];
+    }
+    return out;
+}
+
+/// The data set: image files or the samples of an .npy batch, each with an optional ground truth.
+class data_set {
+public:
+    explicit data_set(const analyze_args& a) : a_(a) {
+        if (!a.images.empty()) {
+            if (!fs::is_directory(a.images)) fail("--images " + a.images + " is not a folder");
+            if (!a.masks.empty() && !fs::is_directory(a.masks)) fail("--masks " + a.masks + " is not a folder");
+            for (const auto& e : fs::directory_iterator(a.images))
+                if (e.is_regular_file() && camkit_torch_tool::is_image_path(e.path().string())) files_.push_back(e.path());
+            std::sort(files_.begin(), files_.end());
+            if (files_.empty()) fail("--images " + a.images + " holds no PNG or JPEG image");
+            if (a.limit && files_.size() > a.limit) files_.resize(a.limit);
+            std::set<std::string> stems;
+            for (const auto& f : files_) {
+                if (!stems.insert(f.stem().string()).second)
+                    fail("--images " + a.images + ": two images have the stem '" + f.stem().string() +
+                         "' (their results would share a name)");
+                if (!a.masks.empty() && !fs::is_regular_file(mask_path(f)))
+                    fail("--masks " + a.masks + " has no mask " + mask_path(f).filename().string() + " for image " +
+                         f.filename().string());
+            }
+            return;
+        }
+        const camkit::shape_t shape = camkit_torch_tool::check_declared_size(a.inputs, "--inputs", 3);
+        if (shape.size() < 3 || shape.size() > 5 || camkit::element_count(shape) == 0)
+            fail("--inputs " + a.inputs + " must be [N, C, *S] with 1 to 3 spatial axes, got " + camkit::to_string(shape));
+        batch_ = camkit_torch_tool::read_floats(a.inputs, "--inputs");
+        if (!a.gt.empty()) {
+            camkit::shape_t want{shape[0]};
+            want.insert(want.end(), shape.begin() + 2, shape.end());
+            const camkit::shape_t g = camkit_torch_tool::check_declared_size(a.gt, "--gt", 1);
+            if (g != want) fail("--gt " + a.gt + " has shape " + camkit::to_string(g) + " but --inputs needs " + camkit::to_string(want));
+            truth_ = camkit_torch_tool::read_floats(a.gt, "--gt");
+            for (float v : truth_.values)
+                if (v < 0 || v != std::floor(v)) fail("--gt " + a.gt + " must hold class indices (whole numbers ≥ 0), found " + std::to_string(v));
+        }
+        count_ = a.limit ? std::min<std::size_t>(a.limit, shape[0]) : shape[0];
+    }
+
+    /// Samples in the set.
+    std::size_t size() const { return files_.empty() ? count_ : files_.size(); }
+    /// Input channels the model gets.
+    std::size_t channels() const { return files_.empty() ? batch_.shape[1] : a_.gray ? 1 : 3; }
+    /// Spatial axes of the inputs.
+    std::size_t spatial_rank() const { return files_.empty() ? batch_.rank() - 2 : 2; }
+    /// The name results of sample i are filed under.
+    std::string stem(std::size_t i) const {
+        if (!files_.empty()) return files_[i].stem().string();
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "sample%05zu", i);
+        return buf;
+    }
+    /// The file named in messages about sample i.
+    std::string file(std::size_t i) const { return files_.empty() ? a_.inputs + "[" + std::to_string(i) + "]" : files_[i].string(); }
+
+    /// Sample i; camkit::error or usage_error naming the file when it cannot be read.
+    sample load(std::size_t i) const { return files_.empty() ? load_npy(i) : load_image(i); }
+
+private:
+    fs::path mask_path(const fs::path& image) const { return fs::path(a_.masks) / (image.stem().string() + ".png"); }
+
+    void normalize(camkit::tensor<float>& x) const {  // x [C, *S] in place
+        if (a_.mean.empty()) return;
+        const std::size_t per = x.size() / x.shape[0];
+        for (std::size_t c = 0; c < x.shape[0]; ++c)
+            for (std::size_t p = 0; p < per; ++p)
+                x[c * per + p] = static_cast<float>((x[c * per + p] - a_.mean[c]) / a_.std[c]);
+    }
+
+    static at::Tensor batch_of(const camkit::tensor<float>& x) {  // [C, *S] -> [1, C, *S]
+        std::vector<std::int64_t> sizes{1};
+        for (std::size_t e : x.shape) sizes.push_back(static_cast<std::int64_t>(e));
+        at::Tensor t = at::empty(sizes, at::kFloat);
+        std::copy(x.values.begin(), x.values.end(), t.data_ptr<float>());
+        return t;
+    }
+
+    sample load_image(std::size_t i) const {
+        const std::string path = files_[i].string();
+        camkit_torch_tool::check_declared_size(path, "image", 3);
+        sample s;
+        s.picture = camkit::io::read_image(path);
+        const std::size_t h = s.picture.height, w = s.picture.width, C = channels();
+        s.size = {h, w};
+        camkit::tensor<float> x({C, h, w});
+        for (std::size_t p = 0; p < h * w; ++p) {
+            const std::uint8_t* px = s.picture.pixels.data() + 3 * p;
+            if (C == 1) x[p] = static_cast<float>((0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]) / 255.0);
+            else
+                for (std::size_t c = 0; c < 3; ++c) x[c * h * w + p] = static_cast<float>(px[c] / 255.0);
+        }
+        if (!a_.resize.empty()) x = camkit::resize(x, a_.resize);
+        normalize(x);
+        s.input = batch_of(x);
+        if (!a_.masks.empty()) {
+            const std::string mpath = mask_path(files_[i]).string();
+            const camkit::io::image_info info = camkit::io::read_image_info(mpath);
+            if (info.height != h || info.width != w)
+                fail(mpath + ": mask of size " + std::to_string(info.height) + "x" + std::to_string(info.width) +
+                     " for image " + files_[i].filename().string() + " of size " + std::to_string(h) + "x" + std::to_string(w));
+            const camkit::rgb_image m = camkit::io::read_image(mpath);
+            camkit::tensor<float> labels({h, w});
+            for (std::size_t p = 0; p < h * w; ++p) labels[p] = m.pixels[3 * p];
+            s.gt = std::move(labels);
+        }
+        return s;
+    }
+
+    sample load_npy(std::size_t i) const {
+        const std::size_t C = batch_.shape[1], per = batch_.size() / batch_.shape[0];
+        sample s;
+        s.size.assign(batch_.shape.begin() + 2, batch_.shape.end());
+        camkit::shape_t cs{C};
+        cs.insert(cs.end(), s.size.begin(), s.size.end());
+        camkit::tensor<float> x(cs);
+        std::copy_n(batch_.values.begin() + static_cast<std::ptrdiff_t>(i * per), per, x.values.begin());
+        // The picture: RGB for three channels, else the channel mean; min-max to [0, 255]; 1-D as one row.
+        const std::size_t positions = per / C;
+        std::vector<float> show(3 * positions);
+        for (std::size_t p = 0; p < positions; ++p)
+            for (std::size_t k = 0; k < 3; ++k) {
+                float v = 0;
+                if (C == 3) v = x[k * positions + p];
+                else {
+                    for (std::size_t c = 0; c < C; ++c) v += x[c * positions + p];
+                    v /= static_cast<float>(C);
+                }
+                show[3 * p + k] = v;
+            }
+        const auto [lo, hi] = std::minmax_element(show.begin(), show.end());
+        const float a = *lo, span = *hi - *lo > 0 ? *hi - *lo : 1.0f;
+        const std::size_t hh = s.size.size() == 1 ? 1 : s.size[s.size.size() - 2], ww = s.size.back();
+        const std::size_t skip = s.size.size() == 3 ? s.size[0] / 2 * hh * ww : 0;  // a volume's middle slice
+        s.picture = camkit::rgb_image(hh, ww);
+        for (std::size_t p = 0; p < hh * ww; ++p)
+            for (std::size_t k = 0; k < 3; ++k)
+                s.picture.pixels[3 * p + k] = static_cast<std::uint8_t>(255.0f * (show[3 * (skip + p) + k] - a) / span + 0.5f);
+        normalize(x);
+        s.input = batch_of(x);
+        if (!truth_.values.empty()) {
+            camkit::tensor<float> g(s.size);
+            std::copy_n(truth_.values.begin() + static_cast<std::ptrdiff_t>(i * positions), positions, g.values.begin());
+            s.gt = std::move(g);
+        }
+        return s;
+    }
+
+    const analyze_args& a_;
+    std::vector<fs::path> files_;
+    camkit::tensor<float> batch_, truth_;
+    std::size_t count_ = 0;
+};
+
+/// One target of an image: its name (class3, predicted3, gt3, largest3), class, the camkit target
+/// on the model output, and its region at the input's size (empty for a classifier).
+struct target_spec {
+    std::string name;
+    std::size_t cls = 0;
+    camkit::target t;
+    camkit::tensor<float> region;
+};
+
+/// `labels == c` as a 0/1 mask.
+camkit::tensor<float> class_mask(const camkit::tensor<float>& labels, std::size_t c) {
+    camkit::tensor<float> m(labels.shape);
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] = labels[i] == static_cast<float>(c) ? 1.0f : 0.0f;
+    return m;
+}
+
+/// Drops the leading batch axis of one sample's [1, *P] tensor.
+camkit::tensor<float> drop_batch(camkit::tensor<float> x) {
+    x.shape.erase(x.shape.begin());
+    return x;
+}
+
+/// The model output's facts for one image: predicted labels at the input's size (segmentation).
+struct output_facts {
+    camkit::tensor<float> y;  ///< [1, C, *P] (or [1, C]) on the host
+    std::size_t classes = 0;
+    bool segmentation = false;
+    camkit::tensor<float> labels;  ///< predicted class per position, at the input's size
+};
+
+output_facts facts_of(const at::Tensor& output, const camkit::shape_t& size) {
+    output_facts f;
+    f.y = to_host(output);
+    if (f.y.rank() < 2 || f.y.shape[0] != 1)
+        fail("the model output has shape " + camkit::to_string(f.y.shape) + "; analyze needs [1, C] or [1, C, *P] per image");
+    f.classes = f.y.shape[1] == 1 ? 2 : f.y.shape[1];  // a one-channel (sigmoid) output has classes 0 and 1
+    f.segmentation = f.y.rank() > 2;
+    if (f.segmentation) {
+        if (f.y.rank() != size.size() + 2)
+            fail("the model output " + camkit::to_string(f.y.shape) + " has not the input's " + std::to_string(size.size()) +
+                 " spatial axes");
+        camkit::tensor<float> labels(camkit::shape_t(f.y.shape.begin() + 2, f.y.shape.end()));
+        for (std::size_t c = 1; c < f.classes; ++c) {
+            const camkit::tensor<float> r = camkit::predicted_region(f.y, c);
+            for (std::size_t i = 0; i < labels.size(); ++i) labels[i] += static_cast<float>(c) * r[i];
+        }
+        f.labels = nearest(labels, size);
+    }
+    return f;
+}
+
+/// Checks the target's class against the output before any work (probe) or per image.
+void check_class(std::size_t c, const output_facts& f, const std::string& what) {
+    if (c >= f.classes)
+        fail(what + ": class " + std::to_string(c) + " is out of range: the model output " + camkit::to_string(f.y.shape) +
+             " has " + std::to_string(f.classes) + " classes (0 to " + std::to_string(f.classes - 1) + ")");
+}
+
+/// The targets of one image from --target, the output and the ground truth.
+std::vector<target_spec> make_targets(const analyze_args& a, const output_facts& f, const sample& s, std::size_t top_k) {
+    const auto [kind, cls] = split_target(a.target);
+    if (cls) check_class(*cls, f, "--target " + a.target);
+    std::vector<target_spec> out;
+    const camkit::shape_t P(f.y.shape.begin() + (f.segmentation ? 2 : 1), f.y.shape.end());
+    const auto present = [&](const camkit::tensor<float>& labels) {
+        std::set<std::size_t> cs;
+        for (float v : labels.values) cs.insert(static_cast<std::size_t>(v));
+        return cs;
+    };
+    if (!f.segmentation) {
+        if (kind != "predicted" && kind != "all-classes" && kind != "class")
+            fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
+        std::vector<std::size_t> cs;
+        if (kind == "class") cs = {*cls};
+        else {
+            cs.resize(f.classes);
+            std::iota(cs.begin(), cs.end(), std::size_t{0});
+        }
+        if (kind == "predicted") {
+            // Classes by score, highest first (a one-channel output: class 1 when its logit is positive).
+            const auto score = [&](std::size_t c) { return f.y.shape[1] == 1 ? (c == 1 ? f.y[0] : -f.y[0]) : f.y[c]; };
+            std::stable_sort(cs.begin(), cs.end(), [&](std::size_t x, std::size_t y) { return score(x) > score(y); });
+            cs.resize(std::min(cs.size(), top_k ? top_k : 1));
+        }
+        for (std::size_t c : cs)
+            out.push_back({(kind == "predicted" ? "predicted" : "class") + std::to_string(c), c, camkit::class_score(c), {}});
+        return out;
+    }
+    if (a.top_k) fail("--top-k goes with a classifier; a segmentation's predicted targets are the classes it predicts");
+    if (kind == "predicted" || kind == "largest-component" || kind == "smallest-component") {
+        std::set<std::size_t> cs = cls ? std::set<std::size_t>{*cls} : present(f.labels);
+        for (std::size_t c : cs) {
+            if (kind == "predicted") {
+                out.push_back({"predicted" + std::to_string(c), c, camkit::mask_sum(c, camkit::predicted_region(f.y, c)),
+                               class_mask(f.labels, c)});
+            } else {
+                camkit::tensor<float> m = camkit_torch_tool::region_mask(kind, f.y, c, {});
+                const std::string name = (kind == "largest-component" ? "largest" : "smallest") + std::to_string(c);
+                out.push_back({name, c, camkit::mask_sum(c, m), nearest(drop_batch(m), s.size)});
+            }
+        }
+    } else if (kind == "gt") {
+        if (!s.gt) fail("--target gt: no ground truth for this image");
+        for (std::size_t c : present(*s.gt)) {
+            check_class(c, f, "ground truth");
+            const camkit::tensor<float> region = class_mask(*s.gt, c);
+            out.push_back({"gt" + std::to_string(c), c, camkit::mask_sum(c, nearest(region, P)), region});
+        }
+    } else {
+        std::vector<std::size_t> cs;
+        if (kind == "class") cs = {*cls};
+        else
+            for (std::size_t c = 0; c < f.classes; ++c) cs.push_back(c);
+        for (std::size_t c : cs) out.push_back({"class" + std::to_string(c), c, camkit::whole_image(c), class_mask(f.labels, c)});
+    }
+    return out;
+}
+
+/// The maps of one image, [target][method][layer], each [*S] at the input's size.
+using map_grid = std::vector<std::vector<std::vector<camkit::tensor<float>>>>;
+
+/// Model, recorder and run-wide settings.
+struct analyzer {
+    const analyze_args& a;
+    torch::jit::Module model;
+    camkit::torch::scripted_layers layers;
+    at::Device device;
+    std::vector<std::string> gradient_methods;
+    bool scorecam = false;
+
+    /// Forward with every layer recorded, one backward per target for all layers, every gradient
+    /// method on the shared A and G; Score-CAM per target and layer when asked.
+    map_grid compute(const sample& s, const std::vector<target_spec>& targets, const at::Tensor& x,
+                     const camkit::torch::scripted_layers::pass& pass, camkit_analyze::record& rec) {
+        const std::size_t T = targets.size(), L = a.layers.size();
+        map_grid maps(T, std::vector<std::vector<camkit::tensor<float>>>(a.methods.size(), std::vector<camkit::tensor<float>>(L)));
+        camkit::options opt;
+        opt.size = s.size;
+        if (T == 0) return maps;
+        if (!gradient_methods.empty()) {
+            std::vector<std::vector<at::Tensor>> grads(L);
+            for (std::size_t t = 0; t < T; ++t) {
+                auto [scores, seed] = camkit::torch::seed_and_score(pass.output, std::span<const camkit::target>(&targets[t].t, 1));
+                const bool retain = t + 1 < T;
+                auto g = torch::autograd::grad({pass.output}, pass.activations, {seed.to(pass.output.scalar_type())}, retain,
+                                               false, /*allow_unused=*/true);
+                ++rec.backward;
+                for (std::size_t l = 0; l < L; ++l) {
+                    if (!g[l].defined()) fail("the model output does not depend on layer '" + a.layers[l] + "'");
+                    grads[l].push_back(g[l]);
+                }
+            }
+            for (std::size_t l = 0; l < L; ++l) {
+                const at::Tensor G = at::cat(grads[l]);
+                const at::Tensor A = pass.activations[l].detach().expand_as(G);
+                for (std::size_t mi = 0; mi < a.methods.size(); ++mi) {
+                    if (a.methods[mi] == "scorecam") continue;
+                    at::Tensor m;
+                    camkit::with_method(a.methods[mi], [&](auto type) {
+                        using M = typename decltype(type)::type;
+                        m = camkit::explain<M>(A, G, opt).map;
+                    });
+                    const camkit::tensor<float> host = to_host(m);
+                    const std::size_t per = host.size() / T;
+                    for (std::size_t t = 0; t < T; ++t) {
+                        camkit::tensor<float> one(s.size);
+                        std::copy_n(host.values.begin() + static_cast<std::ptrdiff_t>(t * per), per, one.values.begin());
+                        maps[t][mi][l] = std::move(one);
+                    }
+                }
+            }
+        }
+        rec.separate_forward = rec.separate_backward = T * L * gradient_methods.size();
+        if (scorecam) {
+            const std::size_t mi = static_cast<std::size_t>(std::find(a.methods.begin(), a.methods.end(), "scorecam") - a.methods.begin());
+            camkit::torch::score_cam_options sopt;
+            sopt.batch_size = a.batch_size;
+            const at::Tensor plain = x.detach();
+            for (std::size_t l = 0; l < L; ++l) {
+                camkit::torch::scripted_layer one(model, a.layers[l]);
+                for (std::size_t t = 0; t < T; ++t) {
+                    const std::vector<camkit::target> what{targets[t].t};
+                    at::Tensor m = camkit::torch::score_cam(one, camkit::torch::forward_of(model), plain, what, opt, sopt).map;
+                    maps[t][mi][l] = drop_batch(to_host(m));
+                }
+            }
+        }
+        return maps;
+    }
+};
+
+/// The metric row of one map.
+camkit_analyze::row metric_row(const std::string& stem, const target_spec& t, const std::string& method,
+                               const std::string& layer, const camkit::tensor<float>& map, const output_facts& f,
+                               const sample& s) {
+    using camkit_analyze::number;
+    camkit_analyze::row r;
+    auto& c = r.cells;
+    c[0] = stem, c[1] = t.name, c[2] = std::to_string(t.cls), c[3] = method, c[4] = layer;
+    c[5] = number(camkit::attention_mean(map));
+    c[6] = number(camkit::attention_std(map));
+    if (t.region.size()) {
+        c[7] = number(camkit::attention_ratio(map, t.region));
+        c[8] = number(camkit::energy_inside(map, t.region));
+        c[9] = camkit::pointing_hit(map, t.region) ? "1" : "0";
+    }
+    if (f.segmentation) {
+        const camkit::tensor<float> pred = class_mask(f.labels, t.cls);
+        c[10] = number(camkit::iou_at(map, pred, 0.5));
+        if (s.gt) {
+            const camkit::tensor<float> truth = class_mask(*s.gt, t.cls);
+            c[11] = number(camkit::iou_at(map, truth, 0.5));
+            double inter = 0, p = 0, g = 0;
+            for (std::size_t i = 0; i < pred.size(); ++i) inter += pred[i] * truth[i], p += pred[i], g += truth[i];
+            c[12] = number(p + g - inter > 0 ? inter / (p + g - inter) : std::nan(""));
+            c[13] = number(p + g > 0 ? 2 * inter / (p + g) : std::nan(""));
+        }
+    }
+    return r;
+}
+
+/// The options that decide an image's results, so a resumed run can tell whether --out holds the same analysis.
+std::string run_signature(const analyze_args& a) {
+    std::ostringstream o;
+    o << "camkit-torch analyze run 1\nmodel " << fs::weakly_canonical(a.model).string() << "\nsource "
+      << (a.images.empty() ? "inputs " + fs::weakly_canonical(a.inputs).string() : "images " + fs::weakly_canonical(a.images).string())
+      << "\ntruth " << (a.masks.empty() && a.gt.empty() ? "none" : fs::weakly_canonical(a.masks.empty() ? a.gt : a.masks).string())
+      << "\nlayers";
+    for (const auto& l : a.layers) o << " " << l;
+    o << "\nmethods";
+    for (const auto& m : a.methods) o << " " << m;
+    o << "\ntarget " << a.target << " top-k " << a.top_k << "\nresize " << camkit::to_string(a.resize) << "\nmean";
+    for (double v : a.mean) o << " " << v;
+    o << "\nstd";
+    for (double v : a.std) o << " " << v;
+    o << "\nchannels " << (a.gray ? "gray" : "rgb") << "\nsave-maps " << a.save_maps << " refine " << a.refine << "\n";
+    return o.str();
+}
+
+volatile std::sig_atomic_t interrupted = 0;
+extern "C" void on_interrupt(int) { interrupted = 1; }
+
+/// SIGINT sets a flag for the duration of the run (the loop stops after the current image).
+struct interrupt_scope {
+    using handler = void (*)(int);
+    handler previous;
+    interrupt_scope() : previous(std::signal(SIGINT, on_interrupt)) { interrupted = 0; }
+    ~interrupt_scope() { std::signal(SIGINT, previous); }
+};
+
+int run_analyze(const std::vector<std::string>& args) {
+    const analyze_args a = parse_analyze_args(args);
+
+    // Everything that can be checked before the work starts: the data, the model, the layers, the
+    // normalization, the output folder.
+    camkit::io::regular_file_size(a.model, UINT64_MAX);
+    const data_set data(a);
+    if (!a.mean.empty() && (a.mean.size() != data.channels() || a.std.size() != data.channels()))
+        fail("--mean and --std need " + std::to_string(data.channels()) + " values (one per input channel), got " +
+             std::to_string(a.mean.size()) + " and " + std::to_string(a.std.size()));
+    if (a.refine && data.spatial_rank() != 2) fail("--refine needs 2-D inputs");
+    if (a.device == "cuda" && !torch::cuda::is_available()) fail("--device cuda: this LibTorch build or machine has no CUDA device");
+    const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
+    torch::jit::Module model = camkit_torch_tool::load_model(a.model);
+    model.to(device);
+    analyzer an{a, model, camkit::torch::scripted_layers(model, a.layers), device, {}, false};
+    for (const auto& m : a.methods) {
+        if (m == "scorecam") an.scorecam = true;
+        else an.gradient_methods.push_back(m);
+    }
+
+    const fs::path out(a.out);
+    if (fs::exists(out) && !fs::is_directory(out)) fail("--out " + a.out + " exists and is not a folder");
+    const std::string signature = run_signature(a);
+    if (fs::exists(out / "run.txt")) {
+        const auto bytes = camkit::io::read_file((out / "run.txt").string(), 1 << 20);
+        if (std::string(reinterpret_cast<const char*>(bytes.data()), bytes.size()) != signature)
+            fail("--out " + a.out + " holds a run with other options (see its run.txt); use another folder to start anew");
+    }
+
+    // Finished images (their record is complete) are not redone.
+    std::vector<std::optional<camkit_analyze::record>> done(data.size());
+    std::size_t todo = 0;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        done[i] = camkit_analyze::read_record((out / "records" / (data.stem(i) + ".csv")).string(), data.stem(i));
+        todo += !done[i];
+    }
+
+    // A first image through the model, before anything is written: the model runs on this input
+    // and the classes of --target exist.
+    std::size_t probe = 0;
+    while (probe < data.size() && done[probe]) ++probe;
+    if (probe < data.size()) {
+        std::optional<sample> s;
+        try {
+            s = data.load(probe);
+        } catch (const std::exception&) {
+            // the bad file is reported in the loop, with the others
+        }
+        if (s) {
+            at::NoGradGuard no_grad;
+            at::Tensor output;
+            try {
+                output = an.layers.forward(s->input.to(device)).output;
+            } catch (const c10::Error& e) {
+                fail("the model failed on " + data.file(probe) + ": " + camkit_torch_tool::model_error(e.what_without_backtrace()));
+            } catch (const camkit::error&) {
+                throw;
+            } catch (const std::exception& e) {  // the TorchScript interpreter rethrows the model's errors
+                fail("the model failed on " + data.file(probe) + ": " + camkit_torch_tool::model_error(e.what()));
+            }
+            const output_facts f = facts_of(output, s->size);
+            if (const auto cls = split_target(a.target).second) check_class(*cls, f, "--target " + a.target);
+            if (!f.segmentation && split_target(a.target).first != "predicted" && split_target(a.target).first != "all-classes" &&
+                split_target(a.target).first != "class")
+                fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
+            if (f.segmentation && a.top_k) fail("--top-k goes with a classifier output [N, C], the model gives " + camkit::to_string(f.y.shape));
+        }
+    }
+    for (const char* sub : {"records", "panels"}) fs::create_directories(out / sub);
+    camkit_analyze::write_text((out / "run.txt").string(), signature);
+
+    const interrupt_scope sigint;
+    camkit_analyze::progress bar(todo);
+    std::vector<camkit_analyze::failure> failed;
+    bool stopped = false;
+    for (std::size_t i = 0; i < data.size(); ++i) {
+        if (done[i]) continue;
+        if (interrupted) {
+            stopped = true;
+            break;
+        }
+        const std::string stem = data.stem(i);
+        try {
+            const sample s = data.load(i);
+            camkit_analyze::record rec;
+            rec.stem = stem;
+            const at::Tensor x = s.input.to(device).detach().requires_grad_(true);
+            const camkit::torch::scripted_layers::pass pass = an.layers.forward(x);
+            ++rec.forward;
+            for (std::size_t l = 0; l < a.layers.size(); ++l)
+                if (!pass.activations[l].defined() || !pass.activations[l].requires_grad())
+                    fail("layer '" + a.layers[l] + "' was not reached during forward, or does not depend on the input");
+            const output_facts f = facts_of(pass.output, s.size);
+            if (s.gt)
+                for (float v : s.gt->values)
+                    if (v >= static_cast<float>(f.classes))
+                        fail("the ground truth holds class " + std::to_string(static_cast<std::size_t>(v)) + " but the model has " +
+                             std::to_string(f.classes) + " classes");
+            const std::vector<target_spec> targets = make_targets(a, f, s, a.top_k);
+            const map_grid maps = an.compute(s, targets, x, pass, rec);
+
+            camkit_analyze::panel_content panel;
+            panel.image = s.picture;
+            if (s.gt) panel.truth = middle_slice(*s.gt);
+            if (f.segmentation) panel.prediction = middle_slice(f.labels);
+            for (const auto& m : a.methods)
+                for (const auto& l : a.layers) panel.columns.push_back({m, l});
+            for (std::size_t t = 0; t < targets.size(); ++t) {
+                rec.targets.push_back(targets[t].name);
+                camkit_analyze::panel_content::target_row prow;
+                prow.name = targets[t].name;
+                if (targets[t].region.size()) prow.region = middle_slice(targets[t].region);
+                for (std::size_t m = 0; m < a.methods.size(); ++m)
+                    for (std::size_t l = 0; l < a.layers.size(); ++l) {
+                        const camkit::tensor<float>& map = maps[t][m][l];
+                        if (auto bad = camkit_cli::first_non_finite<float>(map.values))
+                            fail("the " + a.methods[m] + " map of layer " + a.layers[l] + " is not finite");
+                        rec.rows.push_back(metric_row(stem, targets[t], a.methods[m], a.layers[l], map, f, s));
+                        prow.maps.push_back(middle_slice(map));
+                    }
+                panel.rows.push_back(std::move(prow));
+            }
+            if (a.save_maps || a.refine) {
+                const fs::path dir = out / "maps" / stem;
+                fs::create_directories(dir);
+                for (std::size_t t = 0; t < targets.size(); ++t)
+                    for (std::size_t m = 0; m < a.methods.size(); ++m)
+                        for (std::size_t l = 0; l < a.layers.size(); ++l) {
+                            const std::string base = targets[t].name + "__" + a.methods[m] + "__" + a.layers[l];
+                            if (a.save_maps) camkit::io::write_npy((dir / (base + ".npy")).string(), maps[t][m][l]);
+                            if (a.refine && l > 0) {
+                                // A degenerate pair (a constant map: e.g. a class the layer shows nothing
+                                // of) has no refinement; the other maps of the image are still good.
+                                try {
+                                    const auto r = camkit::refine(maps[t][m][l], maps[t][m][0]);
+                                    camkit::io::write_npy((dir / (base + "__refined.npy")).string(), r.merged);
+                                } catch (const camkit::error& e) {
+                                    bar.finish_line();
+                                    std::cerr << "camkit-torch analyze: " << data.file(i) << ": no refined map " << base
+                                              << ": " << camkit_cli::one_line(e.what()) << "\n";
+                                }
+                            }
+                        }
+            }
+            camkit::io::write_png((out / "panels" / (stem + ".png")).string(), camkit_analyze::draw_panel(panel));
+            camkit_analyze::write_text((out / "records" / (stem + ".csv")).string(), camkit_analyze::record_text(rec));
+            done[i] = std::move(rec);
+            bar.step(stem, true);
+        } catch (const std::bad_alloc&) {
+            throw;
+        } catch (const std::exception& e) {
+            std::string what = e.what();
+            if (const auto* c10 = dynamic_cast<const c10::Error*>(&e)) what = camkit_torch_tool::model_error(c10->what_without_backtrace());
+            if (what.starts_with("camkit: ")) what = what.substr(8);
+            what = camkit_cli::one_line(what);
+            failed.push_back({data.file(i), what});
+            bar.finish_line();
+            std::cerr << "camkit-torch analyze: " << data.file(i) << ": " << what << "\n";
+            bar.step(stem, false);
+        }
+    }
+
+    // The data set's files, from every finished record (this run's and earlier runs').
+    std::vector<camkit_analyze::record> records;
+    for (auto& d : done)
+        if (d) records.push_back(*d);
+    camkit_analyze::run_info info{fs::path(a.model).filename().string(), a.target, a.methods, a.layers, data.size(), stopped};
+    camkit_analyze::write_text((out / "metrics.csv").string(), camkit_analyze::metrics_csv(records));
+    camkit_analyze::write_text((out / "summary.json").string(), camkit_analyze::summary_json(records, failed));
+    camkit_analyze::write_text((out / "report.html").string(), camkit_analyze::report_html(info, records, failed));
+    if (stopped) {
+        bar.finish_line();
+        std::cerr << "camkit-torch analyze: interrupted; " << records.size() << " of " << data.size()
+                  << " images are done (run again with the same --out to resume)\n";
+        return 130;
+    }
+    if (!failed.empty())
+        fail(std::to_string(failed.size()) + " of " + std::to_string(data.size()) + " inputs failed (first: " + failed[0].file +
+             ": " + failed[0].message + "); the report covers the " + std::to_string(records.size()) + " done, in " + a.out);
+    std::cout << "camkit-torch analyze: " << records.size() << " images, " << a.methods.size() << " methods x "
+              << a.layers.size() << " layers -> " << (out / "report.html").string() << "\n";
+    return 0;
+}
+
+const camkit_cli::registration analyze{
+    {"analyze", "a data set through several layers and methods: panels, metrics.csv, summary.json, report.html",
+     help, run_analyze}};
+
+}  // namespace

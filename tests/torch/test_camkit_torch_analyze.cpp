@@ -1,0 +1,509 @@
+// camkit-torch analyze, run as a program on the fixed-weight segmenter tests/data/regions/discs.pt
+// (class 1 where the 3×3 box mean of the channel mean exceeds 0.5: on bright squares) and on
+// small images the tests draw. The maps equal `camkit-torch explain`'s for the same target, the
+// metrics equal what the test computes from those maps and the model's own output, the pass counts
+// are one forward per image and one backward per target, a second run resumes, every bad input
+// and every bad file mid-run ends with exit 2, SIGINT leaves no partial file, and the report
+// loads in headless Chromium with every picture.
+#include <camkit/io/image.hpp>
+#include <camkit/io/npy.hpp>
+#include <camkit/metrics.hpp>
+#include <camkit/refine/refine.hpp>
+#include <camkit/torch/scripted.hpp>
+
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <torch/script.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+#include "../../examples/torch/analyze/records.hpp"
+#include "common/tool_fixture.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+using camkit_test::slurp;
+using camkit_test::write_text;
+
+const std::string model_path = std::string(CAMKIT_TEST_DATA_DIR) + "/regions/discs.pt";
+
+#ifdef CAMKIT_TORCH_TOOL
+constexpr const char* tool_path = CAMKIT_TORCH_TOOL;
+#else
+constexpr const char* tool_path = "";
+#endif
+
+/// A square of a picture: rows y0..y0+h, columns x0..x0+w.
+struct square {
+    std::size_t y0, x0, h, w;
+};
+
+class CamkitTorchAnalyze : public camkit_test::tool_fixture {
+protected:
+    CamkitTorchAnalyze() : tool_fixture(tool_path, "camkit-torch") {}
+
+    void SetUp() override {
+        if (std::string(tool_path).empty()) GTEST_SKIP() << "the camkit-torch tool is not built (CAMKIT_BUILD_EXAMPLES=OFF)";
+        tool_fixture::SetUp();
+    }
+
+    /// Writes a dark 20×24 image with bright squares as images/<stem>.png, and its mask (class 1 in
+    /// the first square only, so the model's prediction and the truth differ) as masks/<stem>.png.
+    void draw(const std::string& stem, const std::vector<square>& squares, std::size_t h = 20, std::size_t w = 24) const {
+        fs::create_directories(path("images"));
+        fs::create_directories(path("masks"));
+        camkit::rgb_image im(h, w), mask(h, w);
+        std::fill(im.pixels.begin(), im.pixels.end(), 30);
+        for (std::size_t k = 0; k < squares.size(); ++k)
+            for (std::size_t y = squares[k].y0; y < squares[k].y0 + squares[k].h; ++y)
+                for (std::size_t x = squares[k].x0; x < squares[k].x0 + squares[k].w; ++x) {
+                    im.set(y, x, {230, 230, 230});
+                    if (k == 0) mask.set(y, x, {1, 1, 1});
+                }
+        camkit::io::write_png(path("images/" + stem + ".png"), im);
+        camkit::io::write_png(path("masks/" + stem + ".png"), mask);
+    }
+
+    /// The three images of most tests.
+    void draw_three() const {
+        draw("a", {{3, 3, 6, 6}, {15, 2, 3, 3}});
+        draw("b", {{10, 8, 5, 5}});
+        draw("c", {{2, 12, 4, 4}, {14, 16, 4, 5}});
+    }
+
+    /// `analyze` on images/ and masks/ into out/ at layers enc and enc.0 with gradcam and hirescam, then `extra`.
+    std::vector<std::string> args(const std::vector<std::string>& extra = {}) const {
+        std::vector<std::string> a{"analyze", "--model", model_path, "--images", path("images"), "--masks", path("masks"),
+                                   "--out", path("out"), "--layer", "enc", "--layer", "enc.0", "--method", "gradcam",
+                                   "--method", "hirescam"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    }
+
+    /// The rows of a CSV file, split into cells (the header first).
+    static std::vector<std::vector<std::string>> csv(const std::string& file) {
+        std::ifstream in(file);
+        std::vector<std::vector<std::string>> rows;
+        for (std::string line; std::getline(in, line);) rows.push_back(camkit_analyze::split_csv(line));
+        return rows;
+    }
+
+    /// The model's predicted labels [H, W] for image `stem` (argmax of the two logits, ties to class 0).
+    camkit::tensor<float> predicted(const std::string& stem) const {
+        const camkit::rgb_image im = camkit::io::read_image(path("images/" + stem + ".png"));
+        at::Tensor x = at::empty({1, 3, static_cast<std::int64_t>(im.height), static_cast<std::int64_t>(im.width)});
+        for (std::size_t p = 0; p < im.height * im.width; ++p)
+            for (std::size_t c = 0; c < 3; ++c) x.data_ptr<float>()[c * im.height * im.width + p] = im.pixels[3 * p + c] / 255.0f;
+        torch::jit::Module m = torch::jit::load(model_path);
+        m.eval();
+        at::NoGradGuard no_grad;
+        const at::Tensor y = m.forward({x}).toTensor().contiguous();
+        camkit::tensor<float> labels({im.height, im.width});
+        for (std::size_t p = 0; p < labels.size(); ++p)
+            labels[p] = y.data_ptr<float>()[labels.size() + p] > y.data_ptr<float>()[p] ? 1.0f : 0.0f;
+        return labels;
+    }
+};
+
+/// 0/1 mask of labels == c.
+camkit::tensor<float> is_class(const camkit::tensor<float>& labels, float c) {
+    camkit::tensor<float> m(labels.shape);
+    for (std::size_t i = 0; i < m.size(); ++i) m[i] = labels[i] == c ? 1.0f : 0.0f;
+    return m;
+}
+
+/// A number cell of metrics.csv.
+double cell(const std::string& s) {
+    const auto v = camkit_analyze::parse_number(s);
+    EXPECT_TRUE(v.has_value()) << "not a number: '" << s << "'";
+    return v.value_or(std::nan(""));
+}
+
+// The adapter piece analyze stands on: scripted_layers records several layers (nested ones too,
+// given deepest first) in one forward, each equal to what a scripted_layer of it records alone.
+TEST(ScriptedLayers, RecordsEveryLayerInOneForwardAsSingleRecordersDo) {
+    torch::jit::Module m = torch::jit::load(model_path);
+    m.eval();
+    const std::vector<std::string> names{"enc.1", "head", "enc.0", "enc"};
+    camkit::torch::scripted_layers rec(m, names);
+    EXPECT_EQ(rec.layers(), names);
+    at::manual_seed(3);
+    const at::Tensor x = at::rand({2, 3, 12, 12}).requires_grad_(true);
+    const auto p = rec.forward(x);
+    ASSERT_EQ(p.activations.size(), 4u);
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        camkit::torch::scripted_layer one(m, names[i]);
+        const auto q = one.forward(x);
+        ASSERT_TRUE(p.activations[i].defined()) << names[i];
+        EXPECT_TRUE(at::equal(p.activations[i], q.activations)) << names[i];
+        EXPECT_TRUE(at::equal(p.output, q.output)) << names[i];
+        EXPECT_TRUE(p.activations[i].requires_grad()) << names[i];
+    }
+    EXPECT_TRUE(at::equal(p.activations[3], p.activations[0])) << "enc's output is enc.1's (its last module)";
+    // One backward reaches every layer.
+    const auto g = torch::autograd::grad({p.output.sum()}, p.activations);
+    for (std::size_t i = 0; i < g.size(); ++i) EXPECT_TRUE(g[i].defined()) << names[i];
+    const auto message = [&](const std::vector<std::string>& layers) {
+        try {
+            camkit::torch::scripted_layers bad(m, layers);
+        } catch (const camkit::error& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    EXPECT_NE(message({"enc", "enc"}).find("layer 'enc' is given twice"), std::string::npos);
+    EXPECT_NE(message({"enc", "nope"}).find("unknown layer 'nope'; valid layers: enc, enc.0, enc.1, head"), std::string::npos);
+    EXPECT_NE(message({}).find("no layer given"), std::string::npos);
+}
+
+TEST_F(CamkitTorchAnalyze, WritesEveryOutputWithOneForwardPerImageAndOneBackwardPerTarget) {
+    draw_three();
+    const auto r = run(args({"--save-maps"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("3 images, 2 methods x 2 layers"), std::string::npos) << r.out;
+    for (const std::string stem : {"a", "b", "c"}) {
+        EXPECT_TRUE(fs::is_regular_file(path("out/panels/" + stem + ".png"))) << stem;
+        EXPECT_TRUE(fs::is_regular_file(path("out/records/" + stem + ".csv"))) << stem;
+    }
+    // Every image predicts classes 0 and 1: 2 targets × 2 methods × 2 layers rows each.
+    const auto rows = csv(path("out/metrics.csv"));
+    ASSERT_EQ(rows.size(), 1u + 3 * 8);
+    EXPECT_EQ(camkit_analyze::csv_line(rows[0]),
+              "image,target,class,method,layer,attention_mean,attention_std,attention_ratio,energy_inside,pointing_hit,"
+              "iou_pred,iou_gt,model_iou,model_dice");
+    EXPECT_EQ(camkit_analyze::csv_line(rows[1]).substr(0, 25), "a,predicted0,0,gradcam,en");
+
+    // One forward per image, one backward per target (2 per image) for both layers and both
+    // methods; separate explain calls take one of each per target × method × layer (8 per image).
+    const std::string summary = slurp(path("out/summary.json"));
+    EXPECT_NE(summary.find("\"passes\": {\"forward\": 3, \"backward\": 6, \"separate_explain_forward\": 24, "
+                           "\"separate_explain_backward\": 24}"),
+              std::string::npos)
+        << summary;
+    EXPECT_NE(summary.find("\"failed\": []"), std::string::npos);
+
+    // The maps equal explain's for the same target (mask-sum over the predicted region of class 1),
+    // and every metric cell equals what the saved map, the model's prediction and the mask give.
+    for (const std::string method : {"gradcam", "hirescam"})
+        for (const std::string layer : {"enc", "enc.0"}) {
+            const auto e = run({"explain", "--model", model_path, "--layer", layer, "--input", path("images/a.png"), "--method",
+                                method, "--target", "predicted", "--class", "1", "--out", path("explained.npy")});
+            ASSERT_EQ(e.status, 0) << e.err;
+            const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+            const auto got = camkit::io::read_npy<float>(path("out/maps/a/predicted1__" + method + "__" + layer + ".npy"));
+            ASSERT_EQ(got.shape, (camkit::shape_t{20, 24}));
+            ASSERT_EQ(expected.shape, (camkit::shape_t{1, 20, 24}));
+            for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << method << " " << layer << " " << i;
+        }
+    const camkit::tensor<float> pred = predicted("a");
+    const camkit::rgb_image m = camkit::io::read_image(path("masks/a.png"));
+    camkit::tensor<float> truth({20, 24});
+    for (std::size_t p = 0; p < truth.size(); ++p) truth[p] = m.pixels[3 * p];
+    std::size_t checked = 0;
+    for (const auto& row : rows) {
+        if (row[0] != "a") continue;
+        const float c = row[2] == "1" ? 1.0f : 0.0f;
+        const auto map = camkit::io::read_npy<float>(path("out/maps/a/" + row[1] + "__" + row[3] + "__" + row[4] + ".npy"));
+        const camkit::tensor<float> region = is_class(pred, c), gt = is_class(truth, c);
+        double sum = 0, inside = 0, inter = 0, p = 0, g = 0, mean = 0;
+        for (std::size_t i = 0; i < map.size(); ++i) {
+            sum += map[i], inside += map[i] * region[i], mean += map[i];
+            inter += region[i] * gt[i], p += region[i], g += gt[i];
+        }
+        mean /= static_cast<double>(map.size());
+        EXPECT_NEAR(cell(row[5]), mean, 1e-6);
+        if (sum > 0) EXPECT_NEAR(cell(row[8]), inside / sum, 1e-6) << camkit_analyze::csv_line(row);
+        else EXPECT_EQ(row[8], "") << "energy inside of an all-zero map is 0/0";
+        EXPECT_EQ(row[9], camkit::pointing_hit(map, region) ? "1" : "0");
+        EXPECT_NEAR(cell(row[10]), camkit::iou_at(map, region, 0.5), 1e-6);
+        EXPECT_NEAR(cell(row[11]), camkit::iou_at(map, gt, 0.5), 1e-6);
+        EXPECT_NEAR(cell(row[12]), inter / (p + g - inter), 1e-6);
+        EXPECT_NEAR(cell(row[13]), 2 * inter / (p + g), 1e-6);
+        ++checked;
+    }
+    EXPECT_EQ(checked, 8u);
+    // Class 1's prediction is both squares, the truth the first only: the model's IoU is below 1.
+    EXPECT_LT(cell(rows[5][12]), 0.95);
+}
+
+TEST_F(CamkitTorchAnalyze, TargetsGtAllClassesClassAndComponentsNameTheirRows) {
+    draw_three();
+    const auto targets_of = [&](const std::string& target) {
+        fs::remove_all(path("out"));
+        const auto r = run(args({"--target", target}));
+        EXPECT_EQ(r.status, 0) << target << ": " << r.err;
+        std::vector<std::string> names;
+        for (const auto& row : csv(path("out/metrics.csv")))
+            if (row[0] == "a" && row[3] == "gradcam" && row[4] == "enc") names.push_back(row[1] + "/" + row[2]);
+        return names;
+    };
+    EXPECT_EQ(targets_of("gt"), (std::vector<std::string>{"gt0/0", "gt1/1"}));
+    EXPECT_EQ(targets_of("all-classes"), (std::vector<std::string>{"class0/0", "class1/1"}));
+    EXPECT_EQ(targets_of("class:1"), (std::vector<std::string>{"class1/1"}));
+    EXPECT_EQ(targets_of("largest-component:1"), (std::vector<std::string>{"largest1/1"}));
+    EXPECT_EQ(targets_of("smallest-component"), (std::vector<std::string>{"smallest0/0", "smallest1/1"}));
+    // The largest component's map equals explain --target largest-component's.
+    fs::remove_all(path("out"));
+    ASSERT_EQ(run(args({"--target", "largest-component:1", "--save-maps"})).status, 0);
+    ASSERT_EQ(run({"explain", "--model", model_path, "--layer", "enc", "--input", path("images/a.png"), "--method", "hirescam",
+                   "--target", "largest-component", "--class", "1", "--out", path("explained.npy")})
+                  .status,
+              0);
+    const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+    const auto got = camkit::io::read_npy<float>(path("out/maps/a/largest1__hirescam__enc.npy"));
+    ASSERT_EQ(got.size(), expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << i;
+}
+
+TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {
+    const std::string tool_data = std::string(CAMKIT_TEST_DATA_DIR) + "/torch_tool/";
+    // A classifier on a .npy batch [2, 3, 8, 8]: each sample's two best classes, no region metrics.
+    auto r = run({"analyze", "--model", tool_data + "classifier.pt", "--inputs", tool_data + "x.npy", "--out", path("clf"),
+                  "--layer", "features.2", "--method", "gradcam", "--top-k", "2", "--save-maps"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto rows = csv(path("clf/metrics.csv"));
+    ASSERT_EQ(rows.size(), 1u + 2 * 2);
+    for (std::size_t k = 1; k < rows.size(); ++k) {
+        const auto& row = rows[k];
+        EXPECT_EQ(row[1], "predicted" + row[2]);
+        for (std::size_t c = 7; c < row.size(); ++c) EXPECT_EQ(row[c], "") << "a classifier has no regions";
+        const std::size_t n = row[0] == "sample00000" ? 0 : 1;
+        ASSERT_EQ(run({"explain", "--model", tool_data + "classifier.pt", "--layer", "features.2", "--input", tool_data + "x.npy",
+                       "--target", "class", "--class", row[2], "--out", path("explained.npy")})
+                      .status,
+                  0);
+        const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+        const auto got = camkit::io::read_npy<float>(path("clf/maps/" + row[0] + "/" + row[1] + "__gradcam__features.2.npy"));
+        ASSERT_EQ(got.shape, (camkit::shape_t{8, 8}));
+        for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[n * 64 + i], 1e-6) << row[0] << " " << row[1];
+    }
+    EXPECT_NE(rows[1][2], rows[2][2]) << "top-2 gives two different classes";
+
+    // --refine: enc.0's map refined by enc's (the first layer), beside the maps; the class-0 maps
+    // are all zero (a constant map has no refinement) and are left out with a note.
+    draw_three();
+    r = run(args({"--method", "xgradcam", "--refine", "--save-maps"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("no refined map predicted0__gradcam__enc.0"), std::string::npos) << r.err;
+    std::size_t refined = 0;
+    for (const std::string stem : {"a", "b", "c"})
+        for (const std::string method : {"gradcam", "hirescam", "xgradcam"}) {
+            const std::string base = path("out/maps/" + stem + "/predicted1__" + method);
+            const auto expected = camkit::refine(camkit::io::read_npy<float>(base + "__enc.0.npy"),
+                                                 camkit::io::read_npy<float>(base + "__enc.npy"))
+                                      .merged;
+            const auto got = camkit::io::read_npy<float>(base + "__enc.0__refined.npy");
+            ASSERT_EQ(got.shape, expected.shape);
+            for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << base;
+            ++refined;
+        }
+    EXPECT_FALSE(fs::exists(path("out/maps/a/predicted1__gradcam__enc__refined.npy"))) << "the first layer is not refined";
+    EXPECT_GE(refined, 1u);
+}
+
+TEST_F(CamkitTorchAnalyze, VolumesFromNpyWithGroundTruth) {
+    // tests/data/analyze: a 3-D segmenter and two volumes [2, 1, 4, 8, 8] with class indices (make_volume.py).
+    const std::string d = std::string(CAMKIT_TEST_DATA_DIR) + "/analyze/";
+    const auto r = run({"analyze", "--model", d + "volume.pt", "--inputs", d + "x.npy", "--gt", d + "y.npy", "--out", path("out"),
+                        "--layer", "enc", "--layer", "enc.0", "--method", "gradcam", "--save-maps"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto rows = csv(path("out/metrics.csv"));
+    ASSERT_GE(rows.size(), 1u + 2 * 2);
+    std::size_t checked = 0;
+    for (std::size_t k = 1; k < rows.size(); ++k) {
+        const auto& row = rows[k];
+        EXPECT_NE(row[11], "") << "a ground truth gives iou_gt";
+        EXPECT_NE(row[13], "") << "and the model's Dice";
+        const std::size_t n = row[0] == "sample00000" ? 0 : 1;
+        ASSERT_EQ(run({"explain", "--model", d + "volume.pt", "--layer", row[4], "--input", d + "x.npy", "--target", "predicted",
+                       "--class", row[2], "--out", path("explained.npy")})
+                      .status,
+                  0);
+        const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+        const auto got = camkit::io::read_npy<float>(path("out/maps/" + row[0] + "/" + row[1] + "__gradcam__" + row[4] + ".npy"));
+        ASSERT_EQ(got.shape, (camkit::shape_t{4, 8, 8}));
+        for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[n * 256 + i], 1e-6) << row[0] << " " << row[1];
+        ++checked;
+    }
+    EXPECT_EQ(checked, rows.size() - 1);
+    EXPECT_TRUE(fs::is_regular_file(path("out/panels/sample00001.png")));
+}
+
+TEST_F(CamkitTorchAnalyze, ResumesWithoutRecomputingFinishedImages) {
+    draw_three();
+    ASSERT_EQ(run(args()).status, 0);
+    // A finished image is not redone: its panel stays as we overwrite it; a missing record is redone.
+    write_text(path("out/panels/a.png"), "kept");
+    fs::remove(path("out/records/b.csv"));
+    const std::string before_c = slurp(path("out/records/c.csv"));
+    const auto r = run(args());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(slurp(path("out/panels/a.png")), "kept");
+    EXPECT_TRUE(fs::is_regular_file(path("out/records/b.csv")));
+    EXPECT_EQ(slurp(path("out/records/c.csv")), before_c);
+    EXPECT_EQ(csv(path("out/metrics.csv")).size(), 1u + 3 * 8) << "the data set's files come from every record";
+    EXPECT_NE(r.err.find("analyze: 1/1 b done"), std::string::npos) << "one image to do: " << r.err;
+    // Other options on the same --out: refused before any work.
+    expect_bad_input(args({"--target", "gt"}), "holds a run with other options");
+}
+
+TEST_F(CamkitTorchAnalyze, ProgressIsABarWithEtaOnATerminalAndPlainLinesOtherwise) {
+    draw_three();
+    // Not a terminal (the fixture's stderr is a file): one line per image.
+    auto r = run(args());
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("analyze: 1/3 a done (elapsed "), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("analyze: 3/3 c done (elapsed "), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find('\r'), std::string::npos);
+    // A terminal (util-linux's script gives the tool a pseudo-terminal): the bar is redrawn in place.
+    ASSERT_EQ(std::system("command -v script >/dev/null 2>&1"), 0) << "util-linux's script is missing";
+    std::string cmd = camkit_test::shell_quote(tool_path);
+    for (const auto& a : args()) cmd += " " + camkit_test::shell_quote(a == path("out") ? path("out2") : a);
+    const std::string tty = path("tty.txt");
+    ASSERT_EQ(std::system(("timeout 120 script -qec " + camkit_test::shell_quote(cmd) + " /dev/null >" +
+                           camkit_test::shell_quote(tty) + " </dev/null")
+                              .c_str()),
+              0);
+    const std::string shown = slurp(tty);
+    EXPECT_NE(shown.find("\ranalyze [##########....................] 1/3  elapsed "), std::string::npos) << shown;
+    EXPECT_NE(shown.find("\ranalyze [##############################] 3/3  elapsed "), std::string::npos) << shown;
+    EXPECT_NE(shown.find("ETA "), std::string::npos);
+    EXPECT_EQ(shown.find("analyze: 1/3 a done"), std::string::npos) << "no plain lines on a terminal";
+}
+
+TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
+    draw_three();
+    fs::create_directories(path("empty"));
+    write_text(path("model.pt"), "not a model");
+    std::vector<std::string> empty = args();
+    empty[4] = path("empty");
+    empty.erase(empty.begin() + 5, empty.begin() + 7);  // no --masks
+    expect_bad_input(empty, "holds no PNG or JPEG image");
+    expect_bad_input(args({"--layer", "nope"}), "unknown layer 'nope'; valid layers:");
+    expect_bad_input(args({"--method", "nope"}), "unknown method 'nope'");
+    expect_bad_input(args({"--target", "class:2"}), "class 2 is out of range: the model output [1, 2, 20, 24] has 2 classes");
+    std::vector<std::string> bad_model = args();
+    bad_model[2] = path("model.pt");
+    expect_bad_input(bad_model, "not a TorchScript model");
+    expect_bad_input(args({"--mean", "0.5,0.5", "--std", "0.2,0.2"}), "--mean and --std need 3 values (one per input channel), got 2");
+    expect_bad_input(args({"--target", "nope"}), "--target must be predicted, gt, all-classes");
+    expect_bad_input({"analyze", "--model", model_path, "--images", path("images"), "--out", path("out"), "--layer", "enc",
+                      "--method", "gradcam", "--refine"},
+                     "--refine needs two layers or more");
+    expect_bad_input(args({"--method", "gradcam"}), "--method gradcam is given twice");
+    expect_bad_input(args({"--gray"}), "the model failed on " + path("images/a.png") + ":");
+    fs::remove(path("masks/b.png"));
+    expect_bad_input(args(), "has no mask b.png for image b.png");
+}
+
+TEST_F(CamkitTorchAnalyze, BadFileMidRunIsNamedTheRestFinishedAndTheReportWritten) {
+    draw_three();
+    write_text(path("images/b2.png"), "\x89PNG\r\n\x1a\n broken");
+    camkit::io::write_png(path("masks/b2.png"), camkit::rgb_image(20, 24));
+    draw("c", {{2, 12, 4, 4}}, 10, 10);  // image c 10×10 ...
+    camkit::io::write_png(path("masks/c.png"), camkit::rgb_image(20, 24));  // ... with a 20×24 mask
+    const auto r = run(args());
+    EXPECT_EQ(r.status, 2) << r.err;
+    EXPECT_NE(r.err.find("b2.png"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("c.png: mask of size 20x24 for image c.png of size 10x10"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("camkit-torch: 2 of 4 inputs failed"), std::string::npos) << r.err;
+    EXPECT_TRUE(fs::is_regular_file(path("out/records/a.csv")));
+    EXPECT_TRUE(fs::is_regular_file(path("out/records/b.csv")));
+    EXPECT_FALSE(fs::exists(path("out/records/b2.csv")));
+    EXPECT_FALSE(fs::exists(path("out/records/c.csv")));
+    EXPECT_EQ(csv(path("out/metrics.csv")).size(), 1u + 2 * 8);
+    const std::string report = slurp(path("out/report.html"));
+    EXPECT_NE(report.find("Files that failed"), std::string::npos);
+    EXPECT_NE(report.find("b2.png"), std::string::npos);
+    EXPECT_NE(slurp(path("out/summary.json")).find("b2.png"), std::string::npos);
+}
+
+TEST_F(CamkitTorchAnalyze, InterruptStopsAfterTheCurrentImageAndLeavesNoPartialFile) {
+    for (int i = 0; i < 60; ++i) draw("img" + std::to_string(1000 + i), {{3, 3, 6, 6}, {12, 14, 5, 5}}, 32, 32);
+    const std::vector<std::string> a = args({"--method", "gradcam++", "--method", "xgradcam", "--save-maps"});
+    const pid_t pid = fork();
+    ASSERT_GE(pid, 0);
+    if (pid == 0) {
+        std::vector<char*> argv{const_cast<char*>(tool_path)};
+        for (const auto& s : a) argv.push_back(const_cast<char*>(s.c_str()));
+        argv.push_back(nullptr);
+        const std::string log = path("interrupt.log");
+        freopen(log.c_str(), "w", stderr);
+        freopen("/dev/null", "w", stdout);
+        execv(tool_path, argv.data());
+        _exit(127);
+    }
+    // Wait for the first finished image, then interrupt.
+    const auto start = std::chrono::steady_clock::now();
+    while (!fs::exists(path("out/records/img1000.csv")) && std::chrono::steady_clock::now() - start < std::chrono::seconds(60))
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    kill(pid, SIGINT);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 130);
+    std::size_t records = 0, staging = 0;
+    for (const auto& e : fs::recursive_directory_iterator(path("out"))) {
+        const std::string name = e.path().filename().string();
+        if (name.starts_with(".camkit-")) ++staging;
+        if (e.path().parent_path().filename() == "records") {
+            ++records;
+            EXPECT_TRUE(camkit_analyze::read_record(e.path().string(), e.path().stem().string())) << "partial record " << name;
+        }
+    }
+    EXPECT_EQ(staging, 0u);
+    EXPECT_GE(records, 1u);
+    EXPECT_LT(records, 60u) << "the run was not interrupted";
+    EXPECT_EQ(csv(path("out/metrics.csv")).size(), 1 + records * 16) << "the report covers the finished images";
+    // The next run finishes the rest.
+    const auto r = run(args({"--method", "gradcam++", "--method", "xgradcam", "--save-maps"}));
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(csv(path("out/metrics.csv")).size(), 1u + 60 * 16);
+}
+
+TEST_F(CamkitTorchAnalyze, ReportLoadsInHeadlessChromiumWithEveryPicture) {
+    // CI must not shrink silently: without Chromium this test fails (scripts/setup.sh installs it).
+    ASSERT_EQ(std::system("command -v chromium >/dev/null 2>&1"), 0)
+        << "chromium is not installed (Debian package 'chromium', in scripts/setup.sh)";
+    draw_three();
+    ASSERT_EQ(run(args()).status, 0);
+    const std::string page = "file://" + fs::absolute(path("out/report.html")).string();
+    const std::string flags = "--headless --no-sandbox --disable-gpu --allow-file-access-from-files ";
+    const std::string dom = path("dom.html"), shot = path("shot.png");
+    ASSERT_EQ(std::system(("timeout 120 chromium " + flags + "--dump-dom " + camkit_test::shell_quote(page) + " >" +
+                           camkit_test::shell_quote(dom) + " 2>/dev/null")
+                              .c_str()),
+              0);
+    const std::string loaded = slurp(dom);
+    EXPECT_NE(loaded.find("data-images=\"3/3\""), std::string::npos) << "a picture did not load: " << loaded.substr(0, 300);
+    EXPECT_NE(loaded.find("id=\"summary-table\""), std::string::npos);
+    EXPECT_NE(loaded.find("Most focused: <b>hirescam</b>"), std::string::npos);
+    ASSERT_EQ(std::system(("timeout 120 chromium " + flags + "--window-size=1200,1400 --screenshot=" +
+                           camkit_test::shell_quote(shot) + " " + camkit_test::shell_quote(page) + " >/dev/null 2>&1")
+                              .c_str()),
+              0);
+    const camkit::rgb_image s = camkit::io::read_image(shot);
+    EXPECT_EQ(s.width, 1200u);
+    EXPECT_EQ(s.height, 1400u);
+    // A broken picture would also show in the page: check the negative case too.
+    fs::remove(path("out/panels/b.png"));
+    ASSERT_EQ(std::system(("timeout 120 chromium " + flags + "--dump-dom " + camkit_test::shell_quote(page) + " >" +
+                           camkit_test::shell_quote(dom) + " 2>/dev/null")
+                              .c_str()),
+              0);
+    EXPECT_NE(slurp(dom).find("data-images=\"2/3\""), std::string::npos);
+}
+
+}  // namespace
