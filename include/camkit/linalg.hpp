@@ -21,7 +21,7 @@ inline double dot(const double* x, const double* y, std::size_t n) {
     pack_t<double> acc = broadcast<double>(0);
     std::size_t i = 0;
     for (; i + W <= n; i += W) acc += load(x + i) * load(y + i);
-    double total = lane_sum<double>(acc);
+    double total = lane_sum(acc);
     for (; i < n; ++i) total += x[i] * y[i];
     return total;
 }
