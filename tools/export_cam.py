@@ -28,7 +28,7 @@ Use from Python:
     export_cam(model, "layer4", torch.randn(1, 3, 224, 224), "model.pt2")
 or from the command line, with a factory that returns the model (weights loaded):
     python tools/export_cam.py --factory mypkg.models:make_model --layer layer4 \
-        --input-shape 1,3,224,224 --out model.pt2 [--weights state_dict.pt] [--forward-only]
+        --input-shape 1,3,224,224 --out model.pt2 [--weights state_dict.pt] [--forward-only|--gradient-only]
 """
 import argparse
 import importlib
@@ -70,6 +70,11 @@ def run_recording(model, module, x):
     return y, recorded[0]
 
 
+def _shape_text(t):
+    """A tensor's shape as the metadata records it: "2,3,24,24"."""
+    return ",".join(str(int(e)) for e in t.shape)
+
+
 class _Forward(torch.nn.Module):
     """f(x) -> (output, activations); the model is the only submodule, so constants keep its names."""
 
@@ -101,11 +106,16 @@ def _compile(program, example, metadata):
     return torch._inductor.aot_compile(program.module(), example, options=options)
 
 
-def export_cam(model, layer, example_input, path, forward_only=False):
+def export_cam(model, layer, example_input, path, functions=("gradient", "forward")):
     """Writes the AOTInductor package `path` (.pt2) of `model` explained at `layer` (a dotted
-    submodule name) for inputs of exactly example_input's shape and dtype; returns `path`."""
+    submodule name) for inputs of exactly example_input's shape and dtype; returns `path`.
+    `functions`: which of "gradient" and "forward" it holds (camkit runs the gradient function
+    with a zero seed where it needs a forward and the package has none)."""
     from torch._inductor.package import package_aoti
 
+    functions = [f for f in ("gradient", "forward") if f in functions]
+    if not functions:
+        raise ValueError("functions must name gradient, forward or both")
     if not isinstance(example_input, torch.Tensor) or example_input.dim() < 3:
         raise ValueError("example_input must be a tensor [N, C, *S] with 1 to 3 spatial axes")
     model = model.eval()
@@ -116,22 +126,22 @@ def export_cam(model, layer, example_input, path, forward_only=False):
     if y.dim() < 2 or y.shape[0] != x.shape[0] or a.dim() < 2 or a.shape[0] != x.shape[0]:
         raise ValueError(f"camkit needs an output [N, C, ...] and activations [N, K, ...] with N = {x.shape[0]}, "
                          f"got output {list(y.shape)} and activations {list(a.shape)}")
-    shape = lambda t: ",".join(str(int(e)) for e in t.shape)
     metadata = {
         "camkit.format": FORMAT,
         "camkit.layer": layer,
-        "camkit.functions": "forward" if forward_only else "gradient,forward",
-        "camkit.input_shape": shape(x),
+        "camkit.functions": ",".join(functions),
+        "camkit.input_shape": _shape_text(x),
         "camkit.input_dtype": str(x.dtype).replace("torch.", ""),
-        "camkit.output_shape": shape(y),
-        "camkit.activation_shape": shape(a),
+        "camkit.output_shape": _shape_text(y),
+        "camkit.activation_shape": _shape_text(a),
         "camkit.torch_version": torch.__version__,
     }
     files = {}
-    with torch.no_grad():
-        forward = torch.export.export(_Forward(model, layer), (x,))
-    files["forward"] = _compile(forward, (x,), metadata)
-    if not forward_only:
+    if "forward" in functions:
+        with torch.no_grad():
+            forward = torch.export.export(_Forward(model, layer), (x,))
+        files["forward"] = _compile(forward, (x,), metadata)
+    if "gradient" in functions:
         seed = torch.zeros_like(y)
         traced = make_fx(_gradient_function(model, module))(x, seed)
         gradient = torch.export.export(traced, (x, seed))
@@ -147,7 +157,9 @@ def main(argv=None):
     p.add_argument("--input-shape", help="N,C,*S of the example input (random normal values)")
     p.add_argument("--input", help=".npy example input (instead of --input-shape)")
     p.add_argument("--weights", help="a state_dict saved by torch.save, loaded into the model")
-    p.add_argument("--forward-only", action="store_true", help="only f(x) -> (output, activations)")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--forward-only", action="store_true", help="only f(x) -> (output, activations)")
+    only.add_argument("--gradient-only", action="store_true", help="only f(x, seed) -> (output, activations, gradients)")
     p.add_argument("--out", required=True, help="the package to write (.pt2)")
     a = p.parse_args(argv)
     module_name, _, attr = a.factory.partition(":")
@@ -163,7 +175,8 @@ def main(argv=None):
         x = torch.from_numpy(np.load(a.input))
     else:
         x = torch.randn([int(e) for e in a.input_shape.split(",")])
-    export_cam(model, a.layer, x, a.out, forward_only=a.forward_only)
+    functions = ["forward"] if a.forward_only else ["gradient"] if a.gradient_only else ["gradient", "forward"]
+    export_cam(model, a.layer, x, a.out, functions)
     print(f"export_cam: {a.out}: layer {a.layer}, input {list(x.shape)}")
     return 0
 

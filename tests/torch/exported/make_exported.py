@@ -5,6 +5,7 @@ what the C++ tests compare the packages' maps with, all into the directory given
   cnn.pt2, cnn.pt              SmallCNN (classifier, layer features.3): the gradient + forward
                                package and the same network as TorchScript (torch.jit.trace)
   cnn_forward_only.pt2         SmallCNN's forward-only package
+  cnn_gradient_only.pt2        SmallCNN's package without the forward function
   cnn_input.npy                its input [2, 3, 24, 24]; cnn_classes.txt one class per sample
   cnn_<method>.npy             pytorch-grad-cam's end-to-end maps cam(input, ClassifierOutputTarget)
                                for gradcam hirescam gradcampp xgradcam layercam gradcam_elementwise
@@ -14,6 +15,7 @@ what the C++ tests compare the packages' maps with, all into the directory given
   unet_input.npy, unet_mask.npy  its input [2, 1, 32, 32] and a mask [32, 32] for class unet_class.txt
   unet_<method>.npy            pytorch-grad-cam's maps with SemanticSegmentationTarget(class, mask)
                                for gradcam hirescam
+  plain.pt2                    an AOTInductor package without camkit's metadata
   versions.txt                 the packages' versions
 
 The weights come from torch.manual_seed, so every run writes the same networks; pytorch-grad-cam
@@ -110,7 +112,8 @@ def main(out):
         f.write(" ".join(map(str, classes)) + "\n")
     torch.jit.trace(cnn, x).save(os.path.join(out, "cnn.pt"))
     export_cam(cnn, "features.3", x, os.path.join(out, "cnn.pt2"))
-    export_cam(cnn, "features.3", x, os.path.join(out, "cnn_forward_only.pt2"), forward_only=True)
+    export_cam(cnn, "features.3", x, os.path.join(out, "cnn_forward_only.pt2"), functions=["forward"])
+    export_cam(cnn, "features.3", x, os.path.join(out, "cnn_gradient_only.pt2"), functions=["gradient"])
     names = {"GradCAM": "gradcam", "HiResCAM": "hirescam", "GradCAMPlusPlus": "gradcampp", "XGradCAM": "xgradcam",
              "LayerCAM": "layercam", "GradCAMElementWise": "gradcam_elementwise", "ScoreCAM": "scorecam"}
     for method, name in names.items():
@@ -131,6 +134,14 @@ def main(out):
     for method, name in [("GradCAM", "gradcam"), ("HiResCAM", "hirescam")]:
         maps = library_maps(lib, method, unet, unet.dec2, u, [SemanticSegmentationTarget(cls, mask)] * 2)
         np.save(os.path.join(out, f"unet_{name}.npy"), maps)
+
+    # An AOTInductor package of a forward function without camkit's metadata.
+    from torch._inductor.package import package_aoti
+    tiny, t = nn.Linear(3, 2).eval(), torch.randn(1, 3)
+    with torch.no_grad():
+        program = torch.export.export(tiny, (t,))
+    package_aoti(os.path.join(out, "plain.pt2"),
+                 {"forward": torch._inductor.aot_compile(program.module(), (t,), options={"aot_inductor.package": True})})
 
     with open(os.path.join(out, "versions.txt"), "w") as f:
         f.write(", ".join(f"{p} {importlib.metadata.version(p)}" for p in ["torch", "grad-cam", "numpy"]) + "\n")
