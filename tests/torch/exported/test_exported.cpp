@@ -229,6 +229,7 @@ TEST_F(ExportedCnn, FaithfulnessRunsAnyBatchSize) {
     ASSERT_EQ(out.sizes(), (std::vector<std::int64_t>{3, 3}));
     const at::Tensor ref = script.forward({three}).toTensor();
     EXPECT_LE(relative_error(out, ref, "forward of 3 inputs"), tolerance);
+    EXPECT_THROW(forward(at::zeros({0, 3, 24, 24})), camkit::error);
 }
 
 TEST_F(ExportedCnn, ForwardOnlyPackage) {

@@ -129,6 +129,13 @@ public:
     /// Names the layer in error messages.
     std::string describe() const { return "layer '" + layer_ + "' of the exported model " + path_; }
 
+    /// Throws camkit::error unless the package has the gradient function.
+    void require_gradient() const {
+        camkit::detail::require(gradient_ != nullptr, "exported model: " + path_ +
+                                                          " is a forward-only package; the gradient-based methods need "
+                                                          "the gradient function (export without --forward-only)");
+    }
+
     /// f(x) -> {output, A}: the forward function, or the gradient function with a zero seed in a
     /// package without one.
     recorded_pass run_forward(const at::Tensor& input) {
@@ -144,9 +151,7 @@ public:
     /// f(x, seed) -> {output, A, G = ∂⟨output, seed⟩/∂A}, scores left undefined; the seed has the
     /// output's shape.
     captured run_gradient(const at::Tensor& input, const at::Tensor& seed) {
-        camkit::detail::require(gradient_ != nullptr, "exported model: " + path_ +
-                                                          " is a forward-only package; the gradient-based methods need "
-                                                          "the gradient function (export without --forward-only)");
+        require_gradient();
         check_input(input);
         camkit::detail::require(seed.defined() && shape_of(seed) == output_shape_,
                                 "exported model: the seed must have the output's shape " + to_string(output_shape_) +
@@ -236,7 +241,8 @@ namespace detail {
 /// last one padded with zeros. The outputs only, as Score-CAM and the faithfulness metrics need.
 inline at::Tensor forward_any_batch(exported_model& m, const at::Tensor& batch) {
     const auto n = static_cast<std::int64_t>(m.input_shape().at(0));
-    camkit::detail::require(batch.defined() && batch.dim() >= 1, "exported model: the input is an undefined tensor");
+    camkit::detail::require(batch.defined() && batch.dim() >= 1 && batch.size(0) >= 1,
+                            "exported model: the model needs a batch of at least one input");
     std::vector<at::Tensor> outs;
     for (std::int64_t b0 = 0; b0 < batch.size(0); b0 += n) {
         const std::int64_t b = std::min(n, batch.size(0) - b0);
@@ -272,9 +278,7 @@ inline std::pair<at::Tensor, at::Tensor> capture_activations(exported_model& m, 
 /// linear targets (their seed follows from the recorded output shape); the forward function
 /// first for targets that depend on the output (the predicted class, a probability, a score).
 inline captured capture_gradients(exported_model& m, const at::Tensor& input, const objective& what = {}) {
-    camkit::detail::require(m.has_gradient(), "exported model: " + m.path() +
-                                                  " is a forward-only package; the gradient-based methods need the "
-                                                  "gradient function (export without --forward-only)");
+    m.require_gradient();
     m.check_input(input);
     if (what.depends_on_output_values()) {
         auto [scores, seed] = what.seed_and_score(m.run_forward(input).output);
