@@ -11,6 +11,9 @@
 #include <camkit/torch/torch.hpp>
 
 #include <torch/cuda.h>
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+#include <camkit/torch/exported.hpp>  // --model M.pt2 (LibTorch 2.6+)
+#endif
 
 #include <algorithm>
 #include <exception>
@@ -39,8 +42,11 @@ constexpr const char* help =
     "           [--mask MASK.npy|MASK.png] [--size HxW] [--renormalize] [--device cpu|cuda]\n"
     "           [--batch-size B] [--png OUT.png]\n"
     "\n"
-    "  --model M.pt      a TorchScript file; it is put in eval mode\n"
-    "  --layer NAME      dotted path of the layer to explain ('camkit-torch layers' lists them)\n"
+    "  --model M.pt      a TorchScript file; it is put in eval mode; or M.pt2, a package of\n"
+    "                    tools/export_cam.py (AOTInductor, LibTorch 2.6+: docs/exported.md), which\n"
+    "                    records its layer and takes inputs of exactly its export shape\n"
+    "  --layer NAME      dotted path of the layer to explain ('camkit-torch layers' lists them);\n"
+    "                    optional for a .pt2 (it must then name the recorded layer)\n"
     "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
     "                    read as [1, 3, H, W] RGB in [0, 1] (no mean/std normalization: use .npy for that)\n"
     "  --out MAP.npy     the finished maps, float32 [N, *size]\n"
@@ -93,6 +99,9 @@ struct explain_args {
     camkit::options opt;
 };
 
+/// True for an AOTInductor package (M.pt2 of tools/export_cam.py), explained by compute_exported_map.
+bool is_package_path(const std::string& p) { return std::filesystem::path(p).extension() == ".pt2"; }
+
 explain_args parse_explain_args(const std::vector<std::string>& args) {
     explain_args a;
     camkit_cli::option_parser("camkit-torch explain")
@@ -124,7 +133,7 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .flag("--renormalize", a.opt.renormalize)
         .parse(args);
     if (a.model.empty()) fail("--model is required");
-    if (a.layer.empty()) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    if (a.layer.empty() && !is_package_path(a.model)) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
     if (a.input.empty()) fail("--input is required");
     if (a.out.empty()) fail("--out is required");
     if (!known_method(a.method))
@@ -272,6 +281,32 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
     return camkit::overlay(one, *image);
 }
 
+/// Fails unless the model gave one output batch [N, C] or [N, C, *P] for the N inputs.
+void check_output_shape(const at::Tensor& output, const at::Tensor& input) {
+    if (output.dim() < 2 || output.dim() > 5 || output.size(0) != input.size(0))
+        fail("the model output has shape " + camkit::to_string(camkit::torch::shape_of(output)) +
+             "; camkit-torch needs [N, C] or [N, C, *P] with N = " + std::to_string(input.size(0)));
+}
+
+/// The maps of --method and --target for a model with output `output`: Score-CAM through
+/// `score_cam(what, options)`, every other method M through `explain(type<M>, what)`.
+template <class ScoreCam, class Explain>
+at::Tensor method_maps(const explain_args& a, const at::Tensor& output, ScoreCam&& score_cam, Explain&& explain) {
+    const std::vector<camkit::target> targets = make_targets(a, output);
+    // --target softmax explains the probabilities: the targets' reductions applied to them.
+    const camkit::torch::objective what = a.target == "softmax"
+                                              ? camkit::torch::objective(camkit::torch::probability_score{targets})
+                                              : camkit::torch::objective(targets);
+    if (a.method == "scorecam") {
+        camkit::torch::score_cam_options sopt;
+        sopt.batch_size = a.batch_size;
+        return score_cam(what, sopt);
+    }
+    at::Tensor map;
+    camkit::with_method(a.method, [&](auto type) { map = explain(type, what); });
+    return map;
+}
+
 /// Runs the model and the method on `input`: the finished maps [N, *size] on `device`.
 at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Tensor input, const camkit::shape_t& size,
                        const at::Device& device) {
@@ -285,34 +320,60 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
         at::NoGradGuard no_grad;
         output = layer.forward(input).output;
     }
-    if (output.dim() < 2 || output.dim() > 5 || output.size(0) != input.size(0))
-        fail("the model output has shape " + camkit::to_string(camkit::torch::shape_of(output)) +
-             "; camkit-torch needs [N, C] or [N, C, *P] with N = " + std::to_string(input.size(0)));
+    check_output_shape(output, input);
     camkit::options opt = a.opt;
     opt.size = size;
     if (a.method == "cam") return head_cam(a, model, input, opt);
-    const std::vector<camkit::target> targets = make_targets(a, output);
-    // --target softmax explains the probabilities: the targets' reductions applied to them.
-    const camkit::torch::objective what = a.target == "softmax"
-                                              ? camkit::torch::objective(camkit::torch::probability_score{targets})
-                                              : camkit::torch::objective(targets);
-    if (a.method == "scorecam") {
-        camkit::torch::score_cam_options sopt;
-        sopt.batch_size = a.batch_size;
-        return camkit::torch::score_cam(model, a.layer, input, what, opt, sopt).map;
-    }
     // Gradients reach the layer even when the model's weights are frozen.
     const at::Tensor x = input.detach().requires_grad_(true);
-    at::Tensor map;
-    camkit::with_method(a.method, [&](auto type) {
-        using M = typename decltype(type)::type;
-        map = camkit::torch::explain<M>(layer, x, what, opt).cam.map;
-    });
-    return map;
+    return method_maps(
+        a, output,
+        [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
+            return camkit::torch::score_cam(model, a.layer, input, what, opt, sopt).map;
+        },
+        [&](auto type, const camkit::torch::objective& what) {
+            return camkit::torch::explain<typename decltype(type)::type>(layer, x, what, opt).cam.map;
+        });
+}
+
+/// --model M.pt2: the maps of the layer the package records (--layer, if given, must name it).
+/// A target that needs the output (predicted, regions, softmax) takes it from the forward function.
+at::Tensor compute_exported_map(explain_args& a, const at::Tensor& input, const camkit::shape_t& size,
+                                const at::Device& device) {
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+    camkit::torch::exported_model m(a.model);
+    if (!a.layer.empty() && a.layer != m.layer())
+        fail(a.model + " records layer '" + m.layer() + "', not --layer " + a.layer + " (export it at that layer)");
+    a.layer = m.layer();
+    const at::Tensor x = input.to(device);
+    const at::Tensor output = camkit::torch::capture_activations(m, x).first;
+    check_output_shape(output, x);
+    camkit::options opt = a.opt;
+    opt.size = size;
+    if (a.method == "cam") {
+        std::vector<std::size_t> classes;
+        for (std::int64_t n = 0; n < output.size(0); ++n)
+            classes.push_back(a.cls ? static_cast<std::size_t>(*a.cls)
+                                    : static_cast<std::size_t>(output.select(0, n).argmax().item<std::int64_t>()));
+        return camkit::torch::cam(m, x, a.head, classes, opt).map;
+    }
+    return method_maps(
+        a, output,
+        [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
+            return camkit::torch::score_cam(m, x, what, opt, sopt).map;
+        },
+        [&](auto type, const camkit::torch::objective& what) {
+            return camkit::torch::explain<typename decltype(type)::type>(m, x, what, opt).cam.map;
+        });
+#else
+    (void)input, (void)size, (void)device;
+    fail("--model " + a.model + ": this camkit-torch was built with a LibTorch without AOTInductor (before 2.6), "
+         "which cannot load .pt2 packages; use a TorchScript model");
+#endif
 }
 
 int run_explain(const std::vector<std::string>& args) {
-    const explain_args a = parse_explain_args(args);
+    explain_args a = parse_explain_args(args);
 
     // Every file is checked before any work: inputs are regular files, outputs are neither inputs
     // nor each other and can be written; the headers bound the memory before any data is read.
@@ -334,7 +395,8 @@ int run_explain(const std::vector<std::string>& args) {
         fail("--device cuda: this LibTorch build or machine has no CUDA device");
 
     const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
-    torch::jit::Module model = camkit_torch_tool::load_model(a.model);
+    std::optional<torch::jit::Module> model;
+    if (!is_package_path(a.model)) model = camkit_torch_tool::load_model(a.model);
     std::optional<camkit::rgb_image> image;
     const at::Tensor input = load_input(a.input, image);
     camkit::shape_t size(input.sizes().begin() + 2, input.sizes().end());
@@ -342,7 +404,7 @@ int run_explain(const std::vector<std::string>& args) {
 
     camkit::tensor<float> map;
     try {
-        map = to_host(compute_map(a, model, input, size, device));
+        map = to_host(model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device));
     } catch (const camkit_cli::usage_error&) {
         throw;
     } catch (const camkit::error&) {

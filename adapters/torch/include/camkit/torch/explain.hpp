@@ -219,6 +219,9 @@ public:
         return {camkit::torch::seed_and_score(output, predicted).seed};
     }
 
+    /// False for linear targets, whose seed follows from the output's shape alone.
+    bool depends_on_output_values() const { return !linear_; }
+
 private:
     std::span<const target> targets_;
     bool linear_ = false;

@@ -1,0 +1,430 @@
+// Models exported with tools/export_cam.py (AOTInductor packages), explained by
+// camkit::torch::exported_model and by `camkit-torch explain --model M.pt2`. The fixture test
+// (make_exported.py) exports a small CNN and the demo's U-Net on this machine and writes the maps
+// pytorch-grad-cam gives for the same weights and inputs; here every method's map of a package is
+// compared with those and with camkit's own maps of the same network saved as TorchScript
+// (scripted_layer), all to 1e-5 of each map's maximum. Every error path of the header is exercised.
+#include <camkit/camkit.hpp>
+#include <camkit/io/npy.hpp>
+#include <camkit/torch/exported.hpp>
+#include <camkit/torch/faithfulness.hpp>
+#include <camkit/torch/scripted.hpp>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/jit/serialization/import.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "common/tool_fixture.hpp"
+
+namespace ct = camkit::torch;
+
+namespace {
+
+const std::string dir = std::string(CAMKIT_EXPORTED_DIR) + "/";
+
+/// The tolerance of every comparison: max|actual − reference| ≤ 1e-5 · max|reference| per map.
+constexpr double tolerance = 1e-5;
+
+at::Tensor load(const std::string& name) {
+    const auto t = camkit::io::read_npy<float>(dir + name);
+    return at::tensor(t.values, at::kFloat).view(ct::sizes_of(t.shape)).clone();
+}
+
+std::vector<std::int64_t> numbers(const std::string& name) {
+    std::ifstream in(dir + name);
+    std::vector<std::int64_t> v;
+    for (std::int64_t x; in >> x;) v.push_back(x);
+    return v;
+}
+
+/// max over the maps (first axis) of max|actual − reference| / max|reference|.
+double relative_error(const at::Tensor& actual, const at::Tensor& reference, const std::string& what) {
+    EXPECT_EQ(actual.sizes(), reference.sizes()) << what;
+    if (actual.sizes() != reference.sizes()) return 1e30;
+    const auto n = reference.size(0);
+    const at::Tensor a = actual.detach().to(at::kDouble).reshape({n, -1}), r = reference.to(at::kDouble).reshape({n, -1});
+    const double err = ((a - r).abs().amax(1) / r.abs().amax(1).clamp_min(1e-30)).max().item<double>();
+    std::printf("[ exported  ] %-40s max relative error %.3g\n", what.c_str(), err);
+    return err;
+}
+
+template <class Method>
+ct::explained explain_both(ct::exported_model& exported, ct::scripted_layer& scripted, const at::Tensor& x,
+                           const ct::objective& what, const camkit::options& opt, ct::explained& reference) {
+    reference = ct::explain<Method>(scripted, x.detach().requires_grad_(true), what, opt);
+    return ct::explain<Method>(exported, x, what, opt);
+}
+
+/// A network of the fixture (`name`.pt2, `name`.pt, `name`_input.npy) explained at `layer`, and
+/// pytorch-grad-cam's end-to-end pipeline (resize to the input, renormalize) as camkit options.
+class ExportedNet : public ::testing::Test {
+protected:
+    ExportedNet(const std::string& name, std::string layer, camkit::shape_t input_size)
+        : model(dir + name + ".pt2"), script(torch::jit::load(dir + name + ".pt")), x(load(name + "_input.npy")),
+          layer_name(std::move(layer)), net(name) {
+        script.eval();
+        library_pipeline.size = std::move(input_size);
+        library_pipeline.renormalize = true;
+    }
+
+    /// `Method`'s maps of the package against pytorch-grad-cam's `file`, and its gradients, raw and
+    /// finished maps against camkit's TorchScript ones.
+    template <class Method>
+    void compare(const std::string& file) {
+        ct::scripted_layer layer(script, layer_name);
+        ct::explained ref;
+        const ct::explained e = explain_both<Method>(model, layer, x, targets, library_pipeline, ref);
+        const std::string what = net + " " + std::string(Method::name);
+        EXPECT_LE(relative_error(e.cam.map, load(file), what + " vs pytorch-grad-cam"), tolerance);
+        EXPECT_LE(relative_error(e.gradients, ref.gradients, what + " gradients vs TorchScript"), tolerance);
+        EXPECT_LE(relative_error(e.cam.raw, ref.cam.raw, what + " raw vs TorchScript"), tolerance);
+        EXPECT_LE(relative_error(e.cam.map, ref.cam.map, what + " map vs TorchScript"), tolerance);
+    }
+
+    ct::exported_model model;
+    torch::jit::Module script;
+    at::Tensor x;
+    std::string layer_name, net;
+    std::vector<camkit::target> targets;
+    camkit::options library_pipeline;
+};
+
+class ExportedCnn : public ExportedNet {
+protected:
+    ExportedCnn() : ExportedNet("cnn", "features.3", {24, 24}) {
+        for (std::int64_t c : numbers("cnn_classes.txt")) targets.push_back(camkit::class_score(static_cast<std::size_t>(c)));
+    }
+    void SetUp() override { ASSERT_EQ(targets.size(), 2u); }
+};
+
+TEST_F(ExportedCnn, RecordsTheLayerFunctionsAndShapes) {
+    EXPECT_EQ(model.layer(), "features.3");
+    EXPECT_TRUE(model.has_gradient());
+    EXPECT_TRUE(model.has_forward());
+    EXPECT_EQ(model.input_shape(), (camkit::shape_t{2, 3, 24, 24}));
+    EXPECT_EQ(model.output_shape(), (camkit::shape_t{2, 3}));
+    EXPECT_EQ(model.activation_shape(), (camkit::shape_t{2, 12, 12, 12}));
+    EXPECT_EQ(model.metadata().at("camkit.format"), "1");
+    EXPECT_EQ(model.describe(), "layer 'features.3' of the exported model " + dir + "cnn.pt2");
+}
+
+TEST_F(ExportedCnn, ForwardAndGradientsMatchTorchScript) {
+    ct::scripted_layer layer(script, "features.3");
+    const ct::captured ref = ct::capture_gradients(layer, x.detach().requires_grad_(true), targets);
+    const ct::captured c = ct::capture_gradients(model, x, targets);
+    EXPECT_LE(relative_error(c.output, ref.output, "output"), tolerance);
+    EXPECT_LE(relative_error(c.activations, ref.activations, "activations"), tolerance);
+    EXPECT_LE(relative_error(c.gradients, ref.gradients, "gradients"), tolerance);
+    EXPECT_LE(relative_error(c.scores.unsqueeze(1), ref.scores.unsqueeze(1), "scores"), tolerance);
+    // The scores are the target logits of the output.
+    EXPECT_NEAR(c.scores[0].item<double>(), c.output[0][2].item<double>(), 1e-6);
+    EXPECT_NEAR(c.scores[1].item<double>(), c.output[1][0].item<double>(), 1e-6);
+    const auto [out, a] = ct::capture_activations(model, x);
+    EXPECT_TRUE(at::equal(out, c.output));
+    EXPECT_TRUE(at::equal(a, c.activations));
+}
+
+TEST_F(ExportedCnn, GradCamMatchesLibraryAndTorchScript) { compare<camkit::grad_cam>("cnn_gradcam.npy"); }
+TEST_F(ExportedCnn, HiResCamMatchesLibraryAndTorchScript) { compare<camkit::hires_cam>("cnn_hirescam.npy"); }
+TEST_F(ExportedCnn, GradCamPlusPlusMatchesLibraryAndTorchScript) { compare<camkit::grad_cam_plus_plus>("cnn_gradcampp.npy"); }
+TEST_F(ExportedCnn, XGradCamMatchesLibraryAndTorchScript) { compare<camkit::xgrad_cam>("cnn_xgradcam.npy"); }
+TEST_F(ExportedCnn, LayerCamMatchesLibraryAndTorchScript) { compare<camkit::layer_cam>("cnn_layercam.npy"); }
+TEST_F(ExportedCnn, GradCamElementWiseMatchesLibraryAndTorchScript) {
+    compare<camkit::grad_cam_elementwise>("cnn_gradcam_elementwise.npy");
+}
+
+TEST_F(ExportedCnn, EveryRegisteredMethodMatchesTorchScript) {
+    ct::scripted_layer layer(script, "features.3");
+    int methods = 0;
+    for (const auto name : camkit::method_names()) {
+        camkit::with_method(std::string(name), [&](auto type) {
+            using M = typename decltype(type)::type;
+            ct::explained ref;
+            const ct::explained e = explain_both<M>(model, layer, x, targets, {}, ref);
+            EXPECT_LE(relative_error(e.cam.raw, ref.cam.raw, std::string(name) + " raw vs TorchScript"), tolerance);
+            EXPECT_EQ(e.gradients.defined(), camkit::needs_gradients_v<M>) << name;
+            ++methods;
+        });
+    }
+    EXPECT_GE(methods, 9);
+}
+
+TEST_F(ExportedCnn, ScoreCamMatchesLibraryAndTorchScript) {
+    // Batches of 5 masked inputs: the package (batch 2) runs them in chunks, the last one padded.
+    ct::score_cam_options sopt;
+    sopt.batch_size = 5;
+    const ct::score_cam_result e = ct::score_cam(model, x, targets, library_pipeline, sopt);
+    const ct::score_cam_result ref = ct::score_cam(script, "features.3", x, targets, library_pipeline, sopt);
+    EXPECT_LE(relative_error(e.map, load("cnn_scorecam.npy"), "scorecam vs pytorch-grad-cam"), tolerance);
+    EXPECT_LE(relative_error(e.weights, ref.weights, "scorecam weights vs TorchScript"), tolerance);
+}
+
+TEST_F(ExportedCnn, PredictedClassAndProbabilityRunTheForwardFirst) {
+    ct::scripted_layer layer(script, "features.3");
+    const at::Tensor xg = x.detach().requires_grad_(true);
+    // Nothing: each sample's predicted class, which depends on the output's values.
+    const ct::captured p = ct::capture_gradients(model, x);
+    const ct::captured pref = ct::capture_gradients(layer, xg);
+    EXPECT_LE(relative_error(p.gradients, pref.gradients, "predicted class gradients"), tolerance);
+    const std::vector<camkit::target> argmax = ct::predicted_class_targets(p.output);
+    EXPECT_LE(relative_error(p.gradients, ct::capture_gradients(model, x, argmax).gradients, "predicted = argmax"), 0.0);
+    // A probability: its seed is the softmax's derivative at the output.
+    const ct::probability_score prob{targets};
+    const ct::captured q = ct::capture_gradients(model, x, prob);
+    const ct::captured qref = ct::capture_gradients(layer, xg, prob);
+    EXPECT_LE(relative_error(q.gradients, qref.gradients, "probability gradients"), tolerance);
+    EXPECT_LE(relative_error(q.scores.unsqueeze(1), qref.scores.unsqueeze(1), "probability scores"), tolerance);
+    EXPECT_GT(q.scores.min().item<double>(), 0.0);
+    EXPECT_LT(q.scores.max().item<double>(), 1.0);
+}
+
+TEST_F(ExportedCnn, ManyTargetsMatchTorchScript) {
+    ct::scripted_layer layer(script, "features.3");
+    const std::vector<camkit::target> all{camkit::class_score(0), camkit::class_score(1), camkit::class_score(2)};
+    const ct::captured ref = ct::capture_gradients_many(layer, x.detach().requires_grad_(true), all, 1);
+    const ct::captured c = ct::capture_gradients_many(model, x, all, 1);
+    ASSERT_EQ(c.gradients.sizes(), (std::vector<std::int64_t>{3, 12, 12, 12}));
+    EXPECT_LE(relative_error(c.gradients, ref.gradients, "many targets gradients"), tolerance);
+    EXPECT_LE(relative_error(c.activations, ref.activations, "many targets activations"), tolerance);
+    EXPECT_LE(relative_error(c.scores.unsqueeze(1), ref.scores.unsqueeze(1), "many targets scores"), tolerance);
+}
+
+TEST_F(ExportedCnn, CamFromTheHeadThePackageHolds) {
+    const at::Tensor w = model.parameter("fc.weight");
+    at::Tensor wref;
+    for (const auto& p : script.named_parameters(true))
+        if (p.name == "fc.weight") wref = p.value;
+    EXPECT_LE(relative_error(w, wref, "head weight"), 0.0);
+    const std::vector<std::size_t> classes{2, 0};
+    ct::scripted_layer layer(script, "features.3");
+    at::Tensor a;
+    {
+        at::NoGradGuard no_grad;
+        a = layer.forward(x).activations;
+    }
+    const auto ref = ct::cam(a, wref, classes);
+    const auto e = ct::cam(model, x, "fc.weight", classes);
+    EXPECT_LE(relative_error(e.raw, ref.raw, "cam raw vs TorchScript"), tolerance);
+    try {
+        model.parameter("fc.nope");
+        ADD_FAILURE() << "no error";
+    } catch (const camkit::error& err) {
+        EXPECT_NE(std::string(err.what()).find("'fc.nope' is not a parameter the package holds"), std::string::npos);
+        EXPECT_NE(std::string(err.what()).find("fc.weight"), std::string::npos) << err.what();
+    }
+}
+
+TEST_F(ExportedCnn, FaithfulnessRunsAnyBatchSize) {
+    // Three inputs through a package of batch 2: chunks of 2, the second padded; the same as one by one.
+    const at::Tensor three = at::cat({x, x.narrow(0, 0, 1) * 0.5});
+    auto forward = ct::model_traits<ct::exported_model>::forward(model);
+    const at::Tensor out = forward(three);
+    ASSERT_EQ(out.sizes(), (std::vector<std::int64_t>{3, 3}));
+    const at::Tensor ref = script.forward({three}).toTensor();
+    EXPECT_LE(relative_error(out, ref, "forward of 3 inputs"), tolerance);
+    EXPECT_THROW(forward(at::zeros({0, 3, 24, 24})), camkit::error);
+}
+
+TEST_F(ExportedCnn, ForwardOnlyPackage) {
+    ct::exported_model fwd(dir + "cnn_forward_only.pt2");
+    EXPECT_FALSE(fwd.has_gradient());
+    EXPECT_TRUE(fwd.has_forward());
+    EXPECT_EQ(fwd.layer(), "features.3");
+    const ct::explained eigen = ct::explain<camkit::eigen_cam>(fwd, x);
+    EXPECT_LE(relative_error(eigen.cam.raw, ct::explain<camkit::eigen_cam>(model, x).cam.raw, "eigencam forward-only"),
+              tolerance);
+    EXPECT_LE(relative_error(ct::score_cam(fwd, x, targets).map, ct::score_cam(model, x, targets).map, "scorecam forward-only"),
+              tolerance);
+    try {
+        ct::explain<camkit::grad_cam>(fwd, x, targets);
+        ADD_FAILURE() << "no error";
+    } catch (const camkit::error& e) {
+        EXPECT_NE(std::string(e.what()).find("is a forward-only package"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(fwd.run_gradient(x, at::zeros({2, 3})), camkit::error);
+}
+
+TEST_F(ExportedCnn, PackageWithoutForwardRunsTheGradientWithAZeroSeed) {
+    ct::exported_model grad(dir + "cnn_gradient_only.pt2");
+    EXPECT_TRUE(grad.has_gradient());
+    EXPECT_FALSE(grad.has_forward());
+    const auto [out, a] = ct::capture_activations(grad, x);
+    const auto [out_ref, a_ref] = ct::capture_activations(model, x);
+    EXPECT_LE(relative_error(out, out_ref, "zero-seed forward output"), tolerance);
+    EXPECT_LE(relative_error(a, a_ref, "zero-seed forward activations"), tolerance);
+    // The predicted class needs the output first.
+    EXPECT_LE(relative_error(ct::capture_gradients(grad, x).gradients, ct::capture_gradients(model, x).gradients,
+                             "zero-seed predicted class"),
+              tolerance);
+    EXPECT_LE(relative_error(ct::score_cam(grad, x, targets).map, ct::score_cam(model, x, targets).map,
+                             "zero-seed scorecam"),
+              tolerance);
+    try {
+        grad.parameter("fc.weight");
+        ADD_FAILURE() << "no error";
+    } catch (const camkit::error& e) {
+        EXPECT_NE(std::string(e.what()).find("has no forward function"), std::string::npos) << e.what();
+    }
+}
+
+TEST_F(ExportedCnn, ABatchSizeThePackageCannotTakeIsAClearError) {
+    const at::Tensor three = at::randn({3, 3, 24, 24});
+    try {
+        ct::explain<camkit::grad_cam>(model, three, std::vector<camkit::target>(3, camkit::class_score(0)));
+        ADD_FAILURE() << "no error";
+    } catch (const camkit::error& e) {
+        EXPECT_NE(std::string(e.what()).find("takes input of shape [2, 3, 24, 24]"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("got [3, 3, 24, 24]"), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(ct::capture_activations(model, at::randn({2, 3, 16, 16})), camkit::error);
+    EXPECT_THROW(ct::capture_activations(model, x.to(at::kDouble)), camkit::error);
+    EXPECT_THROW(ct::capture_activations(model, at::Tensor()), camkit::error);
+    // Targets are validated against the recorded output shape before anything runs.
+    EXPECT_THROW(ct::capture_gradients(model, x, std::vector<camkit::target>(2, camkit::class_score(3))), camkit::error);
+    EXPECT_THROW(ct::capture_gradients(model, x, std::vector<camkit::target>(1, camkit::class_score(0))), camkit::error);
+    try {
+        model.run_gradient(x, at::zeros({2, 4}));
+        ADD_FAILURE() << "no error";
+    } catch (const camkit::error& e) {
+        EXPECT_NE(std::string(e.what()).find("the seed must have the output's shape [2, 3]"), std::string::npos) << e.what();
+    }
+}
+
+TEST(ExportedModel, LoadErrors) {
+    const auto expect_error = [](const std::string& path, const std::string& needle) {
+        try {
+            ct::exported_model m(path);
+            ADD_FAILURE() << "no error for " << path;
+        } catch (const camkit::error& e) {
+            EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+        }
+    };
+    expect_error(dir + "missing.pt2", "missing.pt2 is not a regular file");
+    expect_error(dir, "is not a regular file");
+    expect_error(dir + "cnn.pt", "cannot load " + dir + "cnn.pt (is it a package written by tools/export_cam.py?)");
+    expect_error(dir + "cnn_input.npy", "cannot load " + dir + "cnn_input.npy");
+    expect_error(dir + "plain.pt2", "has no camkit metadata (camkit.layer)");
+}
+
+TEST(ExportedModel, ParsesShapes) {
+    EXPECT_EQ(ct::detail::parse_shape("2,3,24,24", "k"), (camkit::shape_t{2, 3, 24, 24}));
+    EXPECT_EQ(ct::detail::parse_shape("7", "k"), (camkit::shape_t{7}));
+    for (const char* bad : {"", "2,,3", "2,3,", "a", "-1", "2, 3"}) EXPECT_THROW(ct::detail::parse_shape(bad, "k"), camkit::error) << bad;
+}
+
+class ExportedUnet : public ExportedNet {
+protected:
+    ExportedUnet() : ExportedNet("unet", "dec2", {32, 32}) { targets.assign(2, camkit::mask_sum(cls, mask)); }
+    std::size_t cls = static_cast<std::size_t>(numbers("unet_class.txt").at(0));
+    camkit::tensor<float> mask = camkit::io::read_npy<float>(dir + "unet_mask.npy");
+};
+
+TEST_F(ExportedUnet, RecordsTheLayer) {
+    EXPECT_EQ(model.layer(), "dec2");
+    EXPECT_EQ(model.output_shape(), (camkit::shape_t{2, 4, 32, 32}));
+    EXPECT_EQ(model.activation_shape(), (camkit::shape_t{2, 16, 16, 16}));
+}
+
+TEST_F(ExportedUnet, SegGradCamMatchesLibraryAndTorchScript) { compare<camkit::grad_cam>("unet_gradcam.npy"); }
+TEST_F(ExportedUnet, SegHiResCamMatchesLibraryAndTorchScript) { compare<camkit::hires_cam>("unet_hirescam.npy"); }
+
+TEST_F(ExportedUnet, PredictedRegionAndMeanProbabilityMatchTorchScript) {
+    ct::scripted_layer layer(script, "dec2");
+    const at::Tensor xg = x.detach().requires_grad_(true);
+    // The predicted region of class cls, from the forward function's output.
+    const at::Tensor output = ct::capture_activations(model, x).first;
+    const camkit::tensor<float> y = camkit::tensor<float>(ct::shape_of(output),
+                                                          std::vector<float>(output.data_ptr<float>(),
+                                                                             output.data_ptr<float>() + output.numel()));
+    const std::vector<camkit::target> region(2, camkit::mask_sum(cls, camkit::predicted_region(y, cls)));
+    ct::explained ref;
+    const ct::explained e = explain_both<camkit::grad_cam>(model, layer, x, region, {}, ref);
+    EXPECT_LE(relative_error(e.cam.raw, ref.cam.raw, "U-Net predicted region"), tolerance);
+    // The mean probability of cls over the image: the seed needs the output's values.
+    const ct::probability_score prob{std::vector<camkit::target>(2, camkit::target{cls, std::nullopt, camkit::reduction::mean})};
+    const ct::captured q = ct::capture_gradients(model, x, prob);
+    EXPECT_LE(relative_error(q.gradients, ct::capture_gradients(layer, xg, prob).gradients, "U-Net mean probability"),
+              tolerance);
+}
+
+// ---- camkit-torch with --model M.pt2 ----
+
+#ifdef CAMKIT_TORCH_TOOL
+constexpr const char* tool_path = CAMKIT_TORCH_TOOL;
+#else
+constexpr const char* tool_path = "";
+#endif
+
+class ExportedTool : public camkit_test::tool_fixture {
+protected:
+    ExportedTool() : tool_fixture(tool_path, "camkit-torch") {}
+    void SetUp() override {
+        if (std::string(tool_path).empty()) GTEST_SKIP() << "the camkit-torch tool is not built (CAMKIT_BUILD_EXAMPLES=OFF)";
+        tool_fixture::SetUp();
+    }
+    at::Tensor explain(std::vector<std::string> args) const {
+        args.insert(args.begin(), "explain");
+        args.insert(args.end(), {"--out", path("map.npy")});
+        std::filesystem::remove(path("map.npy"));
+        const auto r = run(args);
+        EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
+        if (r.status != 0) return at::zeros({1});
+        const auto t = camkit::io::read_npy<float>(path("map.npy"));
+        return at::tensor(t.values, at::kFloat).view(ct::sizes_of(t.shape)).clone();
+    }
+};
+
+TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
+    const std::vector<std::string> unet_args{"--input", dir + "unet_input.npy", "--target", "mask-sum", "--class", "1",
+                                             "--mask", dir + "unet_mask.npy", "--renormalize"};
+    auto with = [](std::vector<std::string> head, const std::vector<std::string>& tail) {
+        head.insert(head.end(), tail.begin(), tail.end());
+        return head;
+    };
+    const at::Tensor e = explain(with({"--model", dir + "unet.pt2"}, unet_args));
+    EXPECT_LE(relative_error(e, load("unet_gradcam.npy"), "tool U-Net gradcam vs pytorch-grad-cam"), tolerance);
+    // --layer may repeat the recorded layer.
+    const at::Tensor same = explain(with({"--model", dir + "unet.pt2", "--layer", "dec2", "--method", "hirescam"}, unet_args));
+    EXPECT_LE(relative_error(same, load("unet_hirescam.npy"), "tool U-Net hirescam vs pytorch-grad-cam"), tolerance);
+    // Targets that need the output, against the TorchScript model.
+    for (const auto& target : {std::vector<std::string>{"--target", "predicted", "--class", "2"},
+                                                  {"--target", "largest-component", "--class", "1"},
+                                                  {"--target", "softmax", "--class", "3"}}) {
+        const at::Tensor a = explain(with({"--model", dir + "unet.pt2", "--input", dir + "unet_input.npy"}, target));
+        const at::Tensor b =
+            explain(with({"--model", dir + "unet.pt", "--layer", "dec2", "--input", dir + "unet_input.npy"}, target));
+        EXPECT_LE(relative_error(a, b, "tool U-Net " + target[1] + " vs TorchScript"), tolerance);
+    }
+    for (const auto& method : {std::vector<std::string>{"--method", "scorecam", "--class", "1"},
+                                                  {"--method", "eigencam"},
+                                                  {"--method", "cam", "--head", "fc.weight"},
+                                                  {"--method", "gradcam++"}}) {
+        const at::Tensor a = explain(with({"--model", dir + "cnn.pt2", "--input", dir + "cnn_input.npy"}, method));
+        const at::Tensor b =
+            explain(with({"--model", dir + "cnn.pt", "--layer", "features.3", "--input", dir + "cnn_input.npy"}, method));
+        EXPECT_LE(relative_error(a, b, "tool CNN " + method[1] + " vs TorchScript"), tolerance);
+    }
+}
+
+TEST_F(ExportedTool, ErrorsAndLayers) {
+    const auto r = run({"layers", "--model", dir + "cnn.pt2"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "features.3\n");
+    expect_bad_input({"explain", "--model", dir + "cnn.pt2", "--layer", "features.0", "--input", dir + "cnn_input.npy",
+                      "--out", path("map.npy")},
+                     "records layer 'features.3', not --layer features.0");
+    expect_bad_input({"explain", "--model", dir + "unet.pt2", "--input", dir + "cnn_input.npy", "--out", path("map.npy")},
+                     "takes input of shape [2, 1, 32, 32]");
+    expect_bad_input({"explain", "--model", dir + "cnn_forward_only.pt2", "--input", dir + "cnn_input.npy", "--out",
+                      path("map.npy")},
+                     "is a forward-only package");
+}
+
+}  // namespace

@@ -1,0 +1,185 @@
+#!/usr/bin/env python3
+"""Exports a PyTorch model for camkit as one AOTInductor package (.pt2) with two functions:
+
+  gradient  f(x, seed) -> (output, activations, gradients)
+            output = model(x); activations = A, the output of the layer `layer`; gradients =
+            ∂⟨output, seed⟩/∂A, the gradient of Σ seed · output with respect to A. camkit builds
+            the seed from its targets in C++ (Grad-CAM, HiResCAM, Grad-CAM++, XGrad-CAM, ...).
+  forward   f(x) -> (output, activations), for the gradient-free methods (Eigen-CAM, CAM,
+            Score-CAM) and for the targets that depend on the output (the predicted class or region).
+
+camkit::torch::exported_model (adapters/torch/include/camkit/torch/exported.hpp) loads the package;
+`camkit-torch explain --model M.pt2` explains it. docs/exported.md describes both.
+
+Every shape is static: the package takes exactly the example input's shape (batch size included);
+camkit refuses another shape with a clear error. The package's metadata records the layer, the
+functions present and the shapes (keys camkit.*). AOTInductor compiles C++ code for the machine it
+runs on with the host C++ compiler (here on the CPU), so export where the package will run.
+
+How the gradient function is exported: torch.export cannot trace torch.autograd.grad inside a
+forward (PyTorch 2.15: "We found a fake tensor in the exported program constant's list"), nor
+torch.func.vjp ("attempted to apply meta conversion to view functorch tensor"). So the function,
+autograd.grad included, is first traced to a graph of ATen operations by make_fx (which records the
+backward operations the autograd engine runs), and that graph, which holds no autograd call any
+more, is exported and compiled.
+
+Use from Python:
+    from export_cam import export_cam
+    export_cam(model, "layer4", torch.randn(1, 3, 224, 224), "model.pt2")
+or from the command line, with a factory that returns the model (weights loaded):
+    python tools/export_cam.py --factory mypkg.models:make_model --layer layer4 \
+        --input-shape 1,3,224,224 --out model.pt2 [--weights state_dict.pt] [--forward-only|--gradient-only]
+"""
+import argparse
+import importlib
+import os
+import sys
+
+import numpy as np
+import torch
+from torch.fx.experimental.proxy_tensor import make_fx
+
+FORMAT = "1"  # camkit.format: the layout of the functions' inputs and outputs described above
+
+
+def find_layer(model, layer):
+    """The submodule of `model` at the dotted path `layer`; a ValueError listing the names otherwise."""
+    modules = dict(model.named_modules())
+    if layer not in modules or layer == "":
+        names = " ".join(n for n in modules if n)
+        raise ValueError(f"layer '{layer}' is not a submodule of the model (its layers: {names})")
+    return modules[layer]
+
+
+def run_recording(model, module, x):
+    """Runs model(x) once and returns (output, the output of `module`); checks both are tensors."""
+    recorded = []
+
+    def hook(_mod, _inp, out):
+        recorded.append(out)
+
+    handle = module.register_forward_hook(hook)
+    try:
+        y = model(x)
+    finally:
+        handle.remove()
+    if len(recorded) != 1:
+        raise ValueError(f"the layer was called {len(recorded)} times during one forward; camkit explains one call")
+    if not isinstance(y, torch.Tensor) or not isinstance(recorded[0], torch.Tensor):
+        raise ValueError("the model output and the layer's output must each be one tensor")
+    return y, recorded[0]
+
+
+def _shape_text(t):
+    """A tensor's shape as the metadata records it: "2,3,24,24"."""
+    return ",".join(str(int(e)) for e in t.shape)
+
+
+class _Forward(torch.nn.Module):
+    """f(x) -> (output, activations); the model is the only submodule, so constants keep its names."""
+
+    def __init__(self, model, layer):
+        super().__init__()
+        self.model = model
+        self._layer = [find_layer(model, layer)]  # a list: not registered twice
+
+    def forward(self, x):
+        return run_recording(self.model, self._layer[0], x)
+
+
+def _gradient_function(model, module):
+    """f(x, seed) -> (output, A, ∂⟨output, seed⟩/∂A) with autograd, for make_fx to trace."""
+
+    def f(x, seed):
+        with torch.enable_grad():
+            # x as a leaf that requires grad: A is differentiable even when the weights are frozen.
+            y, a = run_recording(model, module, x.detach().requires_grad_(True))
+            (g,) = torch.autograd.grad((y * seed).sum(), a)
+        return y.detach(), a.detach(), g
+
+    return f
+
+
+def _compile(program, example, metadata):
+    """AOTInductor files of one exported program (compiled on this machine)."""
+    options = {"aot_inductor.package": True, "aot_inductor.metadata": metadata}
+    return torch._inductor.aot_compile(program.module(), example, options=options)
+
+
+def export_cam(model, layer, example_input, path, functions=("gradient", "forward")):
+    """Writes the AOTInductor package `path` (.pt2) of `model` explained at `layer` (a dotted
+    submodule name) for inputs of exactly example_input's shape and dtype; returns `path`.
+    `functions`: which of "gradient" and "forward" it holds (camkit runs the gradient function
+    with a zero seed where it needs a forward and the package has none)."""
+    from torch._inductor.package import package_aoti
+
+    functions = [f for f in ("gradient", "forward") if f in functions]
+    if not functions:
+        raise ValueError("functions must name gradient, forward or both")
+    if not isinstance(example_input, torch.Tensor) or example_input.dim() < 3:
+        raise ValueError("example_input must be a tensor [N, C, *S] with 1 to 3 spatial axes")
+    model = model.eval()
+    module = find_layer(model, layer)
+    x = example_input.detach()
+    with torch.no_grad():
+        y, a = run_recording(model, module, x)
+    if y.dim() < 2 or y.shape[0] != x.shape[0] or a.dim() < 2 or a.shape[0] != x.shape[0]:
+        raise ValueError(f"camkit needs an output [N, C, ...] and activations [N, K, ...] with N = {x.shape[0]}, "
+                         f"got output {list(y.shape)} and activations {list(a.shape)}")
+    metadata = {
+        "camkit.format": FORMAT,
+        "camkit.layer": layer,
+        "camkit.functions": ",".join(functions),
+        "camkit.input_shape": _shape_text(x),
+        "camkit.input_dtype": str(x.dtype).replace("torch.", ""),
+        "camkit.output_shape": _shape_text(y),
+        "camkit.activation_shape": _shape_text(a),
+        "camkit.torch_version": torch.__version__,
+    }
+    files = {}
+    if "forward" in functions:
+        with torch.no_grad():
+            forward = torch.export.export(_Forward(model, layer), (x,))
+        files["forward"] = _compile(forward, (x,), metadata)
+    if "gradient" in functions:
+        seed = torch.zeros_like(y)
+        traced = make_fx(_gradient_function(model, module))(x, seed)
+        gradient = torch.export.export(traced, (x, seed))
+        files["gradient"] = _compile(gradient, (x, seed), metadata)
+    package_aoti(path, files)
+    return path
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--factory", required=True, help="module:callable returning the model (on sys.path or a .py file)")
+    p.add_argument("--layer", required=True, help="dotted name of the layer to explain")
+    p.add_argument("--input-shape", help="N,C,*S of the example input (random normal values)")
+    p.add_argument("--input", help=".npy example input (instead of --input-shape)")
+    p.add_argument("--weights", help="a state_dict saved by torch.save, loaded into the model")
+    only = p.add_mutually_exclusive_group()
+    only.add_argument("--forward-only", action="store_true", help="only f(x) -> (output, activations)")
+    only.add_argument("--gradient-only", action="store_true", help="only f(x, seed) -> (output, activations, gradients)")
+    p.add_argument("--out", required=True, help="the package to write (.pt2)")
+    a = p.parse_args(argv)
+    module_name, _, attr = a.factory.partition(":")
+    if module_name.endswith(".py"):
+        sys.path.insert(0, os.path.dirname(os.path.abspath(module_name)))
+        module_name = os.path.splitext(os.path.basename(module_name))[0]
+    model = getattr(importlib.import_module(module_name), attr or "make_model")()
+    if a.weights:
+        model.load_state_dict(torch.load(a.weights, map_location="cpu"))
+    if (a.input is None) == (a.input_shape is None):
+        p.error("give exactly one of --input and --input-shape")
+    if a.input:
+        x = torch.from_numpy(np.load(a.input))
+    else:
+        x = torch.randn([int(e) for e in a.input_shape.split(",")])
+    functions = ["forward"] if a.forward_only else ["gradient"] if a.gradient_only else ["gradient", "forward"]
+    export_cam(model, a.layer, x, a.out, functions)
+    print(f"export_cam: {a.out}: layer {a.layer}, input {list(x.shape)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
