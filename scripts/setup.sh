@@ -60,6 +60,7 @@ else
     echo "camkit setup: FAILED: $torch_venv still lacks ${torch_missing[*]}"
     exit 1
   fi
+  echo "camkit setup: $torch_venv holds ${torch_pins[*]}"
 fi
 # The wheel is a CUDA build: its TorchConfig.cmake needs a CUDA toolkit (nvcc) of the same major
 # version to configure, although the tests run on the CPU.
