@@ -22,11 +22,11 @@ set(_camkit_torch_cuda_hint
 set(_camkit_torch_where_hint
     "set CMAKE_PREFIX_PATH or Torch_DIR to LibTorch's CMake folder: for a pip-installed PyTorch the output of python -c 'import torch; print(torch.utils.cmake_prefix_path)'; Debian: libtorch-dev")
 
-# Configures cmake/torch_probe in <binary dir>/camkit_torch_probe. Sets, in the caller's scope,
+# Configures cmake/torch_probe in <current binary dir>/camkit_torch_probe. Sets, in the caller's scope,
 # <prefix>_STATE (found, not-found or failed), <prefix>_DIR (TorchConfig.cmake's folder),
 # <prefix>_INSTALL_PREFIX and <prefix>_REASON (the probe's first CMake error).
 function(_camkit_probe_torch prefix)
-    set(_bin "${CMAKE_BINARY_DIR}/camkit_torch_probe")
+    set(_bin "${CMAKE_CURRENT_BINARY_DIR}/camkit_torch_probe")
     file(REMOVE_RECURSE "${_bin}")
     file(MAKE_DIRECTORY "${_bin}")
     # The settings that decide where and whether LibTorch configures, as an initial cache (-C)
