@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <ATen/core/grad_mode.h>  // at::NoGradGuard: ATen.h of LibTorch 2.x no longer brings it
 #include <torch/cuda.h>
 
 #include <string>

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package camkit's build, tests, tools and demos need (run as root), then
 # Conan 2 into a virtual environment inside the build folder (build/venv), which the packaging
-# test `camkit_package_conan` runs; the system Python is left alone.
+# test `camkit_package_conan` runs, and a PyTorch wheel with the reference implementations into a
+# second one (build/torch-venv, see scripts/torch_venv.sh), whose LibTorch the test command's
+# torch2 leg builds against; the system Python is left alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 packages=(
@@ -37,3 +39,32 @@ if [[ "$("$venv/bin/conan" --version 2>/dev/null)" != "Conan version $conan_vers
   "$venv/bin/pip" install --quiet --disable-pip-version-check "conan==$conan_version"
 fi
 "$venv/bin/conan" --version
+
+# The PyTorch wheel (several GB with its CUDA libraries): installed once, skipped when every pin of
+# scripts/torch_venv.sh is present. With CAMKIT_TORCH_VENV set, that environment is used as it is.
+source scripts/torch_venv.sh
+mapfile -t torch_missing < <(torch_venv_missing)
+if ((${#torch_missing[@]} == 0)); then
+  echo "camkit setup: $torch_venv holds ${torch_pins[*]}"
+elif [[ -n "${CAMKIT_TORCH_VENV:-}" ]]; then
+  echo "camkit setup: CAMKIT_TORCH_VENV=$torch_venv lacks ${torch_missing[*]}; not installing into it"
+  if [[ " ${torch_missing[*]} " == *" torch=="* ]]; then
+    echo "camkit setup: FAILED: the LibTorch 2.x leg of the test command needs ${torch_pins[0]} there"
+    exit 1
+  fi
+else
+  echo "camkit setup: installing ${torch_missing[*]} into $torch_venv (a few GB: the CUDA build of torch and its nvidia-* libraries)"
+  [[ -x "$torch_venv/bin/python" ]] || /usr/bin/python3 -m venv "$torch_venv"
+  "$torch_venv/bin/pip" install --disable-pip-version-check --progress-bar on "${torch_pins[@]}"
+  mapfile -t torch_missing < <(torch_venv_missing)
+  if ((${#torch_missing[@]})); then
+    echo "camkit setup: FAILED: $torch_venv still lacks ${torch_missing[*]}"
+    exit 1
+  fi
+  echo "camkit setup: $torch_venv holds ${torch_pins[*]}"
+fi
+# The wheel is a CUDA build: its TorchConfig.cmake needs a CUDA toolkit (nvcc) of the same major
+# version to configure, although the tests run on the CPU.
+if ! command -v nvcc >/dev/null && [[ ! -x /usr/local/cuda/bin/nvcc ]]; then
+  echo "camkit setup: warning: no nvcc in PATH or /usr/local/cuda/bin: the torch2 leg of scripts/test.sh needs the CUDA 13 toolkit (set CUDAToolkit_ROOT)"
+fi

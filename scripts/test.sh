@@ -1,22 +1,26 @@
 #!/usr/bin/env bash
-# The whole test suite: the Debug build with every test (Torch and BLAS required), the sanitizer
-# builds (everything but the LibTorch adapter and the packaging tests, then the LibTorch adapter's
-# tests), the core tests built with clang, then a bounded fuzz run. Any failing step fails the command, and so does a run
-# in which a CTest label ran fewer tests than its minimum below.
+# The whole test suite: the Debug build with every test (Torch and BLAS required; Debian's LibTorch
+# 1.13), the LibTorch adapter, its tests, camkit-torch, the demo and the benchmark binary against a
+# PyTorch wheel's LibTorch 2.x (its CUDA build, tests on the CPU; scripts/torch_venv.sh), the
+# sanitizer builds (everything but the LibTorch adapter and the packaging tests, then the LibTorch
+# adapter's tests), the core tests built with clang, then a bounded fuzz run. Any failing step
+# fails the command, and so does a run in which a CTest label ran fewer tests than its minimum
+# below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The fewest tests each CTest label must pass in a run (skipped ones do not count): the counts of
 # this tree, so that a dependency that goes missing, a test executable that is no longer built or
 # a filter that matches less fails the command instead of shrinking the run. Raise them with the
-# tests. `PRESET:LABEL` overrides a label's minimum for one preset. torch: 80 tests less the two
-# CUDA tests, which skip without a GPU; under the sanitizers also less TorchCapture.MemoryStaysFlat,
-# which measures resident memory (ASan keeps freed blocks in quarantine), and
-# TorchCapture.ScriptedLayerThatCannotBeRecorded, whose interface-typed module LibTorch 1.13 leaks
-# (see CMakePresets.json).
+# tests. `PRESET:LABEL` overrides a label's minimum for one preset. torch: 81 tests less the two
+# CUDA tests, which skip without a GPU (the same with LibTorch 1.13 in dev and 2.15 in torch2);
+# under the sanitizers also less TorchCapture.MemoryStaysFlat, which measures resident memory (ASan
+# keeps freed blocks in quarantine), and TorchCapture.ScriptedLayerThatCannotBeRecorded, whose
+# interface-typed module LibTorch 1.13 leaks (see CMakePresets.json). torch-cmake: a CUDA build of
+# LibTorch without its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
 declare -A min_tests=(
-  [core]=234 [scalar]=4 [io]=22 [xtensor]=32 [torch]=78 [tool]=29 [blas]=10 [package]=17
-  [asan-torch:torch]=76
+  [core]=234 [scalar]=4 [io]=22 [xtensor]=32 [torch]=79 [tool]=29 [blas]=10 [package]=17
+  [asan-torch:torch]=77 [torch-cmake]=2
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):
@@ -38,6 +42,11 @@ run_preset() {
 }
 
 run_preset dev core scalar io xtensor torch tool blas package
+# The preset reads LibTorch's CMake prefix from CAMKIT_TORCH_PREFIX (presets cannot run Python).
+source scripts/torch_venv.sh
+CAMKIT_TORCH_PREFIX=$(torch_cmake_prefix)
+export CAMKIT_TORCH_PREFIX
+run_preset torch2 torch torch-cmake
 run_preset asan core scalar io xtensor tool blas
 run_preset asan-torch torch
 run_preset clang core scalar
