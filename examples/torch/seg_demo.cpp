@@ -746,7 +746,9 @@ void usage() {
         "the settings and the LibTorch version. They are cached under $XDG_CACHE_HOME/camkit or\n"
         "~/.cache/camkit (or --cache DIR), keyed by all of these; training progress is cached every 25\n"
         "steps, so an interrupted run continues where it stopped. --max-train-seconds S pauses training\n"
-        "after S seconds (exit status 3) and a later run resumes it: the weights never depend on time.");
+        "after S seconds (exit status 3) and a later run resumes it: the weights never depend on time.\n"
+        "On a busy machine set OMP_WAIT_POLICY=PASSIVE (scripts/demo.sh does): LibTorch's OpenMP threads\n"
+        "otherwise spin while they wait, taking the CPU from the thread that works.");
 }
 
 settings parse(int argc, char** argv) {
