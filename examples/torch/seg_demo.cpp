@@ -1,13 +1,16 @@
 // camkit-seg-demo: Seg-Grad-CAM and Seg-HiRes-Grad-CAM end to end on the CPU.
 //
 // 1. makes a synthetic segmentation data set (textured shapes on textured backgrounds, exact masks),
-// 2. trains a small U-Net with the LibTorch C++ frontend (weights cached, so a second run starts at once),
+// 2. trains a small U-Net with the LibTorch C++ frontend for a fixed number of steps on one thread
+//    (weights cached under a key of every setting that changes them, so a second run starts at once),
 // 3. explains every class with Seg-Grad-CAM and Seg-HiRes-Grad-CAM at an encoder and a decoder layer,
 //    writes comparison panels as PNG and prints localization metrics over a held-out set,
 // 4. exports the model to TorchScript and checks that explaining the exported file's named layer gives
-//    the same maps as the in-process tap.
+//    the same maps as the in-process tap; writes the held-out set as PNG images and class-index masks
+//    for `camkit-torch analyze`.
 #include <torch/script.h>
 #include <torch/torch.h>
+#include <torch/version.h>  // TORCH_VERSION, part of the cache key
 
 #include <camkit/xtensor/image.hpp>  // first: it compiles its own private copy of stb
 
@@ -27,13 +30,16 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <iomanip>
 #include <iostream>
 #include <map>
 #include <numbers>
 #include <optional>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <unistd.h>
 #include <vector>
@@ -47,21 +53,27 @@ namespace demo {
 // ---------------------------------------------------------------------------------------------
 
 constexpr int image_size = 64;
+constexpr int channels = 3;  // RGB in [0, 1], what camkit-torch makes of a PNG (grey pictures: R = G = B)
 constexpr int class_count = 4;  // background, circle, square, triangle
 const std::array<const char*, class_count> class_names{"BACKGROUND", "CIRCLE", "SQUARE", "TRIANGLE"};
-// The cache key names everything that changes the trained weights.
-constexpr const char* model_version = "unet8bn-v2";
+// Part of the cache key: change it whenever the network, the data or the training loop changes.
+constexpr const char* model_version = "unet8bn-v3";
+// Training runs on one thread whatever --threads says: the order of a parallel reduction depends on
+// the thread count, so one thread is what makes the weights (and the published numbers) repeatable.
+constexpr int training_threads = 1;
+// Training progress is cached this often (steps), so an interrupted run continues where it stopped.
+constexpr int checkpoint_every = 25;
 
 struct settings {
     fs::path out_dir = "camkit-demo-out";
     std::optional<fs::path> cache_dir;
     std::uint64_t seed = 7;
     int threads = 2;
-    int train_images = 1024;
+    int steps = 500;
+    int batch = 8;
+    double lr = 6e-3;
     int heldout_images = 200;
-    int epochs = 10;
-    int batch = 16;
-    double max_train_seconds = 150;
+    double max_train_seconds = 0;  // 0: no limit; a limit pauses (checkpoint cached), it never truncates
     int panels = 3;
     bool retrain = false;
 };
@@ -84,6 +96,12 @@ struct rng {
     int integer(int lo, int hi) { return lo + int(next() % std::uint64_t(hi - lo + 1)); }
 };
 
+/// The seed of one independent stream of images: 0 is the held-out set, 1 + k training step k.
+std::uint64_t stream_seed(std::uint64_t seed, std::uint64_t stream) {
+    rng r{seed ^ (0xD1B54A32D192ED03ull * (stream + 1))};
+    return r.next();
+}
+
 /// A sinusoid grating plus noise: value at pixel (x, y).
 struct texture {
     double mean, amplitude, fx, fy, phase, noise;
@@ -97,49 +115,40 @@ struct texture {
     }
 };
 
+/// A circle (class 1), axis-aligned square (2) or equilateral triangle (3) of circumradius `radius`.
 struct shape {
     int cls;
-    double cx, cy, radius, angle;
+    double cx, cy, radius;
     bool contains(double x, double y) const {
         const double dx = x - cx, dy = y - cy;
         if (cls == 1) return dx * dx + dy * dy <= radius * radius;
-        // rotate into the shape's frame
-        const double c = std::cos(angle), s = std::sin(angle);
-        const double u = c * dx + s * dy, v = -s * dx + c * dy;
-        if (cls == 2) {
-            const double h = radius * 0.8;
-            return std::abs(u) <= h && std::abs(v) <= h;
-        }
-        // equilateral triangle with circumradius `radius`: inside all three edge half-planes
-        for (int k = 0; k < 3; ++k) {
-            const double a = angle + std::numbers::pi / 2 + k * 2 * std::numbers::pi / 3;
-            // edge normal points from the centre to the midpoint of the edge opposite vertex k
-            if (-(std::cos(a) * dx + std::sin(a) * dy) > radius / 2) return false;
-        }
-        return true;
+        if (cls == 2) return std::abs(dx) <= radius * 0.8 && std::abs(dy) <= radius * 0.8;
+        // triangle: inside its three edges, whose outward normals point at 270, 30 and 150 degrees
+        constexpr double h = 0.8660254037844386;  // sin(60 degrees)
+        return dy >= -radius / 2 && -h * dx - 0.5 * dy >= -radius / 2 && h * dx - 0.5 * dy >= -radius / 2;
     }
 };
 
 struct data_set {
-    torch::Tensor images;  // [N, 1, H, W] float32 in [0, 1]
+    torch::Tensor images;  // [N, 3, H, W] float32, multiples of 1/255 in [0, 1] (exact in an 8-bit PNG), R = G = B
     torch::Tensor labels;  // [N, H, W] int64 class per pixel
 };
 
 /// Makes `n` images with 1 to 3 non-overlapping shapes each, deterministic from `seed`.
 data_set make_data_set(int n, std::uint64_t seed) {
     const int S = image_size;
-    auto images = torch::empty({n, 1, S, S});
+    auto grey = torch::empty({n, 1, S, S});
     auto labels = torch::zeros({n, S, S}, torch::kLong);
-    auto img = images.accessor<float, 4>();
+    auto img = grey.accessor<float, 4>();
     auto lab = labels.accessor<std::int64_t, 3>();
-    rng r{seed * 0x2545F4914F6CDD1Dull + 1};
+    rng r{seed};
     for (int i = 0; i < n; ++i) {
         const double bg_mean = r.uniform(0.35, 0.65);
         const texture bg = texture::random(r, bg_mean, 0.03, 0.09);
         std::vector<shape> shapes;
         const int count = r.integer(1, 3);
         for (int attempt = 0; attempt < 50 && int(shapes.size()) < count; ++attempt) {
-            shape s{r.integer(1, 3), r.uniform(12, S - 12), r.uniform(12, S - 12), r.uniform(8, 13), 0.0};
+            shape s{r.integer(1, 3), r.uniform(12, S - 12), r.uniform(12, S - 12), r.uniform(8, 13)};
             bool free = true;
             for (const shape& o : shapes)
                 free = free && std::hypot(s.cx - o.cx, s.cy - o.cy) > s.radius + o.radius + 2;
@@ -156,10 +165,10 @@ data_set make_data_set(int n, std::uint64_t seed) {
                         v = fills[k].at(r, x, y);
                         lab[i][y][x] = shapes[k].cls;
                     }
-                img[i][0][y][x] = float(std::clamp(v, 0.0, 1.0));
+                img[i][0][y][x] = float(std::lround(255 * std::clamp(v, 0.0, 1.0))) / 255.0f;
             }
     }
-    return {images, labels};
+    return {grey.expand({n, channels, S, S}).contiguous(), labels};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -186,7 +195,7 @@ struct unet_impl : torch::nn::Module {
     torch::nn::Conv2d head{nullptr};
     camkit::torch::tap enc_tap, dec_tap;  // capture points for the explanations (passthrough unless recording)
     unet_impl() {
-        enc1 = register_module("enc1", block(1, 8));
+        enc1 = register_module("enc1", block(channels, 8));
         enc2 = register_module("enc2", block(8, 16));
         enc3 = register_module("enc3", block(16, 32));
         up2 = register_module("up2", torch::nn::ConvTranspose2d(torch::nn::ConvTranspose2dOptions(32, 16, 2).stride(2)));
@@ -264,7 +273,9 @@ def forward(self, x):
 }
 
 // ---------------------------------------------------------------------------------------------
-// Training with a progress bar, and the weight cache
+// Training: a fixed number of steps on fresh images, with a progress bar, checkpoints and the
+// weight cache. Nothing depends on the clock: the images, the learning rate and the optimizer state
+// are functions of the step, so a run that is interrupted and resumed ends with the same weights.
 // ---------------------------------------------------------------------------------------------
 
 using seconds = std::chrono::duration<double>;
@@ -277,65 +288,134 @@ std::string format_seconds(double s) {
     return buf;
 }
 
-/// One line of progress on stderr; redrawn in place on a terminal, printed per epoch otherwise.
+/// One line of progress on stderr; redrawn in place on a terminal, every tenth of the run otherwise.
 struct progress_bar {
     bool tty = isatty(STDERR_FILENO) != 0;
-    void show(int epoch, int epochs, int step, int steps, double loss, double elapsed, double eta, bool epoch_end) {
-        if (!tty && !epoch_end) return;
+    void show(int step, int steps, double loss, double elapsed, double eta) {
+        const bool last = step == steps;
+        if (!tty && !last && step % std::max(steps / 10, 1) != 0) return;
         const int width = 28;
-        const double frac = double((epoch - 1) * steps + step) / double(epochs * steps);
         std::string bar(std::size_t(width), '.');
-        for (int i = 0; i < int(frac * width + 0.5); ++i) bar[std::size_t(i)] = '#';
-        std::fprintf(stderr, "%s[%s] epoch %d/%d step %3d/%d loss %.4f %s elapsed, ETA %s   %s", tty ? "\r" : "", bar.c_str(),
-                     epoch, epochs, step, steps, loss, format_seconds(elapsed).c_str(), format_seconds(eta).c_str(),
-                     (!tty || (epoch_end && epoch == epochs)) ? "\n" : "");
+        for (int i = 0; i < int(double(step) / steps * width + 0.5); ++i) bar[std::size_t(i)] = '#';
+        std::fprintf(stderr, "%s[%s] step %4d/%d loss %.4f %s elapsed, ETA %s   %s", tty ? "\r" : "", bar.c_str(), step, steps,
+                     loss, format_seconds(elapsed).c_str(), format_seconds(eta).c_str(), (!tty || last) ? "\n" : "");
         std::fflush(stderr);
     }
 };
 
-struct training_summary {
-    double seconds = 0;
-    double final_loss = 0;
-    int steps = 0;
-    bool from_cache = false;
-    bool complete = true;  ///< false when the time limit cut training short
+/// The learning rate of step k (from 0): a linear warm-up over the first 5% of the steps, then a
+/// cosine decay to 1% of the peak at the last step.
+double learning_rate(const settings& cfg, int k) {
+    const int warm = std::max(cfg.steps / 20, 1);
+    if (k < warm) return cfg.lr * (k + 1) / warm;
+    const double t = double(k - warm) / std::max(cfg.steps - warm - 1, 1);
+    return cfg.lr * (0.01 + 0.99 * 0.5 * (1 + std::cos(std::numbers::pi * t)));
+}
+
+/// Where training stands: steps done, wall-clock and CPU seconds spent on them (over every run),
+/// the running loss. CPU time is the figure to compare on a loaded machine: one thread trains.
+struct training_state {
+    int step = 0;
+    double seconds = 0, cpu_seconds = 0, loss = 0;
 };
 
-training_summary train(unet& model, const data_set& train_set, const settings& cfg) {
-    torch::manual_seed(cfg.seed);
-    torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(3e-3));
-    const int n = int(train_set.images.size(0));
-    const int steps = n / cfg.batch;
+/// CPU seconds this process has used so far.
+double cpu_seconds() { return double(std::clock()) / CLOCKS_PER_SEC; }
+
+struct training_summary {
+    training_state state;
+    bool from_cache = false;
+    int resumed_at = 0;  ///< the step a cached checkpoint let this run start from (0: from scratch)
+};
+
+/// Raised when --max-train-seconds pauses training: the checkpoint is cached, the next run resumes.
+struct training_paused : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
+
+/// The files of one cached training run, named by everything that changes the weights.
+struct cache_files {
+    fs::path dir, weights, info, checkpoint;
+    cache_files(const fs::path& d, const settings& cfg) : dir(d) {
+        std::ostringstream key;
+        key << "seg_demo_" << model_version << "_seed" << cfg.seed << "_steps" << cfg.steps << "_batch" << cfg.batch << "_lr"
+            << cfg.lr << "_threads" << training_threads << "_torch" << TORCH_VERSION;
+        weights = dir / (key.str() + ".pt");
+        info = dir / (key.str() + ".txt");
+        checkpoint = dir / (key.str() + ".checkpoint.pt");
+    }
+};
+
+/// Writes `archive` to `path` through a staging file and a rename, so no half-written file is left.
+void save_atomically(torch::serialize::OutputArchive& archive, const fs::path& path) {
+    const fs::path staging = path.string() + ".part";
+    archive.save_to(staging.string());
+    fs::rename(staging, path);
+}
+
+void save_checkpoint(const fs::path& path, unet& model, const torch::optim::Adam& opt, const training_state& st) {
+    torch::serialize::OutputArchive archive, m, o;
+    model->save(m);
+    opt.save(o);
+    archive.write("model", m);
+    archive.write("optimizer", o);
+    archive.write("step", c10::IValue(std::int64_t(st.step)));
+    archive.write("seconds", c10::IValue(st.seconds));
+    archive.write("cpu_seconds", c10::IValue(st.cpu_seconds));
+    archive.write("loss", c10::IValue(st.loss));
+    save_atomically(archive, path);
+}
+
+training_state load_checkpoint(const fs::path& path, unet& model, torch::optim::Adam& opt) {
+    torch::serialize::InputArchive archive, m, o;
+    archive.load_from(path.string());
+    archive.read("model", m);
+    archive.read("optimizer", o);
+    model->load(m);
+    opt.load(o);
+    c10::IValue step, secs, cpu, loss;
+    archive.read("step", step);
+    archive.read("seconds", secs);
+    archive.read("cpu_seconds", cpu);
+    archive.read("loss", loss);
+    return {int(step.toInt()), secs.toDouble(), cpu.toDouble(), loss.toDouble()};
+}
+
+/// Runs the remaining steps of `st` (cfg.batch fresh images each, Adam, cross-entropy), caching a
+/// checkpoint every `checkpoint_every` steps when `checkpoint` is set.
+void train(unet& model, torch::optim::Adam& opt, training_state& st, const settings& cfg,
+           const std::optional<fs::path>& checkpoint) {
     progress_bar bar;
     const auto start = clock::now();
-    double running = 0;
-    int done = 0;
+    const double before = st.seconds, cpu_before = st.cpu_seconds, cpu_start = cpu_seconds();
+    const int first = st.step;
     model->train();
-    for (int epoch = 1; epoch <= cfg.epochs; ++epoch) {
-        auto order = torch::randperm(n, torch::kLong);
-        double epoch_loss = 0;
-        for (int step = 1; step <= steps; ++step) {
-            auto idx = order.slice(0, (step - 1) * cfg.batch, step * cfg.batch);
-            auto x = train_set.images.index_select(0, idx), y = train_set.labels.index_select(0, idx);
-            opt.zero_grad();
-            auto loss = torch::nn::functional::cross_entropy(model->forward(x), y);
-            loss.backward();
-            opt.step();
-            const double l = loss.item<double>();
-            running = done == 0 ? l : 0.95 * running + 0.05 * l;
-            epoch_loss += l;
-            ++done;
-            const double elapsed = seconds(clock::now() - start).count();
-            const double eta = elapsed / done * (cfg.epochs * steps - done);
-            bar.show(epoch, cfg.epochs, step, steps, running, elapsed, eta, step == steps);
-            if (elapsed > cfg.max_train_seconds) {
-                std::fprintf(stderr, "\ntraining stopped at the time limit of %.0f s (--max-train-seconds)\n", cfg.max_train_seconds);
-                return {elapsed, running, done, false, false};
-            }
+    while (st.step < cfg.steps) {
+        const data_set b = make_data_set(cfg.batch, stream_seed(cfg.seed, 1 + std::uint64_t(st.step)));
+        for (auto& group : opt.param_groups()) group.options().set_lr(learning_rate(cfg, st.step));
+        opt.zero_grad();
+        auto loss = torch::nn::functional::cross_entropy(model->forward(b.images), b.labels);
+        loss.backward();
+        opt.step();
+        const double l = loss.item<double>();
+        st.loss = st.step == 0 ? l : 0.95 * st.loss + 0.05 * l;
+        ++st.step;
+        const double now = seconds(clock::now() - start).count();
+        st.seconds = before + now;
+        st.cpu_seconds = cpu_before + (cpu_seconds() - cpu_start);
+        bar.show(st.step, cfg.steps, st.loss, now, now / (st.step - first) * (cfg.steps - st.step));
+        if (st.step == cfg.steps) break;
+        const bool pause = cfg.max_train_seconds > 0 && now > cfg.max_train_seconds;
+        if (checkpoint && (pause || st.step % checkpoint_every == 0)) save_checkpoint(*checkpoint, model, opt, st);
+        if (pause) {
+            std::fputc('\n', stderr);
+            throw training_paused("training paused at step " + std::to_string(st.step) + " of " + std::to_string(cfg.steps) +
+                                  " by --max-train-seconds " + format_seconds(cfg.max_train_seconds) +
+                                  (checkpoint ? "; its checkpoint is cached: run again to continue (the weights will "
+                                                "be those of an uninterrupted run)"
+                                              : "; the cache is not writable, so nothing was kept"));
         }
-        (void)epoch_loss;
     }
-    return {seconds(clock::now() - start).count(), running, done, false};
 }
 
 fs::path default_cache_dir() {
@@ -344,43 +424,71 @@ fs::path default_cache_dir() {
     return fs::path(".camkit-cache");
 }
 
-/// Loads cached weights or trains and stores them; the file name holds every setting that matters.
+/// Loads cached weights, or trains (from a cached checkpoint where there is one) and caches them.
 training_summary trained_model(unet& model, const settings& cfg) {
-    const fs::path dir = cfg.cache_dir.value_or(default_cache_dir());
-    std::ostringstream key;
-    key << "seg_demo_" << model_version << "_seed" << cfg.seed << "_n" << cfg.train_images << "_e" << cfg.epochs << "_b"
-        << cfg.batch;
-    const fs::path weights = dir / (key.str() + ".pt"), info = dir / (key.str() + ".txt");
-    if (!cfg.retrain && fs::exists(weights)) {
-        torch::load(model, weights.string());
-        training_summary s;
-        s.from_cache = true;
-        std::ifstream in(info);
-        in >> s.seconds >> s.final_loss >> s.steps;
-        std::printf("loaded cached weights %s (trained in %.1f s, %d steps, final loss %.4f)\n", weights.c_str(), s.seconds,
-                    s.steps, s.final_loss);
-        return s;
-    }
-    std::printf("training the U-Net on %d images for %d epochs (batch %d, %d threads); weights go to %s\n", cfg.train_images,
-                cfg.epochs, cfg.batch, cfg.threads, weights.c_str());
-    std::fflush(stdout);
-    const data_set train_set = make_data_set(cfg.train_images, cfg.seed);
-    training_summary s = train(model, train_set, cfg);
-    // Weights cut short by the time limit are not cached: a later run would silently keep them.
-    if (!s.complete) {
-        std::fprintf(stderr, "warning: weights not cached (training incomplete); run again, or raise --max-train-seconds\n");
-        return s;
-    }
+    const cache_files files(cfg.cache_dir.value_or(default_cache_dir()), cfg);
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    try {
-        torch::save(model, weights.string());
-        std::ofstream(info) << s.seconds << ' ' << s.final_loss << ' ' << s.steps << '\n';
-    } catch (const std::exception& e) {
-        std::fprintf(stderr, "warning: could not cache the weights in %s: %s\n", dir.c_str(), e.what());
+    if (cfg.retrain)
+        for (const fs::path& p : {files.weights, files.info, files.checkpoint}) fs::remove(p, ec);
+    training_summary s;
+    if (fs::exists(files.weights)) {
+        torch::load(model, files.weights.string());
+        s.from_cache = true;
+        std::ifstream in(files.info);
+        in >> s.state.step >> s.state.seconds >> s.state.cpu_seconds >> s.state.loss;
+        std::printf("loaded cached weights %s (trained in %.1f s, %.1f s CPU, %d steps, final loss %.4f)\n",
+                    files.weights.c_str(), s.state.seconds, s.state.cpu_seconds, s.state.step, s.state.loss);
+        return s;
+    }
+    fs::create_directories(files.dir, ec);
+    const bool cacheable = fs::is_directory(files.dir, ec) && access(files.dir.c_str(), W_OK) == 0;
+    if (!cacheable) std::fprintf(stderr, "warning: cannot write the cache %s: training will not be kept\n", files.dir.c_str());
+    torch::optim::Adam opt(model->parameters(), torch::optim::AdamOptions(cfg.lr));
+    if (cacheable && fs::exists(files.checkpoint)) {
+        try {
+            s.state = load_checkpoint(files.checkpoint, model, opt);
+        } catch (const std::exception& e) {
+            throw std::runtime_error("cannot resume from " + files.checkpoint.string() + " (" + e.what() +
+                                     "): delete it or run with --retrain");
+        }
+        s.resumed_at = s.state.step;
+        std::printf("resuming training at step %d of %d from %s\n", s.state.step, cfg.steps, files.checkpoint.c_str());
+    }
+    std::printf("training the U-Net for %d steps of %d fresh images (Adam, peak learning rate %g, %d thread); weights go "
+                "to %s\n", cfg.steps, cfg.batch, cfg.lr, training_threads, files.weights.c_str());
+    std::fflush(stdout);
+    torch::set_num_threads(training_threads);
+    train(model, opt, s.state, cfg, cacheable ? std::optional<fs::path>(files.checkpoint) : std::nullopt);
+    torch::set_num_threads(cfg.threads);
+    if (cacheable) {
+        try {
+            std::ofstream(files.info) << s.state.step << ' ' << s.state.seconds << ' ' << s.state.cpu_seconds << ' '
+                                      << std::setprecision(17) << s.state.loss << '\n';
+            torch::serialize::OutputArchive archive;
+            model->save(archive);
+            save_atomically(archive, files.weights);
+            fs::remove(files.checkpoint, ec);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "warning: could not cache the weights in %s: %s\n", files.dir.c_str(), e.what());
+        }
     }
     return s;
 }
+
+/// FNV-1a over every parameter's and buffer's bytes: equal weights print the same number, so a
+/// cached, resumed or repeated training run can be compared with another at a glance.
+std::uint64_t weights_fingerprint(unet& model) {
+    std::uint64_t h = 0xcbf29ce484222325ull;
+    auto mix = [&](const torch::Tensor& t) {
+        const torch::Tensor c = t.detach().contiguous();
+        const auto* p = static_cast<const std::uint8_t*>(c.data_ptr());
+        for (std::size_t i = 0; i < std::size_t(c.nbytes()); ++i) h = (h ^ p[i]) * 0x100000001b3ull;
+    };
+    for (const auto& p : model->named_parameters(true)) mix(p.value());
+    for (const auto& b : model->named_buffers(true)) mix(b.value());
+    return h;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Explanations: Seg-Grad-CAM and Seg-HiRes-Grad-CAM of every class, with camkit's torch adapter
 // ---------------------------------------------------------------------------------------------
@@ -624,11 +732,23 @@ void write_panel(const fs::path& path, const data_set& set, const torch::Tensor&
 
 void usage() {
     std::puts(
-        "usage: camkit-seg-demo [--out DIR] [--cache DIR] [--retrain] [--seed N] [--threads N]\n"
-        "                       [--epochs N] [--train N] [--heldout N] [--panels N] [--max-train-seconds S]\n"
+        "usage: camkit-seg-demo [--out DIR] [--cache DIR] [--retrain] [--seed N] [--threads N] [--steps N]\n"
+        "                       [--batch N] [--lr X] [--heldout N] [--panels N] [--max-train-seconds S]\n"
         "Trains (or loads from the cache) a small U-Net on synthetic textured shapes, explains it with\n"
         "Seg-Grad-CAM and Seg-HiRes-Grad-CAM, writes PNG panels to DIR (default ./camkit-demo-out) and\n"
-        "prints localization metrics. The cache defaults to $XDG_CACHE_HOME/camkit or ~/.cache/camkit.");
+        "prints localization metrics. It also writes DIR/unet.pt (TorchScript: RGB [N, 3, 64, 64] in [0, 1]\n"
+        "to 4 class scores per pixel) and the held-out set as PNG files for 'camkit-torch analyze':\n"
+        "DIR/heldout/images/*.png and DIR/heldout/masks/*.png (same names; pixel value = class index).\n"
+        "\n"
+        "Training is --steps Adam steps (default 500) of --batch fresh images (default 8) with a warm-up\n"
+        "and cosine learning-rate schedule peaking at --lr (default 0.006), on one thread whatever\n"
+        "--threads says (the thread count of the explanations, default 2), so the weights depend only on\n"
+        "the settings and the LibTorch version. They are cached under $XDG_CACHE_HOME/camkit or\n"
+        "~/.cache/camkit (or --cache DIR), keyed by all of these; training progress is cached every 25\n"
+        "steps, so an interrupted run continues where it stopped. --max-train-seconds S pauses training\n"
+        "after S seconds (exit status 3) and a later run resumes it: the weights never depend on time.\n"
+        "On a busy machine set OMP_WAIT_POLICY=PASSIVE (scripts/demo.sh does): LibTorch's OpenMP threads\n"
+        "otherwise spin while they wait, taking the CPU from the thread that works.");
 }
 
 settings parse(int argc, char** argv) {
@@ -644,17 +764,35 @@ settings parse(int argc, char** argv) {
         else if (a == "--retrain") s.retrain = true;
         else if (a == "--seed") s.seed = std::stoull(value());
         else if (a == "--threads") s.threads = std::stoi(value());
-        else if (a == "--epochs") s.epochs = std::stoi(value());
-        else if (a == "--train") s.train_images = std::stoi(value());
+        else if (a == "--steps") s.steps = std::stoi(value());
+        else if (a == "--batch") s.batch = std::stoi(value());
+        else if (a == "--lr") s.lr = std::stod(value());
         else if (a == "--heldout") s.heldout_images = std::stoi(value());
         else if (a == "--panels") s.panels = std::stoi(value());
         else if (a == "--max-train-seconds") s.max_train_seconds = std::stod(value());
         else if (a == "-h" || a == "--help") { usage(); std::exit(0); }
         else throw std::invalid_argument("unknown option " + a + " (see --help)");
     }
-    if (s.threads < 1 || s.epochs < 1 || s.train_images < s.batch || s.heldout_images < 1 || s.panels < 0)
-        throw std::invalid_argument("--threads, --epochs, --heldout must be >= 1 and --train >= 16");
+    if (s.threads < 1 || s.steps < 1 || s.batch < 2 || s.heldout_images < 1 || s.panels < 0)
+        throw std::invalid_argument("--threads, --steps, --heldout must be >= 1, --batch >= 2 and --panels >= 0");
+    if (!(s.lr > 0) || !(s.max_train_seconds >= 0))
+        throw std::invalid_argument("--lr must be > 0 and --max-train-seconds >= 0");
     return s;
+}
+
+/// Writes the held-out images (RGB) and their ground-truth masks (R = G = B = class index) as PNG
+/// files of the same names under dir/images and dir/masks, the inputs of 'camkit-torch analyze'.
+void write_heldout(const fs::path& dir, const data_set& set) {
+    fs::create_directories(dir / "images");
+    fs::create_directories(dir / "masks");
+    const auto images = (set.images * 255).round().to(torch::kUInt8).permute({0, 2, 3, 1}).contiguous();  // exact
+    const auto masks = set.labels.to(torch::kUInt8).unsqueeze(3).expand({-1, -1, -1, 3}).contiguous();
+    for (int i = 0; i < int(images.size(0)); ++i) {
+        char name[32];
+        std::snprintf(name, sizeof name, "shapes_%03d.png", i);
+        camkit::xtensor::write_png((dir / "images" / name).string(), images[i].data_ptr<std::uint8_t>(), image_size, image_size);
+        camkit::xtensor::write_png((dir / "masks" / name).string(), masks[i].data_ptr<std::uint8_t>(), image_size, image_size);
+    }
 }
 
 int run(int argc, char** argv) {
@@ -666,10 +804,11 @@ int run(int argc, char** argv) {
     unet model;
     const training_summary ts = trained_model(model, cfg);
     model->eval();
-    std::printf("model ready after %.2f s\n", seconds(clock::now() - t0).count());
+    std::printf("model ready after %.2f s (weights fingerprint %016llx)\n", seconds(clock::now() - t0).count(),
+                static_cast<unsigned long long>(weights_fingerprint(model)));
 
     // ---- held-out set: segmentation quality ----
-    const data_set test = make_data_set(cfg.heldout_images, cfg.seed + 1000003);
+    const data_set test = make_data_set(cfg.heldout_images, stream_seed(cfg.seed, 0));
     torch::Tensor logits;
     {
         torch::NoGradGuard no_grad;
@@ -686,8 +825,9 @@ int run(int argc, char** argv) {
         miou += iou / class_count;
         std::printf("  IoU %-10s %.3f\n", class_names[std::size_t(c)], iou);
     }
-    std::printf("  mean IoU   %.3f   (training: %.1f s, %d steps, final loss %.4f%s)\n", miou, ts.seconds, ts.steps,
-                ts.final_loss, ts.from_cache ? ", weights from the cache" : "");
+    std::printf("  mean IoU   %.3f   (training: %.1f s, %.1f s CPU, %d steps, final loss %.4f%s)\n", miou,
+                ts.state.seconds, ts.state.cpu_seconds, ts.state.step, ts.state.loss,
+                ts.from_cache ? ", weights from the cache" : ts.resumed_at > 0 ? ", resumed from a checkpoint" : "");
 
     // ---- explanations of every class at both layers, and their localization metrics ----
     const auto te = clock::now();
@@ -727,6 +867,11 @@ int run(int argc, char** argv) {
             std::printf("  %s\n", p.c_str());
         }
 
+    // ---- the held-out set as files, for camkit-torch analyze ----
+    write_heldout(cfg.out_dir / "heldout", test);
+    std::printf("\nheld-out set for camkit-torch analyze: %d images in %s, masks in %s\n", cfg.heldout_images,
+                (cfg.out_dir / "heldout" / "images").c_str(), (cfg.out_dir / "heldout" / "masks").c_str());
+
     // ---- TorchScript export; the exported file explained by layer name gives the same maps ----
     const fs::path script_path = cfg.out_dir / "unet.pt";
     export_torchscript(model).save(script_path.string());
@@ -758,6 +903,9 @@ int run(int argc, char** argv) {
 int main(int argc, char** argv) {
     try {
         return demo::run(argc, argv);
+    } catch (const demo::training_paused& e) {
+        std::fprintf(stderr, "camkit-seg-demo: %s\n", e.what());
+        return 3;
     } catch (const std::invalid_argument& e) {
         std::fprintf(stderr, "camkit-seg-demo: %s\n", e.what());
         return 2;
