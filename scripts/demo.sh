@@ -34,17 +34,12 @@ echo "camkit demo: camkit-seg-demo $(seconds_since "$built") s"
 # names `camkit-torch methods` lists: gradcam and hirescam with the analysis' mask targets are
 # Seg-Grad-CAM and Seg-HiRes-Grad-CAM.
 tool="$root/build/demo/bin/camkit-torch"
-if "$tool" analyze --help >/dev/null 2>&1; then
-    analyzed=$(now)
-    "$tool" analyze --model "$out/unet.pt" --images "$out/heldout/images" --masks "$out/heldout/masks" \
-        --out "$out/analysis" --layer enc3 --layer dec2 \
-        --method gradcam --method hirescam --method gradcam++ --method layercam
-    echo "camkit demo: camkit-torch analyze $(seconds_since "$analyzed") s"
-    echo
-    echo "camkit demo: analysis report in $out/analysis/report.html"
-else
-    echo
-    echo "camkit demo: skipped 'camkit-torch analyze' ($tool has no analyze command)"
-fi
+analyzed=$(now)
+"$tool" analyze --model "$out/unet.pt" --images "$out/heldout/images" --masks "$out/heldout/masks" \
+    --out "$out/analysis" --layer enc3 --layer dec2 \
+    --method gradcam --method hirescam --method gradcam++ --method layercam
+echo "camkit demo: camkit-torch analyze $(seconds_since "$analyzed") s"
+echo
+echo "camkit demo: analysis report in $out/analysis/report.html"
 echo "camkit demo: PNG panels in $out"
 ls -1 "$out"/*.png

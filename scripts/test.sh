@@ -45,7 +45,8 @@ run_preset dev core scalar io xtensor torch tool blas package
 # The preset reads LibTorch's CMake prefix from CAMKIT_TORCH_PREFIX (presets cannot run Python).
 source scripts/torch_venv.sh
 CAMKIT_TORCH_PREFIX=$(torch_cmake_prefix)
-export CAMKIT_TORCH_PREFIX
+CAMKIT_TORCH_PYTHON=$torch_venv/bin/python
+export CAMKIT_TORCH_PREFIX CAMKIT_TORCH_PYTHON
 run_preset torch2 torch torch-cmake
 run_preset asan core scalar io xtensor tool blas
 run_preset asan-torch torch
