@@ -243,12 +243,20 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
     return std::vector<camkit::target>(N, camkit::mask_mean(c, mask));  // mask-mean; softmax: of the probabilities
 }
 
+/// Fails unless the model gave one output batch [N, C] or [N, C, *P] for the N inputs.
+void check_output_shape(const at::Tensor& output, const at::Tensor& input) {
+    if (output.dim() < 2 || output.dim() > 5 || output.size(0) != input.size(0))
+        fail("the model output has shape " + camkit::to_string(camkit::torch::shape_of(output)) +
+             "; camkit-torch needs [N, C] or [N, C, *P] with N = " + std::to_string(input.size(0)));
+}
+
 /// CAM from the head weight named --head: each sample's class is --class or its predicted class.
 at::Tensor head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input, const camkit::options& opt) {
     camkit::torch::scripted_layer layer(model, a.layer);
     at::NoGradGuard no_grad;
     const auto recorded = layer.forward(input);
     const at::Tensor output = recorded.output;
+    check_output_shape(output, input);
     if (!a.cls && output.dim() != 2)
         fail("--method cam without --class takes each sample's predicted class, which needs a classifier output "
              "[N, C]; the model gives " + camkit::to_string(camkit::torch::shape_of(output)));
@@ -281,13 +289,6 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
     return camkit::overlay(one, *image);
 }
 
-/// Fails unless the model gave one output batch [N, C] or [N, C, *P] for the N inputs.
-void check_output_shape(const at::Tensor& output, const at::Tensor& input) {
-    if (output.dim() < 2 || output.dim() > 5 || output.size(0) != input.size(0))
-        fail("the model output has shape " + camkit::to_string(camkit::torch::shape_of(output)) +
-             "; camkit-torch needs [N, C] or [N, C, *P] with N = " + std::to_string(input.size(0)));
-}
-
 /// The maps of --method and --target for a model with output `output`: Score-CAM through
 /// `score_cam(what, options)`, every other method M through `explain(type<M>, what)`.
 template <class ScoreCam, class Explain>
@@ -314,16 +315,24 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
     input = input.to(device);
     camkit::torch::scripted_layer layer(model, a.layer);  // unknown layer: lists the valid ones
 
-    // A first forward, without gradients, gives the output shape to check --class and --mask against.
-    at::Tensor output;
-    {
-        at::NoGradGuard no_grad;
-        output = layer.forward(input).output;
-    }
-    check_output_shape(output, input);
     camkit::options opt = a.opt;
     opt.size = size;
     if (a.method == "cam") return head_cam(a, model, input, opt);
+    // A first forward, without gradients, gives the output to check --class and --mask against and
+    // to build the targets from. Only the predicted and region targets read the output's values;
+    // the others need its shape alone, which the first sample gives at 1/N of the batch's cost.
+    const bool needs_values = a.target == "predicted" || camkit_torch_tool::is_region_target(a.target);
+    at::Tensor output;
+    {
+        at::NoGradGuard no_grad;
+        output = layer.forward(needs_values ? input : input.narrow(0, 0, 1)).output;
+    }
+    if (!needs_values && output.dim() >= 2 && output.size(0) == 1) {  // the batch's shape, for the targets
+        std::vector<std::int64_t> batch(output.sizes().begin(), output.sizes().end());
+        batch[0] = input.size(0);
+        output = output.expand(batch);
+    }
+    check_output_shape(output, input);
     // Gradients reach the layer even when the model's weights are frozen.
     const at::Tensor x = input.detach().requires_grad_(true);
     return method_maps(
