@@ -187,38 +187,50 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         std::vector<const Acc*> pa(by_channels ? 0 : K), pg(by_channels ? 0 : K);
         std::vector<Acc> copies(by_channels || reads_in_place ? 0 : 2 * K * S);  // planes a reader gathers
         std::vector<double> means(K);
-        for (std::size_t k = 0; k < K; ++k) {
-            plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-            if (!by_channels) {
-                if (!reads_in_place) {
-                    a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
-                    g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+        // The passes over the sample (means, X, then X v₁) are compiled for the active instruction
+        // set too (dispatch), for the compiler's own vectorization of their loops.
+        const auto first_pass = [&](auto) {
+            for (std::size_t k = 0; k < K; ++k) {
+                plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
+                if (!by_channels) {
+                    if (!reads_in_place) {
+                        a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
+                        g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+                    }
+                    pa[k] = a.data, pg[k] = g.data;
                 }
-                pa[k] = a.data, pg[k] = g.data;
+                double* x = by_channels ? &X[k * ld] : nullptr;
+                const auto value = [&](std::size_t i) {
+                    return static_cast<double>(Method::projected(ops, a.data[i], g.data[i]));
+                };
+                const auto sum_of = [&](const auto& v) {
+                    double part[4] = {0, 0, 0, 0};  // four chains: a single sum is bound by the add's latency
+                    std::size_t s = 0;
+                    for (; s + 4 <= S; s += 4)
+                        for (std::size_t i = 0; i < 4; ++i) part[i] += v(s + i);
+                    for (; s < S; ++s) part[0] += v(s);
+                    return (part[0] + part[1]) + (part[2] + part[3]);
+                };
+                double sum;
+                if (x) {  // X's row first, then its sum: two loops the compiler vectorizes
+                    for (std::size_t i = 0; i < S; ++i) x[i] = value(i);
+                    sum = sum_of([&](std::size_t i) { return x[i]; });
+                } else {
+                    sum = sum_of(value);
+                }
+                if (check_finite) {
+                    const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
+                    if (suspect && !ops.all_finite(a)) throw_non_finite("activations", n, k);
+                    if ((suspect || check_ignored_g) && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
+                }
+                means[k] = sum / static_cast<double>(S);
+                if (x) {
+                    for (std::size_t i = 0; i < S; ++i) x[i] -= means[k];
+                    std::fill(x + S, x + ld, 0.0);
+                }
             }
-            double* x = by_channels ? &X[k * ld] : nullptr;
-            double part[4] = {0, 0, 0, 0};  // four chains: a single sum is bound by the add's latency
-            std::size_t s = 0;
-            const auto value = [&](std::size_t i) {
-                const double v = static_cast<double>(Method::projected(ops, a.data[i], g.data[i]));
-                if (x) x[i] = v;
-                return v;
-            };
-            for (; s + 4 <= S; s += 4)
-                for (std::size_t i = 0; i < 4; ++i) part[i] += value(s + i);
-            for (; s < S; ++s) part[0] += value(s);
-            const double sum = (part[0] + part[1]) + (part[2] + part[3]);
-            if (check_finite) {
-                const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
-                if (suspect && !ops.all_finite(a)) throw_non_finite("activations", n, k);
-                if ((suspect || check_ignored_g) && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
-            }
-            means[k] = sum / static_cast<double>(S);
-            if (x) {
-                for (std::size_t i = 0; i < S; ++i) x[i] -= means[k];
-                std::fill(x + S, x + ld, 0.0);
-            }
-        }
+        };
+        dispatch(first_pass);
         // Centred values of channel k at positions [s0, s1) into out[(s − s0)·stride].
         const auto centred = [&](std::size_t k, std::size_t s0, std::size_t s1, double* out, std::size_t stride) {
             const Acc *a = pa[k], *g = pg[k];
@@ -258,16 +270,19 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * vec[s];
         } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k), a block of positions at a time
-            constexpr std::size_t span = 1024;
-            std::vector<double> column(span);
-            for (std::size_t s0 = 0; s0 < S; s0 += span) {
-                const std::size_t s1 = std::min(S, s0 + span);
-                for (std::size_t k = 0; k < K; ++k) {
-                    centred(k, s0, s1, column.data(), 1);
-                    const double vk = vec[k];
-                    for (std::size_t s = s0; s < s1; ++s) proj[s] += vk * column[s - s0];
+            const auto project = [&](auto) {
+                constexpr std::size_t span = 1024;
+                std::vector<double> column(span);
+                for (std::size_t s0 = 0; s0 < S; s0 += span) {
+                    const std::size_t s1 = std::min(S, s0 + span);
+                    for (std::size_t k = 0; k < K; ++k) {
+                        centred(k, s0, s1, column.data(), 1);
+                        const double vk = vec[k];
+                        for (std::size_t s = s0; s < s1; ++s) proj[s] += vk * column[s - s0];
+                    }
                 }
-            }
+            };
+            dispatch(project);
         }
         write_signed_projection(proj, raw + n * S);
     });
