@@ -2,7 +2,8 @@
 // The projection methods' kernel (Eigen-CAM, Eigen-Grad-CAM): the centred sample X, the Gram
 // matrix of its smaller side by a blocked SIMD product, its largest eigenpair, the map X v₁.
 // The Gram matrix is nearly all of the cost (K·S² or K²·S flops against K·S to read X), so it
-// is computed as a sum of outer products of dense rows with a register tile of packs.
+// is computed as a sum of outer products of dense rows with a register tile of packs, in the
+// active instruction set's pack width (simd.hpp's dispatch, once per run of row blocks).
 #include <camkit/kernels.hpp>
 #include <camkit/linalg.hpp>
 #include <camkit/parallel.hpp>
@@ -264,7 +265,9 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         std::vector<double> gram(d * d);  // dense and symmetric, from the upper triangle
         for (std::size_t i = 0; i < d; ++i)
             for (std::size_t j = i; j < d; ++j) gram[i * d + j] = gram[j * d + i] = padded[i * ld + j];
-        auto [lambda, vec] = eigen(std::move(gram), d);
+        const auto top = eigen(std::move(gram), d);  // named, not a structured binding: `project` captures it
+        const double lambda = top.first;
+        const std::vector<double>& vec = top.second;
         std::vector<double> proj(S, 0.0);
         if (by_channels) {  // vec = u₁ over positions: X v₁ = σ₁ u₁
             const double sigma = std::sqrt(std::max(lambda, 0.0));
