@@ -2,7 +2,8 @@
 // The projection methods' kernel (Eigen-CAM, Eigen-Grad-CAM): the centred sample X, the Gram
 // matrix of its smaller side by a blocked SIMD product, its largest eigenpair, the map X v₁.
 // The Gram matrix is nearly all of the cost (K·S² or K²·S flops against K·S to read X), so it
-// is computed as a sum of outer products of dense rows with a register tile of packs.
+// is computed as a sum of outer products of dense rows with a register tile of packs, in the
+// active instruction set's pack width (simd.hpp's dispatch, once per run of row blocks).
 #include <camkit/kernels.hpp>
 #include <camkit/linalg.hpp>
 #include <camkit/parallel.hpp>
@@ -16,6 +17,11 @@
 #include <utility>
 #include <vector>
 
+#if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
 namespace camkit::detail {
 
 /// Columns of the Gram tile: rows of G per tile, and packs of columns per tile (4 × 3 packs of
@@ -24,41 +30,46 @@ inline constexpr std::size_t gram_tile_rows = 4;
 inline constexpr std::size_t gram_tile_packs = 3;
 /// Rows of Y summed per pass over the tiles, so that a panel of Y stays in L1.
 inline constexpr std::size_t gram_panel_rows = 64;
+/// Doubles in the widest pack of any instruction set (AVX-512's 64 bytes): the Gram matrices'
+/// rows are whole packs of every width, so one layout serves every dispatched kernel.
+inline constexpr std::size_t gram_row_multiple = 64 / sizeof(double);
 
-/// Row stride of the zero-padded matrices of the Gram product: d rounded up to whole tiles and packs.
+/// Row stride of the zero-padded matrices of the Gram product: d rounded up to whole tiles and
+/// to whole packs of every instruction set.
 inline std::size_t gram_stride(std::size_t d) {
-    static_assert(gram_tile_rows % pack_width<double> == 0, "a tile row count is whole packs");
-    return (d + gram_tile_rows - 1) / gram_tile_rows * gram_tile_rows;
+    static_assert(gram_row_multiple % gram_tile_rows == 0, "a row is whole tiles");
+    return (d + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple;
 }
 
-/// G[i0.., j0..] += Σ_r Y[r, i]·Y[r, j] over a tile of gram_tile_rows × P packs.
-template <std::size_t P>
-void add_gram_tile(const double* Y, std::size_t rows, std::size_t ld, std::size_t i0, std::size_t j0, double* G) {
-    using pack = pack_t<double>;
-    constexpr std::size_t W = pack_width<double>, R = gram_tile_rows;
+/// G[i0.., j0..] += Σ_r Y[r, i]·Y[r, j] over a tile of gram_tile_rows × P packs of W values.
+template <std::size_t W, std::size_t P>
+CAMKIT_KERNEL_INLINE void add_gram_tile(const double* Y, std::size_t rows, std::size_t ld, std::size_t i0,
+                                        std::size_t j0, double* G) {
+    using pack = pack_t<double, W>;
+    constexpr std::size_t R = gram_tile_rows;
     pack acc[R][P];
     for (auto& row : acc)
-        for (pack& a : row) a = broadcast<double>(0);
+        for (pack& a : row) a = broadcast<double, W>(0);
     for (std::size_t r = 0; r < rows; ++r) {
         const double* y = Y + r * ld;
         pack b[P];
-        for (std::size_t p = 0; p < P; ++p) b[p] = load(y + j0 + p * W);
+        for (std::size_t p = 0; p < P; ++p) b[p] = load<double, W>(y + j0 + p * W);
         for (std::size_t i = 0; i < R; ++i) {
-            const pack a = broadcast(y[i0 + i]);
+            const pack a = broadcast<double, W>(y[i0 + i]);
             for (std::size_t p = 0; p < P; ++p) acc[i][p] += a * b[p];
         }
     }
     for (std::size_t i = 0; i < R; ++i)
         for (std::size_t p = 0; p < P; ++p) {
             double* g = G + (i0 + i) * ld + j0 + p * W;
-            store(g, load(g) + acc[i][p]);
+            store(g, load<double, W>(g) + acc[i][p]);
         }
 }
 
-/// G += Yᵀ Y on and above the diagonal (by whole tiles, so some entries just below it too), for
-/// Y `rows` × d with row stride ld = gram_stride(d), zero beyond column d; G d × d with stride ld.
-inline void add_gram_of_rows(const double* Y, std::size_t rows, std::size_t d, double* G) {
-    constexpr std::size_t W = pack_width<double>, span = gram_tile_packs * W;
+/// add_gram_of_rows in packs of W values (compiled per instruction set by its caller's dispatch).
+template <std::size_t W>
+CAMKIT_KERNEL_INLINE void add_gram_of_rows_in(const double* Y, std::size_t rows, std::size_t d, double* G) {
+    constexpr std::size_t span = gram_tile_packs * W;
     const std::size_t ld = gram_stride(d);
     for (std::size_t r0 = 0; r0 < rows; r0 += gram_panel_rows) {
         const std::size_t m = std::min(gram_panel_rows, rows - r0);
@@ -66,12 +77,19 @@ inline void add_gram_of_rows(const double* Y, std::size_t rows, std::size_t d, d
         for (std::size_t i0 = 0; i0 < d; i0 += gram_tile_rows)
             for (std::size_t j0 = i0 / W * W; j0 < d; j0 += span) {
                 switch (std::min(gram_tile_packs, (d - j0 + W - 1) / W)) {
-                    case 1: add_gram_tile<1>(panel, m, ld, i0, j0, G); break;
-                    case 2: add_gram_tile<2>(panel, m, ld, i0, j0, G); break;
-                    default: add_gram_tile<gram_tile_packs>(panel, m, ld, i0, j0, G); break;
+                    case 1: add_gram_tile<W, 1>(panel, m, ld, i0, j0, G); break;
+                    case 2: add_gram_tile<W, 2>(panel, m, ld, i0, j0, G); break;
+                    default: add_gram_tile<W, gram_tile_packs>(panel, m, ld, i0, j0, G); break;
                 }
             }
     }
+}
+
+/// G += Yᵀ Y on and above the diagonal (by whole tiles, so some entries just below it too), for
+/// Y `rows` × d with row stride ld = gram_stride(d), zero beyond column d; G d × d with stride ld.
+/// Runs in the active instruction set (isa.hpp).
+inline void add_gram_of_rows(const double* Y, std::size_t rows, std::size_t d, double* G) {
+    dispatch([&](auto bytes) { add_gram_of_rows_in<lanes_in<double, bytes()>>(Y, rows, d, G); });
 }
 
 /// camkit's own Gram product and eigen-solver (linalg.hpp) for the projection methods; the BLAS
@@ -87,8 +105,14 @@ struct host_eigen {
     void gram(const double* Y, std::size_t rows, std::size_t d, double* G) const { add_gram_of_rows(Y, rows, d, G); }
 };
 
+/// Whether gram_of_blocks uses camkit's own Gram kernel for `Eigen`: host_eigen, or one without a gram.
+template <class Eigen>
+inline constexpr bool uses_host_gram_v =
+    std::is_same_v<Eigen, host_eigen> ||
+    !requires(const Eigen& e, const double* y, double* g) { e.gram(y, std::size_t{}, std::size_t{}, g); };
+
 /// Σ Yᵀ Y over the row blocks of a rows × d matrix Y (see host_eigen::gram; by `eigen`'s gram if
-/// it has one) into a zeroed gram_stride(d)² buffer. `block(r0, r1, scratch)` gives rows
+/// it has its own) into a zeroed gram_stride(d)² buffer. `block(r0, r1, scratch)` gives rows
 /// [r0, r1) (at most `block_rows`, stride gram_stride(d)): a pointer into Y where it is stored,
 /// else written to `scratch`. The blocks are split into up to `parts` runs, each summed on its
 /// own thread, then the runs in order.
@@ -101,14 +125,18 @@ std::vector<double> gram_of_blocks(const Eigen& eigen, std::size_t rows, std::si
     parallel_for(runs, static_cast<unsigned>(runs), [&](std::size_t p) {
         std::vector<double> scratch;
         double* g = G.data() + p * ld * ld;
-        for (std::size_t b = blocks * p / runs; b < blocks * (p + 1) / runs; ++b) {
-            const std::size_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
-            const double* Y = block(r0, r1, scratch);
-            if constexpr (requires { eigen.gram(Y, rows, d, g); })
-                eigen.gram(Y, r1 - r0, d, g);
-            else
-                host_eigen{}.gram(Y, r1 - r0, d, g);
-        }
+        // The whole run in one instruction set: making the blocks and their Gram tiles.
+        const auto run = [&](auto bytes) {
+            for (std::size_t b = blocks * p / runs; b < blocks * (p + 1) / runs; ++b) {
+                const std::size_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
+                const double* Y = block(r0, r1, scratch);
+                if constexpr (uses_host_gram_v<Eigen>)
+                    add_gram_of_rows_in<lanes_in<double, bytes()>>(Y, r1 - r0, d, g);
+                else
+                    eigen.gram(Y, r1 - r0, d, g);
+            }
+        };
+        dispatch(run);
     });
     for (std::size_t p = 1; p < runs; ++p)
         for (std::size_t i = 0; i < ld * ld; ++i) G[i] += G[p * ld * ld + i];
@@ -160,38 +188,50 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         std::vector<const Acc*> pa(by_channels ? 0 : K), pg(by_channels ? 0 : K);
         std::vector<Acc> copies(by_channels || reads_in_place ? 0 : 2 * K * S);  // planes a reader gathers
         std::vector<double> means(K);
-        for (std::size_t k = 0; k < K; ++k) {
-            plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-            if (!by_channels) {
-                if (!reads_in_place) {
-                    a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
-                    g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+        // The passes over the sample (means, X, then X v₁) are compiled for the active instruction
+        // set too (dispatch), for the compiler's own vectorization of their loops.
+        const auto first_pass = [&](auto) {
+            for (std::size_t k = 0; k < K; ++k) {
+                plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
+                if (!by_channels) {
+                    if (!reads_in_place) {
+                        a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
+                        g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+                    }
+                    pa[k] = a.data, pg[k] = g.data;
                 }
-                pa[k] = a.data, pg[k] = g.data;
+                double* x = by_channels ? &X[k * ld] : nullptr;
+                const auto value = [&](std::size_t i) {
+                    return static_cast<double>(Method::projected(ops, a.data[i], g.data[i]));
+                };
+                const auto sum_of = [&](const auto& v) {
+                    double part[4] = {0, 0, 0, 0};  // four chains: a single sum is bound by the add's latency
+                    std::size_t s = 0;
+                    for (; s + 4 <= S; s += 4)
+                        for (std::size_t i = 0; i < 4; ++i) part[i] += v(s + i);
+                    for (; s < S; ++s) part[0] += v(s);
+                    return (part[0] + part[1]) + (part[2] + part[3]);
+                };
+                double sum;
+                if (x) {  // X's row first, then its sum: two loops the compiler vectorizes
+                    for (std::size_t i = 0; i < S; ++i) x[i] = value(i);
+                    sum = sum_of([&](std::size_t i) { return x[i]; });
+                } else {
+                    sum = sum_of(value);
+                }
+                if (check_finite) {
+                    const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
+                    if (suspect && !ops.all_finite(a)) throw_non_finite("activations", n, k);
+                    if ((suspect || check_ignored_g) && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
+                }
+                means[k] = sum / static_cast<double>(S);
+                if (x) {
+                    for (std::size_t i = 0; i < S; ++i) x[i] -= means[k];
+                    std::fill(x + S, x + ld, 0.0);
+                }
             }
-            double* x = by_channels ? &X[k * ld] : nullptr;
-            double part[4] = {0, 0, 0, 0};  // four chains: a single sum is bound by the add's latency
-            std::size_t s = 0;
-            const auto value = [&](std::size_t i) {
-                const double v = static_cast<double>(Method::projected(ops, a.data[i], g.data[i]));
-                if (x) x[i] = v;
-                return v;
-            };
-            for (; s + 4 <= S; s += 4)
-                for (std::size_t i = 0; i < 4; ++i) part[i] += value(s + i);
-            for (; s < S; ++s) part[0] += value(s);
-            const double sum = (part[0] + part[1]) + (part[2] + part[3]);
-            if (check_finite) {
-                const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
-                if (suspect && !ops.all_finite(a)) throw_non_finite("activations", n, k);
-                if ((suspect || check_ignored_g) && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
-            }
-            means[k] = sum / static_cast<double>(S);
-            if (x) {
-                for (std::size_t i = 0; i < S; ++i) x[i] -= means[k];
-                std::fill(x + S, x + ld, 0.0);
-            }
-        }
+        };
+        dispatch(first_pass);
         // Centred values of channel k at positions [s0, s1) into out[(s − s0)·stride].
         const auto centred = [&](std::size_t k, std::size_t s0, std::size_t s1, double* out, std::size_t stride) {
             const Acc *a = pa[k], *g = pg[k];
@@ -225,25 +265,34 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         std::vector<double> gram(d * d);  // dense and symmetric, from the upper triangle
         for (std::size_t i = 0; i < d; ++i)
             for (std::size_t j = i; j < d; ++j) gram[i * d + j] = gram[j * d + i] = padded[i * ld + j];
-        auto [lambda, vec] = eigen(std::move(gram), d);
+        const auto top = eigen(std::move(gram), d);  // named, not a structured binding: `project` captures it
+        const double lambda = top.first;
+        const std::vector<double>& vec = top.second;
         std::vector<double> proj(S, 0.0);
         if (by_channels) {  // vec = u₁ over positions: X v₁ = σ₁ u₁
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * vec[s];
         } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k), a block of positions at a time
-            constexpr std::size_t span = 1024;
-            std::vector<double> column(span);
-            for (std::size_t s0 = 0; s0 < S; s0 += span) {
-                const std::size_t s1 = std::min(S, s0 + span);
-                for (std::size_t k = 0; k < K; ++k) {
-                    centred(k, s0, s1, column.data(), 1);
-                    const double vk = vec[k];
-                    for (std::size_t s = s0; s < s1; ++s) proj[s] += vk * column[s - s0];
+            const auto project = [&](auto) {
+                constexpr std::size_t span = 1024;
+                std::vector<double> column(span);
+                for (std::size_t s0 = 0; s0 < S; s0 += span) {
+                    const std::size_t s1 = std::min(S, s0 + span);
+                    for (std::size_t k = 0; k < K; ++k) {
+                        centred(k, s0, s1, column.data(), 1);
+                        const double vk = vec[k];
+                        for (std::size_t s = s0; s < s1; ++s) proj[s] += vk * column[s - s0];
+                    }
                 }
-            }
+            };
+            dispatch(project);
         }
         write_signed_projection(proj, raw + n * S);
     });
 }
 
 }  // namespace camkit::detail
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif

@@ -129,25 +129,33 @@ camkit::tensor<double> layer(const std::vector<std::vector<double>>& channels) {
 
 // ---- the Gram product ----------------------------------------------------------------------
 
-// Y ᵀ Y by tiles, panels and pack tails against the plain triple loop, on and above the diagonal.
+// Y ᵀ Y by tiles, panels and pack tails against the plain triple loop, on and above the diagonal,
+// in every instruction set this CPU runs (the tiles are W-wide packs: 1, 2, 4 or 8 doubles).
 TEST(EigenGram, GramOfRowsMatchesPlainSums) {
-    for (std::size_t d : {1u, 2u, 3u, 4u, 5u, 7u, 12u, 13u, 17u, 49u})
-        for (std::size_t rows : {1u, 3u, 64u, 65u, 150u}) {
-            const std::size_t ld = camkit::detail::gram_stride(d);
-            ASSERT_EQ(ld % 4, 0u);
-            ASSERT_GE(ld, d);
-            const auto r = random_tensor({rows, d}, static_cast<unsigned>(d * 1000 + rows)).values;
-            std::vector<double> Y(rows * ld, 0.0), G(ld * ld, 0.0);
-            for (std::size_t i = 0; i < rows; ++i)
-                for (std::size_t j = 0; j < d; ++j) Y[i * ld + j] = r[i * d + j];
-            camkit::detail::add_gram_of_rows(Y.data(), rows, d, G.data());
-            for (std::size_t i = 0; i < d; ++i)
-                for (std::size_t j = i; j < d; ++j) {
-                    double want = 0;
-                    for (std::size_t k = 0; k < rows; ++k) want += r[k * d + i] * r[k * d + j];
-                    ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(rows)) << d << "x" << rows << " at " << i << "," << j;
-                }
-        }
+    const camkit::isa before = camkit::active_isa();
+    for (camkit::isa isa : {camkit::isa::scalar, camkit::isa::sse2, camkit::isa::avx2, camkit::isa::avx512}) {
+        if (!camkit::isa_supported(isa)) continue;
+        camkit::set_isa(isa);
+        for (std::size_t d : {1u, 2u, 3u, 4u, 5u, 7u, 9u, 12u, 13u, 17u, 25u, 49u})
+            for (std::size_t rows : {1u, 3u, 64u, 65u, 150u}) {
+                const std::size_t ld = camkit::detail::gram_stride(d);
+                ASSERT_EQ(ld % 8, 0u);  // whole packs of every width
+                ASSERT_GE(ld, d);
+                const auto r = random_tensor({rows, d}, static_cast<unsigned>(d * 1000 + rows)).values;
+                std::vector<double> Y(rows * ld, 0.0), G(ld * ld, 0.0);
+                for (std::size_t i = 0; i < rows; ++i)
+                    for (std::size_t j = 0; j < d; ++j) Y[i * ld + j] = r[i * d + j];
+                camkit::detail::add_gram_of_rows(Y.data(), rows, d, G.data());
+                for (std::size_t i = 0; i < d; ++i)
+                    for (std::size_t j = i; j < d; ++j) {
+                        double want = 0;
+                        for (std::size_t k = 0; k < rows; ++k) want += r[k * d + i] * r[k * d + j];
+                        ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(rows))
+                            << camkit::isa_name(isa) << " " << d << "x" << rows << " at " << i << "," << j;
+                    }
+            }
+    }
+    camkit::set_isa(before);
 }
 
 // ---- the eigen-solver ----------------------------------------------------------------------

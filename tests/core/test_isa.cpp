@@ -58,6 +58,34 @@ std::set<std::string> cpuinfo_flags() {
     return {};
 }
 
+/// Raw maps of method M on (A, G) and on their float casts, with two threads: first in the
+/// scalar path, then in every instruction set this CPU supports, each handed to
+/// check(where, float map, double map, scalar float map, scalar double map).
+template <class M, class Check>
+void compare_with_scalar_path(const camkit::tensor<double>& A, const camkit::tensor<double>& G, Check&& check) {
+    const auto Af = camkit_test::cast<float>(A), Gf = camkit_test::cast<float>(G);
+    const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = 2};
+    camkit::tensor<float> scalar_f;
+    camkit::tensor<double> scalar_d;
+    {
+        isa_scope scope(isa::scalar);
+        scalar_f = camkit::explain<M>(Af, Gf, opt).raw;
+        scalar_d = camkit::explain<M>(A, G, opt).raw;
+    }
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        const std::string where = std::string(M::name) + " " + camkit::to_string(A.shape) + " " +
+                                  std::string(camkit::isa_name(i));
+        check(where, camkit::explain<M>(Af, Gf, opt).raw, camkit::explain<M>(A, G, opt).raw, scalar_f, scalar_d);
+    }
+}
+
+/// The largest difference over each of n maps relative to that map's largest magnitude in `want`.
+template <class T>
+double per_map_error(const camkit::tensor<T>& got, const camkit::tensor<T>& want, std::size_t n) {
+    return camkit_test::max_relative_error_per_map<T, T>(got.values, want.values, n);
+}
+
 }  // namespace
 
 TEST(Isa, NamesRoundTrip) {
@@ -171,29 +199,44 @@ TEST(Isa, EveryMethodMatchesTheScalarPathAndTheReference) {
     for (const auto& shape : shapes) {
         const auto A = random_tensor(shape, 21, 0, 2);
         const auto G = random_tensor(shape, 22);
-        const auto Af = cast<float>(A), Gf = cast<float>(G);
         camkit::for_each_method([&](auto t) {
             using M = typename decltype(t)::type;
             const auto want = reference_raw(M::name, A, G);
-            const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = 2};
-            camkit::tensor<float> scalar_f;
-            camkit::tensor<double> scalar_d;
-            {
-                isa_scope scope(isa::scalar);
-                scalar_f = camkit::explain<M>(Af, Gf, opt).raw;
-                scalar_d = camkit::explain<M>(A, G, opt).raw;
-            }
-            for (isa i : supported_isas()) {
-                isa_scope scope(i);
-                const auto f = camkit::explain<M>(Af, Gf, opt).raw;
-                const auto d = camkit::explain<M>(A, G, opt).raw;
-                const std::string where = std::string(M::name) + " " + camkit::to_string(shape) + " " +
-                                          std::string(camkit::isa_name(i));
+            compare_with_scalar_path<M>(A, G, [&](const std::string& where, const auto& f, const auto& d,
+                                                  const auto& scalar_f, const auto& scalar_d) {
                 EXPECT_LT(max_relative_error(f, scalar_f), 2e-5) << where << " float vs scalar";
                 EXPECT_LT(max_relative_error(d, scalar_d), 1e-12) << where << " double vs scalar";
                 EXPECT_LT(max_relative_error(d, want), 1e-12) << where << " double vs reference";
-            }
+            });
         });
+    }
+}
+
+TEST(Isa, EigenMethodsMatchTheScalarPathOnBothGramSides) {
+    using namespace camkit_test;
+    // The Gram matrix of the smaller side: of X's channel planes when S ≤ K (rows past one 64-row
+    // panel at [1, 80, 7, 7]), of its positions when S > K, made block by block (2173 positions:
+    // a block of 2048 and a partial one, split across the two threads at [1, 9, 41, 53]);
+    // d = 15, 49, 70 leave partial tiles and packs at every width.
+    struct gram_case {
+        camkit::shape_t shape;
+        bool by_channels;
+    };
+    const std::vector<gram_case> cases{{{2, 40, 3, 5}, true},  {{1, 80, 7, 7}, true}, {{2, 9, 17}, false},
+                                       {{1, 70, 9, 11}, false}, {{1, 9, 41, 53}, false}};
+    for (const auto& [shape, by_channels] : cases) {
+        const auto dims = camkit::detail::dims_of(shape);
+        ASSERT_EQ(dims.S <= dims.K, by_channels) << camkit::to_string(shape);
+        const auto A = random_tensor(shape, 31, 0, 2);
+        const auto G = random_tensor(shape, 32);
+        const auto check = [&](const std::string& where, const auto& f, const auto& d, const auto& scalar_f,
+                               const auto& scalar_d) {
+            // Relative to each map's largest magnitude.
+            EXPECT_LT(per_map_error(f, scalar_f, dims.N), 1e-5) << where;
+            EXPECT_LT(per_map_error(d, scalar_d, dims.N), 1e-12) << where;
+        };
+        compare_with_scalar_path<camkit::eigen_cam>(A, G, check);
+        compare_with_scalar_path<camkit::eigen_grad_cam>(A, G, check);
     }
 }
 
