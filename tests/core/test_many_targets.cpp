@@ -143,7 +143,6 @@ TEST(ManyTargets, ErrorPaths) {
 TEST(ManyTargets, GradCamPlusPlusWeightsEqualThePolicyPerPlaneExactly) {
     const std::size_t T = 3, K = 5, S = 37;
     const tensor<float> A = random_tensor<float>({1, K, S}, 21, 0, 1), G = random_tensor<float>({T, K, S}, 22);
-    const camkit::plane_ops<float> ops;
     for (int threads : {1, 2, 4}) {
         const auto many = many::explain_many<camkit::grad_cam_plus_plus>(A, G, {.threads = threads});
         ASSERT_TRUE(many.weights);
