@@ -76,6 +76,33 @@ inline std::int64_t parse_count(std::string_view s, const std::string& name, std
     return v;
 }
 
+/// Takes every `NAME V` / `NAME=V` of the options that may repeat (`repeated`: name → list) out of
+/// `args`, in order, into their lists; returns the other arguments, for the option parser (which
+/// takes each option once).
+inline std::vector<std::string> take_repeated(
+    const std::vector<std::string>& args,
+    std::initializer_list<std::pair<std::string_view, std::vector<std::string>*>> repeated) {
+    std::vector<std::string> rest;
+    for (std::size_t i = 0; i < args.size(); ++i) {
+        bool taken = false;
+        for (const auto& [name, list] : repeated) {
+            if (args[i] == name) {
+                if (i + 1 >= args.size()) fail(std::string(name) + " needs a value");
+                list->push_back(args[++i]);
+                taken = true;
+                break;
+            }
+            if (args[i].size() > name.size() && args[i].starts_with(name) && args[i][name.size()] == '=') {
+                list->push_back(args[i].substr(name.size() + 1));
+                taken = true;
+                break;
+            }
+        }
+        if (!taken) rest.push_back(args[i]);
+    }
+    return rest;
+}
+
 /// Fails unless `count` values (what `what` implies) stay within max_values.
 inline void check_values(std::size_t count, const std::string& what) {
     if (count > max_values)

@@ -76,28 +76,12 @@ double parse_eps(std::string_view s) {
     return v;
 }
 
-/// Takes every `--class C` / `--class=C` out of `args` (the one option that repeats) into `classes`.
-std::vector<std::string> take_classes(const std::vector<std::string>& args, std::vector<std::size_t>& classes) {
-    std::vector<std::string> rest;
-    for (std::size_t i = 0; i < args.size(); ++i) {
-        std::string v;
-        if (args[i] == "--class") {
-            if (i + 1 >= args.size()) fail("--class needs a value");
-            v = args[++i];
-        } else if (args[i].starts_with("--class=")) {
-            v = args[i].substr(8);
-        } else {
-            rest.push_back(args[i]);
-            continue;
-        }
-        classes.push_back(static_cast<std::size_t>(camkit_cli::parse_count(v, "--class", 0)));
-    }
-    return rest;
-}
-
 cam_args parse_cam_args(const std::vector<std::string>& all_args) {
     cam_args a;
-    const std::vector<std::string> args = take_classes(all_args, a.classes);
+    std::vector<std::string> classes;  // --class is the one option that repeats
+    const std::vector<std::string> args = camkit_cli::take_repeated(all_args, {{"--class", &classes}});
+    for (const std::string& c : classes)
+        a.classes.push_back(static_cast<std::size_t>(camkit_cli::parse_count(c, "--class", 0)));
     bool no_relu = false, relu = false, normalize_given = false;
     camkit_cli::option_parser("camkit cam")
         .value("--method", a.method)

@@ -120,22 +120,8 @@ std::pair<std::string, std::optional<std::size_t>> split_target(const std::strin
 analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     analyze_args a;
     // --layer and --method may be repeated; the option parser takes each other option once.
-    std::vector<std::string> rest;
-    for (std::size_t i = 0; i < all.size(); ++i) {
-        bool taken = false;
-        for (auto [name, list] : {std::pair{"--layer", &a.layers}, std::pair{"--method", &a.methods}}) {
-            const std::string n = name;
-            if (all[i] == n) {
-                if (i + 1 >= all.size()) fail(n + " needs a value");
-                list->push_back(all[++i]);
-                taken = true;
-            } else if (all[i].starts_with(n + "=")) {
-                list->push_back(all[i].substr(n.size() + 1));
-                taken = true;
-            }
-        }
-        if (!taken) rest.push_back(all[i]);
-    }
+    const std::vector<std::string> rest =
+        camkit_cli::take_repeated(all, {{"--layer", &a.layers}, {"--method", &a.methods}});
     camkit_cli::option_parser("camkit-torch analyze")
         .value("--model", a.model)
         .value("--images", a.images)
