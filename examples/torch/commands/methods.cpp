@@ -1,4 +1,4 @@
-// `camkit-torch methods`: the method names and titles, Score-CAM included.
+// `camkit-torch methods`: the method names and titles, Score-CAM and CAM included.
 #include "../../common/app.hpp"
 
 #include <camkit/camkit.hpp>
@@ -20,6 +20,7 @@ int run_methods(const std::vector<std::string>& args) {
         line(std::string(M::name), M::title);
     });
     line("scorecam", "Score-CAM (gradient-free: one forward pass per activation channel)");
+    line("cam", "CAM (Zhou et al.; no gradients: needs --head PARAM, the linear head's weight)");
     return 0;
 }
 
