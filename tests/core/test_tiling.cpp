@@ -165,19 +165,17 @@ TEST(Tiling, NonFiniteInTheLastTileIsNamed) {
 TEST(Tiling, StridedInputGathersWholePlanesAndEqualsTiledContiguous) {
     // A strided view's planes are gathered (plane_reader), so its chunks walk whole planes; a
     // contiguous copy walks tiles. Both add the same numbers in the same order.
-    const shape_t logical{2, 5, 9, 23}, stored{2, 5, 23, 9};  // the view swaps the last two axes
-    const auto storage = camkit_test::cast<float>(camkit_test::random_tensor(stored, 35, 0, 2));
-    const auto gstorage = camkit_test::cast<float>(camkit_test::random_tensor(stored, 36));
+    const shape_t logical{2, 5, 9, 23};  // stored as [2, 5, 23, 9]: the view swaps the last two axes
+    const auto Ac = camkit_test::cast<float>(camkit_test::random_tensor(logical, 35, 0, 2));
+    const auto Gc = camkit_test::cast<float>(camkit_test::random_tensor(logical, 36));
+    tensor<float> storage(shape_t{2, 5, 23, 9}), gstorage(storage.shape);
+    for (std::size_t i = 0; i < Ac.size(); ++i) {  // i = ((n·5 + k)·9 + h)·23 + w
+        const std::size_t w = i % 23, h = i / 23 % 9, plane = i / 207;
+        storage.values[plane * 207 + w * 9 + h] = Ac.values[i];
+        gstorage.values[plane * 207 + w * 9 + h] = Gc.values[i];
+    }
     const camkit::host_view<const float> A{storage.data(), logical, {1035, 207, 1, 9}};
     const camkit::host_view<const float> G{gstorage.data(), logical, {1035, 207, 1, 9}};
-    tensor<float> Ac(logical), Gc(logical);
-    for (std::size_t n = 0; n < 2; ++n)
-        for (std::size_t k = 0; k < 5; ++k)
-            for (std::size_t h = 0; h < 9; ++h)
-                for (std::size_t w = 0; w < 23; ++w) {
-                    Ac(n, k, h, w) = storage(n, k, w, h);
-                    Gc(n, k, h, w) = gstorage(n, k, w, h);
-                }
     tiling_scope tiles(64);
     for_each_tiled_method([&](auto t) {
         using M = typename decltype(t)::type;
