@@ -68,29 +68,31 @@ private:
 };
 
 /// Runs `chunk(n, k0, k1, out)` over channel blocks of every sample on `threads` threads; `out`
-/// points at `spatial` accumulators for sample n (zeroed). Partial maps of one sample are summed
-/// into `raw` in block order. The first exception thrown by a chunk is rethrown here.
+/// points at `spatial` accumulators for sample n (zeroed). The first block of a sample adds into
+/// `raw` itself, the others into partial maps, which are then added to it in block order (the
+/// same sums as adding every block's map to zeros). The first exception thrown by a chunk is
+/// rethrown here.
 template <class Acc, class Chunk>
 void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsigned threads, Acc* raw,
                         Chunk&& chunk) {
     const std::size_t blocks = std::min<std::size_t>(K, threads > N ? (threads + N - 1) / N : 1);
     const std::size_t items = N * blocks;
-    std::vector<Acc> partial(blocks > 1 ? items * spatial : 0, Acc(0));
+    // Partial map of block b > 0 of sample n at ((n · (blocks − 1)) + b − 1) · spatial.
+    std::vector<Acc> partial(N * (blocks - 1) * spatial, Acc(0));
+    auto partial_of = [&](std::size_t n, std::size_t b) { return partial.data() + (n * (blocks - 1) + b - 1) * spatial; };
     std::fill(raw, raw + N * spatial, Acc(0));
     auto run_item = [&](std::size_t item) {
         const std::size_t n = item / blocks, b = item % blocks;
         const std::size_t k0 = K * b / blocks, k1 = K * (b + 1) / blocks;
-        Acc* out = blocks > 1 ? partial.data() + item * spatial : raw + n * spatial;
-        chunk(n, k0, k1, out);
+        chunk(n, k0, k1, b == 0 ? raw + n * spatial : partial_of(n, b));
     };
     parallel_for(items, threads, run_item);
-    if (blocks > 1)
-        for (std::size_t n = 0; n < N; ++n)
-            for (std::size_t b = 0; b < blocks; ++b) {
-                const Acc* p = partial.data() + (n * blocks + b) * spatial;
-                Acc* o = raw + n * spatial;
-                for (std::size_t s = 0; s < spatial; ++s) o[s] += p[s];
-            }
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t b = 1; b < blocks; ++b) {
+            const Acc* p = partial_of(n, b);
+            Acc* o = raw + n * spatial;
+            for (std::size_t s = 0; s < spatial; ++s) o[s] += p[s];
+        }
 }
 
 // Cold: kept out of line, so the per-ISA chunk functions (flatten) do not inline the message building.
