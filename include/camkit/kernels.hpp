@@ -11,12 +11,17 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cmath>
 #include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
 #include <vector>
+
+#if __has_include(<unistd.h>)
+#include <unistd.h>
+#endif
 
 #if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
 #pragma GCC diagnostic push
@@ -46,6 +51,10 @@ public:
         return {scratch_.data(), spatial_};
     }
 
+    /// True when get() returns the memory itself (no gather), so a plane's positions can be read
+    /// in any order and any number of times at no extra cost.
+    bool direct() const { return direct_; }
+
 private:
     void gather(const E* base) {
         gather_strided(base, std::span<const std::size_t>(v_.shape).subspan(2),
@@ -59,29 +68,31 @@ private:
 };
 
 /// Runs `chunk(n, k0, k1, out)` over channel blocks of every sample on `threads` threads; `out`
-/// points at `spatial` accumulators for sample n (zeroed). Partial maps of one sample are summed
-/// into `raw` in block order. The first exception thrown by a chunk is rethrown here.
+/// points at `spatial` accumulators for sample n (zeroed). The first block of a sample adds into
+/// `raw` itself, the others into partial maps, which are then added to it in block order (the
+/// same sums as adding every block's map to zeros). The first exception thrown by a chunk is
+/// rethrown here.
 template <class Acc, class Chunk>
 void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsigned threads, Acc* raw,
                         Chunk&& chunk) {
     const std::size_t blocks = std::min<std::size_t>(K, threads > N ? (threads + N - 1) / N : 1);
     const std::size_t items = N * blocks;
-    std::vector<Acc> partial(blocks > 1 ? items * spatial : 0, Acc(0));
+    // Partial map of block b > 0 of sample n at ((n · (blocks − 1)) + b − 1) · spatial.
+    std::vector<Acc> partial(N * (blocks - 1) * spatial, Acc(0));
+    auto partial_of = [&](std::size_t n, std::size_t b) { return partial.data() + (n * (blocks - 1) + b - 1) * spatial; };
     std::fill(raw, raw + N * spatial, Acc(0));
     auto run_item = [&](std::size_t item) {
         const std::size_t n = item / blocks, b = item % blocks;
         const std::size_t k0 = K * b / blocks, k1 = K * (b + 1) / blocks;
-        Acc* out = blocks > 1 ? partial.data() + item * spatial : raw + n * spatial;
-        chunk(n, k0, k1, out);
+        chunk(n, k0, k1, b == 0 ? raw + n * spatial : partial_of(n, b));
     };
     parallel_for(items, threads, run_item);
-    if (blocks > 1)
-        for (std::size_t n = 0; n < N; ++n)
-            for (std::size_t b = 0; b < blocks; ++b) {
-                const Acc* p = partial.data() + (n * blocks + b) * spatial;
-                Acc* o = raw + n * spatial;
-                for (std::size_t s = 0; s < spatial; ++s) o[s] += p[s];
-            }
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t b = 1; b < blocks; ++b) {
+            const Acc* p = partial_of(n, b);
+            Acc* o = raw + n * spatial;
+            for (std::size_t s = 0; s < spatial; ++s) o[s] += p[s];
+        }
 }
 
 // Cold: kept out of line, so the per-ISA chunk functions (flatten) do not inline the message building.
@@ -102,6 +113,56 @@ inline cam_dims dims_of(const shape_t& shape) {
 /// Channels folded into the output together: the output is loaded and stored once per group
 /// instead of once per channel, which halves (or better) the kernels' memory operations.
 inline constexpr std::size_t channel_group = 4;
+
+/// Bytes of one core's level-2 cache as the system reports it (glibc's sysconf), else 1 MiB.
+inline std::size_t l2_cache_bytes() {
+    static const std::size_t bytes = [] {
+        long v = 0;
+#if defined(_SC_LEVEL2_CACHE_SIZE)
+        v = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+        return v > 0 ? static_cast<std::size_t>(v) : std::size_t{1} << 20;
+    }();
+    return bytes;
+}
+
+/// Tiles are multiples of this many positions: of every pack width, so a tile's positions go
+/// through the same packs in the same order as over the whole plane, and tiled maps equal
+/// untiled ones to the bit.
+inline constexpr std::size_t tile_quantum = 64;
+
+/// set_tiling's value for tiles chosen from the cache sizes (the default).
+inline constexpr std::size_t automatic_tiles = static_cast<std::size_t>(-1);
+
+/// The set_tiling override: automatic_tiles while none is set.
+inline std::atomic<std::size_t>& tiling_override() {
+    static std::atomic<std::size_t> value{automatic_tiles};
+    return value;
+}
+
+/// Makes the kernels walk tiles of `positions` (a multiple of tile_quantum; 0: whole planes;
+/// automatic_tiles: chosen from the cache sizes) from now on, whatever the plane size: for tests
+/// and measurements (set it while no kernel runs). Returns the setting used until now.
+inline std::size_t set_tiling(std::size_t positions) {
+    require(positions == automatic_tiles || positions % tile_quantum == 0, [&] {
+        return "set_tiling: positions " + std::to_string(positions) + " is not a multiple of " +
+               std::to_string(tile_quantum);
+    });
+    return tiling_override().exchange(positions, std::memory_order_relaxed);
+}
+
+/// Positions per spatial tile over planes of S values of Acc, or 0 for whole planes. A pass over
+/// whole planes reads a group's planes once only while they and the output plane (2·channel_group
+/// + 1 planes) fit in L2; beyond that (3-D planes) the kernels walk spatial tiles, each a sixteenth
+/// of L2, so the output tile stays in cache while every channel of the chunk adds into it.
+template <class Acc>
+std::size_t tile_positions(std::size_t S) {
+    const std::size_t forced = tiling_override().load(std::memory_order_relaxed);
+    if (forced != automatic_tiles) return forced;
+    const std::size_t l2 = l2_cache_bytes();
+    if ((2 * channel_group + 1) * S * sizeof(Acc) <= l2) return 0;
+    return std::max(tile_quantum, l2 / 16 / sizeof(Acc) / tile_quantum * tile_quantum);
+}
 
 /// Calls f(std::integral_constant<std::size_t, m>) for a run-time m in [1, channel_group].
 template <class F>
@@ -224,7 +285,23 @@ struct group_reader {
         data[j] = p.data;
         return p;
     }
+    /// True when planes are the memory itself (see plane_reader::direct), or when nothing is read.
+    bool direct() const { return !slot[0] || slot[0]->direct(); }
 };
+
+/// Calls f(s0, len, k, m) for the spatial tiles [s0, s0 + len) of `tile` positions (0: one tile of
+/// the whole plane) of S, and in each for the channel groups [k, k + m) of k0..k1: every channel
+/// of the chunk adds into one output tile while it is in cache.
+template <class F>
+CAMKIT_KERNEL_INLINE void for_tiles(std::size_t S, std::size_t tile, std::size_t k0, std::size_t k1, F&& f) {
+    const std::size_t T = tile == 0 || tile > S ? S : tile;
+    std::size_t s0 = 0;
+    do {
+        const std::size_t len = std::min(T, S - s0);
+        for (std::size_t k = k0; k < k1; k += channel_group) f(s0, len, k, std::min(channel_group, k1 - k));
+        s0 += T;
+    } while (s0 < S);
+}
 
 /// Σ_s over one plane of the selected sums, in one pass: A (SA), G (SG), A·G (SAG). Returns
 /// {Σ a, Σ g, Σ a·g}, with 0 for a sum not selected; planes not needed are not read.
@@ -319,6 +396,16 @@ inline constexpr bool shares_sum_a = [] {
         return false;
 }();
 
+/// Whether a method's weight is a function of Σ g alone (Grad-CAM): then a group's weights take one
+/// pass over its gradient planes together, each summed exactly as channel_weight_of sums it.
+template <class Method>
+inline constexpr bool weights_from_sum_g = [] {
+    if constexpr (channel_weight_method<Method>)
+        return Method::needs == statistic::sum_g && !has_gradient_term<Method>;
+    else
+        return false;
+}();
+
 /// channel_weight_of in packs of W values, with the finite checks when Check.
 template <std::size_t W, class Method, bool Check, class Acc>
 weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc* known_sum_a, const Acc* next_a) {
@@ -385,38 +472,84 @@ weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* kno
     });
 }
 
+/// The weights of channels k..k+m of sample n (one group) into weights[n·K + ·], their planes
+/// left in ra's slots; a suspect weight (finite checks) locates its plane and throws.
+template <std::size_t W, class Method, class Acc, class E>
+void group_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
+                   group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k, std::size_t m,
+                   Acc* weights, bool check_finite) {
+    const std::size_t K = A.shape[1];
+    if constexpr (weights_from_sum_g<Method>) {
+        // Σ g of the group's planes in one pass: m streams read memory faster than one.
+        const Acc* g[channel_group];
+        std::size_t S = 0;
+        for (std::size_t j = 0; j < m; ++j) {
+            ra.get(j, n, k + j);  // the group's activation planes, for the weighted sum
+            const plane<Acc> p = rg.get(j, n, k + j);
+            g[j] = p.data;
+            S = p.size;
+        }
+        with_group_size(m, [&](auto M) {
+            const auto r = reduce_planes_in<Acc, W>(S, [&g, M](auto at) {
+                sums<decltype(at(g[0])), M()> v;
+                for (std::size_t j = 0; j < M(); ++j) v.v[j] = at(g[j]);
+                return v;
+            });
+            for (std::size_t j = 0; j < M(); ++j) {
+                plane_statistics<Acc> st;
+                st.positions = static_cast<Acc>(S);
+                st.sum_g = r.v[j];
+                const Acc w = static_cast<Acc>(Method::channel_weight(st));
+                if (check_finite && !(std::isfinite(st.sum_g) && std::isfinite(w)))
+                    locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+                weights[n * K + k + j] = w;
+            }
+        });
+        return;
+    }
+    std::optional<plane<Acc>> next;  // plane j, read ahead by channel j − 1's term pass
+    std::optional<Acc> carried;      // its Σ a, computed there
+    for (std::size_t j = 0; j < m; ++j) {
+        const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
+        const plane<Acc> g = rg.get(j, n, k + j);
+        next.reset();
+        // Within the group only: the next group's planes reuse this group's slots.
+        if constexpr (folds_next_sum_a<Method>)
+            if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
+        const Acc* known = carried ? &*carried : nullptr;
+        const Acc* next_a = next ? next->data : nullptr;
+        const auto o = check_finite ? channel_weight_checked<W, Method, true>(a, g, known, next_a)
+                                    : channel_weight_checked<W, Method, false>(a, g, known, next_a);
+        if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+        weights[n * K + k + j] = o.weight;
+        carried = o.next_sum_a;
+    }
+}
+
 /// Sample n, channels k0..k1 of fused_channel_weights, in packs of W values: the whole chunk is
-/// compiled for one instruction set (dispatch), so small planes pay no per-plane dispatch.
+/// compiled for one instruction set (dispatch), so small planes pay no per-plane dispatch. Whole
+/// planes (tile 0): each group's weights, then the group's weighted planes added while in cache.
+/// Tiles: every weight of the chunk first, then the weighted sum tile by tile (for_tiles).
 template <std::size_t W, class Method, class Acc, class E>
 void channel_weights_chunk(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
                            group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, Acc* out,
-                           std::size_t S, Acc* weights, bool check_finite) {
-    const std::size_t K = A.shape[1];
+                           std::size_t S, Acc* weights, bool check_finite, std::size_t tile) {
+    const Acc* w = weights + n * A.shape[1];
+    // Adds w·a of the group's planes (in ra's slots for whole planes; direct planes for tiles).
+    auto add_group = [&](std::size_t s0, std::size_t len, std::size_t k, std::size_t m) {
+        const Acc* p[channel_group];
+        for (std::size_t j = 0; j < m; ++j) p[j] = (tile ? ra.get(j, n, k + j).data : ra.data[j]) + s0;
+        with_group_size(m, [&](auto M) { add_scaled_in<M(), W>(out + s0, w + k, p, len); });
+    };
     for (std::size_t k = k0; k < k1; k += channel_group) {
         const std::size_t m = std::min(channel_group, k1 - k);
-        if constexpr (!std::is_void_v<Method>) {
-            std::optional<plane<Acc>> next;  // plane j, read ahead by channel j − 1's term pass
-            std::optional<Acc> carried;      // its Σ a, computed there
-            for (std::size_t j = 0; j < m; ++j) {
-                const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
-                const plane<Acc> g = rg.get(j, n, k + j);
-                next.reset();
-                // Within the group only: the next group's planes reuse this group's slots.
-                if constexpr (folds_next_sum_a<Method>)
-                    if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
-                const Acc* known = carried ? &*carried : nullptr;
-                const Acc* next_a = next ? next->data : nullptr;
-                const auto o = check_finite ? channel_weight_checked<W, Method, true>(a, g, known, next_a)
-                                            : channel_weight_checked<W, Method, false>(a, g, known, next_a);
-                if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
-                weights[n * K + k + j] = o.weight;
-                carried = o.next_sum_a;
-            }
-        } else {
+        if constexpr (!std::is_void_v<Method>)
+            group_weights<W, Method>(A, G, ra, rg, n, k0, k, m, weights, check_finite);
+        else if (!tile)
             for (std::size_t j = 0; j < m; ++j) ra.get(j, n, k + j);
-        }
-        with_group_size(m, [&](auto M) { add_scaled_in<M(), W>(out, weights + n * K + k, ra.data, S); });
+        if (!tile) add_group(0, S, k, m);
     }
+    if (tile) for_tiles(S, tile, k0, k1, add_group);
     if (check_finite && !finite_map_in<W>(out, S)) locate_non_finite<Acc>(A, G, n, k0, k1);
 }
 
@@ -433,33 +566,35 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(std::is_void_v<Method> ? nullptr : G);
+        const std::size_t tile = ra.direct() && rg.direct() ? tile_positions<Acc>(S) : 0;
         dispatch([&](auto bytes) {
             channel_weights_chunk<lanes_in<Acc, bytes()>, Method>(A, G, ra, rg, n, k0, k1, out, S, weights,
-                                                                 check_finite);
+                                                                 check_finite, tile);
         });
     });
 }
 
 /// Sample n, channels k0..k1 of fused_elementwise, in packs of W values (compiled per ISA, as
-/// channel_weights_chunk).
+/// channel_weights_chunk), over whole planes or tiles of `tile` positions (for_tiles; direct planes).
 template <std::size_t W, class Method, class Acc, class E>
 void elementwise_chunk(const host_view<const E>& A, const host_view<const E>& G, group_reader<Acc, E>& ra,
                        group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, Acc* out, std::size_t S,
-                       bool check_finite, std::size_t gradient_label) {
+                       bool check_finite, std::size_t gradient_label, std::size_t tile) {
     Acc check = 0;
-    for (std::size_t k = k0; k < k1; k += channel_group) {
-        const std::size_t m = std::min(channel_group, k1 - k);
+    for_tiles(S, tile, k0, k1, [&](std::size_t s0, std::size_t len, std::size_t k, std::size_t m) {
+        const Acc* a[channel_group];
+        const Acc* g[channel_group];
         for (std::size_t j = 0; j < m; ++j) {
-            ra.get(j, n, k + j);
-            rg.get(j, n, k + j);
+            a[j] = ra.get(j, n, k + j).data + s0;
+            g[j] = rg.get(j, n, k + j).data + s0;
         }
         with_group_size(m, [&](auto M) {
             if (check_finite)
-                check += add_contributions_in<Method, true, M(), W>(out, ra.data, rg.data, S);
+                check += add_contributions_in<Method, true, M(), W>(out + s0, a, g, len);
             else
-                add_contributions_in<Method, false, M(), W>(out, ra.data, rg.data, S);
+                add_contributions_in<Method, false, M(), W>(out + s0, a, g, len);
         });
-    }
+    });
     if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
 }
 
@@ -474,9 +609,10 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(&G);
+        const std::size_t tile = ra.direct() && rg.direct() ? tile_positions<Acc>(S) : 0;
         dispatch([&](auto bytes) {
             elementwise_chunk<lanes_in<Acc, bytes()>, Method>(A, G, ra, rg, n, k0, k1, out, S, check_finite,
-                                                             gradient_label);
+                                                             gradient_label, tile);
         });
     });
 }

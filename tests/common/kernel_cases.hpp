@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error_message.hpp"
+#include "common/kernel_scopes.hpp"
 #include "common/reference_cam.hpp"
 
 #include <limits>
@@ -27,28 +28,40 @@ inline const std::vector<camkit::shape_t>& odd_shapes() {
     return shapes;
 }
 
+/// Every method on random activations and gradients of `shape` against the reference loops, on 1
+/// and 3 threads, in double and float. The projections (Eigen-CAM, Eigen-Grad-CAM) too: the
+/// reference's power iteration gives their first component to the same precision.
+inline void expect_every_method_matches_the_reference(const camkit::shape_t& shape) {
+    using namespace camkit_test;
+    const auto A = random_tensor(shape, 11, 0, 2);  // post-ReLU activations
+    const auto G = random_tensor(shape, 12);
+    const auto Af = cast<float>(A), Gf = cast<float>(G);
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        const auto want = reference_raw(M::name, A, G);
+        for (int threads : {1, 3}) {
+            const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = threads};
+            EXPECT_LT(max_relative_error(camkit::explain<M>(A, G, opt).raw, want), 1e-12)
+                << M::name << " " << camkit::to_string(shape) << " t" << threads;
+            EXPECT_LT(max_relative_error(camkit::explain<M>(Af, Gf, opt).raw, want), 2e-5)
+                << M::name << " " << camkit::to_string(shape) << " t" << threads << " float";
+        }
+    });
+}
+
 }  // namespace kernel_cases
 
 TEST(KERNEL_SUITE, EveryMethodMatchesTheReferenceAtOddSizes) {
-    using namespace camkit_test;
-    for (const auto& shape : kernel_cases::odd_shapes()) {
-        const auto A = random_tensor(shape, 11, 0, 2);  // post-ReLU activations
-        const auto G = random_tensor(shape, 12);
-        const auto Af = cast<float>(A), Gf = cast<float>(G);
-        camkit::for_each_method([&](auto t) {
-            using M = typename decltype(t)::type;
-            const auto want = reference_raw(M::name, A, G);
-            // The projections (Eigen-CAM, Eigen-Grad-CAM) too: the reference's power iteration gives
-            // their first component to the same precision ({1, 5, 3} has more channels than positions).
-            for (int threads : {1, 3}) {
-                const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = threads};
-                EXPECT_LT(max_relative_error(camkit::explain<M>(A, G, opt).raw, want), 1e-12)
-                    << M::name << " " << camkit::to_string(shape) << " t" << threads;
-                EXPECT_LT(max_relative_error(camkit::explain<M>(Af, Gf, opt).raw, want), 2e-5)
-                    << M::name << " " << camkit::to_string(shape) << " t" << threads << " float";
-            }
-        });
-    }
+    // {1, 5, 3} has more channels than positions.
+    for (const auto& shape : kernel_cases::odd_shapes()) kernel_cases::expect_every_method_matches_the_reference(shape);
+}
+
+TEST(KERNEL_SUITE, SpatialTilesMatchTheReference) {
+    // Tiles of 64 positions (kernels.hpp's tiling, forced on small planes): full tiles and a
+    // remainder (209 = 3·64 + 17, 231 = 3·64 + 39), partial channel groups, 1 and 3 threads.
+    camkit_test::tiling_scope tiles(64);
+    for (const camkit::shape_t& shape : {camkit::shape_t{2, 6, 209}, camkit::shape_t{1, 5, 3, 7, 11}})
+        kernel_cases::expect_every_method_matches_the_reference(shape);
 }
 
 TEST(KERNEL_SUITE, NonFiniteAtEveryPositionIsNamed) {

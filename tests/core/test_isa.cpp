@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include "common/error_message.hpp"
+#include "common/kernel_scopes.hpp"
 #include "common/reference_cam.hpp"
 
 #include <array>
@@ -22,27 +23,10 @@ namespace {
 using camkit::isa;
 using camkit_test::error_message;
 
-const isa all_isas[] = {isa::scalar, isa::sse2, isa::avx2, isa::avx512};
+using camkit_test::all_isas;
+using camkit_test::supported_isas;
 
-/// The instruction sets this CPU and build support.
-std::vector<isa> supported_isas() {
-    std::vector<isa> out;
-    for (isa i : all_isas)
-        if (camkit::isa_supported(i)) out.push_back(i);
-    return out;
-}
-
-/// Sets the active instruction set for one scope and restores the previous one after it.
-class isa_scope {
-public:
-    explicit isa_scope(isa i) : before_(camkit::set_isa(i)) {}
-    ~isa_scope() { camkit::set_isa(before_); }
-    isa_scope(const isa_scope&) = delete;
-    isa_scope& operator=(const isa_scope&) = delete;
-
-private:
-    isa before_;
-};
+using camkit_test::isa_scope;
 
 /// The flags of the first processor in /proc/cpuinfo (empty where there is no such file).
 std::set<std::string> cpuinfo_flags() {
