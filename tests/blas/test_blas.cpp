@@ -127,7 +127,7 @@ TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset)
 // own Gram product and solver, on both sides of the Gram choice (|S| ≤ K: X Xᵀ; |S| > K: Xᵀ X),
 // in float and double.
 TEST(BlasEigen, ProjectionMethodsEqualCamkitsSolver) {
-    // The last two: Gram products of several blocks (positions past 512 at K = 64; channels past
+    // The last two: Gram products of several blocks (positions past 256 at K = 64; channels past
     // 576 at S = 49), which syrk must add up, not overwrite.
     for (const shape_t& shape : {shape_t{2, 16, 3, 3}, shape_t{2, 4, 5, 7}, shape_t{1, 9, 4, 4, 2}, shape_t{2, 64, 10, 10},
                                  shape_t{2, 100, 7, 7}, shape_t{1, 64, 30, 41}, shape_t{1, 1200, 7, 7}}) {

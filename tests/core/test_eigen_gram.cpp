@@ -120,6 +120,18 @@ std::vector<double> random_symmetric(std::size_t n, unsigned seed) {
     return m;
 }
 
+/// Asserts that G's entries on and above the diagonal (d × d, row stride ld) are the sums of
+/// `terms` products term(i, j, t), to 1e-12 a term.
+template <class Term>
+void expect_upper_sums(const std::vector<double>& G, std::size_t ld, std::size_t d, std::size_t terms, Term term, const std::string& what) {
+    for (std::size_t i = 0; i < d; ++i)
+        for (std::size_t j = i; j < d; ++j) {
+            double want = 0;
+            for (std::size_t t = 0; t < terms; ++t) want += term(i, j, t);
+            ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(terms)) << what << " at " << i << "," << j;
+        }
+}
+
 /// A one-sample layer [1, K, S] from its channels.
 camkit::tensor<double> layer(const std::vector<std::vector<double>>& channels) {
     camkit::tensor<double> A({1, channels.size(), channels[0].size()});
@@ -149,13 +161,8 @@ TEST(EigenGram, GramOfRowsMatchesPlainSums) {
                 for (std::size_t i = 0; i < rows; ++i)
                     for (std::size_t j = 0; j < d; ++j) Y[i * ld + j] = r[i * d + j];
                 camkit::detail::add_gram_of_rows(Y.data(), rows, d, G.data());
-                for (std::size_t i = 0; i < d; ++i)
-                    for (std::size_t j = i; j < d; ++j) {
-                        double want = 0;
-                        for (std::size_t k = 0; k < rows; ++k) want += r[k * d + i] * r[k * d + j];
-                        ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(rows))
-                            << camkit::isa_name(isa) << " " << d << "x" << rows << " at " << i << "," << j;
-                    }
+                expect_upper_sums(G, ld, d, rows, [&](std::size_t i, std::size_t j, std::size_t k) { return r[k * d + i] * r[k * d + j]; },
+                                  std::string(camkit::isa_name(isa)) + " " + std::to_string(d) + "x" + std::to_string(rows));
             }
     }
     camkit::set_isa(before);
@@ -363,13 +370,8 @@ TEST(EigenGram, RowDotsMatchPlainSums) {
                 });
                 EXPECT_EQ(calls, total) << camkit::isa_name(isa) << " " << d;
                 EXPECT_GE(calls, (rows / 4) * (rows / 4 + 1) / 2);  // every tile on and above the diagonal
-                for (std::size_t i = 0; i < d; ++i)
-                    for (std::size_t j = i; j < d; ++j) {
-                        double want = 0;
-                        for (std::size_t s = 0; s < cols; ++s) want += r[i * cols + s] * r[j * cols + s];
-                        ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(cols))
-                            << camkit::isa_name(isa) << " " << d << "x" << cols << " at " << i << "," << j;
-                    }
+                expect_upper_sums(G, ld, d, cols, [&](std::size_t i, std::size_t j, std::size_t s) { return r[i * cols + s] * r[j * cols + s]; },
+                                  std::string(camkit::isa_name(isa)) + " " + std::to_string(d) + "x" + std::to_string(cols));
                 // host_eigen's row_gram is the same product, added to what G holds.
                 std::vector<double> twice = G;
                 camkit::detail::host_eigen{}.row_gram(C.data(), d, cols, ldc, twice.data());
@@ -413,8 +415,8 @@ void expect_former_maps(const camkit::tensor<double>& A, const camkit::tensor<do
 
 }  // namespace
 
-// Samples of several blocks of positions (the one-pass Gram's blocks are 512 positions at K = 64,
-// 2048 at small K), the last one partial and not a whole pack, K not a multiple of the tiles; and
+// Samples of several blocks of positions (the one-pass Gram's blocks are 256 positions at K = 64,
+// 2048 at K ≤ 8), the last one partial and not a whole pack, K not a multiple of the tiles; and
 // S < K beside them. Maps equal the former path's.
 TEST(EigenGram, MapsOfManyBlocksEqualTheFormerPath) {
     for (const shape_t& shape : {shape_t{2, 64, 1300}, shape_t{1, 3, 5001}, shape_t{2, 13, 37, 31}, shape_t{1, 66, 521},
