@@ -1,9 +1,11 @@
 #pragma once
 // The projection methods' kernel (Eigen-CAM, Eigen-Grad-CAM): the centred sample X, the Gram
 // matrix of its smaller side by a blocked SIMD product, its largest eigenpair, the map X v₁.
-// The Gram matrix is nearly all of the cost (K·S² or K²·S flops against K·S to read X), so it
-// is computed as a sum of outer products of dense rows with a register tile of packs, in the
-// active instruction set's pack width (simd.hpp's dispatch, once per run of row blocks).
+// The Gram matrix is nearly all of the cost (K·S² or K²·S flops against K·S to read X), so it is
+// computed with register tiles of packs in the active instruction set's pack width (simd.hpp's
+// dispatch, once per run of blocks): over positions (S ≤ K) as a sum of outer products of the
+// centred channel rows; over channels (S > K) as dot products of the channels' rows, a block of
+// positions at a time, in one pass over the sample (projection_map).
 #include <camkit/kernels.hpp>
 #include <camkit/linalg.hpp>
 #include <camkit/parallel.hpp>
@@ -20,6 +22,14 @@
 #if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+/// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
+/// set) also where the compiler's flatten stops at the first level of calls (Clang's).
+#if defined(__GNUC__)
+#define CAMKIT_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define CAMKIT_LAMBDA_INLINE
 #endif
 
 namespace camkit::detail {
@@ -302,19 +312,19 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             }
             pa[k] = a.data, pg[k] = g.data;
         }
-        const auto value = [&](std::size_t k, std::size_t s) {
+        const auto value = [&](std::size_t k, std::size_t s) CAMKIT_LAMBDA_INLINE {
             return static_cast<double>(Method::projected(ops, pa[k][s], pg[k][s]));
         };
         // Channel k's values at positions [s0, s0 + m) less c into out, padded; their sum.
-        const auto shifted = [&](auto bytes, std::size_t k, std::size_t s0, std::size_t m, double c, double* out) {
+        const auto shifted = [&](auto bytes, std::size_t k, std::size_t s0, std::size_t m, double c, double* out) CAMKIT_LAMBDA_INLINE {
             const Acc *a = pa[k] + s0, *g = pg[k] + s0;
-            const auto at = [&](std::size_t s) { return static_cast<double>(Method::projected(ops, a[s], g[s])); };
+            const auto at = [&](std::size_t s) CAMKIT_LAMBDA_INLINE { return static_cast<double>(Method::projected(ops, a[s], g[s])); };
             return shifted_row<lanes_in<double, bytes()>>(at, m, c, out);
         };
         // Asks for part t of T of the cache lines of every channel's inputs at positions [s0, s1):
         // the next block's, a little before each tile of this one (a burst would stall on the fill buffers).
         const bool reads_g = needs_gradients_v<Method> || (check_finite && check_ignored_g);
-        const auto prefetch = [&](std::size_t s0, std::size_t s1, std::size_t t, std::size_t T) {
+        const auto prefetch = [&](std::size_t s0, std::size_t s1, std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
             constexpr std::size_t line = 64 / sizeof(Acc);
             if (s1 <= s0) return;  // the last block: nothing after it
             const std::size_t per_channel = (s1 - s0 + line - 1) / line, lines = K * per_channel;
@@ -352,7 +362,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             dispatch(centre);
             const std::size_t block = std::max<std::size_t>(1, (1u << 15) / ld / gram_panel_rows) * gram_panel_rows;
             padded = sum_over_blocks((K + block - 1) / block, ld * ld, parts_per_sample,
-                                     [&](auto bytes, std::size_t b, double* g, std::vector<double>&) {
+                                     [&](auto bytes, std::size_t b, double* g, std::vector<double>&) CAMKIT_LAMBDA_INLINE {
                                          const std::size_t r0 = b * block, r1 = std::min(K, r0 + block);
                                          if constexpr (has_own_gram_v<Eigen>)
                                              eigen.gram(&X[r0 * ld], r1 - r0, d, g);
@@ -373,7 +383,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             const std::size_t rows = (K + row_dots_tile_cols - 1) / row_dots_tile_cols * row_dots_tile_cols;
             const bool check_g = check_finite && check_ignored_g;
             padded = sum_over_blocks((S + block - 1) / block, ld * ld + 2 * K, parts_per_sample,
-                                     [&](auto bytes, std::size_t b, double* g, std::vector<double>& C) {
+                                     [&](auto bytes, std::size_t b, double* g, std::vector<double>& C) CAMKIT_LAMBDA_INLINE {
                                          const std::size_t s0 = b * block, m = std::min(S, s0 + block) - s0;
                                          C.resize(rows * block, 0.0);  // rows K.. stay zero
                                          for (std::size_t k = 0; k < K; ++k) {
@@ -384,7 +394,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                                          if constexpr (has_own_gram_v<Eigen>)
                                              eigen.row_gram(C.data(), K, cols, block, g);
                                          else  // the next block's inputs fetched while this one's tiles run
-                                             add_row_dots_in<lanes_in<double, bytes()>>(C.data(), K, cols, block, g, [&](std::size_t t, std::size_t T) {
+                                             add_row_dots_in<lanes_in<double, bytes()>>(C.data(), K, cols, block, g, [&](std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
                                                  prefetch(s0 + m, std::min(S, s0 + m + block), t, T);
                                              });
                                      });
