@@ -1,9 +1,11 @@
 #pragma once
 // The projection methods' kernel (Eigen-CAM, Eigen-Grad-CAM): the centred sample X, the Gram
 // matrix of its smaller side by a blocked SIMD product, its largest eigenpair, the map X v₁.
-// The Gram matrix is nearly all of the cost (K·S² or K²·S flops against K·S to read X), so it
-// is computed as a sum of outer products of dense rows with a register tile of packs, in the
-// active instruction set's pack width (simd.hpp's dispatch, once per run of row blocks).
+// The Gram matrix is nearly all of the cost (K·S² or K²·S flops against K·S to read X), so it is
+// computed with register tiles of packs in the active instruction set's pack width (simd.hpp's
+// dispatch, once per run of blocks): over positions (S ≤ K) as a sum of outer products of the
+// centred channel rows; over channels (S > K) as dot products of the channels' rows, a block of
+// positions at a time, in one pass over the sample (projection_map).
 #include <camkit/kernels.hpp>
 #include <camkit/linalg.hpp>
 #include <camkit/parallel.hpp>
@@ -20,6 +22,14 @@
 #if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+/// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
+/// set) also where the compiler's flatten stops at the first level of calls (Clang's).
+#if defined(__GNUC__)
+#define CAMKIT_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define CAMKIT_LAMBDA_INLINE
 #endif
 
 namespace camkit::detail {
@@ -92,6 +102,82 @@ inline void add_gram_of_rows(const double* Y, std::size_t rows, std::size_t d, d
     dispatch([&](auto bytes) { add_gram_of_rows_in<lanes_in<double, bytes()>>(Y, rows, d, G); });
 }
 
+/// out[q] += the sum of a[q]'s lanes for q < 4 (W = 1, 2, 4 or 8), by pairwise lane shuffles: the
+/// tiles' accumulators are reduced once per block, so this runs R·4 times per block of positions.
+template <std::size_t W>
+CAMKIT_KERNEL_INLINE void add_lane_sums4(const pack_t<double, W> (&a)[4], double* out) {
+#if defined(CAMKIT_VECTOR_EXTENSIONS)
+    if constexpr (W == 2) {
+        for (std::size_t q = 0; q < 4; q += 2) {
+            const pack_t<double, W> s = __builtin_shufflevector(a[q], a[q + 1], 0, 2) + __builtin_shufflevector(a[q], a[q + 1], 1, 3);
+            store(out + q, load<double, W>(out + q) + s);
+        }
+        return;
+    } else if constexpr (W == 4 || W == 8) {
+        using quad = pack_t<double, W / (W / 4)>;  // 4 lanes
+        quad h[4];  // each pack folded to 4 lanes
+        for (std::size_t q = 0; q < 4; ++q) {
+            if constexpr (W == 8)
+                h[q] = __builtin_shufflevector(a[q], a[q], 0, 1, 2, 3) + __builtin_shufflevector(a[q], a[q], 4, 5, 6, 7);
+            else
+                h[q] = a[q];
+        }
+        // [h0 h0 h1 h1] and [h2 h2 h3 h3] in pairs of partial sums, then the pairs added.
+        const quad x01 = __builtin_shufflevector(h[0], h[1], 0, 1, 4, 5) + __builtin_shufflevector(h[0], h[1], 2, 3, 6, 7);
+        const quad x23 = __builtin_shufflevector(h[2], h[3], 0, 1, 4, 5) + __builtin_shufflevector(h[2], h[3], 2, 3, 6, 7);
+        const quad s = __builtin_shufflevector(x01, x23, 0, 2, 4, 6) + __builtin_shufflevector(x01, x23, 1, 3, 5, 7);
+        store(out, load<double, 4>(out) + s);
+        return;
+    }
+#endif
+    for (std::size_t q = 0; q < 4; ++q) out[q] += lane_sum(a[q]);
+}
+
+/// Rows of G per tile of the row-dot Gram product: 4 × 4 packs of accumulators with AVX-512's 32
+/// registers, 2 × 4 with the 16 of SSE2/AVX2 (and for scalars).
+template <std::size_t W>
+inline constexpr std::size_t row_dots_tile_rows = W >= 8 ? 4 : 2;
+/// Columns of G per tile of the row-dot Gram product (rows of C are padded to a multiple of it).
+inline constexpr std::size_t row_dots_tile_cols = 4;
+
+/// add_row_dots in packs of W values (compiled per instruction set by its caller's dispatch);
+/// `between(t, T)` runs before tile t of the T tiles (the caller's prefetches, spread over the work).
+template <std::size_t W, class Between = void (*)(std::size_t, std::size_t)>
+CAMKIT_KERNEL_INLINE void add_row_dots_in(const double* C, std::size_t d, std::size_t cols, std::size_t ldc, double* G,
+                                          Between&& between = [](std::size_t, std::size_t) {}) {
+    using pack = pack_t<double, W>;
+    constexpr std::size_t R = row_dots_tile_rows<W>, Q = row_dots_tile_cols;
+    const std::size_t ld = gram_stride(d), rows = (d + Q - 1) / Q * Q;
+    std::size_t tiles = 0, t = 0;
+    for (std::size_t i0 = 0; i0 < rows; i0 += R) tiles += (rows - i0 / Q * Q) / Q;
+    for (std::size_t i0 = 0; i0 < rows; i0 += R)
+        for (std::size_t j0 = i0 / Q * Q; j0 < rows; j0 += Q) {
+            between(t++, tiles);
+            pack acc[R][Q];
+            for (auto& row : acc)
+                for (pack& a : row) a = broadcast<double, W>(0);
+            const double* ci = C + i0 * ldc;
+            const double* cj = C + j0 * ldc;
+            for (std::size_t s = 0; s < cols; s += W) {
+                pack b[Q];
+                for (std::size_t q = 0; q < Q; ++q) b[q] = load<double, W>(cj + q * ldc + s);
+                for (std::size_t i = 0; i < R; ++i) {
+                    const pack a = load<double, W>(ci + i * ldc + s);
+                    for (std::size_t q = 0; q < Q; ++q) acc[i][q] += a * b[q];
+                }
+            }
+            for (std::size_t i = 0; i < R; ++i) add_lane_sums4<W>(acc[i], G + (i0 + i) * ld + j0);
+        }
+}
+
+/// G += C Cᵀ on and above the diagonal (by whole tiles, so some entries just below it too): the dot
+/// products of the rows of C, d × cols with row stride ldc, rows d.. up to a multiple of 4 zero
+/// and cols a multiple of 8 (zero-padded); G d × d with row stride gram_stride(d). Runs in the
+/// active instruction set (isa.hpp).
+inline void add_row_dots(const double* C, std::size_t d, std::size_t cols, std::size_t ldc, double* G) {
+    dispatch([&](auto bytes) { add_row_dots_in<lanes_in<double, bytes()>>(C, d, cols, ldc, G); });
+}
+
 /// camkit's own Gram product and eigen-solver (linalg.hpp) for the projection methods; the BLAS
 /// adapter passes one with BLAS's syrk and LAPACK's syevd instead.
 struct host_eigen {
@@ -103,45 +189,43 @@ struct host_eigen {
     /// G = Yᵀ Y on and above the diagonal for Y `rows` × d, both with row stride gram_stride(d),
     /// Y zero beyond column d, G (gram_stride(d) rows) zeroed by the caller.
     void gram(const double* Y, std::size_t rows, std::size_t d, double* G) const { add_gram_of_rows(Y, rows, d, G); }
+
+    /// G += C Cᵀ on and above the diagonal for C d × cols with row stride ldc, G (gram_stride(d)
+    /// rows and columns) as in gram; C's rows padded as add_row_dots needs.
+    void row_gram(const double* C, std::size_t d, std::size_t cols, std::size_t ldc, double* G) const {
+        add_row_dots(C, d, cols, ldc, G);
+    }
 };
 
-/// Whether gram_of_blocks uses camkit's own Gram kernel for `Eigen`: host_eigen, or one without a gram.
+/// Whether `Eigen` brings its own Gram products (gram and row_gram, as host_eigen's).
 template <class Eigen>
-inline constexpr bool uses_host_gram_v =
-    std::is_same_v<Eigen, host_eigen> ||
-    !requires(const Eigen& e, const double* y, double* g) { e.gram(y, std::size_t{}, std::size_t{}, g); };
+inline constexpr bool has_own_gram_v =
+    !std::is_same_v<Eigen, host_eigen> &&
+    requires(const Eigen& e, const double* y, double* g, std::size_t n) {
+        e.gram(y, n, n, g);
+        e.row_gram(y, n, n, n, g);
+    };
 
-/// Σ Yᵀ Y over the row blocks of a rows × d matrix Y (see host_eigen::gram; by `eigen`'s gram if
-/// it has its own) into a zeroed gram_stride(d)² buffer. `block(r0, r1, scratch)` gives rows
-/// [r0, r1) (at most `block_rows`, stride gram_stride(d)): a pointer into Y where it is stored,
-/// else written to `scratch`. The blocks are split into up to `parts` runs, each summed on its
-/// own thread, then the runs in order.
-template <class Eigen, class Block>
-std::vector<double> gram_of_blocks(const Eigen& eigen, std::size_t rows, std::size_t d, std::size_t block_rows,
-                                   unsigned parts, Block&& block) {
-    const std::size_t ld = gram_stride(d), blocks = (rows + block_rows - 1) / block_rows;
+/// Σ over `blocks` blocks of add(bytes, b, acc, scratch) into one zeroed buffer of `size`
+/// doubles (bytes: the active instruction set's pack bytes, as from dispatch). The blocks are
+/// split into up to `parts` runs, each into its own buffer on its own thread (with its own
+/// scratch vector), then the runs summed in order.
+template <class Add>
+std::vector<double> sum_over_blocks(std::size_t blocks, std::size_t size, unsigned parts, Add&& add) {
     const std::size_t runs = std::clamp<std::size_t>(blocks, 1, parts);
-    std::vector<double> G(runs * ld * ld, 0.0);
+    std::vector<double> acc(runs * size, 0.0);
     parallel_for(runs, static_cast<unsigned>(runs), [&](std::size_t p) {
         std::vector<double> scratch;
-        double* g = G.data() + p * ld * ld;
         // The whole run in one instruction set: making the blocks and their Gram tiles.
         const auto run = [&](auto bytes) {
-            for (std::size_t b = blocks * p / runs; b < blocks * (p + 1) / runs; ++b) {
-                const std::size_t r0 = b * block_rows, r1 = std::min(rows, r0 + block_rows);
-                const double* Y = block(r0, r1, scratch);
-                if constexpr (uses_host_gram_v<Eigen>)
-                    add_gram_of_rows_in<lanes_in<double, bytes()>>(Y, r1 - r0, d, g);
-                else
-                    eigen.gram(Y, r1 - r0, d, g);
-            }
+            for (std::size_t b = blocks * p / runs; b < blocks * (p + 1) / runs; ++b) add(bytes, b, acc.data() + p * size, scratch);
         };
         dispatch(run);
     });
     for (std::size_t p = 1; p < runs; ++p)
-        for (std::size_t i = 0; i < ld * ld; ++i) G[i] += G[p * ld * ld + i];
-    G.resize(ld * ld);
-    return G;
+        for (std::size_t i = 0; i < size; ++i) acc[i] += acc[p * size + i];
+    acc.resize(size);
+    return acc;
 }
 
 /// Writes a projection of S positions to raw with Eigen-CAM's sign rule: the sign that makes
@@ -154,14 +238,51 @@ void write_signed_projection(const std::vector<double>& proj, Acc* raw) {
     for (std::size_t s = 0; s < proj.size(); ++s) raw[s] = static_cast<Acc>(sign * proj[s]);
 }
 
+/// Asks for the cache line at p. The empty asm keeps a loop of prefetches alone: GCC deletes a loop
+/// of nothing but __builtin_prefetch as one without effects.
+CAMKIT_KERNEL_INLINE void prefetch_line(const void* p) {
+#if defined(__GNUC__)
+    __builtin_prefetch(p);
+    asm volatile("" : : "r"(p));
+#else
+    (void)p;
+#endif
+}
+
+/// Positions per block of the row-dot Gram product: about 128 KiB of C, whole packs of every width
+/// (256 positions at K = 64: a tile's rows stay in L1; blocks of 1024 and more, with fewer lane
+/// reductions, measured 15-25% slower).
+inline std::size_t row_dots_block(std::size_t d) {
+    const std::size_t rows = (d + row_dots_tile_cols - 1) / row_dots_tile_cols * row_dots_tile_cols;
+    return std::clamp<std::size_t>((std::size_t{1} << 14) / rows / gram_row_multiple * gram_row_multiple, 64, 2048);
+}
+
+/// out[s] = value(s) − c for s < n, then zeros up to a whole pack of every width; returns Σ out.
+template <std::size_t W, class Value>
+CAMKIT_KERNEL_INLINE double shifted_row(Value&& value, std::size_t n, double c, double* out) {
+    for (std::size_t s = 0; s < n; ++s) out[s] = value(s) - c;
+    const std::size_t padded = (n + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple;
+    std::fill(out + n, out + padded, 0.0);
+    pack_t<double, W> part[2] = {broadcast<double, W>(0), broadcast<double, W>(0)};  // two chains: the add's latency
+    for (std::size_t s = 0; s < padded; s += 2 * W) {
+        part[0] += load<double, W>(out + s);
+        if (s + W < padded) part[1] += load<double, W>(out + s + W);
+    }
+    return lane_sum(part[0] + part[1]);
+}
+
 /// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular
 /// vector, from the largest eigenpair of the Gram matrix on the smaller side (`eigen`: its
-/// operator() solves a symmetric row-major n×n matrix, its gram(Y, rows, d, G) is Yᵀ Y as
-/// host_eigen's). Both are Gram matrices of rows: when S ≤ K the rows are X's channel planes, held
-/// in double (X Xᵀ over positions); when S > K they are X's positions, made block by block from
-/// the planes (Xᵀ X over channels), so X (twice the size of float input) is never stored. Signed
-/// by write_signed_projection. Samples run in parallel, and with fewer samples than threads the
-/// Gram products too (gram_of_blocks).
+/// operator() solves a symmetric row-major n×n matrix, its gram and row_gram are host_eigen's
+/// products, if it has its own). When S ≤ K the Gram rows are X's channel planes, held centred in
+/// double (X Xᵀ over positions, host_eigen::gram). When S > K it is Xᵀ X over channels, made in one
+/// pass over the sample: blocks of positions of every channel, shifted by c_k (the mean of the
+/// first block), into a K × block buffer whose rows' dot products (row_gram) are summed, with the
+/// sums t_k of the shifted values; then Xᵀ X = Σ (x − c)(x − c)ᵀ − t tᵀ / S and mean_k = c_k + t_k / S.
+/// c is that close to the mean that the subtraction loses little: S·(mean − c)² ≤ (S / block)·‖x_k
+/// − mean_k‖², so it costs at most log₂(S / block) bits of the centred Gram's entries. Signed by
+/// write_signed_projection. Samples run in parallel, and with fewer samples than threads the Gram
+/// products too (sum_over_blocks).
 template <class Method, class Acc, class E, class Eigen = host_eigen>
 void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
                     bool check_finite, const Eigen& eigen = {}) {
@@ -169,7 +290,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
     const std::size_t N = dims.N, K = dims.K, S = dims.S;
     const plane_ops<Acc> ops;
     const bool by_channels = S <= K;  // rows of X: channels, else positions
-    const std::size_t rows = by_channels ? K : S, d = by_channels ? S : K, ld = gram_stride(d);
+    const std::size_t d = by_channels ? S : K, ld = gram_stride(d);
     // A finite sum of X's column proves its inputs finite, except gradients a method ignores:
     // those are checked on their own unless they are the activations themselves.
     const bool check_ignored_g = !needs_gradients_v<Method> && (G.data != A.data || G.strides != A.strides);
@@ -181,87 +302,110 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
     // One item per sample: the whole sample is needed for the decomposition.
     parallel_for(N, t, [&](std::size_t n) {
         plane_reader<Acc, E> ra(A), rg(G);
-        // Channel k's values and mean: in X when S ≤ K (X is then small: K·S ≤ K² doubles), else
-        // read again from the planes, by pointer, for each block of positions.
-        std::unique_ptr<double[]> X;
-        if (by_channels) X = std::make_unique_for_overwrite<double[]>(rows * ld);
-        std::vector<const Acc*> pa(by_channels ? 0 : K), pg(by_channels ? 0 : K);
-        std::vector<Acc> copies(by_channels || reads_in_place ? 0 : 2 * K * S);  // planes a reader gathers
-        std::vector<double> means(K);
-        // The passes over the sample (means, X, then X v₁) are compiled for the active instruction
-        // set too (dispatch), for the compiler's own vectorization of their loops.
-        const auto first_pass = [&](auto) {
-            for (std::size_t k = 0; k < K; ++k) {
-                plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-                if (!by_channels) {
-                    if (!reads_in_place) {
-                        a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
-                        g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
-                    }
-                    pa[k] = a.data, pg[k] = g.data;
-                }
-                double* x = by_channels ? &X[k * ld] : nullptr;
-                const auto value = [&](std::size_t i) {
-                    return static_cast<double>(Method::projected(ops, a.data[i], g.data[i]));
-                };
-                const auto sum_of = [&](const auto& v) {
-                    double part[4] = {0, 0, 0, 0};  // four chains: a single sum is bound by the add's latency
-                    std::size_t s = 0;
-                    for (; s + 4 <= S; s += 4)
-                        for (std::size_t i = 0; i < 4; ++i) part[i] += v(s + i);
-                    for (; s < S; ++s) part[0] += v(s);
-                    return (part[0] + part[1]) + (part[2] + part[3]);
-                };
-                double sum;
-                if (x) {  // X's row first, then its sum: two loops the compiler vectorizes
-                    for (std::size_t i = 0; i < S; ++i) x[i] = value(i);
-                    sum = sum_of([&](std::size_t i) { return x[i]; });
-                } else {
-                    sum = sum_of(value);
-                }
-                if (check_finite) {
-                    const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
-                    if (suspect && !ops.all_finite(a)) throw_non_finite("activations", n, k);
-                    if ((suspect || check_ignored_g) && !ops.all_finite(g)) throw_non_finite("gradients", n, k);
-                }
-                means[k] = sum / static_cast<double>(S);
-                if (x) {
-                    for (std::size_t i = 0; i < S; ++i) x[i] -= means[k];
-                    std::fill(x + S, x + ld, 0.0);
-                }
+        std::vector<const Acc*> pa(K), pg(K);
+        std::vector<Acc> copies(reads_in_place ? 0 : 2 * K * S);  // planes a reader gathers
+        for (std::size_t k = 0; k < K; ++k) {
+            plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
+            if (!reads_in_place) {
+                a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
+                g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+            }
+            pa[k] = a.data, pg[k] = g.data;
+        }
+        const auto value = [&](std::size_t k, std::size_t s) CAMKIT_LAMBDA_INLINE {
+            return static_cast<double>(Method::projected(ops, pa[k][s], pg[k][s]));
+        };
+        // Channel k's values at positions [s0, s0 + m) less c into out, padded; their sum.
+        const auto shifted = [&](auto bytes, std::size_t k, std::size_t s0, std::size_t m, double c, double* out) CAMKIT_LAMBDA_INLINE {
+            const Acc *a = pa[k] + s0, *g = pg[k] + s0;
+            const auto at = [&](std::size_t s) CAMKIT_LAMBDA_INLINE { return static_cast<double>(Method::projected(ops, a[s], g[s])); };
+            return shifted_row<lanes_in<double, bytes()>>(at, m, c, out);
+        };
+        // Asks for part t of T of the cache lines of every channel's inputs at positions [s0, s1):
+        // the next block's, a little before each tile of this one (a burst would stall on the fill buffers).
+        const bool reads_g = needs_gradients_v<Method> || (check_finite && check_ignored_g);
+        const auto prefetch = [&](std::size_t s0, std::size_t s1, std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
+            constexpr std::size_t line = 64 / sizeof(Acc);
+            if (s1 <= s0) return;  // the last block: nothing after it
+            const std::size_t per_channel = (s1 - s0 + line - 1) / line, lines = K * per_channel;
+            const std::size_t l0 = lines * t / T, l1 = lines * (t + 1) / T;
+            std::size_t k = l0 / per_channel, s = s0 + l0 % per_channel * line;
+            for (std::size_t l = l0; l < l1; ++l, s += line) {
+                if (s >= s1) ++k, s = s0;
+                prefetch_line(pa[k] + s);
+                if (reads_g) prefetch_line(pg[k] + s);
             }
         };
-        dispatch(first_pass);
-        // Centred values of channel k at positions [s0, s1) into out[(s − s0)·stride].
-        const auto centred = [&](std::size_t k, std::size_t s0, std::size_t s1, double* out, std::size_t stride) {
-            const Acc *a = pa[k], *g = pg[k];
-            for (std::size_t s = s0; s < s1; ++s)
-                out[(s - s0) * stride] = static_cast<double>(Method::projected(ops, a[s], g[s])) - means[k];
+        // Throws for channel k's non-finite inputs when the sum of its values is not finite (or
+        // for ignored gradients, checked on their own).
+        // `g_finite`: whether the ignored gradients were found finite already (else they are read here).
+        const auto check_channel = [&](std::size_t k, double sum, bool g_finite) {
+            if (!check_finite) return;
+            const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
+            if (suspect && !ops.all_finite({pa[k], S})) throw_non_finite("activations", n, k);
+            const bool read_g = suspect ? needs_gradients_v<Method> || !g_finite : check_ignored_g && !g_finite;
+            if (read_g && !ops.all_finite({pg[k], S})) throw_non_finite("gradients", n, k);
         };
-        // Position blocks of about 256 KiB of rows (L2); whole panels.
-        const std::size_t block_rows = std::max<std::size_t>(1, (1u << 15) / ld / gram_panel_rows) * gram_panel_rows;
-        const std::vector<double> padded =
-            gram_of_blocks(eigen, rows, d, block_rows, parts_per_sample,
-                           [&](std::size_t r0, std::size_t r1, std::vector<double>& scratch) -> const double* {
-                               if (by_channels) return &X[r0 * ld];
-                               scratch.resize(block_rows * ld, 0.0);  // zero beyond column K for good
-                               // A cache line of channels per row at a time: whole lines written.
-                               constexpr std::size_t line = 64 / sizeof(double);
-                               for (std::size_t k0 = 0; k0 < K; k0 += line) {
-                                   const auto rows_of = [&](auto m) {
-                                       for (std::size_t s = r0; s < r1; ++s) {
-                                           double* row = scratch.data() + (s - r0) * ld + k0;
-                                           for (std::size_t j = 0; j < m; ++j)
-                                               row[j] = static_cast<double>(Method::projected(ops, pa[k0 + j][s], pg[k0 + j][s])) - means[k0 + j];
-                                       }
-                                   };
-                                   if (K - k0 >= line)
-                                       rows_of(std::integral_constant<std::size_t, line>{});
-                                   else
-                                       rows_of(K - k0);
-                               }
-                               return scratch.data();
-                           });
+        std::vector<double> means(K), padded;
+        if (by_channels) {
+            // X: the centred channel planes, K·S ≤ K² doubles; its Gram products split over threads by
+            // blocks of channels.
+            const auto X = std::make_unique_for_overwrite<double[]>(K * ld);
+            const auto centre = [&](auto bytes) {
+                for (std::size_t k = 0; k < K; ++k) {
+                    const double sum = shifted(bytes, k, 0, S, 0.0, &X[k * ld]);
+                    check_channel(k, sum, false);
+                    means[k] = sum / static_cast<double>(S);
+                    for (std::size_t s = 0; s < S; ++s) X[k * ld + s] -= means[k];
+                }
+            };
+            dispatch(centre);
+            const std::size_t block = std::max<std::size_t>(1, (1u << 15) / ld / gram_panel_rows) * gram_panel_rows;
+            padded = sum_over_blocks((K + block - 1) / block, ld * ld, parts_per_sample,
+                                     [&](auto bytes, std::size_t b, double* g, std::vector<double>&) CAMKIT_LAMBDA_INLINE {
+                                         const std::size_t r0 = b * block, r1 = std::min(K, r0 + block);
+                                         if constexpr (has_own_gram_v<Eigen>)
+                                             eigen.gram(&X[r0 * ld], r1 - r0, d, g);
+                                         else
+                                             add_gram_of_rows_in<lanes_in<double, bytes()>>(&X[r0 * ld], r1 - r0, d, g);
+                                     });
+        } else {
+            // c: each channel's mean over the first block, the shift of every run.
+            const std::size_t block = row_dots_block(K), first = std::min(S, block);
+            std::vector<double> shift(K);
+            dispatch([&](auto bytes) {
+                std::vector<double> row(first + gram_row_multiple);
+                for (std::size_t k = 0; k < K; ++k)
+                    shift[k] = shifted(bytes, k, 0, first, 0.0, row.data()) / static_cast<double>(first);
+            });
+            // Per run: the Gram of the shifted values (ld × ld), the sums t_k (K), then per channel
+            // the blocks of ignored gradients found not finite (K), checked in the same pass.
+            const std::size_t rows = (K + row_dots_tile_cols - 1) / row_dots_tile_cols * row_dots_tile_cols;
+            const bool check_g = check_finite && check_ignored_g;
+            padded = sum_over_blocks((S + block - 1) / block, ld * ld + 2 * K, parts_per_sample,
+                                     [&](auto bytes, std::size_t b, double* g, std::vector<double>& C) CAMKIT_LAMBDA_INLINE {
+                                         const std::size_t s0 = b * block, m = std::min(S, s0 + block) - s0;
+                                         C.resize(rows * block, 0.0);  // rows K.. stay zero
+                                         for (std::size_t k = 0; k < K; ++k) {
+                                             g[ld * ld + k] += shifted(bytes, k, s0, m, shift[k], &C[k * block]);
+                                             if (check_g && !ops.all_finite({pg[k] + s0, m})) g[ld * ld + K + k] += 1;
+                                         }
+                                         const std::size_t cols = (m + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple;
+                                         if constexpr (has_own_gram_v<Eigen>)
+                                             eigen.row_gram(C.data(), K, cols, block, g);
+                                         else  // the next block's inputs fetched while this one's tiles run
+                                             add_row_dots_in<lanes_in<double, bytes()>>(C.data(), K, cols, block, g, [&](std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
+                                                 prefetch(s0 + m, std::min(S, s0 + m + block), t, T);
+                                             });
+                                     });
+            const double* sums = &padded[ld * ld];
+            for (std::size_t k = 0; k < K; ++k) {
+                check_channel(k, sums[k], sums[K + k] == 0);
+                means[k] = shift[k] + sums[k] / static_cast<double>(S);
+            }
+            for (std::size_t i = 0; i < K; ++i)
+                for (std::size_t j = i; j < K; ++j) padded[i * ld + j] -= sums[i] * sums[j] / static_cast<double>(S);
+        }
         std::vector<double> gram(d * d);  // dense and symmetric, from the upper triangle
         for (std::size_t i = 0; i < d; ++i)
             for (std::size_t j = i; j < d; ++j) gram[i * d + j] = gram[j * d + i] = padded[i * ld + j];
@@ -272,17 +416,11 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         if (by_channels) {  // vec = u₁ over positions: X v₁ = σ₁ u₁
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * vec[s];
-        } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k), a block of positions at a time
+        } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k)
             const auto project = [&](auto) {
-                constexpr std::size_t span = 1024;
-                std::vector<double> column(span);
-                for (std::size_t s0 = 0; s0 < S; s0 += span) {
-                    const std::size_t s1 = std::min(S, s0 + span);
-                    for (std::size_t k = 0; k < K; ++k) {
-                        centred(k, s0, s1, column.data(), 1);
-                        const double vk = vec[k];
-                        for (std::size_t s = s0; s < s1; ++s) proj[s] += vk * column[s - s0];
-                    }
+                for (std::size_t k = 0; k < K; ++k) {  // a channel's plane as one stream (the prefetchers')
+                    const double vk = vec[k], mk = means[k];
+                    for (std::size_t s = 0; s < S; ++s) proj[s] += vk * (value(k, s) - mk);
                 }
             };
             dispatch(project);

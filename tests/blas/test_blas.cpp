@@ -127,8 +127,10 @@ TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset)
 // own Gram product and solver, on both sides of the Gram choice (|S| ≤ K: X Xᵀ; |S| > K: Xᵀ X),
 // in float and double.
 TEST(BlasEigen, ProjectionMethodsEqualCamkitsSolver) {
+    // The last two: Gram products of several blocks (positions past 256 at K = 64; channels past
+    // 576 at S = 49), which syrk must add up, not overwrite.
     for (const shape_t& shape : {shape_t{2, 16, 3, 3}, shape_t{2, 4, 5, 7}, shape_t{1, 9, 4, 4, 2}, shape_t{2, 64, 10, 10},
-                                 shape_t{2, 100, 7, 7}}) {
+                                 shape_t{2, 100, 7, 7}, shape_t{1, 64, 30, 41}, shape_t{1, 1200, 7, 7}}) {
         const std::size_t n = camkit::element_count(shape);
         camkit::tensor<double> A(shape, values<double>(n, 7)), G(shape, values<double>(n, 8));
         for (double& v : A.values) v = std::abs(v);
@@ -159,7 +161,7 @@ TEST(BlasEigen, SyrkGramEqualsCamkits) {
         for (std::size_t rows : {1u, 7u, 65u, 300u}) {
             const std::size_t ld = camkit::detail::gram_stride(d);
             const auto r = values<double>(rows * d, static_cast<unsigned>(d * 1000 + rows));
-            std::vector<double> Y(rows * ld, 0.0), ours(ld * ld, 0.0), theirs(ld * ld, 0.0);
+            std::vector<double> Y(rows * ld, 0.0), ours(ld * ld, 0.5), theirs(ld * ld, 0.5);  // both add to G
             for (std::size_t i = 0; i < rows; ++i)
                 for (std::size_t j = 0; j < d; ++j) Y[i * ld + j] = r[i * d + j];
             camkit::detail::host_eigen{}.gram(Y.data(), rows, d, ours.data());
@@ -167,6 +169,28 @@ TEST(BlasEigen, SyrkGramEqualsCamkits) {
             for (std::size_t i = 0; i < d; ++i)
                 for (std::size_t j = i; j < d; ++j)
                     ASSERT_NEAR(theirs[i * ld + j], ours[i * ld + j], 1e-12 * static_cast<double>(rows)) << d << "x" << rows;
+        }
+}
+
+// syrk's Gram matrix of rows' dot products (row_gram, the one-pass path) equals camkit's tiles on
+// and above the diagonal, and both add to what G holds.
+TEST(BlasEigen, SyrkRowGramEqualsCamkits) {
+    for (std::size_t d : {1u, 5u, 13u, 64u})
+        for (std::size_t cols : {8u, 64u, 520u}) {
+            const std::size_t ld = camkit::detail::gram_stride(d), ldc = cols + 8, rows = (d + 3) / 4 * 4;
+            const auto r = values<double>(d * cols, static_cast<unsigned>(d * 1000 + cols));
+            std::vector<double> C(rows * ldc, 0.0), ours(ld * ld, 1.0), theirs(ld * ld, 1.0);
+            for (std::size_t i = 0; i < d; ++i)
+                for (std::size_t s = 0; s < cols; ++s) C[i * ldc + s] = r[i * cols + s];
+            camkit::detail::host_eigen{}.row_gram(C.data(), d, cols, ldc, ours.data());
+            camkit::blas::lapack_eigen{}.row_gram(C.data(), d, cols, ldc, theirs.data());
+            for (std::size_t i = 0; i < d; ++i)
+                for (std::size_t j = i; j < d; ++j) {
+                    double want = 1;
+                    for (std::size_t s = 0; s < cols; ++s) want += r[i * cols + s] * r[j * cols + s];
+                    ASSERT_NEAR(ours[i * ld + j], want, 1e-12 * static_cast<double>(cols)) << d << "x" << cols;
+                    ASSERT_NEAR(theirs[i * ld + j], want, 1e-12 * static_cast<double>(cols)) << d << "x" << cols;
+                }
         }
 }
 

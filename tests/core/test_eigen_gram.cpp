@@ -6,12 +6,15 @@
 #include <gtest/gtest.h>
 
 #include "common/closeness.hpp"
+#include "common/error_message.hpp"
 #include "common/random_tensor.hpp"
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace {
@@ -117,6 +120,18 @@ std::vector<double> random_symmetric(std::size_t n, unsigned seed) {
     return m;
 }
 
+/// Asserts that G's entries on and above the diagonal (d × d, row stride ld) are the sums of
+/// `terms` products term(i, j, t), to 1e-12 a term.
+template <class Term>
+void expect_upper_sums(const std::vector<double>& G, std::size_t ld, std::size_t d, std::size_t terms, Term term, const std::string& what) {
+    for (std::size_t i = 0; i < d; ++i)
+        for (std::size_t j = i; j < d; ++j) {
+            double want = 0;
+            for (std::size_t t = 0; t < terms; ++t) want += term(i, j, t);
+            ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(terms)) << what << " at " << i << "," << j;
+        }
+}
+
 /// A one-sample layer [1, K, S] from its channels.
 camkit::tensor<double> layer(const std::vector<std::vector<double>>& channels) {
     camkit::tensor<double> A({1, channels.size(), channels[0].size()});
@@ -146,13 +161,8 @@ TEST(EigenGram, GramOfRowsMatchesPlainSums) {
                 for (std::size_t i = 0; i < rows; ++i)
                     for (std::size_t j = 0; j < d; ++j) Y[i * ld + j] = r[i * d + j];
                 camkit::detail::add_gram_of_rows(Y.data(), rows, d, G.data());
-                for (std::size_t i = 0; i < d; ++i)
-                    for (std::size_t j = i; j < d; ++j) {
-                        double want = 0;
-                        for (std::size_t k = 0; k < rows; ++k) want += r[k * d + i] * r[k * d + j];
-                        ASSERT_NEAR(G[i * ld + j], want, 1e-12 * static_cast<double>(rows))
-                            << camkit::isa_name(isa) << " " << d << "x" << rows << " at " << i << "," << j;
-                    }
+                expect_upper_sums(G, ld, d, rows, [&](std::size_t i, std::size_t j, std::size_t k) { return r[k * d + i] * r[k * d + j]; },
+                                  std::string(camkit::isa_name(isa)) + " " + std::to_string(d) + "x" + std::to_string(rows));
             }
     }
     camkit::set_isa(before);
@@ -330,5 +340,165 @@ TEST(EigenGram, DegenerateLayers) {
         EXPECT_NEAR(raw[0] * raw[0] + raw[1] * raw[1] + raw[2] * raw[2], 2, 1e-13);  // ‖X v₁‖² = λ₁ = 2
         EXPECT_NEAR(raw[0] + raw[1] + raw[2], 0, 1e-13);                              // in the span of x and y
         EXPECT_GE(*std::max_element(raw.begin(), raw.end()), -*std::min_element(raw.begin(), raw.end()));
+    }
+}
+
+// ---- the one-pass Gram of channels (S > K) ------------------------------------------------
+
+// C Cᵀ by row-dot tiles against the plain double loop, on and above the diagonal, in every
+// instruction set this CPU runs: rows not a multiple of the tiles (zero-padded to 4), columns of
+// one pack up to many, a row stride wider than the columns; `between` runs once before each tile.
+TEST(EigenGram, RowDotsMatchPlainSums) {
+    const camkit::isa before = camkit::active_isa();
+    for (camkit::isa isa : {camkit::isa::scalar, camkit::isa::sse2, camkit::isa::avx2, camkit::isa::avx512}) {
+        if (!camkit::isa_supported(isa)) continue;
+        camkit::set_isa(isa);
+        for (std::size_t d : {1u, 2u, 3u, 4u, 5u, 7u, 9u, 13u, 33u, 64u, 65u})
+            for (std::size_t cols : {8u, 16u, 40u, 136u}) {
+                const std::size_t ld = camkit::detail::gram_stride(d), ldc = cols + 16, rows = (d + 3) / 4 * 4;
+                const auto r = random_tensor({d, cols}, static_cast<unsigned>(d * 100 + cols), -1, 3).values;
+                std::vector<double> C(rows * ldc, 0.0), G(ld * ld, 0.0);
+                for (std::size_t i = 0; i < d; ++i)
+                    for (std::size_t s = 0; s < ldc; ++s) C[i * ldc + s] = s < cols ? r[i * cols + s] : 1e300;  // beyond cols: never read
+                std::size_t calls = 0, total = 0;
+                camkit::detail::dispatch([&](auto bytes) {
+                    camkit::detail::add_row_dots_in<camkit::detail::lanes_in<double, bytes()>>(
+                        C.data(), d, cols, ldc, G.data(), [&](std::size_t t, std::size_t T) {
+                            EXPECT_EQ(t, calls++);
+                            total = T;
+                        });
+                });
+                EXPECT_EQ(calls, total) << camkit::isa_name(isa) << " " << d;
+                EXPECT_GE(calls, (rows / 4) * (rows / 4 + 1) / 2);  // every tile on and above the diagonal
+                expect_upper_sums(G, ld, d, cols, [&](std::size_t i, std::size_t j, std::size_t s) { return r[i * cols + s] * r[j * cols + s]; },
+                                  std::string(camkit::isa_name(isa)) + " " + std::to_string(d) + "x" + std::to_string(cols));
+                // host_eigen's row_gram is the same product, added to what G holds.
+                std::vector<double> twice = G;
+                camkit::detail::host_eigen{}.row_gram(C.data(), d, cols, ldc, twice.data());
+                for (std::size_t i = 0; i < d; ++i)
+                    for (std::size_t j = i; j < d; ++j) ASSERT_NEAR(twice[i * ld + j], 2 * G[i * ld + j], 1e-12 * static_cast<double>(cols));
+            }
+    }
+    camkit::set_isa(before);
+}
+
+namespace {
+
+/// Checks Eigen-CAM and Eigen-Grad-CAM of A (and G) in double and float against former_raw, on 1
+/// and 3 threads, in every instruction set this CPU runs: to `tol` of each map's peak in double,
+/// 1e-6 in float.
+void expect_former_maps(const camkit::tensor<double>& A, const camkit::tensor<double>& G, double tol, const char* what) {
+    const std::size_t N = A.shape[0];
+    const auto Af = cast<float>(A), Gf = cast<float>(G);
+    const auto want = former_raw(A, static_cast<const camkit::tensor<double>*>(nullptr)), want_g = former_raw(A, &G);
+    const auto want_f = former_raw(Af, static_cast<const camkit::tensor<float>*>(nullptr)), want_gf = former_raw(Af, &Gf);
+    const auto error = [&](const std::vector<double>& ref, const auto& got) {
+        const std::vector<double> g(got.values.begin(), got.values.end());
+        return camkit_test::max_relative_error_per_map(std::span<const double>(g), std::span<const double>(ref), N);
+    };
+    const camkit::isa before = camkit::active_isa();
+    for (camkit::isa isa : {camkit::isa::scalar, camkit::isa::sse2, camkit::isa::avx2, camkit::isa::avx512}) {
+        if (!camkit::isa_supported(isa)) continue;
+        camkit::set_isa(isa);
+        for (int threads : {1, 3}) {
+            const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = threads};
+            const std::string where = std::string(what) + " " + camkit::to_string(A.shape) + " " +
+                                      std::string(camkit::isa_name(isa)) + " threads " + std::to_string(threads);
+            EXPECT_LT(error(want, camkit::explain<camkit::eigen_cam>(A, opt).raw), tol) << "eigencam " << where;
+            EXPECT_LT(error(want_g, camkit::explain<camkit::eigen_grad_cam>(A, G, opt).raw), tol) << "eigengradcam " << where;
+            EXPECT_LT(error(want_f, camkit::explain<camkit::eigen_cam>(Af, opt).raw), 1e-6) << "eigencam float " << where;
+            EXPECT_LT(error(want_gf, camkit::explain<camkit::eigen_grad_cam>(Af, Gf, opt).raw), 1e-6) << "eigengradcam float " << where;
+        }
+    }
+    camkit::set_isa(before);
+}
+
+}  // namespace
+
+// Samples of several blocks of positions (the one-pass Gram's blocks are 256 positions at K = 64,
+// 2048 at K ≤ 8), the last one partial and not a whole pack, K not a multiple of the tiles; and
+// S < K beside them. Maps equal the former path's.
+TEST(EigenGram, MapsOfManyBlocksEqualTheFormerPath) {
+    for (const shape_t& shape : {shape_t{2, 64, 1300}, shape_t{1, 3, 5001}, shape_t{2, 13, 37, 31}, shape_t{1, 66, 521},
+                                 shape_t{1, 7, 2, 2049}, shape_t{2, 300, 11}})
+        expect_former_maps(random_tensor(shape, 31, 0, 2), random_tensor(shape, 32), 1e-12, "random");
+}
+
+// Means far from zero (1e6 against values spread by 1): the one-pass Gram subtracts t tᵀ / S after
+// shifting by the first block's mean, so even a first block far from the rest's mean (by 50 spreads)
+// costs only a few bits. A plain X Xᵀ − S μ μᵀ (no shift) misses by 2e-7 in double and 2e-6 in float here.
+TEST(EigenGram, MapsWithLargeMeansEqualTheFormerPath) {
+    for (const shape_t& shape : {shape_t{1, 8, 3000}, shape_t{2, 64, 1100}}) {
+        auto A = random_tensor(shape, 33, 0, 1), G = random_tensor(shape, 34, 0, 1);
+        const std::size_t K = shape[1], S = shape[2];
+        for (std::size_t n = 0; n < shape[0]; ++n)
+            for (std::size_t k = 0; k < K; ++k)
+                for (std::size_t s = 0; s < S; ++s) {
+                    const double offset = 1e6 * static_cast<double>(k % 3 + 1) + (s < 100 ? 50.0 : 0.0);
+                    A.values[(n * K + k) * S + s] += offset;
+                    G.values[(n * K + k) * S + s] += 1e3;
+                }
+        expect_former_maps(A, G, 1e-9, "large means");
+    }
+}
+
+// Two leading eigenvalues 0.1% apart (orthogonal patterns x and y with ‖x‖² : ‖y‖² = 1 : 0.999
+// over 64 channels, plus a little noise): the map is the better one's and equals the former path's.
+TEST(EigenGram, NearDegenerateTopEigenvaluesEqualTheFormerPath) {
+    const std::size_t K = 64, S = 1500;
+    auto A = random_tensor({1, K, S}, 35, -1e-3, 1e-3);
+    const double pi = std::acos(-1.0);
+    for (std::size_t k = 0; k < K; ++k)
+        for (std::size_t s = 0; s < S; ++s) {
+            const double x = std::sin(2 * pi * 3 * static_cast<double>(s) / S), y = std::cos(2 * pi * 5 * static_cast<double>(s) / S);
+            const double u = std::cos(0.1 * static_cast<double>(k)), w = std::sin(0.1 * static_cast<double>(k));
+            A.values[k * S + s] += u * x + std::sqrt(0.999) * w * y + 2;
+        }
+    expect_former_maps(A, A, 1e-9, "near-degenerate");
+}
+
+// A strided view (the planes gathered) of a sample wider than a block: the same maps as the
+// contiguous tensor, and both Eigen-CAM's ignored gradients and the activations checked finite.
+TEST(EigenGram, StridedSampleOfManyBlocks) {
+    const std::size_t K = 20, H = 40, W = 60;  // stored [1, K, W, H], viewed as [1, K, H, W]
+    const auto storage = cast<float>(random_tensor({1, K, W, H}, 36, 0, 2));
+    camkit::host_view<const float> A{storage.data(), {1, K, H, W}, {K * W * H, W * H, 1, H}};
+    camkit::tensor<float> Ac({1, K, H, W});
+    for (std::size_t k = 0; k < K; ++k)
+        for (std::size_t h = 0; h < H; ++h)
+            for (std::size_t w = 0; w < W; ++w) Ac(0, k, h, w) = storage(0, k, w, h);
+    const camkit::options opt{.relu = false, .normalize = camkit::normalization::none};
+    const auto got = camkit::explain<camkit::eigen_cam>(A, A, opt), want = camkit::explain<camkit::eigen_cam>(Ac, opt);
+    EXPECT_LT(camkit_test::max_relative_error(got.raw, want.raw), 1e-6);
+    const auto want_former = former_raw(cast<double>(Ac), static_cast<const camkit::tensor<double>*>(nullptr));
+    const std::vector<double> g(got.raw.values.begin(), got.raw.values.end());
+    EXPECT_LT(camkit_test::max_relative_error_per_map(std::span<const double>(g), std::span<const double>(want_former), 1), 1e-6);
+}
+
+// Non-finite values past the first block of positions, in the activations, in Eigen-Grad-CAM's
+// gradients and in the gradients Eigen-CAM ignores (read in the same pass), and in the first
+// block (the shift): each reported with its sample and channel, the lowest channel first.
+TEST(EigenGram, NonFiniteValuesInLaterBlocks) {
+    const shape_t shape{2, 8, 5000};
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    for (float bad : {nan, inf}) {
+        for (std::size_t s : {std::size_t{3}, std::size_t{4000}, std::size_t{4999}}) {
+            auto a = cast<float>(random_tensor(shape, 37)), g = cast<float>(random_tensor(shape, 38));
+            a(1, 5, s) = bad;
+            a(1, 6, 0) = bad;
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a); }),
+                      "camkit: activations contain NaN or Inf (sample 1, channel 5)") << s;
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_grad_cam>(a, g); }),
+                      "camkit: activations contain NaN or Inf (sample 1, channel 5)") << s;
+            a(1, 5, s) = 1.f, a(1, 6, 0) = 1.f;
+            g(0, 3, s) = bad;
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_grad_cam>(a, g); }),
+                      "camkit: gradients contain NaN or Inf (sample 0, channel 3)") << s;
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
+                      "camkit: gradients contain NaN or Inf (sample 0, channel 3)") << s;
+            // Unchecked, the ignored gradients change nothing.
+            const camkit::options unchecked{.check_finite = false};
+            EXPECT_EQ(camkit::explain<camkit::eigen_cam>(a, g, unchecked).raw.values, camkit::explain<camkit::eigen_cam>(a).raw.values);
+        }
     }
 }

@@ -89,14 +89,25 @@ struct lapack_eigen {
         return n >= syevd_from ? syevd_top_eigenpair(m, n) : camkit::detail::top_eigenpair(std::move(m), n);
     }
 
-    /// G = Yᵀ Y on and above the diagonal (see host_eigen::gram) by one syrk.
+    /// G += Yᵀ Y on and above the diagonal (see host_eigen::gram) by one syrk.
     void gram(const double* Y, std::size_t rows, std::size_t d, double* G) const {
         using index = xt::blas_index_t;
         const std::size_t ld = camkit::detail::gram_stride(d);
         if (std::max(rows, ld) > static_cast<std::size_t>(INT_MAX))
             return camkit::detail::host_eigen{}.gram(Y, rows, d, G);  // beyond BLAS's int
         cxxblas::syrk<index>(cxxblas::StorageOrder::RowMajor, cxxblas::StorageUpLo::Upper, cxxblas::Transpose::Trans,
-                             static_cast<index>(d), static_cast<index>(rows), 1.0, Y, static_cast<index>(ld), 0.0, G,
+                             static_cast<index>(d), static_cast<index>(rows), 1.0, Y, static_cast<index>(ld), 1.0, G,
+                             static_cast<index>(ld));
+    }
+
+    /// G += C Cᵀ on and above the diagonal (see host_eigen::row_gram) by one syrk.
+    void row_gram(const double* C, std::size_t d, std::size_t cols, std::size_t ldc, double* G) const {
+        using index = xt::blas_index_t;
+        const std::size_t ld = camkit::detail::gram_stride(d);
+        if (std::max({cols, ldc, ld}) > static_cast<std::size_t>(INT_MAX))
+            return camkit::detail::host_eigen{}.row_gram(C, d, cols, ldc, G);  // beyond BLAS's int
+        cxxblas::syrk<index>(cxxblas::StorageOrder::RowMajor, cxxblas::StorageUpLo::Upper, cxxblas::Transpose::NoTrans,
+                             static_cast<index>(d), static_cast<index>(cols), 1.0, C, static_cast<index>(ldc), 1.0, G,
                              static_cast<index>(ld));
     }
 };
