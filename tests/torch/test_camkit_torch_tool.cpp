@@ -290,9 +290,10 @@ TEST_F(CamkitTorchTool, SegmentationTargets) {
                      "expected_seg_predicted_class1.npy");
 }
 
-// The predicted and region targets read the output's values: camkit-torch takes them from the
-// explanation's own forward pass, one forward per batch. A model that refuses a second forward
-// (an attribute counts the calls) is explained, and its maps equal the library's on a fresh copy.
+// camkit-torch builds the targets from the explanation's own forward pass, one forward per batch:
+// the predicted and region targets from its values, the others from its shape. A model that refuses
+// a second forward (an attribute counts the calls) is explained, and its maps equal the library's on
+// a fresh copy.
 TEST_F(CamkitTorchTool, OutputTargetsComeFromTheExplanationsOwnForward) {
     const std::string body = "def forward(self, x):\n    return torch.relu(x * self.w - 0.2)\n";
     const auto save_once = [&](const std::string& file, const std::string& output) {
@@ -338,9 +339,14 @@ TEST_F(CamkitTorchTool, OutputTargetsComeFromTheExplanationsOwnForward) {
                      library("once_seg.pt", xs, region), "predicted region", 1e-6);
     expect_maps_near(once("once_seg.pt", "xs.npy", {"--target", "largest-component", "--class", "2"}),
                      library("once_seg.pt", xs, component), "largest component", 1e-6);
-    // Targets that need the output's shape alone probe one sample first: the counting model refuses it.
+    // Targets of the output's shape alone come from the same forward; only --target softmax (its
+    // probability objective is made from the targets) probes one sample first: the model refuses that.
+    expect_maps_near(once("once_clf.pt", "x.npy", {"--class", "1"}),
+                     library("once_clf.pt", x, std::vector<camkit::target>(2, camkit::class_score(1))), "class 1", 1e-6);
+    expect_maps_near(once("once_seg.pt", "xs.npy", {"--class", "2", "--target", "whole-image"}),
+                     library("once_seg.pt", xs, std::vector<camkit::target>(1, camkit::whole_image(2))), "whole image", 1e-6);
     expect_bad_input({"explain", "--model", path("once_clf.pt"), "--layer", "body", "--input", data + "x.npy", "--out",
-                      path("map.npy"), "--class", "1"},
+                      path("map.npy"), "--class", "1", "--target", "softmax"},
                      "forward ran twice");
 }
 

@@ -305,14 +305,15 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
 }
 
 /// True for the targets that read the output's values (the predicted class, predicted and region
-/// masks): they are built from the explanation's own forward pass, the others from the output's shape.
+/// masks). An exported package builds them from its explanation's forward function; the others
+/// (linear targets of the output's shape) let it run its gradient function alone.
 bool targets_need_output_values(const explain_args& a) {
     return a.target == "predicted" || camkit_torch_tool::is_region_target(a.target);
 }
 
 /// The maps of --method and --target for `input`: Score-CAM through `score_cam(what, options)`, every
 /// other method M through `explain(type<M>, what)`. With a `probe` output the targets are built from it
-/// first; without one (targets_need_output_values) from the output of the explanation's own forward.
+/// first; without one from the output of the explanation's own forward.
 template <class ScoreCam, class Explain>
 at::Tensor method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& probe, ScoreCam&& score_cam,
                        Explain&& explain) {
@@ -347,12 +348,12 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
     camkit::options opt = a.opt;
     opt.size = size;
     if (a.method == "cam") return head_cam(a, model, input, opt);
-    // The predicted and region targets read the output's values: they are built from the
-    // explanation's own forward pass (one forward per batch). The others need the output's shape
-    // alone, to check --class and --mask against: a probe of the first sample, without gradients,
-    // gives it at 1/N of the batch's cost.
+    // The targets are built from the explanation's own forward pass (one forward per batch), the
+    // predicted and region targets from its values, the others from its shape. Only --target
+    // softmax, whose probability objective is made from its targets, needs them before: a probe of
+    // the first sample, without gradients, gives the output's shape at 1/N of the batch's cost.
     at::Tensor probe;
-    if (!targets_need_output_values(a)) {
+    if (a.target == "softmax") {
         {
             at::NoGradGuard no_grad;
             probe = layer.forward(input.narrow(0, 0, 1)).output;
