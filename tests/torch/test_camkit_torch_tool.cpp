@@ -295,6 +295,66 @@ TEST_F(CamkitTorchTool, SegmentationTargets) {
                      "expected_seg_predicted_class1.npy");
 }
 
+// camkit-torch builds the targets from the explanation's own forward pass, one forward per batch:
+// the predicted and region targets from its values, the others from its shape. A model that refuses
+// a second forward (an attribute counts the calls) is explained, and its maps equal the library's on
+// a fresh copy.
+TEST_F(CamkitTorchTool, OutputTargetsComeFromTheExplanationsOwnForward) {
+    const std::string body = "def forward(self, x):\n    return torch.relu(x * self.w - 0.2)\n";
+    const auto save_once = [&](const std::string& file, const std::string& output) {
+        torch::jit::Module b("Body");
+        b.register_parameter("w", at::full({1}, 1.5), false);
+        b.define(body);
+        torch::jit::Module m("Net");
+        m.register_module("body", b);
+        m.register_attribute("calls", c10::IntType::get(), 0);
+        m.define("def forward(self, x):\n    self.calls += 1\n    assert self.calls == 1, \"forward ran twice\"\n"
+                 "    return " + output + "\n");
+        m.save(path(file));
+    };
+    save_once("once_clf.pt", "self.body.forward(x).sum(dim=[2, 3])");                    // [2, 3] logits
+    save_once("once_seg.pt", "self.body.forward(x).repeat(1, 3, 1, 1) * self.body.w * torch.tensor([1.0, 0.5, 2.0]).view(1, 3, 1, 1) - 0.1");
+    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
+    const at::Tensor xs = to_torch(camkit::io::read_npy<float>(data + "xs.npy"));
+    const auto library = [&](const std::string& file, const at::Tensor& in, const camkit::torch::objective& what) {
+        torch::jit::Module model = torch::jit::load(path(file));  // a fresh count
+        camkit::torch::scripted_layer layer(model, "body");
+        camkit::options opt;
+        opt.size = {static_cast<std::size_t>(in.size(2)), static_cast<std::size_t>(in.size(3))};
+        return to_camkit(camkit::torch::explain<camkit::grad_cam>(layer, in.detach().requires_grad_(true), what, opt).cam.map);
+    };
+    const auto once = [&](const std::string& file, const std::string& input, std::vector<std::string> extra) {
+        std::vector<std::string> args{"explain", "--model", path(file), "--layer", "body", "--input", data + input,
+                                      "--out", path("map.npy")};
+        args.insert(args.end(), extra.begin(), extra.end());
+        const auto r = run(args);  // (the fixture's explain() expects no files but the map: the models are here)
+        EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
+        return r.status == 0 ? camkit::io::read_npy<float>(path("map.npy")) : camkit::tensor<float>{};
+    };
+    expect_maps_near(once("once_clf.pt", "x.npy", {"--target", "predicted"}), library("once_clf.pt", x, {}),
+                     "predicted class", 1e-6);
+    expect_maps_near(once("once_clf.pt", "x.npy", {}), library("once_clf.pt", x, {}), "the default target", 1e-6);
+    // Segmentation: the region predicted as class 2, and its largest connected component.
+    torch::jit::Module seg_model = torch::jit::load(path("once_seg.pt"));
+    const camkit::tensor<float> y = to_camkit(seg_model.forward({xs}).toTensor());
+    const std::vector<camkit::target> region(1, camkit::mask_sum(2, camkit::predicted_region(y, 2)));
+    const std::vector<camkit::target> component(1, camkit::mask_sum(2, camkit::largest_component(y, 2)));
+    ASSERT_GT(std::count(region[0].mask->values.begin(), region[0].mask->values.end(), 1.0f), 0);
+    expect_maps_near(once("once_seg.pt", "xs.npy", {"--target", "predicted", "--class", "2"}),
+                     library("once_seg.pt", xs, region), "predicted region", 1e-6);
+    expect_maps_near(once("once_seg.pt", "xs.npy", {"--target", "largest-component", "--class", "2"}),
+                     library("once_seg.pt", xs, component), "largest component", 1e-6);
+    // Targets of the output's shape alone come from the same forward; only --target softmax (its
+    // probability objective is made from the targets) probes one sample first: the model refuses that.
+    expect_maps_near(once("once_clf.pt", "x.npy", {"--class", "1"}),
+                     library("once_clf.pt", x, std::vector<camkit::target>(2, camkit::class_score(1))), "class 1", 1e-6);
+    expect_maps_near(once("once_seg.pt", "xs.npy", {"--class", "2", "--target", "whole-image"}),
+                     library("once_seg.pt", xs, std::vector<camkit::target>(1, camkit::whole_image(2))), "whole image", 1e-6);
+    expect_bad_input({"explain", "--model", path("once_clf.pt"), "--layer", "body", "--input", data + "x.npy", "--out",
+                      path("map.npy"), "--class", "1", "--target", "softmax"},
+                     "forward ran twice");
+}
+
 TEST_F(CamkitTorchTool, DeviceCudaIsCudaOrAClearError) {
     // Decided by LibTorch, not by the tool's exit status: on a CUDA machine the tool must succeed.
     if (torch::cuda::is_available()) {

@@ -170,6 +170,61 @@ TEST(TorchTargets, PredictedClassWithoutATarget) {
     CAMKIT_EXPECT_ERROR_HAS(ct::predicted_class_targets(at::Tensor()), "predicted class: the model output is an undefined tensor");
 }
 
+// Targets that read the output's values (targets_from_output) are built from the output of the
+// explanation's own forward pass: the model runs once, `make` sees that output detached, and the
+// result equals the same targets given directly (and G its closed form). Here each sample's
+// second-best class, a rule only the output's values decide.
+TEST(TorchTargets, TargetsFromTheOutputOfTheExplanationsOwnForward) {
+    tiny_net net(4);
+    at::manual_seed(6);
+    const at::Tensor x = at::randn({3, 2, 4, 5});
+    int calls = 0;
+    auto counted = [&](const at::Tensor& in) {
+        ++calls;
+        return net(in);
+    };
+    auto second_best = [](const at::Tensor& y) {
+        const at::Tensor order = y.argsort(1, /*descending=*/true).select(1, 1);
+        std::vector<camkit::target> t;
+        for (std::int64_t n = 0; n < y.size(0); ++n)
+            t.push_back(camkit::class_score(static_cast<std::size_t>(order[n].item<std::int64_t>())));
+        return t;
+    };
+    at::Tensor seen;
+    const ct::targets_from_output rule{[&](const at::Tensor& y) {
+        seen = y;
+        return second_best(y);
+    }};
+    const auto got = ct::explain<camkit::grad_cam>(counted, x, net.tap, rule);
+    EXPECT_EQ(calls, 1);
+    ASSERT_TRUE(seen.defined());
+    EXPECT_FALSE(seen.requires_grad());
+    EXPECT_TRUE(close(seen, got.output, 0));
+
+    const std::vector<camkit::target> direct = second_best(net(x).detach());
+    const at::Tensor classes = at::tensor(std::vector<std::int64_t>{static_cast<std::int64_t>(direct[0].class_index),
+                                                                    static_cast<std::int64_t>(direct[1].class_index),
+                                                                    static_cast<std::int64_t>(direct[2].class_index)});
+    const auto want = ct::explain<camkit::grad_cam>(net, x, net.tap, direct);
+    EXPECT_TRUE(close(got.scores, want.scores, 0));
+    EXPECT_TRUE(close(got.gradients, want.gradients, 0));
+    EXPECT_TRUE(close(got.cam.map, want.cam.map, 0));
+    EXPECT_TRUE(close(got.gradients, net.gradient_for(at::one_hot(classes, 4), 4, 5), 1e-7));
+    EXPECT_TRUE(close(got.scores, got.output.gather(1, classes.unsqueeze(1)).squeeze(1), 0));
+
+    // Score-CAM scores the masked inputs with the targets built from its recording forward.
+    calls = 0;
+    const auto score_got = ct::score_cam(counted, x, net.tap, rule);
+    EXPECT_EQ(calls, 2);  // the recording forward, then the N·K = 9 masked inputs in one batch (16 a pass)
+    EXPECT_TRUE(close(score_got.map, ct::score_cam(net, x, net.tap, direct).map, 0));
+
+    CAMKIT_EXPECT_ERROR_HAS(ct::objective(ct::targets_from_output{}), "targets_from_output: `make` is empty");
+    const ct::targets_from_output too_few{[](const at::Tensor&) { return std::vector<camkit::target>(2, camkit::class_score(0)); }};
+    CAMKIT_EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(net, x, net.tap, too_few), "targets: 2 given for a batch of 3");
+    CAMKIT_EXPECT_ERROR_HAS(ct::objective(too_few).seed_and_score(at::Tensor()),
+                            "targets_from_output: the model output is an undefined tensor");
+}
+
 // A score that is not one floating-point value per sample, or that ignores the output, is refused.
 TEST(TorchTargets, ScoreErrors) {
     const at::Tensor y = at::zeros({2, 3});

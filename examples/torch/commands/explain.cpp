@@ -250,6 +250,21 @@ void check_output_shape(const at::Tensor& output, const at::Tensor& input) {
              "; camkit-torch needs [N, C] or [N, C, *P] with N = " + std::to_string(input.size(0)));
 }
 
+/// The layer's recorder for the explanation: checks the model output's shape right after the
+/// forward, before the library checks the activation against it, so a wrong output is named as such.
+struct checked_layer {
+    camkit::torch::scripted_layer& layer;
+
+    /// One forward through the layer; fails unless the output is a batch [N, C] or [N, C, *P].
+    camkit::torch::recorded_pass forward(const at::Tensor& input) {
+        camkit::torch::recorded_pass p = layer.forward(input);
+        check_output_shape(p.output, input);
+        return p;
+    }
+    /// Names the layer in the library's errors.
+    std::string describe() const { return layer.describe(); }
+};
+
 /// CAM from the head weight named --head: each sample's class is --class or its predicted class.
 at::Tensor head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input, const camkit::options& opt) {
     camkit::torch::scripted_layer layer(model, a.layer);
@@ -289,15 +304,30 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
     return camkit::overlay(one, *image);
 }
 
-/// The maps of --method and --target for a model with output `output`: Score-CAM through
-/// `score_cam(what, options)`, every other method M through `explain(type<M>, what)`.
+/// True for the targets that read the output's values (the predicted class, predicted and region
+/// masks). An exported package builds them from its explanation's forward function; the others
+/// (linear targets of the output's shape) let it run its gradient function alone.
+bool targets_need_output_values(const explain_args& a) {
+    return a.target == "predicted" || camkit_torch_tool::is_region_target(a.target);
+}
+
+/// The maps of --method and --target for `input`: Score-CAM through `score_cam(what, options)`, every
+/// other method M through `explain(type<M>, what)`. With a `probe` output the targets are built from it
+/// first; without one from the output of the explanation's own forward.
 template <class ScoreCam, class Explain>
-at::Tensor method_maps(const explain_args& a, const at::Tensor& output, ScoreCam&& score_cam, Explain&& explain) {
-    const std::vector<camkit::target> targets = make_targets(a, output);
-    // --target softmax explains the probabilities: the targets' reductions applied to them.
-    const camkit::torch::objective what = a.target == "softmax"
-                                              ? camkit::torch::objective(camkit::torch::probability_score{targets})
-                                              : camkit::torch::objective(targets);
+at::Tensor method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& probe, ScoreCam&& score_cam,
+                       Explain&& explain) {
+    std::vector<camkit::target> targets;
+    camkit::torch::objective what(camkit::torch::targets_from_output{[&](const at::Tensor& output) {
+        check_output_shape(output, input);
+        return make_targets(a, output);
+    }});
+    if (probe.defined()) {
+        targets = make_targets(a, probe);
+        // --target softmax explains the probabilities: the targets' reductions applied to them.
+        what = a.target == "softmax" ? camkit::torch::objective(camkit::torch::probability_score{targets})
+                                     : camkit::torch::objective(targets);
+    }
     if (a.method == "scorecam") {
         camkit::torch::score_cam_options sopt;
         sopt.batch_size = a.batch_size;
@@ -318,30 +348,33 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
     camkit::options opt = a.opt;
     opt.size = size;
     if (a.method == "cam") return head_cam(a, model, input, opt);
-    // A first forward, without gradients, gives the output to check --class and --mask against and
-    // to build the targets from. Only the predicted and region targets read the output's values;
-    // the others need its shape alone, which the first sample gives at 1/N of the batch's cost.
-    const bool needs_values = a.target == "predicted" || camkit_torch_tool::is_region_target(a.target);
-    at::Tensor output;
-    {
-        at::NoGradGuard no_grad;
-        output = layer.forward(needs_values ? input : input.narrow(0, 0, 1)).output;
+    // The targets are built from the explanation's own forward pass (one forward per batch), the
+    // predicted and region targets from its values, the others from its shape. Only --target
+    // softmax, whose probability objective is made from its targets, needs them before: a probe of
+    // the first sample, without gradients, gives the output's shape at 1/N of the batch's cost.
+    at::Tensor probe;
+    if (a.target == "softmax") {
+        {
+            at::NoGradGuard no_grad;
+            probe = layer.forward(input.narrow(0, 0, 1)).output;
+        }
+        if (probe.dim() >= 2 && probe.size(0) == 1) {  // the batch's shape, for the targets
+            std::vector<std::int64_t> batch(probe.sizes().begin(), probe.sizes().end());
+            batch[0] = input.size(0);
+            probe = probe.expand(batch);
+        }
+        check_output_shape(probe, input);
     }
-    if (!needs_values && output.dim() >= 2 && output.size(0) == 1) {  // the batch's shape, for the targets
-        std::vector<std::int64_t> batch(output.sizes().begin(), output.sizes().end());
-        batch[0] = input.size(0);
-        output = output.expand(batch);
-    }
-    check_output_shape(output, input);
     // Gradients reach the layer even when the model's weights are frozen.
     const at::Tensor x = input.detach().requires_grad_(true);
     return method_maps(
-        a, output,
+        a, input, probe,
         [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
             return camkit::torch::score_cam(model, a.layer, input, what, opt, sopt).map;
         },
         [&](auto type, const camkit::torch::objective& what) {
-            return camkit::torch::explain<typename decltype(type)::type>(layer, x, what, opt).cam.map;
+            checked_layer checked{layer};
+            return camkit::torch::explain<typename decltype(type)::type>(checked, x, what, opt).cam.map;
         });
 }
 
@@ -355,10 +388,14 @@ at::Tensor compute_exported_map(explain_args& a, const at::Tensor& input, const 
         fail(a.model + " records layer '" + m.layer() + "', not --layer " + a.layer + " (export it at that layer)");
     a.layer = m.layer();
     const at::Tensor x = input.to(device);
-    const at::Tensor output = camkit::torch::capture_activations(m, x).first;
-    check_output_shape(output, x);
     camkit::options opt = a.opt;
     opt.size = size;
+    // The targets that read the output's values are built from the explanation's own forward.
+    at::Tensor output;
+    if (a.method == "cam" || !targets_need_output_values(a)) {
+        output = camkit::torch::capture_activations(m, x).first;
+        check_output_shape(output, x);
+    }
     if (a.method == "cam") {
         std::vector<std::size_t> classes;
         for (std::int64_t n = 0; n < output.size(0); ++n)
@@ -367,7 +404,7 @@ at::Tensor compute_exported_map(explain_args& a, const at::Tensor& input, const 
         return camkit::torch::cam(m, x, a.head, classes, opt).map;
     }
     return method_maps(
-        a, output,
+        a, x, output,
         [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
             return camkit::torch::score_cam(m, x, what, opt, sopt).map;
         },

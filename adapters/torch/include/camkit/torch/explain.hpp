@@ -179,9 +179,17 @@ inline std::vector<target> predicted_class_targets(const at::Tensor& output) {
     return targets;
 }
 
-/// What to explain in one call: one linear camkit target per sample, a non-linear output_score
-/// (e.g. probability_score), or nothing, which explains each sample's predicted class. Converts
-/// implicitly from each, and refers to the targets it is given (it lives for one call).
+/// Linear targets that read the model output's values (a predicted class, a predicted region):
+/// `make(output)` builds one target per sample from the output of the explanation's own forward
+/// pass (detached), so no separate forward is needed to find them.
+struct targets_from_output {
+    std::function<std::vector<target>(const at::Tensor&)> make;  ///< output [N, C, ...] -> N targets
+};
+
+/// What to explain in one call: one linear camkit target per sample, linear targets built from the
+/// output (targets_from_output), a non-linear output_score (e.g. probability_score), or nothing,
+/// which explains each sample's predicted class. Converts implicitly from each, and refers to the
+/// targets it is given (it lives for one call).
 class objective {
 public:
     /// Each sample's predicted class (a classifier output).
@@ -192,6 +200,10 @@ public:
     objective(const std::vector<target>& targets) : objective(std::span<const target>(targets)) {}
     /// One linear target per sample, as a braced list.
     objective(std::initializer_list<target> targets) : objective(std::span<const target>(targets.begin(), targets.size())) {}
+    /// Linear targets built from the output of the explanation's own forward pass.
+    objective(targets_from_output f) : from_output_(std::move(f.make)) {
+        camkit::detail::require(static_cast<bool>(from_output_), "targets_from_output: `make` is empty");
+    }
     /// Linear targets on the class probabilities.
     objective(probability_score p) : probability_(std::move(p)) {}
     /// A score of the output whose seed autograd gives.
@@ -203,8 +215,8 @@ public:
         if (linear_) return camkit::torch::seed_and_score(output, targets_);
         if (probability_) return camkit::torch::seed_and_score(output, *probability_);
         if (score_) return camkit::torch::seed_and_score(output, score_);
-        const std::vector<target> predicted = predicted_class_targets(output);
-        return camkit::torch::seed_and_score(output, predicted);
+        const std::vector<target> built = targets_for(output);
+        return camkit::torch::seed_and_score(output, built);
     }
 
     /// The same objective as a sample_score of perturbed copies of the samples of `output`'s batch
@@ -215,16 +227,24 @@ public:
         if (probability_) return {probability_->seeds(output.detach()), true};
         camkit::detail::require(!score_, "a score callable cannot score perturbed inputs (Score-CAM): give camkit "
                                          "targets, a probability_score, or a sample_score");
-        const std::vector<target> predicted = predicted_class_targets(output);
-        return {camkit::torch::seed_and_score(output, predicted).seed};
+        const std::vector<target> built = targets_for(output);
+        return {camkit::torch::seed_and_score(output, built).seed};
     }
 
     /// False for linear targets, whose seed follows from the output's shape alone.
     bool depends_on_output_values() const { return !linear_; }
 
 private:
+    /// The targets of the output-dependent kinds: built by targets_from_output, else the predicted classes.
+    std::vector<target> targets_for(const at::Tensor& output) const {
+        if (!from_output_) return predicted_class_targets(output);
+        detail::check_output(output, "targets_from_output");
+        return from_output_(output.detach());  // their count and shapes are checked with the seed
+    }
+
     std::span<const target> targets_;
     bool linear_ = false;
+    std::function<std::vector<target>(const at::Tensor&)> from_output_;
     std::optional<probability_score> probability_;
     std::function<at::Tensor(const at::Tensor&)> score_;
 };
