@@ -24,14 +24,6 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
-/// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
-/// set) also where the compiler's flatten stops at the first level of calls (Clang's).
-#if defined(__GNUC__)
-#define CAMKIT_LAMBDA_INLINE __attribute__((always_inline))
-#else
-#define CAMKIT_LAMBDA_INLINE
-#endif
-
 namespace camkit::detail {
 
 /// Columns of the Gram tile: rows of G per tile, and packs of columns per tile (4 × 3 packs of

@@ -193,6 +193,14 @@ decltype(auto) dispatch(F&& f) {
 #define CAMKIT_KERNEL_INLINE inline
 #endif
 
+/// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
+/// set) also where the compiler's flatten stops at the first level of calls (Clang's).
+#if defined(__GNUC__)
+#define CAMKIT_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define CAMKIT_LAMBDA_INLINE
+#endif
+
 /// min_max in packs of W values (see min_max).
 template <std::size_t W, class T>
 CAMKIT_KERNEL_INLINE std::pair<T, T> min_max_in(const T* p, std::size_t n, T* out, bool relu) {

@@ -131,7 +131,9 @@ TEST(Tiling, TiledMapsEqualWholePlanesInEveryIsaAndThreadCount) {
                 EXPECT_EQ(tiled_f.raw.values, whole_f.raw.values) << where;
                 EXPECT_EQ(tiled_d.raw.values, whole_d.raw.values) << where;
                 EXPECT_EQ(tiled_f.weights.has_value(), whole_f.weights.has_value()) << where;
-                if (tiled_f.weights) EXPECT_EQ(tiled_f.weights->values, whole_f.weights->values) << where;
+                if (tiled_f.weights) {
+                    EXPECT_EQ(tiled_f.weights->values, whole_f.weights->values) << where;
+                }
                 EXPECT_LT(max_relative_error(tiled_d.raw, want), 1e-12) << where;
                 EXPECT_LT(max_relative_error(tiled_f.raw, want), 2e-5) << where;
             }
@@ -215,8 +217,9 @@ TEST(Tiling, PlanesLargerThanL2TakeTilesByThemselves) {
     using namespace camkit_test;
     const shape_t shape{1, 5, 48, 48, 48};
     const std::size_t S = 48 * 48 * 48;
-    if (9 * S * sizeof(float) > camkit::detail::l2_cache_bytes())
+    if (9 * S * sizeof(float) > camkit::detail::l2_cache_bytes()) {
         EXPECT_GT(camkit::detail::tile_positions<float>(S), 0u);
+    }
     const auto A = cast<float>(random_tensor(shape, 39, 0, 2)), G = cast<float>(random_tensor(shape, 40));
     for (const char* name : {"gradcam", "hirescam", "xgradcam"})
         camkit::with_method(name, [&](auto t) {
