@@ -49,15 +49,22 @@ inline std::string number(std::optional<double> v) {
 /// A cell quoted as RFC 4180 asks when it holds a comma, quote or line break.
 inline std::string quote(const std::string& s) {
     if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-    std::string q = "\"";
-    for (char c : s) q += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return q + "\"";
+    std::string q(1, '"');
+    for (char c : s) {
+        if (c == '"') q.push_back('"');
+        q.push_back(c);
+    }
+    q.push_back('"');
+    return q;
 }
 
 /// One CSV line of cells (without the line break).
 inline std::string csv_line(std::span<const std::string> cells) {
     std::string line;
-    for (std::size_t i = 0; i < cells.size(); ++i) line += (i ? "," : "") + quote(cells[i]);
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+        if (i) line.push_back(',');  // appended, not concatenated: GCC 12 warns falsely (-Wrestrict) on "," + s
+        line.append(quote(cells[i]));
+    }
     return line;
 }
 

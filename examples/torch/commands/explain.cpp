@@ -306,8 +306,9 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
 
 /// True for the targets that read the output's values (the predicted class, predicted and region
 /// masks). An exported package builds them from its explanation's forward function; the others
-/// (linear targets of the output's shape) let it run its gradient function alone.
-bool targets_need_output_values(const explain_args& a) {
+/// (linear targets of the output's shape) let it run its gradient function alone. Only the
+/// exported-model path uses it (LibTorch 2.6+).
+[[maybe_unused]] bool targets_need_output_values(const explain_args& a) {
     return a.target == "predicted" || camkit_torch_tool::is_region_target(a.target);
 }
 
