@@ -287,6 +287,8 @@ struct group_reader {
     }
     /// True when planes are the memory itself (see plane_reader::direct), or when nothing is read.
     bool direct() const { return !slot[0] || slot[0]->direct(); }
+    /// Plane k of sample n without taking a slot: only where direct() (the memory itself).
+    plane<Acc> peek(std::size_t n, std::size_t k) { return slot[0]->get(n, k); }
 };
 
 /// Calls f(s0, len, k, m) for the spatial tiles [s0, s0 + len) of `tile` positions (0: one tile of
@@ -474,10 +476,14 @@ weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* kno
 
 /// The weights of channels k..k+m of sample n (one group) into weights[n·K + ·], their planes
 /// left in ra's slots; a suspect weight (finite checks) locates its plane and throws.
+///
+/// `carried` is Σ a of channel k when the previous group's term pass computed it (folds_next_sum_a),
+/// and comes back as Σ a of channel k + m when this group's last term pass reads that plane too:
+/// where planes are the memory itself (direct) and channel k + m is in the chunk (before `k1`).
 template <std::size_t W, class Method, class Acc, class E>
 void group_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
-                   group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k, std::size_t m,
-                   Acc* weights, bool check_finite) {
+                   group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, std::size_t k,
+                   std::size_t m, Acc* weights, bool check_finite, std::optional<Acc>& carried) {
     const std::size_t K = A.shape[1];
     if constexpr (weights_from_sum_g<Method>) {
         // Σ g of the group's planes in one pass: m streams read memory faster than one.
@@ -508,14 +514,15 @@ void group_weights(const host_view<const E>& A, const host_view<const E>* G, gro
         return;
     }
     std::optional<plane<Acc>> next;  // plane j, read ahead by channel j − 1's term pass
-    std::optional<Acc> carried;      // its Σ a, computed there
     for (std::size_t j = 0; j < m; ++j) {
         const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
         const plane<Acc> g = rg.get(j, n, k + j);
         next.reset();
-        // Within the group only: the next group's planes reuse this group's slots.
-        if constexpr (folds_next_sum_a<Method>)
+        // Into the next group only for direct planes: gathered ones would overwrite a slot of this group.
+        if constexpr (folds_next_sum_a<Method>) {
             if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
+            else if (k + m < k1 && ra.direct()) next = ra.peek(n, k + m);
+        }
         const Acc* known = carried ? &*carried : nullptr;
         const Acc* next_a = next ? next->data : nullptr;
         const auto o = check_finite ? channel_weight_checked<W, Method, true>(a, g, known, next_a)
@@ -541,10 +548,11 @@ void channel_weights_chunk(const host_view<const E>& A, const host_view<const E>
         for (std::size_t j = 0; j < m; ++j) p[j] = (tile ? ra.get(j, n, k + j).data : ra.data[j]) + s0;
         with_group_size(m, [&](auto M) { add_scaled_in<M(), W>(out + s0, w + k, p, len); });
     };
+    std::optional<Acc> carried;  // Σ a of the group's first channel, from the previous group (group_weights)
     for (std::size_t k = k0; k < k1; k += channel_group) {
         const std::size_t m = std::min(channel_group, k1 - k);
         if constexpr (!std::is_void_v<Method>)
-            group_weights<W, Method>(A, G, ra, rg, n, k0, k, m, weights, check_finite);
+            group_weights<W, Method>(A, G, ra, rg, n, k0, k1, k, m, weights, check_finite, carried);
         else if (!tile)
             for (std::size_t j = 0; j < m; ++j) ra.get(j, n, k + j);
         if (!tile) add_group(0, S, k, m);

@@ -1,8 +1,11 @@
 #include <camkit/camkit.hpp>
 #include <gtest/gtest.h>
 
+#include "common/error_message.hpp"
 #include "common/hand_case.hpp"
 #include "common/policy_weight.hpp"
+
+#include <limits>
 
 using namespace camkit_test;
 
@@ -27,8 +30,9 @@ TEST(GradCamPlusPlus, ZeroGradientsGiveZeroMap) {
 }
 
 // The fused kernel sums the next channel's activations along with this channel's gradients (so
-// that Σ A costs no pass of its own); the weights stay those of the policy applied to each plane
-// on its own, to the bit: every channel of full and partial groups, 1 and 2 threads.
+// that Σ A costs no pass of its own; also from a group's last channel into the next group's first
+// on contiguous planes); the weights stay those of the policy applied to each plane on its own, to
+// the bit: every channel of full and partial groups, 1 and 2 threads.
 TEST(GradCamPlusPlus, WeightsEqualThePolicyPerPlaneExactly) {
     const std::size_t N = 2, K = 9, S = 37;
     camkit::tensor<float> A({N, K, S}), G({N, K, S});
@@ -47,5 +51,21 @@ TEST(GradCamPlusPlus, WeightsEqualThePolicyPerPlaneExactly) {
                 EXPECT_EQ((*r.weights)(n, k), camkit_test::plain_channel_weight<camkit::grad_cam_plus_plus>(a, g))
                     << "sample " << n << " channel " << k << " threads " << threads;
             }
+    }
+}
+
+// Σ A of channel 4 (the second group's first) is summed in channel 3's gradient pass; a NaN or Inf
+// there is still reported as channel 4's activations, and a bad gradient of channel 3, read before
+// it, as channel 3's gradients.
+TEST(GradCamPlusPlus, NonFiniteInTheNextGroupsFirstChannelIsNamed) {
+    const std::size_t N = 2, K = 9, S = 37;
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        camkit::tensor<float> A({N, K, S}, 0.5f), G({N, K, S}, 0.25f);
+        A(1, 4, 20) = bad;
+        EXPECT_EQ(error_message([&] { camkit::explain<camkit::grad_cam_plus_plus>(A, G, {.threads = 1}); }),
+                  "camkit: activations contain NaN or Inf (sample 1, channel 4)");
+        G(1, 3, 36) = bad;
+        EXPECT_EQ(error_message([&] { camkit::explain<camkit::grad_cam_plus_plus>(A, G, {.threads = 1}); }),
+                  "camkit: gradients contain NaN or Inf (sample 1, channel 3)");
     }
 }
