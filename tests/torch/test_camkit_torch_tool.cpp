@@ -344,15 +344,28 @@ TEST_F(CamkitTorchTool, OutputTargetsComeFromTheExplanationsOwnForward) {
                      library("once_seg.pt", xs, region), "predicted region", 1e-6);
     expect_maps_near(once("once_seg.pt", "xs.npy", {"--target", "largest-component", "--class", "2"}),
                      library("once_seg.pt", xs, component), "largest component", 1e-6);
-    // Targets of the output's shape alone come from the same forward; only --target softmax (its
-    // probability objective is made from the targets) probes one sample first: the model refuses that.
+    // Targets of the output's shape alone come from the same forward, --target softmax's too (its
+    // probability objective builds them from that output).
     expect_maps_near(once("once_clf.pt", "x.npy", {"--class", "1"}),
                      library("once_clf.pt", x, std::vector<camkit::target>(2, camkit::class_score(1))), "class 1", 1e-6);
     expect_maps_near(once("once_seg.pt", "xs.npy", {"--class", "2", "--target", "whole-image"}),
                      library("once_seg.pt", xs, std::vector<camkit::target>(1, camkit::whole_image(2))), "whole image", 1e-6);
-    expect_bad_input({"explain", "--model", path("once_clf.pt"), "--layer", "body", "--input", data + "x.npy", "--out",
-                      path("map.npy"), "--class", "1", "--target", "softmax"},
-                     "forward ran twice");
+    expect_maps_near(once("once_clf.pt", "x.npy", {"--class", "1", "--target", "softmax"}),
+                     library("once_clf.pt", x, camkit::torch::probability_score{{camkit::class_score(1), camkit::class_score(1)}}),
+                     "softmax of class 1", 1e-6);
+    expect_maps_near(once("once_seg.pt", "xs.npy", {"--class", "2", "--target", "softmax"}),
+                     library("once_seg.pt", xs,
+                             camkit::torch::probability_score{{camkit::target{2, std::nullopt, camkit::reduction::mean}}}),
+                     "mean softmax of class 2", 1e-6);
+    // The model does refuse a second forward.
+    torch::jit::Module twice = torch::jit::load(path("once_clf.pt"));
+    twice.forward({x});
+    try {
+        twice.forward({x});
+        ADD_FAILURE() << "a second forward ran";
+    } catch (const std::exception& e) {
+        EXPECT_NE(std::string(e.what()).find("forward ran twice"), std::string::npos) << e.what();
+    }
 }
 
 TEST_F(CamkitTorchTool, DeviceCudaIsCudaOrAClearError) {

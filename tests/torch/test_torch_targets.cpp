@@ -82,6 +82,30 @@ TEST(TorchTargets, SoftmaxSeedByHand) {
     EXPECT_TRUE(close(r.seed, yy.grad(), 1e-15));
 }
 
+// probability_score's targets built from the output itself (from_output, used while `targets` is
+// empty): each row's predicted class, here 2 and 0; the same scores and seeds as given targets, the
+// output handed over detached, and the maker's errors passed through.
+TEST(TorchTargets, SoftmaxTargetsFromTheOutput) {
+    const at::Tensor y = at::log(doubles({1, 2, 5, 1, 1, 2}, {2, 3}) * doubles({1, 1, 1, 3, 1, 1}, {2, 3}));
+    bool detached = false;
+    const ct::probability_score built{{}, [&](const at::Tensor& out) {
+                                          detached = !out.requires_grad();
+                                          return ct::predicted_class_targets(out);
+                                      }};
+    const ct::probability_score given{{camkit::class_score(2), camkit::class_score(0)}};
+    const at::Tensor yy = y.clone().requires_grad_();
+    const auto a = ct::seed_and_score(yy, built), b = ct::seed_and_score(y, given);
+    EXPECT_TRUE(detached);
+    EXPECT_TRUE(close(a.scores, b.scores, 0.0));
+    EXPECT_TRUE(close(a.seed, b.seed, 0.0));
+    EXPECT_TRUE(close(b.scores, doubles({5.0 / 8, 3.0 / 6}, {2}), 1e-15));
+    // Given targets win over the maker; a maker's wrong count is the seed's error.
+    const ct::probability_score both{{camkit::class_score(1), camkit::class_score(1)}, built.from_output};
+    EXPECT_TRUE(close(ct::seed_and_score(y, both).scores, doubles({2.0 / 8, 1.0 / 6}, {2}), 1e-15));
+    const ct::probability_score one{{}, [](const at::Tensor&) { return std::vector<camkit::target>{camkit::class_score(0)}; }};
+    CAMKIT_EXPECT_ERROR_HAS(ct::seed_and_score(y, one), "targets: 1 given for a batch of 2");
+}
+
 // A one-channel output is a sigmoid: class 1 scores σ(y), class 0 scores 1 − σ(y). With y = ln 3,
 // σ = 3/4 and the seed is σ(1 − σ) = 3/16; with y = 0 and class 0 the score is 1/2 and the seed −1/4.
 TEST(TorchTargets, SigmoidSeedByHand) {

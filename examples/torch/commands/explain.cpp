@@ -313,22 +313,22 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
 }
 
 /// The maps of --method and --target for `input`: Score-CAM through `score_cam(what, options)`, every
-/// other method M through `explain(type<M>, what)`. With a `probe` output the targets are built from it
-/// first; without one from the output of the explanation's own forward.
+/// other method M through `explain(type<M>, what)`. The targets are built from the output of the
+/// explanation's own forward, or with a `known` output (an exported package's output shape) from it.
 template <class ScoreCam, class Explain>
-at::Tensor method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& probe, ScoreCam&& score_cam,
+at::Tensor method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& known, ScoreCam&& score_cam,
                        Explain&& explain) {
-    std::vector<camkit::target> targets;
-    camkit::torch::objective what(camkit::torch::targets_from_output{[&](const at::Tensor& output) {
+    const auto make = [&](const at::Tensor& output) {
         check_output_shape(output, input);
         return make_targets(a, output);
-    }});
-    if (probe.defined()) {
-        targets = make_targets(a, probe);
-        // --target softmax explains the probabilities: the targets' reductions applied to them.
-        what = a.target == "softmax" ? camkit::torch::objective(camkit::torch::probability_score{targets})
-                                     : camkit::torch::objective(targets);
-    }
+    };
+    std::vector<camkit::target> targets;
+    if (known.defined()) targets = make(known);
+    // --target softmax explains the probabilities: the targets' reductions applied to them.
+    camkit::torch::objective what = a.target == "softmax"
+                                        ? camkit::torch::objective(camkit::torch::probability_score{targets, make})
+                                    : known.defined() ? camkit::torch::objective(targets)
+                                                      : camkit::torch::objective(camkit::torch::targets_from_output{make});
     if (a.method == "scorecam") {
         camkit::torch::score_cam_options sopt;
         sopt.batch_size = a.batch_size;
@@ -350,26 +350,11 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
     opt.size = size;
     if (a.method == "cam") return head_cam(a, model, input, opt);
     // The targets are built from the explanation's own forward pass (one forward per batch), the
-    // predicted and region targets from its values, the others from its shape. Only --target
-    // softmax, whose probability objective is made from its targets, needs them before: a probe of
-    // the first sample, without gradients, gives the output's shape at 1/N of the batch's cost.
-    at::Tensor probe;
-    if (a.target == "softmax") {
-        {
-            at::NoGradGuard no_grad;
-            probe = layer.forward(input.narrow(0, 0, 1)).output;
-        }
-        if (probe.dim() >= 2 && probe.size(0) == 1) {  // the batch's shape, for the targets
-            std::vector<std::int64_t> batch(probe.sizes().begin(), probe.sizes().end());
-            batch[0] = input.size(0);
-            probe = probe.expand(batch);
-        }
-        check_output_shape(probe, input);
-    }
+    // predicted and region targets from its values, the others (softmax's too) from its shape.
     // Gradients reach the layer even when the model's weights are frozen.
     const at::Tensor x = input.detach().requires_grad_(true);
     return method_maps(
-        a, input, probe,
+        a, input, at::Tensor(),
         [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
             return camkit::torch::score_cam(model, a.layer, input, what, opt, sopt).map;
         },
@@ -391,15 +376,21 @@ at::Tensor compute_exported_map(explain_args& a, const at::Tensor& input, const 
     const at::Tensor x = input.to(device);
     camkit::options opt = a.opt;
     opt.size = size;
-    // The targets that read the output's values are built from the explanation's own forward.
+    // The targets that read the output's values are built from the explanation's own forward; the
+    // others from the output shape the package records (no forward of their own), and Grad-CAM's
+    // predicted class (--method cam without --class) from a forward.
     at::Tensor output;
-    if (a.method == "cam" || !targets_need_output_values(a)) {
+    if (a.method == "cam" && !a.cls) {
         output = camkit::torch::capture_activations(m, x).first;
         check_output_shape(output, x);
+    } else if (a.method != "cam" && !targets_need_output_values(a)) {
+        m.check_input(x);  // the package's own message for an input it does not take
+        const camkit::shape_t& y = m.output_shape();
+        output = at::zeros(std::vector<std::int64_t>(y.begin(), y.end()), x.options());
     }
     if (a.method == "cam") {
         std::vector<std::size_t> classes;
-        for (std::int64_t n = 0; n < output.size(0); ++n)
+        for (std::int64_t n = 0; n < x.size(0); ++n)
             classes.push_back(a.cls ? static_cast<std::size_t>(*a.cls)
                                     : static_cast<std::size_t>(output.select(0, n).argmax().item<std::int64_t>()));
         return camkit::torch::cam(m, x, a.head, classes, opt).map;

@@ -146,14 +146,25 @@ target_result<at::Tensor> seed_and_score(const at::Tensor& output, const F& scor
 /// (sigmoid) output, P = [1 − σ(Y), σ(Y)] so class 1 is σ(Y) and class 0 is 1 − σ(Y).
 /// class_score(c) gives the probability of class c (classifier); mask_mean(c, M) the mean
 /// probability of class c over M (segmentation); mask_sum(c, M) their sum.
+///
+/// The targets are given (`targets`), or built from the output of the explanation's own forward
+/// pass by `from_output` (output [N, C, ...], detached -> N targets; used while `targets` is empty),
+/// as targets_from_output does for linear targets: no forward of its own to learn the output.
 struct probability_score {
     std::vector<target> targets;  ///< one per sample, validated against P's shape
+    std::function<std::vector<target>(const at::Tensor&)> from_output = {};  ///< builds them when `targets` is empty
 
     /// Seeds [N, C', *P] of the targets on the class probabilities of `output` (C' = 2 for one channel).
     at::Tensor seeds(const at::Tensor& output) const {
         const at::Tensor p = class_probabilities(output);
+        std::vector<target> built;
+        if (targets.empty() && from_output) {
+            detail::check_output(output, "probability_score");
+            built = from_output(output.detach());
+        }
+        const std::vector<target>& use = targets.empty() && from_output ? built : targets;
         return detail::with_accumulator(p, [&](auto acc) {
-            return detail::seed_on_device(camkit::target_seed<decltype(acc)>(shape_of(p), targets), p);
+            return detail::seed_on_device(camkit::target_seed<decltype(acc)>(shape_of(p), use), p);
         });
     }
 
