@@ -220,6 +220,43 @@ std::vector<double> sum_over_blocks(std::size_t blocks, std::size_t size, unsign
     return acc;
 }
 
+/// proj[s] += Σ_j v[j]·(x_j[s] − m[j]) over J channels' planes, x = projected(a, g), in packs of W
+/// doubles (W inputs widened at a time); with `check_g`, also Σ (g − g) over their gradients.
+/// Returns false when that sum is not 0 (a gradient not finite), else true.
+template <class Method, class Acc, std::size_t W, std::size_t J>
+CAMKIT_KERNEL_INLINE bool add_projection(const plane_ops<Acc>& ops, const Acc* const (&a)[J], const Acc* const (&g)[J],
+                                         const double* v, const double* m, std::size_t S, bool check_g, double* proj) {
+    std::size_t s = 0;
+    Acc bad = 0;
+    if constexpr (W > 1) {
+        using wide = pack_t<double, W>;
+        const auto sweep = [&](auto check) CAMKIT_LAMBDA_INLINE {
+            pack_t<Acc, W> acc = broadcast<Acc, W>(0);
+            for (; s + W <= S; s += W) {
+                wide sum = load<double, W>(proj + s);
+                for (std::size_t j = 0; j < J; ++j) {
+                    const auto gj = load<Acc, W>(g[j] + s);
+                    const auto x = Method::projected(ops, load<Acc, W>(a[j] + s), gj);
+                    sum += v[j] * (__builtin_convertvector(x, wide) - m[j]);
+                    if constexpr (decltype(check)::value) acc += gj - gj;
+                }
+                store(proj + s, sum);
+            }
+            bad = lane_sum(acc);
+        };
+        if (check_g)
+            sweep(std::true_type{});
+        else
+            sweep(std::false_type{});
+    }
+    for (; s < S; ++s)
+        for (std::size_t j = 0; j < J; ++j) {
+            proj[s] += v[j] * (static_cast<double>(Method::projected(ops, a[j][s], g[j][s])) - m[j]);
+            if (check_g) bad += g[j][s] - g[j][s];
+        }
+    return bad == Acc(0);
+}
+
 /// Writes a projection of S positions to raw with Eigen-CAM's sign rule: the sign that makes
 /// max ≥ |min| (where both do, as always at two positions, the solver's sign stays).
 template <class Acc>
@@ -304,9 +341,6 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             }
             pa[k] = a.data, pg[k] = g.data;
         }
-        const auto value = [&](std::size_t k, std::size_t s) CAMKIT_LAMBDA_INLINE {
-            return static_cast<double>(Method::projected(ops, pa[k][s], pg[k][s]));
-        };
         // Channel k's values at positions [s0, s0 + m) less c into out, padded; their sum.
         const auto shifted = [&](auto bytes, std::size_t k, std::size_t s0, std::size_t m, double c, double* out) CAMKIT_LAMBDA_INLINE {
             const Acc *a = pa[k] + s0, *g = pg[k] + s0;
@@ -315,7 +349,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         };
         // Asks for part t of T of the cache lines of every channel's inputs at positions [s0, s1):
         // the next block's, a little before each tile of this one (a burst would stall on the fill buffers).
-        const bool reads_g = needs_gradients_v<Method> || (check_finite && check_ignored_g);
+        const bool reads_g = needs_gradients_v<Method>;  // ignored gradients: checked in the X v₁ pass
         const auto prefetch = [&](std::size_t s0, std::size_t s1, std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
             constexpr std::size_t line = 64 / sizeof(Acc);
             if (s1 <= s0) return;  // the last block: nothing after it
@@ -370,18 +404,15 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                 for (std::size_t k = 0; k < K; ++k)
                     shift[k] = shifted(bytes, k, 0, first, 0.0, row.data()) / static_cast<double>(first);
             });
-            // Per run: the Gram of the shifted values (ld × ld), the sums t_k (K), then per channel
-            // the blocks of ignored gradients found not finite (K), checked in the same pass.
+            // Per run: the Gram of the shifted values (ld × ld) and the sums t_k (K). Ignored gradients
+            // are checked in the X v₁ pass, as more streams of its sweeps over whole planes (here they
+            // were a separate read of every channel's block between the tiles).
             const std::size_t rows = (K + row_dots_tile_cols - 1) / row_dots_tile_cols * row_dots_tile_cols;
-            const bool check_g = check_finite && check_ignored_g;
-            padded = sum_over_blocks((S + block - 1) / block, ld * ld + 2 * K, parts_per_sample,
+            padded = sum_over_blocks((S + block - 1) / block, ld * ld + K, parts_per_sample,
                                      [&](auto bytes, std::size_t b, double* g, std::vector<double>& C) CAMKIT_LAMBDA_INLINE {
                                          const std::size_t s0 = b * block, m = std::min(S, s0 + block) - s0;
                                          C.resize(rows * block, 0.0);  // rows K.. stay zero
-                                         for (std::size_t k = 0; k < K; ++k) {
-                                             g[ld * ld + k] += shifted(bytes, k, s0, m, shift[k], &C[k * block]);
-                                             if (check_g && !ops.all_finite({pg[k] + s0, m})) g[ld * ld + K + k] += 1;
-                                         }
+                                         for (std::size_t k = 0; k < K; ++k) g[ld * ld + k] += shifted(bytes, k, s0, m, shift[k], &C[k * block]);
                                          const std::size_t cols = (m + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple;
                                          if constexpr (has_own_gram_v<Eigen>)
                                              eigen.row_gram(C.data(), K, cols, block, g);
@@ -392,7 +423,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                                      });
             const double* sums = &padded[ld * ld];
             for (std::size_t k = 0; k < K; ++k) {
-                check_channel(k, sums[k], sums[K + k] == 0);
+                check_channel(k, sums[k], true);  // ignored gradients: in the X v₁ pass
                 means[k] = shift[k] + sums[k] / static_cast<double>(S);
             }
             for (std::size_t i = 0; i < K; ++i)
@@ -409,10 +440,28 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * vec[s];
         } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k)
-            const auto project = [&](auto) {
-                for (std::size_t k = 0; k < K; ++k) {  // a channel's plane as one stream (the prefetchers')
-                    const double vk = vec[k], mk = means[k];
-                    for (std::size_t s = 0; s < S; ++s) proj[s] += vk * (value(k, s) - mk);
+            const bool check_g = check_finite && check_ignored_g;
+            const auto project = [&](auto bytes) {
+                // J ≤ 4 channels' planes a sweep (J streams for the prefetchers, and a J-th of the
+                // read-modify-writes of proj, which outgrows L1), with their ignored gradients checked
+                // in the same sweep.
+                std::size_t k = 0;
+                const auto sweep = [&](auto channels) CAMKIT_LAMBDA_INLINE {
+                    constexpr std::size_t J = decltype(channels)::value;
+                    const Acc *a[J], *g[J];
+                    for (std::size_t j = 0; j < J; ++j) a[j] = pa[k + j], g[j] = pg[k + j];
+                    const bool finite = add_projection<Method, Acc, lanes_in<double, bytes()>, J>(ops, a, g, &vec[k], &means[k], S, check_g, proj.data());
+                    if (!finite)
+                        for (std::size_t j = 0; j < J; ++j)
+                            if (!ops.all_finite({g[j], S})) throw_non_finite("gradients", n, k + j);
+                    k += J;
+                };
+                while (k + 4 <= K) sweep(std::integral_constant<std::size_t, 4>{});
+                switch (K - k) {
+                    case 3: sweep(std::integral_constant<std::size_t, 3>{}); break;
+                    case 2: sweep(std::integral_constant<std::size_t, 2>{}); break;
+                    case 1: sweep(std::integral_constant<std::size_t, 1>{}); break;
+                    default: break;
                 }
             };
             dispatch(project);

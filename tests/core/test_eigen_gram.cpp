@@ -476,8 +476,10 @@ TEST(EigenGram, StridedSampleOfManyBlocks) {
 }
 
 // Non-finite values past the first block of positions, in the activations, in Eigen-Grad-CAM's
-// gradients and in the gradients Eigen-CAM ignores (read in the same pass), and in the first
-// block (the shift): each reported with its sample and channel, the lowest channel first.
+// gradients and in the gradients Eigen-CAM ignores (read in the X v₁ pass, four channels a sweep
+// and the rest in a shorter one), and in the first block (the shift): each reported with its
+// sample and channel, the lowest channel first; the activations (proven by the Gram pass) before
+// the ignored gradients.
 TEST(EigenGram, NonFiniteValuesInLaterBlocks) {
     const shape_t shape{2, 8, 5000};
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
@@ -499,6 +501,18 @@ TEST(EigenGram, NonFiniteValuesInLaterBlocks) {
             // Unchecked, the ignored gradients change nothing.
             const camkit::options unchecked{.check_finite = false};
             EXPECT_EQ(camkit::explain<camkit::eigen_cam>(a, g, unchecked).raw.values, camkit::explain<camkit::eigen_cam>(a).raw.values);
+            a(0, 5, s) = bad;  // a later channel's activations before the ignored gradients
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
+                      "camkit: activations contain NaN or Inf (sample 0, channel 5)") << s;
         }
+    }
+    // Seven channels: the last three in a sweep of their own.
+    const shape_t seven{1, 7, 3000};
+    for (std::size_t k : {std::size_t{3}, std::size_t{4}, std::size_t{6}}) {
+        const auto a = cast<float>(random_tensor(seven, 39));
+        auto g = cast<float>(random_tensor(seven, 40));
+        g(0, k, 2999) = std::numeric_limits<float>::infinity();
+        EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
+                  "camkit: gradients contain NaN or Inf (sample 0, channel " + std::to_string(k) + ")");
     }
 }
