@@ -59,7 +59,7 @@ struct projection_without_projected {
     static constexpr method_form form = method_form::projection;
 };
 struct no_name {
-    static constexpr method_form form = method_form::elementwise;
+    [[maybe_unused]] static constexpr method_form form = method_form::elementwise;  // lacks only a name
     template <class Ops, class X>
     static auto contribution(const Ops&, const X& a, const X& g) { return a * g; }
 };

@@ -63,7 +63,7 @@ TEST(refine_percentile, numpy_linear_by_hand) {
     EXPECT_DOUBLE_EQ(camkit::percentile(v, 50), 2.5);
     EXPECT_DOUBLE_EQ(camkit::percentile(v, 85), 3.55);
     EXPECT_DOUBLE_EQ(camkit::percentile(v, 100), 4.0);
-    EXPECT_DOUBLE_EQ(camkit::percentile(tensor<float>({1}, {7.0f}), 40), 7.0);
+    EXPECT_DOUBLE_EQ(camkit::percentile(tensor<float>({1}, std::vector<float>{7.0f}), 40), 7.0);
 }
 
 TEST(refine_percentile, masked_values_only) {
