@@ -1,7 +1,12 @@
 // A downstream program using camkit::core: Grad-CAM on a hand-computed 1x2x1x2 case.
 // A = [[1, 2], [3, 4]] (two channels), G = [[1, 1], [0, 0]] -> w = [1, 0], raw = [1, 2],
-// min-max map = [0, 1 / (1 + 1e-7)].
+// min-max map = [0, 1 / (1 + 1e-7)]. In the installed-package test (CAMKIT_DOWNSTREAM_KERNELS_ONCE)
+// the kernels are compiled once, in kernels_core.cpp: this file only declares them
+// (camkit/kernel_instances.hpp), so a missing instance fails the link; elsewhere it stands alone.
 #include <camkit/camkit.hpp>
+#ifdef CAMKIT_DOWNSTREAM_KERNELS_ONCE
+#include <camkit/kernel_instances.hpp>
+#endif
 
 #include <cmath>
 #include <cstdio>
