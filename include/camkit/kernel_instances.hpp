@@ -22,44 +22,60 @@
 #include <camkit/methods/registry.hpp>
 #include <camkit/projection.hpp>
 
+#include <boost/hana/drop_front.hpp>
 #include <boost/hana/equal.hpp>
 
 #include <cstddef>
 
+// The registered methods in registry order, each with its form (method_form), as X(FORM, M, ...):
+// the one list from which the declarations, the definitions and the checks below are made.
+#define CAMKIT_DETAIL_REGISTERED_METHODS(X, ...)                                                               \
+    X(channel_weights, camkit::grad_cam, __VA_ARGS__)                                                          \
+    X(elementwise, camkit::hires_cam, __VA_ARGS__)                                                             \
+    X(channel_weights, camkit::grad_cam_plus_plus, __VA_ARGS__)                                                \
+    X(channel_weights, camkit::xgrad_cam, __VA_ARGS__)                                                         \
+    X(elementwise, camkit::layer_cam, __VA_ARGS__)                                                             \
+    X(elementwise, camkit::grad_cam_elementwise, __VA_ARGS__)                                                  \
+    X(projection, camkit::eigen_cam, __VA_ARGS__)                                                              \
+    X(projection, camkit::eigen_grad_cam, __VA_ARGS__)                                                         \
+    X(channel_weights, camkit::respond_cam, __VA_ARGS__)
+
 namespace camkit::detail {
-/// The methods this header instantiates, grouped by form as below: the registry, checked.
+#define CAMKIT_DETAIL_METHOD_TYPE(FORM, M, ...) , M
+/// The methods this header instantiates: the registry, checked (a leading void keeps the list's
+/// commas uniform and is dropped).
 inline constexpr auto instantiated_methods =
-    boost::hana::tuple_t<grad_cam, hires_cam, grad_cam_plus_plus, xgrad_cam, layer_cam, grad_cam_elementwise,
-                         eigen_cam, eigen_grad_cam, respond_cam>;
+    boost::hana::drop_front(boost::hana::tuple_t<void CAMKIT_DETAIL_REGISTERED_METHODS(CAMKIT_DETAIL_METHOD_TYPE, )>);
+#undef CAMKIT_DETAIL_METHOD_TYPE
 static_assert(instantiated_methods == method_types,
-              "camkit/kernel_instances.hpp lists other methods than the registry: add the new one to both lists");
+              "camkit/kernel_instances.hpp lists other methods than the registry: add the new one to "
+              "CAMKIT_DETAIL_REGISTERED_METHODS, in registry order");
+
+#define CAMKIT_DETAIL_FORM_CHECK(FORM, M, ...)                                                                 \
+    static_assert(M::form == camkit::method_form::FORM,                                                         \
+                  "CAMKIT_DETAIL_REGISTERED_METHODS gives " #M " another form than its own");
+CAMKIT_DETAIL_REGISTERED_METHODS(CAMKIT_DETAIL_FORM_CHECK, )
+#undef CAMKIT_DETAIL_FORM_CHECK
 }  // namespace camkit::detail
 
 // One kernel of method M (void: CAM's given weights) for element type E, as an explicit
-// instantiation declaration (KIND extern) or definition (KIND empty).
-#define CAMKIT_DETAIL_CHANNEL_WEIGHTS_KERNEL(KIND, M, E)                                                       \
+// instantiation declaration (KIND extern) or definition (KIND empty), by the method's form.
+#define CAMKIT_DETAIL_KERNEL_channel_weights(KIND, M, E)                                                       \
     KIND template void camkit::detail::fused_channel_weights<M, E, E>(                                          \
         const camkit::host_view<const E>&, const camkit::host_view<const E>*, E*, E*, int, bool);
-#define CAMKIT_DETAIL_ELEMENTWISE_KERNEL(KIND, M, E)                                                           \
+#define CAMKIT_DETAIL_KERNEL_elementwise(KIND, M, E)                                                           \
     KIND template void camkit::detail::fused_elementwise<M, E, E>(                                              \
         const camkit::host_view<const E>&, const camkit::host_view<const E>&, E*, int, bool, std::size_t);
-#define CAMKIT_DETAIL_PROJECTION_KERNEL(KIND, M, E)                                                            \
+#define CAMKIT_DETAIL_KERNEL_projection(KIND, M, E)                                                            \
     KIND template void camkit::detail::projection_map<M, E, E, camkit::detail::host_eigen>(                     \
         const camkit::host_view<const E>&, const camkit::host_view<const E>&, E*, int, bool,                    \
         const camkit::detail::host_eigen&);
+#define CAMKIT_DETAIL_KERNEL(FORM, M, KIND, E) CAMKIT_DETAIL_KERNEL_##FORM(KIND, M, E)
 
 // The kernels of every registered method and of CAM for element type E.
 #define CAMKIT_DETAIL_KERNELS(KIND, E)                                                                         \
-    CAMKIT_DETAIL_CHANNEL_WEIGHTS_KERNEL(KIND, void, E)                                                        \
-    CAMKIT_DETAIL_CHANNEL_WEIGHTS_KERNEL(KIND, camkit::grad_cam, E)                                            \
-    CAMKIT_DETAIL_CHANNEL_WEIGHTS_KERNEL(KIND, camkit::grad_cam_plus_plus, E)                                  \
-    CAMKIT_DETAIL_CHANNEL_WEIGHTS_KERNEL(KIND, camkit::xgrad_cam, E)                                           \
-    CAMKIT_DETAIL_CHANNEL_WEIGHTS_KERNEL(KIND, camkit::respond_cam, E)                                         \
-    CAMKIT_DETAIL_ELEMENTWISE_KERNEL(KIND, camkit::hires_cam, E)                                               \
-    CAMKIT_DETAIL_ELEMENTWISE_KERNEL(KIND, camkit::layer_cam, E)                                               \
-    CAMKIT_DETAIL_ELEMENTWISE_KERNEL(KIND, camkit::grad_cam_elementwise, E)                                    \
-    CAMKIT_DETAIL_PROJECTION_KERNEL(KIND, camkit::eigen_cam, E)                                                \
-    CAMKIT_DETAIL_PROJECTION_KERNEL(KIND, camkit::eigen_grad_cam, E)
+    CAMKIT_DETAIL_KERNEL_channel_weights(KIND, void, E)                                                        \
+    CAMKIT_DETAIL_REGISTERED_METHODS(CAMKIT_DETAIL_KERNEL, KIND, E)
 
 /// Compiles, in this translation unit, the kernels this header declares for element type E
 /// (float or double). Write it at namespace scope, in one translation unit of the program.
