@@ -68,23 +68,45 @@ inline bool is_region_target(const std::string& kind) {
     return kind == "largest-component" || kind == "smallest-component" || kind == "component-at" || kind == "point";
 }
 
-/// The mask [N, *P] (or [*P] for point) of a region target of class `c` on the output `y`
-/// [N, C, *P]: the largest or smallest component of the class's predicted region, the component at
-/// `at`, or the one position `at` (Y,X or Y,X,Z as the user wrote it; Z indexes a 3-D output's first axis).
-inline camkit::tensor<float> region_mask(const std::string& kind, const camkit::tensor<float>& y, std::size_t c,
-                                         const camkit::shape_t& at) {
-    if (kind == "largest-component") return camkit::largest_component(y, c);
-    if (kind == "smallest-component") return camkit::smallest_component(y, c);
+/// The coordinates of --at "X" (a 1-D output), "Y,X" or "Y,X,Z" (each a count); anything else fails.
+inline camkit::shape_t parse_at(const std::string& v) {
+    camkit::shape_t at;
+    std::size_t start = 0;
+    for (;;) {
+        const std::size_t comma = v.find(',', start);
+        at.push_back(static_cast<std::size_t>(camkit_cli::parse_count(v.substr(start, comma - start), "--at coordinate", 0)));
+        if (comma == std::string::npos) break;
+        start = comma + 1;
+    }
+    if (at.size() > 3) camkit_cli::fail("--at must be X, Y,X or Y,X,Z, got '" + v + "'");
+    return at;
+}
+
+/// The position [*P] on the output `y` [N, C, *P] of --at as the user wrote it (X, Y,X or Y,X,Z; Z
+/// indexes a 3-D output's first axis), checked against the output's spatial shape.
+inline camkit::shape_t output_position(const camkit::tensor<float>& y, const camkit::shape_t& at) {
     const camkit::shape_t spatial(y.shape.begin() + 2, y.shape.end());
     const camkit::shape_t pos = at.size() == 3 ? camkit::shape_t{at[2], at[0], at[1]} : at;
     if (pos.size() != spatial.size())
-        camkit_cli::fail("--at has " + std::to_string(pos.size()) + " coordinates but the model output " +
+        camkit_cli::fail("--at has " + std::to_string(pos.size()) + (pos.size() == 1 ? " coordinate" : " coordinates") +
+                         " but the model output " +
                          camkit::to_string(y.shape) + " has " + std::to_string(spatial.size()) + " spatial axes");
     for (std::size_t i = 0; i < pos.size(); ++i)
         if (pos[i] >= spatial[i])
             camkit_cli::fail("--at " + camkit::to_string(at) + " lies outside the model output's spatial shape " +
                              camkit::to_string(spatial) + (pos.size() == 3 ? " (Y,X,Z: Z indexes the first axis)" : ""));
-    if (kind == "point") return camkit::pixel(spatial, pos);
+    return pos;
+}
+
+/// The mask [N, *P] (or [*P] for point) of a region target of class `c` on the output `y`
+/// [N, C, *P]: the largest or smallest component of the class's predicted region, the component at
+/// `at`, or the one position `at` (as output_position reads it).
+inline camkit::tensor<float> region_mask(const std::string& kind, const camkit::tensor<float>& y, std::size_t c,
+                                         const camkit::shape_t& at) {
+    if (kind == "largest-component") return camkit::largest_component(y, c);
+    if (kind == "smallest-component") return camkit::smallest_component(y, c);
+    const camkit::shape_t pos = output_position(y, at);
+    if (kind == "point") return camkit::pixel(camkit::shape_t(y.shape.begin() + 2, y.shape.end()), pos);
     return camkit::component_at(y, c, pos);
 }
 

@@ -2,13 +2,14 @@
 // (class 1 where the 3×3 box mean of the channel mean exceeds 0.5: on bright squares) and on
 // small images the tests draw. The maps equal `camkit-torch explain`'s for the same target, the
 // metrics equal what the test computes from those maps and the model's own output, the pass counts
-// are one forward per image and one backward per target, a second run resumes, every bad input
-// and every bad file mid-run ends with exit 2, SIGINT leaves no partial file, and the report
-// loads in headless Chromium with every picture.
+// are one forward per image and one backward per target (Score-CAM's masked forwards counted), a
+// second run resumes, every bad input and every bad file mid-run ends with exit 2, SIGINT leaves no
+// partial file, and the report loads in headless Chromium with every picture.
 #include <camkit/io/image.hpp>
 #include <camkit/io/npy.hpp>
 #include <camkit/metrics.hpp>
 #include <camkit/refine/refine.hpp>
+#include <camkit/regions/components.hpp>
 #include <camkit/torch/scripted.hpp>
 
 #include <gtest/gtest.h>
@@ -267,6 +268,103 @@ TEST_F(CamkitTorchAnalyze, TargetsGtAllClassesClassAndComponentsNameTheirRows) {
     for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << i;
 }
 
+TEST_F(CamkitTorchAnalyze, ComponentAtAndPointTargetsAtOneOutputPosition) {
+    draw_three();
+    // (5, 5) lies in image a's first square (class 1) and in the background (class 0) of b and c.
+    ASSERT_EQ(run(args({"--target", "component-at", "--at", "5,5", "--save-maps"})).status, 0);
+    const std::map<std::string, std::string> expected_names{{"a", "component1"}, {"b", "component0"}, {"c", "component0"}};
+    std::size_t rows_seen = 0;
+    for (const auto& row : csv(path("out/metrics.csv"))) {
+        if (row[0] == "image") continue;
+        ASSERT_EQ(row[1], expected_names.at(row[0])) << "without :C, the class predicted at --at";
+        EXPECT_EQ(row[2], row[1].substr(9));
+        // The metrics' region is the connected part of that class's predicted region holding (5, 5).
+        const auto map = camkit::io::read_npy<float>(path("out/maps/" + row[0] + "/" + row[1] + "__" + row[3] + "__" + row[4] + ".npy"));
+        const camkit::tensor<float> part =
+            camkit::keep_component_at(is_class(predicted(row[0]), row[2] == "1" ? 1.0f : 0.0f), camkit::shape_t{5, 5});
+        double sum = 0, inside = 0, area = 0;
+        for (std::size_t i = 0; i < map.size(); ++i) sum += map[i], inside += map[i] * part[i], area += part[i];
+        EXPECT_GT(area, 0.0);
+        if (sum > 0) {
+            EXPECT_NEAR(cell(row[8]), inside / sum, 1e-6) << camkit_analyze::csv_line(row);
+        }
+        EXPECT_EQ(row[9], camkit::pointing_hit(map, part) ? "1" : "0");
+        ++rows_seen;
+    }
+    EXPECT_EQ(rows_seen, 3u * 4);
+    // The map equals explain --target component-at's.
+    ASSERT_EQ(run({"explain", "--model", model_path, "--layer", "enc", "--input", path("images/a.png"), "--method", "gradcam",
+                   "--target", "component-at", "--class", "1", "--at", "5,5", "--out", path("explained.npy")})
+                  .status,
+              0);
+    auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+    auto got = camkit::io::read_npy<float>(path("out/maps/a/component1__gradcam__enc.npy"));
+    ASSERT_EQ(got.size(), expected.size());
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << i;
+
+    // point:1 at (5, 5): class 1's output there; in b the point is background, so its metrics'
+    // region is empty (no ratio, no energy inside, no hit) while the map is explain's.
+    fs::remove_all(path("out"));
+    ASSERT_EQ(run(args({"--target", "point:1", "--at", "5,5", "--save-maps"})).status, 0);
+    for (const auto& row : csv(path("out/metrics.csv"))) {
+        if (row[0] == "image") continue;
+        EXPECT_EQ(row[1], "point1");
+        if (row[0] == "b") {
+            EXPECT_EQ(row[7] + "|" + row[9], "|0") << camkit_analyze::csv_line(row);
+        }
+    }
+    ASSERT_EQ(run({"explain", "--model", model_path, "--layer", "enc.0", "--input", path("images/b.png"), "--method", "hirescam",
+                   "--target", "point", "--class", "1", "--at", "5,5", "--out", path("explained.npy")})
+                  .status,
+              0);
+    expected = camkit::io::read_npy<float>(path("explained.npy"));
+    got = camkit::io::read_npy<float>(path("out/maps/b/point1__hirescam__enc.0.npy"));
+    ASSERT_EQ(got.size(), expected.size());
+    double total = 0;
+    for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << i;
+    for (float v : got.values) total += v;
+    EXPECT_GT(total, 0.0) << "a point's map is not all zero";
+
+    // A resumed run with another --at is another analysis.
+    expect_bad_input(args({"--target", "point:1", "--at", "6,5", "--save-maps"}), "holds a run with other options");
+    fs::remove_all(path("out"));
+    expect_bad_input(args({"--target", "component-at"}), "--target component-at needs --at Y,X[,Z]");
+    expect_bad_input(args({"--at", "5,5"}), "--at goes with --target component-at[:C] or point[:C], not predicted");
+    expect_bad_input(args({"--target", "point", "--at", "5,5,1,1"}), "--at must be X, Y,X or Y,X,Z, got '5,5,1,1'");
+    expect_bad_input(args({"--target", "point", "--at", "5"}), "--at has 1 coordinate but the model output [1, 2, 20, 24] has 2");
+    expect_bad_input(args({"--target", "point", "--at", "5,5,1"}),
+                     "--at has 3 coordinates but the model output [1, 2, 20, 24] has 2 spatial axes");
+    expect_bad_input(args({"--target", "point", "--at", "20,5"}), "--at [20, 5] lies outside the model output's spatial shape [20, 24]");
+    expect_bad_input(args({"--target", "component-at:2", "--at", "5,5"}), "class 2 is out of range");
+}
+
+TEST_F(CamkitTorchAnalyze, ScoreCamRunsFromTheSharedForwardAndCountsItsMaskedPasses) {
+    draw_three();
+    ASSERT_EQ(run(args({"--method", "scorecam", "--batch-size", "3", "--save-maps"})).status, 0);
+    // Per image: 1 forward for every layer, then per target (2) and layer (2) ⌈4 channels / 3⌉ = 2
+    // masked forwards: 1 + 8. Separate explain calls: gradcam and hirescam one forward and backward
+    // each per target × layer (8), Score-CAM a forward per target × layer plus the same masked ones (4 + 8).
+    const std::string summary = slurp(path("out/summary.json"));
+    EXPECT_NE(summary.find("\"passes\": {\"forward\": 27, \"backward\": 6, \"separate_explain_forward\": 60, "
+                           "\"separate_explain_backward\": 24}"),
+              std::string::npos)
+        << summary;
+    for (const std::string stem : {"a", "c"})
+        for (const std::string layer : {"enc", "enc.0"}) {
+            ASSERT_EQ(run({"explain", "--model", model_path, "--layer", layer, "--input", path("images/" + stem + ".png"), "--method",
+                           "scorecam", "--batch-size", "3", "--target", "predicted", "--class", "1", "--out", path("explained.npy")})
+                          .status,
+                      0);
+            const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+            const auto got = camkit::io::read_npy<float>(path("out/maps/" + stem + "/predicted1__scorecam__" + layer + ".npy"));
+            ASSERT_EQ(got.size(), expected.size());
+            double total = 0;
+            for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << stem << " " << layer << " " << i;
+            for (float v : got.values) total += v;
+            EXPECT_GT(total, 0.0) << stem << " " << layer;
+        }
+}
+
 TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {
     const std::string tool_data = std::string(CAMKIT_TEST_DATA_DIR) + "/torch_tool/";
     // A classifier on a .npy batch [2, 3, 8, 8]: each sample's two best classes, no region metrics.
@@ -339,6 +437,64 @@ TEST_F(CamkitTorchAnalyze, VolumesFromNpyWithGroundTruth) {
     }
     EXPECT_EQ(checked, rows.size() - 1);
     EXPECT_TRUE(fs::is_regular_file(path("out/panels/sample00001.png")));
+}
+
+TEST_F(CamkitTorchAnalyze, SignalsFromNpyOneSpatialAxis) {
+    // tests/data/analyze: a fixed-weight 1-D segmenter (class 1 where the 5-point box mean exceeds
+    // 0.5) and two signals [2, 1, 64] with a bump each, at 20 and at 44 (make_signal.py).
+    const std::string d = std::string(CAMKIT_TEST_DATA_DIR) + "/analyze/";
+    const auto analyze = [&](const std::vector<std::string>& extra) {
+        fs::remove_all(path("out"));
+        std::vector<std::string> a{"analyze", "--model", d + "signal.pt", "--inputs", d + "signal_x.npy", "--gt", d + "signal_y.npy",
+                                   "--out", path("out"), "--layer", "enc", "--layer", "enc.0", "--method", "gradcam", "--save-maps"};
+        a.insert(a.end(), extra.begin(), extra.end());
+        const auto r = run(a);
+        EXPECT_EQ(r.status, 0) << r.err;
+        return csv(path("out/metrics.csv"));
+    };
+    // Each row's map [64] equals explain's map of that sample for the same target.
+    const auto expect_explain_maps = [&](const std::vector<std::vector<std::string>>& rows, const std::vector<std::string>& target) {
+        for (std::size_t k = 1; k < rows.size(); ++k) {
+            const auto& row = rows[k];
+            std::vector<std::string> e{"explain", "--model", d + "signal.pt", "--layer", row[4], "--input", d + "signal_x.npy",
+                                       "--class", row[2], "--out", path("explained.npy")};
+            e.insert(e.end(), target.begin(), target.end());
+            ASSERT_EQ(run(e).status, 0) << row[1];
+            const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+            const auto got = camkit::io::read_npy<float>(path("out/maps/" + row[0] + "/" + row[1] + "__gradcam__" + row[4] + ".npy"));
+            ASSERT_EQ(got.shape, (camkit::shape_t{64}));
+            ASSERT_EQ(expected.shape, (camkit::shape_t{2, 64}));
+            const std::size_t n = row[0] == "sample00000" ? 0 : 1;
+            for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[n * 64 + i], 1e-6) << row[0] << " " << row[1];
+        }
+    };
+
+    auto rows = analyze({});
+    ASSERT_EQ(rows.size(), 1u + 2 * 2 * 2) << "both classes predicted in both signals, two layers";
+    for (std::size_t k = 1; k < rows.size(); ++k) {
+        EXPECT_EQ(rows[k][1], "predicted" + rows[k][2]);
+        EXPECT_NE(rows[k][11], "") << "the ground truth gives iou_gt";
+        if (rows[k][2] == "1") {
+            EXPECT_NEAR(cell(rows[k][12]), 1.0, 1e-9) << "the prediction is the truth";
+        }
+    }
+    expect_explain_maps(rows, {"--target", "predicted"});
+    // The panel shows each signal as a strip of 16 equal rows, enlarged to cells of at least 96 pixels.
+    const camkit::rgb_image panel = camkit::io::read_image(path("out/panels/sample00000.png"));
+    EXPECT_GE(panel.height, 3u * 96) << "an input row and two target rows";
+    EXPECT_GE(panel.width, 3u * 64 * 6) << "the region column and two maps (one method, two layers)";
+
+    // component-at without :C at position 20: the bump of signal 0 (class 1), the background of signal 1.
+    rows = analyze({"--target", "component-at", "--at", "20"});
+    ASSERT_EQ(rows.size(), 1u + 2 * 2);
+    for (std::size_t k = 1; k < rows.size(); ++k)
+        EXPECT_EQ(rows[k][1], rows[k][0] == "sample00000" ? "component1" : "component0") << camkit_analyze::csv_line(rows[k]);
+    expect_explain_maps(rows, {"--target", "component-at", "--at", "20"});
+
+    rows = analyze({"--target", "largest-component:1"});
+    ASSERT_EQ(rows.size(), 1u + 2 * 2);
+    for (std::size_t k = 1; k < rows.size(); ++k) EXPECT_EQ(rows[k][1], "largest1");
+    expect_explain_maps(rows, {"--target", "largest-component"});
 }
 
 TEST_F(CamkitTorchAnalyze, ResumesWithoutRecomputingFinishedImages) {

@@ -138,7 +138,8 @@ TEST_F(CamkitTorchRegions, BadInput) {
     };
     bad({"--target", "largest-component"}, "--target largest-component needs --class");
     bad({"--target", "component-at", "--class", "1"}, "--target component-at needs --at Y,X[,Z]");
-    bad({"--target", "point", "--class", "1", "--at", "1"}, "--at must be Y,X or Y,X,Z, got '1'");
+    bad({"--target", "point", "--class", "1", "--at", "1"}, "--at has 1 coordinate but the model output");
+    bad({"--target", "point", "--class", "1", "--at", "1,2,3,4"}, "--at must be X, Y,X or Y,X,Z, got '1,2,3,4'");
     bad({"--target", "point", "--class", "1", "--at", "1,x"}, "--at coordinate must be an integer >= 0, got 'x'");
     bad({"--target", "point", "--class", "1", "--at", "1,2,3"}, "--at has 3 coordinates but the model output");
     bad({"--target", "component-at", "--class", "1", "--at", "12,0"}, "--at [12, 0] lies outside");

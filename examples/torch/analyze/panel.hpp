@@ -3,7 +3,7 @@
 // prediction (as class colours over the input), a strip naming the columns (method, layer), then
 // one row per target: the target's region over the input (named in its corner), one overlay per
 // method × layer (method-major), and a colour bar (value 1 at the top, 0 at the bottom). Volumes
-// show their middle slice.
+// show their middle slice, 1-D inputs a strip of equal rows (the caller's panel_slice).
 #include "../../common/picture.hpp"
 #include "font.hpp"
 

@@ -43,7 +43,8 @@ using camkit_torch_tool::to_host;
 constexpr const char* help =
     "usage: camkit-torch analyze --model M.pt (--images DIR [--masks DIR] | --inputs X.npy [--gt Y.npy]) --out DIR\n"
     "           --layer NAME [--layer NAME ...] --method NAME [--method NAME ...] | --method all\n"
-    "           [--target predicted|gt|all-classes|class:C|largest-component[:C]|smallest-component[:C]]\n"
+    "           [--target predicted|gt|all-classes|class:C|largest-component[:C]|smallest-component[:C]|\n"
+    "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z]]\n"
     "           [--top-k K] [--resize HxW] [--mean a,b,c --std a,b,c] [--gray|--rgb] [--limit N]\n"
     "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda]\n"
     "\n"
@@ -66,6 +67,14 @@ constexpr const char* help =
     "                      largest-component[:C], smallest-component[:C]\n"
     "                                   the largest (smallest) connected part of the predicted region of\n"
     "                                   class C, or of each predicted class without :C\n"
+    "                      component-at[:C]  the connected part of class C's predicted region that holds\n"
+    "                                   --at (without :C, the class predicted there); an image whose\n"
+    "                                   region misses --at gets score 0 and zero maps\n"
+    "                      point[:C]    output[C] at the one output position --at (without :C, the class\n"
+    "                                   predicted there); its metrics use the part at --at, as above\n"
+    "  --at Y,X[,Z]      the output position of component-at and point: row,column of a 2-D output;\n"
+    "                    row,column,depth of a 3-D output [D, H, W] (Z indexes D); one coordinate of a\n"
+    "                    1-D output; the same for every image\n"
     "  --resize HxW      images are resized (bilinear) to HxW for the model; maps and metrics stay at the\n"
     "                    image's own size\n"
     "  --mean, --std     per-channel normalization of images in [0, 1]: (x - mean) / std\n"
@@ -87,7 +96,7 @@ struct analyze_args {
     std::string model, images, masks, inputs, gt, out, target = "predicted", device = "cpu";
     std::vector<std::string> layers, methods;
     std::vector<double> mean, std;
-    camkit::shape_t resize;
+    camkit::shape_t resize, at;
     bool gray = false, rgb = false, save_maps = false, refine = false;
     std::size_t limit = 0, top_k = 0;
     std::int64_t batch_size = 16;
@@ -131,6 +140,7 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         .value("--out", a.out)
         .value("--target", a.target)
         .value("--device", a.device)
+        .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
         .value("--resize", [&](const std::string& v) { a.resize = camkit_cli::parse_size(v); })
         .value("--mean", [&](const std::string& v) { a.mean = parse_numbers(v, "--mean"); })
         .value("--std", [&](const std::string& v) { a.std = parse_numbers(v, "--std"); })
@@ -165,11 +175,15 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     for (const auto& l : a.layers)
         if (std::count(a.layers.begin(), a.layers.end(), l) > 1) fail("--layer " + l + " is given twice");
     const auto [kind, cls] = split_target(a.target);
-    const std::set<std::string> kinds{"predicted", "gt", "all-classes", "class", "largest-component", "smallest-component"};
-    const bool takes_class = kind == "class" || kind == "largest-component" || kind == "smallest-component";
+    const std::set<std::string> kinds{"predicted",         "gt",           "all-classes", "class", "largest-component",
+                                      "smallest-component", "component-at", "point"};
+    const bool takes_class = kind == "class" || camkit_torch_tool::is_region_target(kind);
     if (!kinds.count(kind) || (kind == "class" && !cls) || (cls && !takes_class))
-        fail("--target must be predicted, gt, all-classes, class:C, largest-component[:C] or smallest-component[:C], got '" +
-             a.target + "'");
+        fail("--target must be predicted, gt, all-classes, class:C, largest-component[:C], smallest-component[:C], "
+             "component-at[:C] or point[:C], got '" + a.target + "'");
+    const bool positioned = kind == "component-at" || kind == "point";
+    if (positioned && a.at.empty()) fail("--target " + a.target + " needs --at Y,X[,Z] (an output position)");
+    if (!positioned && !a.at.empty()) fail("--at goes with --target component-at[:C] or point[:C], not " + a.target);
     if (kind == "gt" && a.masks.empty() && a.gt.empty()) fail("--target gt needs ground truth (--masks or --gt)");
     if (a.top_k && kind != "predicted") fail("--top-k goes with --target predicted");
     if (a.gray && a.rgb) fail("--gray and --rgb exclude each other");
@@ -192,8 +206,19 @@ struct sample {
     std::optional<camkit::tensor<float>> gt; ///< class indices [*S]
 };
 
-/// The middle slice [H, W] of a volume [D, H, W]; a 2-D map as it is.
-camkit::tensor<float> middle_slice(const camkit::tensor<float>& m) {
+/// The rows of the strip that shows a 1-D input of `length` positions in the panel: a quarter of
+/// its length, at least 8, so the cell is wide and readable.
+std::size_t strip_rows(std::size_t length) { return std::max<std::size_t>(8, length / 4); }
+
+/// What the panel shows of a map, region or labels [*S] as a picture [H, W]: a volume's middle
+/// slice, a 2-D map as it is, a 1-D one as a strip of strip_rows equal rows.
+camkit::tensor<float> panel_slice(const camkit::tensor<float>& m) {
+    if (m.rank() == 1) {
+        const std::size_t L = m.shape[0], rows = strip_rows(L);
+        camkit::tensor<float> out({rows, L});
+        for (std::size_t r = 0; r < rows; ++r) std::copy_n(m.values.begin(), L, out.values.begin() + static_cast<std::ptrdiff_t>(r * L));
+        return out;
+    }
     if (m.rank() != 3) return m;
     const std::size_t plane = m.shape[1] * m.shape[2], d = m.shape[0] / 2;
     camkit::tensor<float> out({m.shape[1], m.shape[2]});
@@ -332,7 +357,8 @@ private:
         cs.insert(cs.end(), s.size.begin(), s.size.end());
         camkit::tensor<float> x(cs);
         std::copy_n(batch_.values.begin() + static_cast<std::ptrdiff_t>(i * per), per, x.values.begin());
-        // The picture: RGB for three channels, else the channel mean; min-max to [0, 255]; 1-D as one row.
+        // The picture: RGB for three channels, else the channel mean; min-max to [0, 255]; 1-D as a
+        // strip of equal rows (panel_slice).
         const std::size_t positions = per / C;
         std::vector<float> show(3 * positions);
         for (std::size_t p = 0; p < positions; ++p)
@@ -347,12 +373,14 @@ private:
             }
         const auto [lo, hi] = std::minmax_element(show.begin(), show.end());
         const float a = *lo, span = *hi - *lo > 0 ? *hi - *lo : 1.0f;
-        const std::size_t hh = s.size.size() == 1 ? 1 : s.size[s.size.size() - 2], ww = s.size.back();
+        const bool line = s.size.size() == 1;
+        const std::size_t ww = s.size.back(), hh = line ? strip_rows(ww) : s.size[s.size.size() - 2];
         const std::size_t skip = s.size.size() == 3 ? s.size[0] / 2 * hh * ww : 0;  // a volume's middle slice
         s.picture = camkit::rgb_image(hh, ww);
         for (std::size_t p = 0; p < hh * ww; ++p)
             for (std::size_t k = 0; k < 3; ++k)
-                s.picture.pixels[3 * p + k] = static_cast<std::uint8_t>(255.0f * (show[3 * (skip + p) + k] - a) / span + 0.5f);
+                s.picture.pixels[3 * p + k] =
+                    static_cast<std::uint8_t>(255.0f * (show[3 * (skip + (line ? p % ww : p)) + k] - a) / span + 0.5f);
         normalize(x);
         s.input = batch_of(x);
         if (!truth_.values.empty()) {
@@ -396,7 +424,8 @@ struct output_facts {
     camkit::tensor<float> y;  ///< [1, C, *P] (or [1, C]) on the host
     std::size_t classes = 0;
     bool segmentation = false;
-    camkit::tensor<float> labels;  ///< predicted class per position, at the input's size
+    camkit::tensor<float> labels;         ///< predicted class per position, at the input's size
+    camkit::tensor<float> output_labels;  ///< the same at the output's size [*P]
 };
 
 output_facts facts_of(const at::Tensor& output, const camkit::shape_t& size) {
@@ -416,6 +445,7 @@ output_facts facts_of(const at::Tensor& output, const camkit::shape_t& size) {
             for (std::size_t i = 0; i < labels.size(); ++i) labels[i] += static_cast<float>(c) * r[i];
         }
         f.labels = nearest(labels, size);
+        f.output_labels = std::move(labels);
     }
     return f;
 }
@@ -458,7 +488,18 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
         return out;
     }
     if (a.top_k) fail("--top-k goes with a classifier; a segmentation's predicted targets are the classes it predicts");
-    if (kind == "predicted" || kind == "largest-component" || kind == "smallest-component") {
+    if (kind == "component-at" || kind == "point") {
+        // One target: class C, or the class predicted at --at; the region of its metrics is the
+        // connected part of that class's predicted region holding --at (empty where it misses).
+        const camkit::shape_t pos = camkit_torch_tool::output_position(f.y, a.at);
+        std::size_t flat = 0;
+        for (std::size_t i = 0; i < pos.size(); ++i) flat = flat * P[i] + pos[i];
+        const std::size_t c = cls ? *cls : static_cast<std::size_t>(f.output_labels[flat]);
+        const camkit::tensor<float> part = camkit_torch_tool::region_mask("component-at", f.y, c, a.at);
+        const camkit::tensor<float> m = kind == "point" ? camkit_torch_tool::region_mask("point", f.y, c, a.at) : part;
+        out.push_back({(kind == "point" ? "point" : "component") + std::to_string(c), c, camkit::mask_sum(c, m),
+                       nearest(drop_batch(part), s.size)});
+    } else if (kind == "predicted" || kind == "largest-component" || kind == "smallest-component") {
         std::set<std::size_t> cs = cls ? std::set<std::size_t>{*cls} : present(f.labels);
         for (std::size_t c : cs) {
             if (kind == "predicted") {
@@ -543,18 +584,26 @@ struct analyzer {
         }
         rec.separate_forward = rec.separate_backward = T * L * gradient_methods.size();
         if (scorecam) {
+            // Score-CAM from the activations of the pass above (no forward of its own to record
+            // them): its masked forwards are counted; a separate explain call would run the same ones
+            // after a forward that records the layer.
             const std::size_t mi = static_cast<std::size_t>(std::find(a.methods.begin(), a.methods.end(), "scorecam") - a.methods.begin());
+            std::int64_t masked = 0;
             camkit::torch::score_cam_options sopt;
             sopt.batch_size = a.batch_size;
-            const at::Tensor plain = x.detach();
+            sopt.progress = [&](std::int64_t, std::int64_t) { ++masked; };  // once per masked forward
+            const at::Tensor plain = x.detach(), output = pass.output.detach();
             for (std::size_t l = 0; l < L; ++l) {
-                camkit::torch::scripted_layer one(model, a.layers[l]);
+                const at::Tensor activations = pass.activations[l].detach();
                 for (std::size_t t = 0; t < T; ++t) {
                     const std::vector<camkit::target> what{targets[t].t};
-                    at::Tensor m = camkit::torch::score_cam(one, camkit::torch::forward_of(model), plain, what, opt, sopt).map;
+                    const auto score = camkit::torch::objective(what).sample_score_for(output);
+                    at::Tensor m = camkit::torch::score_cam(camkit::torch::forward_of(model), plain, activations, score, opt, sopt).map;
                     maps[t][mi][l] = drop_batch(to_host(m));
                 }
             }
+            rec.forward += static_cast<std::size_t>(masked);
+            rec.separate_forward += T * L + static_cast<std::size_t>(masked);
         }
         return maps;
     }
@@ -600,7 +649,9 @@ std::string run_signature(const analyze_args& a) {
     for (const auto& l : a.layers) o << " " << l;
     o << "\nmethods";
     for (const auto& m : a.methods) o << " " << m;
-    o << "\ntarget " << a.target << " top-k " << a.top_k << "\nresize " << camkit::to_string(a.resize) << "\nmean";
+    o << "\ntarget " << a.target << " top-k " << a.top_k;
+    if (!a.at.empty()) o << " at " << camkit::to_string(a.at);  // absent before --at existed: earlier runs resume
+    o << "\nresize " << camkit::to_string(a.resize) << "\nmean";
     for (double v : a.mean) o << " " << v;
     o << "\nstd";
     for (double v : a.std) o << " " << v;
@@ -685,6 +736,7 @@ int run_analyze(const std::vector<std::string>& args) {
             if (!f.segmentation && split_target(a.target).first != "predicted" && split_target(a.target).first != "all-classes" &&
                 split_target(a.target).first != "class")
                 fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
+            if (f.segmentation && !a.at.empty()) camkit_torch_tool::output_position(f.y, a.at);
             if (f.segmentation && a.top_k) fail("--top-k goes with a classifier output [N, C], the model gives " + camkit::to_string(f.y.shape));
         }
     }
@@ -723,22 +775,22 @@ int run_analyze(const std::vector<std::string>& args) {
 
             camkit_analyze::panel_content panel;
             panel.image = s.picture;
-            if (s.gt) panel.truth = middle_slice(*s.gt);
-            if (f.segmentation) panel.prediction = middle_slice(f.labels);
+            if (s.gt) panel.truth = panel_slice(*s.gt);
+            if (f.segmentation) panel.prediction = panel_slice(f.labels);
             for (const auto& m : a.methods)
                 for (const auto& l : a.layers) panel.columns.push_back({m, l});
             for (std::size_t t = 0; t < targets.size(); ++t) {
                 rec.targets.push_back(targets[t].name);
                 camkit_analyze::panel_content::target_row prow;
                 prow.name = targets[t].name;
-                if (targets[t].region.size()) prow.region = middle_slice(targets[t].region);
+                if (targets[t].region.size()) prow.region = panel_slice(targets[t].region);
                 for (std::size_t m = 0; m < a.methods.size(); ++m)
                     for (std::size_t l = 0; l < a.layers.size(); ++l) {
                         const camkit::tensor<float>& map = maps[t][m][l];
                         if (auto bad = camkit_cli::first_non_finite<float>(map.values))
                             fail("the " + a.methods[m] + " map of layer " + a.layers[l] + " is not finite");
                         rec.rows.push_back(metric_row(stem, targets[t], a.methods[m], a.layers[l], map, f, s));
-                        prow.maps.push_back(middle_slice(map));
+                        prow.maps.push_back(panel_slice(map));
                     }
                 panel.rows.push_back(std::move(prow));
             }

@@ -76,7 +76,7 @@ constexpr const char* help =
     "                    default: mask-sum with --mask, class with --class, predicted otherwise\n"
     "  --class C         the class index\n"
     "  --at Y,X[,Z]      an output position: row,column of a 2-D output [H, W]; for a 3-D output\n"
-    "                    [D, H, W] row,column,depth (Z indexes D)\n"
+    "                    [D, H, W] row,column,depth (Z indexes D); for a 1-D output [L] one coordinate\n"
     "  --mask M          [*P] or [N, *P] .npy (real-valued weights), or a PNG/JPEG (pixels brighter than\n"
     "                    half are 1, the rest 0) of the output's spatial size\n"
     "  --size HxW        size of the maps (bilinear, half-pixel centres); default: the input's size\n"
@@ -116,18 +116,7 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .value("--head", a.head)
         .value("--device", a.device)
         .value("--class", [&](const std::string& v) { a.cls = camkit_cli::parse_count(v, "--class", 0); })
-        .value("--at",
-               [&](const std::string& v) {
-                   std::size_t start = 0;
-                   for (;;) {
-                       const std::size_t comma = v.find(',', start);
-                       a.at.push_back(static_cast<std::size_t>(
-                           camkit_cli::parse_count(v.substr(start, comma - start), "--at coordinate", 0)));
-                       if (comma == std::string::npos) break;
-                       start = comma + 1;
-                   }
-                   if (a.at.size() < 2 || a.at.size() > 3) fail("--at must be Y,X or Y,X,Z, got '" + v + "'");
-               })
+        .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
         .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
         .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
         .flag("--renormalize", a.opt.renormalize)
