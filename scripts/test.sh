@@ -20,7 +20,7 @@ cd "$(dirname "$0")/.."
 # fixture. torch-cmake: a CUDA build of LibTorch without
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
 declare -A min_tests=(
-  [core]=272 [scalar]=6 [io]=22 [xtensor]=32 [torch]=88 [tool]=29 [blas]=13 [package]=17
+  [core]=275 [scalar]=6 [io]=22 [xtensor]=32 [torch]=88 [tool]=29 [blas]=13 [package]=17
   [torch2:torch]=122 [torch-cmake]=2
 )
 

@@ -148,7 +148,7 @@ tensor<T> finish_map(const tensor<T>& raw, const options& opt) {
 template <class T>
 void reshape_for_reuse(tensor<T>& t, const shape_t& shape) {
     t.shape = shape;
-    t.values.resize(element_count(shape));
+    resize_values(t.values, element_count(shape));
 }
 
 /// The one result builder: an explanation of `like`'s kind from camkit tensors.

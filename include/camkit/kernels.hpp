@@ -78,7 +78,7 @@ void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsig
     const std::size_t blocks = std::min<std::size_t>(K, threads > N ? (threads + N - 1) / N : 1);
     const std::size_t items = N * blocks;
     // Partial map of block b > 0 of sample n at ((n · (blocks − 1)) + b − 1) · spatial.
-    std::vector<Acc> partial(N * (blocks - 1) * spatial, Acc(0));
+    std::vector<Acc> partial = make_values<Acc>(N * (blocks - 1) * spatial);  // zeros, pre-faulted when large
     auto partial_of = [&](std::size_t n, std::size_t b) { return partial.data() + (n * (blocks - 1) + b - 1) * spatial; };
     std::fill(raw, raw + N * spatial, Acc(0));
     auto run_item = [&](std::size_t item) {
@@ -190,8 +190,9 @@ CAMKIT_KERNEL_INLINE void add_scaled_in(Acc* out, const Acc* w, const Acc* const
         for (std::size_t j = 0; j < M; ++j) o += wv[j] * load<Acc, W>(a[j] + s);
         store(out + s, o);
     }
-    for (; s < S; ++s)
-        for (std::size_t j = 0; j < M; ++j) out[s] += wl[j] * a[j][s];
+    if constexpr (W > 1)  // one lane: the loop above took every position (GCC -O1 warned of the tail)
+        for (; s < S; ++s)
+            for (std::size_t j = 0; j < M; ++j) out[s] += wl[j] * a[j][s];
 }
 
 /// out[s] += Σ_j w[j] · a[j][s] over S positions for M channels (added in channel order).
@@ -513,18 +514,18 @@ void group_weights(const host_view<const E>& A, const host_view<const E>* G, gro
         });
         return;
     }
-    std::optional<plane<Acc>> next;  // plane j, read ahead by channel j − 1's term pass
+    plane<Acc> next;  // plane j, read ahead by channel j − 1's term pass (null data: none)
     for (std::size_t j = 0; j < m; ++j) {
-        const plane<Acc> a = next ? *next : ra.get(j, n, k + j);
+        const plane<Acc> a = next.data ? next : ra.get(j, n, k + j);
         const plane<Acc> g = rg.get(j, n, k + j);
-        next.reset();
+        next = {};
         // Into the next group only for direct planes: gathered ones would overwrite a slot of this group.
         if constexpr (folds_next_sum_a<Method>) {
             if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
             else if (k + m < k1 && ra.direct()) next = ra.peek(n, k + m);
         }
         const Acc* known = carried ? &*carried : nullptr;
-        const Acc* next_a = next ? next->data : nullptr;
+        const Acc* next_a = next.data;
         const auto o = check_finite ? channel_weight_checked<W, Method, true>(a, g, known, next_a)
                                     : channel_weight_checked<W, Method, false>(a, g, known, next_a);
         if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);

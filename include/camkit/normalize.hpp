@@ -62,7 +62,7 @@ void relu_normalize_copy(const tensor<T>& maps, tensor<T>& out, bool relu, norma
     detail::check_normalize_eps(eps);
     detail::require(maps.rank() >= 1, "normalize: maps need a batch axis");
     out.shape = maps.shape;
-    out.values.resize(maps.size());
+    detail::resize_values(out.values, maps.size());
     const std::size_t per = maps.size() == 0 ? 0 : maps.size() / maps.shape[0];
     for (std::size_t n = 0; per > 0 && n < maps.shape[0]; ++n) {
         T* p = out.data() + n * per;

@@ -435,7 +435,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         const auto top = eigen(std::move(gram), d);  // named, not a structured binding: `project` captures it
         const double lambda = top.first;
         const std::vector<double>& vec = top.second;
-        std::vector<double> proj(S, 0.0);
+        std::vector<double> proj = make_values<double>(S);  // zeros, pre-faulted when large
         if (by_channels) {  // vec = u₁ over positions: X v₁ = σ₁ u₁
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * vec[s];

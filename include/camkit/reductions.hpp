@@ -19,8 +19,8 @@ namespace camkit {
 /// One dense plane of a channel: `size` spatial values in accumulation type Acc.
 template <class Acc>
 struct plane {
-    const Acc* data;
-    std::size_t size;
+    const Acc* data = nullptr;
+    std::size_t size = 0;
 };
 
 namespace detail {

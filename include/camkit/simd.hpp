@@ -105,7 +105,7 @@ inline void store(Acc* p, const B& v) {
 /// A pack of W values equal to `x`.
 template <class Acc, std::size_t W = pack_width<Acc>>
 inline pack_t<Acc, W> broadcast(Acc x) {
-    pack_t<Acc, W> v;
+    pack_t<Acc, W> v{};  // initialized: GCC -O1 took the lane-by-lane fill for a read of garbage
     if constexpr (W == 1) {
         v = x;
     } else {
