@@ -48,20 +48,26 @@ inline std::string one_line(std::string s) {
 /// is read or allocated.
 inline constexpr std::size_t max_values = std::size_t{1} << 28;
 
+/// The parts of `s` between the separators `sep` (empty parts kept: "a,,b" has three).
+inline std::vector<std::string_view> split(std::string_view s, char sep) {
+    std::vector<std::string_view> parts;
+    for (std::size_t start = 0;;) {
+        const std::size_t at = s.find(sep, start);
+        parts.push_back(s.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start));
+        if (at == std::string_view::npos) return parts;
+        start = at + 1;
+    }
+}
+
 /// Parses `--size` as L, HxW or DxHxW with extents from 1 to 65536.
 inline camkit::shape_t parse_size(std::string_view s) {
     camkit::shape_t size;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t x = s.find('x', start);
-        const std::string_view part = s.substr(start, x == std::string_view::npos ? std::string_view::npos : x - start);
+    for (const std::string_view part : split(s, 'x')) {
         std::size_t v = 0;
         const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
         if (part.empty() || ec != std::errc{} || end != part.data() + part.size() || v == 0 || v > 65536)
             fail("--size must be L, HxW or DxHxW with extents from 1 to 65536, got '" + std::string(s) + "'");
         size.push_back(v);
-        if (x == std::string_view::npos) break;
-        start = x + 1;
     }
     if (size.size() > 3) fail("--size must be L, HxW or DxHxW, got '" + std::string(s) + "'");
     return size;

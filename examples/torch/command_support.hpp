@@ -71,13 +71,8 @@ inline bool is_region_target(const std::string& kind) {
 /// The coordinates of --at "X" (a 1-D output), "Y,X" or "Y,X,Z" (each a count); anything else fails.
 inline camkit::shape_t parse_at(const std::string& v) {
     camkit::shape_t at;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t comma = v.find(',', start);
-        at.push_back(static_cast<std::size_t>(camkit_cli::parse_count(v.substr(start, comma - start), "--at coordinate", 0)));
-        if (comma == std::string::npos) break;
-        start = comma + 1;
-    }
+    for (const std::string_view part : camkit_cli::split(v, ','))
+        at.push_back(static_cast<std::size_t>(camkit_cli::parse_count(std::string(part), "--at coordinate", 0)));
     if (at.size() > 3) camkit_cli::fail("--at must be X, Y,X or Y,X,Z, got '" + v + "'");
     return at;
 }

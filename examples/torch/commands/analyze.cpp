@@ -106,15 +106,10 @@ struct analyze_args {
 /// A comma-separated list of numbers.
 std::vector<double> parse_numbers(const std::string& v, const std::string& name) {
     std::vector<double> out;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t comma = v.find(',', start);
-        const std::string part = v.substr(start, comma - start);
-        const auto x = camkit_analyze::parse_number(part);
+    for (const std::string_view part : camkit_cli::split(v, ',')) {
+        const auto x = camkit_analyze::parse_number(std::string(part));
         if (!x || !std::isfinite(*x)) fail(name + " must be numbers separated by commas, got '" + v + "'");
         out.push_back(*x);
-        if (comma == std::string::npos) break;
-        start = comma + 1;
     }
     return out;
 }
@@ -493,11 +488,9 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
         // One target: class C, or the class predicted at --at; the region of its metrics is the
         // connected part of that class's predicted region holding --at (empty where it misses).
         const camkit::shape_t pos = camkit_torch_tool::output_position(f.y, a.at);
-        std::size_t flat = 0;
-        for (std::size_t i = 0; i < pos.size(); ++i) flat = flat * P[i] + pos[i];
-        const std::size_t c = cls ? *cls : static_cast<std::size_t>(f.output_labels[flat]);
-        const camkit::tensor<float> part = camkit_torch_tool::region_mask("component-at", f.y, c, a.at);
-        const camkit::tensor<float> m = kind == "point" ? camkit_torch_tool::region_mask("point", f.y, c, a.at) : part;
+        const std::size_t c = cls ? *cls : static_cast<std::size_t>(f.output_labels[camkit::detail::flat_position(P, pos, "--at")]);
+        const camkit::tensor<float> part = camkit::component_at(f.y, c, pos);
+        const camkit::tensor<float> m = kind == "point" ? camkit::pixel(P, pos) : part;
         out.push_back({(kind == "point" ? "point" : "component") + std::to_string(c), c, camkit::mask_sum(c, m),
                        nearest(drop_batch(part), s.size)});
     } else if (kind == "predicted" || kind == "largest-component" || kind == "smallest-component") {
