@@ -332,28 +332,32 @@ TEST_F(CamkitTorchAnalyze, ComponentAtAndPointTargetsAtOneOutputPosition) {
 TEST_F(CamkitTorchAnalyze, ScoreCamRunsFromTheSharedForwardAndCountsItsMaskedPasses) {
     draw_three();
     ASSERT_EQ(run(args({"--method", "scorecam", "--batch-size", "3", "--save-maps"})).status, 0);
-    // Per image: 1 forward for every layer, then per target (2) and layer (2) ⌈4 channels / 3⌉ = 2
-    // masked forwards: 1 + 8. Separate explain calls: gradcam and hirescam one forward and backward
-    // each per target × layer (8), Score-CAM a forward per target × layer plus the same masked ones (4 + 8).
+    // Per image: 1 forward for every layer, then per layer (2) ⌈4 channels / 3⌉ = 2 masked forwards
+    // that score both targets: 1 + 4. Separate explain calls: gradcam and hirescam one forward and
+    // backward each per target × layer (8), Score-CAM a forward per target × layer plus its masked
+    // ones (4 + 8).
     const std::string summary = slurp(path("out/summary.json"));
-    EXPECT_NE(summary.find("\"passes\": {\"forward\": 27, \"backward\": 6, \"separate_explain_forward\": 60, "
+    EXPECT_NE(summary.find("\"passes\": {\"forward\": 15, \"backward\": 6, \"separate_explain_forward\": 60, "
                            "\"separate_explain_backward\": 24}"),
               std::string::npos)
         << summary;
+    // Both targets' maps, scored on the same masked forwards, are what separate calls give.
     for (const std::string stem : {"a", "c"})
-        for (const std::string layer : {"enc", "enc.0"}) {
-            ASSERT_EQ(run({"explain", "--model", model_path, "--layer", layer, "--input", path("images/" + stem + ".png"), "--method",
-                           "scorecam", "--batch-size", "3", "--target", "predicted", "--class", "1", "--out", path("explained.npy")})
-                          .status,
-                      0);
-            const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
-            const auto got = camkit::io::read_npy<float>(path("out/maps/" + stem + "/predicted1__scorecam__" + layer + ".npy"));
-            ASSERT_EQ(got.size(), expected.size());
-            double total = 0;
-            for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << stem << " " << layer << " " << i;
-            for (float v : got.values) total += v;
-            EXPECT_GT(total, 0.0) << stem << " " << layer;
-        }
+        for (const std::string layer : {"enc", "enc.0"})
+            for (const std::string cls : {"0", "1"}) {
+                ASSERT_EQ(run({"explain", "--model", model_path, "--layer", layer, "--input", path("images/" + stem + ".png"), "--method",
+                               "scorecam", "--batch-size", "3", "--target", "predicted", "--class", cls, "--out", path("explained.npy")})
+                              .status,
+                          0);
+                const auto expected = camkit::io::read_npy<float>(path("explained.npy"));
+                const auto got = camkit::io::read_npy<float>(path("out/maps/" + stem + "/predicted" + cls + "__scorecam__" + layer + ".npy"));
+                ASSERT_EQ(got.size(), expected.size());
+                double total = 0;
+                for (std::size_t i = 0; i < got.size(); ++i)
+                    ASSERT_NEAR(got[i], expected[i], 1e-6) << stem << " " << layer << " class " << cls << " " << i;
+                for (float v : got.values) total += v;
+                EXPECT_GT(total, 0.0) << stem << " " << layer << " class " << cls;
+            }
 }
 
 TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {

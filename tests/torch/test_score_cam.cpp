@@ -146,6 +146,51 @@ TEST(ScoreCam, MaskScoreForSegmentation) {
     expect_near_all(to_vec(rm.scores), {0.5, 0.5});
 }
 
+// Several scores on the same masked forwards: each result is the one-score call's, and the model
+// runs ⌈N·K / batch_size⌉ times in all, not per score.
+TEST(ScoreCam, ManyScoresShareTheMaskedForwards) {
+    at::manual_seed(11);
+    const at::Tensor head = at::randn({3, 1 * 4 * 4});
+    int forwards = 0;
+    auto model = [&](const at::Tensor& x) {
+        ++forwards;
+        return at::matmul(x.flatten(1), head.t());
+    };
+    const at::Tensor x = at::rand({2, 1, 4, 4});
+    const at::Tensor A = at::rand({2, 5, 2, 2});
+    ct::score_cam_options sopt;
+    sopt.batch_size = 4;  // 10 rows: 3 passes
+    std::vector<ct::class_logit> scores{ct::class_logit{{0, 2}}, ct::class_logit{{1, 1}}, ct::class_logit{{2, 0}}};
+    std::vector<std::int64_t> progress;
+    sopt.progress = [&](std::int64_t done, std::int64_t total) { progress.push_back(done * 10 + total); };
+    const auto many = ct::score_cam_many(model, x, A, std::span<const ct::class_logit>(scores), {}, sopt);
+    EXPECT_EQ(forwards, 3);
+    EXPECT_EQ(progress, (std::vector<std::int64_t>{13, 23, 33}));
+    ASSERT_EQ(many.size(), 3u);
+    sopt.progress = {};
+    for (std::size_t i = 0; i < scores.size(); ++i) {
+        forwards = 0;
+        const auto one = ct::score_cam(model, x, A, scores[i], {}, sopt);
+        EXPECT_EQ(forwards, 3);
+        EXPECT_TRUE(at::equal(many[i].scores, one.scores)) << i;
+        EXPECT_TRUE(at::equal(many[i].weights, one.weights)) << i;
+        EXPECT_TRUE(at::equal(many[i].raw, one.raw)) << i;
+        EXPECT_TRUE(at::equal(many[i].map, one.map)) << i;
+    }
+    // The scores differ between targets (the test would not tell them apart otherwise).
+    EXPECT_FALSE(at::allclose(many[0].scores, many[1].scores));
+    // Each score is a class's logit on the masked input, written out for one (sample, channel).
+    const at::Tensor up = at::upsample_bilinear2d(A, {4, 4}, true);
+    at::Tensor m = up[1][3];
+    m = (m - m.min()) / (m.max() - m.min() + 1e-8);
+    EXPECT_NEAR(many[0].scores[1][3].item<double>(), at::matmul((x[1] * m).flatten(), head[2]).item<double>(), 1e-5);
+
+    const std::vector<ct::class_logit> none;
+    EXPECT_NE(camkit_test::error_message([&] { ct::score_cam_many(model, x, A, std::span<const ct::class_logit>(none)); })
+                  .find("score_cam_many: no scores given"),
+              std::string::npos);
+}
+
 namespace {
 bool has(const std::string& s, const std::string& part) { return s.find(part) != std::string::npos; }
 }  // namespace

@@ -535,7 +535,7 @@ struct analyzer {
     bool scorecam = false;
 
     /// Forward with every layer recorded, one backward per target for all layers, every gradient
-    /// method on the shared A and G; Score-CAM per target and layer when asked.
+    /// method on the shared A and G; Score-CAM per layer for all targets when asked.
     map_grid compute(const sample& s, const std::vector<target_spec>& targets, const at::Tensor& x,
                      const camkit::torch::scripted_layers::pass& pass, camkit_analyze::record& rec) {
         const std::size_t T = targets.size(), L = a.layers.size();
@@ -579,25 +579,27 @@ struct analyzer {
         rec.separate_forward = rec.separate_backward = T * L * gradient_methods.size();
         if (scorecam) {
             // Score-CAM from the activations of the pass above (no forward of its own to record
-            // them): its masked forwards are counted; a separate explain call would run the same ones
-            // after a forward that records the layer.
+            // them), every target scored on the same masked forwards of a layer (the masks depend on
+            // the layer only): they are counted; separate explain calls would run a forward that
+            // records the layer and the masked ones per target.
             const std::size_t mi = static_cast<std::size_t>(std::find(a.methods.begin(), a.methods.end(), "scorecam") - a.methods.begin());
             std::int64_t masked = 0;
             camkit::torch::score_cam_options sopt;
             sopt.batch_size = a.batch_size;
             sopt.progress = [&](std::int64_t, std::int64_t) { ++masked; };  // once per masked forward
             const at::Tensor plain = x.detach(), output = pass.output.detach();
+            std::vector<camkit::torch::seed_score> scores;
+            for (std::size_t t = 0; t < T; ++t) {
+                const std::vector<camkit::target> what{targets[t].t};
+                scores.push_back(camkit::torch::objective(what).sample_score_for(output));
+            }
             for (std::size_t l = 0; l < L; ++l) {
-                const at::Tensor activations = pass.activations[l].detach();
-                for (std::size_t t = 0; t < T; ++t) {
-                    const std::vector<camkit::target> what{targets[t].t};
-                    const auto score = camkit::torch::objective(what).sample_score_for(output);
-                    at::Tensor m = camkit::torch::score_cam(camkit::torch::forward_of(model), plain, activations, score, opt, sopt).map;
-                    maps[t][mi][l] = drop_batch(to_host(m));
-                }
+                const auto results = camkit::torch::score_cam_many(camkit::torch::forward_of(model), plain, pass.activations[l].detach(),
+                                                                   std::span<const camkit::torch::seed_score>(scores), opt, sopt);
+                for (std::size_t t = 0; t < T; ++t) maps[t][mi][l] = drop_batch(to_host(results[t].map));
             }
             rec.forward += static_cast<std::size_t>(masked);
-            rec.separate_forward += T * L + static_cast<std::size_t>(masked);
+            rec.separate_forward += T * L + T * static_cast<std::size_t>(masked);
         }
         return maps;
     }

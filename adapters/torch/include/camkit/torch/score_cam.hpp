@@ -2,6 +2,7 @@
 // Score-CAM (Wang et al., 2020): a gradient-free CAM. Each activation channel, upsampled to the
 // input size and min-max normalized, masks the input; the model's score on each masked input is
 // that channel's weight. Forward passes run batched (chunked by a batch size) on the input's device.
+// score_cam_many scores every masked pass with several scores (targets) at once.
 //
 // Definitions (input x [N, C, *S], activations A [N, K, *s] of a layer, one score per sample):
 // - U[n, k] = upsample(A[n, k]) to *S: linear / bilinear / trilinear; with align_corners = true by
@@ -23,8 +24,9 @@
 #include <cstdint>
 #include <span>
 #include <tuple>
-#include <type_traits>
 #include <string>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace camkit::torch {
@@ -75,11 +77,16 @@ inline void check_score_cam_args(const at::Tensor& input, const at::Tensor& acti
 
 }  // namespace detail
 
-/// Score-CAM of `activations` [N, K, *s] (captured from a layer on `input`) with a sample_score.
+/// Score-CAM of `activations` [N, K, *s] (captured from a layer on `input`) for several scores at
+/// once: the masked inputs depend on the activations alone, so each masked forward pass is scored by
+/// every score (⌈N·K / batch_size⌉ passes in all, not that many per score). Result i is what
+/// score_cam with scores[i] alone returns.
 template <torch_model M, sample_score Score>
-score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor& activations, const Score& score,
-                           const options& opt = {}, const score_cam_options& sopt = {}) {
+std::vector<score_cam_result> score_cam_many(M&& model, const at::Tensor& input, const at::Tensor& activations,
+                                             std::span<const Score> scores, const options& opt = {},
+                                             const score_cam_options& sopt = {}) {
     detail::check_score_cam_args(input, activations, opt, sopt);
+    detail::require(!scores.empty(), "score_cam_many: no scores given (one result per score)");
     auto&& forward = detail::as_forward(model);
     at::NoGradGuard no_grad;
     const std::int64_t N = activations.size(0), K = activations.size(1);
@@ -93,28 +100,38 @@ score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor&
     mask_shape.insert(mask_shape.end(), size.begin(), size.end());
     const at::Tensor masks = ((up - lo) / (hi - lo + sopt.eps)).to(input.scalar_type()).reshape(mask_shape);
 
-    // Rows (n, k) flattened in that order, chunked by batch_size.
+    // Rows (n, k) flattened in that order, chunked by batch_size; every score reads each chunk's output.
     const std::int64_t rows = N * K;
     const std::int64_t total_passes = (rows + sopt.batch_size - 1) / sopt.batch_size;
     const auto long_opts = at::TensorOptions().dtype(at::kLong).device(input.device());
-    std::vector<at::Tensor> chunks;
+    std::vector<std::vector<at::Tensor>> chunks(scores.size());
     for (std::int64_t r0 = 0, pass = 0; r0 < rows; r0 += sopt.batch_size, ++pass) {
         const std::int64_t b = std::min(sopt.batch_size, rows - r0);
         const at::Tensor n = at::arange(r0, r0 + b, long_opts).div(K, "floor");
-        const at::Tensor batch = input.index_select(0, n) * masks.narrow(0, r0, b);
-        chunks.push_back(detail::score_rows(score, detail::run_forward(forward, batch), n));
+        const at::Tensor output = detail::run_forward(forward, input.index_select(0, n) * masks.narrow(0, r0, b));
+        for (std::size_t i = 0; i < scores.size(); ++i) chunks[i].push_back(detail::score_rows(scores[i], output, n));
         if (sopt.progress) sopt.progress(pass + 1, total_passes);
     }
-    score_cam_result r;
-    r.scores = at::cat(chunks).view({N, K}).to(acc);
-    r.weights = sopt.softmax ? at::softmax(r.scores, 1) : r.scores;
-    // raw[n, s] = Σ_k w[n, k] A[n, k, s]
-    at::Tensor raw = at::bmm(r.weights.unsqueeze(1), A.reshape({N, K, -1})).squeeze(1);
     std::vector<std::int64_t> map_sizes{N};
     for (std::int64_t d = 2; d < activations.dim(); ++d) map_sizes.push_back(activations.size(d));
-    r.raw = raw.reshape(map_sizes);
-    r.map = finish_map(r.raw, opt);
-    return r;
+    const at::Tensor flat_A = A.reshape({N, K, -1});
+    std::vector<score_cam_result> out(scores.size());
+    for (std::size_t i = 0; i < scores.size(); ++i) {
+        score_cam_result& r = out[i];
+        r.scores = at::cat(chunks[i]).view({N, K}).to(acc);
+        r.weights = sopt.softmax ? at::softmax(r.scores, 1) : r.scores;
+        // raw[n, s] = Σ_k w[n, k] A[n, k, s]
+        r.raw = at::bmm(r.weights.unsqueeze(1), flat_A).squeeze(1).reshape(map_sizes);
+        r.map = finish_map(r.raw, opt);
+    }
+    return out;
+}
+
+/// Score-CAM of `activations` [N, K, *s] (captured from a layer on `input`) with a sample_score.
+template <torch_model M, sample_score Score>
+score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor& activations, const Score& score,
+                           const options& opt = {}, const score_cam_options& sopt = {}) {
+    return std::move(score_cam_many(model, input, activations, std::span<const Score>(&score, 1), opt, sopt).front());
 }
 
 /// Score-CAM scored by the raw output (logit) of one class per sample, as pytorch-grad-cam does.
