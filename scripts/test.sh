@@ -20,8 +20,8 @@ cd "$(dirname "$0")/.."
 # fixture. torch-cmake: a CUDA build of LibTorch without
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
 declare -A min_tests=(
-  [core]=275 [scalar]=6 [io]=22 [xtensor]=32 [torch]=89 [tool]=29 [blas]=13 [package]=17
-  [torch2:torch]=123 [torch-cmake]=2
+  [core]=275 [scalar]=6 [io]=22 [xtensor]=32 [torch]=91 [tool]=29 [blas]=13 [package]=17
+  [torch2:torch]=125 [torch-cmake]=2
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):

@@ -433,6 +433,8 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input(seg({"--class", "1", "--mask", path("mask5.npy")}),
                      "--mask " + path("mask5.npy") + " has shape [5, 5] but the model output [1, 2, 6, 6] needs [6, 6] or [1, 6, 6]");
     expect_bad_input(clf({"--class", "0", "--layer", "features.9"}), "option --layer is given twice");
+    expect_bad_input({"explain", "--model", path("m.pt2"), "--model-output", "out", "--input", data + "x.npy", "--out", path("m.npy")},
+                     "--model-output goes with a TorchScript model; a .pt2 package has one output");
     const std::string unknown = expect_bad_input({"explain", "--model", data + "classifier.pt", "--layer", "features.9",
                                                   "--input", data + "x.npy", "--out", path("map.npy"), "--class", "0"},
                                                  "unknown layer 'features.9'");
@@ -550,6 +552,74 @@ TEST_F(CamkitTorchTool, DamagedModelFilesAreBlamedOnTheModel) {
                       "--out", path("m.npy"), "--class", "1"},
                      "truncated.pt: damaged model file: the weights of 'features.0.weight' need 432 bytes but no weight "
                      "record of the file has that size (truncated or corrupt)");
+}
+
+// A model whose forward returns a dict or a tuple: --model-output names the output to explain, and
+// explain's and analyze's maps are those of the same model returning that output alone; without
+// it, or with a key or index the output lacks, one line says what forward returned.
+TEST_F(CamkitTorchTool, ModelOutputPicksADictKeyOrATupleIndex) {
+    const std::string body = "def forward(self, x):\n    return torch.relu(x * self.w - 0.3)\n";
+    const at::Tensor w = at::full({1}, 2.0);
+    const std::string models = path("models") + "/";
+    fs::create_directories(models);
+    const auto save = [&](const std::string& name, const std::string& result) {
+        save_model(models + name, "def forward(self, x):\n    y = self.body.forward(x)\n    return " + result + "\n", body, w);
+    };
+    save("single.pt", "y.sum(dim=[2, 3])");
+    save("dict.pt", "{'out': y.sum(dim=[2, 3]), 'aux': -y.mean(dim=[2, 3])}");
+    save("tuple.pt", "-y.mean(dim=[2, 3]), y.sum(dim=[2, 3])");
+    const auto args = [&](const std::string& model, std::vector<std::string> extra) {
+        std::vector<std::string> a{"explain", "--model", models + model, "--layer", "body", "--input", data + "x.npy", "--out",
+                                   path("map.npy")};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    };
+    const auto map_of = [&](const std::vector<std::string>& a) {
+        const auto r = run(a);
+        EXPECT_EQ(r.status, 0) << ::testing::PrintToString(a) << "\nstderr: " << r.err;
+        return r.status == 0 ? camkit::io::read_npy<float>(path("map.npy")) : camkit::tensor<float>{};
+    };
+    for (const std::string method : {"gradcam", "scorecam"}) {
+        const auto want = map_of(args("single.pt", {"--method", method}));  // each sample's predicted class
+        ASSERT_EQ(want.shape, (camkit::shape_t{2, 8, 8})) << method;
+        expect_maps_near(map_of(args("dict.pt", {"--method", method, "--model-output", "out"})), want, method + " out", 0);
+        expect_maps_near(map_of(args("tuple.pt", {"--method", method, "--model-output", "1"})), want, method + " 1", 0);
+        // The other output's predicted class (argmax of -mean) differs: the choice is not ignored.
+        const auto other = map_of(args("dict.pt", {"--method", method, "--model-output", "aux"}));
+        EXPECT_FALSE(std::equal(other.values.begin(), other.values.end(), want.values.begin())) << method;
+    }
+    // analyze records the layer and explains the chosen output: the single-output model's maps.
+    for (const std::string model : {"single.pt", "dict.pt"}) {
+        std::vector<std::string> a{"analyze", "--model", models + model, "--inputs", data + "x.npy", "--out", path("an_" + model),
+                                   "--layer", "body", "--method", "gradcam", "--method", "scorecam", "--save-maps"};
+        if (model == "dict.pt") a.insert(a.end(), {"--model-output", "out"});
+        const auto r = run(a);
+        ASSERT_EQ(r.status, 0) << r.err;
+    }
+    std::size_t compared = 0;
+    for (const auto& e : fs::recursive_directory_iterator(path("an_single.pt") + "/maps")) {
+        if (e.path().extension() != ".npy") continue;
+        const fs::path other = fs::path(path("an_dict.pt")) / fs::relative(e.path(), path("an_single.pt"));
+        const auto got = camkit::io::read_npy<float>(other.string());
+        expect_maps_near(got, camkit::io::read_npy<float>(e.path().string()), other.string(), 0);
+        ++compared;
+    }
+    EXPECT_EQ(compared, 4u);  // 2 samples × (gradcam, scorecam) of the predicted class
+
+    fs::remove_all(path("an_single.pt"));
+    fs::remove_all(path("an_dict.pt"));
+    fs::remove(path("map.npy"));
+    expect_bad_input(args("dict.pt", {}), "model: forward returns a dict (keys: out, aux); choose the output to explain by its "
+                                          "key (model_output = \"out\"; camkit-torch: --model-output KEY)");
+    expect_bad_input(args("dict.pt", {"--model-output", "logits"}),
+                     "model: forward returns a dict without the key 'logits' (keys: out, aux)");
+    expect_bad_input(args("tuple.pt", {"--method", "scorecam"}), "model: forward returns a tuple of 2 values; choose the output");
+    expect_bad_input(args("tuple.pt", {"--model-output", "2"}), "the model output '2' must be an index from 0 to 1");
+    expect_bad_input(args("single.pt", {"--model-output", "out"}),
+                     "model: forward returns one tensor; the model output 'out' chooses from a dict or a tuple (give none)");
+    expect_bad_input({"analyze", "--model", models + "dict.pt", "--inputs", data + "x.npy", "--out", path("an"), "--layer", "body",
+                      "--method", "gradcam"},
+                     "model: forward returns a dict (keys: out, aux)");
 }
 
 TEST_F(CamkitTorchTool, ModelFailuresAndNonFiniteMapsAreErrors) {

@@ -261,10 +261,11 @@ TEST(ScoreCam, ArgumentErrors) {
                     "seed_score: seeds shape [1, 3] must be [N, C, *P] for an output of shape [2, 2]"));
     EXPECT_TRUE(has(message([&] { ct::seed_score{}(at::ones({2, 2}), rows); }),
                     "seed_score: seeds shape undefined must be [N, C, *P]"));
-    // A TorchScript model that returns no tensor.
+    // A TorchScript model that returns two tensors and no choice between them.
     torch::jit::Module pair("pair");
     pair.define("def forward(self, x):\n    return x, x\n");
-    EXPECT_TRUE(has(message([&] { ct::score_cam(pair, x, A, cls); }), "model: forward must return one tensor, got Tuple"));
+    EXPECT_TRUE(has(message([&] { ct::score_cam(pair, x, A, cls); }),
+                    "model: forward returns a tuple of 2 values; choose the output to explain by its index"));
 }
 
 #include <camkit/targets/class_score.hpp>

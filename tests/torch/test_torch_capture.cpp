@@ -365,7 +365,8 @@ TEST(TorchCapture, ForwardsThatCannotBeExplained) {
     auto tuple_out = holder("TupleOut", scale_module(2),
                             "def forward(self, x):\n    y = self.body.forward(x)\n    return y, y\n");
     ct::scripted_layer from_tuple(tuple_out, "body");
-    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(from_tuple, x, two), "model: forward must return one tensor, got Tuple");
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(from_tuple, x, two),
+                            "model: forward returns a tuple of 2 values; choose the output to explain by its index");
     torch::jit::Module split("Split");
     split.define("def forward(self, x):\n    return x\n"
                  "def features(self, x):\n    return x, x\n"
@@ -394,6 +395,75 @@ TEST(TorchCapture, ForwardsThatCannotBeExplained) {
     };
     CAMKIT_EXPECT_ERROR_HAS(ct::capture_gradients(pooled_batch, x, net.tap, two),
                      "the captured activation has batch size 1 but the model output has shape [2, 2]");
+}
+
+// A forward that returns a dict (torchvision's segmentation models: {"out": ..., "aux": ...}), a
+// tuple or a list: the model output named by key or index is the one explained, as if forward
+// returned it alone; every way to get the choice wrong says what forward returned.
+TEST(TorchCapture, ModelOutputChosenFromADictTupleOrList) {
+    const std::vector<camkit::target> two = {camkit::class_score(1), camkit::class_score(0)};
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 17);
+    const auto make = [](const char* name, const std::string& result) {
+        return holder(name, scale_module(3),
+                      "def forward(self, x):\n    y = torch.relu(self.body.forward(x) - 0.5)\n    return " + result + "\n");
+    };
+    auto single = make("Single", "y.mean([2, 3])");
+    auto dict = make("Dict", "{'out': y.mean([2, 3]), 'aux': -y.sum([2, 3])}");
+    auto tuple = make("Tuple", "-y.sum([2, 3]), y.mean([2, 3])");
+    auto list = make("List", "[-y.sum([2, 3]), y.mean([2, 3])]");
+
+    ct::scripted_layer want_layer(single, "body");
+    const ct::captured want = ct::capture_gradients(want_layer, x.detach().requires_grad_(), two);
+    const auto want_map = ct::explain<camkit::grad_cam>(want_layer, x.detach().requires_grad_(), two).cam.map;
+    for (const auto& [model, pick] : {std::pair{&dict, "out"}, std::pair{&tuple, "1"}, std::pair{&list, "1"}}) {
+        ct::scripted_layer layer(*model, "body", pick);
+        EXPECT_EQ(layer.model_output(), pick);
+        const ct::captured got = ct::capture_gradients(layer, x.detach().requires_grad_(), two);
+        EXPECT_TRUE(at::equal(got.activations, want.activations)) << pick;
+        EXPECT_TRUE(at::equal(got.gradients, want.gradients)) << pick;
+        EXPECT_TRUE(at::equal(ct::explain<camkit::grad_cam>(layer, x.detach().requires_grad_(), two).cam.map, want_map)) << pick;
+        ct::scripted_layers layers(*model, {"body"}, pick);
+        const auto pass = layers.forward(x);
+        EXPECT_TRUE(at::equal(pass.output, single.forward({x}).toTensor())) << pick;
+        EXPECT_TRUE(at::equal(ct::forward_of(*model, pick)(x), pass.output)) << pick;
+    }
+    // The other output is another model output (the choice is not ignored).
+    ct::scripted_layer aux(dict, "body", "aux");
+    EXPECT_FALSE(at::equal(aux.forward(x).output, single.forward({x}).toTensor()));
+
+    // The features/head fallback takes the output from head(f).
+    torch::jit::Module split("SplitDict");
+    split.define("def forward(self, x):\n    return {'out': x.mean([2, 3])}\n"
+                 "def features(self, x):\n    return x * 2.0\n"
+                 "def head(self, f):\n    return {'out': f.mean([2, 3])}\n");
+    ct::scripted_layer features(split, "features", "out");
+    ASSERT_TRUE(features.uses_features_head());
+    EXPECT_TRUE(at::equal(features.forward(x).output, (x * 2.0).mean({2, 3})));
+
+    const auto error_of = [&](const torch::jit::Module& m, const std::string& pick) {
+        ct::scripted_layer layer(m, "body", pick);
+        return camkit_test::error_message([&] { layer.forward(x); });
+    };
+    const auto expect_has = [](const std::string& message, const std::string& part) {
+        EXPECT_NE(message.find(part), std::string::npos) << message << "\nexpected: " << part;
+    };
+    expect_has(error_of(dict, ""), "camkit: model: forward returns a dict (keys: out, aux); choose the output to explain by "
+                                   "its key (model_output = \"out\"; camkit-torch: --model-output KEY)");
+    expect_has(error_of(dict, "logits"), "model: forward returns a dict without the key 'logits' (keys: out, aux)");
+    expect_has(error_of(dict, "0"), "model: forward returns a dict without the key '0' (keys: out, aux)");
+    expect_has(error_of(tuple, ""), "model: forward returns a tuple of 2 values; choose the output to explain by its index "
+                                    "(model_output = \"0\"; camkit-torch: --model-output INDEX)");
+    expect_has(error_of(list, ""), "model: forward returns a list of 2 values; choose the output to explain by its index");
+    expect_has(error_of(tuple, "2"), "model: forward returns a tuple of 2 values; the model output '2' must be an index from 0 to 1");
+    expect_has(error_of(tuple, "out"), "the model output 'out' must be an index from 0 to 1");
+    expect_has(error_of(list, "-1"), "model: forward returns a list of 2 values; the model output '-1' must be an index from 0 to 1");
+    expect_has(error_of(single, "out"), "model: forward returns one tensor; the model output 'out' chooses from a dict or a "
+                                        "tuple (give none)");
+    expect_has(error_of(make("Mixed", "y.mean([2, 3]), 7"), "1"), "model: forward output '1' is a Int, not a tensor");
+    expect_has(error_of(make("Number", "7"), "0"), "model: forward must return one tensor, a dict or a tuple of tensors, got Int");
+    expect_has(error_of(make("Number", "7"), ""), "model: forward must return one tensor, got Int");
+    expect_has(camkit_test::error_message([&] { ct::forward_of(dict)(x); }),
+               "model: forward returns a dict (keys: out, aux)");
 }
 
 // A probability target through a TorchScript layer equals the same target through a tap.

@@ -46,7 +46,7 @@ constexpr const char* help =
     "           [--target predicted|gt|all-classes|class:C|largest-component[:C]|smallest-component[:C]|\n"
     "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z]]\n"
     "           [--top-k K] [--resize HxW] [--mean a,b,c --std a,b,c] [--gray|--rgb] [--limit N]\n"
-    "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda]\n"
+    "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda] [--model-output KEY|INDEX]\n"
     "\n"
     "  --model M.pt      a TorchScript segmentation [N, C, *P] or classification [N, C] model\n"
     "  --images DIR      PNG/JPEG images, taken in name order; --masks DIR: ground-truth PNGs of the same\n"
@@ -86,6 +86,8 @@ constexpr const char* help =
     "  --refine          also the maps of every layer but the first refined by the first layer's\n"
     "                    (camkit::refine), as ..__<layer>__refined.npy; needs 2-D inputs, two layers or more\n"
     "  --device D        cpu (default) or cuda\n"
+    "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
+    "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"
     "\n"
     "Writes panels/<stem>.png, records/<stem>.csv (the image's rows; written last, so a finished image\n"
     "is never redone), metrics.csv, summary.json and report.html. Bad input found before the work starts\n"
@@ -94,7 +96,7 @@ constexpr const char* help =
 
 /// The parsed command line.
 struct analyze_args {
-    std::string model, images, masks, inputs, gt, out, target = "predicted", device = "cpu";
+    std::string model, images, masks, inputs, gt, out, target = "predicted", device = "cpu", model_output;
     std::vector<std::string> layers, methods;
     std::vector<double> mean, std;
     camkit::shape_t resize, at;
@@ -136,6 +138,7 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         .value("--out", a.out)
         .value("--target", a.target)
         .value("--device", a.device)
+        .value("--model-output", a.model_output)
         .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
         .value("--resize", [&](const std::string& v) { a.resize = camkit_cli::parse_size(v); })
         .value("--mean", [&](const std::string& v) { a.mean = parse_numbers(v, "--mean"); })
@@ -593,8 +596,9 @@ struct analyzer {
                 const std::vector<camkit::target> what{targets[t].t};
                 scores.push_back(camkit::torch::objective(what).sample_score_for(output));
             }
+            const auto forward = camkit::torch::forward_of(model, a.model_output);
             for (std::size_t l = 0; l < L; ++l) {
-                const auto results = camkit::torch::score_cam_many(camkit::torch::forward_of(model), plain, pass.activations[l].detach(),
+                const auto results = camkit::torch::score_cam_many(forward, plain, pass.activations[l].detach(),
                                                                    std::span<const camkit::torch::seed_score>(scores), opt, sopt);
                 for (std::size_t t = 0; t < T; ++t) maps[t][mi][l] = drop_batch(to_host(results[t].map));
             }
@@ -647,6 +651,7 @@ std::string run_signature(const analyze_args& a) {
     for (const auto& m : a.methods) o << " " << m;
     o << "\ntarget " << a.target << " top-k " << a.top_k;
     if (!a.at.empty()) o << " at " << camkit::to_string(a.at);  // absent before --at existed: earlier runs resume
+    if (!a.model_output.empty()) o << " model-output " << a.model_output;  // likewise
     o << "\nresize " << camkit::to_string(a.resize) << "\nmean";
     for (double v : a.mean) o << " " << v;
     o << "\nstd";
@@ -681,7 +686,7 @@ int run_analyze(const std::vector<std::string>& args) {
     const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
     torch::jit::Module model = camkit_torch_tool::load_model(a.model);
     model.to(device);
-    analyzer an{a, model, camkit::torch::scripted_layers(model, a.layers), device, {}, false};
+    analyzer an{a, model, camkit::torch::scripted_layers(model, a.layers, a.model_output), device, {}, false};
     for (const auto& m : a.methods) {
         if (m == "scorecam") an.scorecam = true;
         else an.gradient_methods.push_back(m);

@@ -40,7 +40,7 @@ constexpr const char* help =
     "           [--target largest-component|smallest-component|component-at|point --class C [--at Y,X[,Z]]]\n"
     "           [--target softmax --class C [--mask M]] [--method cam --head PARAM [--class C]]\n"
     "           [--mask MASK.npy|MASK.png] [--size HxW] [--renormalize] [--device cpu|cuda]\n"
-    "           [--batch-size B] [--png OUT.png]\n"
+    "           [--batch-size B] [--png OUT.png] [--model-output KEY|INDEX]\n"
     "\n"
     "  --model M.pt      a TorchScript file; it is put in eval mode; or M.pt2, a package of\n"
     "                    tools/export_cam.py (AOTInductor, LibTorch 2.6+: docs/exported.md), which\n"
@@ -84,6 +84,8 @@ constexpr const char* help =
     "  --device D        cpu (default) or cuda\n"
     "  --batch-size B    forward passes per batch for scorecam (default 16)\n"
     "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image)\n"
+    "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
+    "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"
     "\n"
     "Inputs must be regular files; an input or mask array may hold at most 2^28 values, and the maps\n"
     "(N times --size) at most 2^28 values. Outputs are checked before any work (none may be an input or\n"
@@ -92,7 +94,7 @@ constexpr const char* help =
 
 /// The parsed `camkit-torch explain` command line.
 struct explain_args {
-    std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu", head;
+    std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu", head, model_output;
     std::optional<std::int64_t> cls;
     camkit::shape_t at;  ///< --at as given: Y, X[, Z]
     std::int64_t batch_size = 16;
@@ -115,6 +117,7 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .value("--target", a.target)
         .value("--head", a.head)
         .value("--device", a.device)
+        .value("--model-output", a.model_output)
         .value("--class", [&](const std::string& v) { a.cls = camkit_cli::parse_count(v, "--class", 0); })
         .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
         .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
@@ -123,6 +126,8 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .parse(args);
     if (a.model.empty()) fail("--model is required");
     if (a.layer.empty() && !is_package_path(a.model)) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    if (!a.model_output.empty() && is_package_path(a.model))
+        fail("--model-output goes with a TorchScript model; a .pt2 package has one output");
     if (a.input.empty()) fail("--input is required");
     if (a.out.empty()) fail("--out is required");
     if (!known_method(a.method))
@@ -256,7 +261,7 @@ struct checked_layer {
 
 /// CAM from the head weight named --head: each sample's class is --class or its predicted class.
 at::Tensor head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input, const camkit::options& opt) {
-    camkit::torch::scripted_layer layer(model, a.layer);
+    camkit::torch::scripted_layer layer(model, a.layer, a.model_output);
     at::NoGradGuard no_grad;
     const auto recorded = layer.forward(input);
     const at::Tensor output = recorded.output;
@@ -333,7 +338,7 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
                        const at::Device& device) {
     model.to(device);
     input = input.to(device);
-    camkit::torch::scripted_layer layer(model, a.layer);  // unknown layer: lists the valid ones
+    camkit::torch::scripted_layer layer(model, a.layer, a.model_output);  // unknown layer: lists the valid ones
 
     camkit::options opt = a.opt;
     opt.size = size;
@@ -345,7 +350,7 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
     return method_maps(
         a, input, at::Tensor(),
         [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
-            return camkit::torch::score_cam(model, a.layer, input, what, opt, sopt).map;
+            return camkit::torch::score_cam(layer, camkit::torch::forward_of(model, a.model_output), input, what, opt, sopt).map;
         },
         [&](auto type, const camkit::torch::objective& what) {
             checked_layer checked{layer};

@@ -56,6 +56,74 @@ inline std::string join(const std::vector<std::string>& names, std::size_t limit
     return s.empty() ? std::string("(none)") : s;
 }
 
+/// The values of a tuple or list output, in order.
+inline std::vector<c10::IValue> output_elements(const c10::IValue& v) {
+    if (v.isTuple()) {
+        const auto& e = v.toTupleRef().elements();
+        return std::vector<c10::IValue>(e.begin(), e.end());
+    }
+    const auto e = v.toListRef();
+    return std::vector<c10::IValue>(e.begin(), e.end());
+}
+
+/// The string keys of a dict output, in its order.
+inline std::vector<std::string> output_keys(const c10::IValue& v) {
+    std::vector<std::string> keys;
+    for (const auto& e : v.toGenericDict()) keys.push_back(e.key().isString() ? e.key().toStringRef() : e.key().tagKind());
+    return keys;
+}
+
+/// The model output a TorchScript method (forward, or the fallback's head) returned: the tensor
+/// itself, or, with `pick`, the value of that key of a dict output (torchvision's segmentation
+/// models return {"out": ..., "aux": ...}) or of that index of a tuple or list output. Any other
+/// case is an error that says what the method returned and how to choose.
+inline at::Tensor model_output(const c10::IValue& v, const char* what, const std::string& pick) {
+    const std::string head = std::string("model: ") + what;
+    const bool dict = v.isGenericDict(), sequence = v.isTuple() || v.isList();
+    const auto several = [&] {
+        return std::string(v.isTuple() ? "a tuple" : "a list") + " of " + std::to_string(output_elements(v).size()) + " values";
+    };
+    if (pick.empty()) {
+        camkit::detail::require(!dict, [&] {
+            const auto keys = output_keys(v);
+            return head + " returns a dict (keys: " + join(keys) + "); choose the output to explain by its key (model_output = \"" +
+                   (keys.empty() ? std::string("KEY") : keys.front()) + "\"; camkit-torch: --model-output KEY)";
+        });
+        camkit::detail::require(!sequence, [&] {
+            return head + " returns " + several() +
+                   "; choose the output to explain by its index (model_output = \"0\"; camkit-torch: --model-output INDEX)";
+        });
+        return one_tensor(v, what);
+    }
+    c10::IValue chosen;
+    if (dict) {
+        for (const auto& e : v.toGenericDict())
+            if (e.key().isString() && e.key().toStringRef() == pick) chosen = e.value();
+        camkit::detail::require(!chosen.isNone(), [&] {
+            return head + " returns a dict without the key '" + pick + "' (keys: " + join(output_keys(v)) + ")";
+        });
+    } else if (sequence) {
+        const auto values = output_elements(v);
+        const bool digits = !pick.empty() && pick.size() <= 9 &&
+                            std::all_of(pick.begin(), pick.end(), [](char c) { return c >= '0' && c <= '9'; });
+        const std::size_t i = digits ? static_cast<std::size_t>(std::stoul(pick)) : values.size();
+        camkit::detail::require(i < values.size(), [&] {
+            return head + " returns " + several() + "; the model output '" + pick + "' must be " +
+                   (values.empty() ? std::string("an index, and there is none")
+                                   : "an index from 0 to " + std::to_string(values.size() - 1));
+        });
+        chosen = values[i];
+    } else {
+        camkit::detail::require(!v.isTensor(), head + " returns one tensor; the model output '" + pick +
+                                                   "' chooses from a dict or a tuple (give none)");
+        camkit::detail::require(false, head + " must return one tensor, a dict or a tuple of tensors, got " + v.tagKind());
+    }
+    camkit::detail::require(chosen.isTensor(), [&] {
+        return head + " output '" + pick + "' is a " + chosen.tagKind() + ", not a tensor";
+    });
+    return chosen.toTensor();
+}
+
 inline std::vector<std::string> split_path(const std::string& path) {
     std::vector<std::string> parts;
     std::size_t start = 0;
@@ -186,8 +254,11 @@ public:
     static constexpr const char* attribute = "camkit_recorded_activation_";
 
     /// Prepares `module` to record `layer`; throws camkit::error naming the valid layers if
-    /// `layer` is unknown, or saying why the graph cannot be edited.
-    scripted_layer(const ::torch::jit::Module& module, std::string layer) : layer_(std::move(layer)) {
+    /// `layer` is unknown, or saying why the graph cannot be edited. `model_output` names the
+    /// output to explain when forward returns several: a dict's key ("out" for torchvision's
+    /// segmentation models) or a tuple's or list's index ("0"); empty: forward returns one tensor.
+    scripted_layer(const ::torch::jit::Module& module, std::string layer, std::string model_output = {})
+        : layer_(std::move(layer)), model_output_(std::move(model_output)) {
         const std::vector<std::string> names = layer_names(module);
         const bool known = std::find(names.begin(), names.end(), layer_) != names.end();
         if (!known && layer_ == "features" && module.find_method("features") && module.find_method("head")) {
@@ -204,6 +275,8 @@ public:
 
     /// The dotted layer name.
     const std::string& layer() const { return layer_; }
+    /// The output forward's value is taken from (empty: forward returns one tensor).
+    const std::string& model_output() const { return model_output_; }
     /// True when this uses the features(x)/head(f) fallback instead of an edited graph.
     bool uses_features_head() const { return split_; }
     /// The module run by forward (the edited clone, or the original for the fallback).
@@ -222,12 +295,12 @@ public:
         pass p;
         if (split_) {
             p.activations = detail::one_tensor(module_.get_method("features")({input}), "features(x)");
-            p.output = detail::one_tensor(module_.get_method("head")({p.activations.clone()}), "head(f)");
+            p.output = detail::model_output(module_.get_method("head")({p.activations.clone()}), "head(f)", model_output_);
             return p;
         }
         module_.setattr(attribute, c10::IValue());
         try {
-            p.output = detail::one_tensor(module_.forward({input}), "forward");
+            p.output = detail::model_output(module_.forward({input}), "forward", model_output_);
         } catch (...) {
             module_.setattr(attribute, c10::IValue());
             throw;
@@ -243,6 +316,7 @@ private:
     void edit_forward() { detail::record_layer_output(module_, layer_, attribute); }
 
     std::string layer_;
+    std::string model_output_;
     ::torch::jit::Module module_;
     bool split_ = false;
 };
@@ -263,8 +337,10 @@ public:
     };
 
     /// Prepares `module` to record `layers` (dotted paths, at least one, no repeats); throws
-    /// camkit::error naming the valid layers for an unknown one, or saying why a graph cannot be edited.
-    scripted_layers(const ::torch::jit::Module& module, std::vector<std::string> layers) : layers_(std::move(layers)) {
+    /// camkit::error naming the valid layers for an unknown one, or saying why a graph cannot be
+    /// edited. `model_output`: as scripted_layer's (the output to explain when forward returns several).
+    scripted_layers(const ::torch::jit::Module& module, std::vector<std::string> layers, std::string model_output = {})
+        : layers_(std::move(layers)), model_output_(std::move(model_output)) {
         camkit::detail::require(!layers_.empty(), "scripted_layers: no layer given");
         const std::vector<std::string> names = layer_names(module);
         for (std::size_t i = 0; i < layers_.size(); ++i) {
@@ -300,7 +376,7 @@ public:
         clear();
         pass p;
         try {
-            p.output = detail::one_tensor(module_.forward({input}), "forward");
+            p.output = detail::model_output(module_.forward({input}), "forward", model_output_);
         } catch (...) {
             clear();
             throw;
@@ -319,12 +395,16 @@ private:
     }
 
     std::vector<std::string> layers_;
+    std::string model_output_;
     ::torch::jit::Module module_;
 };
 
-/// Wraps a TorchScript module's `forward` as a forward_function (the module must outlive it).
-inline auto forward_of(::torch::jit::Module& module) {
-    return [&module](const at::Tensor& x) -> at::Tensor { return detail::one_tensor(module.forward({x}), "forward"); };
+/// Wraps a TorchScript module's `forward` as a forward_function (the module must outlive it);
+/// `model_output` as scripted_layer's (a dict's key or a tuple's index when forward returns several).
+inline auto forward_of(::torch::jit::Module& module, std::string model_output = {}) {
+    return [&module, pick = std::move(model_output)](const at::Tensor& x) -> at::Tensor {
+        return detail::model_output(module.forward({x}), "forward", pick);
+    };
 }
 
 /// A TorchScript module is a torch_model: Score-CAM and the faithfulness metrics run its forward.
