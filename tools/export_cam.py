@@ -29,6 +29,9 @@ Use from Python:
 or from the command line, with a factory that returns the model (weights loaded):
     python tools/export_cam.py --factory mypkg.models:make_model --layer layer4 \
         --input-shape 1,3,224,224 --out model.pt2 [--weights state_dict.pt] [--forward-only|--gradient-only]
+A model whose forward returns a dict or a tuple (torchvision's segmentation models return
+{"out": ..., "aux": ...}) is exported at the output named by `model_output` / --model-output (a key,
+or an index).
 """
 import argparse
 import importlib
@@ -51,8 +54,42 @@ def find_layer(model, layer):
     return modules[layer]
 
 
-def run_recording(model, module, x):
-    """Runs model(x) once and returns (output, the output of `module`); checks both are tensors."""
+def pick_output(y, output):
+    """The model output to explain: `y` itself, or with `output` the value of that key of a dict
+    output or of that index of a tuple or list output; a ValueError saying how to choose otherwise."""
+    if isinstance(y, dict):
+        keys = ", ".join(str(k) for k in y)
+        if output is None:
+            first = next(iter(y), "KEY")
+            raise ValueError(f"the model returns a dict (keys: {keys}); choose the output to explain by its key "
+                             f"(model_output='{first}'; export_cam.py --model-output {first})")
+        if str(output) not in [str(k) for k in y]:
+            raise ValueError(f"the model returns a dict without the key '{output}' (keys: {keys})")
+        chosen = next(v for k, v in y.items() if str(k) == str(output))
+    elif isinstance(y, (tuple, list)):
+        kind = "a tuple" if isinstance(y, tuple) else "a list"
+        if output is None:
+            raise ValueError(f"the model returns {kind} of {len(y)} values; choose the output to explain by its index "
+                             f"(model_output=0; export_cam.py --model-output 0)")
+        text = str(output)
+        if not text.isdigit() or int(text) >= len(y):
+            raise ValueError(f"the model returns {kind} of {len(y)} values; the output '{output}' must be an index "
+                             f"from 0 to {len(y) - 1}")
+        chosen = y[int(text)]
+    else:
+        if output is not None:
+            raise ValueError(f"the model returns one tensor; the output '{output}' chooses from a dict or a tuple "
+                             f"(give none)")
+        chosen = y
+    if not isinstance(chosen, torch.Tensor):
+        raise ValueError("the model output must be one tensor" if output is None else
+                         f"the model output '{output}' is a {type(chosen).__name__}, not a tensor")
+    return chosen
+
+
+def run_recording(model, module, x, output=None):
+    """Runs model(x) once and returns (the model output that `output` names, the output of
+    `module`); checks both are tensors."""
     recorded = []
 
     def hook(_mod, _inp, out):
@@ -65,8 +102,9 @@ def run_recording(model, module, x):
         handle.remove()
     if len(recorded) != 1:
         raise ValueError(f"the layer was called {len(recorded)} times during one forward; camkit explains one call")
-    if not isinstance(y, torch.Tensor) or not isinstance(recorded[0], torch.Tensor):
-        raise ValueError("the model output and the layer's output must each be one tensor")
+    y = pick_output(y, output)
+    if not isinstance(recorded[0], torch.Tensor):
+        raise ValueError("the layer's output must be one tensor")
     return y, recorded[0]
 
 
@@ -78,22 +116,23 @@ def _shape_text(t):
 class _Forward(torch.nn.Module):
     """f(x) -> (output, activations); the model is the only submodule, so constants keep its names."""
 
-    def __init__(self, model, layer):
+    def __init__(self, model, layer, output=None):
         super().__init__()
         self.model = model
         self._layer = [find_layer(model, layer)]  # a list: not registered twice
+        self._output = output
 
     def forward(self, x):
-        return run_recording(self.model, self._layer[0], x)
+        return run_recording(self.model, self._layer[0], x, self._output)
 
 
-def _gradient_function(model, module):
+def _gradient_function(model, module, output=None):
     """f(x, seed) -> (output, A, ∂⟨output, seed⟩/∂A) with autograd, for make_fx to trace."""
 
     def f(x, seed):
         with torch.enable_grad():
             # x as a leaf that requires grad: A is differentiable even when the weights are frozen.
-            y, a = run_recording(model, module, x.detach().requires_grad_(True))
+            y, a = run_recording(model, module, x.detach().requires_grad_(True), output)
             (g,) = torch.autograd.grad((y * seed).sum(), a)
         return y.detach(), a.detach(), g
 
@@ -106,11 +145,13 @@ def _compile(program, example, metadata):
     return torch._inductor.aot_compile(program.module(), example, options=options)
 
 
-def export_cam(model, layer, example_input, path, functions=("gradient", "forward")):
+def export_cam(model, layer, example_input, path, functions=("gradient", "forward"), model_output=None):
     """Writes the AOTInductor package `path` (.pt2) of `model` explained at `layer` (a dotted
     submodule name) for inputs of exactly example_input's shape and dtype; returns `path`.
     `functions`: which of "gradient" and "forward" it holds (camkit runs the gradient function
-    with a zero seed where it needs a forward and the package has none)."""
+    with a zero seed where it needs a forward and the package has none). `model_output`: the key (or
+    index) of the output to explain when the model returns a dict (or a tuple); the package's
+    output is that one."""
     from torch._inductor.package import package_aoti
 
     functions = [f for f in ("gradient", "forward") if f in functions]
@@ -122,7 +163,7 @@ def export_cam(model, layer, example_input, path, functions=("gradient", "forwar
     module = find_layer(model, layer)
     x = example_input.detach()
     with torch.no_grad():
-        y, a = run_recording(model, module, x)
+        y, a = run_recording(model, module, x, model_output)
     if y.dim() < 2 or y.shape[0] != x.shape[0] or a.dim() < 2 or a.shape[0] != x.shape[0]:
         raise ValueError(f"camkit needs an output [N, C, ...] and activations [N, K, ...] with N = {x.shape[0]}, "
                          f"got output {list(y.shape)} and activations {list(a.shape)}")
@@ -136,14 +177,16 @@ def export_cam(model, layer, example_input, path, functions=("gradient", "forwar
         "camkit.activation_shape": _shape_text(a),
         "camkit.torch_version": torch.__version__,
     }
+    if model_output is not None:
+        metadata["camkit.model_output"] = str(model_output)
     files = {}
     if "forward" in functions:
         with torch.no_grad():
-            forward = torch.export.export(_Forward(model, layer), (x,))
+            forward = torch.export.export(_Forward(model, layer, model_output), (x,))
         files["forward"] = _compile(forward, (x,), metadata)
     if "gradient" in functions:
         seed = torch.zeros_like(y)
-        traced = make_fx(_gradient_function(model, module))(x, seed)
+        traced = make_fx(_gradient_function(model, module, model_output))(x, seed)
         gradient = torch.export.export(traced, (x, seed))
         files["gradient"] = _compile(gradient, (x, seed), metadata)
     package_aoti(path, files)
@@ -160,6 +203,7 @@ def main(argv=None):
     only = p.add_mutually_exclusive_group()
     only.add_argument("--forward-only", action="store_true", help="only f(x) -> (output, activations)")
     only.add_argument("--gradient-only", action="store_true", help="only f(x, seed) -> (output, activations, gradients)")
+    p.add_argument("--model-output", help="the key (a dict output) or index (a tuple output) of the model output to explain")
     p.add_argument("--out", required=True, help="the package to write (.pt2)")
     a = p.parse_args(argv)
     module_name, _, attr = a.factory.partition(":")
@@ -176,7 +220,7 @@ def main(argv=None):
     else:
         x = torch.randn([int(e) for e in a.input_shape.split(",")])
     functions = ["forward"] if a.forward_only else ["gradient"] if a.gradient_only else ["gradient", "forward"]
-    export_cam(model, a.layer, x, a.out, functions)
+    export_cam(model, a.layer, x, a.out, functions, a.model_output)
     print(f"export_cam: {a.out}: layer {a.layer}, input {list(x.shape)}")
     return 0
 

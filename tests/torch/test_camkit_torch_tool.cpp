@@ -434,7 +434,8 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
                      "--mask " + path("mask5.npy") + " has shape [5, 5] but the model output [1, 2, 6, 6] needs [6, 6] or [1, 6, 6]");
     expect_bad_input(clf({"--class", "0", "--layer", "features.9"}), "option --layer is given twice");
     expect_bad_input({"explain", "--model", path("m.pt2"), "--model-output", "out", "--input", data + "x.npy", "--out", path("m.npy")},
-                     "--model-output goes with a TorchScript model; a .pt2 package has one output");
+                     "--model-output goes with a TorchScript model; a .pt2 package has the one output it was exported at "
+                     "(export_cam.py --model-output)");
     const std::string unknown = expect_bad_input({"explain", "--model", data + "classifier.pt", "--layer", "features.9",
                                                   "--input", data + "x.npy", "--out", path("map.npy"), "--class", "0"},
                                                  "unknown layer 'features.9'");

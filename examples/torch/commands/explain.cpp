@@ -127,7 +127,8 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
     if (a.model.empty()) fail("--model is required");
     if (a.layer.empty() && !is_package_path(a.model)) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
     if (!a.model_output.empty() && is_package_path(a.model))
-        fail("--model-output goes with a TorchScript model; a .pt2 package has one output");
+        fail("--model-output goes with a TorchScript model; a .pt2 package has the one output it was exported at "
+             "(export_cam.py --model-output)");
     if (a.input.empty()) fail("--input is required");
     if (a.out.empty()) fail("--out is required");
     if (!known_method(a.method))

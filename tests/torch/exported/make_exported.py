@@ -15,6 +15,9 @@ what the C++ tests compare the packages' maps with, all into the directory given
   unet_input.npy, unet_mask.npy  its input [2, 1, 32, 32] and a mask [32, 32] for class unet_class.txt
   unet_<method>.npy            pytorch-grad-cam's maps with SemanticSegmentationTarget(class, mask)
                                for gradcam hirescam
+  unet_dict.pt2                the U-Net inside a model whose forward returns {"aux": ..., "out": U-Net(x)}
+                               (torchvision's segmentation models' form), exported at model_output "out"
+                               (gradient function only), layer net.dec2
   plain.pt2                    an AOTInductor package without camkit's metadata
   versions.txt                 the packages' versions
 
@@ -77,6 +80,19 @@ class UNet(nn.Module):
         return self.head(d1)
 
 
+class DictOutput(nn.Module):
+    """`net` with its output under "out" of a dict, beside another output, as torchvision's
+    segmentation models return theirs."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x):
+        y = self.net(x)
+        return {"aux": y.sum(1, keepdim=True), "out": y}
+
+
 def randomize_norms(model, gen):
     """Non-trivial batch-norm statistics and affine parameters (eval mode uses them)."""
     for m in model.modules():
@@ -131,6 +147,8 @@ def main(out):
         f.write(f"{cls}\n")
     torch.jit.trace(unet, u).save(os.path.join(out, "unet.pt"))
     export_cam(unet, "dec2", u, os.path.join(out, "unet.pt2"))
+    export_cam(DictOutput(unet).eval(), "net.dec2", u, os.path.join(out, "unet_dict.pt2"), functions=["gradient"],
+               model_output="out")
     for method, name in [("GradCAM", "gradcam"), ("HiResCAM", "hirescam")]:
         maps = library_maps(lib, method, unet, unet.dec2, u, [SemanticSegmentationTarget(cls, mask)] * 2)
         np.save(os.path.join(out, f"unet_{name}.npy"), maps)

@@ -354,6 +354,24 @@ TEST_F(ExportedUnet, PredictedRegionAndMeanProbabilityMatchTorchScript) {
               tolerance);
 }
 
+// A model whose forward returns a dict, exported at model_output "out": its package is the U-Net's
+// (the output, the layer's activations and gradients, and the map), and records the choice.
+TEST_F(ExportedUnet, DictOutputExportedAtTheNamedKey) {
+    ct::exported_model dict(dir + "unet_dict.pt2");
+    EXPECT_EQ(dict.layer(), "net.dec2");
+    EXPECT_EQ(dict.metadata().at("camkit.model_output"), "out");
+    EXPECT_EQ(dict.output_shape(), (camkit::shape_t{2, 4, 32, 32}));
+    EXPECT_FALSE(dict.has_forward());
+    const ct::captured want = ct::capture_gradients(model, x, targets);
+    const ct::captured got = ct::capture_gradients(dict, x, targets);
+    EXPECT_LE(relative_error(got.output, want.output, "dict output"), tolerance);
+    EXPECT_LE(relative_error(got.activations, want.activations, "dict activations"), tolerance);
+    EXPECT_LE(relative_error(got.gradients, want.gradients, "dict gradients"), tolerance);
+    EXPECT_LE(relative_error(ct::explain<camkit::grad_cam>(dict, x, targets, library_pipeline).cam.map, load("unet_gradcam.npy"),
+                             "dict U-Net gradcam vs pytorch-grad-cam"),
+              tolerance);
+}
+
 // ---- camkit-torch with --model M.pt2 ----
 
 #ifdef CAMKIT_TORCH_TOOL
