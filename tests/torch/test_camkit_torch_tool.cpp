@@ -146,6 +146,18 @@ TEST_F(CamkitTorchTool, LayersListsDottedNames) {
     const auto r = run({"layers", "--model", data + "classifier.pt"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "features\nfeatures.0\nfeatures.1\nfeatures.2\npool\nfc\n");
+    // With an input shape: each layer's type and output shape (tests/data/torch_tool/make_models.py:
+    // a stride-2 convolution to 4 channels, then one to 5, pooled, 3 classes).
+    const auto t = run({"layers", "--model", data + "classifier.pt", "--input-shape", "2,3,8,8"});
+    EXPECT_EQ(t.status, 0) << t.err;
+    EXPECT_EQ(t.out,
+              "layer       type               output\n"
+              "features    Sequential         [2, 5, 4, 4]\n"
+              "features.0  Conv2d             [2, 4, 4, 4]\n"
+              "features.1  ReLU               [2, 4, 4, 4]\n"
+              "features.2  Conv2d             [2, 5, 4, 4]\n"
+              "pool        AdaptiveAvgPool2d  [2, 5, 1, 1]\n"
+              "fc          Linear             [2, 3]\n");
 }
 
 TEST_F(CamkitTorchTool, GradCamOfAClassAtANestedLayer) {
@@ -400,6 +412,17 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input({"methods", "x"}, "'camkit-torch methods' takes no arguments");
     expect_bad_input({"layers"}, "--model is required");
     expect_bad_input({"layers", "--model", data + "classifier.pt", "x"}, "unexpected argument 'x' (see 'camkit-torch layers --help')");
+    expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "2,3"},
+                     "--input-shape must be N,C,L, N,C,H,W or N,C,D,H,W, got '2,3'");
+    expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "2,0,8,8"},
+                     "--input-shape extents must be an integer >= 1, got '0'");
+    expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "65536,65536,8,8"},
+                     "--input-shape 65536,65536,8,8 is too large (at most 2^28 values)");
+    expect_bad_input({"layers", "--model", data + "classifier.pt", "--model-output", "out"},
+                     "--model-output goes with --input-shape");
+    expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "2,5,8,8"}, "the model failed on this input: ");
+    expect_bad_input({"layers", "--model", path("m.pt2"), "--input-shape", "2,3,8,8"},
+                     "--input-shape goes with a TorchScript model; a .pt2 package records its shapes");
     expect_bad_input(clf({"--class", "0", "--bogus"}), "unknown option '--bogus' (see 'camkit-torch explain --help')");
     expect_bad_input(clf({"--class", "0", "--class", "1"}), "option --class is given twice");
     expect_bad_input(clf({"--class"}), "--class needs a value");

@@ -466,6 +466,39 @@ TEST(TorchCapture, ModelOutputChosenFromADictTupleOrList) {
                "model: forward returns a dict (keys: out, aux)");
 }
 
+// describe_layers: every layer's type, and with an input its output's shape from one forward; a
+// layer that cannot be recorded or is not reached says why.
+TEST(TorchCapture, DescribeLayersGivesTypesShapesAndProblems) {
+    torch::jit::Module net("Net");
+    net.register_module("body", scale_module(2));
+    net.register_module("twice", scale_module(1));
+    net.register_module("unused", scale_module(1));
+    net.register_module("skipped", scale_module(1));
+    net.define("def forward(self, x):\n    y = self.body.forward(x)[:, :, 1:, :]\n"
+               "    y = self.twice.forward(self.twice.forward(y))\n"
+               "    if bool(y.sum() > 1e9):\n        y = self.skipped.forward(y)\n"
+               "    return {'out': y.mean([2, 3])}\n");
+    const at::Tensor x = random_tensor({2, 3, 4, 5}, at::kFloat, 19);
+    for (const bool with_input : {false, true}) {
+        const auto layers = with_input ? ct::describe_layers(net, x, "out") : ct::describe_layers(net);
+        ASSERT_EQ(layers.size(), 4u);
+        EXPECT_EQ(layers[0].name, "body");
+        EXPECT_EQ(layers[0].type, "Scale");
+        EXPECT_EQ(layers[0].problem, "");
+        EXPECT_EQ(layers[0].shape, (with_input ? std::vector<std::int64_t>{2, 3, 4, 5} : std::vector<std::int64_t>{}));
+        EXPECT_EQ(layers[1].name, "twice");
+        EXPECT_NE(layers[1].problem.find("layer 'twice' is called 2 times in forward"), std::string::npos) << layers[1].problem;
+        EXPECT_TRUE(layers[1].shape.empty());
+        EXPECT_NE(layers[2].problem.find("layer 'unused': forward never uses module 'unused'"), std::string::npos)
+            << layers[2].problem;
+        EXPECT_EQ(layers[3].name, "skipped");
+        EXPECT_EQ(layers[3].problem, with_input ? "not reached by forward on this input" : "");
+        EXPECT_TRUE(layers[3].shape.empty());
+    }
+    // The forward's several outputs need a name, as everywhere else.
+    CAMKIT_EXPECT_ERROR_HAS(ct::describe_layers(net, x), "model: forward returns a dict (keys: out)");
+}
+
 // A probability target through a TorchScript layer equals the same target through a tap.
 TEST(TorchCapture, ScriptedLayerWithProbabilityTarget) {
     torch::jit::Module m = torch::jit::load(data("classifier.pt"));

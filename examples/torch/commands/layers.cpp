@@ -7,8 +7,9 @@
 #include <camkit/torch/exported.hpp>  // --model M.pt2 (LibTorch 2.6+)
 #endif
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
-
 #include <iostream>
 #include <string>
 #include <vector>
@@ -25,23 +26,69 @@ void print_package_layer(const std::string& model) {
 #endif
 }
 
+/// --input-shape N,C,*S: 3 to 5 extents ≥ 1, at most camkit_cli::max_values values in all.
+std::vector<std::int64_t> parse_input_shape(const std::string& v) {
+    std::vector<std::int64_t> shape;
+    std::size_t values = 1;
+    for (const std::string_view part : camkit_cli::split(v, ',')) {
+        shape.push_back(camkit_cli::parse_count(part, "--input-shape extents", 1));
+        values = static_cast<std::size_t>(shape.back()) > camkit_cli::max_values ? camkit_cli::max_values + 1
+                                                                                 : values * static_cast<std::size_t>(shape.back());
+        if (values > camkit_cli::max_values) camkit_cli::fail("--input-shape " + v + " is too large (at most 2^28 values)");
+    }
+    if (shape.size() < 3 || shape.size() > 5)
+        camkit_cli::fail("--input-shape must be N,C,L, N,C,H,W or N,C,D,H,W, got '" + v + "'");
+    return shape;
+}
+
+/// The table of --input-shape: each layer's name, type and output shape (or why it cannot be explained).
+void print_table(const std::vector<camkit::torch::layer_info>& layers) {
+    std::size_t name_width = 5, type_width = 4;
+    for (const auto& l : layers) name_width = std::max(name_width, l.name.size()), type_width = std::max(type_width, l.type.size());
+    const auto pad = [](const std::string& s, std::size_t w) { return s + std::string(w - s.size() + 2, ' '); };
+    std::cout << pad("layer", name_width) << pad("type", type_width) << "output\n";
+    for (const auto& l : layers) {
+        std::cout << pad(l.name, name_width) << pad(l.type, type_width);
+        if (l.problem.empty()) std::cout << camkit::to_string(camkit::shape_t(l.shape.begin(), l.shape.end())) << "\n";
+        else std::cout << "- (" << l.problem << ")\n";
+    }
+}
+
 int run_layers(const std::vector<std::string>& args) {
-    std::string model;
-    camkit_cli::option_parser("camkit-torch layers").value("--model", model).parse(args);
+    std::string model, input_shape, model_output;
+    camkit_cli::option_parser("camkit-torch layers")
+        .value("--model", model)
+        .value("--input-shape", input_shape)
+        .value("--model-output", model_output)
+        .parse(args);
     if (model.empty()) camkit_cli::fail("--model is required");
+    if (!model_output.empty() && input_shape.empty())
+        camkit_cli::fail("--model-output goes with --input-shape (the forward that measures the layers' outputs)");
+    const std::vector<std::int64_t> shape = input_shape.empty() ? std::vector<std::int64_t>{} : parse_input_shape(input_shape);
     if (std::filesystem::path(model).extension() == ".pt2") {
+        if (!shape.empty()) camkit_cli::fail("--input-shape goes with a TorchScript model; a .pt2 package records its shapes");
         print_package_layer(model);
         return 0;
     }
-    const torch::jit::Module m = camkit_torch_tool::load_model(model);
-    for (const std::string& name : camkit::torch::layer_names(m)) std::cout << name << "\n";
+    torch::jit::Module m = camkit_torch_tool::load_model(model);
+    if (shape.empty()) {
+        for (const std::string& name : camkit::torch::layer_names(m)) std::cout << name << "\n";
+        return 0;
+    }
+    m.eval();
+    print_table(camkit::torch::describe_layers(m, at::zeros(shape), model_output));
     return 0;
 }
 
 const camkit_cli::registration layers{{"layers", "lists the dotted names of a model's layers",
-                                       "usage: camkit-torch layers --model M.pt|M.pt2\n\n"
+                                       "usage: camkit-torch layers --model M.pt|M.pt2 [--input-shape N,C,H,W [--model-output K]]\n\n"
                                        "Lists the names --layer accepts, one per line (for a .pt2\n"
-                                       "package of tools/export_cam.py: the one layer it records).\n",
+                                       "package of tools/export_cam.py: the one layer it records).\n"
+                                       "With --input-shape (N,C,L, N,C,H,W or N,C,D,H,W): a table of every layer's\n"
+                                       "type and output shape in one forward of zeros of that shape, to choose a\n"
+                                       "layer by resolution and depth; a layer camkit cannot record, or that the\n"
+                                       "forward does not reach, says why. --model-output: the output of a forward\n"
+                                       "that returns a dict or a tuple (as for explain).\n",
                                        run_layers}};
 
 }  // namespace

@@ -399,6 +399,49 @@ private:
     ::torch::jit::Module module_;
 };
 
+/// One layer of a TorchScript module, as describe_layers reports it.
+struct layer_info {
+    std::string name;                 ///< the dotted path (what --layer and scripted_layer take)
+    std::string type;                 ///< the module's class name: Conv2d, Sequential, BasicBlock, ...
+    std::vector<std::int64_t> shape;  ///< its output's shape in a forward of the input given; empty without one
+    std::string problem;              ///< why it cannot be explained (not recordable, not reached); empty if it can
+};
+
+/// Every layer of `module` in layer_names' order with its type and, when an `input` is given,
+/// the shape of its output in ONE forward of that input (all recordable layers at once; `model_output`
+/// as scripted_layer's), so a user can choose a layer by resolution and depth. A layer scripted_layer
+/// cannot record, or that the forward does not reach, says why in `problem`.
+inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& module, const at::Tensor& input = {},
+                                               const std::string& model_output = {}) {
+    std::vector<layer_info> out;
+    std::vector<std::string> recordable;
+    std::vector<std::size_t> where;
+    for (const auto& m : module.named_modules()) {
+        if (m.name.empty()) continue;
+        layer_info info{m.name, {}, {}, {}};
+        if (const auto t = m.value.type(); t && t->name()) info.type = t->name()->name();
+        try {
+            scripted_layer probe(module, m.name);  // the checks of the graph edit, on a clone
+            recordable.push_back(m.name);
+            where.push_back(out.size());
+        } catch (const camkit::error& e) {
+            const std::string text = e.what();
+            info.problem = text.rfind("camkit: ", 0) == 0 ? text.substr(8) : text;
+        }
+        out.push_back(std::move(info));
+    }
+    if (!input.defined() || recordable.empty()) return out;
+    scripted_layers layers(module, recordable, model_output);
+    at::NoGradGuard no_grad;
+    const auto pass = layers.forward(input);
+    for (std::size_t i = 0; i < recordable.size(); ++i) {
+        layer_info& info = out[where[i]];
+        if (pass.activations[i].defined()) info.shape = pass.activations[i].sizes().vec();
+        else info.problem = "not reached by forward on this input";
+    }
+    return out;
+}
+
 /// Wraps a TorchScript module's `forward` as a forward_function (the module must outlive it);
 /// `model_output` as scripted_layer's (a dict's key or a tuple's index when forward returns several).
 inline auto forward_of(::torch::jit::Module& module, std::string model_output = {}) {
