@@ -1,13 +1,15 @@
 #pragma once
 // What `camkit-torch explain` and `camkit-torch analyze` share: the method names they accept,
-// reading inputs (.npy or image) with their size checked first, and the region targets
-// (largest-component, smallest-component, component-at, point) built from a model output.
+// reading inputs (.npy or image) with their size checked first, how an image becomes a model input
+// (--gray, --resize, --mean/--std), and the region targets (largest-component, smallest-component,
+// component-at, point) built from a model output.
 #include "../common/cli_support.hpp"
 
 #include <camkit/io/image.hpp>
 #include <camkit/io/npy.hpp>
 #include <camkit/methods/registry.hpp>
 #include <camkit/regions/components.hpp>
+#include <camkit/resize.hpp>
 #include <camkit/targets/masks.hpp>
 #include <camkit/targets/target.hpp>
 #include <camkit/tensor.hpp>
@@ -15,6 +17,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
+#include <exception>
 #include <filesystem>
 #include <limits>
 #include <string>
@@ -62,6 +66,79 @@ inline camkit::tensor<float> read_floats(const std::string& path, const std::str
     }
     return camkit::tensor<float>(x.shape, std::vector<float>(x.values.begin(), x.values.end()));
 }
+
+/// A comma-separated list of finite numbers (--mean, --std); anything else fails naming `name`.
+inline std::vector<double> parse_numbers(const std::string& v, const std::string& name) {
+    std::vector<double> out;
+    for (const std::string_view part : camkit_cli::split(v, ',')) {
+        const std::string text(part);
+        std::size_t used = 0;
+        double x = std::nan("");
+        try {
+            x = std::stod(text, &used);
+        } catch (const std::exception&) {
+            used = 0;
+        }
+        if (text.empty() || used != text.size() || !std::isfinite(x))
+            camkit_cli::fail(name + " must be numbers separated by commas, got '" + v + "'");
+        out.push_back(x);
+    }
+    return out;
+}
+
+/// --mean and --std: given together, no zero std.
+inline void check_mean_std(const std::vector<double>& mean, const std::vector<double>& std) {
+    if (mean.empty() != std.empty()) camkit_cli::fail("--mean and --std go together");
+    for (double s : std)
+        if (s == 0) camkit_cli::fail("--std must not hold 0");
+}
+
+/// --mean and --std (when given) hold one value per input channel.
+inline void check_mean_std_count(const std::vector<double>& mean, const std::vector<double>& std, std::size_t channels) {
+    if (!mean.empty() && (mean.size() != channels || std.size() != channels))
+        camkit_cli::fail("--mean and --std need " + std::to_string(channels) + " values (one per input channel), got " +
+                         std::to_string(mean.size()) + " and " + std::to_string(std.size()));
+}
+
+/// x [C, *S] ← (x − mean[c]) / std[c] per channel c; nothing without a mean.
+inline void normalize_channels(camkit::tensor<float>& x, const std::vector<double>& mean, const std::vector<double>& std) {
+    if (mean.empty()) return;
+    const std::size_t per = x.size() / x.shape[0];
+    for (std::size_t c = 0; c < x.shape[0]; ++c)
+        for (std::size_t p = 0; p < per; ++p) x[c * per + p] = static_cast<float>((x[c * per + p] - mean[c]) / std[c]);
+}
+
+/// How an image becomes a model input (--gray, --resize, --mean/--std of explain and analyze).
+struct image_prep {
+    bool gray = false;              ///< one luminance channel (0.299 R + 0.587 G + 0.114 B) instead of RGB
+    camkit::shape_t resize;         ///< H, W for the model (bilinear, half-pixel centres); empty: as it is
+    std::vector<double> mean, std;  ///< per channel: (x − mean) / std; empty: none
+
+    /// Input channels the model gets.
+    std::size_t channels() const { return gray ? 1 : 3; }
+
+    /// The option errors that need no image.
+    void check() const {
+        check_mean_std(mean, std);
+        check_mean_std_count(mean, std, channels());
+        if (!resize.empty() && resize.size() != 2) camkit_cli::fail("--resize must be HxW, got " + camkit::to_string(resize));
+    }
+
+    /// `im` as [C, H', W'] floats: RGB (or luminance) in [0, 1], resized, normalized.
+    camkit::tensor<float> operator()(const camkit::rgb_image& im) const {
+        const std::size_t h = im.height, w = im.width, C = channels();
+        camkit::tensor<float> x({C, h, w});
+        for (std::size_t p = 0; p < h * w; ++p) {
+            const std::uint8_t* px = im.pixels.data() + 3 * p;
+            if (C == 1) x[p] = static_cast<float>((0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]) / 255.0);
+            else
+                for (std::size_t c = 0; c < 3; ++c) x[c * h * w + p] = static_cast<float>(px[c] / 255.0);
+        }
+        if (!resize.empty()) x = camkit::resize(x, resize);
+        normalize_channels(x, mean, std);
+        return x;
+    }
+};
 
 /// True for the targets that pick one connected part of a class's predicted region.
 inline bool is_region_target(const std::string& kind) {

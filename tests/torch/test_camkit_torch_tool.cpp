@@ -297,6 +297,75 @@ TEST_F(CamkitTorchTool, ImageInputAndPngOutput) {
     EXPECT_EQ(img.width, 8u);
 }
 
+// An image input prepared as --resize, --mean/--std and --gray say gives the maps of the .npy input
+// prepared that way by hand (the maps at the image's own size, as --size would give them).
+TEST_F(CamkitTorchTool, ImageInputResizedNormalizedOrGray) {
+    const camkit::rgb_image img = camkit::io::read_image(data + "input.png");  // 8x8
+    const std::vector<double> mean{0.485, 0.456, 0.406}, sd{0.229, 0.224, 0.225};
+    camkit::tensor<float> rgb({3, 8, 8});
+    for (std::size_t p = 0; p < 64; ++p)
+        for (std::size_t c = 0; c < 3; ++c) rgb[c * 64 + p] = static_cast<float>(img.pixels[3 * p + c] / 255.0);
+    const auto normalized = [&](camkit::tensor<float> x) {
+        const std::size_t per = x.size() / 3;
+        for (std::size_t c = 0; c < 3; ++c)
+            for (std::size_t p = 0; p < per; ++p) x[c * per + p] = static_cast<float>((x[c * per + p] - mean[c]) / sd[c]);
+        camkit::shape_t batch{1};
+        batch.insert(batch.end(), x.shape.begin(), x.shape.end());
+        return camkit::tensor<float>(batch, x.values);
+    };
+    const std::vector<std::string> norm{"--mean", "0.485,0.456,0.406", "--std", "0.229,0.224,0.225"};
+    const auto png = [&](std::vector<std::string> extra) {
+        std::vector<std::string> a{"explain", "--model", data + "classifier.pt", "--layer", "features.2", "--input",
+                                   data + "input.png", "--class", "1", "--out", path("map.npy")};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return explain(a);
+    };
+    const auto npy = [&](const camkit::tensor<float>& x, std::vector<std::string> extra) {
+        camkit::io::write_npy(path("x.npy"), x);
+        std::vector<std::string> a{"explain", "--model", data + "classifier.pt", "--layer", "features.2", "--input",
+                                   path("x.npy"), "--class", "1", "--out", path("map.npy")};
+        a.insert(a.end(), extra.begin(), extra.end());
+        const auto m = camkit_test::tool_fixture::run(a);
+        EXPECT_EQ(m.status, 0) << m.err;
+        fs::remove(path("x.npy"));
+        return camkit::io::read_npy<float>(path("map.npy"));
+    };
+    const auto plain = png({});
+    const auto want = npy(normalized(rgb), {});
+    expect_maps_near(png(norm), want, "--mean/--std", 1e-6);
+    // The normalization changes the maps (the test would not see it missing otherwise).
+    double diff = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) diff = std::max(diff, std::abs(double(want[i]) - plain[i]));
+    EXPECT_GT(diff, 1e-3);
+    // --resize 12x10: the model sees the resized image; the maps are at the image's 8x8.
+    auto with = norm;
+    with.insert(with.end(), {"--resize", "12x10"});
+    const auto resized = png(with);
+    ASSERT_EQ(resized.shape, (camkit::shape_t{1, 8, 8}));
+    expect_maps_near(resized, npy(normalized(camkit::resize(rgb, {12, 10})), {"--size", "8x8"}), "--resize", 1e-6);
+
+    // --gray: one luminance channel, for the one-channel segmenter (a 6x6 image).
+    camkit::rgb_image six(6, 6);
+    camkit::tensor<float> lum({1, 1, 6, 6});
+    for (std::size_t p = 0; p < 36; ++p) {
+        const auto r = static_cast<std::uint8_t>(40 * (p % 6)), g = static_cast<std::uint8_t>(7 * p),
+                   b = static_cast<std::uint8_t>(255 - 5 * p);
+        six.pixels[3 * p] = r, six.pixels[3 * p + 1] = g, six.pixels[3 * p + 2] = b;
+        lum[p] = static_cast<float>((0.299 * r + 0.587 * g + 0.114 * b) / 255.0);
+    }
+    camkit::io::write_png(path("six.png"), six);
+    camkit::io::write_npy(path("lum.npy"), lum);
+    const auto seg_map = [&](const std::string& input, std::vector<std::string> extra) {
+        std::vector<std::string> a{"explain", "--model", data + "segmenter.pt", "--layer", "enc.0", "--class", "1", "--target",
+                                   "whole-image", "--out", path("map.npy"), "--input", input};
+        a.insert(a.end(), extra.begin(), extra.end());
+        const auto r = camkit_test::tool_fixture::run(a);
+        EXPECT_EQ(r.status, 0) << r.err;
+        return camkit::io::read_npy<float>(path("map.npy"));
+    };
+    expect_maps_near(seg_map(path("six.png"), {"--gray"}), seg_map(path("lum.npy"), {}), "--gray", 1e-6);
+}
+
 TEST_F(CamkitTorchTool, SegmentationTargets) {
     expect_maps_near(explain(seg({"--class", "1", "--mask", data + "mask.npy"})), "expected_seg_masksum_class1.npy");
     // The mean over the mask differs from the sum by a constant factor: equal after min-max.
@@ -445,6 +514,22 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input(clf({"--class", "0", "--batch-size", "0"}), "--batch-size must be an integer >= 1, got '0'");
     expect_bad_input(clf({"--class", "0", "--size", "0"}), "--size must be L, HxW or DxHxW");
     expect_bad_input(clf({"--class", "0", "--size", "4"}), "--size has 1 extents but the input [2, 3, 8, 8] has 2 spatial axes");
+    expect_bad_input(clf({"--class", "0", "--resize", "4x4"}),
+                     "--gray, --resize, --mean and --std apply to an image --input; a .npy input is used as it is");
+    const auto image = [&](std::vector<std::string> extra) {
+        std::vector<std::string> a{"explain", "--model", data + "classifier.pt", "--layer", "features.2", "--input",
+                                   data + "input.png", "--class", "0", "--out", path("m.npy")};
+        a.insert(a.end(), extra.begin(), extra.end());
+        return a;
+    };
+    expect_bad_input(image({"--mean", "0.5,0.5,0.5"}), "--mean and --std go together");
+    expect_bad_input(image({"--mean", "0.5,0.5", "--std", "1,1"}), "--mean and --std need 3 values (one per input channel), got 2 and 2");
+    expect_bad_input(image({"--gray", "--mean", "0.5,0.5,0.5", "--std", "1,1,1"}), "--mean and --std need 1 values");
+    expect_bad_input(image({"--mean", "0.5,x,0.5", "--std", "1,1,1"}), "--mean must be numbers separated by commas, got '0.5,x,0.5'");
+    expect_bad_input(image({"--mean", "0,0,0", "--std", "1,0,1"}), "--std must not hold 0");
+    expect_bad_input(image({"--resize", "4"}), "--resize must be HxW, got [4]");
+    expect_bad_input(image({"--resize", "60000x60000"}), "the input resized to [60000, 60000] is too large");
+    expect_bad_input(image({"--gray"}), "the model failed on this input: ");
     expect_bad_input(clf({"--class", "0", "--size", "65536x65536"}), "the maps [65536, 65536] of 2 samples is too large");
     // Against the model output.
     expect_bad_input(clf({"--class", "3"}), "--class 3 is out of range: the model output [2, 3] has 3 classes (0 to 2)");

@@ -105,17 +105,6 @@ struct analyze_args {
     std::int64_t batch_size = 16;
 };
 
-/// A comma-separated list of numbers.
-std::vector<double> parse_numbers(const std::string& v, const std::string& name) {
-    std::vector<double> out;
-    for (const std::string_view part : camkit_cli::split(v, ',')) {
-        const auto x = camkit_analyze::parse_number(std::string(part));
-        if (!x || !std::isfinite(*x)) fail(name + " must be numbers separated by commas, got '" + v + "'");
-        out.push_back(*x);
-    }
-    return out;
-}
-
 /// The target kind of --target without its ":C" part, and C when given.
 std::pair<std::string, std::optional<std::size_t>> split_target(const std::string& t) {
     const auto colon = t.find(':');
@@ -141,8 +130,8 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         .value("--model-output", a.model_output)
         .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
         .value("--resize", [&](const std::string& v) { a.resize = camkit_cli::parse_size(v); })
-        .value("--mean", [&](const std::string& v) { a.mean = parse_numbers(v, "--mean"); })
-        .value("--std", [&](const std::string& v) { a.std = parse_numbers(v, "--std"); })
+        .value("--mean", [&](const std::string& v) { a.mean = camkit_torch_tool::parse_numbers(v, "--mean"); })
+        .value("--std", [&](const std::string& v) { a.std = camkit_torch_tool::parse_numbers(v, "--std"); })
         .value("--limit", [&](const std::string& v) { a.limit = static_cast<std::size_t>(camkit_cli::parse_count(v, "--limit", 1)); })
         .value("--top-k", [&](const std::string& v) { a.top_k = static_cast<std::size_t>(camkit_cli::parse_count(v, "--top-k", 1)); })
         .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
@@ -189,9 +178,7 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     if (!a.inputs.empty() && (a.gray || a.rgb || !a.resize.empty()))
         fail("--gray, --rgb and --resize apply to --images; --inputs is used as it is");
     if (!a.resize.empty() && a.resize.size() != 2) fail("--resize must be HxW, got " + camkit::to_string(a.resize));
-    if (a.mean.empty() != a.std.empty()) fail("--mean and --std go together");
-    for (double s : a.std)
-        if (s == 0) fail("--std must not hold 0");
+    camkit_torch_tool::check_mean_std(a.mean, a.std);
     if (a.refine && a.layers.size() < 2) fail("--refine needs two layers or more (the first is the high-resolution one)");
     if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
     return a;
@@ -301,13 +288,7 @@ public:
 private:
     fs::path mask_path(const fs::path& image) const { return fs::path(a_.masks) / (image.stem().string() + ".png"); }
 
-    void normalize(camkit::tensor<float>& x) const {  // x [C, *S] in place
-        if (a_.mean.empty()) return;
-        const std::size_t per = x.size() / x.shape[0];
-        for (std::size_t c = 0; c < x.shape[0]; ++c)
-            for (std::size_t p = 0; p < per; ++p)
-                x[c * per + p] = static_cast<float>((x[c * per + p] - a_.mean[c]) / a_.std[c]);
-    }
+    camkit_torch_tool::image_prep prep() const { return {a_.gray, a_.resize, a_.mean, a_.std}; }
 
     static at::Tensor batch_of(const camkit::tensor<float>& x) {  // [C, *S] -> [1, C, *S]
         std::vector<std::int64_t> sizes{1};
@@ -322,18 +303,9 @@ private:
         camkit_torch_tool::check_declared_size(path, "image", 3);
         sample s;
         s.picture = camkit::io::read_image(path);
-        const std::size_t h = s.picture.height, w = s.picture.width, C = channels();
+        const std::size_t h = s.picture.height, w = s.picture.width;
         s.size = {h, w};
-        camkit::tensor<float> x({C, h, w});
-        for (std::size_t p = 0; p < h * w; ++p) {
-            const std::uint8_t* px = s.picture.pixels.data() + 3 * p;
-            if (C == 1) x[p] = static_cast<float>((0.299 * px[0] + 0.587 * px[1] + 0.114 * px[2]) / 255.0);
-            else
-                for (std::size_t c = 0; c < 3; ++c) x[c * h * w + p] = static_cast<float>(px[c] / 255.0);
-        }
-        if (!a_.resize.empty()) x = camkit::resize(x, a_.resize);
-        normalize(x);
-        s.input = batch_of(x);
+        s.input = batch_of(prep()(s.picture));
         if (!a_.masks.empty()) {
             const std::string mpath = mask_path(files_[i]).string();
             const camkit::io::image_info info = camkit::io::read_image_info(mpath);
@@ -380,7 +352,7 @@ private:
             for (std::size_t k = 0; k < 3; ++k)
                 s.picture.pixels[3 * p + k] =
                     static_cast<std::uint8_t>(255.0f * (show[3 * (skip + (line ? p % ww : p)) + k] - a) / span + 0.5f);
-        normalize(x);
+        camkit_torch_tool::normalize_channels(x, a_.mean, a_.std);
         s.input = batch_of(x);
         if (!truth_.values.empty()) {
             camkit::tensor<float> g(s.size);
@@ -678,9 +650,7 @@ int run_analyze(const std::vector<std::string>& args) {
     // normalization, the output folder.
     camkit::io::regular_file_size(a.model, UINT64_MAX);
     const data_set data(a);
-    if (!a.mean.empty() && (a.mean.size() != data.channels() || a.std.size() != data.channels()))
-        fail("--mean and --std need " + std::to_string(data.channels()) + " values (one per input channel), got " +
-             std::to_string(a.mean.size()) + " and " + std::to_string(a.std.size()));
+    camkit_torch_tool::check_mean_std_count(a.mean, a.std, data.channels());
     if (a.refine && data.spatial_rank() != 2) fail("--refine needs 2-D inputs");
     if (a.device == "cuda" && !torch::cuda::is_available()) fail("--device cuda: this LibTorch build or machine has no CUDA device");
     const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);

@@ -41,6 +41,7 @@ constexpr const char* help =
     "           [--target softmax --class C [--mask M]] [--method cam --head PARAM [--class C]]\n"
     "           [--mask MASK.npy|MASK.png] [--size HxW] [--renormalize] [--device cpu|cuda]\n"
     "           [--batch-size B] [--png OUT.png] [--model-output KEY|INDEX]\n"
+    "           [--resize HxW] [--mean a,b,c --std a,b,c] [--gray]   (image inputs)\n"
     "\n"
     "  --model M.pt      a TorchScript file; it is put in eval mode; or M.pt2, a package of\n"
     "                    tools/export_cam.py (AOTInductor, LibTorch 2.6+: docs/exported.md), which\n"
@@ -48,7 +49,12 @@ constexpr const char* help =
     "  --layer NAME      dotted path of the layer to explain ('camkit-torch layers' lists them);\n"
     "                    optional for a .pt2 (it must then name the recorded layer)\n"
     "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
-    "                    read as [1, 3, H, W] RGB in [0, 1] (no mean/std normalization: use .npy for that)\n"
+    "                    read as [1, 3, H, W] RGB in [0, 1], then as --gray, --resize, --mean/--std say\n"
+    "  --resize HxW      an image is resized (bilinear) to HxW for the model; the maps stay at the image's\n"
+    "                    size (unless --size)\n"
+    "  --mean, --std     per-channel normalization of an image in [0, 1]: (x - mean) / std, e.g. ImageNet's\n"
+    "                    --mean 0.485,0.456,0.406 --std 0.229,0.224,0.225\n"
+    "  --gray            an image as one luminance channel [1, 1, H, W] instead of RGB\n"
     "  --out MAP.npy     the finished maps, float32 [N, *size]\n"
     "  --method NAME     one of 'camkit-torch methods' (default gradcam); scorecam is gradient-free;\n"
     "                    cam is CAM (Zhou et al.) from a global-average-pooling + linear head: the maps\n"
@@ -97,6 +103,7 @@ struct explain_args {
     std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu", head, model_output;
     std::optional<std::int64_t> cls;
     camkit::shape_t at;  ///< --at as given: Y, X[, Z]
+    camkit_torch_tool::image_prep prep;  ///< --gray, --resize, --mean, --std (image inputs)
     std::int64_t batch_size = 16;
     camkit::options opt;
 };
@@ -122,6 +129,10 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
         .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
         .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
+        .value("--resize", [&](const std::string& v) { a.prep.resize = camkit_cli::parse_size(v); })
+        .value("--mean", [&](const std::string& v) { a.prep.mean = camkit_torch_tool::parse_numbers(v, "--mean"); })
+        .value("--std", [&](const std::string& v) { a.prep.std = camkit_torch_tool::parse_numbers(v, "--std"); })
+        .flag("--gray", a.prep.gray)
         .flag("--renormalize", a.opt.renormalize)
         .parse(args);
     if (a.model.empty()) fail("--model is required");
@@ -131,6 +142,9 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
              "(export_cam.py --model-output)");
     if (a.input.empty()) fail("--input is required");
     if (a.out.empty()) fail("--out is required");
+    if (!is_image_path(a.input) && (a.prep.gray || !a.prep.resize.empty() || !a.prep.mean.empty() || !a.prep.std.empty()))
+        fail("--gray, --resize, --mean and --std apply to an image --input; a .npy input is used as it is");
+    a.prep.check();
     if (!known_method(a.method))
         fail("unknown method '" + a.method + "' (choose one of: " + camkit::method_names_joined() + " scorecam cam)");
     if (a.method == "cam") {
@@ -163,14 +177,14 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
     return a;
 }
 
-/// The model input [N, C, *S]: a .npy as is, or an image as [1, 3, H, W] in [0, 1].
-at::Tensor load_input(const std::string& path, std::optional<camkit::rgb_image>& image) {
+/// The model input [N, C, *S]: a .npy as is, or an image as [1, C, H, W] as `prep` makes it.
+at::Tensor load_input(const std::string& path, const camkit_torch_tool::image_prep& prep, std::optional<camkit::rgb_image>& image) {
     if (is_image_path(path)) {
         image = camkit::io::read_image(path);
-        const auto h = static_cast<std::int64_t>(image->height), w = static_cast<std::int64_t>(image->width);
-        at::Tensor bytes = at::empty({h, w, 3}, at::kByte);
-        std::copy(image->pixels.begin(), image->pixels.end(), bytes.data_ptr<std::uint8_t>());
-        return bytes.permute({2, 0, 1}).unsqueeze(0).to(at::kFloat).div(255.0).contiguous();
+        const camkit::tensor<float> x = prep(*image);
+        at::Tensor t = at::empty(camkit::torch::sizes_of(camkit::shape_t{1, x.shape[0], x.shape[1], x.shape[2]}), at::kFloat);
+        std::copy(x.values.begin(), x.values.end(), t.data_ptr<float>());
+        return t;
     }
     const camkit::tensor<float> x = read_floats(path, "input");
     if (x.rank() < 3 || x.rank() > 5)
@@ -415,6 +429,9 @@ int run_explain(const std::vector<std::string>& args) {
     const auto png_file = files.optional_output("--png", a.png);
     const camkit::shape_t declared = check_declared_size(a.input, "--input", 3);
     if (!a.mask.empty()) check_declared_size(a.mask, "--mask", 1);
+    if (!a.prep.resize.empty())
+        camkit_cli::check_values(camkit_cli::value_count(a.prep.channels(), a.prep.resize),
+                                 "the input resized to " + camkit::to_string(a.prep.resize));
     if (declared.size() >= 3) {
         const camkit::shape_t spatial(declared.begin() + 2, declared.end());
         if (!a.opt.size.empty() && a.opt.size.size() != spatial.size())
@@ -431,8 +448,10 @@ int run_explain(const std::vector<std::string>& args) {
     std::optional<torch::jit::Module> model;
     if (!is_package_path(a.model)) model = camkit_torch_tool::load_model(a.model);
     std::optional<camkit::rgb_image> image;
-    const at::Tensor input = load_input(a.input, image);
-    camkit::shape_t size(input.sizes().begin() + 2, input.sizes().end());
+    const at::Tensor input = load_input(a.input, a.prep, image);
+    // The maps are at the input's size: an image's own size, also when --resize feeds the model another.
+    camkit::shape_t size = image ? camkit::shape_t{image->height, image->width}
+                                 : camkit::shape_t(input.sizes().begin() + 2, input.sizes().end());
     if (!a.opt.size.empty()) size = a.opt.size;
 
     camkit::tensor<float> map;
