@@ -102,14 +102,18 @@ camkit::tensor<float> to_camkit(const at::Tensor& t) {
 }
 
 /// A module whose forward is `forward_source`, with a submodule `body` (forward `body_source`,
-/// one parameter `w` of `weight`) to explain, saved as TorchScript at `path`.
+/// one parameter `w` of `weight`) to explain, saved as TorchScript at `path`; with `later`, a
+/// second such submodule named `later`.
 void save_model(const std::string& path, const std::string& forward_source, const std::string& body_source,
-                const at::Tensor& weight) {
-    torch::jit::Module body("Body");
-    body.register_parameter("w", weight, false);
-    body.define(body_source);
+                const at::Tensor& weight, bool later = false) {
     torch::jit::Module m("Net");
-    m.register_module("body", body);
+    for (const char* name : {"body", "later"}) {
+        if (std::string(name) == "later" && !later) continue;
+        torch::jit::Module body("Body");
+        body.register_parameter("w", weight, false);
+        body.define(body_source);
+        m.register_module(name, body);
+    }
     m.define(forward_source);
     m.save(path);
 }
@@ -158,6 +162,19 @@ TEST_F(CamkitTorchTool, LayersListsDottedNames) {
               "features.2  Conv2d             [2, 5, 4, 4]\n"
               "pool        AdaptiveAvgPool2d  [2, 5, 1, 1]\n"
               "fc          Linear             [2, 3]\n");
+    // A layer called twice and one the forward skips say why, without repeating their names.
+    const std::string two = path("two") + "/";
+    fs::create_directories(two);
+    save_model(two + "twice.pt",
+               "def forward(self, x):\n    y = self.body.forward(self.body.forward(x))\n"
+               "    if bool(y.sum() > 1e9):\n        y = self.later.forward(y)\n    return y.sum(dim=[2, 3])\n",
+               "def forward(self, x):\n    return x * self.w\n", at::ones({1}), true);
+    const auto w = run({"layers", "--model", two + "twice.pt", "--input-shape", "1,2,3,3"});
+    EXPECT_EQ(w.status, 0) << w.err;
+    EXPECT_EQ(w.out,
+              "layer  type  output\n"
+              "body   Body  - (is called 2 times in forward; camkit records one call (use the features/head fallback))\n"
+              "later  Body  - (not reached by forward on this input)\n");
 }
 
 TEST_F(CamkitTorchTool, GradCamOfAClassAtANestedLayer) {

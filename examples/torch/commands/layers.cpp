@@ -49,8 +49,15 @@ void print_table(const std::vector<camkit::torch::layer_info>& layers) {
     std::cout << pad("layer", name_width) << pad("type", type_width) << "output\n";
     for (const auto& l : layers) {
         std::cout << pad(l.name, name_width) << pad(l.type, type_width);
-        if (l.problem.empty()) std::cout << camkit::to_string(camkit::shape_t(l.shape.begin(), l.shape.end())) << "\n";
-        else std::cout << "- (" << l.problem << ")\n";
+        if (l.problem.empty()) {
+            std::cout << camkit::to_string(camkit::shape_t(l.shape.begin(), l.shape.end())) << "\n";
+            continue;
+        }
+        // The row names the layer already: "layer 'x' is called 2 times" reads "is called 2 times".
+        std::string why = l.problem;
+        const std::string named = "layer '" + l.name + "'";
+        if (why.rfind(named, 0) == 0) why = why.substr(why.compare(named.size(), 2, ": ") == 0 ? named.size() + 2 : named.size() + 1);
+        std::cout << "- (" << why << ")\n";
     }
 }
 

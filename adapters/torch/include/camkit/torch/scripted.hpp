@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <span>
 #include <string>
@@ -424,7 +425,7 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
             scripted_layer probe(module, m.name);  // the checks of the graph edit, on a clone
             recordable.push_back(m.name);
             where.push_back(out.size());
-        } catch (const camkit::error& e) {
+        } catch (const std::exception& e) {  // camkit's reasons, or LibTorch's for a graph it cannot clone
             const std::string text = e.what();
             info.problem = text.rfind("camkit: ", 0) == 0 ? text.substr(8) : text;
         }
