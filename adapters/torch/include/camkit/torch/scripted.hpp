@@ -187,19 +187,17 @@ inline void inline_calls_on(::torch::jit::Graph& g, const std::unordered_set<::t
     }
 }
 
-/// Edits `module`'s forward graph (its type must be its own: a clone) so the output of the named
-/// layer's forward call is also stored in attribute `attribute`, and the rest of the graph reads a
-/// clone of it (in-place ops downstream cannot disturb the recorded tensor).
-inline void record_layer_output(::torch::jit::Module& module, const std::string& layer, const std::string& attribute) {
+/// The one forward call of the named layer in the forward graph `g` (the methods on the layer's
+/// path inlined into it: `g` must be a graph camkit may edit, the forward of a clone or a copy);
+/// throws camkit::error saying why the layer cannot be recorded.
+inline ::torch::jit::Node* layer_call(::torch::jit::Graph& g, const std::string& layer) {
     namespace jit = ::torch::jit;
-    std::shared_ptr<jit::Graph> g = module.get_method("forward").graph();
-    jit::Value* self = g->inputs().at(0);
-    std::unordered_set<jit::Value*> prefix{self};
+    std::unordered_set<jit::Value*> prefix{g.inputs().at(0)};
     std::string walked;
     for (const std::string& part : detail::split_path(layer)) {
-        detail::inline_calls_on(*g, prefix, layer);
+        detail::inline_calls_on(g, prefix, layer);
         std::unordered_set<jit::Value*> next;
-        for (jit::Node* n : detail::all_nodes(*g))
+        for (jit::Node* n : detail::all_nodes(g))
             if (n->kind() == c10::prim::GetAttr && prefix.count(n->input(0)) && n->s(c10::attr::name) == part)
                 next.insert(n->output());
         walked += (walked.empty() ? "" : ".") + part;
@@ -208,7 +206,7 @@ inline void record_layer_output(::torch::jit::Module& module, const std::string&
         prefix = std::move(next);
     }
     std::vector<jit::Node*> calls;
-    for (jit::Node* n : detail::all_nodes(*g))
+    for (jit::Node* n : detail::all_nodes(g))
         if (n->kind() == c10::prim::CallMethod && prefix.count(n->input(0)) && detail::is_forward(n->s(c10::attr::name)))
             calls.push_back(n);
     camkit::detail::require(!calls.empty(), "layer '" + layer + "': its forward is never called by the model's "
@@ -222,6 +220,17 @@ inline void record_layer_output(::torch::jit::Module& module, const std::string&
     camkit::detail::require(call->outputs().size() == 1 && call->output()->type()->isSubtypeOf(*c10::TensorType::get()),
                             "layer '" + layer + "' returns " + call->output()->type()->str() +
                                 ", camkit needs a layer whose forward returns one tensor");
+    return call;
+}
+
+/// Edits `module`'s forward graph (its type must be its own: a clone) so the output of the named
+/// layer's forward call is also stored in attribute `attribute`, and the rest of the graph reads a
+/// clone of it (in-place ops downstream cannot disturb the recorded tensor).
+inline void record_layer_output(::torch::jit::Module& module, const std::string& layer, const std::string& attribute) {
+    namespace jit = ::torch::jit;
+    std::shared_ptr<jit::Graph> g = module.get_method("forward").graph();
+    jit::Value* self = g->inputs().at(0);
+    jit::Node* call = layer_call(*g, layer);
     jit::Value* out = call->output();
     const auto uses = out->uses();  // the downstream users, before adding ours
     jit::WithInsertPoint guard(call->next());
@@ -422,7 +431,9 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
         layer_info info{m.name, {}, {}, {}};
         if (const auto t = m.value.type(); t && t->name()) info.type = t->name()->name();
         try {
-            scripted_layer probe(module, m.name);  // the checks of the graph edit, on a clone
+            // scripted_layer's checks on a copy of forward's graph (no module clone per layer).
+            const std::shared_ptr<::torch::jit::Graph> g = module.get_method("forward").graph()->copy();
+            detail::layer_call(*g, m.name);
             recordable.push_back(m.name);
             where.push_back(out.size());
         } catch (const std::exception& e) {  // camkit's reasons, or LibTorch's for a graph it cannot clone
