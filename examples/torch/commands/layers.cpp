@@ -56,7 +56,8 @@ void print_table(const std::vector<camkit::torch::layer_info>& layers) {
         // The row names the layer already: "layer 'x' is called 2 times" reads "is called 2 times".
         std::string why = l.problem;
         const std::string named = "layer '" + l.name + "'";
-        if (why.rfind(named, 0) == 0) why = why.substr(why.compare(named.size(), 2, ": ") == 0 ? named.size() + 2 : named.size() + 1);
+        if (why.rfind(named, 0) == 0 && why.size() > named.size() + 2)
+            why = why.substr(why.compare(named.size(), 2, ": ") == 0 ? named.size() + 2 : named.size() + 1);
         std::cout << "- (" << why << ")\n";
     }
 }
