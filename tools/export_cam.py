@@ -63,9 +63,10 @@ def pick_output(y, output):
             first = next(iter(y), "KEY")
             raise ValueError(f"the model returns a dict (keys: {keys}); choose the output to explain by its key "
                              f"(model_output='{first}'; export_cam.py --model-output {first})")
-        if str(output) not in [str(k) for k in y]:
+        by_name = {str(k): v for k, v in y.items()}
+        if str(output) not in by_name:
             raise ValueError(f"the model returns a dict without the key '{output}' (keys: {keys})")
-        chosen = next(v for k, v in y.items() if str(k) == str(output))
+        chosen = by_name[str(output)]
     elif isinstance(y, (tuple, list)):
         kind = "a tuple" if isinstance(y, tuple) else "a list"
         if output is None:

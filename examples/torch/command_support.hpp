@@ -121,6 +121,11 @@ struct image_prep {
     void check() const {
         check_mean_std(mean, std);
         check_mean_std_count(mean, std, channels());
+        check_resize(resize);
+    }
+
+    /// Fails unless `resize` is empty or H, W.
+    static void check_resize(const camkit::shape_t& resize) {
         if (!resize.empty() && resize.size() != 2) camkit_cli::fail("--resize must be HxW, got " + camkit::to_string(resize));
     }
 

@@ -503,7 +503,7 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "2,0,8,8"},
                      "--input-shape extents must be an integer >= 1, got '0'");
     expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "65536,65536,8,8"},
-                     "--input-shape 65536,65536,8,8 is too large (at most 2^28 values)");
+                     "--input-shape 65536,65536,8,8 is too large: 274877906944 values, at most 2^28");
     expect_bad_input({"layers", "--model", data + "classifier.pt", "--model-output", "out"},
                      "--model-output goes with --input-shape");
     expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "2,5,8,8"}, "the model failed on this input: ");

@@ -177,7 +177,7 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     if (a.gray && a.rgb) fail("--gray and --rgb exclude each other");
     if (!a.inputs.empty() && (a.gray || a.rgb || !a.resize.empty()))
         fail("--gray, --rgb and --resize apply to --images; --inputs is used as it is");
-    if (!a.resize.empty() && a.resize.size() != 2) fail("--resize must be HxW, got " + camkit::to_string(a.resize));
+    camkit_torch_tool::image_prep::check_resize(a.resize);
     camkit_torch_tool::check_mean_std(a.mean, a.std);
     if (a.refine && a.layers.size() < 2) fail("--refine needs two layers or more (the first is the high-resolution one)");
     if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
@@ -230,7 +230,7 @@ camkit::tensor<float> nearest(const camkit::tensor<float>& x, const camkit::shap
 /// The data set: image files or the samples of an .npy batch, each with an optional ground truth.
 class data_set {
 public:
-    explicit data_set(const analyze_args& a) : a_(a) {
+    explicit data_set(const analyze_args& a) : a_(a), prep_{a.gray, a.resize, a.mean, a.std} {
         if (!a.images.empty()) {
             if (!fs::is_directory(a.images)) fail("--images " + a.images + " is not a folder");
             if (!a.masks.empty() && !fs::is_directory(a.masks)) fail("--masks " + a.masks + " is not a folder");
@@ -288,8 +288,6 @@ public:
 private:
     fs::path mask_path(const fs::path& image) const { return fs::path(a_.masks) / (image.stem().string() + ".png"); }
 
-    camkit_torch_tool::image_prep prep() const { return {a_.gray, a_.resize, a_.mean, a_.std}; }
-
     static at::Tensor batch_of(const camkit::tensor<float>& x) {  // [C, *S] -> [1, C, *S]
         std::vector<std::int64_t> sizes{1};
         for (std::size_t e : x.shape) sizes.push_back(static_cast<std::int64_t>(e));
@@ -305,7 +303,7 @@ private:
         s.picture = camkit::io::read_image(path);
         const std::size_t h = s.picture.height, w = s.picture.width;
         s.size = {h, w};
-        s.input = batch_of(prep()(s.picture));
+        s.input = batch_of(prep_(s.picture));
         if (!a_.masks.empty()) {
             const std::string mpath = mask_path(files_[i]).string();
             const camkit::io::image_info info = camkit::io::read_image_info(mpath);
@@ -363,6 +361,7 @@ private:
     }
 
     const analyze_args& a_;
+    camkit_torch_tool::image_prep prep_;  ///< how --images become model inputs
     std::vector<fs::path> files_;
     camkit::tensor<float> batch_, truth_;
     std::size_t count_ = 0;

@@ -29,15 +29,14 @@ void print_package_layer(const std::string& model) {
 /// --input-shape N,C,*S: 3 to 5 extents ≥ 1, at most camkit_cli::max_values values in all.
 std::vector<std::int64_t> parse_input_shape(const std::string& v) {
     std::vector<std::int64_t> shape;
-    std::size_t values = 1;
+    camkit::shape_t extents;
     for (const std::string_view part : camkit_cli::split(v, ',')) {
         shape.push_back(camkit_cli::parse_count(part, "--input-shape extents", 1));
-        values = static_cast<std::size_t>(shape.back()) > camkit_cli::max_values ? camkit_cli::max_values + 1
-                                                                                 : values * static_cast<std::size_t>(shape.back());
-        if (values > camkit_cli::max_values) camkit_cli::fail("--input-shape " + v + " is too large (at most 2^28 values)");
+        extents.push_back(static_cast<std::size_t>(shape.back()));
     }
     if (shape.size() < 3 || shape.size() > 5)
         camkit_cli::fail("--input-shape must be N,C,L, N,C,H,W or N,C,D,H,W, got '" + v + "'");
+    camkit_cli::check_values(camkit_cli::value_count(1, extents), "--input-shape " + v);
     return shape;
 }
 
