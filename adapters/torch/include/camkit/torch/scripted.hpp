@@ -171,6 +171,8 @@ inline void inline_calls_on(::torch::jit::Graph& g, const std::unordered_set<::t
                             const std::string& layer) {
     for (bool again = true; again;) {
         again = false;
+        // Every call found in one sweep is inlined (inlining one replaces that node only); the
+        // inlined bodies' own calls are found by the next sweep.
         for (::torch::jit::Node* n : all_nodes(g)) {
             if (n->kind() != c10::prim::CallMethod || !modules.count(n->input(0))) continue;
             auto cls = n->input(0)->type()->cast<c10::ClassType>();
@@ -182,7 +184,6 @@ inline void inline_calls_on(::torch::jit::Graph& g, const std::unordered_set<::t
             ::torch::jit::GraphFunction& callee = ::torch::jit::toGraphFunction(cls->getMethod(n->s(c10::attr::name)));
             ::torch::jit::inlineCallTo(n, &callee, callee.graph().get());
             again = true;
-            break;  // the node list changed
         }
     }
 }
@@ -225,7 +226,8 @@ inline ::torch::jit::Node* layer_call(::torch::jit::Graph& g, const std::string&
 
 /// Edits `module`'s forward graph (its type must be its own: a clone) so the output of the named
 /// layer's forward call is also stored in attribute `attribute`, and the rest of the graph reads a
-/// clone of it (in-place ops downstream cannot disturb the recorded tensor).
+/// clone of it (in-place ops downstream cannot disturb the recorded tensor). The caller checks the
+/// graph (Graph::lint) once after all its edits: a check per edit of many layers is quadratic.
 inline void record_layer_output(::torch::jit::Module& module, const std::string& layer, const std::string& attribute) {
     namespace jit = ::torch::jit;
     std::shared_ptr<jit::Graph> g = module.get_method("forward").graph();
@@ -237,7 +239,6 @@ inline void record_layer_output(::torch::jit::Module& module, const std::string&
     g->insertNode(g->createSetAttr(self, attribute, out));
     jit::Value* copy = g->insert(c10::aten::clone, {out});
     for (const jit::Use& u : uses) u.user->replaceInput(u.offset, copy);
-    g->lint();
 }
 
 }  // namespace detail
@@ -323,7 +324,10 @@ public:
 
 private:
 
-    void edit_forward() { detail::record_layer_output(module_, layer_, attribute); }
+    void edit_forward() {
+        detail::record_layer_output(module_, layer_, attribute);
+        module_.get_method("forward").graph()->lint();
+    }
 
     std::string layer_;
     std::string model_output_;
@@ -370,6 +374,7 @@ public:
                                        false);
             detail::record_layer_output(module_, layers_[i], attribute(i));
         }
+        module_.get_method("forward").graph()->lint();
     }
 
     /// The dotted layer names, in the order given.
