@@ -569,6 +569,30 @@ TEST(TorchCapture, ActivationsOnlyForEigenCam) {
     EXPECT_EQ(out.sizes(), (at::IntArrayRef{2, 3}));
 }
 
+// explain<eigen_cam> through a tap or a scripted layer is one forward without a graph: it runs
+// under InferenceMode (where a backward cannot), leaves scores and gradients undefined, and its map
+// is Eigen-CAM's of the recorded activations. A gradient method under InferenceMode still refuses.
+TEST(TorchCapture, ExplainEigenCamRunsTheForwardAlone) {
+    tiny_net net;
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 13);
+    const at::Tensor a = ct::capture_activations(net, x, net.tap).second;
+    torch::jit::Module m = torch::jit::load(data("classifier.pt"));
+    ct::scripted_layer s(m, "encoder.2");
+    const at::Tensor a_scripted = ct::capture_activations(s, x).second;
+    c10::InferenceMode guard;
+    const ct::explained e = ct::explain<camkit::eigen_cam>(net, x, net.tap, ct::objective{}, {});
+    EXPECT_FALSE(e.scores.defined());
+    EXPECT_FALSE(e.gradients.defined());
+    EXPECT_TRUE(close(e.activations, a, 0.0));
+    EXPECT_TRUE(close(e.cam.map, camkit::explain<camkit::eigen_cam>(a).map, 1e-6));
+    EXPECT_EQ(e.output.sizes(), (at::IntArrayRef{2, 2}));
+    const ct::explained es = ct::explain<camkit::eigen_cam>(s, x);
+    EXPECT_FALSE(es.scores.defined());
+    EXPECT_TRUE(close(es.cam.map, camkit::explain<camkit::eigen_cam>(a_scripted).map, 1e-6));
+    EXPECT_EQ(es.cam.map.sizes(), (at::IntArrayRef{2, 4, 5}));
+    CAMKIT_EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(s, x), "InferenceMode");
+}
+
 // On a GPU: the whole explanation stays on the device and equals the CPU result.
 TEST(TorchCapture, CudaModelMatchesCpu) {
     if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";

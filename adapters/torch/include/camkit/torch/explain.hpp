@@ -29,6 +29,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -363,13 +364,33 @@ std::pair<at::Tensor, at::Tensor> capture_activations(Forward&& forward, const a
     return capture_activations(rec, input);
 }
 
-/// Explains the layer `rec` records (e.g. a scripted_layer, built once and reused) with `Method`.
+namespace detail {
+
+/// explain's body for a layer recorder or an exported package `src`: capture_gradients and the
+/// method for the gradient-based methods; for the others (Eigen-CAM) a forward alone, without a
+/// graph (gradients and scores are then left undefined, and `what` is not used).
+template <method_policy Method, class Source>
+explained explain_source(Source& src, const at::Tensor& input, const objective& what, const options& opt) {
+    explained e;
+    if constexpr (needs_gradients_v<Method>) {
+        static_cast<captured&>(e) = capture_gradients(src, input, what);
+        e.cam = camkit::explain<Method>(e.activations, e.gradients, opt);
+    } else {
+        at::NoGradGuard no_grad;
+        std::tie(e.output, e.activations) = capture_activations(src, input);
+        e.cam = camkit::explain<Method>(e.activations, opt);
+    }
+    return e;
+}
+
+}  // namespace detail
+
+/// Explains the layer `rec` records (e.g. a scripted_layer, built once and reused) with `Method`:
+/// the gradients of `what` for the gradient-based methods, one forward without a graph for the
+/// others (Eigen-CAM: gradients and scores are then undefined).
 template <method_policy Method, layer_recorder R>
 explained explain(R& rec, const at::Tensor& input, const objective& what = {}, const options& opt = {}) {
-    explained e;
-    static_cast<captured&>(e) = capture_gradients(rec, input, what);
-    e.cam = camkit::explain<Method>(e.activations, e.gradients, opt);
-    return e;
+    return detail::explain_source<Method>(rec, input, what, opt);
 }
 
 /// Explains a C++-frontend model: `forward` runs it, `t` is the tap it calls in forward on the

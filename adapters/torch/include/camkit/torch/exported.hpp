@@ -323,15 +323,7 @@ inline captured capture_gradients_many(exported_model& m, const at::Tensor& inpu
 /// scores are then left undefined).
 template <method_policy Method>
 explained explain(exported_model& m, const at::Tensor& input, const objective& what = {}, const options& opt = {}) {
-    explained e;
-    if constexpr (needs_gradients_v<Method>) {
-        static_cast<captured&>(e) = capture_gradients(m, input, what);
-        e.cam = camkit::explain<Method>(e.activations, e.gradients, opt);
-    } else {
-        std::tie(e.output, e.activations) = capture_activations(m, input);
-        e.cam = camkit::explain<Method>(e.activations, opt);
-    }
-    return e;
+    return detail::explain_source<Method>(m, input, what, opt);
 }
 
 /// Score-CAM at the layer the package records, scored by `what` (one target per sample, a
