@@ -19,6 +19,7 @@
 #include <torch/script.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -303,6 +304,82 @@ TEST_F(CamkitTorchTool, CamFromTheHeadWeight) {
     expect_bad_input(clf({"--method", "cam", "--head", "fc.weight", "--target", "class"}), "--method cam takes no --target");
     expect_bad_input(clf({"--method", "gradcam", "--head", "fc.weight", "--class", "1"}), "--head goes with --method cam");
     expect_bad_input(seg({"--method", "cam", "--head", "dec.weight"}), "needs a classifier output [N, C]");
+}
+
+// After the summary line, one line per sample: the class its map explains and, for the gradient
+// methods, the target's score (printed with 6 significant digits), against the model's own output.
+TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
+    const auto lines_of = [&](const std::vector<std::string>& args) {
+        const auto r = run(args);
+        EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
+        std::vector<std::string> lines;
+        std::istringstream in(r.out);
+        for (std::string line; std::getline(in, line);) lines.push_back(line);
+        return lines;
+    };
+    // "  sample n: class C[, score S]" -> C and S (NaN without a score).
+    const auto parse = [](const std::string& line, std::size_t n) {
+        const std::string head = "  sample " + std::to_string(n) + ": class ";
+        EXPECT_EQ(line.rfind(head, 0), 0u) << line;
+        std::size_t used = 0;
+        const std::size_t c = std::stoul(line.substr(head.size()), &used);
+        const std::string rest = line.substr(head.size() + used);
+        if (rest.empty()) return std::pair<std::size_t, double>{c, std::nan("")};
+        EXPECT_EQ(rest.rfind(", score ", 0), 0u) << line;
+        return std::pair<std::size_t, double>{c, std::stod(rest.substr(8))};
+    };
+    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
+    model.eval();
+    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
+    at::Tensor y;
+    {
+        at::NoGradGuard no_grad;
+        y = model.forward({x}).toTensor();
+    }
+    ASSERT_EQ(y.size(0), 2);
+    const at::Tensor p = at::softmax(y, 1);
+    // Each sample's predicted class and its logit.
+    const auto predicted = lines_of(clf({"--target", "predicted"}));
+    ASSERT_EQ(predicted.size(), 3u);
+    EXPECT_EQ(predicted[0].rfind("camkit-torch: gradcam of layer features.2, map [2, 8, 8] -> ", 0), 0u) << predicted[0];
+    for (std::int64_t n = 0; n < 2; ++n) {
+        const auto [c, score] = parse(predicted[1 + n], n);
+        EXPECT_EQ(c, static_cast<std::size_t>(y[n].argmax().item<std::int64_t>()));
+        EXPECT_NEAR(score, y[n][static_cast<std::int64_t>(c)].item<double>(), 1e-5 * (1 + std::abs(score)));
+    }
+    // --target softmax: the probability of --class.
+    const auto softmax = lines_of(clf({"--class", "2", "--target", "softmax"}));
+    ASSERT_EQ(softmax.size(), 3u);
+    for (std::int64_t n = 0; n < 2; ++n) {
+        const auto [c, score] = parse(softmax[1 + n], n);
+        EXPECT_EQ(c, 2u);
+        EXPECT_NEAR(score, p[n][2].item<double>(), 1e-6);
+    }
+    // Score-CAM and CAM: the class alone.
+    for (const auto& extra : {std::vector<std::string>{"--class", "1", "--method", "scorecam"},
+                              std::vector<std::string>{"--class", "1", "--method", "cam", "--head", "fc.weight"}}) {
+        const auto lines = lines_of(clf(extra));
+        ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(extra);
+        for (std::size_t n = 0; n < 2; ++n) EXPECT_EQ(lines[1 + n], "  sample " + std::to_string(n) + ": class 1");
+    }
+    // A segmentation: Seg-Grad-CAM's score, Σ of class 1's output over the mask.
+    torch::jit::Module seg_model = torch::jit::load(data + "segmenter.pt");
+    seg_model.eval();
+    const at::Tensor xs = to_torch(camkit::io::read_npy<float>(data + "xs.npy"));
+    at::Tensor ys;
+    {
+        at::NoGradGuard no_grad;
+        ys = seg_model.forward({xs}).toTensor();
+    }
+    const at::Tensor mask = to_torch(camkit::io::read_npy<float>(data + "mask.npy"));
+    const auto masked = lines_of(seg({"--class", "1", "--target", "mask-sum", "--mask", data + "mask.npy"}));
+    ASSERT_EQ(masked.size(), static_cast<std::size_t>(1 + xs.size(0)));
+    for (std::int64_t n = 0; n < xs.size(0); ++n) {
+        const auto [c, score] = parse(masked[1 + n], n);
+        const double want = (ys[n][1] * mask).sum().item<double>();
+        EXPECT_EQ(c, 1u);
+        EXPECT_NEAR(score, want, 1e-5 * (1 + std::abs(want)));
+    }
 }
 
 TEST_F(CamkitTorchTool, ImageInputAndPngOutput) {

@@ -96,6 +96,9 @@ constexpr const char* help =
     "Inputs must be regular files; an input or mask array may hold at most 2^28 values, and the maps\n"
     "(N times --size) at most 2^28 values. Outputs are checked before any work (none may be an input or\n"
     "the other output) and appear together at the end, or none does. A map that is not finite is an error.\n"
+    "On success it prints what it wrote, then per sample the class its map explains and the target's\n"
+    "score (the logit, masked sum or probability --target gives; the class alone for scorecam and cam,\n"
+    "nothing for eigencam, which explains no target): '  sample 0: class 243, score 15.2'.\n"
     "Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error.\n";
 
 /// The parsed `camkit-torch explain` command line.
@@ -274,8 +277,25 @@ struct checked_layer {
     std::string describe() const { return layer.describe(); }
 };
 
+/// What explain computes: the maps and, per sample, the class explained and (for the gradient
+/// methods) the target's score, which the command prints.
+struct maps_and_targets {
+    at::Tensor map;                    ///< the finished maps [N, *size]
+    std::vector<std::size_t> classes;  ///< the class of each sample's target
+    at::Tensor scores;                 ///< [N] the target scores; undefined for scorecam and cam
+};
+
+/// The class of each of `n` samples for CAM: --class, or the argmax of the classifier output [N, C].
+std::vector<std::size_t> head_classes(const explain_args& a, const at::Tensor& output, std::int64_t n) {
+    std::vector<std::size_t> classes;
+    for (std::int64_t i = 0; i < n; ++i)
+        classes.push_back(a.cls ? static_cast<std::size_t>(*a.cls)
+                                : static_cast<std::size_t>(output.select(0, i).argmax().item<std::int64_t>()));
+    return classes;
+}
+
 /// CAM from the head weight named --head: each sample's class is --class or its predicted class.
-at::Tensor head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input, const camkit::options& opt) {
+maps_and_targets head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input, const camkit::options& opt) {
     camkit::torch::scripted_layer layer(model, a.layer, a.model_output);
     at::NoGradGuard no_grad;
     const auto recorded = layer.forward(input);
@@ -295,13 +315,24 @@ at::Tensor head_cam(const explain_args& a, torch::jit::Module& model, const at::
     if (weight.dim() != 2)
         fail("--head " + a.head + " has shape " + camkit::to_string(camkit::torch::shape_of(weight)) +
              "; CAM needs a linear head's weight [classes, K]");
-    std::vector<std::size_t> classes;
-    for (std::int64_t n = 0; n < input.size(0); ++n) {
-        const auto c = a.cls ? static_cast<std::size_t>(*a.cls)
-                             : static_cast<std::size_t>(output.select(0, n).argmax().item<std::int64_t>());
-        classes.push_back(c);
+    std::vector<std::size_t> classes = head_classes(a, output, input.size(0));
+    at::Tensor map = camkit::torch::cam(recorded.activations, weight.detach(), classes, opt).map;
+    return {map, std::move(classes), {}};
+}
+
+/// One line per sample: the class its map explains and, for the gradient methods, the target's score
+/// (the class logit, the masked sum, the probability: what --target says).
+void print_targets(const maps_and_targets& r) {
+    const at::Tensor scores = r.scores.defined() ? r.scores.detach().to(at::kCPU, at::kDouble).contiguous() : at::Tensor();
+    for (std::size_t n = 0; n < r.classes.size(); ++n) {
+        std::cout << "  sample " << n << ": class " << r.classes[n];
+        if (scores.defined() && static_cast<std::int64_t>(n) < scores.numel()) {
+            char buf[32];
+            std::snprintf(buf, sizeof buf, "%.6g", scores.data_ptr<double>()[n]);
+            std::cout << ", score " << buf;
+        }
+        std::cout << "\n";
     }
-    return camkit::torch::cam(recorded.activations, weight.detach(), classes, opt).map;
 }
 
 /// The PNG picture: heatmaps side by side, or the 2-D map overlaid on the input image.
@@ -321,15 +352,20 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
     return a.target == "predicted" || camkit_torch_tool::is_region_target(a.target);
 }
 
-/// The maps of --method and --target for `input`: Score-CAM through `score_cam(what, options)`, every
-/// other method M through `explain(type<M>, what)`. The targets are built from the output of the
-/// explanation's own forward, or with a `known` output (an exported package's output shape) from it.
+/// The maps of --method and --target for `input`: Score-CAM through `score_cam(what, options)` (its
+/// maps), every other method M through `explain(type<M>, what)` (its camkit::torch::explained). The
+/// targets are built from the output of the explanation's own forward, or with a `known` output (an
+/// exported package's output shape) from it.
 template <class ScoreCam, class Explain>
-at::Tensor method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& known, ScoreCam&& score_cam,
+maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& known, ScoreCam&& score_cam,
                        Explain&& explain) {
+    std::vector<std::size_t> classes;  // of the targets last made
     const auto make = [&](const at::Tensor& output) {
         check_output_shape(output, input);
-        return make_targets(a, output);
+        std::vector<camkit::target> made = make_targets(a, output);
+        classes.clear();
+        for (const camkit::target& t : made) classes.push_back(t.class_index);
+        return made;
     };
     std::vector<camkit::target> targets;
     if (known.defined()) targets = make(known);
@@ -341,15 +377,22 @@ at::Tensor method_maps(const explain_args& a, const at::Tensor& input, const at:
     if (a.method == "scorecam") {
         camkit::torch::score_cam_options sopt;
         sopt.batch_size = a.batch_size;
-        return score_cam(what, sopt);
+        at::Tensor map = score_cam(what, sopt);
+        return {map, classes, {}};
     }
-    at::Tensor map;
-    camkit::with_method(a.method, [&](auto type) { map = explain(type, what); });
-    return map;
+    maps_and_targets out;
+    camkit::with_method(a.method, [&](auto type) {
+        const camkit::torch::explained e = explain(type, what);
+        out.map = e.cam.map;
+        out.scores = e.scores;
+        // A method without gradients (Eigen-CAM) explains no target: nothing to print per sample.
+        if (camkit::needs_gradients_v<typename decltype(type)::type>) out.classes = classes;
+    });
+    return out;
 }
 
 /// Runs the model and the method on `input`: the finished maps [N, *size] on `device`.
-at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Tensor input, const camkit::shape_t& size,
+maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, at::Tensor input, const camkit::shape_t& size,
                        const at::Device& device) {
     model.to(device);
     input = input.to(device);
@@ -369,13 +412,13 @@ at::Tensor compute_map(const explain_args& a, torch::jit::Module& model, at::Ten
         },
         [&](auto type, const camkit::torch::objective& what) {
             checked_layer checked{layer};
-            return camkit::torch::explain<typename decltype(type)::type>(checked, x, what, opt).cam.map;
+            return camkit::torch::explain<typename decltype(type)::type>(checked, x, what, opt);
         });
 }
 
 /// --model M.pt2: the maps of the layer the package records (--layer, if given, must name it).
 /// A target that needs the output (predicted, regions, softmax) takes it from the forward function.
-at::Tensor compute_exported_map(explain_args& a, const at::Tensor& input, const camkit::shape_t& size,
+maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, const camkit::shape_t& size,
                                 const at::Device& device) {
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
     camkit::torch::exported_model m(a.model);
@@ -398,11 +441,9 @@ at::Tensor compute_exported_map(explain_args& a, const at::Tensor& input, const 
         output = at::zeros(std::vector<std::int64_t>(y.begin(), y.end()), x.options());
     }
     if (a.method == "cam") {
-        std::vector<std::size_t> classes;
-        for (std::int64_t n = 0; n < x.size(0); ++n)
-            classes.push_back(a.cls ? static_cast<std::size_t>(*a.cls)
-                                    : static_cast<std::size_t>(output.select(0, n).argmax().item<std::int64_t>()));
-        return camkit::torch::cam(m, x, a.head, classes, opt).map;
+        std::vector<std::size_t> classes = head_classes(a, output, x.size(0));
+        at::Tensor map = camkit::torch::cam(m, x, a.head, classes, opt).map;
+        return {map, std::move(classes), {}};
     }
     return method_maps(
         a, x, output,
@@ -410,7 +451,7 @@ at::Tensor compute_exported_map(explain_args& a, const at::Tensor& input, const 
             return camkit::torch::score_cam(m, x, what, opt, sopt).map;
         },
         [&](auto type, const camkit::torch::objective& what) {
-            return camkit::torch::explain<typename decltype(type)::type>(m, x, what, opt).cam.map;
+            return camkit::torch::explain<typename decltype(type)::type>(m, x, what, opt);
         });
 #else
     (void)input, (void)size, (void)device;
@@ -454,9 +495,9 @@ int run_explain(const std::vector<std::string>& args) {
                                  : camkit::shape_t(input.sizes().begin() + 2, input.sizes().end());
     if (!a.opt.size.empty()) size = a.opt.size;
 
-    camkit::tensor<float> map;
+    maps_and_targets result;
     try {
-        map = to_host(model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device));
+        result = model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device);
     } catch (const camkit_cli::usage_error&) {
         throw;
     } catch (const camkit::error&) {
@@ -470,6 +511,7 @@ int run_explain(const std::vector<std::string>& args) {
         // The TorchScript interpreter rethrows the model's errors as std::runtime_error.
         fail("the model failed on this input: " + camkit_torch_tool::model_error(e.what()));
     }
+    const camkit::tensor<float> map = to_host(result.map);
     if (auto i = camkit_cli::first_non_finite<float>(map.values))
         fail("the map of sample " + std::to_string(*i / (map.size() / map.shape[0])) +
              " is not finite: the activations or gradients at layer " + a.layer + " overflow float32");
@@ -481,6 +523,7 @@ int run_explain(const std::vector<std::string>& args) {
 
     std::cout << "camkit-torch: " << a.method << " of layer " << a.layer << ", map " << camkit::to_string(map.shape)
               << " -> " << a.out << picture_note << "\n";
+    print_targets(result);
     return 0;
 }
 

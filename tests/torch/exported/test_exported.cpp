@@ -15,10 +15,14 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common/tool_fixture.hpp"
@@ -393,10 +397,41 @@ protected:
         std::filesystem::remove(path("map.npy"));
         const auto r = run(args);
         EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
+        samples = sample_lines(r.out);
         if (r.status != 0) return at::zeros({1});
         const auto t = camkit::io::read_npy<float>(path("map.npy"));
         return at::tensor(t.values, at::kFloat).view(ct::sizes_of(t.shape)).clone();
     }
+    /// Each sample's (class, score) that explain printed after its summary line (score NaN without one).
+    static std::vector<std::pair<std::size_t, double>> sample_lines(const std::string& out) {
+        std::vector<std::pair<std::size_t, double>> got;
+        std::istringstream in(out);
+        std::string line;
+        std::getline(in, line);  // the summary
+        while (std::getline(in, line)) {
+            std::size_t c = 0;
+            double score = std::nan("");
+            const std::string head = "  sample " + std::to_string(got.size()) + ": class ";
+            EXPECT_EQ(line.rfind(head, 0), 0u) << line;
+            if (std::sscanf(line.c_str() + std::min(head.size(), line.size()), "%zu, score %lf", &c, &score) < 1)
+                ADD_FAILURE() << line;
+            got.emplace_back(c, score);
+        }
+        return got;
+    }
+    /// Expects the same classes and scores (to `tolerance`, relative) in `a` and `b`.
+    static void expect_same_samples(const std::vector<std::pair<std::size_t, double>>& a,
+                                    const std::vector<std::pair<std::size_t, double>>& b, const std::string& what) {
+        ASSERT_EQ(a.size(), b.size()) << what;
+        for (std::size_t n = 0; n < a.size(); ++n) {
+            EXPECT_EQ(a[n].first, b[n].first) << what << " sample " << n;
+            EXPECT_EQ(std::isnan(a[n].second), std::isnan(b[n].second)) << what << " sample " << n;
+            if (!std::isnan(a[n].second)) {
+                EXPECT_NEAR(a[n].second, b[n].second, 1e-4 * (1 + std::abs(b[n].second))) << what << " sample " << n;
+            }
+        }
+    }
+    mutable std::vector<std::pair<std::size_t, double>> samples;  ///< of the last explain
 };
 
 TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
@@ -416,18 +451,24 @@ TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
                                                   {"--target", "largest-component", "--class", "1"},
                                                   {"--target", "softmax", "--class", "3"}}) {
         const at::Tensor a = explain(with({"--model", dir + "unet.pt2", "--input", dir + "unet_input.npy"}, target));
+        const auto a_samples = samples;
         const at::Tensor b =
             explain(with({"--model", dir + "unet.pt", "--layer", "dec2", "--input", dir + "unet_input.npy"}, target));
         EXPECT_LE(relative_error(a, b, "tool U-Net " + target[1] + " vs TorchScript"), tolerance);
+        EXPECT_EQ(samples.size(), 2u) << target[1];  // the two inputs' lines
+        expect_same_samples(a_samples, samples, "tool U-Net " + target[1] + " printed samples");
     }
     for (const auto& method : {std::vector<std::string>{"--method", "scorecam", "--class", "1"},
                                                   {"--method", "eigencam"},
                                                   {"--method", "cam", "--head", "fc.weight"},
                                                   {"--method", "gradcam++"}}) {
         const at::Tensor a = explain(with({"--model", dir + "cnn.pt2", "--input", dir + "cnn_input.npy"}, method));
+        const auto a_samples = samples;
         const at::Tensor b =
             explain(with({"--model", dir + "cnn.pt", "--layer", "features.3", "--input", dir + "cnn_input.npy"}, method));
         EXPECT_LE(relative_error(a, b, "tool CNN " + method[1] + " vs TorchScript"), tolerance);
+        EXPECT_EQ(samples.empty(), method[1] == "eigencam") << method[1];  // Eigen-CAM explains no target
+        expect_same_samples(a_samples, samples, "tool CNN " + method[1] + " printed samples");
     }
 }
 
