@@ -3,6 +3,7 @@
 // storage), reading LibTorch's error messages, and host copies of tensors.
 #include "../common/cli_support.hpp"
 
+#include <camkit/error.hpp>
 #include <camkit/tensor.hpp>
 #include <camkit/torch/tensor.hpp>
 
@@ -12,6 +13,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
+#include <new>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -31,6 +33,27 @@ inline std::string model_error(const std::string& what) {
         if (colon != std::string::npos && line.find_first_of(" \t") > colon) found = line.substr(colon + 7);
     }
     return found.empty() ? camkit_cli::one_line(what) : camkit_cli::one_line(found);
+}
+
+/// Runs `step`, a step that runs the model, and returns what it returns. An error the model raises
+/// (LibTorch's c10::Error, or the std::runtime_error the TorchScript interpreter wraps it in: LibTorch
+/// 1.13 does) becomes the usage error "the model failed on WHERE: <LibTorch's line>"; camkit's own
+/// errors, usage errors and bad_alloc pass through.
+template <class Step>
+decltype(auto) model_step(const std::string& where, Step&& step) {
+    try {
+        return step();
+    } catch (const camkit_cli::usage_error&) {
+        throw;
+    } catch (const camkit::error&) {
+        throw;
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const c10::Error& e) {  // wrong channel count, size, dtype: bad input, not a crash
+        camkit_cli::fail("the model failed on " + where + ": " + model_error(e.what_without_backtrace()));
+    } catch (const std::exception& e) {
+        camkit_cli::fail("the model failed on " + where + ": " + model_error(e.what()));
+    }
 }
 
 /// Fails when the weight records of the model file (data/N, one per storage) do not hold the bytes

@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -107,5 +109,33 @@ private:
 
     std::string tool_path_, tool_name_;
 };
+
+/// One sample's line of `camkit-torch explain`: the class its map explains and the target's score
+/// (NaN where the line has none: scorecam, cam).
+struct explained_sample {
+    std::size_t cls = 0;
+    double score = 0;
+};
+
+/// The per-sample lines "  sample n: class C[, score S]" that follow explain's summary line in
+/// `out`, in order; a line of another form, or out of order, is a test failure.
+inline std::vector<explained_sample> explained_samples(const std::string& out) {
+    std::vector<explained_sample> got;
+    std::istringstream in(out);
+    std::string line;
+    std::getline(in, line);  // the summary: what was written
+    while (std::getline(in, line)) {
+        const std::string head = "  sample " + std::to_string(got.size()) + ": class ";
+        explained_sample s{0, std::nan("")};
+        char tail = 0;
+        const int read = line.rfind(head, 0) == 0
+                             ? std::sscanf(line.c_str() + head.size(), "%zu, score %lf%c", &s.cls, &s.score, &tail)
+                             : 0;
+        if (read < 1 || read > 2 || (read == 1 && line.find(',') != std::string::npos))
+            ADD_FAILURE() << "not sample " << got.size() << "'s line: '" << line << "'";
+        got.push_back(s);
+    }
+    return got;
+}
 
 }  // namespace camkit_test

@@ -176,6 +176,12 @@ TEST_F(CamkitTorchTool, LayersListsDottedNames) {
               "layer  type  output\n"
               "body   Body  - (is called 2 times in forward; camkit records one call (use the features/head fallback))\n"
               "later  Body  - (not reached by forward on this input)\n");
+    // An input the model refuses is bad input (exit 2) with LibTorch's reason, also where the
+    // TorchScript interpreter wraps the model's error in its own (LibTorch 1.13).
+    const auto bad = run({"layers", "--model", data + "classifier.pt", "--input-shape", "2,5,8,8"});
+    EXPECT_EQ(bad.status, 2) << bad.err;
+    EXPECT_EQ(bad.err.rfind("camkit-torch: the model failed on this input: ", 0), 0u) << bad.err;
+    EXPECT_NE(bad.err.find("to have 3 channels, but got 5 channels"), std::string::npos) << bad.err;
 }
 
 TEST_F(CamkitTorchTool, GradCamOfAClassAtANestedLayer) {
@@ -309,76 +315,55 @@ TEST_F(CamkitTorchTool, CamFromTheHeadWeight) {
 // After the summary line, one line per sample: the class its map explains and, for the gradient
 // methods, the target's score (printed with 6 significant digits), against the model's own output.
 TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
-    const auto lines_of = [&](const std::vector<std::string>& args) {
+    const auto samples_of = [&](const std::vector<std::string>& args, std::string* summary = nullptr) {
         const auto r = run(args);
         EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
-        std::vector<std::string> lines;
-        std::istringstream in(r.out);
-        for (std::string line; std::getline(in, line);) lines.push_back(line);
-        return lines;
+        if (summary) *summary = r.out.substr(0, r.out.find('\n'));
+        return camkit_test::explained_samples(r.out);
     };
-    // "  sample n: class C[, score S]" -> C and S (NaN without a score).
-    const auto parse = [](const std::string& line, std::size_t n) {
-        const std::string head = "  sample " + std::to_string(n) + ": class ";
-        EXPECT_EQ(line.rfind(head, 0), 0u) << line;
-        std::size_t used = 0;
-        const std::size_t c = std::stoul(line.substr(head.size()), &used);
-        const std::string rest = line.substr(head.size() + used);
-        if (rest.empty()) return std::pair<std::size_t, double>{c, std::nan("")};
-        EXPECT_EQ(rest.rfind(", score ", 0), 0u) << line;
-        return std::pair<std::size_t, double>{c, std::stod(rest.substr(8))};
-    };
-    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
-    model.eval();
-    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
-    at::Tensor y;
-    {
+    const auto output_of = [](const std::string& model_file, const std::string& input) {
+        torch::jit::Module model = torch::jit::load(data + model_file);
+        model.eval();
         at::NoGradGuard no_grad;
-        y = model.forward({x}).toTensor();
-    }
+        return model.forward({to_torch(camkit::io::read_npy<float>(data + input))}).toTensor();
+    };
+    const at::Tensor y = output_of("classifier.pt", "x.npy");
     ASSERT_EQ(y.size(0), 2);
-    const at::Tensor p = at::softmax(y, 1);
     // Each sample's predicted class and its logit.
-    const auto predicted = lines_of(clf({"--target", "predicted"}));
-    ASSERT_EQ(predicted.size(), 3u);
-    EXPECT_EQ(predicted[0].rfind("camkit-torch: gradcam of layer features.2, map [2, 8, 8] -> ", 0), 0u) << predicted[0];
+    std::string summary;
+    const auto predicted = samples_of(clf({"--target", "predicted"}), &summary);
+    EXPECT_EQ(summary.rfind("camkit-torch: gradcam of layer features.2, map [2, 8, 8] -> ", 0), 0u) << summary;
+    ASSERT_EQ(predicted.size(), 2u);
     for (std::int64_t n = 0; n < 2; ++n) {
-        const auto [c, score] = parse(predicted[1 + n], n);
+        const auto [c, score] = predicted[static_cast<std::size_t>(n)];
         EXPECT_EQ(c, static_cast<std::size_t>(y[n].argmax().item<std::int64_t>()));
         EXPECT_NEAR(score, y[n][static_cast<std::int64_t>(c)].item<double>(), 1e-5 * (1 + std::abs(score)));
     }
     // --target softmax: the probability of --class.
-    const auto softmax = lines_of(clf({"--class", "2", "--target", "softmax"}));
-    ASSERT_EQ(softmax.size(), 3u);
+    const at::Tensor p = at::softmax(y, 1);
+    const auto softmax = samples_of(clf({"--class", "2", "--target", "softmax"}));
+    ASSERT_EQ(softmax.size(), 2u);
     for (std::int64_t n = 0; n < 2; ++n) {
-        const auto [c, score] = parse(softmax[1 + n], n);
-        EXPECT_EQ(c, 2u);
-        EXPECT_NEAR(score, p[n][2].item<double>(), 1e-6);
+        EXPECT_EQ(softmax[static_cast<std::size_t>(n)].cls, 2u);
+        EXPECT_NEAR(softmax[static_cast<std::size_t>(n)].score, p[n][2].item<double>(), 1e-6);
     }
-    // Score-CAM and CAM: the class alone.
+    // Score-CAM and CAM: the class alone; Eigen-CAM explains no target: no lines.
     for (const auto& extra : {std::vector<std::string>{"--class", "1", "--method", "scorecam"},
                               std::vector<std::string>{"--class", "1", "--method", "cam", "--head", "fc.weight"}}) {
-        const auto lines = lines_of(clf(extra));
-        ASSERT_EQ(lines.size(), 3u) << ::testing::PrintToString(extra);
-        for (std::size_t n = 0; n < 2; ++n) EXPECT_EQ(lines[1 + n], "  sample " + std::to_string(n) + ": class 1");
+        const auto lines = samples_of(clf(extra));
+        ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(extra);
+        for (const auto& s : lines) EXPECT_TRUE(s.cls == 1 && std::isnan(s.score)) << ::testing::PrintToString(extra);
     }
+    EXPECT_TRUE(samples_of(clf({"--method", "eigencam"})).empty());
     // A segmentation: Seg-Grad-CAM's score, Σ of class 1's output over the mask.
-    torch::jit::Module seg_model = torch::jit::load(data + "segmenter.pt");
-    seg_model.eval();
-    const at::Tensor xs = to_torch(camkit::io::read_npy<float>(data + "xs.npy"));
-    at::Tensor ys;
-    {
-        at::NoGradGuard no_grad;
-        ys = seg_model.forward({xs}).toTensor();
-    }
+    const at::Tensor ys = output_of("segmenter.pt", "xs.npy");
     const at::Tensor mask = to_torch(camkit::io::read_npy<float>(data + "mask.npy"));
-    const auto masked = lines_of(seg({"--class", "1", "--target", "mask-sum", "--mask", data + "mask.npy"}));
-    ASSERT_EQ(masked.size(), static_cast<std::size_t>(1 + xs.size(0)));
-    for (std::int64_t n = 0; n < xs.size(0); ++n) {
-        const auto [c, score] = parse(masked[1 + n], n);
+    const auto masked = samples_of(seg({"--class", "1", "--target", "mask-sum", "--mask", data + "mask.npy"}));
+    ASSERT_EQ(masked.size(), static_cast<std::size_t>(ys.size(0)));
+    for (std::int64_t n = 0; n < ys.size(0); ++n) {
         const double want = (ys[n][1] * mask).sum().item<double>();
-        EXPECT_EQ(c, 1u);
-        EXPECT_NEAR(score, want, 1e-5 * (1 + std::abs(want)));
+        EXPECT_EQ(masked[static_cast<std::size_t>(n)].cls, 1u);
+        EXPECT_NEAR(masked[static_cast<std::size_t>(n)].score, want, 1e-5 * (1 + std::abs(want)));
     }
 }
 
@@ -583,7 +568,6 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
                      "--input-shape 65536,65536,8,8 is too large: 274877906944 values, at most 2^28");
     expect_bad_input({"layers", "--model", data + "classifier.pt", "--model-output", "out"},
                      "--model-output goes with --input-shape");
-    expect_bad_input({"layers", "--model", data + "classifier.pt", "--input-shape", "2,5,8,8"}, "the model failed on this input: ");
     expect_bad_input({"layers", "--model", path("m.pt2"), "--input-shape", "2,3,8,8"},
                      "--input-shape goes with a TorchScript model; a .pt2 package records its shapes");
     expect_bad_input(clf({"--class", "0", "--bogus"}), "unknown option '--bogus' (see 'camkit-torch explain --help')");

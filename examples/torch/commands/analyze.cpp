@@ -691,16 +691,8 @@ int run_analyze(const std::vector<std::string>& args) {
         }
         if (s) {
             at::NoGradGuard no_grad;
-            at::Tensor output;
-            try {
-                output = an.layers.forward(s->input.to(device)).output;
-            } catch (const c10::Error& e) {
-                fail("the model failed on " + data.file(probe) + ": " + camkit_torch_tool::model_error(e.what_without_backtrace()));
-            } catch (const camkit::error&) {
-                throw;
-            } catch (const std::exception& e) {  // the TorchScript interpreter rethrows the model's errors
-                fail("the model failed on " + data.file(probe) + ": " + camkit_torch_tool::model_error(e.what()));
-            }
+            const at::Tensor output = camkit_torch_tool::model_step(
+                data.file(probe), [&] { return an.layers.forward(s->input.to(device)).output; });
             const output_facts f = facts_of(output, s->size);
             if (const auto cls = split_target(a.target).second) check_class(*cls, f, "--target " + a.target);
             if (!f.segmentation && split_target(a.target).first != "predicted" && split_target(a.target).first != "all-classes" &&

@@ -495,22 +495,9 @@ int run_explain(const std::vector<std::string>& args) {
                                  : camkit::shape_t(input.sizes().begin() + 2, input.sizes().end());
     if (!a.opt.size.empty()) size = a.opt.size;
 
-    maps_and_targets result;
-    try {
-        result = model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device);
-    } catch (const camkit_cli::usage_error&) {
-        throw;
-    } catch (const camkit::error&) {
-        throw;
-    } catch (const std::bad_alloc&) {
-        throw;
-    } catch (const c10::Error& e) {
-        // The model rejected the input (wrong channel count, size, dtype): bad input, not a crash.
-        fail("the model failed on this input: " + camkit_torch_tool::model_error(e.what_without_backtrace()));
-    } catch (const std::exception& e) {
-        // The TorchScript interpreter rethrows the model's errors as std::runtime_error.
-        fail("the model failed on this input: " + camkit_torch_tool::model_error(e.what()));
-    }
+    const maps_and_targets result = camkit_torch_tool::model_step("this input", [&] {
+        return model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device);
+    });
     const camkit::tensor<float> map = to_host(result.map);
     if (auto i = camkit_cli::first_non_finite<float>(map.values))
         fail("the map of sample " + std::to_string(*i / (map.size() / map.shape[0])) +

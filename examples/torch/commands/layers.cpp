@@ -83,7 +83,8 @@ int run_layers(const std::vector<std::string>& args) {
         return 0;
     }
     m.eval();
-    print_table(camkit::torch::describe_layers(m, at::zeros(shape), model_output));
+    print_table(camkit_torch_tool::model_step(
+        "this input", [&] { return camkit::torch::describe_layers(m, at::zeros(shape), model_output); }));
     return 0;
 }
 

@@ -15,14 +15,11 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
-#include <sstream>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "common/tool_fixture.hpp"
@@ -397,41 +394,24 @@ protected:
         std::filesystem::remove(path("map.npy"));
         const auto r = run(args);
         EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
-        samples = sample_lines(r.out);
+        samples = camkit_test::explained_samples(r.out);
         if (r.status != 0) return at::zeros({1});
         const auto t = camkit::io::read_npy<float>(path("map.npy"));
         return at::tensor(t.values, at::kFloat).view(ct::sizes_of(t.shape)).clone();
     }
-    /// Each sample's (class, score) that explain printed after its summary line (score NaN without one).
-    static std::vector<std::pair<std::size_t, double>> sample_lines(const std::string& out) {
-        std::vector<std::pair<std::size_t, double>> got;
-        std::istringstream in(out);
-        std::string line;
-        std::getline(in, line);  // the summary
-        while (std::getline(in, line)) {
-            std::size_t c = 0;
-            double score = std::nan("");
-            const std::string head = "  sample " + std::to_string(got.size()) + ": class ";
-            EXPECT_EQ(line.rfind(head, 0), 0u) << line;
-            if (std::sscanf(line.c_str() + std::min(head.size(), line.size()), "%zu, score %lf", &c, &score) < 1)
-                ADD_FAILURE() << line;
-            got.emplace_back(c, score);
-        }
-        return got;
-    }
     /// Expects the same classes and scores (to `tolerance`, relative) in `a` and `b`.
-    static void expect_same_samples(const std::vector<std::pair<std::size_t, double>>& a,
-                                    const std::vector<std::pair<std::size_t, double>>& b, const std::string& what) {
+    static void expect_same_samples(const std::vector<camkit_test::explained_sample>& a,
+                                    const std::vector<camkit_test::explained_sample>& b, const std::string& what) {
         ASSERT_EQ(a.size(), b.size()) << what;
         for (std::size_t n = 0; n < a.size(); ++n) {
-            EXPECT_EQ(a[n].first, b[n].first) << what << " sample " << n;
-            EXPECT_EQ(std::isnan(a[n].second), std::isnan(b[n].second)) << what << " sample " << n;
-            if (!std::isnan(a[n].second)) {
-                EXPECT_NEAR(a[n].second, b[n].second, 1e-4 * (1 + std::abs(b[n].second))) << what << " sample " << n;
+            EXPECT_EQ(a[n].cls, b[n].cls) << what << " sample " << n;
+            EXPECT_EQ(std::isnan(a[n].score), std::isnan(b[n].score)) << what << " sample " << n;
+            if (!std::isnan(a[n].score)) {
+                EXPECT_NEAR(a[n].score, b[n].score, 1e-4 * (1 + std::abs(b[n].score))) << what << " sample " << n;
             }
         }
     }
-    mutable std::vector<std::pair<std::size_t, double>> samples;  ///< of the last explain
+    mutable std::vector<camkit_test::explained_sample> samples;  ///< of the last explain
 };
 
 TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
