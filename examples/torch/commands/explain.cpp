@@ -295,7 +295,8 @@ std::vector<std::size_t> head_classes(const explain_args& a, const at::Tensor& o
 }
 
 /// CAM from the head weight named --head: each sample's class is --class or its predicted class.
-maps_and_targets head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input, const camkit::options& opt) {
+maps_and_targets head_cam(const explain_args& a, torch::jit::Module& model, const at::Tensor& input,
+                          const camkit::options& opt) {
     camkit::torch::scripted_layer layer(model, a.layer, a.model_output);
     at::NoGradGuard no_grad;
     const auto recorded = layer.forward(input);
@@ -357,8 +358,8 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
 /// targets are built from the output of the explanation's own forward, or with a `known` output (an
 /// exported package's output shape) from it.
 template <class ScoreCam, class Explain>
-maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& known, ScoreCam&& score_cam,
-                       Explain&& explain) {
+maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& known,
+                             ScoreCam&& score_cam, Explain&& explain) {
     std::vector<std::size_t> classes;  // of the targets last made
     const auto make = [&](const at::Tensor& output) {
         check_output_shape(output, input);
@@ -391,9 +392,10 @@ maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, con
     return out;
 }
 
-/// Runs the model and the method on `input`: the finished maps [N, *size] on `device`.
-maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, at::Tensor input, const camkit::shape_t& size,
-                       const at::Device& device) {
+/// Runs the model and the method on `input`: the finished maps [N, *size] on `device`, and what
+/// they explain.
+maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, at::Tensor input,
+                             const camkit::shape_t& size, const at::Device& device) {
     model.to(device);
     input = input.to(device);
     camkit::torch::scripted_layer layer(model, a.layer, a.model_output);  // unknown layer: lists the valid ones
@@ -419,7 +421,7 @@ maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, a
 /// --model M.pt2: the maps of the layer the package records (--layer, if given, must name it).
 /// A target that needs the output (predicted, regions, softmax) takes it from the forward function.
 maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, const camkit::shape_t& size,
-                                const at::Device& device) {
+                                      const at::Device& device) {
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
     camkit::torch::exported_model m(a.model);
     if (!a.layer.empty() && a.layer != m.layer())
