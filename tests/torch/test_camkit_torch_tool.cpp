@@ -355,6 +355,20 @@ TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
         for (const auto& s : lines) EXPECT_TRUE(s.cls == 1 && std::isnan(s.score)) << ::testing::PrintToString(extra);
     }
     EXPECT_TRUE(samples_of(clf({"--method", "eigencam"})).empty());
+    // Nor does it ask for one: a segmentation without --class (the default target, predicted, would
+    // need it), the map Eigen-CAM's of the layer.
+    EXPECT_TRUE(samples_of(seg({"--method", "eigencam"})).empty());
+    {
+        torch::jit::Module seg_model = torch::jit::load(data + "segmenter.pt");
+        seg_model.eval();
+        camkit::torch::scripted_layer layer(seg_model, "enc.0");
+        const at::Tensor xs = to_torch(camkit::io::read_npy<float>(data + "xs.npy"));
+        camkit::options opt;
+        opt.size = camkit::shape_t(xs.sizes().begin() + 2, xs.sizes().end());
+        expect_maps_near(camkit::io::read_npy<float>(path("map.npy")),
+                         to_camkit(camkit::torch::explain<camkit::eigen_cam>(layer, xs, {}, opt).cam.map),
+                         "eigencam of a segmentation", 1e-6);
+    }
     // A segmentation: Seg-Grad-CAM's score, Σ of class 1's output over the mask.
     const at::Tensor ys = output_of("segmenter.pt", "xs.npy");
     const at::Tensor mask = to_torch(camkit::io::read_npy<float>(data + "mask.npy"));
