@@ -8,12 +8,12 @@
 #include <sys/wait.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
 #include <sstream>
 #include <string>
 #include <system_error>
@@ -114,7 +114,7 @@ private:
 /// (NaN where the line has none: scorecam, cam).
 struct explained_sample {
     std::size_t cls = 0;
-    double score = 0;
+    double score = std::numeric_limits<double>::quiet_NaN();
 };
 
 /// The per-sample lines "  sample n: class C[, score S]" that follow explain's summary line in
@@ -126,7 +126,7 @@ inline std::vector<explained_sample> explained_samples(const std::string& out) {
     std::getline(in, line);  // the summary: what was written
     while (std::getline(in, line)) {
         const std::string head = "  sample " + std::to_string(got.size()) + ": class ";
-        explained_sample s{0, std::nan("")};
+        explained_sample s;
         char tail = 0;
         const int read = line.rfind(head, 0) == 0
                              ? std::sscanf(line.c_str() + head.size(), "%zu, score %lf%c", &s.cls, &s.score, &tail)
