@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <cstdio>
 #include <exception>
-#include <new>
 #include <filesystem>
+#include <new>
 #include <set>
 #include <sstream>
 #include <string>

@@ -321,13 +321,13 @@ TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
         if (summary) *summary = r.out.substr(0, r.out.find('\n'));
         return camkit_test::explained_samples(r.out);
     };
-    const auto output_of = [](const std::string& model_file, const std::string& input) {
-        torch::jit::Module model = torch::jit::load(data + model_file);
-        model.eval();
+    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
+    model.eval();
+    at::Tensor y;
+    {
         at::NoGradGuard no_grad;
-        return model.forward({to_torch(camkit::io::read_npy<float>(data + input))}).toTensor();
-    };
-    const at::Tensor y = output_of("classifier.pt", "x.npy");
+        y = model.forward({to_torch(camkit::io::read_npy<float>(data + "x.npy"))}).toTensor();
+    }
     ASSERT_EQ(y.size(0), 2);
     // Each sample's predicted class and its logit.
     std::string summary;
@@ -355,22 +355,15 @@ TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
         for (const auto& s : lines) EXPECT_TRUE(s.cls == 1 && std::isnan(s.score)) << ::testing::PrintToString(extra);
     }
     EXPECT_TRUE(samples_of(clf({"--method", "eigencam"})).empty());
-    // Nor does it ask for one: a segmentation without --class (the default target, predicted, would
-    // need it), the map Eigen-CAM's of the layer.
-    EXPECT_TRUE(samples_of(seg({"--method", "eigencam"})).empty());
-    {
-        torch::jit::Module seg_model = torch::jit::load(data + "segmenter.pt");
-        seg_model.eval();
-        camkit::torch::scripted_layer layer(seg_model, "enc.0");
-        const at::Tensor xs = to_torch(camkit::io::read_npy<float>(data + "xs.npy"));
-        camkit::options opt;
-        opt.size = camkit::shape_t(xs.sizes().begin() + 2, xs.sizes().end());
-        expect_maps_near(camkit::io::read_npy<float>(path("map.npy")),
-                         to_camkit(camkit::torch::explain<camkit::eigen_cam>(layer, xs, {}, opt).cam.map),
-                         "eigencam of a segmentation", 1e-6);
-    }
     // A segmentation: Seg-Grad-CAM's score, Σ of class 1's output over the mask.
-    const at::Tensor ys = output_of("segmenter.pt", "xs.npy");
+    torch::jit::Module seg_model = torch::jit::load(data + "segmenter.pt");
+    seg_model.eval();
+    const at::Tensor xs = to_torch(camkit::io::read_npy<float>(data + "xs.npy"));
+    at::Tensor ys;
+    {
+        at::NoGradGuard no_grad;
+        ys = seg_model.forward({xs}).toTensor();
+    }
     const at::Tensor mask = to_torch(camkit::io::read_npy<float>(data + "mask.npy"));
     const auto masked = samples_of(seg({"--class", "1", "--target", "mask-sum", "--mask", data + "mask.npy"}));
     ASSERT_EQ(masked.size(), static_cast<std::size_t>(ys.size(0)));
@@ -379,6 +372,15 @@ TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
         EXPECT_EQ(masked[static_cast<std::size_t>(n)].cls, 1u);
         EXPECT_NEAR(masked[static_cast<std::size_t>(n)].score, want, 1e-5 * (1 + std::abs(want)));
     }
+    // Eigen-CAM does not ask for a target either: a segmentation without --class (the default
+    // target, predicted, would need one), the map Eigen-CAM's of the layer.
+    EXPECT_TRUE(samples_of(seg({"--method", "eigencam"})).empty());
+    camkit::torch::scripted_layer seg_layer(seg_model, "enc.0");
+    camkit::options opt;
+    opt.size = camkit::shape_t(xs.sizes().begin() + 2, xs.sizes().end());
+    expect_maps_near(camkit::io::read_npy<float>(path("map.npy")),
+                     to_camkit(camkit::torch::explain<camkit::eigen_cam>(seg_layer, xs, {}, opt).cam.map),
+                     "eigencam of a segmentation", 1e-6);
 }
 
 TEST_F(CamkitTorchTool, ImageInputAndPngOutput) {
