@@ -347,13 +347,17 @@ TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
         EXPECT_EQ(softmax[static_cast<std::size_t>(n)].cls, 2u);
         EXPECT_NEAR(softmax[static_cast<std::size_t>(n)].score, p[n][2].item<double>(), 1e-6);
     }
-    // Score-CAM and CAM: the class alone; Eigen-CAM explains no target: no lines.
-    for (const auto& extra : {std::vector<std::string>{"--class", "1", "--method", "scorecam"},
-                              std::vector<std::string>{"--class", "1", "--method", "cam", "--head", "fc.weight"}}) {
-        const auto lines = samples_of(clf(extra));
-        ASSERT_EQ(lines.size(), 2u) << ::testing::PrintToString(extra);
-        for (const auto& s : lines) EXPECT_TRUE(s.cls == 1 && std::isnan(s.score)) << ::testing::PrintToString(extra);
+    // Score-CAM: the logit of --class on the input itself; CAM: the class alone; Eigen-CAM explains
+    // no target: no lines.
+    const auto scorecam = samples_of(clf({"--class", "1", "--method", "scorecam"}));
+    ASSERT_EQ(scorecam.size(), 2u);
+    for (std::int64_t n = 0; n < 2; ++n) {
+        EXPECT_EQ(scorecam[static_cast<std::size_t>(n)].cls, 1u);
+        EXPECT_NEAR(scorecam[static_cast<std::size_t>(n)].score, y[n][1].item<double>(), 1e-5 * (1 + std::abs(y[n][1].item<double>())));
     }
+    const auto cam = samples_of(clf({"--class", "1", "--method", "cam", "--head", "fc.weight"}));
+    ASSERT_EQ(cam.size(), 2u);
+    for (const auto& s : cam) EXPECT_TRUE(s.cls == 1 && std::isnan(s.score));
     EXPECT_TRUE(samples_of(clf({"--method", "eigencam"})).empty());
     // A segmentation: Seg-Grad-CAM's score, Σ of class 1's output over the mask.
     torch::jit::Module seg_model = torch::jit::load(data + "segmenter.pt");
@@ -375,6 +379,8 @@ TEST_F(CamkitTorchTool, PrintsEachSamplesClassAndScore) {
     // Eigen-CAM does not ask for a target either: a segmentation without --class (the default
     // target, predicted, would need one), the map Eigen-CAM's of the layer.
     EXPECT_TRUE(samples_of(seg({"--method", "eigencam"})).empty());
+    expect_bad_input(seg({"--method", "eigencam", "--class", "2"}),
+                     "--class 2 is out of range: the model output [1, 2, 6, 6] has 2 classes (0 to 1)");
     camkit::torch::scripted_layer seg_layer(seg_model, "enc.0");
     camkit::options opt;
     opt.size = camkit::shape_t(xs.sizes().begin() + 2, xs.sizes().end());

@@ -299,6 +299,12 @@ TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
     EXPECT_TRUE(at::allclose(from_tap.scores, want.scores, 1e-5, 1e-6));
     EXPECT_TRUE(at::allclose(from_tap.map, want.map, 1e-5, 1e-6));
     EXPECT_FALSE(tap.is_recording());
+    // target_scores: each sample's logit of its class on x itself; undefined given the activations.
+    const at::Tensor y = plain(x);
+    const std::vector<double> logits{y[0][1].item<double>(), y[1][2].item<double>()};
+    expect_near_all(to_vec(scripted.target_scores), logits, 1e-5);
+    expect_near_all(to_vec(from_tap.target_scores), logits, 1e-5);
+    EXPECT_FALSE(want.target_scores.defined());
 
     EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(net, "nosuch", x, targets, opt); }), "valid layers: features"));
 
@@ -309,11 +315,16 @@ TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
     const auto prob_tap = ct::score_cam(tapped, x, tap, probs, opt);
     EXPECT_TRUE(at::allclose(prob_scripted.scores, prob_want.scores, 1e-6, 1e-7));
     EXPECT_TRUE(at::allclose(prob_tap.map, prob_want.map, 1e-5, 1e-6));
+    const at::Tensor p = at::softmax(y, 1);
+    expect_near_all(to_vec(prob_scripted.target_scores), {p[0][1].item<double>(), p[1][2].item<double>()}, 1e-6);
     // No target: each sample's predicted class.
     const at::Tensor predicted = plain(x).argmax(1);
     const std::vector<std::int64_t> pred_cls{predicted[0].item<std::int64_t>(), predicted[1].item<std::int64_t>()};
     const auto pred_want = ct::score_cam(plain, x, A, pred_cls, opt);
-    EXPECT_TRUE(at::allclose(ct::score_cam(tapped, x, tap).scores, pred_want.scores, 1e-5, 1e-6));
+    const auto pred = ct::score_cam(tapped, x, tap);
+    EXPECT_TRUE(at::allclose(pred.scores, pred_want.scores, 1e-5, 1e-6));
+    const at::Tensor top = y.amax(1);
+    expect_near_all(to_vec(pred.target_scores), {top[0].item<double>(), top[1].item<double>()}, 1e-5);
     // A general score callable has no per-row meaning for the masked inputs.
     auto logsumexp = [](const at::Tensor& y) { return y.logsumexp(1); };
     EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(tapped, x, tap, logsumexp, opt); }),

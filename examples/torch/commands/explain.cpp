@@ -98,7 +98,7 @@ constexpr const char* help =
     "(N times --size) at most 2^28 values. Outputs are checked before any work (none may be an input or\n"
     "the other output) and appear together at the end, or none does. A map that is not finite is an error.\n"
     "On success it prints what it wrote, then per sample the class its map explains and the target's\n"
-    "score (the logit, masked sum or probability --target gives; the class alone for scorecam and cam,\n"
+    "score on the input (the logit, masked sum or probability --target gives; the class alone for cam,\n"
     "nothing for eigencam, which explains no target): '  sample 0: class 243, score 15.2'.\n"
     "Exit status: 0 success, 2 bad input (one line on stderr), 1 internal error.\n";
 
@@ -211,17 +211,22 @@ camkit::tensor<float> load_mask(const std::string& path) {
     return out;
 }
 
+/// Fails unless --class, if given, is a class of the model output [N, C, *P] of shape `y`.
+void check_class(const explain_args& a, const camkit::shape_t& y) {
+    const std::size_t classes = y[1] == 1 ? 2 : y[1];  // a one-channel (sigmoid) output has classes 0 and 1
+    if (a.cls && static_cast<std::size_t>(*a.cls) >= classes)
+        fail("--class " + std::to_string(*a.cls) + " is out of range: the model output " + camkit::to_string(y) +
+             " has " + std::to_string(classes) + " classes (0 to " + std::to_string(classes - 1) + ")");
+}
+
 /// One target per sample, built with the library's target and mask builders from the command
 /// line and the model output on the input.
 std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor& output) {
     const camkit::tensor<float> y = to_host(output);
-    const std::size_t N = y.shape[0], C = y.shape[1];
+    check_class(a, y.shape);
+    const std::size_t N = y.shape[0];
     const bool segmentation = y.rank() > 2;
-    const std::size_t classes = C == 1 ? 2 : C;  // a one-channel (sigmoid) output has classes 0 and 1
     const std::size_t c = a.cls ? static_cast<std::size_t>(*a.cls) : 0;
-    if (a.cls && c >= classes)
-        fail("--class " + std::to_string(c) + " is out of range: the model output " + camkit::to_string(y.shape) +
-             " has " + std::to_string(classes) + " classes (0 to " + std::to_string(classes - 1) + ")");
     if (!segmentation && a.target != "class" && a.target != "predicted" && a.target != "softmax")
         fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " +
              camkit::to_string(y.shape));
@@ -283,7 +288,7 @@ struct checked_layer {
 struct maps_and_targets {
     at::Tensor map;                    ///< the finished maps [N, *size]
     std::vector<std::size_t> classes;  ///< the class of each sample's target
-    at::Tensor scores;                 ///< [N] the target scores; undefined for scorecam and cam
+    at::Tensor scores;                 ///< [N] the target scores; undefined for cam
 };
 
 /// The class of each of `n` samples for CAM: --class, or the argmax of the classifier output [N, C].
@@ -322,7 +327,7 @@ maps_and_targets head_cam(const explain_args& a, torch::jit::Module& model, cons
     return {map, std::move(classes), {}};
 }
 
-/// One line per sample: the class its map explains and, for the gradient methods, the target's score
+/// One line per sample: the class its map explains and, but for CAM, the target's score on the input
 /// (the class logit, the masked sum, the probability: what --target says).
 void print_targets(const maps_and_targets& r) {
     const at::Tensor scores = r.scores.defined() ? r.scores.detach().to(at::kCPU, at::kDouble).contiguous() : at::Tensor();
@@ -355,7 +360,7 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
 }
 
 /// The maps of --method and --target for `input`: Score-CAM through `score_cam(what, options)` (its
-/// maps), every other method M through `explain(type<M>, what)` (its camkit::torch::explained). The
+/// score_cam_result), every other method M through `explain(type<M>, what)` (its camkit::torch::explained). The
 /// targets are built from the output of the explanation's own forward, or with a `known` output (an
 /// exported package's output shape) from it.
 template <class ScoreCam, class Explain>
@@ -379,16 +384,20 @@ maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, con
     if (a.method == "scorecam") {
         camkit::torch::score_cam_options sopt;
         sopt.batch_size = a.batch_size;
-        at::Tensor map = score_cam(what, sopt);
-        return {map, classes, {}};
+        const camkit::torch::score_cam_result r = score_cam(what, sopt);
+        return {r.map, classes, r.target_scores};
     }
     maps_and_targets out;
     camkit::with_method(a.method, [&](auto type) {
         const camkit::torch::explained e = explain(type, what);
         out.map = e.cam.map;
         out.scores = e.scores;
-        // A method without gradients (Eigen-CAM) explains no target: nothing to print per sample.
-        if (camkit::needs_gradients_v<typename decltype(type)::type>) out.classes = classes;
+        // A method without gradients (Eigen-CAM) explains no target: nothing to print per sample,
+        // but a --class the output does not have is still an error.
+        if (camkit::needs_gradients_v<typename decltype(type)::type>)
+            out.classes = classes;
+        else if (e.output.defined())
+            check_class(a, camkit::torch::shape_of(e.output));
     });
     return out;
 }
@@ -411,7 +420,7 @@ maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, a
     return method_maps(
         a, input, at::Tensor(),
         [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
-            return camkit::torch::score_cam(layer, camkit::torch::forward_of(model, a.model_output), input, what, opt, sopt).map;
+            return camkit::torch::score_cam(layer, camkit::torch::forward_of(model, a.model_output), input, what, opt, sopt);
         },
         [&](auto type, const camkit::torch::objective& what) {
             checked_layer checked{layer};
@@ -451,7 +460,7 @@ maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, 
     return method_maps(
         a, x, output,
         [&](const camkit::torch::objective& what, const camkit::torch::score_cam_options& sopt) {
-            return camkit::torch::score_cam(m, x, what, opt, sopt).map;
+            return camkit::torch::score_cam(m, x, what, opt, sopt);
         },
         [&](auto type, const camkit::torch::objective& what) {
             return camkit::torch::explain<typename decltype(type)::type>(m, x, what, opt);

@@ -165,6 +165,7 @@ TEST_F(ExportedCnn, ScoreCamMatchesLibraryAndTorchScript) {
     const ct::score_cam_result ref = ct::score_cam(script, "features.3", x, targets, library_pipeline, sopt);
     EXPECT_LE(relative_error(e.map, load("cnn_scorecam.npy"), "scorecam vs pytorch-grad-cam"), tolerance);
     EXPECT_LE(relative_error(e.weights, ref.weights, "scorecam weights vs TorchScript"), tolerance);
+    EXPECT_LE(relative_error(e.target_scores, ref.target_scores, "scorecam target scores vs TorchScript"), tolerance);
 }
 
 TEST_F(ExportedCnn, PredictedClassAndProbabilityRunTheForwardFirst) {
@@ -464,6 +465,11 @@ TEST_F(ExportedTool, ErrorsAndLayers) {
     expect_bad_input({"explain", "--model", dir + "cnn_forward_only.pt2", "--input", dir + "cnn_input.npy", "--out",
                       path("map.npy")},
                      "is a forward-only package");
+    // Eigen-CAM explains no target, but a --class the output lacks is an error in both paths.
+    for (const std::string model : {"cnn.pt2", "cnn.pt"})
+        expect_bad_input({"explain", "--model", dir + model, "--layer", "features.3", "--input", dir + "cnn_input.npy",
+                          "--method", "eigencam", "--class", "99", "--out", path("map.npy")},
+                         "--class 99 is out of range: the model output [2, ");
 }
 
 }  // namespace

@@ -332,7 +332,7 @@ explained explain(exported_model& m, const at::Tensor& input, const objective& w
 inline score_cam_result score_cam(exported_model& m, const at::Tensor& input, const objective& what = {},
                                   const options& opt = {}, const score_cam_options& sopt = {}) {
     auto [output, activations] = capture_activations(m, input);
-    return score_cam(m, input, activations, what.sample_score_for(output), opt, sopt);
+    return detail::score_cam_of_recorded(m, input, output, activations, what, opt, sopt);
 }
 
 /// CAM (Zhou et al.) of the recorded layer with the head weight [C, K] the package holds at

@@ -40,12 +40,16 @@ struct score_cam_options {
     progress_callback progress = {};  ///< called after each forward pass with (done, total)
 };
 
-/// What Score-CAM returns: the scores [N, K], the channel weights [N, K], raw [N, *s], map [N, *size].
+/// What Score-CAM returns: the scores [N, K], the channel weights [N, K], raw [N, *s], map [N, *size],
+/// and target_scores [N]: each sample's score on the input itself, unmasked (the forms that run that
+/// forward: a layer recorder, a tap, a TorchScript layer, an exported package; undefined for the forms
+/// given the activations).
 struct score_cam_result {
     at::Tensor scores;
     at::Tensor weights;
     at::Tensor raw;
     at::Tensor map;
+    at::Tensor target_scores;
 };
 
 namespace detail {
@@ -143,6 +147,24 @@ score_cam_result score_cam(M&& model, const at::Tensor& input, const at::Tensor&
     return score_cam(model, input, activations, class_logit{{classes.begin(), classes.end()}}, opt, sopt);
 }
 
+namespace detail {
+
+/// Score-CAM of `activations` and `output`, which one forward of `input` recorded, scored by `what`:
+/// the result with target_scores, the score of each sample's own output.
+template <torch_model M>
+score_cam_result score_cam_of_recorded(M&& model, const at::Tensor& input, const at::Tensor& output,
+                                       const at::Tensor& activations, const objective& what, const options& opt,
+                                       const score_cam_options& sopt) {
+    const auto score = what.sample_score_for(output);
+    score_cam_result r = camkit::torch::score_cam(model, input, activations, score, opt, sopt);
+    at::NoGradGuard no_grad;
+    const at::Tensor samples = at::arange(output.size(0), at::TensorOptions().dtype(at::kLong).device(output.device()));
+    r.target_scores = score_rows(score, output.detach(), samples).to(r.scores.scalar_type());
+    return r;
+}
+
+}  // namespace detail
+
 /// Score-CAM at the layer `rec` records (a tap's `tapped` model, a scripted_layer): one forward
 /// records the activations, then the masked inputs run through `model`, scored by `what`: one
 /// camkit target per sample, a probability_score, or nothing (each sample's predicted class).
@@ -155,7 +177,7 @@ score_cam_result score_cam(R& rec, M&& model, const at::Tensor& input, const obj
         at::NoGradGuard no_grad;
         std::tie(output, activations) = capture_activations(rec, input);
     }
-    return score_cam(model, input, activations, what.sample_score_for(output), opt, sopt);
+    return detail::score_cam_of_recorded(model, input, output, activations, what, opt, sopt);
 }
 
 /// Score-CAM of a C++-frontend model at the tap it calls in forward, scored by `what`.
