@@ -11,8 +11,9 @@
 camkit::torch::exported_model (adapters/torch/include/camkit/torch/exported.hpp) loads the package;
 `camkit-torch explain --model M.pt2` explains it. docs/exported.md describes both.
 
-Every shape is static: the package takes exactly the example input's shape (batch size included);
-camkit refuses another shape with a clear error. The package's metadata records the layer, the
+Every shape is static: the package's functions take exactly the example input's shape (batch size
+included); camkit runs a batch of another size in chunks of that batch size (the last one padded)
+and refuses another shape of the other axes with a clear error. The package's metadata records the layer, the
 functions present and the shapes (keys camkit.*). AOTInductor compiles C++ code for the machine it
 runs on with the host C++ compiler (here on the CPU), so export where the package will run.
 

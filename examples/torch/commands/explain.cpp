@@ -45,7 +45,7 @@ constexpr const char* help =
     "\n"
     "  --model M.pt      a TorchScript file; it is put in eval mode; or M.pt2, a package of\n"
     "                    tools/export_cam.py (AOTInductor, LibTorch 2.6+: docs/exported.md), which\n"
-    "                    records its layer and takes inputs of exactly its export shape\n"
+    "                    records its layer and takes inputs of its export shape, any batch size\n"
     "  --layer NAME      dotted path of the layer to explain ('camkit-torch layers' lists them);\n"
     "                    optional for a .pt2 (it must then name the recorded layer)\n"
     "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
@@ -448,8 +448,8 @@ maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, 
         output = camkit::torch::capture_activations(m, x).first;
         check_output_shape(output, x);
     } else if (a.method != "cam" && !targets_need_output_values(a)) {
-        m.check_input(x);  // the package's own message for an input it does not take
-        const camkit::shape_t& y = m.output_shape();
+        m.check_batch(x);  // the package's own message for an input it does not take
+        const camkit::shape_t y = m.output_shape_for(static_cast<std::size_t>(x.size(0)));
         output = at::zeros(std::vector<std::int64_t>(y.begin(), y.end()), x.options());
     }
     if (a.method == "cam") {

@@ -276,15 +276,71 @@ TEST_F(ExportedCnn, PackageWithoutForwardRunsTheGradientWithAZeroSeed) {
     }
 }
 
-TEST_F(ExportedCnn, ABatchSizeThePackageCannotTakeIsAClearError) {
-    const at::Tensor three = at::randn({3, 3, 24, 24});
+// The package takes batches of 2; batches of 1, 3 and 5 run in chunks of 2, the last padded, and
+// every result is the TorchScript model's on the same batch.
+TEST_F(ExportedCnn, AnyBatchSizeRunsInChunksOfThePackages) {
+    ct::scripted_layer layer(script, "features.3");
+    for (const std::int64_t N : {1, 3, 5}) {
+        at::manual_seed(N);
+        const at::Tensor xs = at::randn({N, 3, 24, 24});
+        const at::Tensor xg = xs.detach().requires_grad_(true);
+        std::vector<camkit::target> t;
+        for (std::int64_t n = 0; n < N; ++n) t.push_back(camkit::class_score(static_cast<std::size_t>(n % 3)));
+        const std::string b = "batch " + std::to_string(N) + " ";
+        ct::explained ref;
+        const ct::explained e = explain_both<camkit::grad_cam>(model, layer, xs, t, library_pipeline, ref);
+        ASSERT_EQ(e.gradients.size(0), N);
+        EXPECT_LE(relative_error(e.gradients, ref.gradients, b + "gradients"), tolerance);
+        EXPECT_LE(relative_error(e.cam.map, ref.cam.map, b + "gradcam map"), tolerance);
+        EXPECT_GT(ref.cam.map.flatten(1).amax(1).min().item<double>(), 0.0) << b << "map empty";
+        EXPECT_LE(relative_error(e.scores.unsqueeze(1), ref.scores.unsqueeze(1), b + "scores"), tolerance);
+        EXPECT_LE(relative_error(e.output, ref.output, b + "output"), tolerance);
+        // Each sample's predicted class: the forward function's chunks first, then the gradient's.
+        const ct::explained p = explain_both<camkit::hires_cam>(model, layer, xs, {}, library_pipeline, ref);
+        EXPECT_LE(relative_error(p.cam.map, ref.cam.map, b + "predicted hirescam map"), tolerance);
+        EXPECT_GT(ref.cam.map.flatten(1).amax(1).min().item<double>(), 0.0) << b << "map empty";
+        EXPECT_LE(relative_error(p.scores.unsqueeze(1), ref.scores.unsqueeze(1), b + "predicted scores"), tolerance);
+        const ct::explained eigen = explain_both<camkit::eigen_cam>(model, layer, xs, {}, library_pipeline, ref);
+        EXPECT_LE(relative_error(eigen.cam.map, ref.cam.map, b + "eigencam map"), tolerance);
+        const ct::score_cam_result sc = ct::score_cam(model, xs, t, library_pipeline);
+        const ct::score_cam_result scref = ct::score_cam(script, "features.3", xs, t, library_pipeline);
+        EXPECT_LE(relative_error(sc.map, scref.map, b + "scorecam map"), tolerance);
+        EXPECT_LE(relative_error(sc.target_scores.unsqueeze(1), scref.target_scores.unsqueeze(1), b + "scorecam scores"),
+                  tolerance);
+        // Many targets of the last sample: the gradient function on the chunk that holds it.
+        const std::vector<camkit::target> all{camkit::class_score(0), camkit::class_score(1), camkit::class_score(2)};
+        const auto last = static_cast<std::size_t>(N - 1);
+        const ct::captured many = ct::capture_gradients_many(model, xs, all, last);
+        const ct::captured manyref = ct::capture_gradients_many(layer, xg, all, last);
+        EXPECT_LE(relative_error(many.gradients, manyref.gradients, b + "many targets gradients"), tolerance);
+        EXPECT_LE(relative_error(many.scores.unsqueeze(1), manyref.scores.unsqueeze(1), b + "many targets scores"),
+                  tolerance);
+        EXPECT_EQ(many.output.size(0), N);
+    }
+}
+
+TEST_F(ExportedCnn, AnInputThePackageCannotTakeIsAClearError) {
     try {
-        ct::explain<camkit::grad_cam>(model, three, std::vector<camkit::target>(3, camkit::class_score(0)));
+        ct::explain<camkit::grad_cam>(model, at::randn({3, 3, 16, 16}), std::vector<camkit::target>(3, camkit::class_score(0)));
         ADD_FAILURE() << "no error";
     } catch (const camkit::error& e) {
-        EXPECT_NE(std::string(e.what()).find("takes input of shape [2, 3, 24, 24]"), std::string::npos) << e.what();
-        EXPECT_NE(std::string(e.what()).find("got [3, 3, 24, 24]"), std::string::npos) << e.what();
+        EXPECT_NE(std::string(e.what()).find("takes input of shape [2, 3, 24, 24] (any batch size, run in chunks of 2; "
+                                             "the other axes are fixed at export), got [3, 3, 16, 16]"),
+                  std::string::npos)
+            << e.what();
     }
+    // The functions themselves take the one shape.
+    try {
+        model.run_forward(at::randn({3, 3, 24, 24}));
+        ADD_FAILURE() << "no error";
+    } catch (const camkit::error& e) {
+        EXPECT_NE(std::string(e.what()).find("takes input of shape [2, 3, 24, 24] (a package's shapes, batch size "
+                                             "included, are fixed at export), got [3, 3, 24, 24]"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_THROW(ct::capture_activations(model, at::randn({0, 3, 24, 24})), camkit::error);
+    EXPECT_THROW(ct::capture_activations(model, at::randn({3, 24, 24})), camkit::error);
     EXPECT_THROW(ct::capture_activations(model, at::randn({2, 3, 16, 16})), camkit::error);
     EXPECT_THROW(ct::capture_activations(model, x.to(at::kDouble)), camkit::error);
     EXPECT_THROW(ct::capture_activations(model, at::Tensor()), camkit::error);
@@ -427,16 +483,24 @@ TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
     // --layer may repeat the recorded layer.
     const at::Tensor same = explain(with({"--model", dir + "unet.pt2", "--layer", "dec2", "--method", "hirescam"}, unet_args));
     EXPECT_LE(relative_error(same, load("unet_hirescam.npy"), "tool U-Net hirescam vs pytorch-grad-cam"), tolerance);
-    // Targets that need the output, against the TorchScript model.
-    for (const auto& target : {std::vector<std::string>{"--target", "predicted", "--class", "2"},
+    // Targets that need the output, and a linear one, against the TorchScript model, on three
+    // inputs (the package takes two at a time: two chunks, the second padded).
+    const at::Tensor two = load("unet_input.npy");
+    const at::Tensor three = at::cat({two, two.narrow(0, 1, 1) * 0.9}).contiguous();
+    const std::string input3 = path("unet_input3.npy");
+    camkit::io::write_npy(input3, camkit::tensor<float>(ct::shape_of(three),
+                                                        std::vector<float>(three.data_ptr<float>(),
+                                                                           three.data_ptr<float>() + three.numel())));
+    for (const auto& target : {std::vector<std::string>{"--target", "predicted", "--class", "0"},
                                                   {"--target", "largest-component", "--class", "1"},
-                                                  {"--target", "softmax", "--class", "3"}}) {
-        const at::Tensor a = explain(with({"--model", dir + "unet.pt2", "--input", dir + "unet_input.npy"}, target));
+                                                  {"--target", "softmax", "--class", "3"},
+                                                  {"--target", "mask-sum", "--class", "1", "--mask", dir + "unet_mask.npy"}}) {
+        const at::Tensor a = explain(with({"--model", dir + "unet.pt2", "--input", input3}, target));
         const auto a_samples = samples;
-        const at::Tensor b =
-            explain(with({"--model", dir + "unet.pt", "--layer", "dec2", "--input", dir + "unet_input.npy"}, target));
+        const at::Tensor b = explain(with({"--model", dir + "unet.pt", "--layer", "dec2", "--input", input3}, target));
         EXPECT_LE(relative_error(a, b, "tool U-Net " + target[1] + " vs TorchScript"), tolerance);
-        EXPECT_EQ(samples.size(), 2u) << target[1];  // the two inputs' lines
+        EXPECT_GT(b.amax(at::IntArrayRef{1, 2}).min().item<double>(), 0.0) << target[1];  // no sample's map is empty
+        EXPECT_EQ(samples.size(), 3u) << target[1];  // the three inputs' lines
         expect_same_samples(a_samples, samples, "tool U-Net " + target[1] + " printed samples");
     }
     for (const auto& method : {std::vector<std::string>{"--method", "scorecam", "--class", "1"},

@@ -11,10 +11,12 @@
 // predicted class, a probability) first runs the forward function (or, in a package without one,
 // the gradient function with a zero seed).
 //
-// Every shape of a package is static: the input must have exactly the shape it was exported
-// with (batch size included), which is checked before a function runs (the compiled code does not
-// check it). The gradient-free paths (Score-CAM's masked inputs, faithfulness curves) run any
-// batch size in chunks of the package's, padding the last one.
+// Every shape of a package is static: its functions take exactly the input shape it was exported
+// with (batch size included), which run_forward and run_gradient check before a call (the compiled
+// code does not check it). Everything else (capture_*, explain, score_cam, cam, the faithfulness
+// metrics) takes a batch of any size with the other axes as exported: it runs in chunks of the
+// package's batch size, the last one padded with zeros, and the padding's rows are dropped (each
+// sample's output, activations and gradients are its own: the seed is zero on the padding).
 //
 // Opt-in: this header needs LibTorch's AOTInductor loader, which LibTorch before 2.6 does not have,
 // so the umbrella header camkit/torch/torch.hpp does not include it. With such a LibTorch it
@@ -178,14 +180,40 @@ public:
                             list + "; AOTInductor folds some, e.g. batch-norm and bias terms, into the code)");
     }
 
-    /// Throws camkit::error unless `input` is what the package takes: its one shape (batch size
-    /// included) and dtype, on the device it was compiled for.
+    /// Throws camkit::error unless `input` is what the package's functions take: its one shape
+    /// (batch size included) and dtype, on the device it was compiled for.
     void check_input(const at::Tensor& input) const {
         camkit::detail::require(input.defined(), "exported model: the input is an undefined tensor");
         camkit::detail::require(shape_of(input) == input_shape_,
                                 "exported model: " + path_ + " takes input of shape " + to_string(input_shape_) +
                                     " (a package's shapes, batch size included, are fixed at export), got " +
                                     to_string(shape_of(input)));
+        check_dtype_and_device(input);
+    }
+
+    /// Throws camkit::error unless `input` is a batch the package runs in chunks of its batch size:
+    /// at least one sample, the other axes, the dtype and the device as exported.
+    void check_batch(const at::Tensor& input) const {
+        camkit::detail::require(input.defined(), "exported model: the input is an undefined tensor");
+        shape_t rest = shape_of(input);
+        const bool samples = !rest.empty() && rest[0] >= 1;
+        if (samples) rest[0] = input_shape_[0];
+        camkit::detail::require(samples && rest == input_shape_,
+                                "exported model: " + path_ + " takes input of shape " + to_string(input_shape_) +
+                                    " (any batch size, run in chunks of " + std::to_string(input_shape_[0]) +
+                                    "; the other axes are fixed at export), got " + to_string(shape_of(input)));
+        check_dtype_and_device(input);
+    }
+
+    /// The output shape for a batch of `n` samples: output_shape() with its batch size replaced.
+    shape_t output_shape_for(std::size_t n) const {
+        shape_t s = output_shape_;
+        s[0] = n;
+        return s;
+    }
+
+private:
+    void check_dtype_and_device(const at::Tensor& input) const {
         const std::string dtype = metadata_.count("camkit.input_dtype") ? metadata_.at("camkit.input_dtype") : "float32";
         const bool f32 = input.scalar_type() == at::kFloat, f64 = input.scalar_type() == at::kDouble;
         camkit::detail::require((dtype == "float32" && f32) || (dtype == "float64" && f64),
@@ -197,7 +225,6 @@ public:
                                     input.device().str());
     }
 
-private:
     using loader = ::torch::inductor::AOTIModelPackageLoader;
 
     std::string meta(const std::string& key) const {
@@ -237,24 +264,65 @@ private:
 
 namespace detail {
 
-/// Runs the package's forward function on a batch of any size: in chunks of its batch size, the
-/// last one padded with zeros. The outputs only, as Score-CAM and the faithfulness metrics need.
-inline at::Tensor forward_any_batch(exported_model& m, const at::Tensor& batch) {
+/// Rows [b0, b0 + b) of `t`, padded with zero rows to `n`.
+inline at::Tensor padded_rows(const at::Tensor& t, std::int64_t b0, std::int64_t b, std::int64_t n) {
+    at::Tensor rows = t.narrow(0, b0, b);
+    if (b == n) return rows;
+    std::vector<std::int64_t> pad = rows.sizes().vec();
+    pad[0] = n - b;
+    return at::cat({rows, at::zeros(pad, rows.options())});
+}
+
+/// Calls `run(padded rows of each of `batches`...)` for each chunk of the package's batch size
+/// over their first axis (all of one size N) and concatenates the first b rows of each tensor it
+/// returns, in the order `pick` lists them (`pick(result)` returns a std::vector<at::Tensor>;
+/// an undefined entry stays undefined).
+template <class Run, class Pick>
+std::vector<at::Tensor> over_chunks(const exported_model& m, std::int64_t N, Run&& run, Pick&& pick) {
     const auto n = static_cast<std::int64_t>(m.input_shape().at(0));
-    camkit::detail::require(batch.defined() && batch.dim() >= 1 && batch.size(0) >= 1,
-                            "exported model: the model needs a batch of at least one input");
-    std::vector<at::Tensor> outs;
-    for (std::int64_t b0 = 0; b0 < batch.size(0); b0 += n) {
-        const std::int64_t b = std::min(n, batch.size(0) - b0);
-        at::Tensor chunk = batch.narrow(0, b0, b);
-        if (b < n) {
-            std::vector<std::int64_t> pad = chunk.sizes().vec();
-            pad[0] = n - b;
-            chunk = at::cat({chunk, at::zeros(pad, chunk.options())});
-        }
-        outs.push_back(m.run_forward(chunk).output.narrow(0, 0, b));
+    std::vector<std::vector<at::Tensor>> parts;
+    for (std::int64_t b0 = 0; b0 < N; b0 += n) {
+        const std::int64_t b = std::min(n, N - b0);
+        const std::vector<at::Tensor> got = pick(run(b0, b, n));
+        if (parts.empty()) parts.resize(got.size());
+        for (std::size_t i = 0; i < got.size(); ++i)
+            if (got[i].defined()) parts[i].push_back(got[i].narrow(0, 0, b));
     }
-    return at::cat(outs);
+    std::vector<at::Tensor> out;
+    for (const auto& p : parts) out.push_back(p.empty() ? at::Tensor() : p.size() == 1 ? p.front() : at::cat(p));
+    return out;
+}
+
+/// The forward function on a batch of any size (checked): {output, A}, or the output alone
+/// (activations undefined) with `activations` false, as Score-CAM and the faithfulness metrics need.
+inline recorded_pass forward_any_batch(exported_model& m, const at::Tensor& batch, bool activations = true) {
+    m.check_batch(batch);
+    if (batch.size(0) == static_cast<std::int64_t>(m.input_shape()[0])) return m.run_forward(batch);
+    auto out = over_chunks(
+        m, batch.size(0),
+        [&](std::int64_t b0, std::int64_t b, std::int64_t n) { return m.run_forward(padded_rows(batch, b0, b, n)); },
+        [&](const recorded_pass& p) {
+            return std::vector<at::Tensor>{p.output, activations ? p.activations : at::Tensor()};
+        });
+    return {std::move(out[0]), std::move(out[1])};
+}
+
+/// The gradient function on a batch of any size (checked) with a seed of the batch's output shape:
+/// {output, A, G}, scores undefined.
+inline captured gradient_any_batch(exported_model& m, const at::Tensor& batch, const at::Tensor& seed) {
+    m.check_batch(batch);
+    const shape_t want = m.output_shape_for(static_cast<std::size_t>(batch.size(0)));
+    camkit::detail::require(seed.defined() && shape_of(seed) == want,
+                            "exported model: the seed must have the output's shape " + to_string(want) + ", got " +
+                                (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
+    if (batch.size(0) == static_cast<std::int64_t>(m.input_shape()[0])) return m.run_gradient(batch, seed);
+    auto out = over_chunks(
+        m, batch.size(0),
+        [&](std::int64_t b0, std::int64_t b, std::int64_t n) {
+            return m.run_gradient(padded_rows(batch, b0, b, n), padded_rows(seed, b0, b, n));
+        },
+        [](const captured& c) { return std::vector<at::Tensor>{c.output, c.activations, c.gradients}; });
+    return {std::move(out[0]), at::Tensor(), std::move(out[1]), std::move(out[2])};
 }
 
 }  // namespace detail
@@ -264,13 +332,13 @@ inline at::Tensor forward_any_batch(exported_model& m, const at::Tensor& batch) 
 template <>
 struct model_traits<exported_model> {
     static auto forward(exported_model& m) {
-        return [&m](const at::Tensor& batch) { return detail::forward_any_batch(m, batch); };
+        return [&m](const at::Tensor& batch) { return detail::forward_any_batch(m, batch, false).output; };
     }
 };
 
-/// Forward only: {output, activations} of the layer the package records.
+/// Forward only: {output, activations} of the layer the package records, for a batch of any size.
 inline std::pair<at::Tensor, at::Tensor> capture_activations(exported_model& m, const at::Tensor& input) {
-    recorded_pass p = m.run_forward(input);
+    recorded_pass p = detail::forward_any_batch(m, input);
     return {std::move(p.output), std::move(p.activations)};
 }
 
@@ -279,42 +347,51 @@ inline std::pair<at::Tensor, at::Tensor> capture_activations(exported_model& m, 
 /// first for targets that depend on the output (the predicted class, a probability, a score).
 inline captured capture_gradients(exported_model& m, const at::Tensor& input, const objective& what = {}) {
     m.require_gradient();
-    m.check_input(input);
+    m.check_batch(input);
     if (what.depends_on_output_values()) {
-        auto [scores, seed] = what.seed_and_score(m.run_forward(input).output);
-        captured c = m.run_gradient(input, seed);
+        auto [scores, seed] = what.seed_and_score(detail::forward_any_batch(m, input, false).output);
+        captured c = detail::gradient_any_batch(m, input, seed);
         c.scores = std::move(scores);
         return c;
     }
     // The seed depends on the output's shape only: zeros of that shape stand in for the output.
-    const at::Tensor seed = what.seed_and_score(at::zeros(sizes_of(m.output_shape()), input.options())).seed;
-    captured c = m.run_gradient(input, seed);
+    const shape_t y = m.output_shape_for(static_cast<std::size_t>(input.size(0)));
+    const at::Tensor seed = what.seed_and_score(at::zeros(sizes_of(y), input.options())).seed;
+    captured c = detail::gradient_any_batch(m, input, seed);
     c.scores = detail::weighted_scores(c.output, seed);
     return c;
 }
 
-/// Many linear targets for sample `sample` of `input`: one gradient call per target, each with a
-/// seed that is zero outside the sample. A and G come back as [T, K, *S].
+/// Many linear targets for sample `sample` of `input` (a batch of any size): one gradient call
+/// per target on the package-sized chunk that holds the sample, each with a seed that is zero
+/// outside it. A and G come back as [T, K, *S]; the output is the whole batch's.
 inline captured capture_gradients_many(exported_model& m, const at::Tensor& input, std::span<const target> targets,
                                        std::size_t sample = 0) {
-    m.check_input(input);
-    const at::Tensor like = at::zeros(sizes_of(m.output_shape()), input.options());
-    auto [scores, seeds] = seed_and_score_many(like, targets, sample);
+    m.require_gradient();
+    m.check_batch(input);
+    const std::int64_t N = input.size(0), n = static_cast<std::int64_t>(m.input_shape()[0]);
+    auto [scores, seeds] = seed_and_score_many(at::zeros(sizes_of(m.output_shape_for(static_cast<std::size_t>(N))),
+                                                         input.options()),
+                                               targets, sample);
     const auto s = static_cast<std::int64_t>(sample);
+    const std::int64_t c0 = s / n * n, local = s - c0;
+    const at::Tensor x = detail::padded_rows(input, c0, std::min(n, N - c0), n);
+    const at::Tensor zero = at::zeros(sizes_of(m.output_shape()), input.options());
     std::vector<at::Tensor> gs;
     captured last;
     for (std::size_t t = 0; t < targets.size(); ++t) {
-        at::Tensor seed = at::zeros(like.sizes(), seeds.options());
-        seed.select(0, s).copy_(seeds.select(0, static_cast<std::int64_t>(t)));
-        last = m.run_gradient(input, seed);
-        gs.push_back(last.gradients.select(0, s));
+        at::Tensor seed = at::zeros_like(zero);
+        seed.select(0, local).copy_(seeds.select(0, static_cast<std::int64_t>(t)));
+        last = m.run_gradient(x, seed);
+        gs.push_back(last.gradients.select(0, local));
     }
-    if (targets.empty()) last = m.run_gradient(input, at::zeros(like.sizes(), input.options()));
-    const at::Tensor A = last.activations.select(0, s);
+    if (targets.empty()) last = m.run_gradient(x, zero);
+    const at::Tensor A = last.activations.select(0, local);
     std::vector<std::int64_t> sizes{static_cast<std::int64_t>(targets.size())};
     for (std::int64_t e : A.sizes()) sizes.push_back(e);
-    const at::Tensor ys = last.output.select(0, s).unsqueeze(0).expand(seeds.sizes());
-    return {last.output, detail::weighted_scores(ys, seeds), A.unsqueeze(0).expand(sizes),
+    const at::Tensor output = N == n ? last.output : detail::forward_any_batch(m, input, false).output;
+    const at::Tensor ys = output.select(0, s).unsqueeze(0).expand(seeds.sizes());
+    return {output, detail::weighted_scores(ys, seeds), A.unsqueeze(0).expand(sizes),
             gs.empty() ? at::zeros(sizes, A.options()) : at::stack(gs)};
 }
 
@@ -327,8 +404,8 @@ explained explain(exported_model& m, const at::Tensor& input, const objective& w
 }
 
 /// Score-CAM at the layer the package records, scored by `what` (one target per sample, a
-/// probability_score, or nothing: each sample's predicted class); the masked inputs run through
-/// the forward function in chunks of the package's batch size.
+/// probability_score, or nothing: each sample's predicted class); the input and the masked inputs
+/// run through the forward function in chunks of the package's batch size.
 inline score_cam_result score_cam(exported_model& m, const at::Tensor& input, const objective& what = {},
                                   const options& opt = {}, const score_cam_options& sopt = {}) {
     auto [output, activations] = capture_activations(m, input);
