@@ -82,6 +82,9 @@ inline void check_weight_storage(const torch::jit::Module& m, const std::string&
     for (const auto& b : m.named_buffers(true)) check(b.name, b.value);
 }
 
+/// True for an AOTInductor package (M.pt2 of tools/export_cam.py) rather than a TorchScript file.
+inline bool is_package_path(const std::string& path) { return std::filesystem::path(path).extension() == ".pt2"; }
+
 /// The TorchScript model at `path`, in eval mode; a clear error when it is missing, not a
 /// TorchScript file, or a damaged one.
 inline torch::jit::Module load_model(const std::string& path) {

@@ -9,6 +9,7 @@
 #include <camkit/io/npy.hpp>
 #include <camkit/camkit.hpp>
 #include <camkit/version.hpp>
+#include <camkit/torch/exported.hpp>  // CAMKIT_TORCH_HAS_EXPORTED
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/torch.hpp>
 
@@ -761,6 +762,16 @@ TEST_F(CamkitTorchTool, DamagedModelFilesAreBlamedOnTheModel) {
                       "--out", path("m.npy"), "--class", "1"},
                      "truncated.pt: damaged model file: the weights of 'features.0.weight' need 432 bytes but no weight "
                      "record of the file has that size (truncated or corrupt)");
+    // A .pt2 that is no package: with LibTorch 2.6+ the loader's reason, before that the tool says it
+    // cannot load packages at all; explain, analyze and layers alike.
+    write_text(path("junk.pt2"), "not a package\n");
+    const std::string why = CAMKIT_TORCH_HAS_EXPORTED ? "is it a package written by tools/export_cam.py?"
+                                                      : "which cannot load .pt2 packages";
+    expect_bad_input({"explain", "--model", path("junk.pt2"), "--input", data + "x.npy", "--out", path("m.npy")}, why);
+    expect_bad_input({"analyze", "--model", path("junk.pt2"), "--inputs", data + "x.npy", "--out", path("an"), "--method",
+                      "gradcam"},
+                     why);
+    expect_bad_input({"layers", "--model", path("junk.pt2")}, why);
 }
 
 // A model whose forward returns a dict or a tuple: --model-output names the output to explain, and

@@ -1,8 +1,9 @@
 // `camkit-torch analyze`: a data set through a TorchScript model at several layers with several
 // methods: per image a comparison panel (and the maps), per data set metrics.csv, summary.json and
 // report.html. Every layer is recorded in the same forward pass (scripted_layers) and each target
-// costs one backward for all layers and all gradient methods, which share A and G. A run resumes
-// from its per-image records; every file is written atomically.
+// costs one backward for all layers and all gradient methods, which share A and G. An exported
+// package (.pt2) is analyzed at the one layer it records, one call of its gradient function per
+// target. A run resumes from its per-image records; every file is written atomically.
 #include "../../common/app.hpp"
 #include "../analyze/panel.hpp"
 #include "../analyze/progress.hpp"
@@ -18,6 +19,9 @@
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/scripted.hpp>
 #include <camkit/torch/torch.hpp>
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+#include <camkit/torch/exported.hpp>  // --model M.pt2 (LibTorch 2.6+)
+#endif
 
 #include <torch/cuda.h>
 
@@ -41,14 +45,16 @@ using camkit_cli::fail;
 using camkit_torch_tool::to_host;
 
 constexpr const char* help =
-    "usage: camkit-torch analyze --model M.pt (--images DIR [--masks DIR] | --inputs X.npy [--gt Y.npy]) --out DIR\n"
-    "           --layer NAME [--layer NAME ...] --method NAME [--method NAME ...] | --method all\n"
+    "usage: camkit-torch analyze --model M.pt|M.pt2 (--images DIR [--masks DIR] | --inputs X.npy [--gt Y.npy])\n"
+    "           --out DIR --layer NAME [--layer NAME ...] --method NAME [--method NAME ...] | --method all\n"
     "           [--target predicted|gt|all-classes|class:C|largest-component[:C]|smallest-component[:C]|\n"
     "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z]]\n"
     "           [--top-k K] [--resize HxW] [--mean a,b,c --std a,b,c] [--gray|--rgb] [--limit N]\n"
     "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda] [--model-output KEY|INDEX]\n"
     "\n"
-    "  --model M.pt      a TorchScript segmentation [N, C, *P] or classification [N, C] model\n"
+    "  --model M.pt      a TorchScript segmentation [N, C, *P] or classification [N, C] model; or M.pt2,\n"
+    "                    a package of tools/export_cam.py (LibTorch 2.6+: docs/exported.md), analyzed at\n"
+    "                    the layer it records (--layer optional: it must then name that layer)\n"
     "  --images DIR      PNG/JPEG images, taken in name order; --masks DIR: ground-truth PNGs of the same\n"
     "                    stems (pixel value = class index, the image's size)\n"
     "  --inputs X.npy    instead of images: a batch [N, C, *S] (1 to 3 spatial axes, volumes too), used as\n"
@@ -145,7 +151,10 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     if (!a.masks.empty() && a.images.empty()) fail("--masks goes with --images (use --gt with --inputs)");
     if (!a.gt.empty() && a.inputs.empty()) fail("--gt goes with --inputs (use --masks with --images)");
     if (a.out.empty()) fail("--out is required");
-    if (a.layers.empty()) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    const bool package = camkit_torch_tool::is_package_path(a.model);
+    if (a.layers.empty() && !package) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    if (package && !a.model_output.empty())
+        fail("--model-output goes with a TorchScript model; a .pt2 package has the one output it was exported at");
     if (a.methods.empty()) fail("--method is required (a name of 'camkit-torch methods', scorecam, or all)");
     if (const auto all_at = std::find(a.methods.begin(), a.methods.end(), "all"); all_at != a.methods.end()) {
         // all: every gradient method of the registry, in its order, where "all" stands; scorecam only when named.
@@ -499,11 +508,89 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
 /// The maps of one image, [target][method][layer], each [*S] at the input's size.
 using map_grid = std::vector<std::vector<std::vector<camkit::tensor<float>>>>;
 
+/// The model of a run: a TorchScript module whose layers one forward records, or an exported
+/// package (.pt2) that records its one layer.
+struct model_source {
+    std::optional<torch::jit::Module> script;
+    std::optional<camkit::torch::scripted_layers> layers;
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+    std::optional<camkit::torch::exported_model> package;
+#endif
+
+    /// Loads --model: a package's layer fills --layer when it is not given.
+    model_source(analyze_args& a, const at::Device& device) {
+        if (!camkit_torch_tool::is_package_path(a.model)) {
+            script = camkit_torch_tool::load_model(a.model);
+            script->to(device);
+            layers.emplace(*script, a.layers, a.model_output);
+            return;
+        }
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+        package.emplace(a.model);
+        if (a.layers.empty()) a.layers = {package->layer()};
+        for (const std::string& l : a.layers)  // --layer names no layer twice
+            if (l != package->layer())
+                fail(a.model + " records layer '" + package->layer() + "' only, not --layer " + l +
+                     " (export a package per layer)");
+        if (!package->has_gradient() && std::any_of(a.methods.begin(), a.methods.end(), [](const auto& m) { return m != "scorecam"; }))
+            fail(a.model + " is a forward-only package; the gradient methods need the gradient function (export it "
+                 "without --forward-only), or use --method scorecam alone");
+#else
+        fail("--model " + a.model + ": this camkit-torch was built with a LibTorch without AOTInductor (before 2.6), "
+             "which cannot load .pt2 packages; use a TorchScript model");
+#endif
+    }
+
+    /// One forward: the output and each layer's activations (with the autograd graph for a
+    /// TorchScript model, which then needs `x` to require gradients).
+    camkit::torch::scripted_layers::pass forward(const at::Tensor& x) {
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+        if (package) {
+            auto [output, activations] = camkit::torch::capture_activations(*package, x.detach());
+            return {std::move(output), {std::move(activations)}};
+        }
+#endif
+        return layers->forward(x);
+    }
+
+    /// True when gradients() runs a forward of its own (a package's gradient function does).
+    bool gradients_run_forward() const {
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+        return package.has_value();
+#else
+        return false;
+#endif
+    }
+
+    /// Each layer's gradient of `target`'s score: TorchScript by a backward through `pass`'s graph
+    /// (kept for the next target with `retain`), a package by its gradient function on `x`.
+    std::vector<at::Tensor> gradients([[maybe_unused]] const at::Tensor& x,
+                                      const camkit::torch::scripted_layers::pass& pass, const camkit::target& target,
+                                      bool retain) {
+        const std::span<const camkit::target> one(&target, 1);
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+        if (package) return {camkit::torch::capture_gradients(*package, x.detach(), one).gradients};
+#endif
+        const at::Tensor seed = camkit::torch::seed_and_score(pass.output, one).seed;
+        return torch::autograd::grad({pass.output}, pass.activations, {seed.to(pass.output.scalar_type())}, retain,
+                                     false, /*allow_unused=*/true);
+    }
+
+    /// Calls f(model) with what Score-CAM's masked inputs run through: the TorchScript forward (of
+    /// the chosen output) or the package.
+    template <class F>
+    void with_model(const std::string& model_output, F&& f) {
+#ifdef CAMKIT_TORCH_TOOL_EXPORTED
+        if (package) return f(*package);
+#endif
+        f(camkit::torch::forward_of(*script, model_output));
+    }
+};
+
 /// Model, recorder and run-wide settings.
 struct analyzer {
     const analyze_args& a;
-    torch::jit::Module model;
-    camkit::torch::scripted_layers layers;
+    model_source model;
     at::Device device;
     std::vector<std::string> gradient_methods;
     bool scorecam = false;
@@ -520,11 +607,9 @@ struct analyzer {
         if (!gradient_methods.empty()) {
             std::vector<std::vector<at::Tensor>> grads(L);
             for (std::size_t t = 0; t < T; ++t) {
-                auto [scores, seed] = camkit::torch::seed_and_score(pass.output, std::span<const camkit::target>(&targets[t].t, 1));
-                const bool retain = t + 1 < T;
-                auto g = torch::autograd::grad({pass.output}, pass.activations, {seed.to(pass.output.scalar_type())}, retain,
-                                               false, /*allow_unused=*/true);
+                const std::vector<at::Tensor> g = model.gradients(x, pass, targets[t].t, t + 1 < T);
                 ++rec.backward;
+                rec.forward += model.gradients_run_forward();
                 for (std::size_t l = 0; l < L; ++l) {
                     if (!g[l].defined()) fail("the model output does not depend on layer '" + a.layers[l] + "'");
                     grads[l].push_back(g[l]);
@@ -567,12 +652,13 @@ struct analyzer {
                 const std::vector<camkit::target> what{targets[t].t};
                 scores.push_back(camkit::torch::objective(what).sample_score_for(output));
             }
-            const auto forward = camkit::torch::forward_of(model, a.model_output);
-            for (std::size_t l = 0; l < L; ++l) {
-                const auto results = camkit::torch::score_cam_many(forward, plain, pass.activations[l].detach(),
-                                                                   std::span<const camkit::torch::seed_score>(scores), opt, sopt);
-                for (std::size_t t = 0; t < T; ++t) maps[t][mi][l] = drop_batch(to_host(results[t].map));
-            }
+            model.with_model(a.model_output, [&](auto&& forward) {
+                for (std::size_t l = 0; l < L; ++l) {
+                    const auto results = camkit::torch::score_cam_many(forward, plain, pass.activations[l].detach(),
+                                                                       std::span<const camkit::torch::seed_score>(scores), opt, sopt);
+                    for (std::size_t t = 0; t < T; ++t) maps[t][mi][l] = drop_batch(to_host(results[t].map));
+                }
+            });
             rec.forward += static_cast<std::size_t>(masked);
             rec.separate_forward += T * L + T * static_cast<std::size_t>(masked);
         }
@@ -643,7 +729,7 @@ struct interrupt_scope {
 };
 
 int run_analyze(const std::vector<std::string>& args) {
-    const analyze_args a = parse_analyze_args(args);
+    analyze_args a = parse_analyze_args(args);
 
     // Everything that can be checked before the work starts: the data, the model, the layers, the
     // normalization, the output folder.
@@ -653,9 +739,7 @@ int run_analyze(const std::vector<std::string>& args) {
     if (a.refine && data.spatial_rank() != 2) fail("--refine needs 2-D inputs");
     if (a.device == "cuda" && !torch::cuda::is_available()) fail("--device cuda: this LibTorch build or machine has no CUDA device");
     const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
-    torch::jit::Module model = camkit_torch_tool::load_model(a.model);
-    model.to(device);
-    analyzer an{a, model, camkit::torch::scripted_layers(model, a.layers, a.model_output), device, {}, false};
+    analyzer an{a, model_source(a, device), device, {}, false};
     for (const auto& m : a.methods) {
         if (m == "scorecam") an.scorecam = true;
         else an.gradient_methods.push_back(m);
@@ -692,7 +776,7 @@ int run_analyze(const std::vector<std::string>& args) {
         if (s) {
             at::NoGradGuard no_grad;
             const at::Tensor output = camkit_torch_tool::model_step(
-                data.file(probe), [&] { return an.layers.forward(s->input.to(device)).output; });
+                data.file(probe), [&] { return an.model.forward(s->input.to(device)).output; });
             const output_facts f = facts_of(output, s->size);
             if (const auto cls = split_target(a.target).second) check_class(*cls, f, "--target " + a.target);
             if (!f.segmentation && split_target(a.target).first != "predicted" && split_target(a.target).first != "all-classes" &&
@@ -721,10 +805,10 @@ int run_analyze(const std::vector<std::string>& args) {
             camkit_analyze::record rec;
             rec.stem = stem;
             const at::Tensor x = s.input.to(device).detach().requires_grad_(true);
-            const camkit::torch::scripted_layers::pass pass = an.layers.forward(x);
+            const camkit::torch::scripted_layers::pass pass = an.model.forward(x);
             ++rec.forward;
             for (std::size_t l = 0; l < a.layers.size(); ++l)
-                if (!pass.activations[l].defined() || !pass.activations[l].requires_grad())
+                if (!pass.activations[l].defined() || (an.model.script && !pass.activations[l].requires_grad()))
                     fail("layer '" + a.layers[l] + "' was not reached during forward, or does not depend on the input");
             const output_facts f = facts_of(pass.output, s.size);
             if (s.gt)

@@ -112,8 +112,7 @@ struct explain_args {
     camkit::options opt;
 };
 
-/// True for an AOTInductor package (M.pt2 of tools/export_cam.py), explained by compute_exported_map.
-bool is_package_path(const std::string& p) { return std::filesystem::path(p).extension() == ".pt2"; }
+using camkit_torch_tool::is_package_path;  // M.pt2: explained by compute_exported_map
 
 explain_args parse_explain_args(const std::vector<std::string>& args) {
     explain_args a;

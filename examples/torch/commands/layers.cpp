@@ -9,7 +9,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <filesystem>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -72,7 +71,7 @@ int run_layers(const std::vector<std::string>& args) {
     if (!model_output.empty() && input_shape.empty())
         camkit_cli::fail("--model-output goes with --input-shape (the forward that measures the layers' outputs)");
     const std::vector<std::int64_t> shape = input_shape.empty() ? std::vector<std::int64_t>{} : parse_input_shape(input_shape);
-    if (std::filesystem::path(model).extension() == ".pt2") {
+    if (camkit_torch_tool::is_package_path(model)) {
         if (!shape.empty()) camkit_cli::fail("--input-shape goes with a TorchScript model; a .pt2 package records its shapes");
         print_package_layer(model);
         return 0;

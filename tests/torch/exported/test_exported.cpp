@@ -9,6 +9,7 @@
 #include <camkit/torch/exported.hpp>
 #include <camkit/torch/faithfulness.hpp>
 #include <camkit/torch/scripted.hpp>
+#include "../../../examples/torch/analyze/records.hpp"
 
 #include <ATen/ATen.h>
 #include <torch/csrc/jit/serialization/import.h>
@@ -19,6 +20,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -33,10 +35,13 @@ const std::string dir = std::string(CAMKIT_EXPORTED_DIR) + "/";
 /// The tolerance of every comparison: max|actual − reference| ≤ 1e-5 · max|reference| per map.
 constexpr double tolerance = 1e-5;
 
-at::Tensor load(const std::string& name) {
-    const auto t = camkit::io::read_npy<float>(dir + name);
+/// The float32 .npy file at `file` as a tensor.
+at::Tensor load_file(const std::string& file) {
+    const auto t = camkit::io::read_npy<float>(file);
     return at::tensor(t.values, at::kFloat).view(ct::sizes_of(t.shape)).clone();
 }
+
+at::Tensor load(const std::string& name) { return load_file(dir + name); }
 
 std::vector<std::int64_t> numbers(const std::string& name) {
     std::ifstream in(dir + name);
@@ -453,8 +458,7 @@ protected:
         EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
         samples = camkit_test::explained_samples(r.out);
         if (r.status != 0) return at::zeros({1});
-        const auto t = camkit::io::read_npy<float>(path("map.npy"));
-        return at::tensor(t.values, at::kFloat).view(ct::sizes_of(t.shape)).clone();
+        return load_file(path("map.npy"));
     }
     /// Expects the same classes and scores (to `tolerance`, relative) in `a` and `b`.
     static void expect_same_samples(const std::vector<camkit_test::explained_sample>& a,
@@ -469,6 +473,19 @@ protected:
         }
     }
     mutable std::vector<camkit_test::explained_sample> samples;  ///< of the last explain
+
+    /// unet_input.npy's two samples and a third (the second × 0.9, whose mask-sum map is not
+    /// empty), as unet_input3.npy in the test's folder: the package (batch 2) takes it in two
+    /// chunks, the second padded.
+    std::string unet_input3() const {
+        const at::Tensor two = load("unet_input.npy");
+        const at::Tensor three = at::cat({two, two.narrow(0, 1, 1) * 0.9}).contiguous();
+        const std::string file = path("unet_input3.npy");
+        camkit::io::write_npy(file, camkit::tensor<float>(ct::shape_of(three),
+                                                          std::vector<float>(three.data_ptr<float>(),
+                                                                             three.data_ptr<float>() + three.numel())));
+        return file;
+    }
 };
 
 TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
@@ -485,12 +502,7 @@ TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
     EXPECT_LE(relative_error(same, load("unet_hirescam.npy"), "tool U-Net hirescam vs pytorch-grad-cam"), tolerance);
     // Targets that need the output, and a linear one, against the TorchScript model, on three
     // inputs (the package takes two at a time: two chunks, the second padded).
-    const at::Tensor two = load("unet_input.npy");
-    const at::Tensor three = at::cat({two, two.narrow(0, 1, 1) * 0.9}).contiguous();
-    const std::string input3 = path("unet_input3.npy");
-    camkit::io::write_npy(input3, camkit::tensor<float>(ct::shape_of(three),
-                                                        std::vector<float>(three.data_ptr<float>(),
-                                                                           three.data_ptr<float>() + three.numel())));
+    const std::string input3 = unet_input3();
     for (const auto& target : {std::vector<std::string>{"--target", "predicted", "--class", "0"},
                                                   {"--target", "largest-component", "--class", "1"},
                                                   {"--target", "softmax", "--class", "3"},
@@ -515,6 +527,69 @@ TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
         EXPECT_EQ(samples.empty(), method[1] == "eigencam") << method[1];  // Eigen-CAM explains no target
         expect_same_samples(a_samples, samples, "tool CNN " + method[1] + " printed samples");
     }
+}
+
+// analyze runs a package at the layer it records (one gradient call per target, each image a
+// chunk padded to the package's batch of 2): the same rows and maps as the TorchScript model's.
+TEST_F(ExportedTool, AnalyzesAPackageAsTheTorchScriptModel) {
+    const std::string input3 = unet_input3();
+    const auto analyze = [&](const std::string& out, std::vector<std::string> model) {
+        std::vector<std::string> args{"analyze", "--inputs", input3, "--out", path(out), "--method", "gradcam",
+                                      "--method", "hirescam", "--method", "scorecam", "--save-maps"};
+        args.insert(args.end(), model.begin(), model.end());
+        const auto r = run(args);
+        EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
+    };
+    analyze("package", {"--model", dir + "unet.pt2"});
+    analyze("script", {"--model", dir + "unet.pt", "--layer", "dec2"});
+    const auto lines = [&](const std::string& out) {
+        std::ifstream in(path(out) + "/metrics.csv");
+        std::vector<std::vector<std::string>> rows;
+        for (std::string line; std::getline(in, line);) rows.push_back(camkit_analyze::split_csv(line));
+        return rows;
+    };
+    const auto a = lines("package"), b = lines("script");
+    ASSERT_EQ(a.size(), 1 + 3 * 2 * 3u);  // the header, 3 images × 2 predicted classes × 3 methods
+    ASSERT_EQ(a.size(), b.size());
+    // Score-CAM's softmax over masked sums in the hundreds turns float rounding into 1.1e-5 of a map.
+    const double tol = 5e-5;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        ASSERT_EQ(a[i].size(), b[i].size()) << "row " << i;
+        for (std::size_t c = 0; c < a[i].size(); ++c) {
+            if (i == 0 || c < camkit_analyze::first_metric || a[i][c].empty() || b[i][c].empty()) {
+                EXPECT_EQ(a[i][c], b[i][c]) << "row " << i << " column " << c;
+                continue;
+            }
+            const double x = std::stod(a[i][c]), y = std::stod(b[i][c]);
+            EXPECT_NEAR(x, y, tol * (1 + std::abs(y))) << "row " << i << " column " << camkit_analyze::columns()[c];
+        }
+        if (i > 0) {
+            const std::string base = path("package") + "/maps/" + a[i][0] + "/" + a[i][1] + "__" + a[i][3] + "__dec2.npy";
+            const at::Tensor ma = load_file(base), mb = load_file(path("script") + base.substr(path("package").size()));
+            EXPECT_LE(relative_error(ma.unsqueeze(0), mb.unsqueeze(0), "analyze " + a[i][0] + " " + a[i][1] + " " + a[i][3]), tol);
+            EXPECT_GT(mb.max().item<double>(), 0.0) << base;
+        }
+    }
+    // The package's gradient function runs a forward per target: counted as such.
+    std::ifstream summary(path("package") + "/summary.json");
+    const std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("\"forward\": 12, \"backward\": 6,"), std::string::npos) << text.substr(0, 200);
+    // Bad input: another layer, --model-output, a forward-only package for a gradient method.
+    const std::vector<std::string> base{"analyze", "--inputs", input3, "--out", path("bad")};
+    const auto with = [&](std::vector<std::string> tail) {
+        std::vector<std::string> v = base;
+        v.insert(v.end(), tail.begin(), tail.end());
+        return v;
+    };
+    expect_bad_input(with({"--model", dir + "unet.pt2", "--layer", "enc1", "--method", "gradcam"}),
+                     "unet.pt2 records layer 'dec2' only, not --layer enc1");
+    expect_bad_input(with({"--model", dir + "unet.pt2", "--model-output", "out", "--method", "gradcam"}),
+                     "--model-output goes with a TorchScript model");
+    expect_bad_input(with({"--model", dir + "cnn_forward_only.pt2", "--method", "gradcam"}),
+                     "is a forward-only package; the gradient methods need the gradient function");
+    expect_bad_input(with({"--model", dir + "cnn.pt2", "--method", "gradcam"}),
+                     "takes input of shape [2, 3, 24, 24] (any batch size, run in chunks of 2; the other axes are fixed "
+                     "at export), got [1, 1, 32, 32]");
 }
 
 TEST_F(ExportedTool, ErrorsAndLayers) {
