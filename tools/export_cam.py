@@ -33,6 +33,12 @@ or from the command line, with a factory that returns the model (weights loaded)
 A model whose forward returns a dict or a tuple (torchvision's segmentation models return
 {"out": ..., "aux": ...}) is exported at the output named by `model_output` / --model-output (a key,
 or an index).
+
+Which layer? `--list-layers` prints the dotted names --layer accepts; with --input-shape (or
+--input) a table of each layer's type and output shape in one forward of that input, and why a
+layer cannot be exported (not reached, called more than once, not one tensor [N, K, ...]):
+    python tools/export_cam.py --factory mypkg.models:make_model --input-shape 1,3,224,224 --list-layers
+(describe_layers(model, x) from Python).
 """
 import argparse
 import importlib
@@ -108,6 +114,53 @@ def run_recording(model, module, x, output=None):
     if not isinstance(recorded[0], torch.Tensor):
         raise ValueError("the layer's output must be one tensor")
     return y, recorded[0]
+
+
+def describe_layers(model, example_input, model_output=None):
+    """One forward of `example_input` through `model` (eval mode, no gradients) and, for each
+    submodule in named_modules() order, (name, type name, output shape, None) when export_cam can
+    record it, or (name, type name, None, why not)."""
+    model = model.eval()
+    seen = {}
+    handles = []
+    for name, mod in model.named_modules():
+        if name:
+            def hook(_mod, _inp, out, name=name):
+                seen.setdefault(name, []).append(list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__)
+            handles.append(mod.register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            y = model(example_input)
+    finally:
+        for h in handles:
+            h.remove()
+    pick_output(y, model_output)  # the output the export would explain must exist
+    rows = []
+    for name, mod in model.named_modules():
+        if not name:
+            continue
+        outs = seen.get(name, [])
+        kind = type(mod).__name__
+        if not outs:
+            rows.append((name, kind, None, "not reached by the forward"))
+        elif len(outs) > 1:
+            rows.append((name, kind, None, f"called {len(outs)} times in one forward; camkit explains one call"))
+        elif not isinstance(outs[0], list):
+            rows.append((name, kind, None, f"returns a {outs[0]}, not one tensor"))
+        elif len(outs[0]) < 2 or outs[0][0] != example_input.shape[0]:
+            rows.append((name, kind, None, f"output {outs[0]} is not [N, K, ...] with N = {example_input.shape[0]}"))
+        else:
+            rows.append((name, kind, outs[0], None))
+    return rows
+
+
+def layer_table(rows):
+    """describe_layers' rows as the text table --list-layers prints."""
+    width = max([5] + [len(r[0]) for r in rows]), max([4] + [len(r[1]) for r in rows])
+    lines = [f"{'layer':<{width[0]}}  {'type':<{width[1]}}  output"]
+    for name, kind, shape, why in rows:
+        lines.append(f"{name:<{width[0]}}  {kind:<{width[1]}}  " + (str(shape) if why is None else f"- ({why})"))
+    return "\n".join(lines)
 
 
 def _shape_text(t):
@@ -198,7 +251,9 @@ def export_cam(model, layer, example_input, path, functions=("gradient", "forwar
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--factory", required=True, help="module:callable returning the model (on sys.path or a .py file)")
-    p.add_argument("--layer", required=True, help="dotted name of the layer to explain")
+    p.add_argument("--layer", help="dotted name of the layer to explain")
+    p.add_argument("--list-layers", action="store_true",
+                   help="print the layers' names (with --input-shape or --input: a table of types and output shapes)")
     p.add_argument("--input-shape", help="N,C,*S of the example input (random normal values)")
     p.add_argument("--input", help=".npy example input (instead of --input-shape)")
     p.add_argument("--weights", help="a state_dict saved by torch.save, loaded into the model")
@@ -206,8 +261,12 @@ def main(argv=None):
     only.add_argument("--forward-only", action="store_true", help="only f(x) -> (output, activations)")
     only.add_argument("--gradient-only", action="store_true", help="only f(x, seed) -> (output, activations, gradients)")
     p.add_argument("--model-output", help="the key (a dict output) or index (a tuple output) of the model output to explain")
-    p.add_argument("--out", required=True, help="the package to write (.pt2)")
+    p.add_argument("--out", help="the package to write (.pt2)")
     a = p.parse_args(argv)
+    if not a.list_layers and (a.layer is None or a.out is None):
+        p.error("--layer and --out are required (or --list-layers to choose a layer)")
+    if a.input is not None and a.input_shape is not None:
+        p.error("give one of --input and --input-shape")
     module_name, _, attr = a.factory.partition(":")
     if module_name.endswith(".py"):
         sys.path.insert(0, os.path.dirname(os.path.abspath(module_name)))
@@ -215,12 +274,18 @@ def main(argv=None):
     model = getattr(importlib.import_module(module_name), attr or "make_model")()
     if a.weights:
         model.load_state_dict(torch.load(a.weights, map_location="cpu"))
-    if (a.input is None) == (a.input_shape is None):
-        p.error("give exactly one of --input and --input-shape")
+    if a.list_layers and a.input is None and a.input_shape is None:
+        print("\n".join(name for name, _ in model.named_modules() if name))
+        return 0
+    if a.input is None and a.input_shape is None:
+        p.error("give one of --input and --input-shape")
     if a.input:
         x = torch.from_numpy(np.load(a.input))
     else:
         x = torch.randn([int(e) for e in a.input_shape.split(",")])
+    if a.list_layers:
+        print(layer_table(describe_layers(model, x, a.model_output)))
+        return 0
     functions = ["forward"] if a.forward_only else ["gradient"] if a.gradient_only else ["gradient", "forward"]
     export_cam(model, a.layer, x, a.out, functions, a.model_output)
     print(f"export_cam: {a.out}: layer {a.layer}, input {list(x.shape)}")

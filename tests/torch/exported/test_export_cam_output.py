@@ -2,10 +2,13 @@
 """tools/export_cam.py with models whose forward returns several outputs: the output named by
 model_output is the one recorded, and every way to get the choice wrong is a ValueError that says
 what the model returned. No package is compiled (the checks run before export); the fixture
-(make_exported.py: unet_dict.pt2) and test_exported.cpp cover a compiled one.
+(make_exported.py: unet_dict.pt2) and test_exported.cpp cover a compiled one. Also the layer list
+(describe_layers, --list-layers): each layer's output shape, or why it cannot be exported.
 
 Usage: python test_export_cam_output.py (exit 0 when every check passes)
 """
+import contextlib
+import io
 import os
 import sys
 
@@ -13,7 +16,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools"))
-from export_cam import export_cam, pick_output, run_recording  # noqa: E402
+from export_cam import describe_layers, export_cam, main as export_main, pick_output, run_recording  # noqa: E402
 
 
 class Net(nn.Module):
@@ -28,6 +31,64 @@ class Net(nn.Module):
         y = torch.relu(self.body(x)).mean((2, 3))
         return {"dict": lambda: {"out": y, "aux": -y}, "tuple": lambda: (-y, y), "list": lambda: [-y, y],
                 "tensor": lambda: y, "mixed": lambda: (y, 7)}[self.form]()
+
+
+class Pair(nn.Module):
+    def forward(self, x):
+        return x, -x
+
+
+class Layered(nn.Module):
+    """A layer of each kind describe_layers reports: recordable, called twice, a tuple, never reached."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(2, 4, 3, padding=1)
+        self.act = nn.ReLU()
+        self.pair = Pair()
+        self.unused = nn.Linear(3, 3)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        a = self.act(self.conv(x))
+        b, _ = self.pair(a)
+        return self.head(self.act(b).mean((2, 3)))
+
+
+def make_layered():
+    return Layered()
+
+
+def check_layers():
+    x = torch.randn(2, 2, 5, 5)
+    rows = describe_layers(make_layered(), x)
+    assert rows == [("conv", "Conv2d", [2, 4, 5, 5], None),
+                    ("act", "ReLU", None, "called 2 times in one forward; camkit explains one call"),
+                    ("pair", "Pair", None, "returns a tuple, not one tensor"),
+                    ("unused", "Linear", None, "not reached by the forward"),
+                    ("head", "Linear", [2, 3], None)], rows
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert export_main(["--factory", os.path.abspath(__file__) + ":make_layered", "--input-shape", "2,2,5,5",
+                            "--list-layers"]) == 0
+    assert out.getvalue() == ("layer   type    output\n"
+                              "conv    Conv2d  [2, 4, 5, 5]\n"
+                              "act     ReLU    - (called 2 times in one forward; camkit explains one call)\n"
+                              "pair    Pair    - (returns a tuple, not one tensor)\n"
+                              "unused  Linear  - (not reached by the forward)\n"
+                              "head    Linear  [2, 3]\n"), out.getvalue()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert export_main(["--factory", os.path.abspath(__file__) + ":make_layered", "--list-layers"]) == 0
+    assert out.getvalue() == "conv\nact\npair\nunused\nhead\n", out.getvalue()
+    # Without --list-layers, --layer and --out are required (argparse: exit 2, before the model is made).
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        try:
+            export_main(["--factory", "nosuchmodule:f", "--input-shape", "2,2,5,5"])
+            raise AssertionError("no error")
+        except SystemExit as e:
+            assert e.code == 2
+    assert "--layer and --out are required (or --list-layers to choose a layer)" in err.getvalue(), err.getvalue()
 
 
 def raises(f, part):
@@ -68,6 +129,7 @@ def main():
     # export_cam refuses before compiling anything.
     raises(lambda: export_cam(nets["dict"], "body", x, os.devnull), "the model returns a dict (keys: out, aux)")
     raises(lambda: export_cam(nets["tensor"], "body", x, os.devnull, model_output="out"), "the model returns one tensor")
+    check_layers()
     print("test_export_cam_output: every check passed")
     return 0
 
