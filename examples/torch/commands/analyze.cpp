@@ -532,7 +532,9 @@ struct model_source {
             if (l != package->layer())
                 fail(a.model + " records layer '" + package->layer() + "' only, not --layer " + l +
                      " (export a package per layer)");
-        if (!package->has_gradient() && std::any_of(a.methods.begin(), a.methods.end(), [](const auto& m) { return m != "scorecam"; }))
+        const bool gradient_methods =
+            std::any_of(a.methods.begin(), a.methods.end(), [](const std::string& m) { return m != "scorecam"; });
+        if (!package->has_gradient() && gradient_methods)
             fail(a.model + " is a forward-only package; the gradient methods need the gradient function (export it "
                  "without --forward-only), or use --method scorecam alone");
 #else

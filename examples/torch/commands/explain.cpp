@@ -359,9 +359,9 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional
 }
 
 /// The maps of --method and --target for `input`: Score-CAM through `score_cam(what, options)` (its
-/// score_cam_result), every other method M through `explain(type<M>, what)` (its camkit::torch::explained). The
-/// targets are built from the output of the explanation's own forward, or with a `known` output (an
-/// exported package's output shape) from it.
+/// score_cam_result), every other method M through `explain(type<M>, what)` (its
+/// camkit::torch::explained). The targets are built from the output of the explanation's own
+/// forward, or with a `known` output (an exported package's output shape) from it.
 template <class ScoreCam, class Explain>
 maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& known,
                              ScoreCam&& score_cam, Explain&& explain) {

@@ -273,10 +273,10 @@ inline at::Tensor padded_rows(const at::Tensor& t, std::int64_t b0, std::int64_t
     return at::cat({rows, at::zeros(pad, rows.options())});
 }
 
-/// Calls `run(padded rows of each of `batches`...)` for each chunk of the package's batch size
-/// over their first axis (all of one size N) and concatenates the first b rows of each tensor it
-/// returns, in the order `pick` lists them (`pick(result)` returns a std::vector<at::Tensor>;
-/// an undefined entry stays undefined).
+/// For each chunk [b0, b0 + b) of a batch of N samples in the package's batch size n, calls
+/// run(b0, b, n), which runs a function on those rows padded to n; returns, for each tensor that
+/// pick(run's result) lists (a std::vector<at::Tensor>), the chunks' first b rows concatenated
+/// (an undefined entry stays undefined).
 template <class Run, class Pick>
 std::vector<at::Tensor> over_chunks(const exported_model& m, std::int64_t N, Run&& run, Pick&& pick) {
     const auto n = static_cast<std::int64_t>(m.input_shape().at(0));
