@@ -111,7 +111,7 @@ private:
 };
 
 /// One sample's line of `camkit-torch explain`: the class its map explains and the target's score
-/// (NaN where the line has none: scorecam, cam).
+/// (NaN where the line has none: cam).
 struct explained_sample {
     std::size_t cls = 0;
     double score = std::numeric_limits<double>::quiet_NaN();

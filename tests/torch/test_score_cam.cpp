@@ -318,7 +318,7 @@ TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
     const at::Tensor p = at::softmax(y, 1);
     expect_near_all(to_vec(prob_scripted.target_scores), {p[0][1].item<double>(), p[1][2].item<double>()}, 1e-6);
     // No target: each sample's predicted class.
-    const at::Tensor predicted = plain(x).argmax(1);
+    const at::Tensor predicted = y.argmax(1);
     const std::vector<std::int64_t> pred_cls{predicted[0].item<std::int64_t>(), predicted[1].item<std::int64_t>()};
     const auto pred_want = ct::score_cam(plain, x, A, pred_cls, opt);
     const auto pred = ct::score_cam(tapped, x, tap);

@@ -392,10 +392,11 @@ maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, con
         out.map = e.cam.map;
         out.scores = e.scores;
         // A method without gradients (Eigen-CAM) explains no target: nothing to print per sample,
-        // but a --class the output does not have is still an error.
+        // but a --class the output does not have is still an error (checked here when no targets
+        // were made from a known output).
         if (camkit::needs_gradients_v<typename decltype(type)::type>)
             out.classes = classes;
-        else if (e.output.defined())
+        else if (targets.empty() && e.output.defined())
             check_class(a, camkit::torch::shape_of(e.output));
     });
     return out;

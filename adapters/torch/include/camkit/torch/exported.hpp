@@ -264,7 +264,7 @@ private:
 
 namespace detail {
 
-/// Rows [b0, b0 + b) of `t`, padded with zero rows to `n`.
+/// Rows [b0, b0 + b) of `t`, padded with zero rows to `n` (a view of `t` when b = n).
 inline at::Tensor padded_rows(const at::Tensor& t, std::int64_t b0, std::int64_t b, std::int64_t n) {
     at::Tensor rows = t.narrow(0, b0, b);
     if (b == n) return rows;
@@ -276,7 +276,7 @@ inline at::Tensor padded_rows(const at::Tensor& t, std::int64_t b0, std::int64_t
 /// For each chunk [b0, b0 + b) of a batch of N samples in the package's batch size n, calls
 /// run(b0, b, n), which runs a function on those rows padded to n; returns, for each tensor that
 /// pick(run's result) lists (a std::vector<at::Tensor>), the chunks' first b rows concatenated
-/// (an undefined entry stays undefined).
+/// (an undefined entry stays undefined). A batch of exactly n is one chunk: views, no copy.
 template <class Run, class Pick>
 std::vector<at::Tensor> over_chunks(const exported_model& m, std::int64_t N, Run&& run, Pick&& pick) {
     const auto n = static_cast<std::int64_t>(m.input_shape().at(0));
@@ -297,7 +297,6 @@ std::vector<at::Tensor> over_chunks(const exported_model& m, std::int64_t N, Run
 /// (activations undefined) with `activations` false, as Score-CAM and the faithfulness metrics need.
 inline recorded_pass forward_any_batch(exported_model& m, const at::Tensor& batch, bool activations = true) {
     m.check_batch(batch);
-    if (batch.size(0) == static_cast<std::int64_t>(m.input_shape()[0])) return m.run_forward(batch);
     auto out = over_chunks(
         m, batch.size(0),
         [&](std::int64_t b0, std::int64_t b, std::int64_t n) { return m.run_forward(padded_rows(batch, b0, b, n)); },
@@ -315,7 +314,6 @@ inline captured gradient_any_batch(exported_model& m, const at::Tensor& batch, c
     camkit::detail::require(seed.defined() && shape_of(seed) == want,
                             "exported model: the seed must have the output's shape " + to_string(want) + ", got " +
                                 (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
-    if (batch.size(0) == static_cast<std::int64_t>(m.input_shape()[0])) return m.run_gradient(batch, seed);
     auto out = over_chunks(
         m, batch.size(0),
         [&](std::int64_t b0, std::int64_t b, std::int64_t n) {
@@ -364,7 +362,8 @@ inline captured capture_gradients(exported_model& m, const at::Tensor& input, co
 
 /// Many linear targets for sample `sample` of `input` (a batch of any size): one gradient call
 /// per target on the package-sized chunk that holds the sample, each with a seed that is zero
-/// outside it. A and G come back as [T, K, *S]; the output is the whole batch's.
+/// outside it. A and G come back as [T, K, *S]; the output is the whole batch's (one forward more
+/// when the batch is larger than the package's).
 inline captured capture_gradients_many(exported_model& m, const at::Tensor& input, std::span<const target> targets,
                                        std::size_t sample = 0) {
     m.require_gradient();
@@ -389,7 +388,7 @@ inline captured capture_gradients_many(exported_model& m, const at::Tensor& inpu
     const at::Tensor A = last.activations.select(0, local);
     std::vector<std::int64_t> sizes{static_cast<std::int64_t>(targets.size())};
     for (std::int64_t e : A.sizes()) sizes.push_back(e);
-    const at::Tensor output = N == n ? last.output : detail::forward_any_batch(m, input, false).output;
+    const at::Tensor output = N <= n ? last.output.narrow(0, 0, N) : detail::forward_any_batch(m, input, false).output;
     const at::Tensor ys = output.select(0, s).unsqueeze(0).expand(seeds.sizes());
     return {output, detail::weighted_scores(ys, seeds), A.unsqueeze(0).expand(sizes),
             gs.empty() ? at::zeros(sizes, A.options()) : at::stack(gs)};
