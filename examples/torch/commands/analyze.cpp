@@ -34,6 +34,7 @@
 #include <numeric>
 #include <optional>
 #include <set>
+#include <span>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -555,27 +556,39 @@ struct model_source {
         return layers->forward(x);
     }
 
-    /// True when gradients() runs a forward of its own (a package's gradient function does).
-    bool gradients_run_forward() const {
+    /// Each layer's gradients [T, K, *s] of the targets' scores (undefined where the output does
+    /// not depend on the layer), with the passes they took: TorchScript by one backward per target
+    /// through `pass`'s graph; a package by its gradient function (a forward and a backward each
+    /// call) on `x` repeated once per target, ⌈T / batch⌉ calls.
+    struct target_gradients {
+        std::vector<at::Tensor> per_layer;
+        std::size_t forward = 0, backward = 0;
+    };
+    target_gradients gradients([[maybe_unused]] const at::Tensor& x, const camkit::torch::scripted_layers::pass& pass,
+                               std::span<const camkit::target> targets) {
+        target_gradients out;
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
-        return package.has_value();
-#else
-        return false;
+        if (package) {
+            const std::size_t calls = package->gradient_calls();
+            out.per_layer = {camkit::torch::capture_gradients_many(*package, x.detach(), targets).gradients};
+            out.forward = out.backward = package->gradient_calls() - calls;
+            return out;
+        }
 #endif
-    }
-
-    /// Each layer's gradient of `target`'s score: TorchScript by a backward through `pass`'s graph
-    /// (kept for the next target with `retain`), a package by its gradient function on `x`.
-    std::vector<at::Tensor> gradients([[maybe_unused]] const at::Tensor& x,
-                                      const camkit::torch::scripted_layers::pass& pass, const camkit::target& target,
-                                      bool retain) {
-        const std::span<const camkit::target> one(&target, 1);
-#ifdef CAMKIT_TORCH_TOOL_EXPORTED
-        if (package) return {camkit::torch::capture_gradients(*package, x.detach(), one).gradients};
-#endif
-        const at::Tensor seed = camkit::torch::seed_and_score(pass.output, one).seed;
-        return torch::autograd::grad({pass.output}, pass.activations, {seed.to(pass.output.scalar_type())}, retain,
-                                     false, /*allow_unused=*/true);
+        std::vector<std::vector<at::Tensor>> grads(pass.activations.size());
+        for (std::size_t t = 0; t < targets.size(); ++t) {
+            const at::Tensor seed = camkit::torch::seed_and_score(pass.output, targets.subspan(t, 1)).seed;
+            const std::vector<at::Tensor> g =
+                torch::autograd::grad({pass.output}, pass.activations, {seed.to(pass.output.scalar_type())},
+                                      /*retain_graph=*/t + 1 < targets.size(), false, /*allow_unused=*/true);
+            ++out.backward;
+            for (std::size_t l = 0; l < g.size(); ++l) grads[l].push_back(g[l]);
+        }
+        for (const auto& g : grads)
+            out.per_layer.push_back(std::all_of(g.begin(), g.end(), [](const at::Tensor& t) { return t.defined(); })
+                                        ? at::cat(g)
+                                        : at::Tensor());
+        return out;
     }
 
     /// Calls f(model) with what Score-CAM's masked inputs run through: the TorchScript forward (of
@@ -607,18 +620,14 @@ struct analyzer {
         opt.size = s.size;
         if (T == 0) return maps;
         if (!gradient_methods.empty()) {
-            std::vector<std::vector<at::Tensor>> grads(L);
-            for (std::size_t t = 0; t < T; ++t) {
-                const std::vector<at::Tensor> g = model.gradients(x, pass, targets[t].t, t + 1 < T);
-                ++rec.backward;
-                rec.forward += model.gradients_run_forward();
-                for (std::size_t l = 0; l < L; ++l) {
-                    if (!g[l].defined()) fail("the model output does not depend on layer '" + a.layers[l] + "'");
-                    grads[l].push_back(g[l]);
-                }
-            }
+            std::vector<camkit::target> what;
+            for (const target_spec& t : targets) what.push_back(t.t);
+            const auto got = model.gradients(x, pass, what);
+            rec.forward += got.forward;
+            rec.backward += got.backward;
             for (std::size_t l = 0; l < L; ++l) {
-                const at::Tensor G = at::cat(grads[l]);
+                const at::Tensor& G = got.per_layer[l];
+                if (!G.defined()) fail("the model output does not depend on layer '" + a.layers[l] + "'");
                 const at::Tensor A = pass.activations[l].detach().expand_as(G);
                 for (std::size_t mi = 0; mi < a.methods.size(); ++mi) {
                     if (a.methods[mi] == "scorecam") continue;

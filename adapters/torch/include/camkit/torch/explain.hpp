@@ -63,7 +63,7 @@ namespace detail {
 /// Σ over everything but the first axis of seed · Y, reading only where the seed is nonzero.
 inline at::Tensor weighted_scores(const at::Tensor& y, const at::Tensor& seed) {
     const at::Tensor prod = at::where(seed != 0, seed * y.to(seed.scalar_type()), at::zeros({}, seed.options()));
-    return prod.reshape({prod.size(0), -1}).sum(1);
+    return prod.flatten(1).sum(1);  // [0] for no rows (no targets)
 }
 
 /// A seed built by the core on the host, on `like`'s device in its accumulation dtype.

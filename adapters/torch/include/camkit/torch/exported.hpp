@@ -143,9 +143,11 @@ public:
     recorded_pass run_forward(const at::Tensor& input) {
         check_input(input);
         if (forward_) {
+            ++forward_calls_;
             auto out = call(*forward_, {input.contiguous()}, 2);
             return {std::move(out[0]), std::move(out[1])};
         }
+        ++gradient_calls_;
         auto out = call(*gradient_, {input.contiguous(), at::zeros(camkit::torch::sizes_of(output_shape_), input.options())}, 3);
         return {std::move(out[0]), std::move(out[1])};
     }
@@ -158,9 +160,16 @@ public:
         camkit::detail::require(seed.defined() && shape_of(seed) == output_shape_,
                                 "exported model: the seed must have the output's shape " + to_string(output_shape_) +
                                     ", got " + (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
+        ++gradient_calls_;
         auto out = call(*gradient_, {input.contiguous(), seed.to(input.options()).contiguous()}, 3);
         return {std::move(out[0]), at::Tensor(), std::move(out[1]), std::move(out[2])};
     }
+
+    /// How many times each compiled function has run since the package was loaded (a forward in a
+    /// package without the forward function is a call of the gradient function): what a run cost,
+    /// e.g. for `camkit-torch analyze`'s summary.
+    std::size_t forward_calls() const { return forward_calls_; }
+    std::size_t gradient_calls() const { return gradient_calls_; }
 
     /// The model's parameter or buffer at `name` (its dotted path in the model, e.g. "fc.weight": a
     /// CAM head), as the forward function holds it; a camkit::error listing the names when absent.
@@ -260,6 +269,7 @@ private:
     std::unique_ptr<loader> forward_, gradient_;
     std::unordered_map<std::string, std::string> metadata_;
     shape_t input_shape_, output_shape_, activation_shape_;
+    std::size_t forward_calls_ = 0, gradient_calls_ = 0;
 };
 
 namespace detail {
@@ -360,38 +370,37 @@ inline captured capture_gradients(exported_model& m, const at::Tensor& input, co
     return c;
 }
 
-/// Many linear targets for sample `sample` of `input` (a batch of any size): one gradient call
-/// per target on the package-sized chunk that holds the sample, each with a seed that is zero
-/// outside it. A and G come back as [T, K, *S]; the output is the whole batch's (one forward more
-/// when the batch is larger than the package's).
+/// Many linear targets for sample `sample` of `input` (a batch of any size): the gradient
+/// function on the sample repeated once per target, each row with its target's seed, in chunks of
+/// the package's batch size (a package exported for batch n explains T targets in ⌈T / n⌉ calls).
+/// A and G come back as [T, K, *S]; the output is the whole batch's (one forward more when the
+/// batch holds other samples).
 inline captured capture_gradients_many(exported_model& m, const at::Tensor& input, std::span<const target> targets,
                                        std::size_t sample = 0) {
     m.require_gradient();
     m.check_batch(input);
-    const std::int64_t N = input.size(0), n = static_cast<std::int64_t>(m.input_shape()[0]);
+    const std::int64_t N = input.size(0), T = static_cast<std::int64_t>(targets.size());
     auto [scores, seeds] = seed_and_score_many(at::zeros(sizes_of(m.output_shape_for(static_cast<std::size_t>(N))),
                                                          input.options()),
                                                targets, sample);
     const auto s = static_cast<std::int64_t>(sample);
-    const std::int64_t c0 = s / n * n, local = s - c0;
-    const at::Tensor x = detail::padded_rows(input, c0, std::min(n, N - c0), n);
-    const at::Tensor zero = at::zeros(sizes_of(m.output_shape()), input.options());
-    std::vector<at::Tensor> gs;
-    captured last;
-    for (std::size_t t = 0; t < targets.size(); ++t) {
-        at::Tensor seed = at::zeros_like(zero);
-        seed.select(0, local).copy_(seeds.select(0, static_cast<std::int64_t>(t)));
-        last = m.run_gradient(x, seed);
-        gs.push_back(last.gradients.select(0, local));
+    const at::Tensor row = input.narrow(0, s, 1);
+    captured rows;  // the sample's output, A and G once per target
+    if (T > 0) {
+        std::vector<std::int64_t> repeated = row.sizes().vec();
+        repeated[0] = T;
+        rows = detail::gradient_any_batch(m, row.expand(repeated), seeds.to(input.options()));
+    } else {
+        recorded_pass p = detail::forward_any_batch(m, row);
+        rows = {std::move(p.output), at::Tensor(), std::move(p.activations), at::Tensor()};
     }
-    if (targets.empty()) last = m.run_gradient(x, zero);
-    const at::Tensor A = last.activations.select(0, local);
-    std::vector<std::int64_t> sizes{static_cast<std::int64_t>(targets.size())};
+    const at::Tensor A = rows.activations.select(0, 0);
+    std::vector<std::int64_t> sizes{T};
     for (std::int64_t e : A.sizes()) sizes.push_back(e);
-    const at::Tensor output = N <= n ? last.output.narrow(0, 0, N) : detail::forward_any_batch(m, input, false).output;
+    const at::Tensor output = N == 1 ? rows.output.narrow(0, 0, 1) : detail::forward_any_batch(m, input, false).output;
     const at::Tensor ys = output.select(0, s).unsqueeze(0).expand(seeds.sizes());
     return {output, detail::weighted_scores(ys, seeds), A.unsqueeze(0).expand(sizes),
-            gs.empty() ? at::zeros(sizes, A.options()) : at::stack(gs)};
+            T > 0 ? rows.gradients : at::zeros(sizes, A.options())};
 }
 
 /// Explains the layer the package records with `Method`: the gradient function for the
