@@ -15,6 +15,11 @@ shift || true
 # takes the CPU from the one that works (measured here under load 10: 20 s of CPU instead of 5 s for
 # the explanations). Passive waiting costs nothing measurable on an idle machine.
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"
+# Debian's LibTorch multiplies matrices with OpenBLAS, whose own threads also spin (in the kernel:
+# sched_yield) beside LibTorch's: on a 2-core AMD EPYC host (2026-12-05) training took 21.4 s of
+# wall time and 42.6 s of CPU with them, 19.8 s and 19.8 s with one (the same weights); analyze
+# 9.0 s either way, with 8.3 s of system time less. LibTorch's own threads do the parallel work.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 now() { date +%s.%N; }
 start=$(now)

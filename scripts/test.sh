@@ -7,6 +7,9 @@
 # below. Each step prints how long it took.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# CTest runs two tests at a time; OpenBLAS (Debian's LibTorch and camkit::blas use it) would start
+# its own spinning threads in each of them as well (scripts/demo.sh). One a process is enough.
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 # The fewest tests each CTest label must pass in a run (skipped ones do not count): the counts of
 # this tree, so that a dependency that goes missing, a test executable that is no longer built or

@@ -748,7 +748,8 @@ void usage() {
         "steps, so an interrupted run continues where it stopped. --max-train-seconds S pauses training\n"
         "after S seconds (exit status 3) and a later run resumes it: the weights never depend on time.\n"
         "On a busy machine set OMP_WAIT_POLICY=PASSIVE (scripts/demo.sh does): LibTorch's OpenMP threads\n"
-        "otherwise spin while they wait, taking the CPU from the thread that works.");
+        "otherwise spin while they wait, taking the CPU from the thread that works. With Debian's LibTorch\n"
+        "also set OPENBLAS_NUM_THREADS=1 (scripts/demo.sh does): OpenBLAS's own threads spin beside them.");
 }
 
 settings parse(int argc, char** argv) {
