@@ -300,6 +300,60 @@ CAMKIT_KERNEL_INLINE double shifted_row(Value&& value, std::size_t n, double c, 
     return lane_sum(part[0] + part[1]);
 }
 
+/// out[s] = x[s] − Σx / S for s < S, x = projected(a, g) widened to double, then zeros up to a
+/// whole pack of every width; returns Σ x, and with `check_g` sets `g_finite` to Σ (g − g) == 0
+/// (else true). The sum comes from the inputs and the centred values are written after it: summing
+/// a row just written stalled on store forwarding at small planes (the padding's narrow stores
+/// under the last pack's load: a fifth of Eigen-CAM's centring at 7×7).
+template <class Method, class Acc, std::size_t W>
+CAMKIT_KERNEL_INLINE double centred_row(const plane_ops<Acc>& ops, const Acc* a, const Acc* g, std::size_t S,
+                                        bool check_g, bool& g_finite, double* out) {
+    const auto x_at = [&](std::size_t s) CAMKIT_LAMBDA_INLINE { return static_cast<double>(Method::projected(ops, a[s], g[s])); };
+    double sum = 0;
+    Acc bad = 0;
+    std::size_t s = 0;
+    if constexpr (W > 1) {
+        using wide = pack_t<double, W>;
+        const auto x_pack = [&](std::size_t i) CAMKIT_LAMBDA_INLINE {
+            return __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + i), load<Acc, W>(g + i)), wide);
+        };
+        wide part[2] = {broadcast<double, W>(0), broadcast<double, W>(0)};  // two chains: the add's latency
+        pack_t<Acc, W> checks = broadcast<Acc, W>(0);
+        for (; s + 2 * W <= S; s += 2 * W) {
+            part[0] += x_pack(s);
+            part[1] += x_pack(s + W);
+            if (check_g) {
+                const auto g0 = load<Acc, W>(g + s), g1 = load<Acc, W>(g + s + W);
+                checks += (g0 - g0) + (g1 - g1);
+            }
+        }
+        if (s + W <= S) {
+            part[0] += x_pack(s);
+            if (check_g) {
+                const auto g0 = load<Acc, W>(g + s);
+                checks += g0 - g0;
+            }
+            s += W;
+        }
+        sum = lane_sum(part[0] + part[1]);
+        bad = lane_sum(checks);
+    }
+    for (; s < S; ++s) {
+        sum += x_at(s);
+        if (check_g) bad += g[s] - g[s];
+    }
+    const double mean = sum / static_cast<double>(S);
+    s = 0;
+    if constexpr (W > 1)
+        for (; s + W <= S; s += W)
+            store(out + s, __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + s), load<Acc, W>(g + s)),
+                                                   pack_t<double, W>) - mean);
+    for (; s < S; ++s) out[s] = x_at(s) - mean;
+    std::fill(out + S, out + (S + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple, 0.0);
+    g_finite = !check_g || bad == Acc(0);
+    return sum;
+}
+
 /// raw[n] = X v₁ for X[s,k] = projected(A, G) with centred columns; v₁ the first right-singular
 /// vector, from the largest eigenpair of the Gram matrix on the smaller side (`eigen`: its
 /// operator() solves a symmetric row-major n×n matrix, its gram and row_gram are host_eigen's
@@ -377,12 +431,14 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             // X: the centred channel planes, K·S ≤ K² doubles; its Gram products split over threads by
             // blocks of channels.
             const auto X = std::make_unique_for_overwrite<double[]>(K * ld);
+            const bool check_g = check_finite && check_ignored_g;
             const auto centre = [&](auto bytes) {
                 for (std::size_t k = 0; k < K; ++k) {
-                    const double sum = shifted(bytes, k, 0, S, 0.0, &X[k * ld]);
-                    check_channel(k, sum, false);
+                    bool g_finite = false;
+                    const double sum = centred_row<Method, Acc, lanes_in<double, bytes()>>(ops, pa[k], pg[k], S, check_g,
+                                                                                          g_finite, &X[k * ld]);
+                    check_channel(k, sum, check_g && g_finite);
                     means[k] = sum / static_cast<double>(S);
-                    for (std::size_t s = 0; s < S; ++s) X[k * ld + s] -= means[k];
                 }
             };
             dispatch(centre);

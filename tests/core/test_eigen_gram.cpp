@@ -516,3 +516,27 @@ TEST(EigenGram, NonFiniteValuesInLaterBlocks) {
                   "camkit: gradients contain NaN or Inf (sample 0, channel " + std::to_string(k) + ")");
     }
 }
+
+// Fewer positions than channels (the Gram over positions, each channel centred on its own): a
+// non-finite value in a whole pack or in the tail of a 7×7 plane, in the gradients Eigen-CAM ignores
+// or Eigen-Grad-CAM uses or in the activations, names its sample and channel; unchecked, the ignored
+// gradients change nothing.
+TEST(EigenGram, NonFiniteValuesWithFewerPositionsThanChannels) {
+    const shape_t shape{2, 64, 7, 7};
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+        for (std::size_t s : {std::size_t{0}, std::size_t{20}, std::size_t{48}}) {
+            auto a = cast<float>(random_tensor(shape, 41)), g = cast<float>(random_tensor(shape, 42));
+            g(1, 9, s / 7, s % 7) = bad;
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
+                      "camkit: gradients contain NaN or Inf (sample 1, channel 9)") << s;
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_grad_cam>(a, g); }),
+                      "camkit: gradients contain NaN or Inf (sample 1, channel 9)") << s;
+            const camkit::options unchecked{.check_finite = false};
+            EXPECT_EQ(camkit::explain<camkit::eigen_cam>(a, g, unchecked).raw.values, camkit::explain<camkit::eigen_cam>(a).raw.values);
+            g(1, 9, s / 7, s % 7) = 0.5f;
+            a(0, 63, s / 7, s % 7) = bad;
+            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
+                      "camkit: activations contain NaN or Inf (sample 0, channel 63)") << s;
+        }
+    }
+}
