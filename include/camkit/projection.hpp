@@ -304,7 +304,7 @@ CAMKIT_KERNEL_INLINE double shifted_row(Value&& value, std::size_t n, double c, 
 /// whole pack of every width; returns Σ x, and with `check_g` sets `g_finite` to Σ (g − g) == 0
 /// (else true). The sum comes from the inputs and the centred values are written after it: summing
 /// a row just written stalled on store forwarding at small planes (the padding's narrow stores
-/// under the last pack's load: a fifth of Eigen-CAM's centring at 7×7).
+/// under the last pack's load: about a quarter of Eigen-CAM's centring at 7×7).
 template <class Method, class Acc, std::size_t W>
 CAMKIT_KERNEL_INLINE double centred_row(const plane_ops<Acc>& ops, const Acc* a, const Acc* g, std::size_t S,
                                         bool check_g, bool& g_finite, double* out) {
