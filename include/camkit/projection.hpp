@@ -301,22 +301,23 @@ CAMKIT_KERNEL_INLINE double shifted_row(Value&& value, std::size_t n, double c, 
 }
 
 /// out[s] = x[s] − Σx / S for s < S, x = projected(a, g) widened to double, then zeros up to a
-/// whole pack of every width; returns Σ x, and with `check_g` sets `g_finite` to Σ (g − g) == 0
-/// (else true). The sum comes from the inputs and the centred values are written after it: summing
+/// whole pack of every width; returns Σ x, and sets `g_finite` to whether the gradients were
+/// checked (`check_g`) and found finite (Σ (g − g) == 0). The sum comes from the inputs and the centred values are written after it: summing
 /// a row just written stalled on store forwarding at small planes (the padding's narrow stores
 /// under the last pack's load: about a quarter of Eigen-CAM's centring at 7×7).
 template <class Method, class Acc, std::size_t W>
 CAMKIT_KERNEL_INLINE double centred_row(const plane_ops<Acc>& ops, const Acc* a, const Acc* g, std::size_t S,
                                         bool check_g, bool& g_finite, double* out) {
     const auto x_at = [&](std::size_t s) CAMKIT_LAMBDA_INLINE { return static_cast<double>(Method::projected(ops, a[s], g[s])); };
+    // W values widened at once (generic: instantiated only where W > 1 calls it).
+    const auto x_pack = [&](auto i) CAMKIT_LAMBDA_INLINE {
+        return __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + i), load<Acc, W>(g + i)), pack_t<double, W>);
+    };
     double sum = 0;
     Acc bad = 0;
     std::size_t s = 0;
     if constexpr (W > 1) {
         using wide = pack_t<double, W>;
-        const auto x_pack = [&](std::size_t i) CAMKIT_LAMBDA_INLINE {
-            return __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + i), load<Acc, W>(g + i)), wide);
-        };
         wide part[2] = {broadcast<double, W>(0), broadcast<double, W>(0)};  // two chains: the add's latency
         pack_t<Acc, W> checks = broadcast<Acc, W>(0);
         for (; s + 2 * W <= S; s += 2 * W) {
@@ -345,12 +346,10 @@ CAMKIT_KERNEL_INLINE double centred_row(const plane_ops<Acc>& ops, const Acc* a,
     const double mean = sum / static_cast<double>(S);
     s = 0;
     if constexpr (W > 1)
-        for (; s + W <= S; s += W)
-            store(out + s, __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + s), load<Acc, W>(g + s)),
-                                                   pack_t<double, W>) - mean);
+        for (; s + W <= S; s += W) store(out + s, x_pack(s) - mean);
     for (; s < S; ++s) out[s] = x_at(s) - mean;
     std::fill(out + S, out + (S + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple, 0.0);
-    g_finite = !check_g || bad == Acc(0);
+    g_finite = check_g && bad == Acc(0);
     return sum;
 }
 
@@ -437,7 +436,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                     bool g_finite = false;
                     const double sum = centred_row<Method, Acc, lanes_in<double, bytes()>>(ops, pa[k], pg[k], S, check_g,
                                                                                           g_finite, &X[k * ld]);
-                    check_channel(k, sum, check_g && g_finite);
+                    check_channel(k, sum, g_finite);
                     means[k] = sum / static_cast<double>(S);
                 }
             };

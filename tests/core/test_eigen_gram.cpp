@@ -475,6 +475,20 @@ TEST(EigenGram, StridedSampleOfManyBlocks) {
     EXPECT_LT(camkit_test::max_relative_error_per_map(std::span<const double>(g), std::span<const double>(want_former), 1), 1e-6);
 }
 
+/// A non-finite gradient of sample n, channel k in g: Eigen-Grad-CAM (which uses the gradients)
+/// and Eigen-CAM (which ignores them, but checks them) both name it; unchecked, Eigen-CAM's map is
+/// the one made without gradients. `where` names the case in failures.
+template <class T>
+void expect_bad_gradient_named(const T& a, const T& g, std::size_t n, std::size_t k, std::size_t where) {
+    const std::string message = "camkit: gradients contain NaN or Inf (sample " + std::to_string(n) + ", channel " +
+                                std::to_string(k) + ")";
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_grad_cam>(a, g); }), message) << where;
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }), message) << where;
+    const camkit::options unchecked{.check_finite = false};
+    EXPECT_EQ(camkit::explain<camkit::eigen_cam>(a, g, unchecked).raw.values, camkit::explain<camkit::eigen_cam>(a).raw.values)
+        << where;
+}
+
 // Non-finite values past the first block of positions, in the activations, in Eigen-Grad-CAM's
 // gradients and in the gradients Eigen-CAM ignores (read in the X v₁ pass, four channels a sweep
 // and the rest in a shorter one), and in the first block (the shift): each reported with its
@@ -494,13 +508,7 @@ TEST(EigenGram, NonFiniteValuesInLaterBlocks) {
                       "camkit: activations contain NaN or Inf (sample 1, channel 5)") << s;
             a(1, 5, s) = 1.f, a(1, 6, 0) = 1.f;
             g(0, 3, s) = bad;
-            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_grad_cam>(a, g); }),
-                      "camkit: gradients contain NaN or Inf (sample 0, channel 3)") << s;
-            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
-                      "camkit: gradients contain NaN or Inf (sample 0, channel 3)") << s;
-            // Unchecked, the ignored gradients change nothing.
-            const camkit::options unchecked{.check_finite = false};
-            EXPECT_EQ(camkit::explain<camkit::eigen_cam>(a, g, unchecked).raw.values, camkit::explain<camkit::eigen_cam>(a).raw.values);
+            expect_bad_gradient_named(a, g, 0, 3, s);
             a(0, 5, s) = bad;  // a later channel's activations before the ignored gradients
             EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
                       "camkit: activations contain NaN or Inf (sample 0, channel 5)") << s;
@@ -527,12 +535,7 @@ TEST(EigenGram, NonFiniteValuesWithFewerPositionsThanChannels) {
         for (std::size_t s : {std::size_t{0}, std::size_t{20}, std::size_t{48}}) {
             auto a = cast<float>(random_tensor(shape, 41)), g = cast<float>(random_tensor(shape, 42));
             g(1, 9, s / 7, s % 7) = bad;
-            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),
-                      "camkit: gradients contain NaN or Inf (sample 1, channel 9)") << s;
-            EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_grad_cam>(a, g); }),
-                      "camkit: gradients contain NaN or Inf (sample 1, channel 9)") << s;
-            const camkit::options unchecked{.check_finite = false};
-            EXPECT_EQ(camkit::explain<camkit::eigen_cam>(a, g, unchecked).raw.values, camkit::explain<camkit::eigen_cam>(a).raw.values);
+            expect_bad_gradient_named(a, g, 1, 9, s);
             g(1, 9, s / 7, s % 7) = 0.5f;
             a(0, 63, s / 7, s % 7) = bad;
             EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::eigen_cam>(a, g); }),

@@ -384,23 +384,26 @@ inline captured capture_gradients_many(exported_model& m, const at::Tensor& inpu
                                                          input.options()),
                                                targets, sample);
     const auto s = static_cast<std::int64_t>(sample);
-    const at::Tensor row = input.narrow(0, s, 1);
-    captured rows;  // the sample's output, A and G once per target
-    if (T > 0) {
+    at::Tensor output, A, G;
+    if (T > 0) {  // the sample once per target: its output (the batch's when N = 1), A and G
+        const at::Tensor row = input.narrow(0, s, 1);
         std::vector<std::int64_t> repeated = row.sizes().vec();
         repeated[0] = T;
-        rows = detail::gradient_any_batch(m, row.expand(repeated), seeds.to(input.options()));
-    } else {
-        recorded_pass p = detail::forward_any_batch(m, row);
-        rows = {std::move(p.output), at::Tensor(), std::move(p.activations), at::Tensor()};
+        captured rows = detail::gradient_any_batch(m, row.expand(repeated), seeds.to(input.options()));
+        A = rows.activations.select(0, 0);
+        G = std::move(rows.gradients);
+        if (N == 1) output = rows.output.narrow(0, 0, 1);
+    } else {  // no gradient call: the batch's forward gives the output and the sample's A
+        recorded_pass p = detail::forward_any_batch(m, input);
+        output = std::move(p.output);
+        A = p.activations.select(0, s);
     }
-    const at::Tensor A = rows.activations.select(0, 0);
+    if (!output.defined()) output = detail::forward_any_batch(m, input, false).output;
     std::vector<std::int64_t> sizes{T};
     for (std::int64_t e : A.sizes()) sizes.push_back(e);
-    const at::Tensor output = N == 1 ? rows.output.narrow(0, 0, 1) : detail::forward_any_batch(m, input, false).output;
     const at::Tensor ys = output.select(0, s).unsqueeze(0).expand(seeds.sizes());
     return {output, detail::weighted_scores(ys, seeds), A.unsqueeze(0).expand(sizes),
-            T > 0 ? rows.gradients : at::zeros(sizes, A.options())};
+            T > 0 ? G : at::zeros(sizes, A.options())};
 }
 
 /// Explains the layer the package records with `Method`: the gradient function for the
