@@ -309,15 +309,14 @@ template <class Method, class Acc, std::size_t W>
 CAMKIT_KERNEL_INLINE double centred_row(const plane_ops<Acc>& ops, const Acc* a, const Acc* g, std::size_t S,
                                         bool check_g, bool& g_finite, double* out) {
     const auto x_at = [&](std::size_t s) CAMKIT_LAMBDA_INLINE { return static_cast<double>(Method::projected(ops, a[s], g[s])); };
-    // W values widened at once (generic: instantiated only where W > 1 calls it).
-    const auto x_pack = [&](auto i) CAMKIT_LAMBDA_INLINE {
-        return __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + i), load<Acc, W>(g + i)), pack_t<double, W>);
-    };
     double sum = 0;
     Acc bad = 0;
     std::size_t s = 0;
     if constexpr (W > 1) {
         using wide = pack_t<double, W>;
+        const auto x_pack = [&](std::size_t i) CAMKIT_LAMBDA_INLINE {
+            return __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + i), load<Acc, W>(g + i)), wide);
+        };
         wide part[2] = {broadcast<double, W>(0), broadcast<double, W>(0)};  // two chains: the add's latency
         pack_t<Acc, W> checks = broadcast<Acc, W>(0);
         for (; s + 2 * W <= S; s += 2 * W) {
@@ -345,8 +344,10 @@ CAMKIT_KERNEL_INLINE double centred_row(const plane_ops<Acc>& ops, const Acc* a,
     }
     const double mean = sum / static_cast<double>(S);
     s = 0;
-    if constexpr (W > 1)
-        for (; s + W <= S; s += W) store(out + s, x_pack(s) - mean);
+    if constexpr (W > 1)  // (clang checks a vector conversion's type outside `if constexpr` even in a generic lambda)
+        for (; s + W <= S; s += W)
+            store(out + s, __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + s), load<Acc, W>(g + s)),
+                                                   pack_t<double, W>) - mean);
     for (; s < S; ++s) out[s] = x_at(s) - mean;
     std::fill(out + S, out + (S + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple, 0.0);
     g_finite = check_g && bad == Acc(0);
