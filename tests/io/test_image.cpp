@@ -10,7 +10,7 @@
 #include <random>
 #include <string>
 #include "common/error_message.hpp"
-#include "common/temp_dir.hpp"
+#include "common/scratch_test.hpp"
 
 namespace camkit_test {
 // Defined in test_image_second_tu.cpp, which includes image.hpp too: both link into one program.
@@ -21,13 +21,8 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string temp_path(const std::string& name) {
-    static thread_local fs::path dir;
-    static thread_local std::string owner;
-    const std::string test = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    if (owner != test) dir = camkit_test::unique_temp_dir("camkit_test_image"), owner = test;
-    return (dir / name).string();
-}
+// Each test writes into a folder of its own, removed afterwards.
+class Image : public camkit_test::scratch_test {};
 
 camkit::rgb_image pattern(std::size_t h, std::size_t w) {
     camkit::rgb_image img(h, w);
@@ -37,8 +32,8 @@ camkit::rgb_image pattern(std::size_t h, std::size_t w) {
     return img;
 }
 
-TEST(Image, PngRoundTripIsExact) {
-    const std::string p = temp_path("pattern.png");
+TEST_F(Image, PngRoundTripIsExact) {
+    const std::string p = path("pattern.png");
     const auto img = pattern(5, 7);
     camkit::io::write_png(p, img);
     const auto back = camkit::io::read_image(p);
@@ -53,12 +48,12 @@ TEST(Image, PngRoundTripIsExact) {
     EXPECT_EQ(std::string(sig + 1, 3), "PNG");
 }
 
-TEST(Image, TwoTranslationUnitsShareTheHeader) {
+TEST_F(Image, TwoTranslationUnitsShareTheHeader) {
     const auto img = pattern(3, 4);
-    EXPECT_EQ(camkit_test::roundtrip_in_second_tu(img, temp_path("second.png")).pixels, img.pixels);
+    EXPECT_EQ(camkit_test::roundtrip_in_second_tu(img, path("second.png")).pixels, img.pixels);
 }
 
-TEST(Image, DecodesJpeg) {
+TEST_F(Image, DecodesJpeg) {
     // A flat-colour JPEG (encoded by the same private stb copy) decodes to nearly that colour.
     camkit::rgb_image flat(16, 16);
     for (std::size_t y = 0; y < 16; ++y)
@@ -77,8 +72,8 @@ TEST(Image, DecodesJpeg) {
         EXPECT_NEAR(img.pixels[i], flat.pixels[i], 3) << i;
 }
 
-TEST(Image, ErrorsNameTheFile) {
-    const std::string missing = temp_path("missing.png");
+TEST_F(Image, ErrorsNameTheFile) {
+    const std::string missing = path("missing.png");
     fs::remove(missing);
     try {
         camkit::io::read_image(missing);
@@ -86,7 +81,7 @@ TEST(Image, ErrorsNameTheFile) {
     } catch (const camkit::error& e) {
         EXPECT_EQ(std::string(e.what()), "camkit: " + missing + ": cannot open: No such file or directory");
     }
-    const std::string junk = temp_path("junk.png");
+    const std::string junk = path("junk.png");
     std::ofstream(junk) << "this is not an image";
     try {
         camkit::io::read_image(junk);
@@ -95,7 +90,7 @@ TEST(Image, ErrorsNameTheFile) {
         EXPECT_EQ(std::string(e.what()).rfind("camkit: " + junk + ": cannot decode image (", 0), 0u) << e.what();
     }
     // A PNG cut in half fails cleanly too.
-    const std::string good = temp_path("good.png");
+    const std::string good = path("good.png");
     camkit::io::write_png(good, pattern(8, 8));
     auto bytes = camkit::io::read_file(good);
     bytes.resize(bytes.size() / 2);
@@ -103,14 +98,14 @@ TEST(Image, ErrorsNameTheFile) {
     EXPECT_THROW(camkit::io::decode_image({}, "empty.png"), camkit::error);
 }
 
-TEST(Image, FailedWritesLeaveNoFile) {
-    const fs::path dir = temp_path("absent_dir");
+TEST_F(Image, FailedWritesLeaveNoFile) {
+    const fs::path dir = path("absent_dir");
     fs::remove_all(dir);
     EXPECT_THROW(camkit::io::write_png((dir / "x.png").string(), pattern(2, 2)), camkit::error);
     EXPECT_FALSE(fs::exists(dir));
     camkit::rgb_image inconsistent = pattern(2, 2);
     inconsistent.width = 3;
-    const std::string p = temp_path("inconsistent.png");
+    const std::string p = path("inconsistent.png");
     fs::remove(p);
     EXPECT_THROW(camkit::io::write_png(p, inconsistent), camkit::error);
     EXPECT_THROW(camkit::io::write_png(p, camkit::rgb_image{}), camkit::error);
@@ -128,7 +123,7 @@ std::vector<std::byte> forged_png(std::uint32_t height, std::uint32_t width) {
     return png;
 }
 
-TEST(Image, HeaderSizeIsReadWithoutDecoding) {
+TEST_F(Image, HeaderSizeIsReadWithoutDecoding) {
     const std::uint8_t rgb[6 * 3] = {};
     const auto info = camkit::io::decode_image_info(camkit::io::encode_png(rgb, 2, 3), "x.png");
     EXPECT_EQ(info.height, 2u);
@@ -137,7 +132,7 @@ TEST(Image, HeaderSizeIsReadWithoutDecoding) {
     const auto forged = camkit::io::decode_image_info(forged_png(16384, 16384), "forged.png");
     EXPECT_EQ(forged.height, 16384u);
     EXPECT_EQ(forged.width, 16384u);
-    const std::string p = temp_path("forged.png");
+    const std::string p = path("forged.png");
     const auto bytes = forged_png(5000, 7);
     std::ofstream(p, std::ios::binary).write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
     EXPECT_EQ(camkit::io::read_image_info(p).height, 5000u);
@@ -145,16 +140,16 @@ TEST(Image, HeaderSizeIsReadWithoutDecoding) {
     std::vector<std::uint8_t> noise(3 * 200 * 200);
     std::mt19937 rng(7);
     for (auto& v : noise) v = static_cast<std::uint8_t>(rng());  // random pixels do not compress
-    camkit::io::write_png(temp_path("large.png"), noise.data(), 200, 200);
-    ASSERT_GT(fs::file_size(temp_path("large.png")), 1u << 16);
-    const auto large = camkit::io::read_image_info(temp_path("large.png"));
+    camkit::io::write_png(path("large.png"), noise.data(), 200, 200);
+    ASSERT_GT(fs::file_size(path("large.png")), 1u << 16);
+    const auto large = camkit::io::read_image_info(path("large.png"));
     EXPECT_EQ(large.height, 200u);
     EXPECT_EQ(large.width, 200u);
     EXPECT_EQ(camkit_test::error_message([] { camkit::io::decode_image_info({}, "empty.png"); }),
               "camkit: empty.png: empty image file");
 }
 
-TEST(Image, TooManyPixelsAreRefusedBeforeDecoding) {
+TEST_F(Image, TooManyPixelsAreRefusedBeforeDecoding) {
     // 16384^2 = 2^28 pixels would take 768 MiB as RGB: refused from the 60-byte file's header.
     EXPECT_EQ(camkit_test::error_message([] { camkit::io::decode_image(forged_png(16384, 16384), "forged.png"); }),
               "camkit: forged.png: image of 16384x16384 pixels is larger than the limit of 67108864 pixels");
@@ -170,10 +165,10 @@ TEST(Image, TooManyPixelsAreRefusedBeforeDecoding) {
               std::string::npos);
 }
 
-TEST(Image, SpecialFilesAreRefused) {
+TEST_F(Image, SpecialFilesAreRefused) {
     EXPECT_EQ(camkit_test::error_message([] { camkit::io::read_image("/dev/zero"); }),
               "camkit: /dev/zero: is not a regular file (a FIFO, socket or device cannot be read as an input)");
-    const std::string dir = temp_path("folder.png");
+    const std::string dir = path("folder.png");
     fs::create_directories(dir);
     EXPECT_EQ(camkit_test::error_message([&] { camkit::io::read_image(dir); }),
               "camkit: " + dir + ": is a directory, not a file");
