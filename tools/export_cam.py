@@ -8,6 +8,11 @@
   forward   f(x) -> (output, activations), for the gradient-free methods (Eigen-CAM, CAM,
             Score-CAM) and for the targets that depend on the output (the predicted class or region).
 
+Several layers (a list, or --layer given more than once) go into one package, recorded in the
+same forward: gradient f(x, seed) -> (output, A_1, ..., A_L, G_1, ..., G_L) and forward f(x) ->
+(output, A_1, ..., A_L), format 2 of the metadata (camkit.layers, camkit.activation_shapes);
+`camkit-torch analyze` compares the layers of such a package as it does a TorchScript model's.
+
 camkit::torch::exported_model (adapters/torch/include/camkit/torch/exported.hpp) loads the package;
 `camkit-torch explain --model M.pt2` explains it. docs/exported.md describes both.
 
@@ -49,7 +54,9 @@ import numpy as np
 import torch
 from torch.fx.experimental.proxy_tensor import make_fx
 
-FORMAT = "1"  # camkit.format: the layout of the functions' inputs and outputs described above
+# camkit.format: the layout of the functions' inputs and outputs described above, "1" for one
+# layer (camkit.layer, camkit.activation_shape), "2" for several (camkit.layers, camkit.activation_shapes).
+FORMAT_ONE_LAYER, FORMAT_LAYERS = "1", "2"
 
 
 def find_layer(model, layer):
@@ -95,25 +102,38 @@ def pick_output(y, output):
     return chosen
 
 
-def run_recording(model, module, x, output=None):
-    """Runs model(x) once and returns (the model output that `output` names, the output of
-    `module`); checks both are tensors."""
-    recorded = []
+def layer_names(layer):
+    """`layer` as a list of dotted names: one name, or a list or tuple of distinct names."""
+    names = [layer] if isinstance(layer, str) else list(layer)
+    if not names or not all(isinstance(n, str) for n in names):
+        raise ValueError("layer must be a dotted layer name or a list of them")
+    for n in names:
+        if "," in n or ";" in n:
+            raise ValueError(f"layer '{n}': a name with ',' or ';' cannot be recorded in the package's metadata")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"layer {', '.join(repr(n) for n in twice)} named more than once")
+    return names
 
-    def hook(_mod, _inp, out):
-        recorded.append(out)
 
-    handle = module.register_forward_hook(hook)
+def run_recording(model, modules, x, output=None):
+    """Runs model(x) once and returns (the model output that `output` names, [the output of each
+    of `modules`]); checks each is one tensor from one call. `modules`: (name, module) pairs."""
+    recorded = [[] for _ in modules]
+    handles = []
     try:
+        for i, (_name, module) in enumerate(modules):
+            handles.append(module.register_forward_hook(lambda _mod, _inp, out, i=i: recorded[i].append(out)))
         y = model(x)
     finally:
-        handle.remove()
-    if len(recorded) != 1:
-        raise ValueError(f"the layer was called {len(recorded)} times during one forward; camkit explains one call")
-    y = pick_output(y, output)
-    if not isinstance(recorded[0], torch.Tensor):
-        raise ValueError("the layer's output must be one tensor")
-    return y, recorded[0]
+        for h in handles:
+            h.remove()
+    for (name, _module), outs in zip(modules, recorded):
+        if len(outs) != 1:
+            raise ValueError(f"the layer {name} was called {len(outs)} times during one forward; camkit explains one call")
+        if not isinstance(outs[0], torch.Tensor):
+            raise ValueError(f"the layer {name}'s output must be one tensor")
+    return pick_output(y, output), [outs[0] for outs in recorded]
 
 
 def describe_layers(model, example_input, model_output=None):
@@ -169,27 +189,30 @@ def _shape_text(t):
 
 
 class _Forward(torch.nn.Module):
-    """f(x) -> (output, activations); the model is the only submodule, so constants keep its names."""
+    """f(x) -> (output, A_1, ..., A_L); the model is the only submodule, so constants keep its names."""
 
-    def __init__(self, model, layer, output=None):
+    def __init__(self, model, modules, output=None):
         super().__init__()
         self.model = model
-        self._layer = [find_layer(model, layer)]  # a list: not registered twice
+        self._modules_list = [list(modules)]  # in a list: not registered twice
         self._output = output
 
     def forward(self, x):
-        return run_recording(self.model, self._layer[0], x, self._output)
+        y, a = run_recording(self.model, self._modules_list[0], x, self._output)
+        return (y, *a)
 
 
-def _gradient_function(model, module, output=None):
-    """f(x, seed) -> (output, A, ∂⟨output, seed⟩/∂A) with autograd, for make_fx to trace."""
+def _gradient_function(model, modules, output=None):
+    """f(x, seed) -> (output, A_1, ..., A_L, G_1, ..., G_L), G_l = ∂⟨output, seed⟩/∂A_l with
+    autograd, for make_fx to trace; zeros for a layer the output does not depend on."""
 
     def f(x, seed):
         with torch.enable_grad():
             # x as a leaf that requires grad: A is differentiable even when the weights are frozen.
-            y, a = run_recording(model, module, x.detach().requires_grad_(True), output)
-            (g,) = torch.autograd.grad((y * seed).sum(), a)
-        return y.detach(), a.detach(), g
+            y, a = run_recording(model, modules, x.detach().requires_grad_(True), output)
+            g = torch.autograd.grad((y * seed).sum(), a, allow_unused=True)
+        g = [torch.zeros_like(ai) if gi is None else gi for ai, gi in zip(a, g)]
+        return (y.detach(), *[ai.detach() for ai in a], *g)
 
     return f
 
@@ -202,7 +225,8 @@ def _compile(program, example, metadata):
 
 def export_cam(model, layer, example_input, path, functions=("gradient", "forward"), model_output=None):
     """Writes the AOTInductor package `path` (.pt2) of `model` explained at `layer` (a dotted
-    submodule name) for inputs of exactly example_input's shape and dtype; returns `path`.
+    submodule name, or a list of them: all recorded in one forward) for inputs of exactly
+    example_input's shape and dtype; returns `path`.
     `functions`: which of "gradient" and "forward" it holds (camkit runs the gradient function
     with a zero seed where it needs a forward and the package has none). `model_output`: the key (or
     index) of the output to explain when the model returns a dict (or a tuple); the package's
@@ -215,33 +239,40 @@ def export_cam(model, layer, example_input, path, functions=("gradient", "forwar
     if not isinstance(example_input, torch.Tensor) or example_input.dim() < 3:
         raise ValueError("example_input must be a tensor [N, C, *S] with 1 to 3 spatial axes")
     model = model.eval()
-    module = find_layer(model, layer)
+    names = layer_names(layer)
+    modules = [(n, find_layer(model, n)) for n in names]
     x = example_input.detach()
     with torch.no_grad():
-        y, a = run_recording(model, module, x, model_output)
-    if y.dim() < 2 or y.shape[0] != x.shape[0] or a.dim() < 2 or a.shape[0] != x.shape[0]:
-        raise ValueError(f"camkit needs an output [N, C, ...] and activations [N, K, ...] with N = {x.shape[0]}, "
-                         f"got output {list(y.shape)} and activations {list(a.shape)}")
+        y, acts = run_recording(model, modules, x, model_output)
+    if y.dim() < 2 or y.shape[0] != x.shape[0]:
+        raise ValueError(f"camkit needs an output [N, C, ...] with N = {x.shape[0]}, got output {list(y.shape)}")
+    for n, a in zip(names, acts):
+        if a.dim() < 2 or a.shape[0] != x.shape[0]:
+            raise ValueError(f"camkit needs activations [N, K, ...] with N = {x.shape[0]}, got {list(a.shape)} "
+                             f"at layer {n}")
     metadata = {
-        "camkit.format": FORMAT,
-        "camkit.layer": layer,
+        "camkit.format": FORMAT_ONE_LAYER if len(names) == 1 else FORMAT_LAYERS,
         "camkit.functions": ",".join(functions),
         "camkit.input_shape": _shape_text(x),
         "camkit.input_dtype": str(x.dtype).replace("torch.", ""),
         "camkit.output_shape": _shape_text(y),
-        "camkit.activation_shape": _shape_text(a),
         "camkit.torch_version": torch.__version__,
     }
+    if len(names) == 1:
+        metadata["camkit.layer"], metadata["camkit.activation_shape"] = names[0], _shape_text(acts[0])
+    else:
+        metadata["camkit.layers"] = ",".join(names)
+        metadata["camkit.activation_shapes"] = ";".join(_shape_text(a) for a in acts)
     if model_output is not None:
         metadata["camkit.model_output"] = str(model_output)
     files = {}
     if "forward" in functions:
         with torch.no_grad():
-            forward = torch.export.export(_Forward(model, layer, model_output), (x,))
+            forward = torch.export.export(_Forward(model, modules, model_output), (x,))
         files["forward"] = _compile(forward, (x,), metadata)
     if "gradient" in functions:
         seed = torch.zeros_like(y)
-        traced = make_fx(_gradient_function(model, module, model_output))(x, seed)
+        traced = make_fx(_gradient_function(model, modules, model_output))(x, seed)
         gradient = torch.export.export(traced, (x, seed))
         files["gradient"] = _compile(gradient, (x, seed), metadata)
     package_aoti(path, files)
@@ -251,7 +282,8 @@ def export_cam(model, layer, example_input, path, functions=("gradient", "forwar
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--factory", required=True, help="module:callable returning the model (on sys.path or a .py file)")
-    p.add_argument("--layer", help="dotted name of the layer to explain")
+    p.add_argument("--layer", action="append",
+                   help="dotted name of the layer to explain; given more than once, one package records them all")
     p.add_argument("--list-layers", action="store_true",
                    help="print the layers' names (with --input-shape or --input: a table of types and output shapes)")
     p.add_argument("--input-shape", help="N,C,*S of the example input (random normal values)")
@@ -284,11 +316,17 @@ def main(argv=None):
     else:
         x = torch.randn([int(e) for e in a.input_shape.split(",")])
     if a.list_layers:
-        print(layer_table(describe_layers(model, x, a.model_output)))
+        try:
+            print(layer_table(describe_layers(model, x, a.model_output)))
+        except ValueError as e:
+            p.error(str(e))
         return 0
     functions = ["forward"] if a.forward_only else ["gradient"] if a.gradient_only else ["gradient", "forward"]
-    export_cam(model, a.layer, x, a.out, functions, a.model_output)
-    print(f"export_cam: {a.out}: layer {a.layer}, input {list(x.shape)}")
+    try:
+        export_cam(model, a.layer, x, a.out, functions, a.model_output)
+    except ValueError as e:  # what the model or the arguments cannot do: one line, exit status 2
+        p.error(str(e))
+    print(f"export_cam: {a.out}: layer{'s' if len(a.layer) > 1 else ''} {', '.join(a.layer)}, input {list(x.shape)}")
     return 0
 
 

@@ -2,8 +2,9 @@
 // methods: per image a comparison panel (and the maps), per data set metrics.csv, summary.json and
 // report.html. Every layer is recorded in the same forward pass (scripted_layers) and each target
 // costs one backward for all layers and all gradient methods, which share A and G. An exported
-// package (.pt2) is analyzed at the one layer it records, one call of its gradient function per
-// target. A run resumes from its per-image records; every file is written atomically.
+// package (.pt2) is analyzed at the layers it records (all, or those --layer names), its targets
+// sharing the calls of its gradient function (every layer in each). A run resumes from its
+// per-image records; every file is written atomically.
 #include "../../common/app.hpp"
 #include "../analyze/panel.hpp"
 #include "../analyze/progress.hpp"
@@ -55,7 +56,7 @@ constexpr const char* help =
     "\n"
     "  --model M.pt      a TorchScript segmentation [N, C, *P] or classification [N, C] model; or M.pt2,\n"
     "                    a package of tools/export_cam.py (LibTorch 2.6+: docs/exported.md), analyzed at\n"
-    "                    the layer it records (--layer optional: it must then name that layer)\n"
+    "                    the layers it records (--layer optional: all of them; else some of them)\n"
     "  --images DIR      PNG/JPEG images, taken in name order; --masks DIR: ground-truth PNGs of the same\n"
     "                    stems (pixel value = class index, the image's size)\n"
     "  --inputs X.npy    instead of images: a batch [N, C, *S] (1 to 3 spatial axes, volumes too), used as\n"
@@ -510,15 +511,16 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
 using map_grid = std::vector<std::vector<std::vector<camkit::tensor<float>>>>;
 
 /// The model of a run: a TorchScript module whose layers one forward records, or an exported
-/// package (.pt2) that records its one layer.
+/// package (.pt2) whose functions record its layers.
 struct model_source {
     std::optional<torch::jit::Module> script;
     std::optional<camkit::torch::scripted_layers> layers;
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
     std::optional<camkit::torch::exported_model> package;
+    std::vector<std::size_t> package_layers;  // --layer's indices in package->layers()
 #endif
 
-    /// Loads --model: a package's layer fills --layer when it is not given.
+    /// Loads --model: a package's layers fill --layer when it is not given.
     model_source(analyze_args& a, const at::Device& device) {
         if (!camkit_torch_tool::is_package_path(a.model)) {
             script = camkit_torch_tool::load_model(a.model);
@@ -528,11 +530,18 @@ struct model_source {
         }
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
         package.emplace(a.model);
-        if (a.layers.empty()) a.layers = {package->layer()};
-        for (const std::string& l : a.layers)  // --layer names no layer twice
-            if (l != package->layer())
-                fail(a.model + " records layer '" + package->layer() + "' only, not --layer " + l +
-                     " (export a package per layer)");
+        const std::vector<std::string>& recorded = package->layers();
+        if (a.layers.empty()) a.layers = recorded;
+        for (const std::string& l : a.layers) {  // --layer names no layer twice
+            const auto it = std::find(recorded.begin(), recorded.end(), l);
+            if (it == recorded.end()) {
+                std::string names;
+                for (const std::string& r : recorded) names += (names.empty() ? "'" : ", '") + r + "'";
+                fail(a.model + " records layer" + (recorded.size() > 1 ? "s " : " ") + names + " only, not --layer " +
+                     l + " (export_cam.py records several with --layer given more than once)");
+            }
+            package_layers.push_back(static_cast<std::size_t>(it - recorded.begin()));
+        }
         const bool gradient_methods =
             std::any_of(a.methods.begin(), a.methods.end(), [](const std::string& m) { return m != "scorecam"; });
         if (!package->has_gradient() && gradient_methods)
@@ -549,8 +558,10 @@ struct model_source {
     camkit::torch::scripted_layers::pass forward(const at::Tensor& x) {
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
         if (package) {
-            auto [output, activations] = camkit::torch::capture_activations(*package, x.detach());
-            return {std::move(output), {std::move(activations)}};
+            camkit::torch::layered_pass p = camkit::torch::capture_activations_layers(*package, x.detach());
+            camkit::torch::scripted_layers::pass out{std::move(p.output), {}};
+            for (std::size_t l : package_layers) out.activations.push_back(p.activations[l]);
+            return out;
         }
 #endif
         return layers->forward(x);
@@ -570,7 +581,8 @@ struct model_source {
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
         if (package) {
             const std::size_t calls = package->gradient_calls();
-            out.per_layer = {camkit::torch::capture_gradients_many(*package, x.detach(), targets).gradients};
+            camkit::torch::layered_pass p = camkit::torch::capture_gradients_many_layers(*package, x.detach(), targets);
+            for (std::size_t l : package_layers) out.per_layer.push_back(std::move(p.gradients[l]));
             out.forward = out.backward = package->gradient_calls() - calls;
             return out;
         }

@@ -45,9 +45,9 @@ constexpr const char* help =
     "\n"
     "  --model M.pt      a TorchScript file; it is put in eval mode; or M.pt2, a package of\n"
     "                    tools/export_cam.py (AOTInductor, LibTorch 2.6+: docs/exported.md), which\n"
-    "                    records its layer and takes inputs of its export shape, any batch size\n"
+    "                    records its layers and takes inputs of its export shape, any batch size\n"
     "  --layer NAME      dotted path of the layer to explain ('camkit-torch layers' lists them);\n"
-    "                    optional for a .pt2 (it must then name the recorded layer)\n"
+    "                    optional for a .pt2 of one layer (else it names one the package records)\n"
     "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
     "                    read as [1, 3, H, W] RGB in [0, 1], then as --gray, --resize, --mean/--std say\n"
     "  --resize HxW      an image is resized (bilinear) to HxW for the model; the maps stay at the image's\n"
@@ -428,14 +428,24 @@ maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, a
         });
 }
 
-/// --model M.pt2: the maps of the layer the package records (--layer, if given, must name it).
-/// A target that needs the output (predicted, regions, softmax) takes it from the forward function.
+/// --model M.pt2: the maps of the layer the package records (--layer, if given, must name it; a
+/// package of several layers needs it). A target that needs the output (predicted, regions,
+/// softmax) takes it from the forward function.
 maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, const camkit::shape_t& size,
                                       const at::Device& device) {
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
     camkit::torch::exported_model m(a.model);
-    if (!a.layer.empty() && a.layer != m.layer())
-        fail(a.model + " records layer '" + m.layer() + "', not --layer " + a.layer + " (export it at that layer)");
+    const std::vector<std::string>& recorded = m.layers();
+    std::string names;
+    for (const std::string& l : recorded) names += (names.empty() ? "'" : ", '") + l + "'";
+    names = (recorded.size() == 1 ? "layer " : "layers ") + names;
+    if (!a.layer.empty()) {
+        if (std::find(recorded.begin(), recorded.end(), a.layer) == recorded.end())
+            fail(a.model + " records " + names + ", not --layer " + a.layer + " (export it at that layer)");
+        m.select_layer(a.layer);
+    } else if (!m.has_selected_layer()) {
+        fail(a.model + " records " + names + ": choose one with --layer");
+    }
     a.layer = m.layer();
     const at::Tensor x = input.to(device);
     camkit::options opt = a.opt;

@@ -15,10 +15,11 @@
 
 namespace {
 
-/// A package of tools/export_cam.py (M.pt2) explains one layer, which it records: that one name.
+/// A package of tools/export_cam.py (M.pt2) explains the layers it records: their names, one a line.
 void print_package_layer(const std::string& model) {
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
-    std::cout << camkit::torch::exported_model(model).layer() << "\n";
+    const camkit::torch::exported_model package(model);
+    for (const std::string& name : package.layers()) std::cout << name << "\n";
 #else
     camkit_cli::fail("--model " + model + ": this camkit-torch was built with a LibTorch without AOTInductor (before "
                      "2.6), which cannot load .pt2 packages");

@@ -18,6 +18,7 @@ what the C++ tests compare the packages' maps with, all into the directory given
   unet_dict.pt2                the U-Net inside a model whose forward returns {"aux": ..., "out": U-Net(x)}
                                (torchvision's segmentation models' form), exported at model_output "out"
                                (gradient function only), layer net.dec2
+  unet_layers.pt2              the U-Net at layers enc2, dec2 and dec1 in one package (format 2)
   plain.pt2                    an AOTInductor package without camkit's metadata
   versions.txt                 the packages' versions
 
@@ -149,6 +150,7 @@ def main(out):
     export_cam(unet, "dec2", u, os.path.join(out, "unet.pt2"))
     export_cam(DictOutput(unet).eval(), "net.dec2", u, os.path.join(out, "unet_dict.pt2"), functions=["gradient"],
                model_output="out")
+    export_cam(unet, ["enc2", "dec2", "dec1"], u, os.path.join(out, "unet_layers.pt2"))
     for method, name in [("GradCAM", "gradcam"), ("HiResCAM", "hirescam")]:
         maps = library_maps(lib, method, unet, unet.dec2, u, [SemanticSegmentationTarget(cls, mask)] * 2)
         np.save(os.path.join(out, f"unet_{name}.npy"), maps)

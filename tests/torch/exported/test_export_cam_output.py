@@ -16,7 +16,8 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools"))
-from export_cam import describe_layers, export_cam, main as export_main, pick_output, run_recording  # noqa: E402
+from export_cam import (_gradient_function, describe_layers, export_cam, layer_names, main as export_main,  # noqa: E402
+                        pick_output, run_recording)
 
 
 class Net(nn.Module):
@@ -31,6 +32,11 @@ class Net(nn.Module):
         y = torch.relu(self.body(x)).mean((2, 3))
         return {"dict": lambda: {"out": y, "aux": -y}, "tuple": lambda: (-y, y), "list": lambda: [-y, y],
                 "tensor": lambda: y, "mixed": lambda: (y, 7)}[self.form]()
+
+
+def make_tensor_net():
+    """The factory of the command-line checks: a Net returning one tensor."""
+    return Net("tensor")
 
 
 class Pair(nn.Module):
@@ -89,6 +95,58 @@ def check_layers():
         except SystemExit as e:
             assert e.code == 2
     assert "--layer and --out are required (or --list-layers to choose a layer)" in err.getvalue(), err.getvalue()
+    # What export_cam refuses is one line and exit status 2 from the command line, no traceback.
+    for args, part in ((["--layer", "body", "--layer", "body"], "error: layer 'body' named more than once"),
+                       (["--layer", "nothing"], "error: layer 'nothing' is not a submodule of the model (its layers: body)")):
+        with contextlib.redirect_stderr(io.StringIO()) as err:
+            try:
+                export_main(["--factory", f"{__file__}:make_tensor_net", "--input-shape", "2,2,5,5", "--out", os.devnull]
+                            + args)
+                raise AssertionError("no error")
+            except SystemExit as e:
+                assert e.code == 2
+        assert part in err.getvalue() and "Traceback" not in err.getvalue(), err.getvalue()
+
+
+class TwoStage(nn.Module):
+    """Two conv stages and a branch `side` whose output the model's output does not use."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = nn.Conv2d(2, 3, 3, padding=1), nn.Conv2d(3, 4, 3, padding=1)
+        self.side = nn.Conv2d(3, 1, 1)
+
+    def forward(self, x):
+        a = torch.relu(self.first(x))
+        self.side(a)  # recorded, unused
+        return torch.relu(self.second(a)).mean((2, 3))
+
+
+def check_several_layers():
+    """Several layers in one package: the names checked, each recorded in one forward, and the
+    gradient function's G_l equal to autograd's for each layer alone (zeros where unused)."""
+    assert layer_names("a.b") == ["a.b"] and layer_names(("a", "b")) == ["a", "b"]
+    raises(lambda: layer_names(["a", "b", "a"]), "layer 'a' named more than once")
+    raises(lambda: layer_names([]), "layer must be a dotted layer name or a list of them")
+    raises(lambda: layer_names(["a,b"]), "a name with ',' or ';' cannot be recorded")
+    torch.manual_seed(1)
+    net, x = TwoStage().eval(), torch.randn(2, 2, 6, 6)
+    modules = [("second", net.second), ("first", net.first), ("side", net.side)]
+    y, acts = run_recording(net, modules, x)
+    assert [list(a.shape) for a in acts] == [[2, 4, 6, 6], [2, 3, 6, 6], [2, 1, 6, 6]]
+    seed = torch.randn_like(y)
+    out = _gradient_function(net, modules)(x, seed)
+    assert len(out) == 7 and torch.equal(out[0], y)
+    for i, (name, module) in enumerate(modules):
+        assert torch.equal(out[1 + i], acts[i]), name
+        with torch.enable_grad():
+            yy, (a,) = run_recording(net, [(name, module)], x.clone().requires_grad_(True))
+            want = torch.zeros_like(a) if name == "side" else torch.autograd.grad((yy * seed).sum(), a)[0]
+        assert torch.allclose(out[4 + i], want, rtol=0, atol=1e-6), name
+    assert torch.count_nonzero(out[4]) > 0 and torch.count_nonzero(out[6]) == 0
+    # export_cam checks the names before compiling anything.
+    raises(lambda: export_cam(net, ["first", "first"], x, os.devnull), "layer 'first' named more than once")
+    raises(lambda: export_cam(net, ["first", "third"], x, os.devnull), "layer 'third' is not a submodule")
 
 
 def raises(f, part):
@@ -106,14 +164,14 @@ def main():
     nets = {form: Net(form).eval() for form in ("dict", "tuple", "list", "tensor", "mixed")}
     for net in nets.values():
         net.load_state_dict(nets["tensor"].state_dict())
-    want_y, want_a = run_recording(nets["tensor"], nets["tensor"].body, x)
+    want_y, (want_a,) = run_recording(nets["tensor"], [("body", nets["tensor"].body)], x)
     for form, pick in (("dict", "out"), ("tuple", 1), ("tuple", "1"), ("list", "1")):
-        y, a = run_recording(nets[form], nets[form].body, x, pick)
+        y, (a,) = run_recording(nets[form], [("body", nets[form].body)], x, pick)
         assert torch.equal(y, want_y) and torch.equal(a, want_a), (form, pick)
-    y, _ = run_recording(nets["dict"], nets["dict"].body, x, "aux")
+    y, _ = run_recording(nets["dict"], [("body", nets["dict"].body)], x, "aux")
     assert torch.equal(y, -want_y)
 
-    raises(lambda: run_recording(nets["dict"], nets["dict"].body, x),
+    raises(lambda: run_recording(nets["dict"], [("body", nets["dict"].body)], x),
            "the model returns a dict (keys: out, aux); choose the output to explain by its key "
            "(model_output='out'; export_cam.py --model-output out)")
     raises(lambda: pick_output({"out": want_y}, "logits"), "the model returns a dict without the key 'logits' (keys: out)")
@@ -124,12 +182,13 @@ def main():
     raises(lambda: pick_output((want_y, want_y), 2), "the output '2' must be an index from 0 to 1")
     raises(lambda: pick_output((want_y, want_y), "-1"), "the output '-1' must be an index from 0 to 1")
     raises(lambda: pick_output(want_y, "out"), "the model returns one tensor; the output 'out' chooses from a dict or a tuple")
-    raises(lambda: run_recording(nets["mixed"], nets["mixed"].body, x, 1), "the model output '1' is a int, not a tensor")
+    raises(lambda: run_recording(nets["mixed"], [("body", nets["mixed"].body)], x, 1), "the model output '1' is a int, not a tensor")
     raises(lambda: pick_output(7, None), "the model output must be one tensor")
     # export_cam refuses before compiling anything.
     raises(lambda: export_cam(nets["dict"], "body", x, os.devnull), "the model returns a dict (keys: out, aux)")
     raises(lambda: export_cam(nets["tensor"], "body", x, os.devnull, model_output="out"), "the model returns one tensor")
     check_layers()
+    check_several_layers()
     print("test_export_cam_output: every check passed")
     return 0
 

@@ -456,6 +456,66 @@ TEST_F(ExportedUnet, DictOutputExportedAtTheNamedKey) {
               tolerance);
 }
 
+// unet_layers.pt2 records enc2, dec2 and dec1 in one forward: each layer's activations and
+// gradients equal the TorchScript model's at that layer, from one call per chunk for all of them;
+// the functions of one layer take the layer named when loading, and ask for one otherwise.
+TEST_F(ExportedUnet, SeveralLayersInOnePackage) {
+    const std::vector<std::string> names{"enc2", "dec2", "dec1"};
+    ct::exported_model all(dir + "unet_layers.pt2");
+    EXPECT_EQ(all.layers(), names);
+    EXPECT_EQ(all.metadata().at("camkit.format"), "2");
+    EXPECT_EQ(all.activation_shapes(),
+              (std::vector<camkit::shape_t>{{2, 16, 16, 16}, {2, 16, 16, 16}, {2, 8, 32, 32}}));
+    EXPECT_FALSE(all.has_selected_layer());
+    const std::string choose = "unet_layers.pt2 records layers enc2, dec2, dec1: choose one (exported_model(path, layer)";
+    CAMKIT_EXPECT_ERROR_HAS(all.layer(), choose);
+    CAMKIT_EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(all, x, targets), choose);
+    CAMKIT_EXPECT_ERROR_HAS(ct::capture_activations(all, x), choose);
+    EXPECT_EQ(all.describe(), "layers enc2, dec2, dec1 of the exported model " + dir + "unet_layers.pt2");
+    CAMKIT_EXPECT_ERROR_HAS(ct::exported_model(dir + "unet_layers.pt2", "enc1"),
+                      "unet_layers.pt2 records layers enc2, dec2, dec1, not 'enc1' (export the package at that layer)");
+    CAMKIT_EXPECT_ERROR_HAS(ct::exported_model(dir + "unet.pt2", "enc2"),
+                      "unet.pt2 records layer 'dec2', not 'enc2' (export the package at that layer)");
+
+    // Every layer from one forward call per chunk (3 samples: two chunks of the batch of 2).
+    const at::Tensor x3 = at::cat({x, x.narrow(0, 1, 1) * 0.9});
+    const std::size_t f0 = all.forward_calls();
+    const ct::layered_pass fwd = ct::capture_activations_layers(all, x3);
+    EXPECT_EQ(all.forward_calls() - f0, 2u);
+    ASSERT_EQ(fwd.activations.size(), 3u);
+    EXPECT_TRUE(fwd.gradients.empty());
+    const std::vector<camkit::target> three{camkit::mask_sum(cls, mask), camkit::class_score(0), camkit::class_score(3)};
+    const std::size_t g0 = all.gradient_calls();
+    const ct::layered_pass many = ct::capture_gradients_many_layers(all, x3, three, 2);
+    EXPECT_EQ(all.gradient_calls() - g0, 2u);  // 3 targets in chunks of 2, every layer in each call
+    for (std::size_t l = 0; l < names.size(); ++l) {
+        ct::scripted_layer layer(script, names[l]);
+        const std::string what = "layers package " + names[l];
+        const auto [yref, aref] = ct::capture_activations(layer, x3);
+        EXPECT_LE(relative_error(fwd.activations[l], aref, what + " activations"), tolerance);
+        EXPECT_LE(relative_error(fwd.output, yref, what + " output"), tolerance);
+        const ct::captured ref = ct::capture_gradients_many(layer, x3.detach().requires_grad_(true), three, 2);
+        EXPECT_LE(relative_error(many.gradients[l], ref.gradients, what + " gradients of 3 targets"), tolerance);
+        EXPECT_LE(relative_error(many.activations[l], ref.activations, what + " activations of 3 targets"), tolerance);
+        // The package loaded at that layer: the one-layer functions, as the one-layer package would.
+        ct::exported_model one(dir + "unet_layers.pt2", names[l]);
+        EXPECT_EQ(one.layer(), names[l]);
+        EXPECT_EQ(one.activation_shape(), all.activation_shapes()[l]);
+        ct::explained eref;
+        const ct::explained e = explain_both<camkit::grad_cam>(one, layer, x, targets, library_pipeline, eref);
+        EXPECT_LE(relative_error(e.cam.map, eref.cam.map, what + " Seg-Grad-CAM map"), tolerance);
+        EXPECT_LE(relative_error(e.gradients, eref.gradients, what + " Seg-Grad-CAM gradients"), tolerance);
+    }
+    ct::scripted_layer dec1(script, "dec1");
+    const ct::captured sref = ct::capture_gradients_many(dec1, x3.detach().requires_grad_(true), three, 2);
+    EXPECT_LE(relative_error(many.scores.unsqueeze(1), sref.scores.unsqueeze(1), "layers package scores"), tolerance);
+    EXPECT_LE(relative_error(many.output, sref.output, "layers package output of 3 targets"), tolerance);
+    // At dec2 the package of three layers gives the one-layer package's numbers.
+    ct::exported_model at_dec2(dir + "unet_layers.pt2", "dec2");
+    const ct::captured a = ct::capture_gradients(at_dec2, x, targets), b = ct::capture_gradients(model, x, targets);
+    EXPECT_LE(relative_error(a.gradients, b.gradients, "dec2 of both packages"), tolerance);
+}
+
 // ---- camkit-torch with --model M.pt2 ----
 
 #ifdef CAMKIT_TORCH_TOOL
@@ -494,6 +554,57 @@ protected:
         }
     }
     mutable std::vector<camkit_test::explained_sample> samples;  ///< of the last explain
+
+    /// `camkit-torch analyze` of `inputs` into the test's folder `out` with Grad-CAM, HiResCAM and
+    /// Score-CAM, the maps saved, and `model` (--model and --layer arguments).
+    void analyze(const std::string& inputs, const std::string& out, const std::vector<std::string>& model) const {
+        std::vector<std::string> args{"analyze", "--inputs", inputs, "--out", path(out), "--method", "gradcam",
+                                      "--method", "hirescam", "--method", "scorecam", "--save-maps"};
+        args.insert(args.end(), model.begin(), model.end());
+        const auto r = run(args);
+        EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
+    }
+
+    /// Expects `rows` rows in the analyses `a` and `b` (test folders), with equal names and
+    /// metrics, and equal saved maps; returns how many of those maps are zero everywhere.
+    std::size_t expect_same_analyses(const std::string& a_out, const std::string& b_out, std::size_t rows) const {
+        std::size_t empty = 0;
+        const auto lines = [&](const std::string& out) {
+            std::ifstream in(path(out) + "/metrics.csv");
+            std::vector<std::vector<std::string>> v;
+            for (std::string line; std::getline(in, line);) v.push_back(camkit_analyze::split_csv(line));
+            return v;
+        };
+        const auto a = lines(a_out), b = lines(b_out);
+        EXPECT_EQ(a.size(), rows);
+        EXPECT_EQ(a.size(), b.size());
+        if (a.size() != rows || b.size() != rows) return rows;
+        // Score-CAM's softmax over masked sums in the hundreds turns float rounding into 1.1e-5 of a map.
+        const double tol = 5e-5;
+        for (std::size_t i = 0; i < a.size(); ++i) {
+            EXPECT_EQ(a[i].size(), b[i].size()) << "row " << i;
+            if (a[i].size() != b[i].size()) return rows;
+            for (std::size_t c = 0; c < a[i].size(); ++c) {
+                if (i == 0 || c < camkit_analyze::first_metric || a[i][c].empty() || b[i][c].empty()) {
+                    EXPECT_EQ(a[i][c], b[i][c]) << "row " << i << " column " << c;
+                    continue;
+                }
+                const double x = std::stod(a[i][c]), y = std::stod(b[i][c]);
+                if (std::isinf(y)) {  // a ratio over zero attention outside the region
+                    EXPECT_EQ(x, y) << "row " << i << " column " << camkit_analyze::columns()[c];
+                    continue;
+                }
+                EXPECT_NEAR(x, y, tol * (1 + std::abs(y))) << "row " << i << " column " << camkit_analyze::columns()[c];
+            }
+            if (i > 0) {
+                const std::string name = "/maps/" + a[i][0] + "/" + a[i][1] + "__" + a[i][3] + "__" + a[i][4] + ".npy";
+                const at::Tensor ma = load_file(path(a_out) + name), mb = load_file(path(b_out) + name);
+                EXPECT_LE(relative_error(ma.unsqueeze(0), mb.unsqueeze(0), "analyze " + name), tol);
+                empty += mb.max().item<double>() > 0.0 ? 0 : 1;
+            }
+        }
+        return empty;
+    }
 
     /// unet_input.npy's two samples and a third (the second × 0.9, whose mask-sum map is not
     /// empty), as unet_input3.npy in the test's folder: the package (batch 2) takes it in two
@@ -554,43 +665,10 @@ TEST_F(ExportedTool, ExplainsAPackageAsTheTorchScriptModel) {
 // of the package's batch of 2): the same rows and maps as the TorchScript model's.
 TEST_F(ExportedTool, AnalyzesAPackageAsTheTorchScriptModel) {
     const std::string input3 = unet_input3();
-    const auto analyze = [&](const std::string& out, std::vector<std::string> model) {
-        std::vector<std::string> args{"analyze", "--inputs", input3, "--out", path(out), "--method", "gradcam",
-                                      "--method", "hirescam", "--method", "scorecam", "--save-maps"};
-        args.insert(args.end(), model.begin(), model.end());
-        const auto r = run(args);
-        EXPECT_EQ(r.status, 0) << ::testing::PrintToString(args) << "\nstderr: " << r.err;
-    };
-    analyze("package", {"--model", dir + "unet.pt2"});
-    analyze("script", {"--model", dir + "unet.pt", "--layer", "dec2"});
-    const auto lines = [&](const std::string& out) {
-        std::ifstream in(path(out) + "/metrics.csv");
-        std::vector<std::vector<std::string>> rows;
-        for (std::string line; std::getline(in, line);) rows.push_back(camkit_analyze::split_csv(line));
-        return rows;
-    };
-    const auto a = lines("package"), b = lines("script");
-    ASSERT_EQ(a.size(), 1 + 3 * 2 * 3u);  // the header, 3 images × 2 predicted classes × 3 methods
-    ASSERT_EQ(a.size(), b.size());
-    // Score-CAM's softmax over masked sums in the hundreds turns float rounding into 1.1e-5 of a map.
-    const double tol = 5e-5;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        ASSERT_EQ(a[i].size(), b[i].size()) << "row " << i;
-        for (std::size_t c = 0; c < a[i].size(); ++c) {
-            if (i == 0 || c < camkit_analyze::first_metric || a[i][c].empty() || b[i][c].empty()) {
-                EXPECT_EQ(a[i][c], b[i][c]) << "row " << i << " column " << c;
-                continue;
-            }
-            const double x = std::stod(a[i][c]), y = std::stod(b[i][c]);
-            EXPECT_NEAR(x, y, tol * (1 + std::abs(y))) << "row " << i << " column " << camkit_analyze::columns()[c];
-        }
-        if (i > 0) {
-            const std::string base = path("package") + "/maps/" + a[i][0] + "/" + a[i][1] + "__" + a[i][3] + "__dec2.npy";
-            const at::Tensor ma = load_file(base), mb = load_file(path("script") + base.substr(path("package").size()));
-            EXPECT_LE(relative_error(ma.unsqueeze(0), mb.unsqueeze(0), "analyze " + a[i][0] + " " + a[i][1] + " " + a[i][3]), tol);
-            EXPECT_GT(mb.max().item<double>(), 0.0) << base;
-        }
-    }
+    analyze(input3, "package", {"--model", dir + "unet.pt2"});
+    analyze(input3, "script", {"--model", dir + "unet.pt", "--layer", "dec2"});
+    // The header, 3 images × 2 predicted classes × 3 methods; every map at dec2 has a positive value.
+    EXPECT_EQ(expect_same_analyses("package", "script", 1 + 3 * 2 * 3), 0u);
     // Per image: the forward function, one gradient call for both targets (counted as a forward
     // and a backward), one masked forward for Score-CAM (dec2's channels fit one --batch-size of 16).
     std::ifstream summary(path("package") + "/summary.json");
@@ -612,6 +690,47 @@ TEST_F(ExportedTool, AnalyzesAPackageAsTheTorchScriptModel) {
     expect_bad_input(with({"--model", dir + "cnn.pt2", "--method", "gradcam"}),
                      "takes input of shape [2, 3, 24, 24] (any batch size, run in chunks of 2; the other axes are fixed "
                      "at export), got [1, 1, 32, 32]");
+}
+
+// A package of three layers: analyze compares them as it does the TorchScript model's (every
+// layer from the same calls: per image one forward, one gradient call for both targets, and
+// Score-CAM's masked forwards, one per layer); --layer picks some of them, in its order.
+TEST_F(ExportedTool, AnalyzesAPackageOfSeveralLayers) {
+    const std::string input3 = unet_input3();
+    analyze(input3, "layers", {"--model", dir + "unet_layers.pt2"});
+    analyze(input3, "script", {"--model", dir + "unet.pt", "--layer", "enc2", "--layer", "dec2", "--layer", "dec1"});
+    // Grad-CAM's ReLU leaves some maps at enc2 empty (both models alike), not most of them.
+    EXPECT_LE(expect_same_analyses("layers", "script", 1 + 3 * 2 * 3 * 3), 3 * 2 * 3u);
+    std::ifstream summary(path("layers") + "/summary.json");
+    const std::string text((std::istreambuf_iterator<char>(summary)), std::istreambuf_iterator<char>());
+    EXPECT_NE(text.find("\"forward\": 15, \"backward\": 3,"), std::string::npos) << text.substr(0, 200);
+    analyze(input3, "some", {"--model", dir + "unet_layers.pt2", "--layer", "dec1", "--layer", "enc2"});
+    analyze(input3, "some_script", {"--model", dir + "unet.pt", "--layer", "dec1", "--layer", "enc2"});
+    EXPECT_LE(expect_same_analyses("some", "some_script", 1 + 3 * 2 * 3 * 2), 3 * 2 * 3u);
+    expect_bad_input({"analyze", "--inputs", input3, "--out", path("bad"), "--model", dir + "unet_layers.pt2", "--layer",
+                      "enc1", "--method", "gradcam"},
+                     "unet_layers.pt2 records layers 'enc2', 'dec2', 'dec1' only, not --layer enc1");
+    // explain and layers: the package's layers, one of them chosen by --layer.
+    const auto r = run({"layers", "--model", dir + "unet_layers.pt2"});
+    EXPECT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, "enc2\ndec2\ndec1\n");
+    const std::vector<std::string> args{"--input", dir + "unet_input.npy", "--target", "mask-sum", "--class", "1",
+                                        "--mask", dir + "unet_mask.npy"};
+    expect_bad_input({"explain", "--model", dir + "unet_layers.pt2", "--input", dir + "unet_input.npy", "--out",
+                      path("map.npy")},
+                     "unet_layers.pt2 records layers 'enc2', 'dec2', 'dec1': choose one with --layer");
+    expect_bad_input({"explain", "--model", dir + "unet_layers.pt2", "--layer", "up1", "--input",
+                      dir + "unet_input.npy", "--out", path("map.npy")},
+                     "records layers 'enc2', 'dec2', 'dec1', not --layer up1 (export it at that layer)");
+    for (const std::string layer : {"enc2", "dec1"}) {
+        std::vector<std::string> a{"--model", dir + "unet_layers.pt2", "--layer", layer}, b{"--model", dir + "unet.pt",
+                                                                                             "--layer", layer};
+        a.insert(a.end(), args.begin(), args.end());
+        b.insert(b.end(), args.begin(), args.end());
+        const at::Tensor ma = explain(a), mb = explain(b);
+        EXPECT_LE(relative_error(ma, mb, "tool layers package " + layer + " vs TorchScript"), tolerance);
+        EXPECT_GT(mb.max().item<double>(), 0.0) << layer;
+    }
 }
 
 TEST_F(ExportedTool, ErrorsAndLayers) {

@@ -3,9 +3,12 @@
 // writes one .pt2 package holding two compiled functions of a model explained at one layer,
 //   gradient  f(x, seed) -> (output, A, ∂⟨output, seed⟩/∂A)
 //   forward   f(x) -> (output, A)
-// and records the layer and the shapes in the package's metadata (docs/exported.md). An
-// `exported_model` loads it; capture_gradients, explain, score_cam and the faithfulness metrics
-// take it as they take a tap or a TorchScript layer. The seed is built in C++ from the targets:
+// or at several layers recorded in one forward, (output, A_1, ..., A_L, G_1, ..., G_L) and
+// (output, A_1, ..., A_L), and records the layers and the shapes in the package's metadata
+// (docs/exported.md). An `exported_model` loads it, at one of its layers (the only one, or the one
+// named); capture_gradients, explain, score_cam and the faithfulness metrics take it as they take
+// a tap or a TorchScript layer, and capture_activations_layers / capture_gradients_many_layers give
+// every layer of one call (camkit-torch analyze). The seed is built in C++ from the targets:
 // a linear target's seed depends only on the output shape, which the package records, so one
 // call of the gradient function explains it; a target that depends on the output values (the
 // predicted class, a probability) first runs the forward function (or, in a package without one,
@@ -75,15 +78,44 @@ inline shape_t parse_shape(const std::string& text, const std::string& key) {
 /// The one-line reason of a LibTorch error (its first line, without the C++ backtrace).
 inline std::string first_line(const std::string& what) { return what.substr(0, what.find('\n')); }
 
+/// `text` split at each `separator` ("a,b" -> {"a", "b"}; "" -> {""}).
+inline std::vector<std::string> split(const std::string& text, char separator) {
+    std::vector<std::string> parts;
+    std::size_t start = 0;
+    for (std::size_t at; (at = text.find(separator, start)) != std::string::npos; start = at + 1)
+        parts.push_back(text.substr(start, at - start));
+    parts.push_back(text.substr(start));
+    return parts;
+}
+
+/// "a, b, c".
+inline std::string joined(const std::vector<std::string>& names) {
+    std::string out;
+    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+    return out;
+}
+
 }  // namespace detail
 
+/// One call of a package's function at every layer it records: the output, each layer's
+/// activations and (from the gradient function) gradients, in the package's layer order; an entry
+/// left undefined where it was not asked for. `scores`: the targets' scores where computed.
+struct layered_pass {
+    at::Tensor output, scores;
+    std::vector<at::Tensor> activations, gradients;
+};
+
 /// An AOTInductor package written by tools/export_cam.py: the model's compiled gradient and
-/// forward functions at one recorded layer, for inputs of one shape on the device it was compiled for.
+/// forward functions at the layers it records, for inputs of one shape on the device it was
+/// compiled for. The functions of one layer (layer(), run_forward, capture_gradients, explain, ...)
+/// take the selected layer: the package's only one, or the one named when loading it.
 class exported_model {
 public:
-    /// Loads the package at `path`; throws camkit::error when it is missing, not an AOTInductor
-    /// package, or one without camkit's metadata.
-    explicit exported_model(const std::string& path) : path_(path) {
+    /// Loads the package at `path` at `layer` (empty: the package's only layer; a package of
+    /// several then has none selected, and the functions of one layer say so); throws
+    /// camkit::error when it is missing, not an AOTInductor package, one without camkit's
+    /// metadata, or `layer` is not one it records.
+    explicit exported_model(const std::string& path, const std::string& layer = "") : path_(path) {
         std::error_code ec;
         camkit::detail::require(std::filesystem::is_regular_file(path, ec),
                                 "exported model: " + path + " is not a regular file");
@@ -95,16 +127,31 @@ public:
                                                            " (is it a package written by tools/export_cam.py?): " + why);
         metadata_ = (forward_ ? forward_ : gradient_)->get_metadata();
         const auto functions = metadata_.find("camkit.functions");
-        camkit::detail::require(metadata_.count("camkit.layer") && functions != metadata_.end(),
+        camkit::detail::require((metadata_.count("camkit.layer") || metadata_.count("camkit.layers")) &&
+                                    functions != metadata_.end(),
                                 "exported model: " + path + " has no camkit metadata (camkit.layer): export it with "
                                                             "tools/export_cam.py");
         const std::string format = metadata_.count("camkit.format") ? metadata_.at("camkit.format") : "";
-        camkit::detail::require(format == "1", "exported model: " + path + " has camkit.format '" + format +
-                                                   "'; this camkit reads format 1");
-        layer_ = metadata_.at("camkit.layer");
+        camkit::detail::require(format == "1" || format == "2", "exported model: " + path + " has camkit.format '" +
+                                                                    format + "'; this camkit reads formats 1 and 2");
+        if (format == "1") {
+            layers_ = {meta("camkit.layer")};
+            activation_shapes_ = {detail::parse_shape(meta("camkit.activation_shape"), "camkit.activation_shape")};
+        } else {
+            layers_ = detail::split(meta("camkit.layers"), ',');
+            for (const std::string& text : detail::split(meta("camkit.activation_shapes"), ';'))
+                activation_shapes_.push_back(detail::parse_shape(text, "camkit.activation_shapes"));
+            camkit::detail::require(activation_shapes_.size() == layers_.size(),
+                                    "exported model: " + path + " records " + std::to_string(layers_.size()) +
+                                        " layers but " + std::to_string(activation_shapes_.size()) +
+                                        " activation shapes");
+        }
         input_shape_ = detail::parse_shape(meta("camkit.input_shape"), "camkit.input_shape");
         output_shape_ = detail::parse_shape(meta("camkit.output_shape"), "camkit.output_shape");
-        activation_shape_ = detail::parse_shape(meta("camkit.activation_shape"), "camkit.activation_shape");
+        if (!layer.empty())
+            select_layer(layer);
+        else if (layers_.size() == 1)
+            selected_ = 0;
         if (!gradient_ && functions->second.find("gradient") != std::string::npos) {
             gradient_ = try_load("gradient", why);
             camkit::detail::require(gradient_ != nullptr, "exported model: cannot load the gradient function of " +
@@ -112,8 +159,29 @@ public:
         }
     }
 
-    /// The dotted name of the layer the package records (its `A`).
-    const std::string& layer() const { return layer_; }
+    /// The dotted names of the layers the package records, in the order of its functions' outputs.
+    const std::vector<std::string>& layers() const { return layers_; }
+    /// Each recorded layer's output shape [N, K, *s], in that order.
+    const std::vector<shape_t>& activation_shapes() const { return activation_shapes_; }
+    /// Whether a layer is selected (the package's only one, or the one named when loading it).
+    bool has_selected_layer() const { return selected_ < layers_.size(); }
+    /// The selected layer's index in layers(); a camkit::error listing them when none is selected.
+    std::size_t layer_index() const {
+        camkit::detail::require(has_selected_layer(), "exported model: " + path_ + " records " + recorded() +
+                                                          ": choose one (exported_model(path, layer); camkit-torch "
+                                                          "--layer)");
+        return selected_;
+    }
+    /// Selects the recorded layer `name` for the functions of one layer; a camkit::error listing
+    /// the recorded layers when the package has none of that name.
+    void select_layer(const std::string& name) {
+        const auto it = std::find(layers_.begin(), layers_.end(), name);
+        camkit::detail::require(it != layers_.end(), "exported model: " + path_ + " records " + recorded() + ", not '" +
+                                                         name + "' (export the package at that layer)");
+        selected_ = static_cast<std::size_t>(it - layers_.begin());
+    }
+    /// The dotted name of the selected layer (its `A`).
+    const std::string& layer() const { return layers_[layer_index()]; }
     /// The package's file.
     const std::string& path() const { return path_; }
     /// True when the package has the gradient function (the gradient-based methods need it).
@@ -124,12 +192,15 @@ public:
     const shape_t& input_shape() const { return input_shape_; }
     /// The output shape [N, C] or [N, C, *P] of that input.
     const shape_t& output_shape() const { return output_shape_; }
-    /// The layer's output shape A [N, K, *s].
-    const shape_t& activation_shape() const { return activation_shape_; }
+    /// The selected layer's output shape A [N, K, *s].
+    const shape_t& activation_shape() const { return activation_shapes_[layer_index()]; }
     /// Every metadata entry of the package (camkit.* from export_cam.py, AOTI_* from AOTInductor).
     const std::unordered_map<std::string, std::string>& metadata() const { return metadata_; }
-    /// Names the layer in error messages.
-    std::string describe() const { return "layer '" + layer_ + "' of the exported model " + path_; }
+    /// Names the layer (or, with none selected, the layers) in error messages.
+    std::string describe() const {
+        return (has_selected_layer() ? "layer '" + layers_[selected_] + "'" : recorded()) + " of the exported model " +
+               path_;
+    }
 
     /// Throws camkit::error unless the package has the gradient function.
     void require_gradient() const {
@@ -138,31 +209,56 @@ public:
                                                           "the gradient function (export without --forward-only)");
     }
 
-    /// f(x) -> {output, A}: the forward function, or the gradient function with a zero seed in a
-    /// package without one.
+    /// f(x) -> {output, A} of the selected layer: the forward function, or the gradient function
+    /// with a zero seed in a package without one.
     recorded_pass run_forward(const at::Tensor& input) {
-        check_input(input);
-        if (forward_) {
-            ++forward_calls_;
-            auto out = call(*forward_, {input.contiguous()}, 2);
-            return {std::move(out[0]), std::move(out[1])};
-        }
-        ++gradient_calls_;
-        auto out = call(*gradient_, {input.contiguous(), at::zeros(camkit::torch::sizes_of(output_shape_), input.options())}, 3);
-        return {std::move(out[0]), std::move(out[1])};
+        const std::size_t l = layer_index();
+        layered_pass p = run_forward_layers(input);
+        return {std::move(p.output), std::move(p.activations[l])};
     }
 
-    /// f(x, seed) -> {output, A, G = ∂⟨output, seed⟩/∂A}, scores left undefined; the seed has the
-    /// output's shape.
+    /// f(x) -> {output, A_1, ..., A_L} of every recorded layer, as run_forward.
+    layered_pass run_forward_layers(const at::Tensor& input) {
+        check_input(input);
+        const std::size_t L = layers_.size();
+        std::vector<at::Tensor> out;
+        if (forward_) {
+            ++forward_calls_;
+            out = call(*forward_, {input.contiguous()}, 1 + L);
+        } else {
+            ++gradient_calls_;
+            out = call(*gradient_, {input.contiguous(), at::zeros(camkit::torch::sizes_of(output_shape_), input.options())},
+                       1 + 2 * L);
+        }
+        layered_pass p;
+        p.output = std::move(out[0]);
+        p.activations.assign(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.begin() + 1 + L));
+        return p;
+    }
+
+    /// f(x, seed) -> {output, A, G = ∂⟨output, seed⟩/∂A} of the selected layer, scores left
+    /// undefined; the seed has the output's shape.
     captured run_gradient(const at::Tensor& input, const at::Tensor& seed) {
+        const std::size_t l = layer_index();
+        layered_pass p = run_gradient_layers(input, seed);
+        return {std::move(p.output), at::Tensor(), std::move(p.activations[l]), std::move(p.gradients[l])};
+    }
+
+    /// f(x, seed) -> {output, A_1, ..., A_L, G_1, ..., G_L} of every recorded layer, as run_gradient.
+    layered_pass run_gradient_layers(const at::Tensor& input, const at::Tensor& seed) {
         require_gradient();
         check_input(input);
         camkit::detail::require(seed.defined() && shape_of(seed) == output_shape_,
                                 "exported model: the seed must have the output's shape " + to_string(output_shape_) +
                                     ", got " + (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
         ++gradient_calls_;
-        auto out = call(*gradient_, {input.contiguous(), seed.to(input.options()).contiguous()}, 3);
-        return {std::move(out[0]), at::Tensor(), std::move(out[1]), std::move(out[2])};
+        const std::size_t L = layers_.size();
+        auto out = call(*gradient_, {input.contiguous(), seed.to(input.options()).contiguous()}, 1 + 2 * L);
+        layered_pass p;
+        p.output = std::move(out[0]);
+        p.activations.assign(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.begin() + 1 + L));
+        p.gradients.assign(std::make_move_iterator(out.begin() + 1 + L), std::make_move_iterator(out.end()));
+        return p;
     }
 
     /// How many times each compiled function has run since the package was loaded (a forward in a
@@ -236,6 +332,11 @@ private:
 
     using loader = ::torch::inductor::AOTIModelPackageLoader;
 
+    /// "layer 'a'" or "layers a, b, c".
+    std::string recorded() const {
+        return layers_.size() == 1 ? "layer '" + layers_[0] + "'" : "layers " + detail::joined(layers_);
+    }
+
     std::string meta(const std::string& key) const {
         const auto it = metadata_.find(key);
         camkit::detail::require(it != metadata_.end(), "exported model: " + path_ + " has no metadata " + key);
@@ -265,10 +366,13 @@ private:
         return out;
     }
 
-    std::string path_, layer_;
+    std::string path_;
+    std::vector<std::string> layers_;
+    std::vector<shape_t> activation_shapes_;
+    std::size_t selected_ = static_cast<std::size_t>(-1);  // none
     std::unique_ptr<loader> forward_, gradient_;
     std::unordered_map<std::string, std::string> metadata_;
-    shape_t input_shape_, output_shape_, activation_shape_;
+    shape_t input_shape_, output_shape_;
     std::size_t forward_calls_ = 0, gradient_calls_ = 0;
 };
 
@@ -303,22 +407,47 @@ std::vector<at::Tensor> over_chunks(const exported_model& m, std::int64_t N, Run
     return out;
 }
 
-/// The forward function on a batch of any size (checked): {output, A}, or the output alone
-/// (activations undefined) with `activations` false, as Score-CAM and the faithfulness metrics need.
-inline recorded_pass forward_any_batch(exported_model& m, const at::Tensor& batch, bool activations = true) {
+/// Every recorded layer's index, or the selected layer's alone.
+inline std::vector<std::size_t> layer_indices(const exported_model& m, bool all) {
+    if (!all) return {m.layer_index()};
+    std::vector<std::size_t> which(m.layers().size());
+    for (std::size_t l = 0; l < which.size(); ++l) which[l] = l;
+    return which;
+}
+
+/// The forward function on a batch of any size (checked): the output and the activations of the
+/// layers `which` (indices in m.layers(); the others undefined).
+inline layered_pass forward_layers_any_batch(exported_model& m, const at::Tensor& batch,
+                                             const std::vector<std::size_t>& which) {
     m.check_batch(batch);
     auto out = over_chunks(
         m, batch.size(0),
-        [&](std::int64_t b0, std::int64_t b, std::int64_t n) { return m.run_forward(padded_rows(batch, b0, b, n)); },
-        [&](const recorded_pass& p) {
-            return std::vector<at::Tensor>{p.output, activations ? p.activations : at::Tensor()};
+        [&](std::int64_t b0, std::int64_t b, std::int64_t n) { return m.run_forward_layers(padded_rows(batch, b0, b, n)); },
+        [&](const layered_pass& p) {
+            std::vector<at::Tensor> kept{p.output};
+            for (std::size_t l : which) kept.push_back(p.activations[l]);
+            return kept;
         });
-    return {std::move(out[0]), std::move(out[1])};
+    layered_pass p;
+    p.output = std::move(out[0]);
+    p.activations.resize(m.layers().size());
+    for (std::size_t i = 0; i < which.size(); ++i) p.activations[which[i]] = std::move(out[1 + i]);
+    return p;
+}
+
+/// The forward function on a batch of any size (checked): {output, A} of the selected layer, or
+/// the output alone (activations undefined, no layer needed) with `activations` false, as Score-CAM
+/// and the faithfulness metrics need.
+inline recorded_pass forward_any_batch(exported_model& m, const at::Tensor& batch, bool activations = true) {
+    const std::size_t l = activations ? m.layer_index() : 0;
+    layered_pass p = forward_layers_any_batch(m, batch, activations ? std::vector<std::size_t>{l} : std::vector<std::size_t>{});
+    return {std::move(p.output), activations ? std::move(p.activations[l]) : at::Tensor()};
 }
 
 /// The gradient function on a batch of any size (checked) with a seed of the batch's output shape:
-/// {output, A, G}, scores undefined.
-inline captured gradient_any_batch(exported_model& m, const at::Tensor& batch, const at::Tensor& seed) {
+/// the output and the activations and gradients of the layers `which` (the others undefined).
+inline layered_pass gradient_layers_any_batch(exported_model& m, const at::Tensor& batch, const at::Tensor& seed,
+                                              const std::vector<std::size_t>& which) {
     m.check_batch(batch);
     const shape_t want = m.output_shape_for(static_cast<std::size_t>(batch.size(0)));
     camkit::detail::require(seed.defined() && shape_of(seed) == want,
@@ -327,10 +456,30 @@ inline captured gradient_any_batch(exported_model& m, const at::Tensor& batch, c
     auto out = over_chunks(
         m, batch.size(0),
         [&](std::int64_t b0, std::int64_t b, std::int64_t n) {
-            return m.run_gradient(padded_rows(batch, b0, b, n), padded_rows(seed, b0, b, n));
+            return m.run_gradient_layers(padded_rows(batch, b0, b, n), padded_rows(seed, b0, b, n));
         },
-        [](const captured& c) { return std::vector<at::Tensor>{c.output, c.activations, c.gradients}; });
-    return {std::move(out[0]), at::Tensor(), std::move(out[1]), std::move(out[2])};
+        [&](const layered_pass& p) {
+            std::vector<at::Tensor> kept{p.output};
+            for (std::size_t l : which) kept.push_back(p.activations[l]);
+            for (std::size_t l : which) kept.push_back(p.gradients[l]);
+            return kept;
+        });
+    layered_pass p;
+    p.output = std::move(out[0]);
+    p.activations.resize(m.layers().size());
+    p.gradients.resize(m.layers().size());
+    for (std::size_t i = 0; i < which.size(); ++i) {
+        p.activations[which[i]] = std::move(out[1 + i]);
+        p.gradients[which[i]] = std::move(out[1 + which.size() + i]);
+    }
+    return p;
+}
+
+/// gradient_layers_any_batch of the selected layer: {output, A, G}, scores undefined.
+inline captured gradient_any_batch(exported_model& m, const at::Tensor& batch, const at::Tensor& seed) {
+    const std::size_t l = m.layer_index();
+    layered_pass p = gradient_layers_any_batch(m, batch, seed, {l});
+    return {std::move(p.output), at::Tensor(), std::move(p.activations[l]), std::move(p.gradients[l])};
 }
 
 }  // namespace detail
@@ -344,10 +493,16 @@ struct model_traits<exported_model> {
     }
 };
 
-/// Forward only: {output, activations} of the layer the package records, for a batch of any size.
+/// Forward only: {output, activations} of the selected layer, for a batch of any size.
 inline std::pair<at::Tensor, at::Tensor> capture_activations(exported_model& m, const at::Tensor& input) {
     recorded_pass p = detail::forward_any_batch(m, input);
     return {std::move(p.output), std::move(p.activations)};
+}
+
+/// Forward only: the output and every recorded layer's activations (m.layers() order) from one
+/// run of the forward function per chunk of the package's batch size, for a batch of any size.
+inline layered_pass capture_activations_layers(exported_model& m, const at::Tensor& input) {
+    return detail::forward_layers_any_batch(m, input, detail::layer_indices(m, true));
 }
 
 /// A, G = ∂score/∂A and the scores of `what` for `input`: one call of the gradient function for
@@ -370,13 +525,11 @@ inline captured capture_gradients(exported_model& m, const at::Tensor& input, co
     return c;
 }
 
-/// Many linear targets for sample `sample` of `input` (a batch of any size): the gradient
-/// function on the sample repeated once per target, each row with its target's seed, in chunks of
-/// the package's batch size (a package exported for batch n explains T targets in ⌈T / n⌉ calls).
-/// A and G come back as [T, K, *S]; the output is the whole batch's (one forward more when the
-/// batch holds other samples).
-inline captured capture_gradients_many(exported_model& m, const at::Tensor& input, std::span<const target> targets,
-                                       std::size_t sample = 0) {
+namespace detail {
+
+/// capture_gradients_many at the layers `which` (see there and capture_gradients_many_layers).
+inline layered_pass gradients_many_of_layers(exported_model& m, const at::Tensor& input, std::span<const target> targets,
+                                             std::size_t sample, const std::vector<std::size_t>& which) {
     m.require_gradient();
     m.check_batch(input);
     const std::int64_t N = input.size(0), T = static_cast<std::int64_t>(targets.size());
@@ -384,26 +537,56 @@ inline captured capture_gradients_many(exported_model& m, const at::Tensor& inpu
                                                          input.options()),
                                                targets, sample);
     const auto s = static_cast<std::int64_t>(sample);
-    at::Tensor output, A, G;
+    layered_pass out;
+    out.activations.resize(m.layers().size());
+    out.gradients.resize(m.layers().size());
     if (T > 0) {  // the sample once per target: its output (the batch's when N = 1), A and G
         const at::Tensor row = input.narrow(0, s, 1);
         std::vector<std::int64_t> repeated = row.sizes().vec();
         repeated[0] = T;
-        captured rows = detail::gradient_any_batch(m, row.expand(repeated), seeds.to(input.options()));
-        A = rows.activations.select(0, 0);
-        G = std::move(rows.gradients);
-        if (N == 1) output = rows.output.narrow(0, 0, 1);
+        layered_pass rows = gradient_layers_any_batch(m, row.expand(repeated), seeds.to(input.options()), which);
+        for (std::size_t l : which) {
+            const at::Tensor a = rows.activations[l].select(0, 0);
+            out.activations[l] = a.unsqueeze(0).expand(rows.gradients[l].sizes());
+            out.gradients[l] = std::move(rows.gradients[l]);
+        }
+        if (N == 1) out.output = rows.output.narrow(0, 0, 1);
     } else {  // no gradient call: the batch's forward gives the output and the sample's A
-        recorded_pass p = detail::forward_any_batch(m, input);
-        output = std::move(p.output);
-        A = p.activations.select(0, s);
+        layered_pass p = forward_layers_any_batch(m, input, which);
+        out.output = std::move(p.output);
+        for (std::size_t l : which) {
+            const at::Tensor a = p.activations[l].select(0, s);
+            std::vector<std::int64_t> sizes{0};
+            for (std::int64_t e : a.sizes()) sizes.push_back(e);
+            out.activations[l] = a.unsqueeze(0).expand(sizes);
+            out.gradients[l] = at::zeros(sizes, a.options());
+        }
     }
-    if (!output.defined()) output = detail::forward_any_batch(m, input, false).output;
-    std::vector<std::int64_t> sizes{T};
-    for (std::int64_t e : A.sizes()) sizes.push_back(e);
-    const at::Tensor ys = output.select(0, s).unsqueeze(0).expand(seeds.sizes());
-    return {output, detail::weighted_scores(ys, seeds), A.unsqueeze(0).expand(sizes),
-            T > 0 ? G : at::zeros(sizes, A.options())};
+    if (!out.output.defined()) out.output = forward_any_batch(m, input, false).output;
+    const at::Tensor ys = out.output.select(0, s).unsqueeze(0).expand(seeds.sizes());
+    out.scores = weighted_scores(ys, seeds);
+    return out;
+}
+
+}  // namespace detail
+
+/// Many linear targets for sample `sample` of `input` (a batch of any size) at the selected layer:
+/// the gradient function on the sample repeated once per target, each row with its target's seed,
+/// in chunks of the package's batch size (a package exported for batch n explains T targets in
+/// ⌈T / n⌉ calls). A and G come back as [T, K, *S]; the output is the whole batch's (one forward
+/// more when the batch holds other samples).
+inline captured capture_gradients_many(exported_model& m, const at::Tensor& input, std::span<const target> targets,
+                                       std::size_t sample = 0) {
+    const std::size_t l = m.layer_index();
+    layered_pass p = detail::gradients_many_of_layers(m, input, targets, sample, {l});
+    return {std::move(p.output), std::move(p.scores), std::move(p.activations[l]), std::move(p.gradients[l])};
+}
+
+/// capture_gradients_many at every layer the package records (m.layers() order), from the same
+/// calls: each layer's A and G as [T, K_l, *S_l].
+inline layered_pass capture_gradients_many_layers(exported_model& m, const at::Tensor& input,
+                                                  std::span<const target> targets, std::size_t sample = 0) {
+    return detail::gradients_many_of_layers(m, input, targets, sample, detail::layer_indices(m, true));
 }
 
 /// Explains the layer the package records with `Method`: the gradient function for the
