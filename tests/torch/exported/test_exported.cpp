@@ -19,12 +19,15 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
 #include <vector>
 
 #include "common/error_message.hpp"
+#include "common/temp_dir.hpp"
 #include "common/tool_fixture.hpp"
 
 namespace ct = camkit::torch;
@@ -392,9 +395,36 @@ TEST(ExportedModel, LoadErrors) {
     };
     expect_error(dir + "missing.pt2", "missing.pt2 is not a regular file");
     expect_error(dir, "is not a regular file");
-    expect_error(dir + "cnn.pt", "cannot load " + dir + "cnn.pt (is it a package written by tools/export_cam.py?)");
-    expect_error(dir + "cnn_input.npy", "cannot load " + dir + "cnn_input.npy");
+    expect_error(dir + "cnn.pt", "cannot load " + dir + "cnn.pt (is it a package written by tools/export_cam.py?): it "
+                                 "holds neither a forward nor a gradient function");
+    expect_error(dir + "cnn_input.npy", "cannot load " + dir + "cnn_input.npy (is it a package written by "
+                                        "tools/export_cam.py?): not a PyTorch archive: ");
     expect_error(dir + "plain.pt2", "has no camkit metadata (camkit.layer)");
+}
+
+// LibTorch's loader extracts a package into a temporary folder; asked for a function the package
+// lacks, or given a file that is no package, it fails and leaves that folder behind. camkit asks
+// only for the functions a package holds: loading every kind of package, and failing to load
+// other files, leaves the temporary directory ($TMPDIR, which the loader follows) as it was.
+TEST(ExportedModel, LoadingLeavesNoTemporaryFolder) {
+    const std::filesystem::path tmp = camkit_test::unique_temp_dir("camkit_test_exported");
+    const char* before = std::getenv("TMPDIR");
+    const std::string saved = before ? before : "";
+    ASSERT_EQ(setenv("TMPDIR", tmp.c_str(), 1), 0);
+    for (const char* name : {"cnn.pt2", "cnn_forward_only.pt2", "cnn_gradient_only.pt2", "unet_dict.pt2",
+                             "unet_layers.pt2", "plain.pt2", "cnn.pt", "cnn_input.npy"}) {
+        try {
+            ct::exported_model m(dir + name);
+            EXPECT_TRUE(m.has_forward() || m.has_gradient()) << name;
+        } catch (const camkit::error&) {  // the last three: LoadErrors
+        }
+        EXPECT_TRUE(std::filesystem::is_empty(tmp)) << name << " left " << std::filesystem::directory_iterator(tmp)->path();
+    }
+    if (before)
+        setenv("TMPDIR", saved.c_str(), 1);
+    else
+        unsetenv("TMPDIR");
+    std::filesystem::remove_all(tmp);
 }
 
 TEST(ExportedModel, ParsesShapes) {

@@ -42,6 +42,7 @@
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
+#include <caffe2/serialize/inline_container.h>
 #include <torch/csrc/inductor/aoti_package/model_package_loader.h>
 
 #include <algorithm>
@@ -120,7 +121,7 @@ public:
         camkit::detail::require(std::filesystem::is_regular_file(path, ec),
                                 "exported model: " + path + " is not a regular file");
         // Either function's metadata describes the package (export_cam.py gives both the same).
-        std::string why;
+        std::string why = "it holds neither a forward nor a gradient function";
         forward_ = try_load("forward", why);
         if (!forward_) gradient_ = try_load("gradient", why);
         camkit::detail::require(forward_ || gradient_, "exported model: cannot load " + path +
@@ -343,8 +344,28 @@ private:
         return it->second;
     }
 
-    /// The function `name` of the package, or nullptr with the loader's reason in `why`.
+    /// Whether the package's archive holds the compiled function `name` (data/aotinductor/<name>/);
+    /// false, with the reason in `why`, for a file that is no such archive. Asked first because
+    /// LibTorch's loader, asked for a function a package lacks (or given another file), fails
+    /// after making a temporary folder that it leaves behind.
+    bool holds_function(const char* name, std::string& why) const {
+        try {
+            caffe2::serialize::PyTorchStreamReader archive(path_);
+            const std::string prefix = std::string("data/aotinductor/") + name + "/";
+            const std::vector<std::string> records = archive.getAllRecords();
+            return std::any_of(records.begin(), records.end(), [&](const std::string& r) { return r.starts_with(prefix); });
+        } catch (const c10::Error& e) {
+            why = "not a PyTorch archive: " + detail::first_line(e.what_without_backtrace());
+        } catch (const std::exception& e) {
+            why = "not a PyTorch archive: " + detail::first_line(e.what());
+        }
+        return false;
+    }
+
+    /// The function `name` of the package, or nullptr: with the loader's reason in `why`, or
+    /// without loading when the package does not hold it.
     std::unique_ptr<loader> try_load(const char* name, std::string& why) const {
+        if (!holds_function(name, why)) return nullptr;
         try {
             return std::make_unique<loader>(path_, name);
         } catch (const std::exception& e) {
