@@ -204,14 +204,17 @@ class _Forward(torch.nn.Module):
 
 def _gradient_function(model, modules, output=None):
     """f(x, seed) -> (output, A_1, ..., A_L, G_1, ..., G_L), G_l = ∂⟨output, seed⟩/∂A_l with
-    autograd, for make_fx to trace; zeros for a layer the output does not depend on."""
+    autograd, for make_fx to trace; a ValueError naming a layer the output does not depend on."""
 
     def f(x, seed):
         with torch.enable_grad():
             # x as a leaf that requires grad: A is differentiable even when the weights are frozen.
             y, a = run_recording(model, modules, x.detach().requires_grad_(True), output)
             g = torch.autograd.grad((y * seed).sum(), a, allow_unused=True)
-        g = [torch.zeros_like(ai) if gi is None else gi for ai, gi in zip(a, g)]
+        unused = [name for (name, _module), gi in zip(modules, g) if gi is None]
+        if unused:
+            raise ValueError(f"the model output does not depend on the layer {', '.join(unused)}: its gradients "
+                             f"would be zero (leave it out)")
         return (y.detach(), *[ai.detach() for ai in a], *g)
 
     return f

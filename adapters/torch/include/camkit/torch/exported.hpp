@@ -142,6 +142,9 @@ public:
             layers_ = detail::split(meta("camkit.layers"), ',');
             for (const std::string& text : detail::split(meta("camkit.activation_shapes"), ';'))
                 activation_shapes_.push_back(detail::parse_shape(text, "camkit.activation_shapes"));
+            camkit::detail::require(std::none_of(layers_.begin(), layers_.end(), [](const std::string& l) { return l.empty(); }),
+                                    "exported model: " + path + " has camkit.layers '" + meta("camkit.layers") +
+                                        "' with an empty name");
             camkit::detail::require(activation_shapes_.size() == layers_.size(),
                                     "exported model: " + path + " records " + std::to_string(layers_.size()) +
                                         " layers but " + std::to_string(activation_shapes_.size()) +
@@ -428,9 +431,8 @@ std::vector<at::Tensor> over_chunks(const exported_model& m, std::int64_t N, Run
     return out;
 }
 
-/// Every recorded layer's index, or the selected layer's alone.
-inline std::vector<std::size_t> layer_indices(const exported_model& m, bool all) {
-    if (!all) return {m.layer_index()};
+/// Every recorded layer's index: 0, 1, ..., L − 1.
+inline std::vector<std::size_t> all_layers(const exported_model& m) {
     std::vector<std::size_t> which(m.layers().size());
     for (std::size_t l = 0; l < which.size(); ++l) which[l] = l;
     return which;
@@ -523,7 +525,7 @@ inline std::pair<at::Tensor, at::Tensor> capture_activations(exported_model& m, 
 /// Forward only: the output and every recorded layer's activations (m.layers() order) from one
 /// run of the forward function per chunk of the package's batch size, for a batch of any size.
 inline layered_pass capture_activations_layers(exported_model& m, const at::Tensor& input) {
-    return detail::forward_layers_any_batch(m, input, detail::layer_indices(m, true));
+    return detail::forward_layers_any_batch(m, input, detail::all_layers(m));
 }
 
 /// A, G = ∂score/∂A and the scores of `what` for `input`: one call of the gradient function for
@@ -607,7 +609,7 @@ inline captured capture_gradients_many(exported_model& m, const at::Tensor& inpu
 /// calls: each layer's A and G as [T, K_l, *S_l].
 inline layered_pass capture_gradients_many_layers(exported_model& m, const at::Tensor& input,
                                                   std::span<const target> targets, std::size_t sample = 0) {
-    return detail::gradients_many_of_layers(m, input, targets, sample, detail::layer_indices(m, true));
+    return detail::gradients_many_of_layers(m, input, targets, sample, detail::all_layers(m));
 }
 
 /// Explains the layer the package records with `Method`: the gradient function for the
