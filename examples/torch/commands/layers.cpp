@@ -91,7 +91,7 @@ int run_layers(const std::vector<std::string>& args) {
 const camkit_cli::registration layers{{"layers", "lists the dotted names of a model's layers",
                                        "usage: camkit-torch layers --model M.pt|M.pt2 [--input-shape N,C,H,W [--model-output K]]\n\n"
                                        "Lists the names --layer accepts, one per line (for a .pt2\n"
-                                       "package of tools/export_cam.py: the one layer it records).\n"
+                                       "package of tools/export_cam.py: the layers it records).\n"
                                        "With --input-shape (N,C,L, N,C,H,W or N,C,D,H,W): a table of every layer's\n"
                                        "type and output shape in one forward of zeros of that shape, to choose a\n"
                                        "layer by resolution and depth; a layer camkit cannot record, or that the\n"

@@ -612,7 +612,7 @@ inline layered_pass capture_gradients_many_layers(exported_model& m, const at::T
     return detail::gradients_many_of_layers(m, input, targets, sample, detail::all_layers(m));
 }
 
-/// Explains the layer the package records with `Method`: the gradient function for the
+/// Explains the selected layer with `Method`: the gradient function for the
 /// gradient-based methods, the forward function alone for the others (Eigen-CAM; gradients and
 /// scores are then left undefined).
 template <method_policy Method>
@@ -620,7 +620,7 @@ explained explain(exported_model& m, const at::Tensor& input, const objective& w
     return detail::explain_source<Method>(m, input, what, opt);
 }
 
-/// Score-CAM at the layer the package records, scored by `what` (one target per sample, a
+/// Score-CAM at the selected layer, scored by `what` (one target per sample, a
 /// probability_score, or nothing: each sample's predicted class); the input and the masked inputs
 /// run through the forward function in chunks of the package's batch size.
 inline score_cam_result score_cam(exported_model& m, const at::Tensor& input, const objective& what = {},
@@ -629,7 +629,7 @@ inline score_cam_result score_cam(exported_model& m, const at::Tensor& input, co
     return detail::score_cam_of_recorded(m, input, output, activations, what, opt, sopt);
 }
 
-/// CAM (Zhou et al.) of the recorded layer with the head weight [C, K] the package holds at
+/// CAM (Zhou et al.) of the selected layer with the head weight [C, K] the package holds at
 /// `head` (its parameter path, e.g. "fc.weight"), one class per sample.
 inline explanation<at::Tensor> cam(exported_model& m, const at::Tensor& input, const std::string& head,
                                    std::span<const std::size_t> classes, const options& opt = {}) {
