@@ -20,6 +20,7 @@
 #include <string>
 #include <system_error>
 #include <tuple>
+#include <vector>
 
 namespace camkit_torch_tool {
 
@@ -84,6 +85,13 @@ inline void check_weight_storage(const torch::jit::Module& m, const std::string&
 
 /// True for an AOTInductor package (M.pt2 of tools/export_cam.py) rather than a TorchScript file.
 inline bool is_package_path(const std::string& path) { return std::filesystem::path(path).extension() == ".pt2"; }
+
+/// The layers a package records, for messages: "layer 'a'" or "layers 'a', 'b', 'c'".
+inline std::string recorded_layers(const std::vector<std::string>& layers) {
+    std::string names;
+    for (const std::string& l : layers) names += (names.empty() ? "'" : ", '") + l + "'";
+    return (layers.size() == 1 ? "layer " : "layers ") + names;
+}
 
 /// The TorchScript model at `path`, in eval mode; a clear error when it is missing, not a
 /// TorchScript file, or a damaged one.

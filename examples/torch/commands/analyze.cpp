@@ -534,12 +534,9 @@ struct model_source {
         if (a.layers.empty()) a.layers = recorded;
         for (const std::string& l : a.layers) {  // --layer names no layer twice
             const auto it = std::find(recorded.begin(), recorded.end(), l);
-            if (it == recorded.end()) {
-                std::string names;
-                for (const std::string& r : recorded) names += (names.empty() ? "'" : ", '") + r + "'";
-                fail(a.model + " records layer" + (recorded.size() > 1 ? "s " : " ") + names + " only, not --layer " +
-                     l + " (export_cam.py records several with --layer given more than once)");
-            }
+            if (it == recorded.end())
+                fail(a.model + " records " + camkit_torch_tool::recorded_layers(recorded) + " only, not --layer " + l +
+                     " (export_cam.py records several with --layer given more than once)");
             package_layers.push_back(static_cast<std::size_t>(it - recorded.begin()));
         }
         const bool gradient_methods =

@@ -436,9 +436,7 @@ maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, 
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
     camkit::torch::exported_model m(a.model);
     const std::vector<std::string>& recorded = m.layers();
-    std::string names;
-    for (const std::string& l : recorded) names += (names.empty() ? "'" : ", '") + l + "'";
-    names = (recorded.size() == 1 ? "layer " : "layers ") + names;
+    const std::string names = camkit_torch_tool::recorded_layers(recorded);
     if (!a.layer.empty()) {
         if (std::find(recorded.begin(), recorded.end(), a.layer) == recorded.end())
             fail(a.model + " records " + names + ", not --layer " + a.layer + " (export it at that layer)");

@@ -79,6 +79,13 @@ inline shape_t parse_shape(const std::string& text, const std::string& key) {
 /// The one-line reason of a LibTorch error (its first line, without the C++ backtrace).
 inline std::string first_line(const std::string& what) { return what.substr(0, what.find('\n')); }
 
+/// Throws camkit::error unless `seed` is defined with the output's shape `want`.
+inline void require_seed_shape(const at::Tensor& seed, const shape_t& want) {
+    camkit::detail::require(seed.defined() && shape_of(seed) == want,
+                            "exported model: the seed must have the output's shape " + to_string(want) + ", got " +
+                                (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
+}
+
 /// `text` split at each `separator` ("a,b" -> {"a", "b"}; "" -> {""}).
 inline std::vector<std::string> split(const std::string& text, char separator) {
     std::vector<std::string> parts;
@@ -234,10 +241,7 @@ public:
             out = call(*gradient_, {input.contiguous(), at::zeros(camkit::torch::sizes_of(output_shape_), input.options())},
                        1 + 2 * L);
         }
-        layered_pass p;
-        p.output = std::move(out[0]);
-        p.activations.assign(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.begin() + 1 + L));
-        return p;
+        return unpack(std::move(out), false);
     }
 
     /// f(x, seed) -> {output, A, G = ∂⟨output, seed⟩/∂A} of the selected layer, scores left
@@ -252,17 +256,10 @@ public:
     layered_pass run_gradient_layers(const at::Tensor& input, const at::Tensor& seed) {
         require_gradient();
         check_input(input);
-        camkit::detail::require(seed.defined() && shape_of(seed) == output_shape_,
-                                "exported model: the seed must have the output's shape " + to_string(output_shape_) +
-                                    ", got " + (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
+        detail::require_seed_shape(seed, output_shape_);
         ++gradient_calls_;
-        const std::size_t L = layers_.size();
-        auto out = call(*gradient_, {input.contiguous(), seed.to(input.options()).contiguous()}, 1 + 2 * L);
-        layered_pass p;
-        p.output = std::move(out[0]);
-        p.activations.assign(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.begin() + 1 + L));
-        p.gradients.assign(std::make_move_iterator(out.begin() + 1 + L), std::make_move_iterator(out.end()));
-        return p;
+        return unpack(call(*gradient_, {input.contiguous(), seed.to(input.options()).contiguous()}, 1 + 2 * layers_.size()),
+                      true);
     }
 
     /// How many times each compiled function has run since the package was loaded (a forward in a
@@ -335,6 +332,18 @@ private:
     }
 
     using loader = ::torch::inductor::AOTIModelPackageLoader;
+
+    /// A call's outputs (output, A_1, ..., A_L[, G_1, ..., G_L]) as a layered_pass; the gradients
+    /// taken only with `gradients`.
+    layered_pass unpack(std::vector<at::Tensor> out, bool gradients) const {
+        const auto L = static_cast<std::ptrdiff_t>(layers_.size());
+        layered_pass p;
+        p.output = std::move(out[0]);
+        p.activations.assign(std::make_move_iterator(out.begin() + 1), std::make_move_iterator(out.begin() + 1 + L));
+        if (gradients)
+            p.gradients.assign(std::make_move_iterator(out.begin() + 1 + L), std::make_move_iterator(out.begin() + 1 + 2 * L));
+        return p;
+    }
 
     /// "layer 'a'" or "layers a, b, c".
     std::string recorded() const {
@@ -438,24 +447,39 @@ inline std::vector<std::size_t> all_layers(const exported_model& m) {
     return which;
 }
 
+/// run(b0, b, n) (a call of the package on the rows [b0, b0 + b) padded to n, a layered_pass)
+/// over the chunks of a batch of N samples: the output and the activations (and, with
+/// `gradients`, the gradients) of the layers `which`, the chunks' rows concatenated; the other
+/// layers' entries undefined.
+template <class Run>
+layered_pass layers_over_chunks(const exported_model& m, std::int64_t N, const std::vector<std::size_t>& which,
+                                bool gradients, Run&& run) {
+    auto out = over_chunks(m, N, run, [&](const layered_pass& p) {
+        std::vector<at::Tensor> kept{p.output};
+        for (std::size_t l : which) kept.push_back(p.activations[l]);
+        if (gradients)
+            for (std::size_t l : which) kept.push_back(p.gradients[l]);
+        return kept;
+    });
+    layered_pass p;
+    p.output = std::move(out[0]);
+    p.activations.resize(m.layers().size());
+    if (gradients) p.gradients.resize(m.layers().size());
+    for (std::size_t i = 0; i < which.size(); ++i) {
+        p.activations[which[i]] = std::move(out[1 + i]);
+        if (gradients) p.gradients[which[i]] = std::move(out[1 + which.size() + i]);
+    }
+    return p;
+}
+
 /// The forward function on a batch of any size (checked): the output and the activations of the
 /// layers `which` (indices in m.layers(); the others undefined).
 inline layered_pass forward_layers_any_batch(exported_model& m, const at::Tensor& batch,
                                              const std::vector<std::size_t>& which) {
     m.check_batch(batch);
-    auto out = over_chunks(
-        m, batch.size(0),
-        [&](std::int64_t b0, std::int64_t b, std::int64_t n) { return m.run_forward_layers(padded_rows(batch, b0, b, n)); },
-        [&](const layered_pass& p) {
-            std::vector<at::Tensor> kept{p.output};
-            for (std::size_t l : which) kept.push_back(p.activations[l]);
-            return kept;
-        });
-    layered_pass p;
-    p.output = std::move(out[0]);
-    p.activations.resize(m.layers().size());
-    for (std::size_t i = 0; i < which.size(); ++i) p.activations[which[i]] = std::move(out[1 + i]);
-    return p;
+    return layers_over_chunks(m, batch.size(0), which, false, [&](std::int64_t b0, std::int64_t b, std::int64_t n) {
+        return m.run_forward_layers(padded_rows(batch, b0, b, n));
+    });
 }
 
 /// The forward function on a batch of any size (checked): {output, A} of the selected layer, or
@@ -472,30 +496,10 @@ inline recorded_pass forward_any_batch(exported_model& m, const at::Tensor& batc
 inline layered_pass gradient_layers_any_batch(exported_model& m, const at::Tensor& batch, const at::Tensor& seed,
                                               const std::vector<std::size_t>& which) {
     m.check_batch(batch);
-    const shape_t want = m.output_shape_for(static_cast<std::size_t>(batch.size(0)));
-    camkit::detail::require(seed.defined() && shape_of(seed) == want,
-                            "exported model: the seed must have the output's shape " + to_string(want) + ", got " +
-                                (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
-    auto out = over_chunks(
-        m, batch.size(0),
-        [&](std::int64_t b0, std::int64_t b, std::int64_t n) {
-            return m.run_gradient_layers(padded_rows(batch, b0, b, n), padded_rows(seed, b0, b, n));
-        },
-        [&](const layered_pass& p) {
-            std::vector<at::Tensor> kept{p.output};
-            for (std::size_t l : which) kept.push_back(p.activations[l]);
-            for (std::size_t l : which) kept.push_back(p.gradients[l]);
-            return kept;
-        });
-    layered_pass p;
-    p.output = std::move(out[0]);
-    p.activations.resize(m.layers().size());
-    p.gradients.resize(m.layers().size());
-    for (std::size_t i = 0; i < which.size(); ++i) {
-        p.activations[which[i]] = std::move(out[1 + i]);
-        p.gradients[which[i]] = std::move(out[1 + which.size() + i]);
-    }
-    return p;
+    require_seed_shape(seed, m.output_shape_for(static_cast<std::size_t>(batch.size(0))));
+    return layers_over_chunks(m, batch.size(0), which, true, [&](std::int64_t b0, std::int64_t b, std::int64_t n) {
+        return m.run_gradient_layers(padded_rows(batch, b0, b, n), padded_rows(seed, b0, b, n));
+    });
 }
 
 /// gradient_layers_any_batch of the selected layer: {output, A, G}, scores undefined.
