@@ -43,7 +43,9 @@ Which layer? `--list-layers` prints the dotted names --layer accepts; with --inp
 --input) a table of each layer's type and output shape in one forward of that input, and why a
 layer cannot be exported (not reached, called more than once, not one tensor [N, K, ...]):
     python tools/export_cam.py --factory mypkg.models:make_model --input-shape 1,3,224,224 --list-layers
-(describe_layers(model, x) from Python).
+(describe_layers(model, x) from Python). Under the table it names the layer `--layer auto` takes
+(candidate_layer(model, x)): the last to finish in that forward whose output keeps the input's rank
+with a spatial extent above 1, as camkit-torch's --layer auto chooses.
 """
 import argparse
 import importlib
@@ -140,13 +142,34 @@ def describe_layers(model, example_input, model_output=None):
     """One forward of `example_input` through `model` (eval mode, no gradients) and, for each
     submodule in named_modules() order, (name, type name, output shape, None) when export_cam can
     record it, or (name, type name, None, why not)."""
+    return _describe(model, example_input, model_output)[0]
+
+
+def candidate_layer(model, example_input, model_output=None):
+    """The layer `--layer auto` stands for (camkit::torch::candidate_layer's rule, torchcam's
+    locate_candidate_layer's): the last submodule to finish in one forward of `example_input` whose
+    output keeps the input's rank [N, C, *S] with a spatial extent above 1 (a classifier's last
+    convolutional stage). ValueError when none has."""
+    rows, finished = _describe(model, example_input, model_output)
+    rank = example_input.dim()
+    spatial = [name for name, _, shape, why in rows
+               if why is None and rank >= 3 and len(shape) == rank and any(e > 1 for e in shape[2:])]
+    if not spatial:
+        raise ValueError("no layer of the model has an output of the input's rank with a spatial extent above 1 on an "
+                         f"input of shape {list(example_input.shape)} (--list-layers with --input-shape; name one)")
+    return max(spatial, key=lambda name: finished[name])
+
+
+def _describe(model, example_input, model_output):
+    """describe_layers' rows, and each reached submodule's place in the order the modules finished."""
     model = model.eval()
-    seen = {}
+    seen, finished = {}, {}
     handles = []
     for name, mod in model.named_modules():
         if name:
             def hook(_mod, _inp, out, name=name):
                 seen.setdefault(name, []).append(list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__)
+                finished[name] = len(finished)
             handles.append(mod.register_forward_hook(hook))
     try:
         with torch.no_grad():
@@ -171,7 +194,7 @@ def describe_layers(model, example_input, model_output=None):
             rows.append((name, kind, None, f"output {outs[0]} is not [N, K, ...] with N = {example_input.shape[0]}"))
         else:
             rows.append((name, kind, outs[0], None))
-    return rows
+    return rows, finished
 
 
 def layer_table(rows):
@@ -286,7 +309,8 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--factory", required=True, help="module:callable returning the model (on sys.path or a .py file)")
     p.add_argument("--layer", action="append",
-                   help="dotted name of the layer to explain; given more than once, one package records them all")
+                   help="dotted name of the layer to explain; given more than once, one package records them all; "
+                        "auto: the last layer whose output keeps the input's rank with a spatial extent above 1")
     p.add_argument("--list-layers", action="store_true",
                    help="print the layers' names (with --input-shape or --input: a table of types and output shapes)")
     p.add_argument("--input-shape", help="N,C,*S of the example input (random normal values)")
@@ -321,9 +345,19 @@ def main(argv=None):
     if a.list_layers:
         try:
             print(layer_table(describe_layers(model, x, a.model_output)))
+            try:
+                chosen = candidate_layer(model, x, a.model_output)
+            except ValueError:
+                chosen = "none (no layer's output keeps the input's rank with a spatial extent above 1)"
+            print(f"\n--layer auto: {chosen}")
         except ValueError as e:
             p.error(str(e))
         return 0
+    if "auto" in a.layer and "auto" not in dict(model.named_modules()):
+        try:
+            a.layer = [candidate_layer(model, x, a.model_output) if layer == "auto" else layer for layer in a.layer]
+        except ValueError as e:
+            p.error(str(e))
     functions = ["forward"] if a.forward_only else ["gradient"] if a.gradient_only else ["gradient", "forward"]
     try:
         export_cam(model, a.layer, x, a.out, functions, a.model_output)

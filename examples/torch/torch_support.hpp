@@ -5,6 +5,7 @@
 
 #include <camkit/error.hpp>
 #include <camkit/tensor.hpp>
+#include <camkit/torch/scripted.hpp>
 #include <camkit/torch/tensor.hpp>
 
 #include <caffe2/serialize/inline_container.h>
@@ -91,6 +92,26 @@ inline std::string recorded_layers(const std::vector<std::string>& layers) {
     std::string names;
     for (const std::string& l : layers) names += (names.empty() ? "'" : ", '") + l + "'";
     return (layers.size() == 1 ? "layer " : "layers ") + names;
+}
+
+/// The name `--layer auto` stands for (unless the model has a layer called "auto"): the layer
+/// camkit::torch::candidate_layer chooses in a forward of `input`'s first sample. Other names are
+/// returned as they are.
+inline std::string resolve_layer(const torch::jit::Module& m, const std::string& layer, const at::Tensor& input,
+                                 const std::string& model_output) {
+    if (layer != "auto") return layer;
+    for (const auto& sub : m.named_modules())
+        if (sub.name == "auto") return layer;
+    return model_step("this input", [&] { return camkit::torch::candidate_layer(m, input.narrow(0, 0, 1), model_output); });
+}
+
+/// `--layer auto` for a package (M.pt2) that records `recorded`: its one layer; a package of several
+/// is refused (it was exported at those layers: the user names one).
+inline std::string package_auto_layer(const std::string& model, const std::vector<std::string>& recorded) {
+    if (recorded.size() != 1)
+        camkit_cli::fail(model + " records " + recorded_layers(recorded) +
+                         ": --layer auto chooses among a TorchScript model's layers; name one of these");
+    return recorded.front();
 }
 
 /// The TorchScript model at `path`, in eval mode; a clear error when it is missing, not a

@@ -384,6 +384,16 @@ TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {
     }
     EXPECT_NE(rows[1][2], rows[2][2]) << "top-2 gives two different classes";
 
+    // --layer auto: the classifier's last spatial stage (features), chosen on the first sample; its
+    // rows and maps are that layer's.
+    r = run({"analyze", "--model", tool_data + "classifier.pt", "--inputs", tool_data + "x.npy", "--out", path("auto"),
+             "--layer", "auto", "--method", "gradcam", "--top-k", "1", "--save-maps"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto auto_rows = csv(path("auto/metrics.csv"));
+    ASSERT_EQ(auto_rows.size(), 1u + 2);
+    for (std::size_t k = 1; k < auto_rows.size(); ++k) EXPECT_EQ(auto_rows[k][4], "features");
+    EXPECT_TRUE(fs::exists(path("auto/maps/sample00000/" + auto_rows[1][1] + "__gradcam__features.npy")));
+
     // --refine: enc.0's map refined by enc's (the first layer), beside the maps; the class-0 maps
     // are all zero (a constant map has no refinement) and are left out with a note.
     draw_three();
@@ -549,6 +559,8 @@ TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
     empty.erase(empty.begin() + 5, empty.begin() + 7);  // no --masks
     expect_bad_input(empty, "holds no PNG or JPEG image");
     expect_bad_input(args({"--layer", "nope"}), "unknown layer 'nope'; valid layers:");
+    // This segmenter's auto is its head; named twice after auto is resolved is an error.
+    expect_bad_input(args({"--layer", "head", "--layer", "auto"}), "--layer auto chose head, which another --layer names");
     expect_bad_input(args({"--method", "nope"}), "unknown method 'nope'");
     expect_bad_input(args({"--target", "class:2"}), "class 2 is out of range: the model output [1, 2, 20, 24] has 2 classes");
     std::vector<std::string> bad_model = args();

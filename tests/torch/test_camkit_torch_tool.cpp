@@ -163,7 +163,8 @@ TEST_F(CamkitTorchTool, LayersListsDottedNames) {
               "features.1  ReLU               [2, 4, 4, 4]\n"
               "features.2  Conv2d             [2, 5, 4, 4]\n"
               "pool        AdaptiveAvgPool2d  [2, 5, 1, 1]\n"
-              "fc          Linear             [2, 3]\n");
+              "fc          Linear             [2, 3]\n"
+              "\n--layer auto: features\n");
     // A layer called twice and one the forward skips say why, without repeating their names.
     const std::string two = path("two") + "/";
     fs::create_directories(two);
@@ -176,7 +177,8 @@ TEST_F(CamkitTorchTool, LayersListsDottedNames) {
     EXPECT_EQ(w.out,
               "layer  type  output\n"
               "body   Body  - (is called 2 times in forward; camkit records one call (use the features/head fallback))\n"
-              "later  Body  - (not reached by forward on this input)\n");
+              "later  Body  - (not reached by forward on this input)\n"
+              "\n--layer auto: none (no layer's output keeps the input's rank with a spatial extent above 1)\n");
     // An input the model refuses is bad input (exit 2) with LibTorch's reason, also where the
     // TorchScript interpreter wraps the model's error in its own (LibTorch 1.13).
     const auto bad = run({"layers", "--model", data + "classifier.pt", "--input-shape", "2,5,8,8"});
@@ -188,6 +190,29 @@ TEST_F(CamkitTorchTool, LayersListsDottedNames) {
 TEST_F(CamkitTorchTool, GradCamOfAClassAtANestedLayer) {
     expect_maps_near(explain(clf({"--class", "1"})), "expected_gradcam_class1.npy");
     expect_maps_near(explain(clf({"--class", "1", "--renormalize"})), "expected_gradcam_class1_renorm.npy");
+}
+
+// --layer auto explains the layer candidate_layer chooses (the classifier's last spatial stage,
+// features, before its pooling), says so, and gives that layer's maps.
+TEST_F(CamkitTorchTool, LayerAutoChoosesTheLastSpatialLayer) {
+    auto args = clf({"--class", "1"});
+    args[4] = "auto";
+    const auto r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out.rfind("camkit-torch: gradcam of layer features (--layer auto), map [2, 8, 8] -> ", 0), 0u) << r.out;
+    const camkit::tensor<float> got = camkit::io::read_npy<float>(path("map.npy"));
+    args[4] = "features";
+    const camkit::tensor<float> want = explain(args);
+    expect_maps_near(got, want, "--layer auto against --layer features", 0.0);
+    // A model whose layers all lose the spatial axes has no candidate: one line, exit 2.
+    const std::string two = path("flat") + "/";
+    fs::create_directories(two);
+    save_model(two + "flat.pt", "def forward(self, x):\n    return self.body.forward(x.mean([2, 3]))\n",
+               "def forward(self, x):\n    return x * self.w\n", at::ones({1}));
+    expect_bad_input({"explain", "--model", two + "flat.pt", "--layer", "auto", "--input", data + "x.npy", "--out",
+                      path("m.npy")},
+                     "no layer of the model has an output of the input's rank with a spatial extent above 1 on an input "
+                     "of shape [1, 3, 8, 8]");
 }
 
 TEST_F(CamkitTorchTool, HiResCamOfThePredictedClassBeforeAnInPlaceRelu) {
@@ -599,7 +624,7 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input(clf({"--renormalize=1"}), "--renormalize takes no value");
     expect_bad_input({"explain", "--layer", "a", "--input", data + "x.npy", "--out", path("m.npy")}, "--model is required");
     expect_bad_input({"explain", "--model", data + "classifier.pt", "--input", data + "x.npy", "--out", path("m.npy")},
-                     "--layer is required (see 'camkit-torch layers --model " + data + "classifier.pt')");
+                     "--layer is required (see 'camkit-torch layers --model " + data + "classifier.pt'), or --layer auto");
     expect_bad_input({"explain", "--model", data + "classifier.pt", "--layer", "fc", "--out", path("m.npy")}, "--input is required");
     expect_bad_input({"explain", "--model", data + "classifier.pt", "--layer", "fc", "--input", data + "x.npy"}, "--out is required");
     expect_bad_input(clf({"--class", "0", "--method", "nosuch"}), "unknown method 'nosuch' (choose one of: gradcam");

@@ -494,9 +494,70 @@ TEST(TorchCapture, DescribeLayersGivesTypesShapesAndProblems) {
         EXPECT_EQ(layers[3].name, "skipped");
         EXPECT_EQ(layers[3].problem, with_input ? "not reached by forward on this input" : "");
         EXPECT_TRUE(layers[3].shape.empty());
+        EXPECT_EQ(layers[0].order, with_input ? 0 : -1);
+        for (std::size_t i = 1; i < 4; ++i) EXPECT_EQ(layers[i].order, -1) << layers[i].name;
     }
     // The forward's several outputs need a name, as everywhere else.
     CAMKIT_EXPECT_ERROR_HAS(ct::describe_layers(net, x), "model: forward returns a dict (keys: out)");
+}
+
+// describe_layers' order is the forward's, not the modules' declaration order; candidate_layer is
+// the last layer whose output keeps the input's rank with a spatial extent above 1.
+TEST(TorchCapture, CandidateLayerIsTheLastSpatialOutputOfTheForward) {
+    torch::jit::Module net("Net");
+    for (const char* name : {"a", "b", "c", "pool", "flat"}) net.register_module(name, scale_module(1));
+    // Declared a, b, c, pool, flat; run c, a, b, then pool on b's output pooled to 1×1, flat on [N, C].
+    net.define("def forward(self, x):\n    y = self.b.forward(self.a.forward(self.c.forward(x)))\n"
+               "    p = self.pool.forward(y.mean([2, 3], keepdim=True))\n"
+               "    return self.flat.forward(p.flatten(1))\n");
+    const at::Tensor x = random_tensor({2, 3, 4, 5}, at::kFloat, 23);
+    const auto layers = ct::describe_layers(net, x);
+    ASSERT_EQ(layers.size(), 5u);
+    const std::vector<std::int64_t> order{1, 2, 0, 3, 4};  // a, b, c, pool, flat
+    for (std::size_t i = 0; i < 5; ++i) EXPECT_EQ(layers[i].order, order[i]) << layers[i].name;
+    EXPECT_EQ(layers[3].shape, (std::vector<std::int64_t>{2, 3, 1, 1}));
+    EXPECT_EQ(layers[4].shape, (std::vector<std::int64_t>{2, 3}));
+    EXPECT_EQ(ct::candidate_layer(net, x), "b");  // pool is 1×1, flat has no spatial dimensions
+    // One spatial extent above 1 is enough ([N, C, 1, W]); a 1-D input wants rank-3 outputs.
+    EXPECT_EQ(ct::candidate_layer(net, random_tensor({2, 3, 1, 5}, at::kFloat, 24)), "b");
+    CAMKIT_EXPECT_ERROR_HAS(ct::candidate_layer(net, random_tensor({2, 3, 1, 1}, at::kFloat, 25)),
+                            "no layer of the model has an output of the input's rank with a spatial extent above 1 "
+                            "on an input of shape [2, 3, 1, 1]");
+    CAMKIT_EXPECT_ERROR_HAS(ct::candidate_layer(net, random_tensor({2, 3}, at::kFloat, 26)),
+                            "candidate_layer: the input must be [N, C, *S] with 1 to 3 spatial dimensions, got [2, 3]");
+    {
+        c10::InferenceMode inference;
+        CAMKIT_EXPECT_ERROR_HAS(ct::candidate_layer(net, x), "candidate_layer: c10::InferenceMode is active");
+    }
+    {
+        at::NoGradGuard no_grad;  // describe_layers turns grad mode on for its forward
+        EXPECT_EQ(ct::candidate_layer(net, x), "b");
+    }
+
+    // The test models: a ResNet's last stage (the enclosing Sequential after its last block, which
+    // returns the same tensor), a classifier's encoder before global pooling, a segmenter's 1×1 head.
+    EXPECT_EQ(ct::candidate_layer(torch::jit::load(data("resnet_like.pt")), random_tensor({2, 3, 8, 8}, at::kFloat, 27)),
+              "layer2");
+    EXPECT_EQ(ct::candidate_layer(torch::jit::load(data("resnet_like_traced.pt")),
+                                  random_tensor({2, 3, 8, 8}, at::kFloat, 28)),
+              "layer2");
+    EXPECT_EQ(ct::candidate_layer(torch::jit::load(data("classifier.pt")), random_tensor({2, 2, 6, 7}, at::kFloat, 29)),
+              "encoder");
+    EXPECT_EQ(ct::candidate_layer(torch::jit::load(data("segmenter.pt")), random_tensor({1, 1, 6, 6}, at::kFloat, 30)),
+              "classifier");
+    const auto resnet = ct::describe_layers(torch::jit::load(data("resnet_like.pt")), random_tensor({1, 3, 8, 8}, at::kFloat, 31));
+    const auto order_of = [&](const std::string& name) {
+        for (const auto& l : resnet)
+            if (l.name == name) return l.order;
+        ADD_FAILURE() << "no layer " << name;
+        return std::int64_t{-2};
+    };
+    EXPECT_LT(order_of("conv1"), order_of("layer1.0.conv1"));
+    EXPECT_LT(order_of("layer1.0.conv1"), order_of("layer1.0"));
+    EXPECT_LT(order_of("layer1.1"), order_of("layer1"));
+    EXPECT_LT(order_of("layer1"), order_of("layer2.0.downsample"));
+    EXPECT_LT(order_of("layer2.2"), order_of("layer2"));
+    EXPECT_LT(order_of("layer2"), order_of("fc"));
 }
 
 // A probability target through a TorchScript layer equals the same target through a tap.

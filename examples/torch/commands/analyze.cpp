@@ -31,6 +31,7 @@
 #include <csignal>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <numeric>
 #include <optional>
@@ -63,7 +64,8 @@ constexpr const char* help =
     "                    is; --gt Y.npy: its class indices [N, *S]\n"
     "  --out DIR         results (created); running again with the same DIR resumes\n"
     "  --layer NAME      a dotted layer path ('camkit-torch layers'); repeat for several: all are recorded\n"
-    "                    in the same forward pass\n"
+    "                    in the same forward pass; auto: the last layer whose output keeps the input's\n"
+    "                    rank with a spatial extent above 1 (chosen on the first input; see explain)\n"
     "  --method NAME     one of 'camkit-torch methods' or scorecam; repeat for several; all = every\n"
     "                    gradient method (add --method scorecam for Score-CAM: it runs many forward passes)\n"
     "  --target T        the targets of each image (one row of the panel each):\n"
@@ -154,7 +156,8 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     if (!a.gt.empty() && a.inputs.empty()) fail("--gt goes with --inputs (use --masks with --images)");
     if (a.out.empty()) fail("--out is required");
     const bool package = camkit_torch_tool::is_package_path(a.model);
-    if (a.layers.empty() && !package) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    if (a.layers.empty() && !package)
+        fail("--layer is required (see 'camkit-torch layers --model " + a.model + "'), or --layer auto");
     if (package && !a.model_output.empty())
         fail("--model-output goes with a TorchScript model; a .pt2 package has the one output it was exported at");
     if (a.methods.empty()) fail("--method is required (a name of 'camkit-torch methods', scorecam, or all)");
@@ -510,6 +513,12 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
 /// The maps of one image, [target][method][layer], each [*S] at the input's size.
 using map_grid = std::vector<std::vector<std::vector<camkit::tensor<float>>>>;
 
+/// After `--layer auto` is resolved: the layer it chose is not also named by another --layer.
+void check_chosen_layer(const std::vector<std::string>& layers) {
+    for (const auto& l : layers)
+        if (std::count(layers.begin(), layers.end(), l) > 1) fail("--layer auto chose " + l + ", which another --layer names");
+}
+
 /// The model of a run: a TorchScript module whose layers one forward records, or an exported
 /// package (.pt2) whose functions record its layers.
 struct model_source {
@@ -520,11 +529,15 @@ struct model_source {
     std::vector<std::size_t> package_layers;  // --layer's indices in package->layers()
 #endif
 
-    /// Loads --model: a package's layers fill --layer when it is not given.
-    model_source(analyze_args& a, const at::Device& device) {
+    /// Loads --model: a package's layers fill --layer when it is not given; `--layer auto` becomes
+    /// the layer candidate_layer chooses on `first_input()` (a package's one layer).
+    model_source(analyze_args& a, const at::Device& device, const std::function<at::Tensor()>& first_input) {
         if (!camkit_torch_tool::is_package_path(a.model)) {
             script = camkit_torch_tool::load_model(a.model);
             script->to(device);
+            for (std::string& l : a.layers)
+                if (l == "auto") l = camkit_torch_tool::resolve_layer(*script, l, first_input().to(device), a.model_output);
+            check_chosen_layer(a.layers);
             layers.emplace(*script, a.layers, a.model_output);
             return;
         }
@@ -532,6 +545,10 @@ struct model_source {
         package.emplace(a.model);
         const std::vector<std::string>& recorded = package->layers();
         if (a.layers.empty()) a.layers = recorded;
+        for (std::string& l : a.layers)
+            if (l == "auto" && std::find(recorded.begin(), recorded.end(), l) == recorded.end())
+                l = camkit_torch_tool::package_auto_layer(a.model, recorded);
+        check_chosen_layer(a.layers);
         for (const std::string& l : a.layers) {  // --layer names no layer twice
             const auto it = std::find(recorded.begin(), recorded.end(), l);
             if (it == recorded.end())
@@ -759,7 +776,18 @@ int run_analyze(const std::vector<std::string>& args) {
     if (a.refine && data.spatial_rank() != 2) fail("--refine needs 2-D inputs");
     if (a.device == "cuda" && !torch::cuda::is_available()) fail("--device cuda: this LibTorch build or machine has no CUDA device");
     const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
-    analyzer an{a, model_source(a, device), device, {}, false};
+    // --layer auto is chosen on the first input that loads (its first sample).
+    const auto first_input = [&]() -> at::Tensor {
+        for (std::size_t i = 0; i < data.size(); ++i) {
+            try {
+                return data.load(i).input;
+            } catch (const std::exception&) {
+                // a bad file is reported in the loop, with the others
+            }
+        }
+        fail("--layer auto: no input of the data set loads, to choose the layer on");
+    };
+    analyzer an{a, model_source(a, device, first_input), device, {}, false};
     for (const auto& m : a.methods) {
         if (m == "scorecam") an.scorecam = true;
         else an.gradient_methods.push_back(m);

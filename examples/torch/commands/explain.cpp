@@ -47,7 +47,9 @@ constexpr const char* help =
     "                    tools/export_cam.py (AOTInductor, LibTorch 2.6+: docs/exported.md), which\n"
     "                    records its layers and takes inputs of its export shape, any batch size\n"
     "  --layer NAME      dotted path of the layer to explain ('camkit-torch layers' lists them);\n"
-    "                    optional for a .pt2 of one layer (else it names one the package records)\n"
+    "                    optional for a .pt2 of one layer (else it names one the package records);\n"
+    "                    auto: the last layer whose output keeps the input's rank with a spatial\n"
+    "                    extent above 1 (a classifier's last convolutional stage), as torchcam chooses\n"
     "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
     "                    read as [1, 3, H, W] RGB in [0, 1], then as --gray, --resize, --mean/--std say\n"
     "  --resize HxW      an image is resized (bilinear) to HxW for the model; the maps stay at the image's\n"
@@ -139,7 +141,8 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .flag("--renormalize", a.opt.renormalize)
         .parse(args);
     if (a.model.empty()) fail("--model is required");
-    if (a.layer.empty() && !is_package_path(a.model)) fail("--layer is required (see 'camkit-torch layers --model " + a.model + "')");
+    if (a.layer.empty() && !is_package_path(a.model))
+        fail("--layer is required (see 'camkit-torch layers --model " + a.model + "'), or --layer auto");
     if (!a.model_output.empty() && is_package_path(a.model))
         fail("--model-output goes with a TorchScript model; a .pt2 package has the one output it was exported at "
              "(export_cam.py --model-output)");
@@ -437,6 +440,8 @@ maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, 
     camkit::torch::exported_model m(a.model);
     const std::vector<std::string>& recorded = m.layers();
     const std::string names = camkit_torch_tool::recorded_layers(recorded);
+    if (a.layer == "auto" && std::find(recorded.begin(), recorded.end(), a.layer) == recorded.end())
+        a.layer = camkit_torch_tool::package_auto_layer(a.model, recorded);
     if (!a.layer.empty()) {
         if (std::find(recorded.begin(), recorded.end(), a.layer) == recorded.end())
             fail(a.model + " records " + names + ", not --layer " + a.layer + " (export it at that layer)");
@@ -515,6 +520,8 @@ int run_explain(const std::vector<std::string>& args) {
                                  : camkit::shape_t(input.sizes().begin() + 2, input.sizes().end());
     if (!a.opt.size.empty()) size = a.opt.size;
 
+    const std::string asked = a.layer;
+    if (model) a.layer = camkit_torch_tool::resolve_layer(*model, a.layer, input, a.model_output);
     const maps_and_targets result = camkit_torch_tool::model_step("this input", [&] {
         return model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device);
     });
@@ -528,8 +535,9 @@ int run_explain(const std::vector<std::string>& args) {
     const std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] { return picture(map, image); });
     files.commit();
 
-    std::cout << "camkit-torch: " << a.method << " of layer " << a.layer << ", map " << camkit::to_string(map.shape)
-              << " -> " << a.out << picture_note << "\n";
+    const char* chosen = asked == "auto" && a.layer != asked ? " (--layer auto)" : "";
+    std::cout << "camkit-torch: " << a.method << " of layer " << a.layer << chosen << ", map "
+              << camkit::to_string(map.shape) << " -> " << a.out << picture_note << "\n";
     print_targets(result);
     return 0;
 }

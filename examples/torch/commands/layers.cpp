@@ -83,8 +83,13 @@ int run_layers(const std::vector<std::string>& args) {
         return 0;
     }
     m.eval();
-    print_table(camkit_torch_tool::model_step(
-        "this input", [&] { return camkit::torch::describe_layers(m, at::zeros(shape), model_output); }));
+    const std::vector<camkit::torch::layer_info> layers = camkit_torch_tool::model_step(
+        "this input", [&] { return camkit::torch::describe_layers(m, at::zeros(shape), model_output); });
+    print_table(layers);
+    const camkit::torch::layer_info* chosen = camkit::torch::candidate_in(layers, static_cast<std::int64_t>(shape.size()));
+    std::cout << "\n--layer auto: "
+              << (chosen ? chosen->name : "none (no layer's output keeps the input's rank with a spatial extent above 1)")
+              << "\n";
     return 0;
 }
 
@@ -96,7 +101,9 @@ const camkit_cli::registration layers{{"layers", "lists the dotted names of a mo
                                        "type and output shape in one forward of zeros of that shape, to choose a\n"
                                        "layer by resolution and depth; a layer camkit cannot record, or that the\n"
                                        "forward does not reach, says why. --model-output: the output of a forward\n"
-                                       "that returns a dict or a tuple (as for explain).\n",
+                                       "that returns a dict or a tuple (as for explain). The last line names\n"
+                                       "the layer --layer auto chooses for that shape: the last in the forward's\n"
+                                       "order whose output keeps the input's rank with a spatial extent above 1.\n",
                                        run_layers}};
 
 }  // namespace

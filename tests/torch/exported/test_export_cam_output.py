@@ -3,7 +3,8 @@
 model_output is the one recorded, and every way to get the choice wrong is a ValueError that says
 what the model returned. No package is compiled (the checks run before export); the fixture
 (make_exported.py: unet_dict.pt2) and test_exported.cpp cover a compiled one. Also the layer list
-(describe_layers, --list-layers): each layer's output shape, or why it cannot be exported.
+(describe_layers, --list-layers): each layer's output shape, or why it cannot be exported, and the
+layer --layer auto stands for (candidate_layer).
 
 Usage: python test_export_cam_output.py (exit 0 when every check passes)
 """
@@ -16,8 +17,9 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools"))
-from export_cam import (_gradient_function, describe_layers, export_cam, layer_names, main as export_main,  # noqa: E402
-                        pick_output, run_recording)
+import export_cam as export_cam_module  # noqa: E402
+from export_cam import (_gradient_function, candidate_layer, describe_layers, export_cam, layer_names,  # noqa: E402
+                        main as export_main, pick_output, run_recording)
 
 
 class Net(nn.Module):
@@ -82,7 +84,8 @@ def check_layers():
                               "act     ReLU    - (called 2 times in one forward; camkit explains one call)\n"
                               "pair    Pair    - (returns a tuple, not one tensor)\n"
                               "unused  Linear  - (not reached by the forward)\n"
-                              "head    Linear  [2, 3]\n"), out.getvalue()
+                              "head    Linear  [2, 3]\n"
+                              "\n--layer auto: conv\n"), out.getvalue()
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         assert export_main(["--factory", os.path.abspath(__file__) + ":make_layered", "--list-layers"]) == 0
@@ -106,6 +109,53 @@ def check_layers():
             except SystemExit as e:
                 assert e.code == 2
         assert part in err.getvalue() and "Traceback" not in err.getvalue(), err.getvalue()
+
+
+class Reordered(nn.Module):
+    """Convolutions declared a, b, c and run c, a, b; then a 1×1 pooling module and a linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.a, self.b, self.c = nn.Conv2d(3, 3, 1), nn.Conv2d(3, 3, 1), nn.Conv2d(2, 3, 1)
+        self.pool, self.fc = nn.AdaptiveAvgPool2d(1), nn.Linear(3, 2)
+
+    def forward(self, x):
+        return self.fc(self.pool(self.b(self.a(self.c(x)))).flatten(1))
+
+
+def make_reordered():
+    return Reordered()
+
+
+def check_candidate():
+    """candidate_layer: the last module to finish with a spatial output of the input's rank."""
+    net = make_reordered()
+    assert candidate_layer(net, torch.randn(2, 2, 4, 5)) == "b"
+    assert candidate_layer(net, torch.randn(2, 2, 1, 5)) == "b"  # one spatial extent above 1 is enough
+    raises(lambda: candidate_layer(net, torch.randn(2, 2, 1, 1)),
+           "no layer of the model has an output of the input's rank with a spatial extent above 1 on an input of shape "
+           "[2, 2, 1, 1]")
+    # The command line: --layer auto becomes that layer before the export (export_cam stubbed: nothing compiled).
+    called = []
+    real = export_cam_module.export_cam
+    export_cam_module.export_cam = lambda model, layers, *rest: called.append(list(layers))
+    try:
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert export_main(["--factory", f"{__file__}:make_reordered", "--input-shape", "2,2,4,5", "--layer", "a",
+                                "--layer", "auto", "--out", os.devnull]) == 0
+    finally:
+        export_cam_module.export_cam = real
+    assert called == [["a", "b"]], called
+    assert "layers a, b, input [2, 2, 4, 5]" in out.getvalue(), out.getvalue()
+    with contextlib.redirect_stderr(io.StringIO()) as err:
+        try:
+            export_main(["--factory", f"{__file__}:make_reordered", "--input-shape", "2,2,1,1", "--layer", "auto",
+                         "--out", os.devnull])
+            raise AssertionError("no error")
+        except SystemExit as e:
+            assert e.code == 2
+    assert "no layer of the model has an output of the input's rank" in err.getvalue(), err.getvalue()
+    assert "Traceback" not in err.getvalue()
 
 
 class TwoStage(nn.Module):
@@ -191,6 +241,7 @@ def main():
     raises(lambda: export_cam(nets["dict"], "body", x, os.devnull), "the model returns a dict (keys: out, aux)")
     raises(lambda: export_cam(nets["tensor"], "body", x, os.devnull, model_output="out"), "the model returns one tensor")
     check_layers()
+    check_candidate()
     check_several_layers()
     print("test_export_cam_output: every check passed")
     return 0

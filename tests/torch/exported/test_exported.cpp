@@ -754,6 +754,13 @@ TEST_F(ExportedTool, AnalyzesAPackageOfSeveralLayers) {
     expect_bad_input({"explain", "--model", dir + "unet_layers.pt2", "--layer", "up1", "--input",
                       dir + "unet_input.npy", "--out", path("map.npy")},
                      "records layers 'enc2', 'dec2', 'dec1', not --layer up1 (export it at that layer)");
+    expect_bad_input({"explain", "--model", dir + "unet_layers.pt2", "--layer", "auto", "--input",
+                      dir + "unet_input.npy", "--out", path("map.npy")},
+                     "unet_layers.pt2 records layers 'enc2', 'dec2', 'dec1': --layer auto chooses among a TorchScript "
+                     "model's layers; name one of these");
+    expect_bad_input({"analyze", "--inputs", input3, "--out", path("bad"), "--model", dir + "unet_layers.pt2", "--layer",
+                      "auto", "--method", "gradcam"},
+                     "--layer auto chooses among a TorchScript model's layers; name one of these");
     for (const std::string layer : {"enc2", "dec1"}) {
         std::vector<std::string> a{"--model", dir + "unet_layers.pt2", "--layer", layer}, b{"--model", dir + "unet.pt",
                                                                                              "--layer", layer};
@@ -769,6 +776,11 @@ TEST_F(ExportedTool, ErrorsAndLayers) {
     const auto r = run({"layers", "--model", dir + "cnn.pt2"});
     EXPECT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.out, "features.3\n");
+    // --layer auto on a package of one layer is that layer.
+    const auto chosen = run({"explain", "--model", dir + "cnn.pt2", "--layer", "auto", "--input", dir + "cnn_input.npy",
+                             "--class", "1", "--out", path("auto.npy")});
+    EXPECT_EQ(chosen.status, 0) << chosen.err;
+    EXPECT_EQ(chosen.out.rfind("camkit-torch: gradcam of layer features.3 (--layer auto), map ", 0), 0u) << chosen.out;
     expect_bad_input({"explain", "--model", dir + "cnn.pt2", "--layer", "features.0", "--input", dir + "cnn_input.npy",
                       "--out", path("map.npy")},
                      "records layer 'features.3', not --layer features.0");

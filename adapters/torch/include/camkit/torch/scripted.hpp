@@ -420,12 +420,18 @@ struct layer_info {
     std::string type;                 ///< the module's class name: Conv2d, Sequential, BasicBlock, ...
     std::vector<std::int64_t> shape;  ///< its output's shape in a forward of the input given; empty without one
     std::string problem;              ///< why it cannot be explained (not recordable, not reached); empty if it can
+    /// Where its output comes in that forward: 0 for the first computed, then 1, 2, ... (a module that
+    /// returns its last child's output comes after that child); -1 without an input, for a layer not
+    /// reached, or for one whose output does not depend on the input or the weights (no gradient reaches it).
+    std::int64_t order = -1;
 };
 
 /// Every layer of `module` in layer_names' order with its type and, when an `input` is given,
 /// the shape of its output in ONE forward of that input (all recordable layers at once; `model_output`
-/// as scripted_layer's), so a user can choose a layer by resolution and depth. A layer scripted_layer
-/// cannot record, or that the forward does not reach, says why in `problem`.
+/// as scripted_layer's) and its place in that forward's order, so a user can choose a layer by
+/// resolution and depth. A layer scripted_layer cannot record, or that the forward does not reach,
+/// says why in `problem`. The forward records autograd history (the order is that of the outputs'
+/// autograd nodes), which is freed before returning.
 inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& module, const at::Tensor& input = {},
                                                const std::string& model_output = {}) {
     std::vector<layer_info> out;
@@ -449,14 +455,67 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
     }
     if (!input.defined() || recordable.empty()) return out;
     scripted_layers layers(module, recordable, model_output);
-    at::NoGradGuard no_grad;
-    const auto pass = layers.forward(input);
+    // Every output that depends on the input or on a weight gets an autograd node, numbered in the
+    // order the forward creates them (one thread: the interpreter runs on this one).
+    const at::AutoGradMode grad(true);
+    const at::Tensor x = input.is_floating_point() ? input.detach().requires_grad_(true) : input;
+    const auto pass = layers.forward(x);
+    std::vector<std::pair<std::uint64_t, std::size_t>> ranked;  // (node number, recordable index)
     for (std::size_t i = 0; i < recordable.size(); ++i) {
         layer_info& info = out[where[i]];
-        if (pass.activations[i].defined()) info.shape = pass.activations[i].sizes().vec();
-        else info.problem = "not reached by forward on this input";
+        const at::Tensor& a = pass.activations[i];
+        if (!a.defined()) {
+            info.problem = "not reached by forward on this input";
+            continue;
+        }
+        info.shape = a.sizes().vec();
+        if (a.grad_fn()) ranked.emplace_back(a.grad_fn()->sequence_nr(), i);
     }
+    // Equal numbers (one tensor recorded by two layers) put the enclosing layer, the shorter path, last.
+    const auto depth = [&](std::size_t i) { return std::count(recordable[i].begin(), recordable[i].end(), '.'); };
+    std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : depth(a.second) > depth(b.second);
+    });
+    for (std::size_t r = 0; r < ranked.size(); ++r) out[where[ranked[r].second]].order = static_cast<std::int64_t>(r);
     return out;
+}
+
+/// candidate_layer's choice among layers that describe_layers gave for an input of rank
+/// `input_rank`: the one with the greatest `order` whose output has that rank and a spatial extent
+/// above 1; nullptr when none has.
+inline const layer_info* candidate_in(const std::vector<layer_info>& layers, std::int64_t input_rank) {
+    const layer_info* best = nullptr;
+    for (const layer_info& l : layers) {
+        const bool spatial = l.shape.size() == static_cast<std::size_t>(input_rank) && input_rank >= 3 &&
+                             std::any_of(l.shape.begin() + 2, l.shape.end(), [](std::int64_t e) { return e > 1; });
+        if (spatial && l.order >= 0 && (!best || l.order > best->order)) best = &l;
+    }
+    return best;
+}
+
+/// The layer to explain when the user names none, as torchcam's locate_candidate_layer and the
+/// TF saliency methods' find_layers choose it: the last layer, in the order of one forward of
+/// `input` (describe_layers), whose output has the input's rank ([N, C, *S]) and a spatial extent
+/// above 1 — in a classifier, the last convolutional stage before global pooling; in a segmenter,
+/// the last convolution before the output (name an encoder or decoder layer instead to see how the
+/// network gets there). Throws camkit::error when no recordable layer qualifies.
+inline std::string candidate_layer(const ::torch::jit::Module& module, const at::Tensor& input,
+                                   const std::string& model_output = {}) {
+    camkit::detail::require(input.defined() && input.dim() >= 3,
+                            "candidate_layer: the input must be [N, C, *S] with 1 to 3 spatial dimensions, got " +
+                                (input.defined() ? camkit::to_string(camkit::shape_t(input.sizes().begin(), input.sizes().end()))
+                                                 : std::string("an undefined tensor")));
+    camkit::detail::require(!c10::InferenceMode::is_enabled(),
+                            "candidate_layer: c10::InferenceMode is active; the layers' order comes from autograd, "
+                            "so call it outside the InferenceMode guard");
+    const std::vector<layer_info> layers = describe_layers(module, input, model_output);
+    const layer_info* best = candidate_in(layers, input.dim());
+    camkit::detail::require(best != nullptr, [&] {
+        return "no layer of the model has an output of the input's rank with a spatial extent above 1 on an input of "
+               "shape " + camkit::to_string(camkit::shape_t(input.sizes().begin(), input.sizes().end())) +
+               " (recordable layers and their outputs: camkit-torch layers --input-shape; name one)";
+    });
+    return best->name;
 }
 
 /// Wraps a TorchScript module's `forward` as a forward_function (the module must outlive it);
