@@ -14,6 +14,7 @@
 #include <camkit/torch/tensor.hpp>
 
 #include <ATen/ATen.h>
+#include <torch/csrc/autograd/function.h>  // autograd::Node: describe_layers orders the layers by their outputs' nodes
 #include <torch/csrc/jit/api/function_impl.h>
 #include <torch/csrc/jit/api/module.h>
 #include <torch/csrc/jit/ir/ir.h>
