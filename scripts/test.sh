@@ -19,12 +19,12 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight
 # the asan test preset leaves to torch2 (CMakePresets.json: a resident-memory measurement, a module
 # LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the tool dozens of times);
-# in torch2 (LibTorch 2.15, no sanitizers) all of them and the 33 tests of exported models (their
+# in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of exported models (their
 # fixture and export_cam.py's output test among them). torch-cmake: a CUDA build of LibTorch without
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
 declare -A min_tests=(
   [core]=276 [scalar]=6 [io]=22 [xtensor]=32 [torch]=97 [tool]=29 [blas]=13 [package]=17
-  [torch2:torch]=138 [torch-cmake]=2
+  [torch2:torch]=139 [torch-cmake]=2
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):

@@ -20,6 +20,8 @@ what the C++ tests compare the packages' maps with, all into the directory given
                                (gradient function only), layer net.dec2
   unet_layers.pt2              the U-Net at layers enc2, dec2 and dec1 in one package (format 2)
   plain.pt2                    an AOTInductor package without camkit's metadata
+  auto_layers.txt              "cnn NAME" and "unet NAME": the layers export_cam.candidate_layer
+                               (--layer auto) chooses on the two networks and their inputs
   versions.txt                 the packages' versions
 
 The weights come from torch.manual_seed, so every run writes the same networks; pytorch-grad-cam
@@ -36,7 +38,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "tools"))
-from export_cam import export_cam  # noqa: E402
+from export_cam import candidate_layer, export_cam  # noqa: E402
 
 
 class SmallCNN(nn.Module):
@@ -162,6 +164,11 @@ def main(out):
         program = torch.export.export(tiny, (t,))
     package_aoti(os.path.join(out, "plain.pt2"),
                  {"forward": torch._inductor.aot_compile(program.module(), (t,), options={"aot_inductor.package": True})})
+
+    # What --layer auto stands for in Python; camkit::torch::candidate_layer must choose the same on
+    # the TorchScript files.
+    with open(os.path.join(out, "auto_layers.txt"), "w") as f:
+        f.write(f"cnn {candidate_layer(cnn, x)}\nunet {candidate_layer(unet, u)}\n")
 
     with open(os.path.join(out, "versions.txt"), "w") as f:
         f.write(", ".join(f"{p} {importlib.metadata.version(p)}" for p in ["torch", "grad-cam", "numpy"]) + "\n")

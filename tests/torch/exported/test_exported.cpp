@@ -23,6 +23,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -433,6 +434,22 @@ TEST(ExportedModel, ParsesShapes) {
     EXPECT_EQ(ct::detail::parse_shape("2,3,24,24", "k"), (camkit::shape_t{2, 3, 24, 24}));
     EXPECT_EQ(ct::detail::parse_shape("7", "k"), (camkit::shape_t{7}));
     for (const char* bad : {"", "2,,3", "2,3,", "a", "-1", "2, 3"}) EXPECT_THROW(ct::detail::parse_shape(bad, "k"), camkit::error) << bad;
+}
+
+// --layer auto is one rule in both implementations: camkit::torch::candidate_layer on the traced
+// TorchScript files chooses what export_cam.py's candidate_layer chose on the Python models.
+TEST(ExportedModel, AutoLayerAgreesWithExportCam) {
+    std::ifstream in(dir + "auto_layers.txt");
+    std::map<std::string, std::string> python;
+    for (std::string net, layer; in >> net >> layer;) python[net] = layer;
+    ASSERT_EQ(python.size(), 2u);
+    EXPECT_EQ(python["cnn"], "features");  // the Sequential, after its last ReLU, before the pooling
+    EXPECT_EQ(python["unet"], "head");     // a segmenter's output convolution
+    for (const std::string net : {"cnn", "unet"}) {
+        torch::jit::Module m = torch::jit::load(dir + net + ".pt");
+        m.eval();
+        EXPECT_EQ(ct::candidate_layer(m, load(net + "_input.npy")), python[net]) << net;
+    }
 }
 
 class ExportedUnet : public ExportedNet {
