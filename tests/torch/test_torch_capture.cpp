@@ -534,6 +534,14 @@ TEST(TorchCapture, CandidateLayerIsTheLastSpatialOutputOfTheForward) {
         EXPECT_EQ(ct::candidate_layer(net, x), "b");
     }
 
+    // A forward that scales its input in place: the caller's input is left as it was.
+    torch::jit::Module in_place("InPlace");
+    in_place.register_module("body", scale_module(3));
+    in_place.define("def forward(self, x):\n    x.mul_(2.0)\n    return self.body.forward(x)\n");
+    const at::Tensor kept = x.clone();
+    EXPECT_EQ(ct::candidate_layer(in_place, x), "body");
+    EXPECT_TRUE(at::equal(x, kept));
+
     // The test models: a ResNet's last stage (the enclosing Sequential after its last block, which
     // returns the same tensor), a classifier's encoder before global pooling, a segmenter's 1×1 head.
     EXPECT_EQ(ct::candidate_layer(torch::jit::load(data("resnet_like.pt")), random_tensor({2, 3, 8, 8}, at::kFloat, 27)),

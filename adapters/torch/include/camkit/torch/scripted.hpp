@@ -458,9 +458,11 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
     if (!input.defined() || recordable.empty()) return out;
     scripted_layers layers(module, recordable, model_output);
     // Every output that depends on the input or on a weight gets an autograd node, numbered in the
-    // order the forward creates them (one thread: the interpreter runs on this one).
+    // order the forward creates them (one thread: the interpreter runs on this one). The input is a
+    // copy that is not a leaf: a forward that changes its input in place neither fails in grad mode
+    // nor touches the caller's tensor.
     const at::AutoGradMode grad(true);
-    const at::Tensor x = input.is_floating_point() ? input.detach().requires_grad_(true) : input;
+    const at::Tensor x = input.is_floating_point() ? input.detach().requires_grad_(true).clone() : input.clone();
     const auto pass = layers.forward(x);
     std::vector<std::pair<std::uint64_t, std::size_t>> ranked;  // (node number, recordable index)
     for (std::size_t i = 0; i < recordable.size(); ++i) {
