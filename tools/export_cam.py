@@ -41,7 +41,8 @@ or an index).
 
 Which layer? `--list-layers` prints the dotted names --layer accepts; with --input-shape (or
 --input) a table of each layer's type and output shape in one forward of that input, and why a
-layer cannot be exported (not reached, called more than once, not one tensor [N, K, ...]):
+layer cannot be exported (not reached, called more than once, not one tensor [N, K, ...], the output
+does not depend on it):
     python tools/export_cam.py --factory mypkg.models:make_model --input-shape 1,3,224,224 --list-layers
 (describe_layers(model, x) from Python). Under the table it names the layer `--layer auto` takes
 (candidate_layer(model, x)): the last to finish in that forward whose output keeps the input's rank
@@ -141,15 +142,17 @@ def run_recording(model, modules, x, output=None):
 def describe_layers(model, example_input, model_output=None):
     """One forward of `example_input` through `model` (eval mode, no gradients) and, for each
     submodule in named_modules() order, (name, type name, output shape, None) when export_cam can
-    record it, or (name, type name, None, why not)."""
+    record it, or (name, type name, None, why not: not reached, called more than once, not one tensor
+    [N, K, ...], or the model output (the one model_output names) does not depend on it)."""
     return _describe(model, example_input, model_output)[0]
 
 
 def candidate_layer(model, example_input, model_output=None):
-    """The layer `--layer auto` stands for (camkit::torch::candidate_layer's rule, torchcam's
-    locate_candidate_layer's): the last submodule to finish in one forward of `example_input` whose
-    output keeps the input's rank [N, C, *S] with a spatial extent above 1 (a classifier's last
-    convolutional stage). ValueError when none has."""
+    """The layer `--layer auto` stands for (camkit::torch::candidate_layer's rule; torchcam's
+    locate_candidate_layer's, but for a layer the output does not depend on): the last submodule to
+    finish in one forward of `example_input` that export_cam can record, whose output keeps the
+    input's rank [N, C, *S] with a spatial extent above 1 and which the model output depends on (a
+    classifier's last convolutional stage). ValueError when none has."""
     rows, finished = _describe(model, example_input, model_output)
     rank = example_input.dim()
     spatial = [name for name, _, shape, why in rows
@@ -163,21 +166,32 @@ def candidate_layer(model, example_input, model_output=None):
 def _describe(model, example_input, model_output):
     """describe_layers' rows, and each reached submodule's place in the order the modules finished."""
     model = model.eval()
-    seen, finished = {}, {}
+    seen, finished, nodes = {}, {}, {}
     handles = []
     for name, mod in model.named_modules():
         if name:
             def hook(_mod, _inp, out, name=name):
                 seen.setdefault(name, []).append(list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__)
                 finished[name] = len(finished)
+                nodes[name] = out.grad_fn if isinstance(out, torch.Tensor) else None  # before any in-place change
             handles.append(mod.register_forward_hook(hook))
     try:
-        with torch.no_grad():
-            y = model(example_input)
+        # With autograd (the input a copy that is no leaf, so in-place changes to it are allowed):
+        # which layers the explained output depends on.
+        with torch.enable_grad():
+            x = example_input.detach().requires_grad_(example_input.is_floating_point()).clone()
+            y = model(x)
     finally:
         for h in handles:
             h.remove()
-    pick_output(y, model_output)  # the output the export would explain must exist
+    y = pick_output(y, model_output)  # the output the export would explain must exist
+    upstream, todo = set(), [y.grad_fn] if y.grad_fn is not None else []
+    while todo:
+        node = todo.pop()
+        if node in upstream:
+            continue
+        upstream.add(node)
+        todo.extend(f for f, _ in node.next_functions if f is not None)
     rows = []
     for name, mod in model.named_modules():
         if not name:
@@ -192,6 +206,8 @@ def _describe(model, example_input, model_output):
             rows.append((name, kind, None, f"returns a {outs[0]}, not one tensor"))
         elif len(outs[0]) < 2 or outs[0][0] != example_input.shape[0]:
             rows.append((name, kind, None, f"output {outs[0]} is not [N, K, ...] with N = {example_input.shape[0]}"))
+        elif upstream and nodes[name] not in upstream:
+            rows.append((name, kind, None, "the model output does not depend on it"))
         else:
             rows.append((name, kind, outs[0], None))
     return rows, finished

@@ -534,6 +534,22 @@ TEST(TorchCapture, CandidateLayerIsTheLastSpatialOutputOfTheForward) {
         EXPECT_EQ(ct::candidate_layer(net, x), "b");
     }
 
+    // A dict output whose auxiliary head runs after the main one (torchvision's FCN does so): the
+    // layer the chosen output does not depend on is passed over, and says so.
+    torch::jit::Module two_heads("TwoHeads");
+    two_heads.register_module("main", scale_module(2));
+    two_heads.register_module("aux", scale_module(3));
+    two_heads.define("def forward(self, x):\n    out = self.main.forward(x)\n"
+                     "    return {'out': out, 'aux': self.aux.forward(x)}\n");
+    EXPECT_EQ(ct::candidate_layer(two_heads, x, "out"), "main");
+    EXPECT_EQ(ct::candidate_layer(two_heads, x, "aux"), "aux");
+    const auto heads = ct::describe_layers(two_heads, x, "out");
+    ASSERT_EQ(heads.size(), 2u);
+    EXPECT_EQ(heads[0].problem, "");
+    EXPECT_EQ(heads[1].problem, "the model output does not depend on it");
+    EXPECT_EQ(heads[1].shape, (std::vector<std::int64_t>{2, 3, 4, 5}));
+    EXPECT_GT(heads[1].order, heads[0].order);
+
     // A forward that scales its input in place: the caller's input is left as it was.
     torch::jit::Module in_place("InPlace");
     in_place.register_module("body", scale_module(3));

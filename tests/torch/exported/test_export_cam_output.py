@@ -127,8 +127,27 @@ def make_reordered():
     return Reordered()
 
 
+class AuxAfter(nn.Module):
+    """A dict output whose auxiliary head runs after the main one (torchvision's FCN does so)."""
+
+    def __init__(self):
+        super().__init__()
+        self.main, self.aux = nn.Conv2d(2, 3, 1), nn.Conv2d(2, 1, 1)
+
+    def forward(self, x):
+        out = self.main(x)
+        return {"out": out, "aux": self.aux(x)}
+
+
 def check_candidate():
-    """candidate_layer: the last module to finish with a spatial output of the input's rank."""
+    """candidate_layer: the last module to finish with a spatial output of the input's rank that the
+    model output depends on."""
+    x = torch.randn(2, 2, 4, 5)
+    aux = AuxAfter()
+    assert candidate_layer(aux, x, "out") == "main"
+    assert candidate_layer(aux, x, "aux") == "aux"
+    assert describe_layers(aux, x, "out") == [("main", "Conv2d", [2, 3, 4, 5], None),
+                                              ("aux", "Conv2d", None, "the model output does not depend on it")]
     net = make_reordered()
     assert candidate_layer(net, torch.randn(2, 2, 4, 5)) == "b"
     assert candidate_layer(net, torch.randn(2, 2, 1, 5)) == "b"  # one spatial extent above 1 is enough

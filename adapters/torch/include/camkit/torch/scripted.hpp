@@ -420,7 +420,8 @@ struct layer_info {
     std::string name;                 ///< the dotted path (what --layer and scripted_layer take)
     std::string type;                 ///< the module's class name: Conv2d, Sequential, BasicBlock, ...
     std::vector<std::int64_t> shape;  ///< its output's shape in a forward of the input given; empty without one
-    std::string problem;              ///< why it cannot be explained (not recordable, not reached); empty if it can
+    std::string problem;              ///< why it cannot be explained (not recordable, not reached, the output
+                                      ///< does not depend on it); empty if it can
     /// Where its output comes in that forward: 0 for the first computed, then 1, 2, ... (a module that
     /// returns its last child's output comes after that child); -1 without an input, for a layer not
     /// reached, or for one whose output does not depend on the input or the weights (no gradient reaches it).
@@ -430,8 +431,8 @@ struct layer_info {
 /// Every layer of `module` in layer_names' order with its type and, when an `input` is given,
 /// the shape of its output in ONE forward of that input (all recordable layers at once; `model_output`
 /// as scripted_layer's) and its place in that forward's order, so a user can choose a layer by
-/// resolution and depth. A layer scripted_layer cannot record, or that the forward does not reach,
-/// says why in `problem`. The forward records autograd history (the order is that of the outputs'
+/// resolution and depth. A layer scripted_layer cannot record, that the forward does not reach, or
+/// that the model output (the one `model_output` names) does not depend on says why in `problem`. The forward records autograd history (the order is that of the outputs'
 /// autograd nodes), which is freed before returning. It runs the module as it is: put it in eval
 /// mode first (a BatchNorm in training mode would update its running statistics).
 inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& module, const at::Tensor& input = {},
@@ -464,6 +465,18 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
     const at::AutoGradMode grad(true);
     const at::Tensor x = input.is_floating_point() ? input.detach().requires_grad_(true).clone() : input.clone();
     const auto pass = layers.forward(x);
+    // The autograd nodes the explained output's gradient passes through: a layer whose output's node
+    // is not among them (an auxiliary head beside the output chosen, say) gets no gradient from it.
+    std::unordered_set<const ::torch::autograd::Node*> upstream;
+    std::vector<const ::torch::autograd::Node*> todo;
+    if (pass.output.grad_fn()) todo.push_back(pass.output.grad_fn().get());
+    while (!todo.empty()) {
+        const ::torch::autograd::Node* n = todo.back();
+        todo.pop_back();
+        if (!upstream.insert(n).second) continue;
+        for (const auto& edge : n->next_edges())
+            if (edge.function) todo.push_back(edge.function.get());
+    }
     std::vector<std::pair<std::uint64_t, std::size_t>> ranked;  // (node number, recordable index)
     for (std::size_t i = 0; i < recordable.size(); ++i) {
         layer_info& info = out[where[i]];
@@ -474,6 +487,8 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
         }
         info.shape = a.sizes().vec();
         if (a.grad_fn()) ranked.emplace_back(a.grad_fn()->sequence_nr(), i);
+        if (!upstream.empty() && !(a.grad_fn() && upstream.count(a.grad_fn().get())))
+            info.problem = "the model output does not depend on it";
     }
     // Equal numbers (one tensor recorded by two layers) put the enclosing layer, the shorter path, last.
     const auto depth = [&](std::size_t i) { return std::count(recordable[i].begin(), recordable[i].end(), '.'); };
@@ -486,13 +501,13 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
 
 /// candidate_layer's choice among layers that describe_layers gave for an input of rank
 /// `input_rank`: the one with the greatest `order` whose output has that rank and a spatial extent
-/// above 1; nullptr when none has.
+/// above 1 and that has no `problem` (the model output depends on it); nullptr when none has.
 inline const layer_info* candidate_in(const std::vector<layer_info>& layers, std::int64_t input_rank) {
     const layer_info* best = nullptr;
     for (const layer_info& l : layers) {
         const bool spatial = l.shape.size() == static_cast<std::size_t>(input_rank) && input_rank >= 3 &&
                              std::any_of(l.shape.begin() + 2, l.shape.end(), [](std::int64_t e) { return e > 1; });
-        if (spatial && l.order >= 0 && (!best || l.order > best->order)) best = &l;
+        if (spatial && l.problem.empty() && l.order >= 0 && (!best || l.order > best->order)) best = &l;
     }
     return best;
 }
@@ -500,7 +515,8 @@ inline const layer_info* candidate_in(const std::vector<layer_info>& layers, std
 /// The layer to explain when the user names none, as torchcam's locate_candidate_layer and the
 /// TF saliency methods' find_layers choose it: the last layer, in the order of one forward of
 /// `input` (describe_layers), whose output has the input's rank ([N, C, *S]) and a spatial extent
-/// above 1 — in a classifier, the last convolutional stage before global pooling; in a segmenter,
+/// above 1 and which the model output depends on (unlike torchcam's rule: an auxiliary head computed
+/// after the output explained is passed over) — in a classifier, the last convolutional stage before global pooling; in a segmenter,
 /// the last convolution before the output (name an encoder or decoder layer instead to see how the
 /// network gets there). Throws camkit::error when no recordable layer qualifies.
 inline std::string candidate_layer(const ::torch::jit::Module& module, const at::Tensor& input,
