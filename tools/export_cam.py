@@ -140,7 +140,8 @@ def run_recording(model, modules, x, output=None):
 
 
 def describe_layers(model, example_input, model_output=None):
-    """One forward of `example_input` through `model` (eval mode, no gradients) and, for each
+    """One forward of `example_input` through `model` (eval mode; autograd records which layers the
+    output depends on) and, for each
     submodule in named_modules() order, (name, type name, output shape, None) when export_cam can
     record it, or (name, type name, None, why not: not reached, called more than once, not one tensor
     [N, K, ...], or the model output (the one model_output names) does not depend on it)."""
@@ -153,14 +154,18 @@ def candidate_layer(model, example_input, model_output=None):
     finish in one forward of `example_input` that export_cam can record, whose output keeps the
     input's rank [N, C, *S] with a spatial extent above 1 and which the model output depends on (a
     classifier's last convolutional stage). ValueError when none has."""
-    rows, finished = _describe(model, example_input, model_output)
-    rank = example_input.dim()
-    spatial = [name for name, _, shape, why in rows
-               if why is None and rank >= 3 and len(shape) == rank and any(e > 1 for e in shape[2:])]
-    if not spatial:
+    chosen = _candidate(*_describe(model, example_input, model_output), example_input.dim())
+    if chosen is None:
         raise ValueError("no layer of the model has an output of the input's rank with a spatial extent above 1 on an "
                          f"input of shape {list(example_input.shape)} (--list-layers with --input-shape; name one)")
-    return max(spatial, key=lambda name: finished[name])
+    return chosen
+
+
+def _candidate(rows, finished, rank):
+    """candidate_layer's choice among _describe's rows for an input of rank `rank`, or None."""
+    spatial = [name for name, _, shape, why in rows
+               if why is None and rank >= 3 and len(shape) == rank and any(e > 1 for e in shape[2:])]
+    return max(spatial, key=lambda name: finished[name]) if spatial else None
 
 
 def _describe(model, example_input, model_output):
@@ -360,12 +365,11 @@ def main(argv=None):
         x = torch.randn([int(e) for e in a.input_shape.split(",")])
     if a.list_layers:
         try:
-            print(layer_table(describe_layers(model, x, a.model_output)))
-            try:
-                chosen = candidate_layer(model, x, a.model_output)
-            except ValueError:
-                chosen = "none (no layer's output keeps the input's rank with a spatial extent above 1)"
-            print(f"\n--layer auto: {chosen}")
+            rows, finished = _describe(model, x, a.model_output)
+            print(layer_table(rows))
+            chosen = _candidate(rows, finished, x.dim())
+            print("\n--layer auto: " + (chosen or "none (no layer's output keeps the input's rank with a spatial extent "
+                                                 "above 1)"))
         except ValueError as e:
             p.error(str(e))
         return 0

@@ -175,6 +175,12 @@ def check_candidate():
             assert e.code == 2
     assert "no layer of the model has an output of the input's rank" in err.getvalue(), err.getvalue()
     assert "Traceback" not in err.getvalue()
+    for shape, last in (("2,2,4,5", "--layer auto: b"),
+                        ("2,2,1,1", "--layer auto: none (no layer's output keeps the input's rank with a spatial "
+                                    "extent above 1)")):
+        with contextlib.redirect_stdout(io.StringIO()) as out:
+            assert export_main(["--factory", f"{__file__}:make_reordered", "--input-shape", shape, "--list-layers"]) == 0
+        assert out.getvalue().endswith("\n\n" + last + "\n"), out.getvalue()
 
 
 class TwoStage(nn.Module):
