@@ -432,9 +432,10 @@ struct layer_info {
 /// the shape of its output in ONE forward of that input (all recordable layers at once; `model_output`
 /// as scripted_layer's) and its place in that forward's order, so a user can choose a layer by
 /// resolution and depth. A layer scripted_layer cannot record, that the forward does not reach, or
-/// that the model output (the one `model_output` names) does not depend on says why in `problem`. The forward records autograd history (the order is that of the outputs'
-/// autograd nodes), which is freed before returning. It runs the module as it is: put it in eval
-/// mode first (a BatchNorm in training mode would update its running statistics).
+/// that the model output (the one `model_output` names) does not depend on says why in `problem`.
+/// The forward records autograd history (the order is that of the outputs' autograd nodes), which
+/// is freed before returning. It runs the module as it is: put it in eval mode first (a BatchNorm
+/// in training mode would update its running statistics).
 inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& module, const at::Tensor& input = {},
                                                const std::string& model_output = {}) {
     std::vector<layer_info> out;
