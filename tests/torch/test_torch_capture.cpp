@@ -502,7 +502,8 @@ TEST(TorchCapture, DescribeLayersGivesTypesShapesAndProblems) {
 }
 
 // describe_layers' order is the forward's, not the modules' declaration order; candidate_layer is
-// the last layer whose output keeps the input's rank with a spatial extent above 1.
+// the last layer whose output keeps the input's rank with a spatial extent above 1 and feeds the
+// model output.
 TEST(TorchCapture, CandidateLayerIsTheLastSpatialOutputOfTheForward) {
     torch::jit::Module net("Net");
     for (const char* name : {"a", "b", "c", "pool", "flat"}) net.register_module(name, scale_module(1));

@@ -103,7 +103,8 @@ const camkit_cli::registration layers{{"layers", "lists the dotted names of a mo
                                        "forward does not reach, says why. --model-output: the output of a forward\n"
                                        "that returns a dict or a tuple (as for explain). The last line names\n"
                                        "the layer --layer auto chooses for that shape: the last in the forward's\n"
-                                       "order whose output keeps the input's rank with a spatial extent above 1.\n",
+                                       "order whose output keeps the input's rank with a spatial extent above 1\n"
+                                       "and which the model output depends on.\n",
                                        run_layers}};
 
 }  // namespace
