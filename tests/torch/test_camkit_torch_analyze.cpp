@@ -392,6 +392,7 @@ TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {
     const auto auto_rows = csv(path("auto/metrics.csv"));
     ASSERT_EQ(auto_rows.size(), 1u + 2);
     for (std::size_t k = 1; k < auto_rows.size(); ++k) EXPECT_EQ(auto_rows[k][4], "features");
+    EXPECT_NE(r.out.find("camkit-torch analyze: 2 images, 1 method x 1 layer -> "), std::string::npos) << r.out;
     EXPECT_TRUE(fs::exists(path("auto/maps/sample00000/" + auto_rows[1][1] + "__gradcam__features.npy")));
 
     // --refine: enc.0's map refined by enc's (the first layer), beside the maps; the class-0 maps

@@ -945,8 +945,11 @@ int run_analyze(const std::vector<std::string>& args) {
     if (!failed.empty())
         fail(std::to_string(failed.size()) + " of " + std::to_string(data.size()) + " inputs failed (first: " + failed[0].file +
              ": " + failed[0].message + "); the report covers the " + std::to_string(records.size()) + " done, in " + a.out);
-    std::cout << "camkit-torch analyze: " << records.size() << " images, " << a.methods.size() << " methods x "
-              << a.layers.size() << " layers -> " << (out / "report.html").string() << "\n";
+    const auto count = [](std::size_t n, const std::string& what) {
+        return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+    };
+    std::cout << "camkit-torch analyze: " << count(records.size(), "image") << ", " << count(a.methods.size(), "method")
+              << " x " << count(a.layers.size(), "layer") << " -> " << (out / "report.html").string() << "\n";
     return 0;
 }
 
