@@ -39,6 +39,7 @@
 #include <camkit/torch/forward.hpp>
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/tensor.hpp>
+#include <camkit/torch/text.hpp>
 
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
@@ -84,23 +85,6 @@ inline void require_seed_shape(const at::Tensor& seed, const shape_t& want) {
     camkit::detail::require(seed.defined() && shape_of(seed) == want,
                             "exported model: the seed must have the output's shape " + to_string(want) + ", got " +
                                 (seed.defined() ? to_string(shape_of(seed)) : std::string("undefined")));
-}
-
-/// `text` split at each `separator` ("a,b" -> {"a", "b"}; "" -> {""}).
-inline std::vector<std::string> split(const std::string& text, char separator) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    for (std::size_t at; (at = text.find(separator, start)) != std::string::npos; start = at + 1)
-        parts.push_back(text.substr(start, at - start));
-    parts.push_back(text.substr(start));
-    return parts;
-}
-
-/// "a, b, c".
-inline std::string joined(const std::vector<std::string>& names) {
-    std::string out;
-    for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
-    return out;
 }
 
 }  // namespace detail
@@ -347,7 +331,7 @@ private:
 
     /// "layer 'a'" or "layers a, b, c".
     std::string recorded() const {
-        return layers_.size() == 1 ? "layer '" + layers_[0] + "'" : "layers " + detail::joined(layers_);
+        return layers_.size() == 1 ? "layer '" + layers_[0] + "'" : "layers " + detail::join(layers_);
     }
 
     std::string meta(const std::string& key) const {

@@ -12,6 +12,7 @@
 #include <camkit/torch/forward.hpp>
 #include <camkit/torch/score_cam.hpp>
 #include <camkit/torch/tensor.hpp>
+#include <camkit/torch/text.hpp>
 
 #include <ATen/ATen.h>
 #include <torch/csrc/autograd/function.h>  // autograd::Node: describe_layers orders the layers by their outputs' nodes
@@ -46,16 +47,6 @@ inline at::Tensor one_tensor(const c10::IValue& v, const char* what) {
     camkit::detail::require(v.isTensor(), std::string("model: ") + what + " must return one tensor, got " +
                                               std::string(v.tagKind()));
     return v.toTensor();
-}
-
-inline std::string join(const std::vector<std::string>& names, std::size_t limit = 400) {
-    std::string s;
-    for (const auto& n : names) {
-        if (!s.empty()) s += ", ";
-        if (s.size() + n.size() > limit) return s + "... (" + std::to_string(names.size()) + " in all)";
-        s += n;
-    }
-    return s.empty() ? std::string("(none)") : s;
 }
 
 /// The values of a tuple or list output, in order.
@@ -126,18 +117,6 @@ inline at::Tensor model_output(const c10::IValue& v, const char* what, const std
     return chosen.toTensor();
 }
 
-inline std::vector<std::string> split_path(const std::string& path) {
-    std::vector<std::string> parts;
-    std::size_t start = 0;
-    for (;;) {
-        const std::size_t dot = path.find('.', start);
-        parts.push_back(path.substr(start, dot - start));
-        if (dot == std::string::npos) break;
-        start = dot + 1;
-    }
-    return parts;
-}
-
 /// Every node of `block` and of the blocks nested in it, in order.
 inline void collect_nodes(::torch::jit::Block* block, std::vector<::torch::jit::Node*>& out) {
     for (::torch::jit::Node* n : block->nodes()) {
@@ -196,7 +175,7 @@ inline ::torch::jit::Node* layer_call(::torch::jit::Graph& g, const std::string&
     namespace jit = ::torch::jit;
     std::unordered_set<jit::Value*> prefix{g.inputs().at(0)};
     std::string walked;
-    for (const std::string& part : detail::split_path(layer)) {
+    for (const std::string& part : detail::split(layer, '.')) {
         detail::inline_calls_on(g, prefix, layer);
         std::unordered_set<jit::Value*> next;
         for (jit::Node* n : detail::all_nodes(g))
@@ -368,8 +347,9 @@ public:
         module_ = module.clone(/*inplace=*/true);
         std::vector<std::size_t> order(layers_.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-        const auto depth = [&](std::size_t i) { return std::count(layers_[i].begin(), layers_[i].end(), '.'); };
-        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return depth(a) < depth(b); });
+        std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+            return detail::path_depth(layers_[a]) < detail::path_depth(layers_[b]);
+        });
         for (std::size_t i : order) {
             module_.register_attribute(attribute(i), c10::OptionalType::create(c10::TensorType::get()), c10::IValue(),
                                        false);
@@ -492,9 +472,9 @@ inline std::vector<layer_info> describe_layers(const ::torch::jit::Module& modul
             info.problem = "the model output does not depend on it";
     }
     // Equal numbers (one tensor recorded by two layers) put the enclosing layer, the shorter path, last.
-    const auto depth = [&](std::size_t i) { return std::count(recordable[i].begin(), recordable[i].end(), '.'); };
     std::sort(ranked.begin(), ranked.end(), [&](const auto& a, const auto& b) {
-        return a.first != b.first ? a.first < b.first : depth(a.second) > depth(b.second);
+        return a.first != b.first ? a.first < b.first
+                                  : detail::path_depth(recordable[a.second]) > detail::path_depth(recordable[b.second]);
     });
     for (std::size_t r = 0; r < ranked.size(); ++r) out[where[ranked[r].second]].order = static_cast<std::int64_t>(r);
     return out;
@@ -522,10 +502,9 @@ inline const layer_info* candidate_in(const std::vector<layer_info>& layers, std
 /// network gets there). Throws camkit::error when no recordable layer qualifies.
 inline std::string candidate_layer(const ::torch::jit::Module& module, const at::Tensor& input,
                                    const std::string& model_output = {}) {
+    const std::string shape = input.defined() ? camkit::to_string(shape_of(input)) : std::string("an undefined tensor");
     camkit::detail::require(input.defined() && input.dim() >= 3,
-                            "candidate_layer: the input must be [N, C, *S] with 1 to 3 spatial dimensions, got " +
-                                (input.defined() ? camkit::to_string(camkit::shape_t(input.sizes().begin(), input.sizes().end()))
-                                                 : std::string("an undefined tensor")));
+                            "candidate_layer: the input must be [N, C, *S] with 1 to 3 spatial dimensions, got " + shape);
     camkit::detail::require(!c10::InferenceMode::is_enabled(),
                             "candidate_layer: c10::InferenceMode is active; the layers' order comes from autograd, "
                             "so call it outside the InferenceMode guard");
@@ -533,8 +512,7 @@ inline std::string candidate_layer(const ::torch::jit::Module& module, const at:
     const layer_info* best = candidate_in(layers, input.dim());
     camkit::detail::require(best != nullptr, [&] {
         return "no layer of the model has an output of the input's rank with a spatial extent above 1 on an input of "
-               "shape " + camkit::to_string(camkit::shape_t(input.sizes().begin(), input.sizes().end())) +
-               " (recordable layers and their outputs: camkit-torch layers --input-shape; name one)";
+               "shape " + shape + " (recordable layers and their outputs: camkit-torch layers --input-shape; name one)";
     });
     return best->name;
 }
