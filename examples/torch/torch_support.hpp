@@ -11,6 +11,7 @@
 #include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <exception>
@@ -105,9 +106,12 @@ inline std::string resolve_layer(const torch::jit::Module& m, const std::string&
     return model_step("this input", [&] { return camkit::torch::candidate_layer(m, input.narrow(0, 0, 1), model_output); });
 }
 
-/// `--layer auto` for a package (M.pt2) that records `recorded`: its one layer; a package of several
-/// is refused (it was exported at those layers: the user names one).
-inline std::string package_auto_layer(const std::string& model, const std::vector<std::string>& recorded) {
+/// resolve_layer for a package (M.pt2) that records `recorded`: `--layer auto` (unless the package
+/// records a layer called "auto") is its one layer; a package of several is refused (it was
+/// exported at those layers: the user names one). Other names are returned as they are.
+inline std::string resolve_package_layer(const std::string& model, const std::string& layer,
+                                         const std::vector<std::string>& recorded) {
+    if (layer != "auto" || std::find(recorded.begin(), recorded.end(), layer) != recorded.end()) return layer;
     if (recorded.size() != 1)
         camkit_cli::fail(model + " records " + recorded_layers(recorded) +
                          ": --layer auto chooses among a TorchScript model's layers; name one of these");

@@ -39,6 +39,7 @@
 #include <span>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -545,9 +546,7 @@ struct model_source {
         package.emplace(a.model);
         const std::vector<std::string>& recorded = package->layers();
         if (a.layers.empty()) a.layers = recorded;
-        for (std::string& l : a.layers)
-            if (l == "auto" && std::find(recorded.begin(), recorded.end(), l) == recorded.end())
-                l = camkit_torch_tool::package_auto_layer(a.model, recorded);
+        for (std::string& l : a.layers) l = camkit_torch_tool::resolve_package_layer(a.model, l, recorded);
         check_chosen_layer(a.layers);
         for (const std::string& l : a.layers) {  // --layer names no layer twice
             const auto it = std::find(recorded.begin(), recorded.end(), l);
@@ -776,11 +775,17 @@ int run_analyze(const std::vector<std::string>& args) {
     if (a.refine && data.spatial_rank() != 2) fail("--refine needs 2-D inputs");
     if (a.device == "cuda" && !torch::cuda::is_available()) fail("--device cuda: this LibTorch build or machine has no CUDA device");
     const at::Device device(a.device == "cuda" ? at::kCUDA : at::kCPU);
-    // --layer auto is chosen on the first input that loads (its first sample).
+    // --layer auto is chosen on the first input that loads (its first sample); the probe below
+    // takes that sample again from `loaded` when it is the same image.
+    std::optional<std::pair<std::size_t, sample>> loaded;
+    const auto load_once = [&](std::size_t i) -> const sample& {
+        if (!loaded || loaded->first != i) loaded.emplace(i, data.load(i));
+        return loaded->second;
+    };
     const auto first_input = [&]() -> at::Tensor {
         for (std::size_t i = 0; i < data.size(); ++i) {
             try {
-                return data.load(i).input;
+                return load_once(i).input;
             } catch (const std::exception&) {
                 // a bad file is reported in the loop, with the others
             }
@@ -815,9 +820,9 @@ int run_analyze(const std::vector<std::string>& args) {
     std::size_t probe = 0;
     while (probe < data.size() && done[probe]) ++probe;
     if (probe < data.size()) {
-        std::optional<sample> s;
+        const sample* s = nullptr;
         try {
-            s = data.load(probe);
+            s = &load_once(probe);
         } catch (const std::exception&) {
             // the bad file is reported in the loop, with the others
         }

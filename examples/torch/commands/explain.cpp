@@ -441,8 +441,7 @@ maps_and_targets compute_exported_map(explain_args& a, const at::Tensor& input, 
     camkit::torch::exported_model m(a.model);
     const std::vector<std::string>& recorded = m.layers();
     const std::string names = camkit_torch_tool::recorded_layers(recorded);
-    if (a.layer == "auto" && std::find(recorded.begin(), recorded.end(), a.layer) == recorded.end())
-        a.layer = camkit_torch_tool::package_auto_layer(a.model, recorded);
+    a.layer = camkit_torch_tool::resolve_package_layer(a.model, a.layer, recorded);
     if (!a.layer.empty()) {
         if (std::find(recorded.begin(), recorded.end(), a.layer) == recorded.end())
             fail(a.model + " records " + names + ", not --layer " + a.layer + " (export it at that layer)");
