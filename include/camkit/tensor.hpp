@@ -102,6 +102,13 @@ struct tensor {
     std::vector<T> values;
 
     tensor() = default;
+    /// A copy. Written out: GCC 12 at -O3 inlines the defaulted one's vector copy into callers that
+    /// have just built a tensor and warns falsely (-Wstringop-overread reading 2^63 bytes, e.g. on
+    /// std::vector<target>(2, mask_sum(c, predicted_region(Y, c)))); assign() gives it no such path.
+    tensor(const tensor& o) : shape(o.shape) { values.assign(o.values.begin(), o.values.end()); }
+    tensor(tensor&&) noexcept = default;
+    tensor& operator=(const tensor&) = default;
+    tensor& operator=(tensor&&) noexcept = default;
     /// A tensor of `shape` filled with `fill`.
     explicit tensor(shape_t s, T fill = T{}) : shape(std::move(s)), values(detail::make_values(element_count(shape), fill)) {}
     /// A tensor of `shape` holding `v`; throws camkit::error when the sizes differ.
