@@ -31,12 +31,16 @@ declare -A min_tests=(
 # here a missing conan command is a failure, not a skip.
 export CAMKIT_REQUIRE_CONAN=1
 
+# A compiler warning fails the command (CMake's COMPILE_WARNING_AS_ERROR on every target of these
+# builds; the packaging tests' downstream projects are configured by the tests, without it).
+warnings_as_errors=-DCMAKE_COMPILE_WARNING_AS_ERROR=ON
+
 # Configures, builds and tests preset $1, then checks the minimum of each label given after it.
 run_preset() {
   local preset=$1 dir start=$SECONDS
   shift
   dir="$PWD/build/$preset"
-  cmake --preset "$preset"
+  cmake --preset "$preset" "$warnings_as_errors"
   cmake --build --preset "$preset"
   ctest --preset "$preset" --output-junit "$dir/ctest-junit.xml"
   ctest --preset "$preset" --show-only=json-v1 > "$dir/ctest-tests.json"
@@ -56,7 +60,7 @@ run_preset torch2 torch torch-cmake
 run_preset clang core scalar
 
 fuzz_start=$SECONDS
-cmake --preset fuzz
+cmake --preset fuzz "$warnings_as_errors"
 cmake --build --preset fuzz
 fuzzers=()
 for f in build/fuzz/tests/fuzz/fuzz_*; do
