@@ -256,3 +256,13 @@ std::pair<T, T> min_max(const T* p, std::size_t n, T* out = nullptr, bool relu =
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
+
+// GCC gives its -Wpsabi warnings for the packs above ("AVX vector return without AVX enabled
+// changes the ABI") at the end of the translation unit, where the push/pop around this header no
+// longer reaches, so a program compiled without camkit's CMake flags (-Wno-psabi) would see two
+// per translation unit, and fail with -Werror. This one setting therefore stays for the rest of
+// the translation unit. The warning is about passing vectors between functions compiled for
+// different instruction sets, which camkit never does (its packs stay inside inlined kernels).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
