@@ -516,13 +516,13 @@ TEST_F(ExportedUnet, SeveralLayersInOnePackage) {
     EXPECT_EQ(all.activation_shapes(),
               (std::vector<camkit::shape_t>{{2, 16, 16, 16}, {2, 16, 16, 16}, {2, 8, 32, 32}}));
     EXPECT_FALSE(all.has_selected_layer());
-    const std::string choose = "unet_layers.pt2 records layers enc2, dec2, dec1: choose one (exported_model(path, layer)";
+    const std::string choose = "unet_layers.pt2 records layers 'enc2', 'dec2', 'dec1': choose one (exported_model(path, layer)";
     CAMKIT_EXPECT_ERROR_HAS(all.layer(), choose);
     CAMKIT_EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(all, x, targets), choose);
     CAMKIT_EXPECT_ERROR_HAS(ct::capture_activations(all, x), choose);
-    EXPECT_EQ(all.describe(), "layers enc2, dec2, dec1 of the exported model " + dir + "unet_layers.pt2");
+    EXPECT_EQ(all.describe(), "layers 'enc2', 'dec2', 'dec1' of the exported model " + dir + "unet_layers.pt2");
     CAMKIT_EXPECT_ERROR_HAS(ct::exported_model(dir + "unet_layers.pt2", "enc1"),
-                      "unet_layers.pt2 records layers enc2, dec2, dec1, not 'enc1' (export the package at that layer)");
+                      "unet_layers.pt2 records layers 'enc2', 'dec2', 'dec1', not 'enc1' (export the package at that layer)");
     CAMKIT_EXPECT_ERROR_HAS(ct::exported_model(dir + "unet.pt2", "enc2"),
                       "unet.pt2 records layer 'dec2', not 'enc2' (export the package at that layer)");
 

@@ -329,10 +329,8 @@ private:
         return p;
     }
 
-    /// "layer 'a'" or "layers a, b, c".
-    std::string recorded() const {
-        return layers_.size() == 1 ? "layer '" + layers_[0] + "'" : "layers " + detail::join(layers_);
-    }
+    /// "layer 'a'" or "layers 'a', 'b', 'c'".
+    std::string recorded() const { return detail::layers_phrase(layers_); }
 
     std::string meta(const std::string& key) const {
         const auto it = metadata_.find(key);

@@ -30,6 +30,14 @@ inline std::string join(const std::vector<std::string>& names, std::size_t limit
     return s.empty() ? std::string("(none)") : s;
 }
 
+/// The layers `names` for a message: "layer 'a'" or "layers 'a', 'b', 'c'" (cut as join cuts).
+inline std::string layers_phrase(const std::vector<std::string>& names) {
+    std::vector<std::string> quoted;
+    quoted.reserve(names.size());
+    for (const auto& n : names) quoted.push_back("'" + n + "'");
+    return (names.size() == 1 ? "layer " : "layers ") + join(quoted);
+}
+
 /// How deep a dotted module path is: the number of dots ("layer4" 0, "layer4.1.conv1" 2).
 inline std::ptrdiff_t path_depth(const std::string& path) { return std::count(path.begin(), path.end(), '.'); }
 
