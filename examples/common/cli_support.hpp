@@ -8,10 +8,13 @@
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <initializer_list>
 #include <map>
@@ -23,6 +26,8 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 namespace camkit_cli {
 
@@ -226,6 +231,44 @@ private:
     std::vector<std::pair<std::string, std::string>> inputs_, outputs_;
     camkit::io::staged_files files_;
 };
+
+/// The extension of `path` in lower case (".npy" for "x.NPY"; "" for none): file kinds are told
+/// by extension in any case.
+inline std::string extension_lower(const std::string& path) {
+    std::string ext = std::filesystem::path(path).extension().string();
+    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return ext;
+}
+
+/// Fails unless output folder `dir` of `option` can be used without creating anything: an existing
+/// folder this process may write in, or a path whose nearest existing ancestor is such a folder
+/// (with `parent_must_exist`, its parent itself). Checked before any work; the folder is created
+/// at the end (create_folder).
+inline void check_output_folder(const std::string& option, const std::string& dir, bool parent_must_exist = false) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    fs::path at = fs::path(dir).lexically_normal();
+    if (!fs::exists(fs::status(at, ec))) {
+        at = at.parent_path();
+        if (at.empty()) at = ".";
+        if (parent_must_exist && !fs::exists(fs::status(at, ec)))
+            fail(option + " " + dir + ": its parent folder '" + at.string() + "' does not exist");
+        while (!fs::exists(fs::status(at, ec))) at = at.has_parent_path() ? at.parent_path() : fs::path(".");
+    }
+    if (!fs::is_directory(at, ec))
+        fail(option + " " + dir + (at == fs::path(dir).lexically_normal() ? " exists and is not a folder"
+                                                                           : ": '" + at.string() + "' is not a folder"));
+    if (::access(at.c_str(), W_OK | X_OK) != 0)
+        fail(option + " " + dir + ": cannot write in '" + at.string() + "': " + std::generic_category().message(errno));
+}
+
+/// Creates output folder `dir` of `option` (and its parents); a usage_error, not an exception of
+/// the filesystem library, when it cannot.
+inline void create_folder(const std::string& option, const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) fail(option + " " + dir.string() + ": cannot create the folder: " + ec.message());
+}
 
 /// Index of the first non-finite value of `values`, if any.
 template <class T>

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdio>
 #include <optional>
 #include <string>
 #include <vector>
@@ -29,6 +30,24 @@ inline camkit::rgb_image side_by_side(const std::vector<camkit::rgb_image>& imag
             std::copy_n(im.pixels.data() + 3 * y * im.width, 3 * im.width, out.pixels.data() + 3 * (y * w + x0));
         x0 += im.width + gap;
     }
+    return out;
+}
+
+/// `maps` as a picture shows them: as they are within [0, 1] (finished maps); else (a map without
+/// ReLU or normalization) min-max scaled over the whole batch (all zero when constant), since the
+/// colormap clamps to [0, 1] and would saturate every value above 1 and blacken every one below 0.
+/// `note` says so for the summary line, or is left empty.
+inline camkit::tensor<float> picture_values(const camkit::tensor<float>& maps, std::string& note) {
+    note.clear();
+    if (maps.size() == 0) return maps;
+    const auto [lo, hi] = std::minmax_element(maps.values.begin(), maps.values.end());
+    const float min = *lo, max = *hi;
+    if (min >= 0 && max <= 1) return maps;
+    camkit::tensor<float> out = maps;
+    for (float& v : out.values) v = max > min ? (v - min) / (max - min) : 0.0f;
+    char span[96];
+    std::snprintf(span, sizeof span, "%.4g, %.4g", static_cast<double>(min), static_cast<double>(max));
+    note = " (the maps span [" + std::string(span) + "]: the picture shows them min-max scaled)";
     return out;
 }
 

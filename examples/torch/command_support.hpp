@@ -18,6 +18,7 @@
 #include <cctype>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <exception>
 #include <filesystem>
 #include <limits>
@@ -28,8 +29,7 @@ namespace camkit_torch_tool {
 
 /// True for a file name ending in .png, .jpg or .jpeg (any case).
 inline bool is_image_path(const std::string& p) {
-    std::string ext = std::filesystem::path(p).extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string ext = camkit_cli::extension_lower(p);
     return ext == ".png" || ext == ".jpg" || ext == ".jpeg";
 }
 
@@ -55,13 +55,20 @@ inline camkit::shape_t check_declared_size(const std::string& path, const std::s
     return shape;
 }
 
+/// `v` for a message, in at most 7 significant digits ("1e+300", not 301 digits).
+inline std::string short_number(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.7g", v);
+    return buf;
+}
+
 /// The values of a .npy file as float, refusing NaN, Inf and values beyond float32's range.
 inline camkit::tensor<float> read_floats(const std::string& path, const std::string& what) {
     const camkit::tensor<double> x = camkit::io::read_npy<double>(path);
     for (std::size_t i = 0; i < x.size(); ++i) {
         if (!std::isfinite(x[i])) camkit_cli::fail(path + ": " + what + " holds NaN or Inf (flat index " + std::to_string(i) + ")");
         if (std::abs(x[i]) > std::numeric_limits<float>::max())
-            camkit_cli::fail(path + ": " + what + " holds " + std::to_string(x[i]) + ", beyond float32's range (flat index " +
+            camkit_cli::fail(path + ": " + what + " holds " + short_number(x[i]) + ", beyond float32's range (flat index " +
                              std::to_string(i) + ")");
     }
     return camkit::tensor<float>(x.shape, std::vector<float>(x.values.begin(), x.values.end()));
@@ -86,11 +93,16 @@ inline std::vector<double> parse_numbers(const std::string& v, const std::string
     return out;
 }
 
-/// --mean and --std: given together, no zero std.
+/// --mean and --std: given together, no zero std, and none that takes a pixel value in [0, 1]
+/// beyond float32's range ((x − mean) / std).
 inline void check_mean_std(const std::vector<double>& mean, const std::vector<double>& std) {
     if (mean.empty() != std.empty()) camkit_cli::fail("--mean and --std go together");
     for (double s : std)
         if (s == 0) camkit_cli::fail("--std must not hold 0");
+    for (std::size_t c = 0; c < std::min(mean.size(), std.size()); ++c)
+        if (std::max(std::abs(mean[c]), std::abs(1 - mean[c])) / std::abs(std[c]) > std::numeric_limits<float>::max())
+            camkit_cli::fail("--std " + short_number(std[c]) + " with --mean " + short_number(mean[c]) +
+                             " takes pixel values in [0, 1] beyond float32's range");
 }
 
 /// --mean and --std (when given) hold one value per input channel.

@@ -7,6 +7,7 @@
 #include <camkit/tensor.hpp>
 #include <camkit/torch/scripted.hpp>
 #include <camkit/torch/tensor.hpp>
+#include <camkit/torch/text.hpp>
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
@@ -85,14 +86,33 @@ inline void check_weight_storage(const torch::jit::Module& m, const std::string&
     for (const auto& b : m.named_buffers(true)) check(b.name, b.value);
 }
 
-/// True for an AOTInductor package (M.pt2 of tools/export_cam.py) rather than a TorchScript file.
-inline bool is_package_path(const std::string& path) { return std::filesystem::path(path).extension() == ".pt2"; }
+/// True for an AOTInductor package (M.pt2 of tools/export_cam.py; the extension in any case)
+/// rather than a TorchScript file.
+inline bool is_package_path(const std::string& path) { return camkit_cli::extension_lower(path) == ".pt2"; }
+
+/// What a zip archive that torch::jit::load refused holds, for its message: a torch.save() file
+/// (data.pkl without TorchScript's code and constants.pkl), an exported package under another
+/// extension, or (empty) neither.
+inline std::string refused_archive_kind(const std::string& path) {
+    std::vector<std::string> records;
+    try {
+        records = caffe2::serialize::PyTorchStreamReader(path).getAllRecords();
+    } catch (const std::exception&) {
+        return "";  // not even the archive opens: damaged
+    }
+    const auto has = [&](auto&& pred) { return std::any_of(records.begin(), records.end(), pred); };
+    if (has([](const std::string& r) { return r.find("aotinductor/") != std::string::npos; }))
+        return "an exported package (AOTInductor): give it the extension .pt2";
+    if (has([](const std::string& r) { return r == "data.pkl"; }) && !has([](const std::string& r) { return r == "constants.pkl"; }) &&
+        !has([](const std::string& r) { return r.starts_with("code/"); }))
+        return "a torch.save() file (a state_dict or a pickled module), not a TorchScript model: save the model with "
+               "torch.jit.script(model).save(path) or torch.jit.trace(model, x).save(path)";
+    return "";
+}
 
 /// The layers a package records, for messages: "layer 'a'" or "layers 'a', 'b', 'c'".
 inline std::string recorded_layers(const std::vector<std::string>& layers) {
-    std::string names;
-    for (const std::string& l : layers) names += (names.empty() ? "'" : ", '") + l + "'";
-    return (layers.size() == 1 ? "layer " : "layers ") + names;
+    return camkit::torch::detail::layers_phrase(layers);
 }
 
 /// The name `--layer auto` stands for (unless the model has a layer called "auto"): the layer
@@ -131,8 +151,11 @@ inline torch::jit::Module load_model(const std::string& path) {
         if (std::FILE* f = std::fopen(path.c_str(), "rb")) {
             const std::size_t got = std::fread(magic, 1, 4, f);
             std::fclose(f);
-            if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4)
+            if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) {
+                const std::string kind = refused_archive_kind(path);
+                if (!kind.empty()) camkit_cli::fail(path + ": " + kind);
                 camkit_cli::fail(path + ": damaged model file: " + model_error(e.what()));
+            }
         }
         camkit_cli::fail(path + ": not a TorchScript model (save it with torch.jit.script(model).save(path) or "
                                 "torch.jit.trace(model, x).save(path))");

@@ -10,6 +10,7 @@
 #include <camkit/normalize.hpp>
 #include <camkit/resize.hpp>
 
+#include <cmath>
 #include <optional>
 #include <span>
 #include <string>
@@ -74,8 +75,10 @@ inline cam_request check_request(const shape_t& a, const shape_t* g, const optio
         require(g != nullptr, "gradients are missing");
         check_cam_shape(*g, "gradients");
         require(g->size() == a.size() && std::equal(g->begin() + 1, g->end(), a.begin() + 1),
-                "explain_many: gradients must be [T, K, *S] = [T, " + to_string(shape_t(a.begin() + 1, a.end())) +
-                    "] to match activations " + to_string(a) + ", got shape " + to_string(*g));
+                "explain_many: gradients must be [T, K, *S] = [T, " + [&] {
+                    const std::string dims = to_string(shape_t(a.begin() + 1, a.end()));  // "[K, ...]"
+                    return dims.substr(1, dims.size() - 2);
+                }() + "] to match activations " + to_string(a) + ", got shape " + to_string(*g));
     }
     if (!opt.size.empty())
         require(opt.size.size() + 2 == a.size(), "options.size " + to_string(opt.size) +
@@ -271,9 +274,14 @@ auto cam(const T& activations, const W& head_weights, std::span<const std::size_
             detail::check_cam_head(req, Wv.shape, classes);
             tensor<Acc> w(shape_t{req.N, req.K});
             for (std::size_t n = 0; n < req.N; ++n) {
-                for (std::size_t k = 0; k < req.K; ++k)
-                    w[n * req.K + k] = static_cast<Acc>(Wv.data[static_cast<std::ptrdiff_t>(classes[n]) * Wv.strides[0] +
-                                                                static_cast<std::ptrdiff_t>(k) * Wv.strides[1]]);
+                for (std::size_t k = 0; k < req.K; ++k) {
+                    const Acc v = static_cast<Acc>(Wv.data[static_cast<std::ptrdiff_t>(classes[n]) * Wv.strides[0] +
+                                                           static_cast<std::ptrdiff_t>(k) * Wv.strides[1]]);
+                    if (opt.check_finite && !std::isfinite(v))
+                        throw error("camkit: head_weights contain NaN or Inf (class " + std::to_string(classes[n]) +
+                                    ", channel " + std::to_string(k) + ")");
+                    w[n * req.K + k] = v;
+                }
             }
             return w;
         });

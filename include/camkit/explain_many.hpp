@@ -97,11 +97,14 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
         // Pass 2: raw = W · A.
         product(static_cast<const Acc*>(W), Tn, K, A, S, out.raw.data(), threads);
         // Activations the weights did not read are checked through the map: with finite weights a
-        // NaN or Inf activation makes it non-finite. (A finite overflow finds nothing and passes.)
+        // NaN or Inf activation makes it non-finite. With finite activations, the first target whose
+        // map is not finite had a weight or a sum beyond the range.
         if (opt.check_finite && !finite_map(out.raw.data(), out.raw.size())) {
             plane_reader<Acc, E> ra(A);
             for (std::size_t k = 0; k < K; ++k)
                 if (!plane_ops<Acc>::all_finite(ra.get(0, k))) throw_non_finite("activations", 0, k);
+            for (std::size_t t = 0; t < Tn; ++t)
+                if (!finite_map(out.raw.data() + t * S, S)) throw_non_finite_map(t);
         }
     } else if constexpr (Method::form == method_form::elementwise) {
         // The fused kernel per target: the gradients dominate the traffic (T planes per activation
@@ -113,7 +116,7 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
         // A decomposition per target: nothing to share but the validation.
         for (std::size_t t = 0; t < Tn; ++t)
             projection_map<Method, Acc>(A, target_slice(G, t), out.raw.data() + t * S, opt.threads, opt.check_finite,
-                                        eigen);
+                                        eigen, t);
     }
     finish_map_into(out.raw, opt, out.map);
     return out;

@@ -69,7 +69,7 @@ CAMKIT_DETAIL_REGISTERED_METHODS(CAMKIT_DETAIL_FORM_CHECK, )
 #define CAMKIT_DETAIL_KERNEL_projection(KIND, M, E)                                                            \
     KIND template void camkit::detail::projection_map<M, E, E, camkit::detail::host_eigen>(                     \
         const camkit::host_view<const E>&, const camkit::host_view<const E>&, E*, int, bool,                    \
-        const camkit::detail::host_eigen&);
+        const camkit::detail::host_eigen&, std::size_t);
 #define CAMKIT_DETAIL_KERNEL(FORM, M, KIND, E) CAMKIT_DETAIL_KERNEL_##FORM(KIND, M, E)
 
 // The kernels of every registered method and of CAM for element type E.

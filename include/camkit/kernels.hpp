@@ -101,6 +101,17 @@ void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsig
                 ", channel " + std::to_string(k) + ")");
 }
 
+/// The error for a map that came out NaN or Inf from finite activations and gradients (sample n).
+[[gnu::noinline]] inline void throw_non_finite_map(std::size_t n) {
+    throw error("camkit: the map of sample " + std::to_string(n) +
+                " is NaN or Inf although its activations and gradients are finite: a sum or product beyond the "
+                "range of the element type (explain in double precision, or scale the inputs), or a channel "
+                "weight that divides by 0 (XGrad-CAM: a channel whose activations sum to -epsilon)");
+}
+
+/// Sentinel of the `gradient_label` parameters: gradients are labelled by their sample.
+inline constexpr std::size_t own_sample = static_cast<std::size_t>(-1);
+
 /// Shape facts of an [N, K, *S] pair.
 struct cam_dims {
     std::size_t N, K, S;
@@ -246,7 +257,7 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
 /// given (explain_many names its targets). Runs only when a fused check saw NaN or Inf.
 template <class Acc, class E>
 [[gnu::noinline]] void locate_non_finite(const host_view<const E>& A, const host_view<const E>* G, std::size_t n, std::size_t k0,
-                       std::size_t k1, std::size_t gradient_label = static_cast<std::size_t>(-1)) {
+                       std::size_t k1, std::size_t gradient_label = own_sample) {
     const plane_ops<Acc> ops;
     plane_reader<Acc, E> ra(A);
     std::optional<plane_reader<Acc, E>> rg;
@@ -254,7 +265,7 @@ template <class Acc, class E>
     for (std::size_t k = k0; k < k1; ++k) {
         if (!ops.all_finite(ra.get(n, k))) throw_non_finite("activations", n, k);
         if (G && !ops.all_finite(rg->get(n, k)))
-            throw_non_finite("gradients", gradient_label == static_cast<std::size_t>(-1) ? n : gradient_label, k);
+            throw_non_finite("gradients", gradient_label == own_sample ? n : gradient_label, k);
     }
 }
 
@@ -559,7 +570,10 @@ void channel_weights_chunk(const host_view<const E>& A, const host_view<const E>
         if (!tile) add_group(0, S, k, m);
     }
     if (tile) for_tiles(S, tile, k0, k1, add_group);
-    if (check_finite && !finite_map_in<W>(out, S)) locate_non_finite<Acc>(A, G, n, k0, k1);
+    if (check_finite && !finite_map_in<W>(out, S)) {
+        locate_non_finite<Acc>(A, G, n, k0, k1);
+        throw_non_finite_map(n);  // finite inputs: an overflow, or a weight that divided by 0
+    }
 }
 
 /// raw[n,s] = Σ_k w[n,k] A[n,k,s] with w from the method's channel_weight (written to `weights`),
@@ -604,7 +618,11 @@ void elementwise_chunk(const host_view<const E>& A, const host_view<const E>& G,
                 add_contributions_in<Method, false, M(), W>(out + s0, a, g, len);
         });
     });
-    if (check_finite && !std::isfinite(check)) locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
+    if (check_finite && !std::isfinite(check)) {
+        locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
+        // Finite inputs whose Σ a·g overflowed: an error only where the contributions did too.
+        if (!finite_map_in<W>(out, S)) throw_non_finite_map(gradient_label == own_sample ? n : gradient_label);
+    }
 }
 
 /// raw[n,s] = Σ_k contribution(A[n,k,s], G[n,k,s]), channels in groups that share one pass over
@@ -612,7 +630,7 @@ void elementwise_chunk(const host_view<const E>& A, const host_view<const E>& G,
 /// hide a −Inf, so the map is not enough).
 template <class Method, class Acc, class E>
 void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
-                       bool check_finite, std::size_t gradient_label = static_cast<std::size_t>(-1)) {
+                       bool check_finite, std::size_t gradient_label = own_sample) {
     const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
     const std::size_t N = dims.N, K = dims.K, S = dims.S;
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,

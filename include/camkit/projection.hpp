@@ -365,10 +365,11 @@ CAMKIT_KERNEL_INLINE double centred_row(const plane_ops<Acc>& ops, const Acc* a,
 /// c is that close to the mean that the subtraction loses little: S·(mean − c)² ≤ (S / block)·‖x_k
 /// − mean_k‖², so it costs at most log₂(S / block) bits of the centred Gram's entries. Signed by
 /// write_signed_projection. Samples run in parallel, and with fewer samples than threads the Gram
-/// products too (sum_over_blocks).
+/// products too (sum_over_blocks). Non-finite gradients are named by `gradient_label` when given
+/// (explain_many's target), else by their sample.
 template <class Method, class Acc, class E, class Eigen = host_eigen>
 void projection_map(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
-                    bool check_finite, const Eigen& eigen = {}) {
+                    bool check_finite, const Eigen& eigen = {}, std::size_t gradient_label = own_sample) {
     const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
     const std::size_t N = dims.N, K = dims.K, S = dims.S;
     const plane_ops<Acc> ops;
@@ -382,6 +383,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
     const unsigned all = resolve_threads(threads, 2 * A.size()), t = std::min<unsigned>(all, static_cast<unsigned>(N));
     // Threads left over when there are fewer samples than threads split each Gram product.
     const unsigned parts_per_sample = std::max(1u, all / t);
+    const auto g_label = [gradient_label](std::size_t n) { return gradient_label == own_sample ? n : gradient_label; };
     // One item per sample: the whole sample is needed for the decomposition.
     parallel_for(N, t, [&](std::size_t n) {
         plane_reader<Acc, E> ra(A), rg(G);
@@ -424,7 +426,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
             const bool suspect = !std::isfinite(sum);  // else every input of the sum is finite
             if (suspect && !ops.all_finite({pa[k], S})) throw_non_finite("activations", n, k);
             const bool read_g = suspect ? needs_gradients_v<Method> || !g_finite : check_ignored_g && !g_finite;
-            if (read_g && !ops.all_finite({pg[k], S})) throw_non_finite("gradients", n, k);
+            if (read_g && !ops.all_finite({pg[k], S})) throw_non_finite("gradients", g_label(n), k);
         };
         std::vector<double> means(K), padded;
         if (by_channels) {
@@ -509,7 +511,7 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                     const bool finite = add_projection<Method, Acc, lanes_in<double, bytes()>, J>(ops, a, g, &vec[k], &means[k], S, check_g, proj.data());
                     if (!finite)
                         for (std::size_t j = 0; j < J; ++j)
-                            if (!ops.all_finite({g[j], S})) throw_non_finite("gradients", n, k + j);
+                            if (!ops.all_finite({g[j], S})) throw_non_finite("gradients", g_label(n), k + j);
                     k += J;
                 };
                 while (k + 4 <= K) sweep(std::integral_constant<std::size_t, 4>{});

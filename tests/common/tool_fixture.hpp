@@ -76,6 +76,24 @@ protected:
         return r;
     }
 
+    /// Runs the tool with `args` on a pseudo-terminal (util-linux's `script` gives it one, so it
+    /// draws what it draws for a person) and returns everything it showed there; fails the test
+    /// unless it exits with 0.
+    std::string run_on_terminal(const std::vector<std::string>& args) const {
+        EXPECT_EQ(std::system("command -v script >/dev/null 2>&1"), 0) << "util-linux's script is missing";
+        std::string cmd = shell_quote(tool_path_);
+        for (const auto& a : args) (cmd += ' ') += shell_quote(a);
+        const std::filesystem::path shown = dir_.parent_path() / (dir_.filename().string() + ".tty");
+        std::string line = "timeout 120 script -qec ";
+        ((line += shell_quote(cmd)) += " /dev/null >") += shell_quote(shown.string());
+        line += " </dev/null";
+        EXPECT_EQ(std::system(line.c_str()), 0) << line;
+        const std::string text = slurp(shown);
+        std::error_code ec;
+        std::filesystem::remove(shown, ec);
+        return text;
+    }
+
     /// Expects a clean failure: status 2, one line on stderr starting "<tool>: " and containing
     /// `needle`, and the folder as it was (no output, no staging file, no changed file). Returns stderr.
     std::string expect_bad_input(const std::vector<std::string>& args, const std::string& needle) const {

@@ -41,4 +41,15 @@ TEST(Cam, Errors) {
     } catch (const camkit::error& e) {
         EXPECT_STREQ(e.what(), "camkit: classes[0] = 2 is out of range for 2 classes");
     }
+    // A non-finite weight of a class used is named (others are not read); unchecked, it propagates.
+    camkit::tensor<double> Wnan({2, 2}, {1, 0, 0.5, std::nan("")});
+    const std::vector<std::size_t> zero{0}, first{1};
+    EXPECT_NO_THROW(camkit::cam(A, Wnan, zero));
+    try {
+        camkit::cam(A, Wnan, first);
+        FAIL();
+    } catch (const camkit::error& e) {
+        EXPECT_STREQ(e.what(), "camkit: head_weights contain NaN or Inf (class 1, channel 1)");
+    }
+    EXPECT_TRUE(std::isnan(camkit::cam(A, Wnan, first, {.check_finite = false}).map[0]));
 }

@@ -131,8 +131,36 @@ TEST(Errors, NonFiniteInputIsAnError) {
     });
     camkit::tensor<float> a({1, 1, 2}, 1.f), g({1, 1, 2}, 1.f);
     g[0] = std::numeric_limits<float>::quiet_NaN();
+    EXPECT_TRUE(std::isnan(camkit::explain<camkit::hires_cam>(a, g, {.check_finite = false}).map[0]));
     const auto r = camkit::explain<camkit::hires_cam>(a, g, {.relu = false, .normalize = camkit::normalization::none, .check_finite = false});
     EXPECT_TRUE(std::isnan(r.raw[0]));
+}
+
+// Finite inputs whose map comes out NaN or Inf (a float product beyond the range, XGrad-CAM's
+// Σ a + 1e-7 exactly 0) are an error naming the sample, not a NaN map; unchecked, the NaN stays.
+TEST(Errors, NonFiniteMapOfFiniteInputsIsAnError) {
+    const std::string overflow = "camkit: the map of sample 1 is NaN or Inf although its activations and gradients are finite";
+    // HiResCAM (element-wise): 1e20 · 1e20 overflows float in sample 1 only.
+    camkit::tensor<float> a({2, 2, 2, 2}, 1.f), g({2, 2, 2, 2}, 0.5f);
+    a(1, 1, 0, 1) = 1e20f;
+    g(1, 1, 0, 1) = 1e20f;
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::hires_cam>(a, g); }).substr(0, overflow.size()), overflow);
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::hires_cam>(a, g, {.threads = 2}); }).substr(0, overflow.size()),
+              overflow);
+    EXPECT_TRUE(std::isinf(camkit::explain<camkit::hires_cam>(a, g, {.relu = false, .normalize = camkit::normalization::none,
+                                                                    .check_finite = false}).raw(1, 0, 1)));
+    // Element-wise Grad-CAM's relu(g)·a hides a·g = −1e40 (the finite check's sum overflows, the map
+    // does not): no error.
+    camkit::tensor<float> negative({2, 2, 2, 2}, -1.f);
+    negative(1, 1, 0, 1) = -1e20f;
+    EXPECT_NO_THROW(camkit::explain<camkit::grad_cam_elementwise>(a, negative));
+    // XGrad-CAM in double: channel 0 of sample 1 sums to −1e-7, so its weight divides by 0.
+    camkit::tensor<double> ad({2, 2, 1, 2}, 1.0), gd({2, 2, 1, 2}, 1.0);
+    ad(1, 0, 0, 0) = -1e-7;
+    ad(1, 0, 0, 1) = 0;
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::xgrad_cam>(ad, gd); }).substr(0, overflow.size()), overflow);
+    ad(1, 0, 0, 1) = 1;  // any other sum: finite
+    EXPECT_NO_THROW(camkit::explain<camkit::xgrad_cam>(ad, gd));
 }
 
 namespace {

@@ -117,7 +117,9 @@ TEST(ManyTargets, ErrorPaths) {
     const tensor<float> A = random_tensor<float>({1, 3, 4, 4}, 1, 0, 1);
     expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor<float>({2, 3, 4, 4}, 1), random_tensor<float>({2, 3, 4, 4}, 2)); },
                  "one sample");
-    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 4, 4, 4}, 2)); }, "[T, K, *S]");
+    expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 4, 4, 4}, 2)); },
+                 "explain_many: gradients must be [T, K, *S] = [T, 3, 4, 4] to match activations [1, 3, 4, 4], got shape "
+                 "[2, 4, 4, 4]");
     expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 3, 4, 5}, 2)); }, "[2, 3, 4, 5]");
     expect_error([&] { many::explain_many<camkit::grad_cam>(A, random_tensor<float>({2, 3, 16}, 2)); }, "gradients");
     expect_error([&] { many::explain_many<camkit::grad_cam>(random_tensor<float>({1, 3}, 1), random_tensor<float>({1, 3}, 2)); },
@@ -130,6 +132,15 @@ TEST(ManyTargets, ErrorPaths) {
     G.values[2 * 48 + 16 + 5] = std::numeric_limits<float>::quiet_NaN();  // target 2, channel 1
     expect_error([&] { many::explain_many<camkit::grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
     expect_error([&] { many::explain_many<camkit::hires_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    expect_error([&] { many::explain_many<camkit::eigen_grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    expect_error([&] { many::explain_many<camkit::grad_cam_plus_plus>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    // Finite inputs whose map is not finite: the target's is named (the element-wise and the matrix paths).
+    tensor<float> A_big = A, G_big = random_tensor<float>({3, 3, 4, 4}, 2);
+    A_big.values[16 + 5] = 1e20f;
+    G_big.values[2 * 48 + 16 + 5] = 1e20f;  // target 2, channel 1: 1e40 in float
+    expect_error([&] { many::explain_many<camkit::hires_cam>(A_big, G_big); }, "the map of sample 2 is NaN or Inf");
+    tensor<double> A_zero({1, 2, 1, 2}, {-1e-7, 0, 1, 1}), G_one({2, 2, 1, 2}, 1.0);  // XGrad-CAM: Σ a + 1e-7 = 0
+    expect_error([&] { many::explain_many<camkit::xgrad_cam>(A_zero, G_one); }, "the map of sample 0 is NaN or Inf");
     tensor<float> A_inf = A;
     A_inf.values[16 * 2 + 3] = std::numeric_limits<float>::infinity();
     expect_error([&] { many::explain_many<camkit::grad_cam>(A_inf, random_tensor<float>({2, 3, 4, 4}, 2)); },

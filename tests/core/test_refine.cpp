@@ -333,6 +333,11 @@ TEST(refine_merge, blank_inputs) {
                 Pointwise(DoubleNear(1e-15), std::vector<double>{0, 0.5, 1, 0.25}));
     EXPECT_THAT(camkit::merge_maps(mask({2, 2}, {0, 1, 0, 0}), tensor<double>({2, 2}, {0, -1, 0, -2})).values,
                 Pointwise(DoubleNear(0), std::vector<double>{0, 1, 0, 0}));
+    // ... normalized as a blank segment's low-res map is, and a constant segment refused alike
+    const tensor<double> blank_low({2, 2}, {0, -1, 0, -2});
+    EXPECT_THAT(camkit::merge_maps(tensor<double>({2, 2}, {0, 2, 4, 1}), blank_low).values,
+                Pointwise(DoubleNear(1e-15), std::vector<double>{0, 0.5, 1, 0.25}));
+    EXPECT_THROW(camkit::merge_maps(mask({2, 2}, {1, 1, 1, 1}), blank_low), camkit::error);
     EXPECT_THROW(camkit::merge_maps(mask({2, 2}, {0, 0, 0, 0}), tensor<double>({2, 2}, 0.0)), camkit::error);
     EXPECT_THROW(camkit::merge_maps(mask({2, 2}, {1, 1, 1, 1}), low), camkit::error);  // a full segment is constant
     EXPECT_THROW(camkit::merge_maps(mask({2, 2}, {0, 1, 0, 0}), low, camkit::merge_mode::blend, 1.5), camkit::error);
@@ -353,6 +358,12 @@ TEST(refine_keep, threshold_and_percentage_by_hand) {
     // 100 %: everything above the minimum
     const auto all = camkit::keep_top_percentage(r, 100);
     EXPECT_EQ(std::count(all.values.begin(), all.values.end(), 1), 19);
+    // a percentage so small that 1 − p/100 rounds to 1: the last sorted position, nothing above it
+    // (it read one past the values before)
+    for (double tiny : {1.0, 1e-15, 1e-300}) {
+        const auto none = camkit::keep_top_percentage(r, tiny);
+        EXPECT_EQ(std::count(none.values.begin(), none.values.end(), 1), 0) << tiny;
+    }
     EXPECT_THROW(camkit::keep_above(r, 1.2), camkit::error);
     EXPECT_THROW(camkit::keep_above(r, -0.2), camkit::error);
     EXPECT_THROW(camkit::keep_top_percentage(r, 0), camkit::error);

@@ -20,8 +20,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     const auto as_double = camkit::io::decode_npy<double>(bytes, h);
     const auto as_float = camkit::io::decode_npy<float>(bytes, h);
     if (as_double.size() != h.count || as_float.size() != h.count) __builtin_trap();
-    // Re-encoding in the file's own dtype must reproduce the data bytes exactly.
     const std::byte* original = bytes.data() + h.data_offset;
+    if (h.dtype == camkit::io::npy_dtype::uint8 || h.dtype == camkit::io::npy_dtype::boolean) {
+        // Byte types (read, never written): each value is its byte, or for bool whether it is nonzero.
+        for (std::size_t i = 0; i < h.count; ++i) {
+            const auto v = static_cast<unsigned>(original[i]);
+            const double want = h.dtype == camkit::io::npy_dtype::boolean ? (v != 0) : v;
+            if (as_double[i] != want || as_float[i] != static_cast<float>(want)) __builtin_trap();
+        }
+        return 0;
+    }
+    // Re-encoding in the file's own dtype must reproduce the data bytes exactly.
     const std::size_t n = h.count * camkit::io::npy_itemsize(h.dtype);
     const auto again = h.dtype == camkit::io::npy_dtype::float64 ? camkit::io::encode_npy(h.shape, as_double.data())
                                                                      : camkit::io::encode_npy(h.shape, as_float.data());

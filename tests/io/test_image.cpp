@@ -110,6 +110,13 @@ TEST_F(Image, FailedWritesLeaveNoFile) {
     EXPECT_THROW(camkit::io::write_png(p, inconsistent), camkit::error);
     EXPECT_THROW(camkit::io::write_png(p, camkit::rgb_image{}), camkit::error);
     EXPECT_FALSE(fs::exists(p));
+    // Sizes whose rows overflow stb's int are refused before any pixel is read (16 x 89478488
+    // wrapped to a 144-byte buffer and crashed); the message names the size.
+    const std::uint8_t none[3] = {};
+    EXPECT_NE(camkit_test::error_message([&] { camkit::io::encode_png(none, 16, 89478488); }).find("16x89478488 is too large"),
+              std::string::npos);
+    EXPECT_THROW(camkit::io::encode_png(none, 1 << 20, 1 << 10), camkit::error);
+    EXPECT_THROW(camkit::io::encode_png(none, 1, std::size_t{1} << 40), camkit::error);
 }
 
 /// A PNG of 1x1 pixels whose IHDR claims `height` x `width` (big-endian at bytes 16-23).

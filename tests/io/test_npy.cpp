@@ -71,6 +71,30 @@ TEST_F(Npy, TensorRoundTripFloatAndDouble) {
               "camkit: write_npy: tensor holds 3 values for shape [2, 2]");
 }
 
+// uint8 and bool arrays (as masks are stored: camkit refine writes its masks as '|u1') are read as
+// their values, bool as 0 or 1; truncated data is still an error.
+TEST_F(Npy, ReadsUint8AndBool) {
+    auto u8 = npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 2), }", 4);
+    const std::size_t at = u8.size() - 4;
+    u8[at + 1] = std::byte{1};
+    u8[at + 2] = std::byte{255};
+    u8[at + 3] = std::byte{7};
+    const auto h = camkit::io::parse_npy(u8);
+    EXPECT_EQ(h.dtype, camkit::io::npy_dtype::uint8);
+    EXPECT_EQ(h.shape, (camkit::shape_t{2, 2}));
+    EXPECT_EQ(camkit::io::decode_npy<double>(u8, h), (std::vector<double>{0, 1, 255, 7}));
+    auto b1 = npy_bytes("{'descr': '|b1', 'fortran_order': False, 'shape': (3,), }", 3);
+    b1[b1.size() - 2] = std::byte{1};
+    b1[b1.size() - 1] = std::byte{2};  // not NumPy's, but true
+    const std::string file = path("mask_b1.npy");
+    write_bytes(file, b1);
+    EXPECT_EQ(camkit::io::read_npy<float>(file).values, (std::vector<float>{0, 1, 1}));
+    EXPECT_EQ(camkit::io::read_npy_header(file).dtype, camkit::io::npy_dtype::boolean);
+    EXPECT_NE(parse_error(npy_bytes("{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }", 5))
+                  .find("needs 6 data bytes but only 5"),
+              std::string::npos);
+}
+
 TEST_F(Npy, HeaderMatchesNumpy) {
     // np.save of np.zeros((2, 3), np.float32) writes exactly this 128-byte prefix.
     const std::vector<float> zeros(6, 0.0f);
@@ -158,7 +182,7 @@ TEST_F(Npy, FileErrorsNameTheFile) {
     const std::string bad = path("int.npy");
     write_bytes(bad, npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8));
     EXPECT_EQ(error_message([&] { camkit::io::read_npy<double>(bad); }),
-              "camkit: " + bad + ": unsupported npy dtype '<i4' (expected '<f4' float32 or '<f8' float64)");
+              "camkit: " + bad + ": unsupported npy dtype '<i4' (expected '<f4' float32, '<f8' float64, '|u1' uint8 or '|b1' bool)");
     const std::string cut = path("cut.npy");
     write_bytes(cut, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 12));
     EXPECT_EQ(error_message([&] { camkit::io::read_npy_header(cut); }),

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <filesystem>
@@ -164,6 +165,26 @@ TEST_F(CamkitTool, PngHeatmapsSideBySideAndOverlay) {
     EXPECT_EQ(png.at(0, 0), camkit::colorize(m(0, 0, 0), camkit::colormap::viridis));
     EXPECT_EQ(png.at(2, 5), (camkit::rgb{0, 0, 0}));
 
+    // Maps beyond [0, 1] (no ReLU, no normalization) are shown min-max scaled over the batch, and the
+    // summary says so (the colormap clamps: everything above 1 was one red, everything below 0 black).
+    const auto raw = run({"cam", "--method", "hirescam", "--activations", path("a.npy"), "--gradients", path("g.npy"),
+                          "--no-relu", "--normalize", "none", "--out", path("r.npy"), "--png", path("r.png"), "--colormap",
+                          "viridis"});
+    ASSERT_EQ(raw.status, 0) << raw.err;
+    EXPECT_NE(raw.out.find("the picture shows them min-max scaled)"), std::string::npos) << raw.out;
+    EXPECT_EQ(run({"cam", "--method", "hirescam", "--activations", path("a.npy"), "--gradients", path("g.npy"), "--out",
+                   path("m2.npy"), "--png", path("m2.png")})
+                  .out.find("min-max scaled"),
+              std::string::npos);
+    const auto r_map = camkit::io::read_npy<float>(path("r.npy"));
+    const auto [lo, hi] = std::minmax_element(r_map.values.begin(), r_map.values.end());
+    ASSERT_LT(*lo, 0.f);
+    const auto r_png = camkit::io::read_image(path("r.png"));
+    for (std::size_t n = 0; n < 2; ++n)
+        for (std::size_t y = 0; y < 4; ++y)
+            for (std::size_t x = 0; x < 5; ++x)
+                EXPECT_EQ(r_png.at(y, 7 * n + x), camkit::colorize((r_map(n, y, x) - *lo) / (*hi - *lo), camkit::colormap::viridis));
+
     // Overlay onto an image: the map is resized to the image, and one panel per sample.
     camkit::rgb_image image(10, 12);
     for (std::size_t y = 0; y < 10; ++y)
@@ -279,7 +300,8 @@ TEST_F(CamkitTool, MalformedInputFilesFailCleanly) {
     expect_bad_input(cam("a.npy", "g_other.npy"), "have shape [2, 3, 4, 6] but activations");
     expect_bad_input(cam("rank2.npy", "rank2.npy"), "rank2.npy: activations must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got shape [3, 4]");
     expect_bad_input(cam("rank6.npy", "rank6.npy"), "got shape [1, 1, 2, 2, 2, 2]");
-    expect_bad_input(cam("nan.npy", "g.npy"), "camkit: ");
+    expect_bad_input(cam("nan.npy", "g.npy"), "camkit: " + path("nan.npy") + ": activations hold NaN or Inf (flat index 7)");
+    expect_bad_input(cam("a.npy", "nan.npy"), "camkit: " + path("nan.npy") + ": gradients hold NaN or Inf (flat index 7)");
     expect_bad_input(cam("a.npy", "g.npy", {"--png", path("p.png"), "--image", path("not_an_image.png")}),
                      "not_an_image.png: cannot decode image");
     expect_bad_input(cam("a.npy", "g.npy", {"--png", path("p.png"), "--image", path("missing.png")}),

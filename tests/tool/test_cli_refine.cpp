@@ -204,7 +204,7 @@ TEST_F(CamkitRefine, BadOptionsAreCleanFailures) {
     expect_bad_input(refine_args({"--maxima-areas", "large"}), "--maxima-areas applies to --focal local");
     expect_bad_input(refine_args({"--focal", "local", "--maxima-areas", "huge"}),
                      "--maxima-areas must be small or large");
-    expect_bad_input(refine_args({"--focal-points", "1025"}), "top_points: n must be in [1, 1024]");
+    expect_bad_input(refine_args({"--focal-points", "1025"}), "--focal-points 1025 exceeds the 1024 pixels of the high-res map");
     expect_bad_input(refine_args({"--size", "4"}), "unknown option '--size'");
 }
 
@@ -238,6 +238,8 @@ TEST_F(CamkitRefine, BadInputsAreCleanFailures) {
                      "exists and is not a folder");
     expect_bad_input({"refine", "--low", path("low.npy"), "--high", path("high.npy"), "--out-dir", path("no/such/dir")},
                      "its parent folder");
+    expect_bad_input({"refine", "--low", path("low.npy"), "--high", path("high.npy"), "--out-dir", path("file/sub")},
+                     "--out-dir " + path("file/sub") + ": '" + path("file") + "' is not a folder");
     fs::create_directory(path("out"));
     fs::copy_file(path("low.npy"), path("out/merged.npy"));
     expect_bad_input({"refine", "--low", path("out/merged.npy"), "--high", path("high.npy"), "--out-dir", path("out")},

@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,6 +54,23 @@ TEST_F(CamkitStats, HandComputedJsonLines) {
               "\"attention_ratio\": 2.3333333333333335, \"energy_inside\": 0.7, \"pointing_hit\": true, \"iou\": 0.5}\n"
               "{\"attention_mean\": 0, \"attention_std\": 0, \"attention_ratio\": null, \"energy_inside\": null, "
               "\"pointing_hit\": false, \"iou\": 0}\n");
+}
+
+// The same sample 0 with the region as 'camkit refine' writes masks (uint8 '|u1'), in a file whose
+// extension is upper case: read as a .npy, not decoded as an image.
+TEST_F(CamkitStats, Uint8MaskAsRefineWritesIt) {
+    camkit::io::write_npy(path("map.npy"), tensor<float>({1, 2, 3}, {0, 1, 2, 3, 0, 4}));
+    std::string header = "{'descr': '|u1', 'fortran_order': False, 'shape': (2, 3), }";
+    header.append(128 - 10 - header.size() - 1, ' ');
+    header += '\n';
+    std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + static_cast<char>(header.size()) + '\0' + header;
+    bytes += std::string("\0\1\1\0\0\1", 6);
+    camkit_test::write_text(path("roi.NPY"), bytes);
+    const auto r = run({"stats", "--map", path("map.npy"), "--mask", path("roi.NPY"), "--threshold", "1.5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out,
+              "{\"attention_mean\": 1.6666666666666667, \"attention_std\": 1.4907119849998596, "
+              "\"attention_ratio\": 2.3333333333333335, \"energy_inside\": 0.7, \"pointing_hit\": true, \"iou\": 0.5}\n");
 }
 
 // Per-sample 3-D regions: one ordinary, one empty, one covering everything (the library's edge
@@ -116,7 +134,7 @@ TEST_F(CamkitStats, BadInput) {
                      "maps must be [N, L], [N, H, W] or [N, D, H, W], got shape [6]");
     camkit::io::write_npy(path("neg.npy"), tensor<float>({2, 2, 3}, {0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0}));
     expect_bad_input(stats({"--map", path("neg.npy"), "--mask", path("mask.npy")}),
-                     "attention_statistics: map must be finite and ≥ 0 (apply ReLU first), got -1.000000 at flat index 8");
+                     "--map " + path("neg.npy") + " holds -1.000000 at flat index 8: maps must be finite and >= 0");
     camkit::io::write_npy(path("nanmask.npy"), tensor<float>({2, 3}, {0, 1, std::nanf(""), 0, 0, 1}));
     expect_bad_input(stats({"--map", path("map.npy"), "--mask", path("nanmask.npy")}),
                      "holds a non-finite value at flat index 2");
@@ -189,6 +207,14 @@ TEST_F(CamkitStats, CamFromHeadWeightsBadInput) {
     expect_bad_input(cam({"--method", "cam", "--fc-weights", path("w.npy"), "--relu", "--no-relu"}),
                      "--relu and --no-relu contradict each other");
     expect_bad_input(cam({"--method", "nosuchcam"}), "unknown method 'nosuchcam' (choose one of: gradcam");
+    // non-finite head weights are named by their file (the library says "head_weights")
+    camkit::io::write_npy(path("w_nan.npy"), tensor<float>({4, 3}, {1, 1, 1, 1, std::nanf(""), 1, 1, 1, 1, 1, 1, 1}));
+    expect_bad_input(cam({"--method", "cam", "--fc-weights", path("w_nan.npy")}),
+                     path("w_nan.npy") + ": head weights hold NaN or Inf (flat index 4)");
+    // an empty axis is named with the file before any data is read
+    camkit::io::write_npy(path("a_n0.npy"), tensor<float>({0, 3, 4, 5}));
+    expect_bad_input({"cam", "--method", "eigencam", "--activations", path("a_n0.npy"), "--out", path("m.npy")},
+                     path("a_n0.npy") + ": activations have an empty axis: shape [0, 3, 4, 5]");
 }
 
 // respondcam: XGrad-CAM's raw map, by default without ReLU or normalization (the published map);

@@ -134,6 +134,21 @@ void save_truncated_weights(const std::string& from, const std::string& to) {
     writer.writeEndOfFile();
 }
 
+/// The archive `from` without TorchScript's code and constants.pkl, as a torch.save() file looks
+/// (data.pkl and its storages), plus `extra` (a record name) when given.
+void save_without_code(const std::string& from, const std::string& to, const std::string& extra = "") {
+    caffe2::serialize::PyTorchStreamReader reader(from);
+    caffe2::serialize::PyTorchStreamWriter writer(to);
+    writer.setMinVersion(reader.version());
+    for (const std::string& name : reader.getAllRecords()) {
+        if (name == "version" || name == ".data/version" || name == "constants.pkl" || name.starts_with("code/")) continue;
+        auto [bytes, size] = reader.getRecord(name);
+        writer.writeRecord(name, bytes.get(), size);
+    }
+    if (!extra.empty()) writer.writeRecord(extra, "x", 1);
+    writer.writeEndOfFile();
+}
+
 /// A PNG of 1x1 pixels whose header claims `height` x `width`.
 std::string forged_png(std::uint32_t height, std::uint32_t width) {
     const std::uint8_t rgb[3] = {1, 2, 3};
@@ -224,6 +239,13 @@ TEST_F(CamkitTorchTool, HiResCamOfThePredictedClassBeforeAnInPlaceRelu) {
 
 TEST_F(CamkitTorchTool, ScoreCam) {
     expect_maps_near(explain(clf({"--class", "2", "--method", "scorecam", "--batch-size", "3"})), "expected_scorecam_class2.npy");
+    // Its forward passes show a bar on a terminal (util-linux's script gives the tool one); off a
+    // terminal a run this short prints nothing (a line every 10 s on longer ones).
+    const auto quiet = run(clf({"--class", "2", "--method", "scorecam", "--batch-size", "3"}));
+    ASSERT_EQ(quiet.status, 0) << quiet.err;
+    EXPECT_EQ(quiet.err.find("scorecam"), std::string::npos) << quiet.err;
+    const std::string shown = run_on_terminal(clf({"--class", "2", "--method", "scorecam", "--batch-size", "3"}));
+    EXPECT_NE(shown.find("\rscorecam [##############################] "), std::string::npos) << shown;
 }
 
 TEST_F(CamkitTorchTool, EveryMethodEqualsTheLibraryOnTheSameModel) {
@@ -332,6 +354,9 @@ TEST_F(CamkitTorchTool, CamFromTheHeadWeight) {
     expect_bad_input(clf({"--method", "cam"}), "--method cam needs --head PARAM");
     expect_bad_input(clf({"--method", "cam", "--head", "fc.bias.x"}), "is not a parameter of the model (its parameters:");
     expect_bad_input(clf({"--method", "cam", "--head", "features.0.weight"}), "CAM needs a linear head's weight [classes, K]");
+    expect_bad_input({"explain", "--model", data + "classifier.pt", "--layer", "features.0", "--input", data + "x.npy", "--out",
+                      path("map.npy"), "--method", "cam", "--head", "fc.weight", "--class", "1"},
+                     "--head fc.weight has shape [3, 5] but layer features.0 has 4 channels");
     expect_bad_input(clf({"--method", "cam", "--head", "fc.weight", "--class", "7"}), "out of range");
     expect_bad_input(clf({"--method", "cam", "--head", "fc.weight", "--target", "class"}), "--method cam takes no --target");
     expect_bad_input(clf({"--method", "gradcam", "--head", "fc.weight", "--class", "1"}), "--head goes with --method cam");
@@ -501,6 +526,21 @@ TEST_F(CamkitTorchTool, SegmentationTargets) {
     expect_maps_near(explain(seg({"--class", "0", "--target", "whole-image"})), "expected_seg_whole_class0.npy");
     expect_maps_near(explain(seg({"--class", "1", "--target", "predicted", "--method", "hirescam"})),
                      "expected_seg_predicted_class1.npy");
+    // An empty region explains nothing: the map is written, with a warning.
+    camkit::io::write_npy(path("empty_mask.npy"), camkit::tensor<float>({6, 6}));
+    const auto empty = run(seg({"--class", "1", "--mask", path("empty_mask.npy")}));
+    EXPECT_EQ(empty.status, 0) << empty.err;
+    EXPECT_NE(empty.err.find("camkit-torch: warning: the target region is empty for sample 0 (score 0: an all-zero map)"),
+              std::string::npos)
+        << empty.err;
+    const auto full = run(seg({"--class", "1", "--mask", data + "mask.npy"}));
+    EXPECT_EQ(full.err.find("warning"), std::string::npos) << full.err;
+    // A mask PNG of class indices (0 and 1, as analyze --masks takes) would binarize to nothing: refused.
+    camkit::rgb_image labels(6, 6);
+    for (std::size_t p = 0; p < 12; ++p) labels.pixels[3 * p] = labels.pixels[3 * p + 1] = labels.pixels[3 * p + 2] = 1;
+    camkit::io::write_png(path("labels.png"), labels);
+    expect_bad_input(seg({"--class", "1", "--mask", path("labels.png")}),
+                     "--mask " + path("labels.png") + " has no pixel brighter than half (the brightest is 1 of 255)");
 }
 
 // camkit-torch builds the targets from the explanation's own forward pass, one forward per batch:
@@ -653,6 +693,9 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input(image({"--gray", "--mean", "0.5,0.5,0.5", "--std", "1,1,1"}), "--mean and --std need 1 values");
     expect_bad_input(image({"--mean", "0.5,x,0.5", "--std", "1,1,1"}), "--mean must be numbers separated by commas, got '0.5,x,0.5'");
     expect_bad_input(image({"--mean", "0,0,0", "--std", "1,0,1"}), "--std must not hold 0");
+    // a std so small that normalized pixels leave float32 (the error blamed the activations)
+    expect_bad_input(image({"--mean", "0.5,0.5,0.5", "--std", "1e-40,1,1"}),
+                     "--std 1e-40 with --mean 0.5 takes pixel values in [0, 1] beyond float32's range");
     expect_bad_input(image({"--resize", "4"}), "--resize must be HxW, got [4]");
     expect_bad_input(image({"--resize", "60000x60000"}), "the input resized to [60000, 60000] is too large");
     expect_bad_input(image({"--gray"}), "the model failed on this input: ");
@@ -700,8 +743,8 @@ TEST_F(CamkitTorchTool, BadInputFilesFailCleanly) {
                      "flat.npy: input must be [N, C, L], [N, C, H, W] or [N, C, D, H, W], got shape [3, 8]");
     expect_bad_input(with_input(path("empty.npy"), {"--class", "0"}), "empty.npy: input has an empty axis: shape [0, 3, 8, 8]");
     expect_bad_input(with_input(path("nan.npy"), {"--class", "0"}), "nan.npy: input holds NaN or Inf (flat index 5)");
-    expect_bad_input(with_input(path("huge.npy"), {"--class", "0"}), "huge.npy: input holds 1000000");
-    expect_bad_input(with_input(path("huge.npy"), {"--class", "0"}), "beyond float32's range (flat index 9)");
+    expect_bad_input(with_input(path("huge.npy"), {"--class", "0"}),
+                     "huge.npy: input holds 1e+300, beyond float32's range (flat index 9)");
     expect_bad_input(with_input(path("two_channels.npy"), {"--class", "0"}), "the model failed on this input: ");
     expect_bad_input(seg({"--class", "1", "--mask", path("nan_mask.npy")}), "nan_mask.npy: mask holds NaN or Inf (flat index 2)");
     write_text(path("junk.png"), "not a png");
@@ -797,6 +840,17 @@ TEST_F(CamkitTorchTool, DamagedModelFilesAreBlamedOnTheModel) {
                       "gradcam"},
                      why);
     expect_bad_input({"layers", "--model", path("junk.pt2")}, why);
+    fs::copy_file(path("junk.pt2"), path("junk.PT2"));  // the extension in any case
+    expect_bad_input({"layers", "--model", path("junk.PT2")}, why);
+    // A torch.save() file (the commonest mistake) and a package under another extension are named
+    // as what they are, not as damaged models.
+    save_without_code(data + "classifier.pt", path("state.pt"));
+    expect_bad_input({"layers", "--model", path("state.pt")},
+                     "state.pt: a torch.save() file (a state_dict or a pickled module), not a TorchScript model: save the "
+                     "model with torch.jit.script(model).save(path)");
+    save_without_code(data + "classifier.pt", path("package.pt"), "data/aotinductor/model/model.so");
+    expect_bad_input({"layers", "--model", path("package.pt")},
+                     "package.pt: an exported package (AOTInductor): give it the extension .pt2");
 }
 
 // A model whose forward returns a dict or a tuple: --model-output names the output to explain, and
@@ -888,5 +942,6 @@ TEST_F(CamkitTorchTool, ModelFailuresAndNonFiniteMapsAreErrors) {
                at::full({1}, 1.0e30));
     expect_bad_input({"explain", "--model", path("overflow.pt"), "--layer", "body", "--input", data + "x.npy", "--out",
                       path("m.npy"), "--class", "0", "--method", "hirescam"},
-                     "the map of sample 0 is not finite: the activations or gradients at layer body overflow float32");
+                     "the map of sample 0 is NaN or Inf although its activations and gradients are finite: a sum or "
+                     "product beyond the range of the element type");
 }

@@ -48,7 +48,8 @@ constexpr const char* help =
     "  --renormalize         ReLU and min_max again after resizing (as pytorch-grad-cam does)\n"
     "  --weights-out W.npy   the channel weights, float32 [N, K] (methods that have them)\n"
     "  --png OUT.png         a picture of the maps: all N samples side by side in one PNG (left to\n"
-    "                        right, 2 black pixels apart); 3-D maps as a grid of slices, 1-D maps as strips\n"
+    "                        right, 2 black pixels apart); 3-D maps as a grid of slices, 1-D maps as strips;\n"
+    "                        maps beyond [0, 1] (--no-relu, --normalize none) min-max scaled for it\n"
     "  --image IMG.png       overlay each 2-D map on this PNG/JPEG (the map is resized to the image\n"
     "                        bilinearly; heat and image blended half and half)\n"
     "  --colormap NAME       jet (default), turbo or viridis\n"
@@ -138,6 +139,12 @@ cam_args parse_cam_args(const std::vector<std::string>& all_args) {
     if (a.out.empty()) fail("--out is required");
     if (!a.image.empty() && a.png.empty()) fail("--image needs --png");
     if (a.colormap_given && a.png.empty()) fail("--colormap needs --png");
+    if (!a.weights_out.empty() && a.method != "cam")
+        camkit::with_method(a.method, [&](auto type) {
+            using M = typename decltype(type)::type;
+            if constexpr (M::form != camkit::method_form::channel_weights)
+                fail("--weights-out: method " + a.method + " has no channel weights (its map is no weighted sum of channels)");
+        });
     return a;
 }
 
@@ -157,7 +164,7 @@ camkit::rgb_image picture(const camkit::tensor<float>& maps, const cam_args& a) 
 }
 
 /// Fails, naming the cause, when the raw map, the weights or the finished map is not finite
-/// although the inputs are (the library checks those): a float64 overflow of the products, or a
+/// although the inputs are (checked as they are read): a float64 overflow of the products, or a
 /// normalization that divides by zero.
 void check_finite(const camkit::explanation<camkit::tensor<double>>& e, const cam_args& a) {
     using camkit_cli::first_non_finite;
@@ -206,6 +213,8 @@ int run_cam(const std::vector<std::string>& args) {
     if (shape.size() < 3 || shape.size() > 5)
         fail(a.activations + ": activations must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got shape " +
              camkit::to_string(shape));
+    if (std::find(shape.begin(), shape.end(), 0) != shape.end())
+        fail(a.activations + ": activations have an empty axis: shape " + camkit::to_string(shape));
     if (!a.gradients.empty()) {
         const camkit::shape_t g = camkit::io::read_npy_header(a.gradients).shape;
         if (g != shape)
@@ -245,23 +254,34 @@ int run_cam(const std::vector<std::string>& args) {
             fail("--gradients is required for method " + a.method + " (only eigencam works without)");
     });
 
-    const camkit::tensor<double> A = camkit::io::read_npy<double>(a.activations);
+    // Non-finite inputs are named by their file here (the library names the sample and channel).
+    const auto read_finite = [&](const std::string& path, const char* what) {
+        camkit::tensor<double> t = camkit::io::read_npy<double>(path);
+        if (const auto i = camkit_cli::first_non_finite<double>(t.values))
+            fail(path + ": " + what + " hold NaN or Inf (flat index " + std::to_string(*i) + ")");
+        return t;
+    };
+    const camkit::tensor<double> A = read_finite(a.activations, "activations");
     std::optional<camkit::tensor<double>> G;
-    if (!a.gradients.empty()) G = camkit::io::read_npy<double>(a.gradients);
+    if (!a.gradients.empty()) G = read_finite(a.gradients, "gradients");
 
+    // The inputs were checked finite as they were read (naming their files), and check_finite
+    // below names the cause of a non-finite result more closely than the library's check can.
+    camkit::options opt = a.opt;
+    opt.check_finite = false;
     std::optional<camkit::explanation<camkit::tensor<double>>> result;
     std::vector<std::size_t> classes = a.classes;
     if (a.method == "cam") {
-        const camkit::tensor<double> W = camkit::io::read_npy<double>(a.fc_weights);
+        const camkit::tensor<double> W = read_finite(a.fc_weights, "head weights");
         if (classes.empty()) classes = camkit::top_classes(A, W);
-        result.emplace(camkit::cam(A, W, classes, a.opt));
+        result.emplace(camkit::cam(A, W, classes, opt));
     }
     camkit::with_method(a.method, [&](auto type) {
         using M = typename decltype(type)::type;
         if constexpr (!camkit::needs_gradients_v<M>)
-            result.emplace(G ? camkit::explain<M>(A, *G, a.opt) : camkit::explain<M>(A, a.opt));
+            result.emplace(G ? camkit::explain<M>(A, *G, opt) : camkit::explain<M>(A, opt));
         else
-            result.emplace(camkit::explain<M>(A, *G, a.opt));
+            result.emplace(camkit::explain<M>(A, *G, opt));
     });
     if (weights_file && !result->weights) fail("--weights-out: method " + a.method + " has no channel weights");
     check_finite(*result, a);
@@ -273,7 +293,11 @@ int run_cam(const std::vector<std::string>& args) {
     const camkit::tensor<float> map = to_float(result->map);
     files.write_npy(out_file, map);
     if (weights_file) files.write_npy(*weights_file, to_float(*result->weights));
-    const std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] { return picture(map, a); });
+    std::string scaled;  // a note when the picture shows the maps min-max scaled
+    std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] {
+        return picture(camkit_cli::picture_values(map, scaled), a);
+    });
+    picture_note += scaled;
     files.commit();
 
     std::cout << "camkit: " << a.method << (classes.empty() ? "" : " (classes " + camkit::to_string(classes) + ")")

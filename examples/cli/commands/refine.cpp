@@ -204,30 +204,19 @@ std::string json_number(double v) {
     return buf;
 }
 
-/// Fails unless `dir` is a folder, or does not exist yet in a folder that does (it is created
-/// only once the results are computed, so a failed run leaves nothing behind).
-void check_out_dir(const std::string& dir) {
-    namespace fs = std::filesystem;
-    std::error_code ec;
-    const auto st = fs::status(dir, ec);
-    if (fs::exists(st)) {
-        if (st.type() != fs::file_type::directory) fail("--out-dir " + dir + " exists and is not a folder");
-        return;
-    }
-    fs::path parent = fs::path(dir).lexically_normal().parent_path();
-    if (parent.empty()) parent = ".";
-    if (!fs::is_directory(parent, ec))
-        fail("--out-dir " + dir + ": its parent folder '" + parent.string() + "' does not exist");
-}
-
 int run_refine(const std::vector<std::string>& args) {
     const refine_args a = parse_refine_args(args);
 
     camkit_cli::file_set files({{"--low", a.low}, {"--high", a.high}, {"--image", a.image}});
-    check_out_dir(a.out_dir);
+    // A folder, or one to create in a folder that exists (only once the results are computed, so a
+    // failed run leaves nothing behind); either writable.
+    camkit_cli::check_output_folder("--out-dir", a.out_dir, true);
 
     const camkit::tensor<double> low = read_map(a.low, "--low");
     const camkit::tensor<double> high = read_map(a.high, "--high");
+    if (a.focal_points_given && a.opt.focal_points > high.size())
+        fail("--focal-points " + std::to_string(a.opt.focal_points) + " exceeds the " + std::to_string(high.size()) +
+             " pixels of the high-res map " + a.high);
     std::optional<camkit::rgb_image> image;
     if (!a.image.empty()) {
         const camkit::io::image_info info = camkit::io::read_image_info(a.image);
@@ -243,9 +232,7 @@ int run_refine(const std::vector<std::string>& args) {
     const camkit::rgb_image panel =
         camkit::refine_panel(r, high, image ? &*image : nullptr, camkit::colormap::jet, 6, 4, scale);
 
-    std::error_code ec;
-    std::filesystem::create_directories(a.out_dir, ec);
-    if (ec) fail("--out-dir " + a.out_dir + ": cannot create the folder: " + ec.message());
+    camkit_cli::create_folder("--out-dir", a.out_dir);
     const auto out = [&](const std::string& name) {
         return files.output("--out-dir", (std::filesystem::path(a.out_dir) / name).string());
     };

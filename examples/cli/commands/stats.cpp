@@ -32,7 +32,8 @@ constexpr const char* help =
     "  --map MAP.npy       finished maps [N, L], [N, H, W] or [N, D, H, W] (as 'camkit cam --out' writes\n"
     "                      them), float32 or float64, finite and >= 0\n"
     "  --mask MASK         the region: a .npy of the maps' shape (one region per sample) or of one\n"
-    "                      sample's shape (shared), float32 or float64; or a PNG/JPEG of the 2-D maps'\n"
+    "                      sample's shape (shared), float32, float64, uint8 or bool (refine's masks);\n"
+    "                      or a PNG/JPEG of the 2-D maps'\n"
     "                      size, shared. Nonzero values (pixels with any nonzero channel) are inside.\n"
     "  --threshold T       the IoU threshold (default 0.5)\n"
     "\n"
@@ -66,7 +67,8 @@ camkit::tensor<float> image_region(const std::string& path) {
     return region;
 }
 
-bool is_npy(const std::string& path) { return path.size() >= 4 && path.compare(path.size() - 4, 4, ".npy") == 0; }
+/// True for a .npy path (the extension in any case: x.NPY too).
+bool is_npy(const std::string& path) { return camkit_cli::extension_lower(path) == ".npy"; }
 
 int run_stats(const std::vector<std::string>& args) {
     std::string map_path, mask_path;
@@ -102,6 +104,10 @@ int run_stats(const std::vector<std::string>& args) {
              " (shared) for the maps " + map_path + " (make the maps with 'camkit cam --size' to match)");
 
     const camkit::tensor<double> maps = camkit::io::read_npy<double>(map_path);
+    for (std::size_t i = 0; i < maps.size(); ++i)
+        if (!(std::isfinite(maps[i]) && maps[i] >= 0))
+            fail("--map " + map_path + " holds " + std::to_string(maps[i]) + " at flat index " + std::to_string(i) +
+                 ": maps must be finite and >= 0 (finished maps, as 'camkit cam' writes them with its default ReLU)");
     const camkit::tensor<float> mask =
         is_npy(mask_path) ? camkit::io::read_npy<float>(mask_path) : image_region(mask_path);
     for (std::size_t i = 0; i < mask.size(); ++i)

@@ -1,10 +1,12 @@
 #pragma once
-// Progress of a long `camkit-torch analyze` run on stderr: a bar with the ETA redrawn in place on
-// a terminal, one plain line per image otherwise (a log file or CI output stays readable).
+// Progress of a long `camkit-torch analyze` run (or of explain's Score-CAM passes) on stderr: a bar
+// with the ETA redrawn in place on a terminal, plain lines otherwise (a log file or CI output stays
+// readable): one per image, or for many quick steps one every few seconds.
 #include <chrono>
 #include <cstddef>
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <unistd.h>
 
 namespace camkit_analyze {
@@ -18,13 +20,16 @@ inline std::string clock_text(double seconds) {
     return buf;
 }
 
-/// Reports the images of one run as they finish.
+/// Reports the steps (images) of one run as they finish.
 class progress {
 public:
-    /// `total` images to do in this run (those already finished are not counted).
-    explicit progress(std::size_t total) : total_(total), terminal_(isatty(STDERR_FILENO) == 1) {}
+    /// `total` steps to do in this run (those already finished are not counted), shown as `label`;
+    /// off a terminal a plain line per step, or with `plain_every` > 0 seconds at most one line that
+    /// often (none for a run shorter than that).
+    explicit progress(std::size_t total, std::string label = "analyze", double plain_every = 0)
+        : total_(total), terminal_(isatty(STDERR_FILENO) == 1), label_(std::move(label)), plain_every_(plain_every) {}
 
-    /// Image `name` is done (or failed, when `ok` is false).
+    /// Step `name` is done (or failed, when `ok` is false).
     void step(const std::string& name, bool ok) {
         ++done_;
         const double elapsed = std::chrono::duration<double>(clock::now() - start_).count();
@@ -32,12 +37,16 @@ public:
         if (terminal_) {
             const std::size_t width = 30, filled = total_ ? width * done_ / total_ : width;
             const std::string bar = std::string(filled, '#') + std::string(width - filled, '.');
-            std::fprintf(stderr, "\ranalyze [%s] %zu/%zu  elapsed %s  ETA %s ", bar.c_str(), done_, total_,
+            std::fprintf(stderr, "\r%s [%s] %zu/%zu  elapsed %s  ETA %s ", label_.c_str(), bar.c_str(), done_, total_,
                          clock_text(elapsed).c_str(), clock_text(eta).c_str());
             if (done_ == total_) std::fprintf(stderr, "\n");
-        } else {
-            std::fprintf(stderr, "analyze: %zu/%zu %s %s (elapsed %s, ETA %s)\n", done_, total_, name.c_str(),
+        } else if (plain_every_ <= 0) {
+            std::fprintf(stderr, "%s: %zu/%zu %s %s (elapsed %s, ETA %s)\n", label_.c_str(), done_, total_, name.c_str(),
                          ok ? "done" : "FAILED", clock_text(elapsed).c_str(), clock_text(eta).c_str());
+        } else if (elapsed >= last_plain_ + plain_every_) {
+            last_plain_ = elapsed;
+            std::fprintf(stderr, "%s: %zu/%zu %s (elapsed %s, ETA %s)\n", label_.c_str(), done_, total_, name.c_str(),
+                         clock_text(elapsed).c_str(), clock_text(eta).c_str());
         }
         std::fflush(stderr);
     }
@@ -51,6 +60,8 @@ private:
     using clock = std::chrono::steady_clock;
     std::size_t total_, done_ = 0;
     bool terminal_;
+    std::string label_;
+    double plain_every_, last_plain_ = 0;
     clock::time_point start_ = clock::now();
 };
 

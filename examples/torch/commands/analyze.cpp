@@ -799,7 +799,7 @@ int run_analyze(const std::vector<std::string>& args) {
     }
 
     const fs::path out(a.out);
-    if (fs::exists(out) && !fs::is_directory(out)) fail("--out " + a.out + " exists and is not a folder");
+    camkit_cli::check_output_folder("--out", a.out);  // created once the first checks pass
     const std::string signature = run_signature(a);
     if (fs::exists(out / "run.txt")) {
         const auto bytes = camkit::io::read_file((out / "run.txt").string(), 1 << 20);
@@ -839,7 +839,7 @@ int run_analyze(const std::vector<std::string>& args) {
             if (f.segmentation && a.top_k) fail("--top-k goes with a classifier output [N, C], the model gives " + camkit::to_string(f.y.shape));
         }
     }
-    for (const char* sub : {"records", "panels"}) fs::create_directories(out / sub);
+    for (const char* sub : {"records", "panels"}) camkit_cli::create_folder("--out", out / sub);
     camkit_analyze::write_text((out / "run.txt").string(), signature);
 
     const interrupt_scope sigint;

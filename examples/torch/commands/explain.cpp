@@ -1,6 +1,7 @@
 // `camkit-torch explain`: maps of a TorchScript model's named layer for an input (.npy or image).
 #include "../../common/app.hpp"
 #include "../../common/picture.hpp"
+#include "../analyze/progress.hpp"
 #include "../command_support.hpp"
 #include "../torch_support.hpp"
 
@@ -50,7 +51,11 @@ constexpr const char* help =
     "                    optional for a .pt2 of one layer (else it names one the package records);\n"
     "                    auto: the last layer in forward order whose output keeps the input's rank\n"
     "                    with a spatial extent above 1 and reaches the model output (a classifier's\n"
-    "                    last convolutional stage; 'camkit-torch layers --input-shape' names it)\n"
+    "                    last convolutional stage; 'camkit-torch layers --input-shape' names it);\n"
+    "                    features: with a model scripted with methods features(x) and head(f)\n"
+    "                    (@torch.jit.export; forward = head(features(x))), the output of features:\n"
+    "                    the features/head fallback for a layer that cannot be recorded (called\n"
+    "                    twice, in a loop, through an interface); or export a package (.pt2)\n"
     "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
     "                    read as [1, 3, H, W] RGB in [0, 1], then as --gray, --resize, --mean/--std say\n"
     "  --resize HxW      an image is resized (bilinear) to HxW for the model; the maps stay at the image's\n"
@@ -202,16 +207,44 @@ at::Tensor load_input(const std::string& path, const camkit_torch_tool::image_pr
     return t;
 }
 
-/// The mask [*P] or [N, *P]: a .npy as is, or an image binarized at half brightness.
+/// The mask [*P] or [N, *P]: a .npy as is, or an image binarized at half brightness. An image
+/// with dark but not black pixels and none above half (a class-index mask, values 0, 1, 2 ...,
+/// as analyze --masks takes) is refused: binarized, it would be empty.
 camkit::tensor<float> load_mask(const std::string& path) {
     if (!is_image_path(path)) return read_floats(path, "mask");
     const camkit::rgb_image m = camkit::io::read_image(path);
     camkit::tensor<float> out({m.height, m.width});
+    int brightest = 0;
     for (std::size_t i = 0; i < m.height * m.width; ++i) {
         const int sum = m.pixels[3 * i] + m.pixels[3 * i + 1] + m.pixels[3 * i + 2];
         out[i] = sum >= 3 * 128 ? 1.0f : 0.0f;
+        brightest = std::max(brightest, sum);
     }
+    if (brightest > 0 && brightest < 3 * 128)
+        fail("--mask " + path + " has no pixel brighter than half (the brightest is " + std::to_string(brightest / 3) +
+             " of 255): an image mask is white (the region) on black; for a mask of class indices give a .npy "
+             "that is 1 where the mask holds the class, or use --target predicted");
     return out;
+}
+
+/// Warns on stderr about samples whose target region (a mask or a predicted region) holds no
+/// position: their score is 0 and their map all zero, which is rarely what was meant. A mask of
+/// rank spatial_rank + 1 is [N, *P] (sample n's region at n), else one region for every sample.
+void warn_empty_regions(const std::vector<camkit::target>& targets, std::size_t spatial_rank) {
+    std::string empty;
+    std::size_t count = 0;
+    for (std::size_t n = 0; n < targets.size(); ++n) {
+        const auto& m = targets[n].mask;
+        if (!m || m->size() == 0) continue;
+        const bool batched = m->rank() == spatial_rank + 1;
+        const std::size_t per = batched ? m->size() / m->shape[0] : m->size(), at = batched ? n * per : 0;
+        const auto first = m->values.begin() + static_cast<std::ptrdiff_t>(at);
+        if (std::all_of(first, first + static_cast<std::ptrdiff_t>(per), [](float v) { return v == 0; }) && count++ < 8)
+            empty += (empty.empty() ? "" : ", ") + std::to_string(n);
+    }
+    if (count)
+        std::cerr << "camkit-torch: warning: the target region is empty for " << (count == 1 ? "sample " : "samples ")
+                  << empty << (count > 8 ? ", ..." : "") << " (score 0: an all-zero map)\n";
 }
 
 /// Fails unless --class, if given, is a class of the model output [N, C, *P] of shape `y`.
@@ -325,6 +358,11 @@ maps_and_targets head_cam(const explain_args& a, torch::jit::Module& model, cons
     if (weight.dim() != 2)
         fail("--head " + a.head + " has shape " + camkit::to_string(camkit::torch::shape_of(weight)) +
              "; CAM needs a linear head's weight [classes, K]");
+    const std::int64_t K = recorded.activations.dim() > 1 ? recorded.activations.size(1) : 0;
+    if (weight.size(1) != K)
+        fail("--head " + a.head + " has shape " + camkit::to_string(camkit::torch::shape_of(weight)) + " but layer " +
+             a.layer + " has " + std::to_string(K) + " channels: CAM needs the weight [classes, K] of the linear head "
+             "that reads that layer's pooled output");
     std::vector<std::size_t> classes = head_classes(a, output, input.size(0));
     at::Tensor map = camkit::torch::cam(recorded.activations, weight.detach(), classes, opt).map;
     return {map, std::move(classes), {}};
@@ -370,9 +408,15 @@ template <class ScoreCam, class Explain>
 maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, const at::Tensor& known,
                              ScoreCam&& score_cam, Explain&& explain) {
     std::vector<std::size_t> classes;  // of the targets last made
+    // Score-CAM and the gradient methods explain the targets (Eigen-CAM none): an empty region is
+    // worth a warning, once.
+    bool warn = a.method == "scorecam";
+    camkit::with_method(a.method, [&](auto type) { warn = camkit::needs_gradients_v<typename decltype(type)::type>; });
     const auto make = [&](const at::Tensor& output) {
         check_output_shape(output, input);
         std::vector<camkit::target> made = make_targets(a, output);
+        if (warn) warn_empty_regions(made, static_cast<std::size_t>(output.dim() - 2));
+        warn = false;
         classes.clear();
         for (const camkit::target& t : made) classes.push_back(t.class_index);
         return made;
@@ -387,6 +431,13 @@ maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, con
     if (a.method == "scorecam") {
         camkit::torch::score_cam_options sopt;
         sopt.batch_size = a.batch_size;
+        // One forward per batch of masked inputs (K / batch size of them per sample): a bar on a
+        // terminal, else a line every 10 s.
+        std::optional<camkit_analyze::progress> bar;
+        sopt.progress = [&](std::int64_t, std::int64_t total) {
+            if (!bar) bar.emplace(static_cast<std::size_t>(total), "scorecam", 10.0);
+            bar->step("forward passes", true);
+        };
         const camkit::torch::score_cam_result r = score_cam(what, sopt);
         return {r.map, classes, r.target_scores};
     }
@@ -526,6 +577,7 @@ int run_explain(const std::vector<std::string>& args) {
         return model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device);
     });
     const camkit::tensor<float> map = to_host(result.map);
+    // The library's finite checks cover CPU tensors; on a device NaN and Inf reach the map.
     if (auto i = camkit_cli::first_non_finite<float>(map.values))
         fail("the map of sample " + std::to_string(*i / (map.size() / map.shape[0])) +
              " is not finite: the activations or gradients at layer " + a.layer + " overflow float32");

@@ -42,7 +42,9 @@ mask_t keep_top_percentage(const tensor<T>& merged, double percentage = 15) {
                     "keep_top_percentage: percentage must be in (0, 100], got " + std::to_string(percentage));
     detail::require(merged.size() > 0, "keep_top_percentage: merged is empty");
     detail::check_finite(merged, "keep_top_percentage: merged");
-    const auto position = static_cast<std::size_t>((1 - percentage / 100) * static_cast<double>(merged.size()));
+    // At most n − 1: 1 − percentage/100 rounds to 1 for percentages below about 1e-14.
+    const auto position = std::min(merged.size() - 1,
+                                   static_cast<std::size_t>((1 - percentage / 100) * static_cast<double>(merged.size())));
     std::vector<T> sorted = merged.values;
     std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(position), sorted.end());
     return detail::keep_above_unchecked(merged, static_cast<double>(sorted[position]));

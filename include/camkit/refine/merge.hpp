@@ -44,7 +44,6 @@ tensor<T> merge_maps(const tensor<S>& segment, const tensor<T>& low, merge_mode 
     const bool seg_blank = detail::blank(seg), low_blank = detail::blank(low);
     detail::require(!(seg_blank && low_blank), "merge_maps: segment and low are both blank (no value above 0)");
     if (seg_blank) return min_max_normalized(low, "merge_maps: low");
-    if (low_blank) return seg;
     const auto extremes = detail::min_max(seg.data(), seg.size());
     const T smin = extremes.first, smax = extremes.second;  // named, not bound: the lambda below captures them
     detail::require(smin < smax, [&] {
@@ -52,6 +51,7 @@ tensor<T> merge_maps(const tensor<S>& segment, const tensor<T>& low, merge_mode 
                " everywhere: a segment covering the whole map leaves nothing to normalize)";
     });
     seg = min_max_normalized(seg, "merge_maps: segment");
+    if (low_blank) return seg;
     const tensor<T> l = min_max_normalized(low, "merge_maps: low");
     const T a = static_cast<T>(alpha), b = static_cast<T>(1 - alpha);
     for (std::size_t i = 0; i < seg.size(); ++i)

@@ -150,8 +150,14 @@ inline rgb_image read_image(const std::string& path, std::size_t max_pixels = de
 inline std::vector<std::byte> encode_png(const std::uint8_t* rgb, std::size_t height, std::size_t width) {
     detail::require(height > 0 && width > 0, "encode_png: image is empty (" + std::to_string(height) + "x" +
                                                  std::to_string(width) + ")");
-    detail::require(width <= static_cast<std::size_t>(INT_MAX) / 3 && height <= static_cast<std::size_t>(INT_MAX),
-                    "encode_png: image " + std::to_string(height) + "x" + std::to_string(width) + " is too large");
+    // stb_image_write sizes its filtered rows, (3·width + 1)·height bytes, and its compressed
+    // stream in int: half of INT_MAX leaves the compressor room (it wrapped and wrote past its
+    // buffer for a 16 x 89478488 picture).
+    constexpr std::size_t max_bytes = static_cast<std::size_t>(INT_MAX) / 2;
+    detail::require(width <= (max_bytes - 1) / 3 && height <= max_bytes / (3 * width + 1), [&] {
+        return "encode_png: image " + std::to_string(height) + "x" + std::to_string(width) +
+               " is too large for a PNG (at most " + std::to_string(max_bytes) + " bytes of pixel rows)";
+    });
     std::vector<std::byte> out;
     const auto append = [](void* ctx, void* data, int size) {
         auto* v = static_cast<std::vector<std::byte>*>(ctx);

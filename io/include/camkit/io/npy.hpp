@@ -20,11 +20,14 @@
 #include <vector>
 
 namespace camkit::io {
-/// Element types camkit reads and writes: little-endian IEEE float32 and float64.
-enum class npy_dtype { float32, float64 };
+/// Element types camkit reads: little-endian IEEE float32 and float64 (which it also writes), and
+/// uint8 and bool, as masks are often stored (read as their values, bool as 0 or 1).
+enum class npy_dtype { float32, float64, uint8, boolean };
 
 /// Size in bytes of one element of `t`.
-constexpr std::size_t npy_itemsize(npy_dtype t) { return t == npy_dtype::float32 ? 4 : 8; }
+constexpr std::size_t npy_itemsize(npy_dtype t) {
+    return t == npy_dtype::float32 ? 4 : t == npy_dtype::float64 ? 8 : 1;
+}
 
 /// What the header of a .npy file says: shape, element type and where the data starts.
 struct npy_header {
@@ -142,7 +145,7 @@ decltype(auto) naming_file(const std::string& path, F&& f) {
 
 /// Parses the header of a .npy file from its first bytes (at least the whole header; the data
 /// need not follow). Throws camkit::error on bad magic or version, a header beyond the end of
-/// `bytes`, a malformed dictionary, Fortran order, a dtype other than '<f4'/'<f8', or a shape whose
+/// `bytes`, a malformed dictionary, Fortran order, a dtype other than '<f4'/'<f8'/'|u1'/'|b1', or a shape whose
 /// byte size overflows.
 inline npy_header parse_npy_header(std::span<const std::byte> bytes) {
     using detail::fail;
@@ -200,8 +203,13 @@ inline npy_header parse_npy_header(std::span<const std::byte> bytes) {
         h.dtype = npy_dtype::float32;
     else if (descr == "<f8")
         h.dtype = npy_dtype::float64;
+    else if (descr == "|u1")
+        h.dtype = npy_dtype::uint8;
+    else if (descr == "|b1")
+        h.dtype = npy_dtype::boolean;
     else
-        fail("unsupported npy dtype '" + std::string(descr) + "' (expected '<f4' float32 or '<f8' float64)");
+        fail("unsupported npy dtype '" + std::string(descr) +
+             "' (expected '<f4' float32, '<f8' float64, '|u1' uint8 or '|b1' bool)");
 
     std::size_t count = 1;
     for (std::size_t e : h.shape) {
@@ -241,7 +249,13 @@ void decode_npy_into(std::span<const std::byte> bytes, const npy_header& h, std:
                                                         " values but the npy data has " + std::to_string(h.count));
     const std::byte* p = bytes.data() + h.data_offset;
     // Little-endian bytes are assembled explicitly so the reader is right on any host.
-    if (h.dtype == npy_dtype::float32) {
+    if (h.dtype == npy_dtype::uint8 || h.dtype == npy_dtype::boolean) {
+        // bool: any nonzero byte is true (NumPy writes 0 and 1)
+        for (std::size_t i = 0; i < h.count; ++i) {
+            const auto v = static_cast<unsigned>(p[i]);
+            out[i] = static_cast<T>(h.dtype == npy_dtype::boolean ? (v != 0) : v);
+        }
+    } else if (h.dtype == npy_dtype::float32) {
         for (std::size_t i = 0; i < h.count; ++i, p += 4) {
             std::uint32_t u = 0;
             for (int b = 3; b >= 0; --b) u = (u << 8) | static_cast<std::uint32_t>(p[b]);
@@ -347,7 +361,7 @@ inline npy_file read_npy_file(const std::string& path, std::uint64_t max_bytes =
     });
 }
 
-/// Reads a float32 or float64 .npy file as a camkit::tensor<T> (T = float or double). Errors
+/// Reads a float32, float64, uint8 or bool .npy file as a camkit::tensor<T> (T = float or double). Errors
 /// name the file: a missing or special file, a malformed or truncated file, another dtype,
 /// Fortran order, or a file over `max_bytes`.
 template <class T>
