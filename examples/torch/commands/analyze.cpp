@@ -194,7 +194,10 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         fail("--gray, --rgb and --resize apply to --images; --inputs is used as it is");
     camkit_torch_tool::image_prep::check_resize(a.resize);
     camkit_torch_tool::check_mean_std(a.mean, a.std);
-    if (a.refine && a.layers.size() < 2) fail("--refine needs two layers or more (the first is the high-resolution one)");
+    // A package without --layer takes the layers it records: checked once they are known.
+    const bool layers_from_package = a.layers.empty() && camkit_torch_tool::is_package_path(a.model);
+    if (a.refine && a.layers.size() < 2 && !layers_from_package)
+        fail("--refine needs two layers or more (the first is the high-resolution one)");
     if (a.device != "cpu" && a.device != "cuda") fail("--device must be cpu or cuda, got '" + a.device + "'");
     return a;
 }
@@ -545,7 +548,12 @@ struct model_source {
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
         package.emplace(a.model);
         const std::vector<std::string>& recorded = package->layers();
-        if (a.layers.empty()) a.layers = recorded;
+        if (a.layers.empty()) {
+            a.layers = recorded;
+            if (a.refine && a.layers.size() < 2)
+                fail("--refine needs two layers or more (the first is the high-resolution one); " + a.model +
+                     " records " + camkit_torch_tool::recorded_layers(recorded));
+        }
         for (std::string& l : a.layers) l = camkit_torch_tool::resolve_package_layer(a.model, l, recorded);
         check_chosen_layer(a.layers);
         for (const std::string& l : a.layers) {  // --layer names no layer twice

@@ -97,7 +97,7 @@ constexpr const char* help =
     "  --size HxW        size of the maps (bilinear, half-pixel centres); default: the input's size\n"
     "  --renormalize     ReLU and min-max again after resizing (as pytorch-grad-cam does)\n"
     "  --device D        cpu (default) or cuda\n"
-    "  --batch-size B    forward passes per batch for scorecam (default 16)\n"
+    "  --batch-size B    masked inputs per forward pass for scorecam (default 16)\n"
     "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image)\n"
     "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
     "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"

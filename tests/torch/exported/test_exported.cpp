@@ -759,6 +759,15 @@ TEST_F(ExportedTool, AnalyzesAPackageOfSeveralLayers) {
     expect_bad_input({"analyze", "--inputs", input3, "--out", path("bad"), "--model", dir + "unet_layers.pt2", "--layer",
                       "enc1", "--method", "gradcam"},
                      "unet_layers.pt2 records layers 'enc2', 'dec2', 'dec1' only, not --layer enc1");
+    // --refine takes a package's layers when --layer is left out (it needed --layer before), and
+    // refuses a package of one layer.
+    const auto refined = run({"analyze", "--inputs", input3, "--out", path("refined"), "--model", dir + "unet_layers.pt2",
+                              "--method", "gradcam", "--refine"});
+    EXPECT_EQ(refined.status, 0) << refined.err;
+    expect_bad_input({"analyze", "--inputs", input3, "--out", path("bad"), "--model", dir + "unet.pt2", "--method",
+                      "gradcam", "--refine"},
+                     "--refine needs two layers or more (the first is the high-resolution one); " + dir +
+                         "unet.pt2 records layer 'dec2'");
     // explain and layers: the package's layers, one of them chosen by --layer.
     const auto r = run({"layers", "--model", dir + "unet_layers.pt2"});
     EXPECT_EQ(r.status, 0) << r.err;
