@@ -23,7 +23,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # fixture and export_cam.py's output test among them). torch-cmake: a CUDA build of LibTorch without
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
 declare -A min_tests=(
-  [core]=277 [scalar]=6 [io]=23 [xtensor]=32 [torch]=100 [tool]=30 [blas]=13 [package]=17
+  [core]=278 [scalar]=6 [io]=23 [xtensor]=32 [torch]=100 [tool]=30 [blas]=13 [package]=17
   [torch2:torch]=142 [torch-cmake]=2
 )
 
