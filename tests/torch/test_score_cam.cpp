@@ -329,6 +329,19 @@ TEST(ScoreCam, NamedTorchScriptLayerAndTapWithCamkitTargets) {
     auto logsumexp = [](const at::Tensor& y) { return y.logsumexp(1); };
     EXPECT_TRUE(has(camkit_test::error_message([&] { ct::score_cam(tapped, x, tap, logsumexp, opt); }),
                     "a score callable cannot score perturbed inputs (Score-CAM)"));
+
+    // A double model scores in double (its logits exactly, as explain's scores; float rounded them
+    // to 5e-6 before), and its masked scores equal the double reference's.
+    const at::Tensor wd = w.to(at::kDouble), headd = head.to(at::kDouble), xd = x.to(at::kDouble);
+    auto tapped_d = [&](const at::Tensor& v) { return at::matmul(tap(at::relu(v * wd)).flatten(1), headd.t()); };
+    const auto dbl = ct::score_cam(tapped_d, xd, tap, targets, opt);
+    const at::Tensor yd = tapped_d(xd);
+    ASSERT_EQ(dbl.target_scores.scalar_type(), at::kDouble);
+    EXPECT_EQ(dbl.target_scores[0].item<double>(), yd[0][1].item<double>());
+    EXPECT_EQ(dbl.target_scores[1].item<double>(), yd[1][2].item<double>());
+    auto plain_d = [&](const at::Tensor& v) { return at::matmul(at::relu(v * wd).flatten(1), headd.t()); };
+    const auto want_d = ct::score_cam(plain_d, xd, at::relu(xd * wd), cls, opt);
+    EXPECT_TRUE(at::allclose(dbl.scores, want_d.scores, 1e-12, 1e-14));
 }
 
 // The probabilities of a one-channel output score Score-CAM's masked inputs: σ for class 1, 1 − σ for class 0.

@@ -17,9 +17,11 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <unistd.h>
 #include <vector>
 #include "common/error_message.hpp"
@@ -132,6 +134,88 @@ TEST(TorchCapture, GradientsByHand) {
     const auto hr = ct::explain<camkit::hires_cam>(net, x, net.tap, targets);
     EXPECT_TRUE(close(gc.cam.map, hr.cam.map, 1e-6));
     EXPECT_TRUE(close(*gc.cam.weights, at::stack({W[1], W[0]}) / 20.f, 1e-7));
+}
+
+// A copy of a model (torch::nn::Cloneable::clone() copies its members) has a tap of its own: two
+// threads explain the original and the copy at once, and the tap of one is not the other's. A
+// thread that only runs the model passes through the tap while another thread explains with it.
+TEST(TorchCapture, CopiedModelsHaveTapsOfTheirOwnAndOtherThreadsPassThrough) {
+    tiny_net a;
+    const tiny_net b = a;  // shares the weights, not the tap
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 9);
+    const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(0)};
+    const at::Tensor want = ct::explain<camkit::grad_cam>(a, x, a.tap, targets).cam.map;
+    EXPECT_TRUE(close(ct::explain<camkit::grad_cam>(b, x, b.tap, targets).cam.map, want, 1e-6));
+    EXPECT_NE(camkit_test::error_message([&] { ct::explain<camkit::grad_cam>(b, x, a.tap, targets); })
+                  .find("the tap was never reached during forward"),
+              std::string::npos);
+    const auto explain_many_times = [&](const tiny_net& net, int& failures, int& wrong) {
+        for (int i = 0; i < 100; ++i) {
+            try {
+                if (!close(ct::explain<camkit::grad_cam>(net, x, net.tap, targets).cam.map, want, 1e-6)) ++wrong;
+            } catch (const std::exception&) {
+                ++failures;
+            }
+        }
+    };
+    int failures_a = 0, wrong_a = 0, failures_b = 0, wrong_b = 0;
+    std::thread ta([&] { explain_many_times(a, failures_a, wrong_a); });
+    std::thread tb([&] { explain_many_times(b, failures_b, wrong_b); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(failures_a + failures_b, 0);
+    EXPECT_EQ(wrong_a + wrong_b, 0);
+    // Inference on the same model from another thread while it is explained.
+    std::atomic<bool> done{false};
+    std::thread runner([&] {
+        at::NoGradGuard no_grad;
+        while (!done) (void)a(x);
+    });
+    int failures = 0, wrong = 0;
+    explain_many_times(a, failures, wrong);
+    done = true;
+    runner.join();
+    EXPECT_EQ(failures, 0);
+    EXPECT_EQ(wrong, 0);
+    EXPECT_FALSE(a.tap.is_recording());
+}
+
+// Targets given as a braced list or a temporary vector are kept by the objective (it referred to
+// them before: a named objective outlived the list's array, which AddressSanitizer reports).
+TEST(TorchCapture, ObjectiveKeepsTargetsGivenByValue) {
+    tiny_net net;
+    const at::Tensor x = random_tensor({2, 2, 4, 5}, at::kFloat, 10);
+    const std::vector<camkit::target> named = {camkit::class_score(1), camkit::class_score(0)};
+    const at::Tensor want = ct::explain<camkit::hires_cam>(net, x, net.tap, named).cam.map;
+    const ct::objective listed = {camkit::class_score(1), camkit::class_score(0)};
+    const ct::objective moved = std::vector<camkit::target>{camkit::class_score(1), camkit::class_score(0)};
+    const ct::objective copy = listed;
+    for (const ct::objective* what : {&listed, &moved, &copy})
+        EXPECT_TRUE(close(ct::explain<camkit::hires_cam>(net, x, net.tap, *what).cam.map, want, 0));
+}
+
+// scripted_layer edits a clone of the module made once; the clone follows the train/eval mode the
+// user sets on the module afterwards (BatchNorm in train mode normalizes by the batch).
+TEST(TorchCapture, ScriptedLayerFollowsTheModulesMode) {
+    torch::jit::Module m = torch::jit::load(data("resnet_like.pt"));
+    m.train();
+    ct::scripted_layer one(m, "layer1");
+    ct::scripted_layers two(m, {"layer1", "layer2"});
+    const at::Tensor x = random_tensor({2, 3, 8, 8}, at::kFloat, 11);
+    const std::vector<camkit::target> targets = {camkit::class_score(1), camkit::class_score(4)};
+    for (const bool training : {false, true}) {
+        SCOPED_TRACE(training ? "train" : "eval");
+        m.train(training);
+        at::Tensor y;
+        {
+            at::NoGradGuard no_grad;
+            y = m.forward({x}).toTensor();
+        }
+        EXPECT_TRUE(close(ct::capture_gradients(one, x, targets).output, y, 1e-6));
+        EXPECT_TRUE(close(two.forward(x).output.detach(), y, 1e-6));
+        EXPECT_EQ(one.module().is_training(), training);
+    }
+    m.eval();
 }
 
 // An in-place op right after the tapped layer leaves the recorded activation and its gradient right.

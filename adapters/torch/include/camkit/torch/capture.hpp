@@ -11,20 +11,24 @@
 
 #include <ATen/ATen.h>
 
+#include <atomic>
 #include <concepts>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 
 namespace camkit::torch {
 
 namespace detail {
-/// What a tap shares with its recordings.
+/// What a tap shares with its recordings. `active` and `owner` say which thread records: the
+/// others pass through (they read those two atomically); the rest is touched by the owner only.
 struct tap_state {
-    bool active = false;
+    std::atomic<bool> active{false};
+    std::atomic<std::thread::id> owner{};
     int calls = 0;
     at::Tensor activations;
     std::int64_t version = 0;  ///< the recorded tensor's version counter when it was recorded
@@ -34,15 +38,24 @@ struct tap_state {
 class recording;
 
 /// A capture point a C++-frontend model owns and calls in forward: `x = tap_(x);`.
-/// Copies share one state, so a model copied by value still reports to the same recording.
+/// A copy is a tap of its own (a cloned model, `torch::nn::Cloneable::clone()`, explains
+/// independently of the original, e.g. one clone per thread). It records only on the thread that
+/// explains: other threads running the same model meanwhile pass through it unrecorded.
 class tap {
 public:
     tap() : state_(std::make_shared<detail::tap_state>()) {}
+    /// A new tap, not recording (the copied model's recordings stay the original's).
+    tap(const tap&) : tap() {}
+    /// Keeps this tap's own state (a tap holds nothing but its recording).
+    tap& operator=(const tap&) { return *this; }
 
-    /// While a recording is alive: records `x` and returns a copy of it, so that in-place ops
-    /// downstream (relu_) change the copy, never the recorded tensor. Otherwise returns `x`.
+    /// While a recording of this thread is alive: records `x` and returns a copy of it, so that
+    /// in-place ops downstream (relu_) change the copy, never the recorded tensor. Otherwise
+    /// returns `x`.
     at::Tensor operator()(const at::Tensor& x) const {
-        if (!state_->active) return x;
+        if (!state_->active.load(std::memory_order_acquire) ||
+            state_->owner.load(std::memory_order_relaxed) != std::this_thread::get_id())
+            return x;
         ++state_->calls;
         state_->activations = x;
         // Inference tensors (InferenceMode) have no version counter.
@@ -50,8 +63,8 @@ public:
         return x.clone();
     }
 
-    /// True while a recording of this tap is alive.
-    bool is_recording() const { return state_->active; }
+    /// True while a recording of this tap is alive (on any thread).
+    bool is_recording() const { return state_->active.load(std::memory_order_acquire); }
 
 private:
     friend class recording;
@@ -62,18 +75,21 @@ private:
 /// graph it holds) is released and the tap is a passthrough again. One recording per tap at a time.
 class recording {
 public:
-    /// Starts recording `t`; throws camkit::error if `t` is already recording.
+    /// Starts recording `t` on this thread; throws camkit::error if `t` is already recording.
     explicit recording(const tap& t) : state_(t.state_) {
-        camkit::detail::require(!state_->active, "tap: a recording of this tap is already active "
-                                                 "(one explanation per model at a time)");
-        state_->active = true;
+        bool idle = false;
+        camkit::detail::require(state_->active.compare_exchange_strong(idle, true, std::memory_order_acq_rel),
+                                "tap: a recording of this tap is already active (one explanation per model at a "
+                                "time; a clone of the model has a tap of its own)");
         state_->calls = 0;
         state_->activations = at::Tensor();
+        state_->owner.store(std::this_thread::get_id(), std::memory_order_relaxed);
     }
     ~recording() {
-        state_->active = false;
         state_->calls = 0;
         state_->activations = at::Tensor();
+        state_->owner.store(std::thread::id(), std::memory_order_relaxed);
+        state_->active.store(false, std::memory_order_release);
     }
     recording(const recording&) = delete;
     recording& operator=(const recording&) = delete;

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -200,18 +201,22 @@ struct targets_from_output {
 
 /// What to explain in one call: one linear camkit target per sample, linear targets built from the
 /// output (targets_from_output), a non-linear output_score (e.g. probability_score), or nothing,
-/// which explains each sample's predicted class. Converts implicitly from each, and refers to the
-/// targets it is given (it lives for one call).
+/// which explains each sample's predicted class. Converts implicitly from each. Targets given as a
+/// span or a named vector are referred to (they must outlive the objective, as for a span); a
+/// braced list or a temporary vector is kept by the objective (and shared by its copies).
 class objective {
 public:
     /// Each sample's predicted class (a classifier output).
     objective() = default;
-    /// One linear target per sample.
+    /// One linear target per sample (referred to).
     objective(std::span<const target> targets) : targets_(targets), linear_(true) {}
-    /// One linear target per sample.
+    /// One linear target per sample (referred to).
     objective(const std::vector<target>& targets) : objective(std::span<const target>(targets)) {}
-    /// One linear target per sample, as a braced list.
-    objective(std::initializer_list<target> targets) : objective(std::span<const target>(targets.begin(), targets.size())) {}
+    /// One linear target per sample, kept.
+    objective(std::vector<target>&& targets) : objective(std::make_shared<const std::vector<target>>(std::move(targets))) {}
+    /// One linear target per sample, as a braced list (kept: the list's array lives only for the
+    /// full expression that makes it).
+    objective(std::initializer_list<target> targets) : objective(std::make_shared<const std::vector<target>>(targets)) {}
     /// Linear targets built from the output of the explanation's own forward pass.
     objective(targets_from_output f) : from_output_(std::move(f.make)) {
         camkit::detail::require(static_cast<bool>(from_output_), "targets_from_output: `make` is empty");
@@ -254,6 +259,10 @@ private:
         return from_output_(output.detach());  // their count and shapes are checked with the seed
     }
 
+    explicit objective(std::shared_ptr<const std::vector<target>> kept)
+        : kept_(std::move(kept)), targets_(*kept_), linear_(true) {}
+
+    std::shared_ptr<const std::vector<target>> kept_;  ///< targets given by value (targets_ views them)
     std::span<const target> targets_;
     bool linear_ = false;
     std::function<std::vector<target>(const at::Tensor&)> from_output_;

@@ -20,6 +20,14 @@
 
 namespace camkit::torch {
 
+namespace detail {
+/// The type scores are computed in: double for a double output, float otherwise (half and
+/// bfloat16 accumulate in float), as the host kernels do.
+inline at::ScalarType score_type(const at::Tensor& t) {
+    return t.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+}
+}  // namespace detail
+
 /// A model as the gradient-free algorithms see it: `f(batch) -> output`, both at::Tensor.
 template <class F>
 concept forward_function = forward_callable<F>;
@@ -67,7 +75,7 @@ struct class_probability {
     std::vector<std::int64_t> classes;
     at::Tensor operator()(const at::Tensor& output, const at::Tensor& samples) const {
         const at::Tensor c = detail::class_list{classes}.rows(output, samples);
-        return at::softmax(output.to(at::kFloat), 1).gather(1, c).view({-1});
+        return at::softmax(output.to(detail::score_type(output)), 1).gather(1, c).view({-1});
     }
 };
 
@@ -76,7 +84,7 @@ struct class_logit {
     std::vector<std::int64_t> classes;
     at::Tensor operator()(const at::Tensor& output, const at::Tensor& samples) const {
         const at::Tensor c = detail::class_list{classes}.rows(output, samples);
-        return output.to(at::kFloat).gather(1, c).view({-1});
+        return output.to(detail::score_type(output)).gather(1, c).view({-1});
     }
 };
 
@@ -92,7 +100,7 @@ struct class_mask_score {
         for (std::int64_t d = 2; d < output.dim(); ++d) idx_shape.push_back(1);
         std::vector<std::int64_t> expand_shape{-1, 1};
         for (std::int64_t d = 2; d < output.dim(); ++d) expand_shape.push_back(output.size(d));
-        const at::Tensor y = output.to(at::kFloat).gather(1, c.view(idx_shape).expand(expand_shape)).squeeze(1);
+        const at::Tensor y = output.to(detail::score_type(output)).gather(1, c.view(idx_shape).expand(expand_shape)).squeeze(1);
         camkit::detail::require(masks.defined(), "masks is an undefined tensor");
         const auto spatial = y.sizes().slice(1);
         const bool per_sample = masks.dim() == y.dim() && masks.sizes().slice(1) == spatial;
@@ -100,10 +108,10 @@ struct class_mask_score {
                                 "masks shape " + to_string(shape_of(masks)) +
                                     " must be [N, *S] or [*S] with *S the output's spatial shape (output shape " +
                                     to_string(shape_of(output)) + ")");
-        at::Tensor m = masks.to(output.device()).to(at::kFloat);
+        at::Tensor m = masks.to(output.device()).to(y.scalar_type());
         m = per_sample ? m.index_select(0, samples.to(output.device())) : m.unsqueeze(0).expand_as(y);
         at::Tensor s = (m * y).flatten(1).sum(1);
-        if (mean) s = s / m.ne(0).flatten(1).sum(1).clamp_min(1).to(at::kFloat);
+        if (mean) s = s / m.ne(0).flatten(1).sum(1).clamp_min(1).to(y.scalar_type());
         return s;
     }
 };
@@ -165,14 +173,15 @@ inline void check_class_count(std::span<const std::int64_t> classes, const at::T
                 std::to_string(input.size(0)) + " samples");
 }
 
-/// Applies a sample_score to a model output and checks it gave one float per row.
+/// Applies a sample_score to a model output and checks it gave one value per row (float, or
+/// double when the score is double).
 template <sample_score Score>
 at::Tensor score_rows(const Score& score, const at::Tensor& output, const at::Tensor& samples) {
     at::Tensor s = std::invoke(score, output, samples);
     require(s.defined() && s.numel() == samples.numel(),
             "score: must return one value per output row (" + std::to_string(samples.numel()) + "), got shape " +
                 (s.defined() ? to_string(shape_of(s)) : std::string("undefined")));
-    return s.to(at::kFloat).view({-1});
+    return s.to(score_type(s)).view({-1});
 }
 
 }  // namespace detail

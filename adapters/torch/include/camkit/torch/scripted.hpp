@@ -221,6 +221,20 @@ inline void record_layer_output(::torch::jit::Module& module, const std::string&
     for (const jit::Use& u : uses) u.user->replaceInput(u.offset, copy);
 }
 
+/// Gives every module of `to` (a clone of `from`, the same modules in the same order) the
+/// train/eval mode of its counterpart in `from`, so that a clone made once follows the mode the
+/// user sets on the original later (Dropout, BatchNorm); a no-op walk when nothing changed.
+inline void follow_training_mode(const ::torch::jit::Module& from, ::torch::jit::Module& to) {
+    const auto a = from.modules(), b = to.modules();
+    auto ib = b.begin();
+    for (auto ia = a.begin(); ia != a.end() && ib != b.end(); ++ia, ++ib) {
+        const ::torch::jit::Module src = *ia;
+        ::torch::jit::Module dst = *ib;
+        if (!src.hasattr("training") || !dst.hasattr("training")) continue;
+        const bool on = src.attr("training").toBool();
+        if (dst.attr("training").toBool() != on) dst.setattr("training", on);
+    }
+}
 }  // namespace detail
 
 /// A TorchScript module prepared to record the output of one named layer during forward.
@@ -258,6 +272,7 @@ public:
             return;
         }
         camkit::detail::require(known, "unknown layer '" + layer_ + "'; valid layers: " + detail::join(names));
+        original_ = module;
         module_ = module.clone(/*inplace=*/true);
         // Optional[Tensor], so that "nothing recorded" is None rather than a placeholder tensor.
         module_.register_attribute(attribute, c10::OptionalType::create(c10::TensorType::get()), c10::IValue(), false);
@@ -270,7 +285,8 @@ public:
     const std::string& model_output() const { return model_output_; }
     /// True when this uses the features(x)/head(f) fallback instead of an edited graph.
     bool uses_features_head() const { return split_; }
-    /// The module run by forward (the edited clone, or the original for the fallback).
+    /// The module run by forward (the edited clone, or the original for the fallback). The clone
+    /// takes the original's train/eval mode at every forward.
     ::torch::jit::Module& module() { return module_; }
 
     /// Output and recorded activation of one forward pass.
@@ -289,6 +305,7 @@ public:
             p.output = detail::model_output(module_.get_method("head")({p.activations.clone()}), "head(f)", model_output_);
             return p;
         }
+        detail::follow_training_mode(original_, module_);
         module_.setattr(attribute, c10::IValue());
         try {
             p.output = detail::model_output(module_.forward({input}), "forward", model_output_);
@@ -311,6 +328,7 @@ private:
 
     std::string layer_;
     std::string model_output_;
+    ::torch::jit::Module original_;  ///< the module given (whose mode the clone follows)
     ::torch::jit::Module module_;
     bool split_ = false;
 };
@@ -344,6 +362,7 @@ public:
                                               layers_[i]) == layers_.begin() + static_cast<std::ptrdiff_t>(i),
                                     "layer '" + layers_[i] + "' is given twice");
         }
+        original_ = module;
         module_ = module.clone(/*inplace=*/true);
         std::vector<std::size_t> order(layers_.size());
         for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
@@ -360,7 +379,7 @@ public:
 
     /// The dotted layer names, in the order given.
     const std::vector<std::string>& layers() const { return layers_; }
-    /// The edited clone run by forward.
+    /// The edited clone run by forward (it takes the original's train/eval mode at every forward).
     ::torch::jit::Module& module() { return module_; }
 
     /// Runs forward once on `input`, recording every layer; the recorded tensors are cleared from
@@ -369,6 +388,7 @@ public:
         const auto clear = [&] {
             for (std::size_t i = 0; i < layers_.size(); ++i) module_.setattr(attribute(i), c10::IValue());
         };
+        detail::follow_training_mode(original_, module_);
         clear();
         pass p;
         try {
@@ -392,6 +412,7 @@ private:
 
     std::vector<std::string> layers_;
     std::string model_output_;
+    ::torch::jit::Module original_;  ///< the module given (whose mode the clone follows)
     ::torch::jit::Module module_;
 };
 
