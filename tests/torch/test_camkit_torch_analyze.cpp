@@ -242,9 +242,10 @@ TEST_F(CamkitTorchAnalyze, WritesEveryOutputWithOneForwardPerImageAndOneBackward
 
 TEST_F(CamkitTorchAnalyze, TargetsGtAllClassesClassAndComponentsNameTheirRows) {
     draw_three();
-    const auto targets_of = [&](const std::string& target) {
+    const auto targets_of = [&](const std::string& target, std::vector<std::string> extra = {}) {
         fs::remove_all(path("out"));
-        const auto r = run(args({"--target", target}));
+        extra.insert(extra.begin(), {"--target", target});
+        const auto r = run(args(extra));
         EXPECT_EQ(r.status, 0) << target << ": " << r.err;
         std::vector<std::string> names;
         for (const auto& row : csv(path("out/metrics.csv")))
@@ -256,6 +257,13 @@ TEST_F(CamkitTorchAnalyze, TargetsGtAllClassesClassAndComponentsNameTheirRows) {
     EXPECT_EQ(targets_of("class:1"), (std::vector<std::string>{"class1/1"}));
     EXPECT_EQ(targets_of("largest-component:1"), (std::vector<std::string>{"largest1/1"}));
     EXPECT_EQ(targets_of("smallest-component"), (std::vector<std::string>{"smallest0/0", "smallest1/1"}));
+    // --skip-class leaves a class's targets out (a background class, say).
+    for (const std::string target : {"predicted", "gt", "all-classes", "largest-component", "smallest-component"}) {
+        const auto names = targets_of(target, {"--skip-class", "0"});
+        ASSERT_EQ(names.size(), 1u) << target;
+        EXPECT_EQ(names[0].substr(names[0].size() - 2), "/1") << target;
+    }
+    EXPECT_EQ(targets_of("predicted", {"--skip-class", "1"}), (std::vector<std::string>{"predicted0/0"}));
     // The largest component's map equals explain --target largest-component's.
     fs::remove_all(path("out"));
     ASSERT_EQ(run(args({"--target", "largest-component:1", "--save-maps"})).status, 0);
@@ -267,6 +275,44 @@ TEST_F(CamkitTorchAnalyze, TargetsGtAllClassesClassAndComponentsNameTheirRows) {
     const auto got = camkit::io::read_npy<float>(path("out/maps/a/largest1__hirescam__enc.npy"));
     ASSERT_EQ(got.size(), expected.size());
     for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[i], 1e-6) << i;
+}
+
+// The report's per-class table and summary.json's model_by_class: the model's IoU and Dice of each
+// class summed over the data set (pixels of every image), here computed from the model's own
+// prediction and the masks; --class-names names the classes.
+TEST_F(CamkitTorchAnalyze, ModelIouPerClassIsTheDataSetsAndClassesHaveNames) {
+    draw_three();
+    const auto r = run(args({"--class-names", "dark,bright"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    const std::string summary = slurp(path("out/summary.json"));
+    const std::string page = slurp(path("out/report.html"));
+    for (const float c : {0.0f, 1.0f}) {
+        double both = 0, p = 0, g = 0;
+        std::size_t images_true = 0, images_predicted = 0;
+        for (const std::string stem : {"a", "b", "c"}) {
+            const camkit::tensor<float> pred = is_class(predicted(stem), c);
+            const camkit::rgb_image m = camkit::io::read_image(path("masks/" + stem + ".png"));
+            double tp = 0, tg = 0;
+            for (std::size_t i = 0; i < pred.size(); ++i) {
+                const float t = m.pixels[3 * i] == c ? 1.0f : 0.0f;
+                both += pred[i] * t, tp += pred[i], tg += t;
+            }
+            p += tp, g += tg, images_predicted += tp > 0, images_true += tg > 0;
+        }
+        const std::string name = c == 0 ? "dark" : "bright";
+        const std::string expected = "{\"class\": \"" + std::to_string(static_cast<int>(c)) + "\", \"name\": \"" + name +
+                                     "\", \"images_true\": " + std::to_string(images_true) +
+                                     ", \"images_predicted\": " + std::to_string(images_predicted) + ", \"iou\": " +
+                                     camkit_analyze::number(both / (p + g - both)) + ", \"dice\": " +
+                                     camkit_analyze::number(2 * both / (p + g)) + "}";
+        EXPECT_NE(summary.find(expected), std::string::npos) << expected << "\n" << summary;
+        EXPECT_NE(page.find("<td class=\"name\">" + std::to_string(static_cast<int>(c)) + " (" + name + ")</td>"), std::string::npos);
+    }
+    // Each method × layer has rows of both classes, and its class-balanced means.
+    EXPECT_NE(summary.find("\"classes\": 2, \"class_balanced\": {"), std::string::npos) << summary;
+    // A resumed run keeps the overlaps in the records: the same summary.
+    ASSERT_EQ(run(args({"--class-names", "dark,bright"})).status, 0);
+    EXPECT_EQ(slurp(path("out/summary.json")), summary);
 }
 
 TEST_F(CamkitTorchAnalyze, ComponentAtAndPointTargetsAtOneOutputPosition) {
@@ -577,6 +623,14 @@ TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
                       "--method", "gradcam", "--refine"},
                      "--refine needs two layers or more");
     expect_bad_input(args({"--method", "gradcam"}), "--method gradcam is given twice");
+    expect_bad_input(args({"--skip-class", "2"}), "--skip-class: class 2 is out of range: the model output [1, 2, 20, 24] has 2 classes");
+    expect_bad_input(args({"--skip-class", "1,1"}), "--skip-class 1,1 names a class twice");
+    expect_bad_input(args({"--skip-class", "one"}), "--skip-class must be an integer >= 0, got 'one'");
+    expect_bad_input(args({"--skip-class", "0", "--target", "class:1"}),
+                     "--skip-class goes with --target predicted, gt, all-classes, largest-component or smallest-component "
+                     "(without :C), not class:1");
+    expect_bad_input(args({"--class-names", "a,b,c"}), "--class-names gives 3 names but the model output [1, 2, 20, 24] has 2 classes");
+    expect_bad_input(args({"--class-names", "a,"}), "--class-names a, has an empty name");
     expect_bad_input(args({"--gray"}), "the model failed on " + path("images/a.png") + ":");
     // --out under a regular file: one line before any work (it was "internal error", exit 1, from
     // the filesystem library after the first image's forward).

@@ -103,6 +103,13 @@ inline std::optional<double> parse_number(const std::string& s) {
     return std::nullopt;
 }
 
+/// The model's own segmentation of one class in one image against its ground truth, as pixel
+/// counts: the report sums them over the data set (IoU = Σ both / (Σ predicted + Σ true - Σ both)).
+struct class_overlap {
+    std::size_t cls = 0;
+    double both = 0, predicted = 0, truth = 0;
+};
+
 /// What the record of one image holds: its rows and the passes its analysis took, with the
 /// passes separate `explain` calls would have taken for the same maps.
 struct record {
@@ -111,16 +118,23 @@ struct record {
     std::size_t forward = 0, backward = 0;                    ///< passes of this image's analysis
     std::size_t separate_forward = 0, separate_backward = 0;  ///< one explain call per target × method × layer
     std::vector<std::string> targets;                         ///< the panel's rows, in order
+    std::vector<class_overlap> overlaps;  ///< with ground truth: each class predicted or true in the image
 };
 
-/// The text of a record file: a header line, the pass counts, the target names, then the rows.
+/// The first line of a record file (an earlier version's records are redone).
+inline constexpr const char* record_header = "# camkit-torch analyze record 2";
+
+/// The text of a record file: a header line, the pass counts, the target names, the class
+/// overlaps, then the rows.
 inline std::string record_text(const record& r) {
-    std::string s = "# camkit-torch analyze record 1\n";
+    std::string s = std::string(record_header) + "\n";
     s += "passes," + std::to_string(r.forward) + "," + std::to_string(r.backward) + "," +
          std::to_string(r.separate_forward) + "," + std::to_string(r.separate_backward) + "\n";
     std::vector<std::string> t{"targets"};
     t.insert(t.end(), r.targets.begin(), r.targets.end());
     s += csv_line(t) + "\n";
+    for (const class_overlap& o : r.overlaps)
+        s += "overlap," + std::to_string(o.cls) + "," + number(o.both) + "," + number(o.predicted) + "," + number(o.truth) + "\n";
     for (const row& x : r.rows) s += csv_line(x.cells) + "\n";
     return s;
 }
@@ -129,7 +143,7 @@ inline std::string record_text(const record& r) {
 inline std::optional<record> read_record(const std::string& path, const std::string& stem) {
     std::ifstream in(path, std::ios::binary);
     std::string line;
-    if (!in || !std::getline(in, line) || line != "# camkit-torch analyze record 1") return std::nullopt;
+    if (!in || !std::getline(in, line) || line != record_header) return std::nullopt;
     record r;
     r.stem = stem;
     if (!std::getline(in, line)) return std::nullopt;
@@ -148,6 +162,19 @@ inline std::optional<record> read_record(const std::string& path, const std::str
     while (std::getline(in, line)) {
         row x;
         x.cells = split_csv(line);
+        if (x.cells.size() == 5 && x.cells[0] == "overlap" && r.rows.empty()) {
+            class_overlap o;
+            const auto both = parse_number(x.cells[2]), predicted = parse_number(x.cells[3]), truth = parse_number(x.cells[4]);
+            try {
+                o.cls = std::stoul(x.cells[1]);
+            } catch (const std::exception&) {
+                return std::nullopt;
+            }
+            if (!both || !predicted || !truth) return std::nullopt;
+            o.both = *both, o.predicted = *predicted, o.truth = *truth;
+            r.overlaps.push_back(o);
+            continue;
+        }
         if (x.cells.size() != columns().size()) return std::nullopt;
         r.rows.push_back(std::move(x));
     }
@@ -160,24 +187,30 @@ inline void write_text(const std::string& path, const std::string& text) {
         path, std::span<const std::byte>(reinterpret_cast<const std::byte*>(text.data()), text.size()));
 }
 
-/// Mean, population standard deviation and count of the finite values of one metric.
+/// Mean, population standard deviation (divided by n, not n - 1), median and count of the
+/// finite values of one metric (an infinite attention ratio, a map with nothing outside the
+/// region, is left out and not counted).
 struct statistic {
-    double mean = 0, std = 0;
+    double mean = 0, std = 0, median = 0;
     std::size_t n = 0;
 };
 
 /// The statistic of `values` (non-finite ones left out).
 inline statistic summarize(const std::vector<double>& values) {
     statistic s;
-    double sum = 0;
+    std::vector<double> kept;
     for (double v : values)
-        if (std::isfinite(v)) sum += v, ++s.n;
+        if (std::isfinite(v)) kept.push_back(v);
+    s.n = kept.size();
     if (s.n == 0) return s;
+    double sum = 0;
+    for (double v : kept) sum += v;
     s.mean = sum / static_cast<double>(s.n);
     double sq = 0;
-    for (double v : values)
-        if (std::isfinite(v)) sq += (v - s.mean) * (v - s.mean);
+    for (double v : kept) sq += (v - s.mean) * (v - s.mean);
     s.std = std::sqrt(sq / static_cast<double>(s.n));
+    std::sort(kept.begin(), kept.end());
+    s.median = s.n % 2 ? kept[s.n / 2] : (kept[s.n / 2 - 1] + kept[s.n / 2]) / 2;
     return s;
 }
 
@@ -201,25 +234,81 @@ struct group {
     std::string method, layer, cls;
     std::size_t rows = 0;
     metric_stats stats;
+    /// Method × layer only: each metric's mean over the classes of the mean of each class's rows
+    /// (every class counts once, however many rows it has: a background class present in every
+    /// image does not outweigh the others); NaN where no class has a value.
+    std::map<std::string, double> class_balanced;
+    std::size_t classes = 0;  ///< method × layer only: the classes among its rows
 };
 
 /// The rows of `records` grouped by method × layer (by_class false) or method × layer × class,
 /// in the order they first appear.
 inline std::vector<group> groups(const std::vector<record>& records, bool by_class) {
-    std::vector<std::tuple<std::string, std::string, std::string>> keys;
-    std::map<std::tuple<std::string, std::string, std::string>, std::vector<const row*>> members;
+    using key_t = std::tuple<std::string, std::string, std::string>;
+    std::vector<key_t> keys;
+    std::map<key_t, std::vector<const row*>> members;
+    std::map<key_t, std::map<std::string, std::vector<const row*>>> per_class;  // method × layer -> class -> rows
     for (const record& r : records)
         for (const row& x : r.rows) {
             auto key = std::make_tuple(x.cells[3], x.cells[4], by_class ? x.cells[2] : std::string());
             if (!members.count(key)) keys.push_back(key);
             members[key].push_back(&x);
+            per_class[key][x.cells[2]].push_back(&x);
         }
     std::vector<group> out;
     for (const auto& k : keys) {
-        group g{std::get<0>(k), std::get<1>(k), std::get<2>(k), members[k].size(), stats_of(members[k])};
+        group g{std::get<0>(k), std::get<1>(k), std::get<2>(k), members[k].size(), stats_of(members[k]), {}, 0};
+        if (!by_class) {
+            const auto& classes = per_class[k];
+            g.classes = classes.size();
+            std::map<std::string, std::pair<double, std::size_t>> sums;
+            for (const auto& [cls, rows] : classes)
+                for (const auto& [metric, st] : stats_of(rows))
+                    if (st.n) sums[metric].first += st.mean, ++sums[metric].second;
+            for (std::size_t c = first_metric; c < columns().size(); ++c) {
+                const auto it = sums.find(columns()[c]);
+                g.class_balanced[columns()[c]] =
+                    it == sums.end() ? std::nan("") : it->second.first / static_cast<double>(it->second.second);
+            }
+        }
         out.push_back(std::move(g));
     }
     return out;
+}
+
+/// The model's own segmentation of one class over the data set: pixel counts summed over the
+/// images with ground truth, and in how many of them the class is predicted / true.
+struct class_quality {
+    std::size_t cls = 0, images_predicted = 0, images_true = 0;
+    double both = 0, predicted = 0, truth = 0;
+    /// Σ both / (Σ predicted + Σ true - Σ both): the data set's IoU (NaN when the class is nowhere).
+    double iou() const { return predicted + truth - both > 0 ? both / (predicted + truth - both) : std::nan(""); }
+    /// 2 Σ both / (Σ predicted + Σ true).
+    double dice() const { return predicted + truth > 0 ? 2 * both / (predicted + truth) : std::nan(""); }
+};
+
+/// The class_quality of every class in some record's overlaps, by class.
+inline std::map<std::size_t, class_quality> class_qualities(const std::vector<record>& records) {
+    std::map<std::size_t, class_quality> out;
+    for (const record& r : records)
+        for (const class_overlap& o : r.overlaps) {
+            class_quality& q = out[o.cls];
+            q.cls = o.cls;
+            q.both += o.both, q.predicted += o.predicted, q.truth += o.truth;
+            q.images_predicted += o.predicted > 0, q.images_true += o.truth > 0;
+        }
+    return out;
+}
+
+/// A class's name for people: "3" or "3 (car)" with --class-names.
+inline std::string class_label(const std::string& cls, const std::vector<std::string>& names) {
+    try {
+        std::size_t used = 0;
+        const unsigned long c = std::stoul(cls, &used);
+        if (used == cls.size() && c < names.size()) return cls + " (" + names[c] + ")";
+    } catch (const std::exception&) {
+    }
+    return cls;
 }
 
 /// A string as a JSON string literal.
@@ -244,9 +333,10 @@ struct failure {
     std::string file, message;
 };
 
-/// summary.json: pass counts, failures, and the statistics per method × layer and per
-/// method × layer × class.
-inline std::string summary_json(const std::vector<record>& records, const std::vector<failure>& failed) {
+/// summary.json: pass counts, failures, the statistics per method × layer and per
+/// method × layer × class, and the model's own IoU and Dice per class over the data set.
+inline std::string summary_json(const std::vector<record>& records, const std::vector<failure>& failed,
+                                const std::vector<std::string>& class_names = {}) {
     std::size_t f = 0, b = 0, sf = 0, sb = 0;
     for (const record& r : records) f += r.forward, b += r.backward, sf += r.separate_forward, sb += r.separate_backward;
     std::ostringstream o;
@@ -269,17 +359,37 @@ inline std::string summary_json(const std::vector<record>& records, const std::v
             bool first = true;
             for (const auto& [metric, s] : g.stats) {
                 o << (first ? "" : ", ") << json_string(metric) << ": {\"mean\": " << (s.n ? json_number(s.mean) : "null")
-                  << ", \"std\": " << (s.n ? json_number(s.std) : "null") << ", \"n\": " << s.n << "}";
+                  << ", \"std\": " << (s.n ? json_number(s.std) : "null")
+                  << ", \"median\": " << (s.n ? json_number(s.median) : "null") << ", \"n\": " << s.n << "}";
                 first = false;
             }
-            o << "}}";
+            o << "}";
+            if (!by_class) {
+                o << ", \"classes\": " << g.classes << ", \"class_balanced\": {";
+                first = true;
+                for (const auto& [metric, v] : g.class_balanced) {
+                    o << (first ? "" : ", ") << json_string(metric) << ": " << json_number(v);
+                    first = false;
+                }
+                o << "}";
+            }
+            o << "}";
         }
         o << (gs.empty() ? "]" : "\n  ]");
     };
     write_groups("by_method_layer", false);
     o << ",\n";
     write_groups("by_method_layer_class", true);
-    o << "\n}\n";
+    o << ",\n  \"model_by_class\": [";
+    bool first = true;
+    for (const auto& [cls, q] : class_qualities(records)) {
+        o << (first ? "\n    " : ",\n    ") << "{\"class\": " << json_string(std::to_string(cls));
+        if (cls < class_names.size()) o << ", \"name\": " << json_string(class_names[cls]);
+        o << ", \"images_true\": " << q.images_true << ", \"images_predicted\": " << q.images_predicted
+          << ", \"iou\": " << json_number(q.iou()) << ", \"dice\": " << json_number(q.dice()) << "}";
+        first = false;
+    }
+    o << (first ? "]" : "\n  ]") << "\n}\n";
     return o.str();
 }
 

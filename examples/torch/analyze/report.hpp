@@ -44,11 +44,32 @@ inline std::string url_segment(const std::string& s) {
     return o;
 }
 
-/// "0.812 ± 0.05" of a statistic, "–" without values.
-inline std::string stat_cell(const statistic& s) {
+/// "0.812 ± 0.05" of a statistic, "–" without values; "(n = 7)" after it when fewer than
+/// `rows` rows have a value.
+inline std::string stat_cell(const statistic& s, std::size_t rows = 0) {
     if (s.n == 0) return "&ndash;";
-    char buf[64];
+    char buf[96];
     std::snprintf(buf, sizeof buf, "%.3f <small>&plusmn; %.3f</small>", s.mean, s.std);
+    std::string o = buf;
+    if (s.n < rows) o += " <small>(n = " + std::to_string(s.n) + ")</small>";
+    return o;
+}
+
+/// "19.9" of a statistic's median, "–" without values; "(n = 7)" as stat_cell.
+inline std::string median_cell(const statistic& s, std::size_t rows = 0) {
+    if (s.n == 0) return "&ndash;";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3g", s.median);
+    std::string o = buf;
+    if (s.n < rows) o += " <small>(n = " + std::to_string(s.n) + ")</small>";
+    return o;
+}
+
+/// "0.812" of a number, "–" for NaN.
+inline std::string value_cell(double v) {
+    if (!std::isfinite(v)) return "&ndash;";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", v);
     return buf;
 }
 
@@ -58,13 +79,21 @@ struct run_info {
     std::vector<std::string> methods, layers;
     std::size_t images_total = 0;  ///< images in the input folder (within --limit)
     bool interrupted = false;
+    std::vector<std::string> class_names;  ///< --class-names (may be empty)
+    std::vector<std::size_t> skipped;      ///< --skip-class
 };
 
-/// The metric that ranks method × layer in the summary table: the share of the map's energy
-/// inside the target region (the "focus"), ties broken by the pointing game.
-inline double focus_key(const group& g) {
-    const statistic& e = g.stats.at("energy_inside");
-    return e.n ? e.mean : -1.0;
+/// The ranking of method × layer in the summary table: the class-balanced share of the map's
+/// energy inside the target region (the "focus"), ties broken by the class-balanced pointing
+/// game; groups without either come last, in their order.
+inline bool ranks_before(const group& a, const group& b) {
+    const auto key = [](const group& g, const char* metric) {
+        const double v = g.class_balanced.at(metric);
+        return std::isfinite(v) ? v : -1.0;
+    };
+    const double ea = key(a, "energy_inside"), eb = key(b, "energy_inside");
+    if (ea != eb) return ea > eb;
+    return key(a, "pointing_hit") > key(b, "pointing_hit");
 }
 
 /// The page.
@@ -76,7 +105,8 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
          "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}th{background:#eee}"
          "td.name,th.name{text-align:left}tr.best td{background:#dff3df;font-weight:bold}"
          "figure{display:inline-block;margin:0 1.5em 1.5em 0;vertical-align:top}figcaption{font-size:90%;max-width:60em}"
-         "img{image-rendering:pixelated;border:1px solid #888}.fail{color:#a00}small{color:#666}\n"
+         "img{image-rendering:pixelated;border:1px solid #888}.fail{color:#a00}small{color:#666}"
+         "dl{max-width:60em}dt{font-weight:bold}dd{margin:0 0 .4em 1.5em}\n"
          "</style>\n</head>\n<body>\n";
     o += "<h1>camkit-torch analyze</h1>\n<p>Model <code>" + html(info.model) + "</code>, target <code>" + html(info.target) +
          "</code>; " + std::to_string(records.size()) + " of " + std::to_string(info.images_total) + " images analysed";
@@ -84,61 +114,99 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
     if (info.interrupted) o += ", <span class=\"fail\">interrupted</span> (run again with the same --out to resume)";
     o += ". Files: <a href=\"metrics.csv\">metrics.csv</a>, <a href=\"summary.json\">summary.json</a>.</p>\n";
 
-    // Summary: method × layer, best focus first.
+    // Summary: method × layer, best class-balanced focus first.
     std::vector<group> gs = groups(records, false);
-    std::stable_sort(gs.begin(), gs.end(), [](const group& a, const group& b) { return focus_key(a) > focus_key(b); });
+    std::stable_sort(gs.begin(), gs.end(), ranks_before);
     const std::vector<std::pair<std::string, std::string>> shown{
-        {"energy_inside", "energy inside"}, {"pointing_hit", "pointing hit"}, {"attention_ratio", "attention ratio"},
-        {"iou_pred", "IoU (prediction)"},   {"iou_gt", "IoU (truth)"},       {"attention_mean", "mean"}};
+        {"energy_inside", "energy inside"}, {"pointing_hit", "pointing hit"}, {"iou_pred", "IoU (prediction)"},
+        {"iou_gt", "IoU (truth)"},          {"attention_mean", "map mean"}};
+    std::set<std::string> all_classes;
+    for (const record& r : records)
+        for (const row& x : r.rows) all_classes.insert(x.cells[2]);
     o += "<h2 id=\"summary\">Which method and layer focus most on the target regions</h2>\n";
-    if (!gs.empty() && gs.front().stats.at("energy_inside").n) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, "%.3f", gs.front().stats.at("energy_inside").mean);
+    if (!gs.empty() && std::isfinite(gs.front().class_balanced.at("energy_inside"))) {
         o += "<p id=\"best\">Most focused: <b>" + html(gs.front().method) + "</b> at layer <b>" + html(gs.front().layer) +
-             "</b> (mean share of the map's energy inside the target region " + buf + ").</p>\n";
+             "</b> (share of the map's energy inside the target region " + value_cell(gs.front().class_balanced.at("energy_inside")) +
+             ", the mean over its " + std::to_string(gs.front().classes) + " classes of each class's mean).</p>\n";
     }
-    o += "<p>Means &plusmn; standard deviations over every image &times; target; energy inside = share of the map's "
-         "sum inside the target's region, pointing hit = share of maps whose maximum lies inside it, attention ratio = "
-         "mean inside / mean outside, IoU of the map above 0.5 with the predicted and the true region.</p>\n";
-    o += "<table id=\"summary-table\">\n<tr><th class=\"name\">method</th><th class=\"name\">layer</th><th>rows</th>";
+    std::string classes_text;
+    for (const auto& c : all_classes) classes_text += (classes_text.empty() ? "" : ", ") + class_label(c, info.class_names);
+    std::string skipped_text;
+    for (std::size_t c : info.skipped) skipped_text += (skipped_text.empty() ? "" : ", ") + class_label(std::to_string(c), info.class_names);
+    o += "<p id=\"classes-included\">Classes among the targets: " + html(classes_text.empty() ? "none" : classes_text) +
+         (skipped_text.empty() ? std::string(" (a background class is one of them unless <code>--skip-class</code> leaves it out)")
+                               : "; left out by <code>--skip-class</code>: " + html(skipped_text)) +
+         ".</p>\n";
+    o += "<dl id=\"legend\">"
+         "<dt>rows</dt><dd>image &times; target pairs of the method and layer; classes: the classes among them.</dd>"
+         "<dt>focus</dt><dd>the ranking: the share of the map's sum inside the target's region, averaged per class "
+         "and then over the classes, so that every class counts once however many rows it has. Ties go to the "
+         "higher pointing hit, averaged the same way.</dd>"
+         "<dt>energy inside, pointing hit, IoU, map mean</dt><dd>mean &plusmn; standard deviation over the rows (the "
+         "population standard deviation: divided by n, not n &minus; 1). Pointing hit: the share of maps whose maximum "
+         "lies inside the region. IoU: of the map above 0.5 with the class's predicted and true regions. Map mean: the "
+         "mean of the whole map (attention_mean in metrics.csv).</dd>"
+         "<dt>attention ratio</dt><dd>mean inside the region / mean outside, shown as the median over the rows: the "
+         "ratio has a heavy tail (a map nearly zero outside gives a huge ratio), which the mean would follow. A map "
+         "zero everywhere outside has an infinite ratio (<code>inf</code> in metrics.csv) and is left out.</dd>"
+         "<dt>(n = &hellip;)</dt><dd>how many rows have a value when that is fewer than the rows: no region, no ground "
+         "truth, an infinite ratio.</dd></dl>\n";
+    o += "<table id=\"summary-table\">\n<tr><th class=\"name\">method</th><th class=\"name\">layer</th><th>rows</th>"
+         "<th>classes</th><th>focus</th>";
     for (const auto& [key, label] : shown) o += "<th>" + label + "</th>";
-    o += "</tr>\n";
+    o += "<th>attention ratio (median)</th></tr>\n";
     for (std::size_t i = 0; i < gs.size(); ++i) {
-        o += std::string(i == 0 ? "<tr class=\"best\">" : "<tr>") + "<td class=\"name\">" + html(gs[i].method) +
-             "</td><td class=\"name\">" + html(gs[i].layer) + "</td><td>" + std::to_string(gs[i].rows) + "</td>";
-        for (const auto& [key, label] : shown) o += "<td>" + stat_cell(gs[i].stats.at(key)) + "</td>";
-        o += "</tr>\n";
+        const group& g = gs[i];
+        o += std::string(i == 0 ? "<tr class=\"best\">" : "<tr>") + "<td class=\"name\">" + html(g.method) +
+             "</td><td class=\"name\">" + html(g.layer) + "</td><td>" + std::to_string(g.rows) + "</td><td>" +
+             std::to_string(g.classes) + "</td><td>" + value_cell(g.class_balanced.at("energy_inside")) + "</td>";
+        for (const auto& [key, label] : shown) o += "<td>" + stat_cell(g.stats.at(key), g.rows) + "</td>";
+        o += "<td>" + median_cell(g.stats.at("attention_ratio"), g.rows) + "</td></tr>\n";
     }
     o += "</table>\n";
 
-    // Per class: energy inside per method × layer, and the model's own IoU and Dice.
+    // Per class: energy inside per method × layer, and the model's own IoU and Dice over the data set.
     const std::vector<group> cg = groups(records, true);
+    const std::map<std::size_t, class_quality> quality = class_qualities(records);
     std::set<std::string> classes_seen;
     std::vector<std::string> classes, columns_order;
     std::map<std::string, std::map<std::string, const group*>> cell;
-    std::map<std::string, const group*> any_of_class;
+    std::map<std::string, std::size_t> rows_of_class;  // rows of the class in one method × layer
     for (const group& g : cg) {
         if (classes_seen.insert(g.cls).second) classes.push_back(g.cls);
         const std::string col = g.method + " @ " + g.layer;
         if (std::find(columns_order.begin(), columns_order.end(), col) == columns_order.end()) columns_order.push_back(col);
         cell[g.cls][col] = &g;
-        if (!any_of_class.count(g.cls)) any_of_class[g.cls] = &g;
+        rows_of_class[g.cls] = std::max(rows_of_class[g.cls], g.rows);
     }
+    for (const auto& [c, q] : quality)
+        if (classes_seen.insert(std::to_string(c)).second) classes.push_back(std::to_string(c));
     std::sort(classes.begin(), classes.end(), [](const std::string& a, const std::string& b) {
         const auto x = parse_number(a), y = parse_number(b);
         return x && y ? *x < *y : a < b;
     });
-    o += "<h2 id=\"classes\">How each class fares</h2>\n<p>Energy inside the target region per class (mean &plusmn; "
-         "standard deviation), and the model's own IoU and Dice against the ground truth where there is one.</p>\n";
-    o += "<table id=\"class-table\">\n<tr><th>class</th><th>model IoU</th><th>model Dice</th>";
+    o += "<h2 id=\"classes\">How each class fares</h2>\n<p>Per class: its rows (image &times; target pairs, in each "
+         "method and layer), the images whose ground truth holds it and those whose prediction does, the model's own "
+         "IoU and Dice of the class over the data set (pixels summed over every image with ground truth: "
+         "&Sigma; both / (&Sigma; predicted + &Sigma; true &minus; &Sigma; both); empty without ground truth), and the "
+         "energy inside the target region per method and layer (mean &plusmn; standard deviation over the class's "
+         "rows).</p>\n";
+    o += "<table id=\"class-table\">\n<tr><th class=\"name\">class</th><th>rows</th><th>images true</th><th>images "
+         "predicted</th><th>model IoU</th><th>model Dice</th>";
     for (const auto& col : columns_order) o += "<th>" + html(col) + "</th>";
     o += "</tr>\n";
     for (const auto& c : classes) {
-        o += "<tr><td>" + html(c) + "</td><td>" + stat_cell(any_of_class[c]->stats.at("model_iou")) + "</td><td>" +
-             stat_cell(any_of_class[c]->stats.at("model_dice")) + "</td>";
+        const auto n = parse_number(c);
+        const auto q = n ? quality.find(static_cast<std::size_t>(*n)) : quality.end();
+        const bool known = q != quality.end();
+        o += "<tr><td class=\"name\">" + html(class_label(c, info.class_names)) + "</td><td>" + std::to_string(rows_of_class[c]) +
+             "</td><td>" + (known ? std::to_string(q->second.images_true) : std::string("&ndash;")) + "</td><td>" +
+             (known ? std::to_string(q->second.images_predicted) : std::string("&ndash;")) + "</td><td>" +
+             (known ? value_cell(q->second.iou()) : std::string("&ndash;")) + "</td><td>" +
+             (known ? value_cell(q->second.dice()) : std::string("&ndash;")) + "</td>";
         for (const auto& col : columns_order) {
             const auto it = cell[c].find(col);
-            o += "<td>" + (it == cell[c].end() ? std::string("&ndash;") : stat_cell(it->second->stats.at("energy_inside"))) +
+            o += "<td>" + (it == cell[c].end() ? std::string("&ndash;") : stat_cell(it->second->stats.at("energy_inside"), it->second->rows)) +
                  "</td>";
         }
         o += "</tr>\n";

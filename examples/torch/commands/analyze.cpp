@@ -33,7 +33,6 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
-#include <numeric>
 #include <optional>
 #include <set>
 #include <span>
@@ -55,6 +54,7 @@ constexpr const char* help =
     "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z]]\n"
     "           [--top-k K] [--resize HxW] [--mean a,b,c --std a,b,c] [--gray|--rgb] [--limit N]\n"
     "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda] [--model-output KEY|INDEX]\n"
+    "           [--skip-class C[,C...]] [--class-names NAME,NAME,...]\n"
     "\n"
     "  --model M.pt      a TorchScript segmentation [N, C, *P] or classification [N, C] model; or M.pt2,\n"
     "                    a package of tools/export_cam.py (LibTorch 2.6+: docs/exported.md), analyzed at\n"
@@ -84,6 +84,10 @@ constexpr const char* help =
     "                                   region misses --at gets score 0 and zero maps\n"
     "                      point[:C]    output[C] at the one output position --at (without :C, the class\n"
     "                                   predicted there); its metrics use the part at --at, as above\n"
+    "  --skip-class C    no target of class C (comma-separated for several; e.g. a background class 0)\n"
+    "                    with --target predicted, gt, all-classes, largest-component, smallest-component\n"
+    "  --class-names N   the classes' names in order, comma-separated (one per class of the output): the\n"
+    "                    report and summary.json show them beside the indices\n"
     "  --at Y,X[,Z]      the output position of component-at and point: row,column of a 2-D output;\n"
     "                    row,column,depth of a 3-D output [D, H, W] (Z indexes D); one coordinate of a\n"
     "                    1-D output; the same for every image\n"
@@ -108,8 +112,9 @@ constexpr const char* help =
 /// The parsed command line.
 struct analyze_args {
     std::string model, images, masks, inputs, gt, out, target = "predicted", device = "cpu", model_output;
-    std::vector<std::string> layers, methods;
+    std::vector<std::string> layers, methods, class_names;
     std::vector<double> mean, std;
+    std::vector<std::size_t> skip_classes;
     camkit::shape_t resize, at;
     bool gray = false, rgb = false, save_maps = false, refine = false;
     std::size_t limit = 0, top_k = 0;
@@ -146,6 +151,21 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         .value("--limit", [&](const std::string& v) { a.limit = static_cast<std::size_t>(camkit_cli::parse_count(v, "--limit", 1)); })
         .value("--top-k", [&](const std::string& v) { a.top_k = static_cast<std::size_t>(camkit_cli::parse_count(v, "--top-k", 1)); })
         .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
+        .value("--skip-class",
+               [&](const std::string& v) {
+                   for (const auto part : camkit_cli::split(v, ','))
+                       a.skip_classes.push_back(static_cast<std::size_t>(camkit_cli::parse_count(std::string(part), "--skip-class", 0)));
+                   std::sort(a.skip_classes.begin(), a.skip_classes.end());
+                   if (std::adjacent_find(a.skip_classes.begin(), a.skip_classes.end()) != a.skip_classes.end())
+                       fail("--skip-class " + v + " names a class twice");
+               })
+        .value("--class-names",
+               [&](const std::string& v) {
+                   for (const auto part : camkit_cli::split(v, ',')) {
+                       if (part.empty()) fail("--class-names " + v + " has an empty name");
+                       a.class_names.emplace_back(part);
+                   }
+               })
         .flag("--gray", a.gray)
         .flag("--rgb", a.rgb)
         .flag("--save-maps", a.save_maps)
@@ -189,6 +209,9 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     if (!positioned && !a.at.empty()) fail("--at goes with --target component-at[:C] or point[:C], not " + a.target);
     if (kind == "gt" && a.masks.empty() && a.gt.empty()) fail("--target gt needs ground truth (--masks or --gt)");
     if (a.top_k && kind != "predicted") fail("--top-k goes with --target predicted");
+    if (!a.skip_classes.empty() && (cls || kind == "class" || kind == "component-at" || kind == "point"))
+        fail("--skip-class goes with --target predicted, gt, all-classes, largest-component or smallest-component "
+             "(without :C), not " + a.target);
     if (a.gray && a.rgb) fail("--gray and --rgb exclude each other");
     if (!a.inputs.empty() && (a.gray || a.rgb || !a.resize.empty()))
         fail("--gray, --rgb and --resize apply to --images; --inputs is used as it is");
@@ -451,9 +474,13 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
     if (cls) check_class(*cls, f, "--target " + a.target);
     std::vector<target_spec> out;
     const camkit::shape_t P(f.y.shape.begin() + (f.segmentation ? 2 : 1), f.y.shape.end());
+    const auto skipped = [&](std::size_t c) {
+        return std::binary_search(a.skip_classes.begin(), a.skip_classes.end(), c);
+    };
     const auto present = [&](const camkit::tensor<float>& labels) {
         std::set<std::size_t> cs;
-        for (float v : labels.values) cs.insert(static_cast<std::size_t>(v));
+        for (float v : labels.values)
+            if (!skipped(static_cast<std::size_t>(v))) cs.insert(static_cast<std::size_t>(v));
         return cs;
     };
     if (!f.segmentation) {
@@ -461,10 +488,9 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
             fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
         std::vector<std::size_t> cs;
         if (kind == "class") cs = {*cls};
-        else {
-            cs.resize(f.classes);
-            std::iota(cs.begin(), cs.end(), std::size_t{0});
-        }
+        else
+            for (std::size_t c = 0; c < f.classes; ++c)
+                if (!skipped(c)) cs.push_back(c);
         if (kind == "predicted") {
             // Classes by score, highest first (a one-channel output: class 1 when its logit is positive).
             const auto score = [&](std::size_t c) { return f.y.shape[1] == 1 ? (c == 1 ? f.y[0] : -f.y[0]) : f.y[c]; };
@@ -508,7 +534,8 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
         std::vector<std::size_t> cs;
         if (kind == "class") cs = {*cls};
         else
-            for (std::size_t c = 0; c < f.classes; ++c) cs.push_back(c);
+            for (std::size_t c = 0; c < f.classes; ++c)
+                if (!skipped(c)) cs.push_back(c);
         for (std::size_t c : cs) out.push_back({"class" + std::to_string(c), c, camkit::whole_image(c), class_mask(f.labels, c)});
     }
     return out;
@@ -710,6 +737,22 @@ struct analyzer {
     }
 };
 
+/// The model's segmentation against the ground truth in one image: the pixel counts of each class
+/// predicted or true there (labels and truth at the image's size).
+std::vector<camkit_analyze::class_overlap> class_overlaps(const camkit::tensor<float>& labels, const camkit::tensor<float>& truth,
+                                                          std::size_t classes) {
+    std::vector<camkit_analyze::class_overlap> o(classes);
+    for (std::size_t c = 0; c < classes; ++c) o[c].cls = c;
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+        const auto p = static_cast<std::size_t>(labels[i]), t = static_cast<std::size_t>(truth[i]);
+        if (p < classes) o[p].predicted += 1;
+        if (t < classes) o[t].truth += 1;
+        if (p == t && p < classes) o[p].both += 1;
+    }
+    std::erase_if(o, [](const camkit_analyze::class_overlap& x) { return x.predicted == 0 && x.truth == 0; });
+    return o;
+}
+
 /// The metric row of one map.
 camkit_analyze::row metric_row(const std::string& stem, const target_spec& t, const std::string& method,
                                const std::string& layer, const camkit::tensor<float>& map, const output_facts& f,
@@ -753,6 +796,10 @@ std::string run_signature(const analyze_args& a) {
     o << "\ntarget " << a.target << " top-k " << a.top_k;
     if (!a.at.empty()) o << " at " << camkit::to_string(a.at);  // absent before --at existed: earlier runs resume
     if (!a.model_output.empty()) o << " model-output " << a.model_output;  // likewise
+    if (!a.skip_classes.empty()) {
+        o << " skip-class";  // likewise
+        for (std::size_t c : a.skip_classes) o << " " << c;
+    }
     o << "\nresize " << camkit::to_string(a.resize) << "\nmean";
     for (double v : a.mean) o << " " << v;
     o << "\nstd";
@@ -845,6 +892,10 @@ int run_analyze(const std::vector<std::string>& args) {
                 fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
             if (f.segmentation && !a.at.empty()) camkit_torch_tool::output_position(f.y, a.at);
             if (f.segmentation && a.top_k) fail("--top-k goes with a classifier output [N, C], the model gives " + camkit::to_string(f.y.shape));
+            for (std::size_t c : a.skip_classes) check_class(c, f, "--skip-class");
+            if (!a.class_names.empty() && a.class_names.size() != f.classes)
+                fail("--class-names gives " + std::to_string(a.class_names.size()) + " names but the model output " +
+                     camkit::to_string(f.y.shape) + " has " + std::to_string(f.classes) + " classes");
         }
     }
     for (const char* sub : {"records", "panels"}) camkit_cli::create_folder("--out", out / sub);
@@ -878,6 +929,7 @@ int run_analyze(const std::vector<std::string>& args) {
                         fail("the ground truth holds class " + std::to_string(static_cast<std::size_t>(v)) + " but the model has " +
                              std::to_string(f.classes) + " classes");
             const std::vector<target_spec> targets = make_targets(a, f, s, a.top_k);
+            if (s.gt && f.segmentation) rec.overlaps = class_overlaps(f.labels, *s.gt, f.classes);
             const map_grid maps = an.compute(s, targets, x, pass, rec);
 
             camkit_analyze::panel_content panel;
@@ -945,9 +997,10 @@ int run_analyze(const std::vector<std::string>& args) {
     std::vector<camkit_analyze::record> records;
     for (auto& d : done)
         if (d) records.push_back(*d);
-    camkit_analyze::run_info info{fs::path(a.model).filename().string(), a.target, a.methods, a.layers, data.size(), stopped};
+    camkit_analyze::run_info info{fs::path(a.model).filename().string(), a.target, a.methods, a.layers, data.size(), stopped,
+                                  a.class_names, a.skip_classes};
     camkit_analyze::write_text((out / "metrics.csv").string(), camkit_analyze::metrics_csv(records));
-    camkit_analyze::write_text((out / "summary.json").string(), camkit_analyze::summary_json(records, failed));
+    camkit_analyze::write_text((out / "summary.json").string(), camkit_analyze::summary_json(records, failed, a.class_names));
     camkit_analyze::write_text((out / "report.html").string(), camkit_analyze::report_html(info, records, failed));
     if (stopped) {
         bar.finish_line();
