@@ -42,7 +42,8 @@ tool="$root/build/demo/bin/camkit-torch"
 analyzed=$(now)
 "$tool" analyze --model "$out/unet.pt" --images "$out/heldout/images" --masks "$out/heldout/masks" \
     --out "$out/analysis" --layer enc3 --layer dec2 \
-    --method gradcam --method hirescam --method gradcam++ --method layercam
+    --method gradcam --method hirescam --method gradcam++ --method layercam \
+    --class-names background,circle,square,triangle
 echo "camkit demo: camkit-torch analyze $(seconds_since "$analyzed") s"
 echo
 echo "camkit demo: analysis report in $out/analysis/report.html"
