@@ -9,11 +9,13 @@
 # only a LibTorch that configures there is found here, and one that does not is reported with
 # what to pass.
 #
-# Why the library path: TorchConfig.cmake finds libtorch.so and libc10.so with find_library and
-# PATHS <its prefix>/lib, which CMake searches after the system folders, so a system LibTorch
-# (Debian's libtorch-dev in /usr/lib) would be linked with a wheel's headers. The probed prefix's
-# lib/ goes first.
+# Why the library path and Caffe2_DIR: TorchConfig.cmake finds libtorch.so and libc10.so with
+# find_library and PATHS <its prefix>/lib, and Caffe2Config.cmake with PATHS beside it, which CMake
+# searches after the system folders, so a system LibTorch (Debian's libtorch-dev in /usr/lib) would
+# be linked with a wheel's headers. The probed LibTorch's own folders go first
+# (camkit_torch_paths.cmake, also installed for camkitConfig.cmake).
 
+include("${CMAKE_CURRENT_LIST_DIR}/camkit_torch_paths.cmake")
 set(CAMKIT_TORCH_PROBE_SOURCE "${CMAKE_CURRENT_LIST_DIR}/torch_probe")
 
 # What a user passes to make a CUDA build of LibTorch configure, or to leave it out.
@@ -119,6 +121,7 @@ macro(camkit_find_torch)
         message(WARNING "${_camkit_torch_text}\nCAMKIT_WITH_TORCH is AUTO: camkit::torch is not built.")
     else()
         set(Torch_DIR "${_camkit_torch_DIR}" CACHE PATH "The folder of LibTorch's TorchConfig.cmake")
+        camkit_torch_paths_first("${_camkit_torch_DIR}")  # the library path stays in this scope
         if(_camkit_torch_INSTALL_PREFIX AND IS_DIRECTORY "${_camkit_torch_INSTALL_PREFIX}/lib")
             list(PREPEND CMAKE_LIBRARY_PATH "${_camkit_torch_INSTALL_PREFIX}/lib")
         endif()

@@ -68,6 +68,7 @@ configure_package_config_file("${CMAKE_CURRENT_LIST_DIR}/camkitConfig.cmake.in"
     NO_SET_AND_CHECK_MACRO NO_CHECK_REQUIRED_COMPONENTS_MACRO)
 
 install(FILES "${PROJECT_BINARY_DIR}/camkitConfig.cmake" "${PROJECT_BINARY_DIR}/camkitConfigVersion.cmake"
+              "${CMAKE_CURRENT_LIST_DIR}/camkit_torch_paths.cmake"
         DESTINATION "${CAMKIT_INSTALL_CMAKEDIR}" COMPONENT camkit_headers)
 install(FILES "${PROJECT_SOURCE_DIR}/LICENSE" DESTINATION "${CMAKE_INSTALL_DATADIR}/doc/camkit"
         COMPONENT camkit_headers)

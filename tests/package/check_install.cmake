@@ -11,6 +11,7 @@ string(REPLACE "|" ";" _components "${COMPONENTS}")
 set(_allowed "^include/camkit/.+\\.hpp$"
              "^share/cmake/camkit/camkitConfig\\.cmake$"
              "^share/cmake/camkit/camkitConfigVersion\\.cmake$"
+             "^share/cmake/camkit/camkit_torch_paths\\.cmake$"
              "^share/cmake/camkit/camkit-(core|io|xtensor|blas|torch)-targets\\.cmake$"
              "^share/doc/camkit/LICENSE$")
 file(GLOB_RECURSE _files LIST_DIRECTORIES false RELATIVE "${PREFIX}" "${PREFIX}/*")
@@ -52,7 +53,7 @@ foreach(_root IN LISTS _roots)
     endforeach()
 endforeach()
 foreach(_f IN ITEMS share/cmake/camkit/camkitConfig.cmake share/cmake/camkit/camkitConfigVersion.cmake
-                    share/doc/camkit/LICENSE)
+                    share/cmake/camkit/camkit_torch_paths.cmake share/doc/camkit/LICENSE)
     if(NOT EXISTS "${PREFIX}/${_f}")
         message(FATAL_ERROR "check_install: ${_f} is missing")
     endif()
