@@ -21,10 +21,11 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the tool dozens of times);
 # in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of exported models (their
 # fixture and export_cam.py's output test among them). torch-cmake: a CUDA build of LibTorch without
-# its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
+# its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the installed package's
+# torch component in a project of its own, against the wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
   [core]=278 [scalar]=6 [io]=23 [xtensor]=32 [torch]=104 [tool]=37 [blas]=13 [package]=17
-  [torch2:torch]=146 [torch-cmake]=2
+  [torch2:torch]=146 [torch-cmake]=2 [package-torch]=1
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):
@@ -56,7 +57,7 @@ source scripts/torch_venv.sh
 CAMKIT_TORCH_PREFIX=$(torch_cmake_prefix)
 CAMKIT_TORCH_PYTHON=$torch_venv/bin/python
 export CAMKIT_TORCH_PREFIX CAMKIT_TORCH_PYTHON
-run_preset torch2 torch torch-cmake
+run_preset torch2 torch torch-cmake package-torch
 run_preset clang core scalar
 
 fuzz_start=$SECONDS
