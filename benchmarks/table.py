@@ -1,16 +1,29 @@
 #!/usr/bin/env python3
 """Turns camkit_bench's JSON (with --benchmark_repetitions) into a Markdown table of medians.
 
-Rows are named group/shape/method/implementation. Each CAM row shows its median time, its
-bytes/s (bytes of A + G) and its fraction of the memory-read baseline of the same shape (the
-baseline's time over the row's time; the baseline reads A and G, or for the many-targets rows A
-and all C gradients, once on this machine); "speedup" columns compare camkit's fused one-thread
-kernel with the other implementations of the same method and shape. Rows are sorted (group, shape,
-method, implementation), whatever order the interleaved run finished them in.
+Rows are named group/shape/method/implementation. Each row shows its median time and bytes/s,
+and where its group and shape have a memory-read baseline row in the same run (cam, cuda, many,
+refine, regions) its fraction of it: the baseline's time over the row's time (the baseline reads A
+and G, or for the many-targets rows A and all C gradients, or the map / label volume, once on this
+machine). The many-targets product_W_A rows read A only, so their fraction is of work the row does
+not do and is left out. The last column compares implementations in the same run: camkit's fused
+one-thread kernel against the others of the same method and shape, explain_many against one
+explain call per target, BLAS gemm against camkit's loop, camkit against torch ops on the GPU, and
+analyze's shared passes against separate explain calls. The targets and post rows have no baseline
+in the binary and show times only. Rows are sorted (group, shape, method, implementation), whatever
+order the interleaved run finished them in.
+
+Exits with status 1 on a file without benchmarks or with a row whose name is not
+group/shape/method/implementation, naming it.
 """
 import json
 import sys
 from collections import OrderedDict
+
+
+def compare(name, ratio):
+    """'gemm 1.6x faster' for a ratio (the other row's time over this one's) above 1, '... slower' below."""
+    return f"{name} {ratio:.1f}x faster" if ratio >= 1 else f"{name} {1 / ratio:.1f}x slower"
 
 
 def main(path):
@@ -22,16 +35,18 @@ def main(path):
         name = b.get("run_name", b["name"]).replace("/real_time", "")
         parts = name.split("/")
         if len(parts) != 4:
-            continue
+            sys.exit(f"table.py: {path}: benchmark '{name}' is not named group/shape/method/implementation")
         ms = b["real_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
         rows[tuple(parts)] = (ms, b.get("bytes_per_second", 0.0))
+    if not rows:
+        sys.exit(f"table.py: {path} holds no benchmark (a filter that matched nothing?)")
     ctx = data.get("context", {})
     print(f"Host: {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
           f"load average {ctx.get('load_avg', '?')}, built {ctx.get('library_build_type', '?')} library; medians of repetitions.\n")
-    group_order = {g: n for n, g in enumerate(("cam", "cuda", "many", "targets", "post"))}
+    group_order = {g: n for n, g in enumerate(("cam", "cuda", "many", "targets", "post", "refine", "regions", "analyze"))}
     impl_order = {i: n for n, i in enumerate(("baseline", "reference", "xtensor", "torch_t1", "torch_t2", "fused_t1",
                                              "fused_t2", "reuse_t1", "one_by_one_t1", "matrix_t1", "matrix_t2",
-                                             "loop_t1", "cblas_t1", "torch_ops", "camkit"))}
+                                             "loop_t1", "gemm_t1", "torch_ops", "camkit", "separate", "shared"))}
     rows = OrderedDict(sorted(rows.items(), key=lambda kv: (
         group_order.get(kv[0][0], 99), kv[0][1], kv[0][2] != "memory_read", kv[0][2], impl_order.get(kv[0][3], 99),
         kv[0][3])))
@@ -41,7 +56,7 @@ def main(path):
     for (g, s, m, i), (ms, bps) in rows.items():
         frac = ""
         b = base.get((g, s))
-        if b and g in ("cam", "cuda", "many", "refine"):
+        if b and g in ("cam", "cuda", "many", "refine", "regions") and m != "product_W_A":
             frac = f"{b[0] / ms:.2f}" if b[0] >= 0.1 * ms else f"{b[0] / ms:.1e}"
         speed = ""
         f1 = rows.get((g, s, m, "fused_t1"))
@@ -50,15 +65,19 @@ def main(path):
         if g == "many" and i.startswith("one_by_one"):
             mt = rows.get((g, s, m, "matrix_t1"))
             if mt:
-                speed = f"matrix {ms / mt[0]:.1f}x faster"
+                speed = compare("matrix", ms / mt[0])
         if g == "cuda" and i == "torch_ops":
             ck = rows.get((g, s, m, "camkit"))
             if ck:
-                speed = f"camkit {ms / ck[0]:.1f}x faster"
+                speed = compare("camkit", ms / ck[0])
         if g == "many" and i == "loop_t1":
-            cb = rows.get((g, s, m, "cblas_t1"))
-            if cb:
-                speed = f"cblas {ms / cb[0]:.1f}x faster"
+            gm = rows.get((g, s, m, "gemm_t1"))
+            if gm:
+                speed = compare("gemm", ms / gm[0])
+        if g == "analyze" and i == "separate":
+            sh = rows.get((g, s, m, "shared"))
+            if sh:
+                speed = compare("shared", ms / sh[0])
         print(f"| {g} | {s} | {m} | {i} | {ms:.3f} | {bps / 1e9:.2f} | {frac} | {speed} |")
 
 
