@@ -5,7 +5,8 @@
 
 TESTS_JSON is `ctest --show-only=json-v1` of the run (it gives each test's labels), JUNIT_XML its
 `--output-junit` file (it gives what each test did). A test counts when it ran and passed; a
-skipped test (no CUDA device, a missing tool) does not. Prints one line per label and exits 1,
+skipped test (no CUDA device, a missing tool) does not, nor does one with an <error>; a test listed
+twice counts once, and two tests of one name fail the check (their labels would mix). Prints one line per label and exits 1,
 naming the label, when one ran fewer tests than its minimum, so that a dependency that went
 missing cannot quietly remove tests from the run.
 """
@@ -20,13 +21,21 @@ def main():
     tests_json, junit_xml, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
     labels = {}
     for test in json.load(open(tests_json))["tests"]:
+        if test["name"] in labels:
+            sys.exit(f"camkit tests: FAILED: two tests are named {test['name']}; their labels cannot be told apart")
+        labels[test["name"]] = []
         for prop in test.get("properties", []):
             if prop["name"] == "LABELS":
                 labels[test["name"]] = prop["value"]
     passed = {}
+    seen = set()
     for case in ET.parse(junit_xml).getroot().iter("testcase"):
-        if case.get("status") == "run" and case.find("failure") is None and case.find("skipped") is None:
-            for label in labels.get(case.get("name"), []):
+        name = case.get("name")
+        if name in seen:
+            continue  # a test reported twice counts once
+        seen.add(name)
+        if case.get("status") == "run" and all(case.find(tag) is None for tag in ("failure", "error", "skipped")):
+            for label in labels.get(name, []):
                 passed[label] = passed.get(label, 0) + 1
     failed = []
     for item in wanted:

@@ -5,6 +5,8 @@
 # second one (build/torch-venv, see scripts/torch_venv.sh), whose LibTorch the test command's
 # torch2 leg builds against; the system Python is left alone.
 set -euo pipefail
+# A relative CAMKIT_TORCH_VENV is the caller's, not the repository's.
+if [[ -n "${CAMKIT_TORCH_VENV:-}" ]]; then CAMKIT_TORCH_VENV=$(realpath -m "$CAMKIT_TORCH_VENV"); fi
 cd "$(dirname "$0")/.."
 packages=(
   cmake g++ make git python3
@@ -47,11 +49,11 @@ mapfile -t torch_missing < <(torch_venv_missing)
 if ((${#torch_missing[@]} == 0)); then
   echo "camkit setup: $torch_venv holds ${torch_pins[*]}"
 elif [[ -n "${CAMKIT_TORCH_VENV:-}" ]]; then
-  echo "camkit setup: CAMKIT_TORCH_VENV=$torch_venv lacks ${torch_missing[*]}; not installing into it"
-  if [[ " ${torch_missing[*]} " == *" torch=="* ]]; then
-    echo "camkit setup: FAILED: the LibTorch 2.x leg of the test command needs ${torch_pins[0]} there"
-    exit 1
-  fi
+  # Not installed into an environment of the user's: the test command would stop at its torch2 leg.
+  echo "camkit setup: FAILED: CAMKIT_TORCH_VENV=$torch_venv lacks ${torch_missing[*]} (the test command's LibTorch 2.x leg and its reference tests need them); install them with"
+  echo "  $torch_venv/bin/pip install ${torch_missing[*]}"
+  echo "or leave CAMKIT_TORCH_VENV unset to have build/torch-venv made"
+  exit 1
 else
   echo "camkit setup: installing ${torch_missing[*]} into $torch_venv (a few GB: the CUDA build of torch and its nvidia-* libraries)"
   [[ -x "$torch_venv/bin/python" ]] || /usr/bin/python3 -m venv "$torch_venv"
@@ -65,6 +67,7 @@ else
 fi
 # The wheel is a CUDA build: its TorchConfig.cmake needs a CUDA toolkit (nvcc) of the same major
 # version to configure, although the tests run on the CPU.
-if ! command -v nvcc >/dev/null && [[ ! -x /usr/local/cuda/bin/nvcc ]]; then
-  echo "camkit setup: warning: no nvcc in PATH or /usr/local/cuda/bin: the torch2 leg of scripts/test.sh needs the CUDA 13 toolkit (set CUDAToolkit_ROOT)"
+# The demo does not need it; scripts/test.sh checks for it before it builds anything.
+if [[ -z "$(cuda_nvcc)" ]]; then
+  echo "camkit setup: warning: no CUDA toolkit (nvcc in CUDACXX, PATH, CUDAToolkit_ROOT or /usr/local/cuda/bin): the demo runs, but the test command's torch2 leg needs NVIDIA's CUDA 13 toolkit (not a Debian package)"
 fi

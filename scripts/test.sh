@@ -6,6 +6,8 @@
 # step fails the command, and so does a run in which a CTest label ran fewer tests than its minimum
 # below. Each step prints how long it took.
 set -euo pipefail
+# A relative CAMKIT_TORCH_VENV is the caller's, not the repository's.
+if [[ -n "${CAMKIT_TORCH_VENV:-}" ]]; then export CAMKIT_TORCH_VENV=$(realpath -m "$CAMKIT_TORCH_VENV"); fi
 cd "$(dirname "$0")/.."
 # CTest runs two tests at a time; OpenBLAS (Debian's LibTorch and camkit::blas use it) would start
 # its own spinning threads in each of them as well (scripts/demo.sh). One a process is enough.
@@ -51,9 +53,22 @@ run_preset() {
   echo "camkit tests: $preset took $((SECONDS - start)) s"
 }
 
+# What the torch2 leg needs, checked before the sanitizer leg's quarter of an hour: the pinned PyTorch
+# environment (scripts/setup.sh) and a CUDA toolkit, without which the wheel's CUDA LibTorch does not
+# configure (NVIDIA's CUDA 13 toolkit; not a Debian package).
+source scripts/torch_venv.sh
+mapfile -t torch_missing < <(torch_venv_missing)
+if ((${#torch_missing[@]})); then
+  echo "camkit tests: FAILED before building: $torch_venv lacks ${torch_missing[*]} (run scripts/setup.sh)"
+  exit 1
+fi
+if [[ -z "$(cuda_nvcc)" ]]; then
+  echo "camkit tests: FAILED before building: no CUDA toolkit (nvcc in CUDACXX, PATH, CUDAToolkit_ROOT or /usr/local/cuda/bin); the torch2 leg builds against the PyTorch wheel's CUDA LibTorch, whose CMake configuration needs NVIDIA's CUDA 13 toolkit"
+  exit 1
+fi
+
 run_preset asan core scalar io xtensor torch tool blas package
 # The preset reads LibTorch's CMake prefix from CAMKIT_TORCH_PREFIX (presets cannot run Python).
-source scripts/torch_venv.sh
 CAMKIT_TORCH_PREFIX=$(torch_cmake_prefix)
 CAMKIT_TORCH_PYTHON=$torch_venv/bin/python
 export CAMKIT_TORCH_PREFIX CAMKIT_TORCH_PYTHON

@@ -35,3 +35,15 @@ PY
 torch_cmake_prefix() {
   "$torch_venv/bin/python" -c 'import torch.utils; print(torch.utils.cmake_prefix_path)'
 }
+
+# Prints the nvcc a CUDA build of LibTorch's TorchConfig.cmake would configure with (CUDACXX, PATH,
+# CUDAToolkit_ROOT, /usr/local/cuda), nothing when there is none.
+cuda_nvcc() {
+  local c
+  for c in "${CUDACXX:-}" "$(command -v nvcc || true)" "${CUDAToolkit_ROOT:+$CUDAToolkit_ROOT/bin/nvcc}" /usr/local/cuda/bin/nvcc; do
+    if [[ -n "$c" && -x "$c" ]]; then
+      echo "$c"
+      return
+    fi
+  done
+}
