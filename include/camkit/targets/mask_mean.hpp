@@ -8,8 +8,9 @@
 namespace camkit {
 
 /// Mean target: score Σ_p M[p] Y[c, p] / nnz(M), seed M / nnz(M) on channel c. It differs from
-/// mask_sum only by the factor nnz(M) per sample, so min-max-normalized maps are the same; an
-/// empty mask scores 0 with an all-zero seed (no division by zero).
+/// mask_sum only by the factor nnz(M) per sample, so min-max-normalized maps are the same up to
+/// min-max's absolute ε (docs/math.md: for a large region with small gradients the mean's map is
+/// dimmed; prefer mask_sum there); an empty mask scores 0 with an all-zero seed (no division by zero).
 inline target mask_mean(std::size_t c, tensor<float> mask) {
     return target{c, std::move(mask), reduction::mean};
 }
