@@ -5,6 +5,7 @@
 
 #include <concepts>
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace camkit {
@@ -58,13 +59,26 @@ using value_type_t = typename tensor_traits<std::remove_cvref_t<T>>::value_type;
 
 namespace detail {
 
+/// A view a tensor_traits binding made holds one stride per axis and memory when it has elements
+/// (a binding that returns `{data, shape}` leaves the strides empty: the kernels would read wild).
+template <class E>
+const host_view<E>& checked_view(const host_view<E>& v, std::string_view who) {
+    require(v.strides.size() == v.shape.size(), [&] {
+        return std::string(who) + ": its tensor_traits view has " + std::to_string(v.strides.size()) + " strides for the rank-" +
+               std::to_string(v.shape.size()) + " shape " + to_string(v.shape) + " (one stride per axis, in elements)";
+    });
+    require(v.data != nullptr || v.size() == 0,
+            [&] { return std::string(who) + ": its tensor_traits view of shape " + to_string(v.shape) + " has no data"; });
+    return v;
+}
+
 /// Calls f(host_view<const E>) on `t`'s memory and returns what f returns: the view itself for a
 /// static host tensor, the element type found at run time for a dynamic one.
 template <host_tensor T, class F>
-decltype(auto) with_host_view(const T& t, F&& f) {
+decltype(auto) with_host_view(const T& t, F&& f, std::string_view who = "activations") {
     using traits = tensor_traits<std::remove_cvref_t<T>>;
-    if constexpr (static_host_tensor<T>) return f(traits::view(t));
-    else return traits::with_host_view(t, std::forward<F>(f));
+    if constexpr (static_host_tensor<T>) return f(checked_view(traits::view(t), who));
+    else return traits::with_host_view(t, [&](const auto& v) -> decltype(auto) { return f(checked_view(v, who)); });
 }
 
 /// The host view of `t` with element type E (the type another argument of the same call has);
@@ -73,11 +87,11 @@ template <class E, host_tensor T>
 host_view<const E> host_view_as(const T& t, const std::string& who) {
     if constexpr (static_host_tensor<T>) {
         static_assert(std::is_same_v<value_type_t<T>, E>, "arguments of one call must share an element type");
-        return tensor_traits<std::remove_cvref_t<T>>::view(t);
+        return checked_view(tensor_traits<std::remove_cvref_t<T>>::view(t), who);
     } else {
         host_view<const E> out;
         tensor_traits<std::remove_cvref_t<T>>::with_host_view(t, [&](const auto& v) {
-            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(v)>, host_view<const E>>) out = v;
+            if constexpr (std::is_same_v<std::remove_cvref_t<decltype(v)>, host_view<const E>>) out = checked_view(v, who);
             else require(false, who + " has another element type than the call's first tensor argument");
         });
         return out;

@@ -56,11 +56,13 @@ struct cam_request {
 
 /// Validates an [N, K, *S] activation tensor's shape; names the argument in errors.
 inline void check_cam_shape(const shape_t& shape, const char* what) {
-    require(shape.size() >= 3 && shape.size() <= 5,
-            std::string(what) + " must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got rank " +
-                std::to_string(shape.size()) + " shape " + to_string(shape));
+    // Messages are built only on failure (lazy require): a call in a loop allocates nothing here.
+    require(shape.size() >= 3 && shape.size() <= 5, [&] {
+        return std::string(what) + " must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got rank " +
+               std::to_string(shape.size()) + " shape " + to_string(shape);
+    });
     for (std::size_t e : shape)
-        require(e > 0, std::string(what) + " has an empty axis: shape " + to_string(shape));
+        require(e > 0, [&] { return std::string(what) + " has an empty axis: shape " + to_string(shape); });
 }
 
 /// Validates a request once: the shapes of activations and gradients (none for activations
@@ -69,23 +71,25 @@ inline cam_request check_request(const shape_t& a, const shape_t* g, const optio
     check_cam_shape(a, "activations");
     if (kind == request_kind::per_sample) {
         require(g != nullptr, "gradients are missing");
-        require(*g == a, "gradients shape " + to_string(*g) + " must equal activations shape " + to_string(a));
+        require(*g == a, [&] { return "gradients shape " + to_string(*g) + " must equal activations shape " + to_string(a); });
     } else if (kind == request_kind::many_targets) {
-        require(a[0] == 1, "explain_many: activations must hold one sample [1, K, *S], got shape " + to_string(a));
+        require(a[0] == 1, [&] { return "explain_many: activations must hold one sample [1, K, *S], got shape " + to_string(a); });
         require(g != nullptr, "gradients are missing");
         check_cam_shape(*g, "gradients");
-        require(g->size() == a.size() && std::equal(g->begin() + 1, g->end(), a.begin() + 1),
-                "explain_many: gradients must be [T, K, *S] = [T, " + [&] {
-                    const std::string dims = to_string(shape_t(a.begin() + 1, a.end()));  // "[K, ...]"
-                    return dims.substr(1, dims.size() - 2);
-                }() + "] to match activations " + to_string(a) + ", got shape " + to_string(*g));
+        require(g->size() == a.size() && std::equal(g->begin() + 1, g->end(), a.begin() + 1), [&] {
+            const std::string dims = to_string(shape_t(a.begin() + 1, a.end()));  // "[K, ...]"
+            return "explain_many: gradients must be [T, K, *S] = [T, " + dims.substr(1, dims.size() - 2) +
+                   "] to match activations " + to_string(a) + ", got shape " + to_string(*g);
+        });
     }
     if (!opt.size.empty())
-        require(opt.size.size() + 2 == a.size(), "options.size " + to_string(opt.size) +
-                                                     " must give one extent per spatial axis of activations " +
-                                                     to_string(a));
-    for (std::size_t e : opt.size) require(e > 0, "options.size " + to_string(opt.size) + " has a zero extent");
-    require(opt.eps >= 0, "options.eps must be ≥ 0, got " + std::to_string(opt.eps));
+        require(opt.size.size() + 2 == a.size(), [&] {
+            return "options.size " + to_string(opt.size) + " must give one extent per spatial axis of activations " + to_string(a);
+        });
+    for (std::size_t e : opt.size) require(e > 0, [&] { return "options.size " + to_string(opt.size) + " has a zero extent"; });
+    require(opt.eps >= 0, [&] { return "options.eps must be ≥ 0, got " + std::to_string(opt.eps); });
+    require(opt.threads >= 0,
+            [&] { return "options.threads must be ≥ 0 (0: as many cores as the work fills), got " + std::to_string(opt.threads); });
     cam_request r;
     r.N = a[0];
     r.K = a[1];
@@ -217,9 +221,9 @@ auto explain(const T& activations, const T& gradients, const options& opt = {}) 
 }
 
 /// Explains as `explain` does, into `out`, whose tensors' storage is reused: repeated calls at one
-/// shape allocate nothing (a resize to options.size still does), so a loop over batches pays no
-/// allocation or page faults. Results are camkit::tensor of the accumulation type Acc of the
-/// inputs' element type. If it throws, `out` holds unspecified values.
+/// shape allocate no map storage (a resize to options.size still does, and so do the kernels'
+/// small per-call bookkeeping and, for non-contiguous inputs, their scratch copies of the planes).
+/// Results are camkit::tensor of the accumulation type Acc of the inputs' element type. If it throws, `out` holds unspecified values.
 template <method_policy Method, class Acc, host_tensor T>
     requires(!static_host_tensor<T> || std::is_same_v<Acc, accumulator_t<value_type_t<T>>>)
 void explain_into(explanation<tensor<Acc>>& out, const T& activations, const T& gradients, const options& opt = {}) {
@@ -284,7 +288,7 @@ auto cam(const T& activations, const W& head_weights, std::span<const std::size_
                 }
             }
             return w;
-        });
+        }, "head_weights");
         explanation<tensor<Acc>> out;
         out.weights = std::move(weights_of_classes);
         out.raw = tensor<Acc>(req.raw_shape);

@@ -154,6 +154,12 @@ template <class T>
 struct tensor_traits<tensor<T>> {
     using value_type = T;
     static host_view<const T> view(const tensor<T>& t) {
+        // Its members are public: a tensor whose values do not fill its shape is refused here,
+        // before a kernel reads past them.
+        detail::require(t.values.size() == element_count(t.shape), [&] {
+            return "a tensor of shape " + to_string(t.shape) + " holds " + std::to_string(t.values.size()) +
+                   " values instead of " + std::to_string(element_count(t.shape));
+        });
         return {t.data(), t.shape, row_major_strides(t.shape)};
     }
     template <class U>

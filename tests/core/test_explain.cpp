@@ -109,6 +109,8 @@ TEST(Errors, BadSize) {
     // Checked once, before any work, with the option's name.
     EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::grad_cam>(a, a, {.eps = -1}); }),
               "camkit: options.eps must be ≥ 0, got -1.000000");
+    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<camkit::grad_cam>(a, a, {.threads = -2}); }),
+              "camkit: options.threads must be ≥ 0 (0: as many cores as the work fills), got -2");
 }
 
 TEST(Errors, NonFiniteInputIsAnError) {
