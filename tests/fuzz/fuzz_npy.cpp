@@ -30,6 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         return 0;
     }
+    if (h.dtype == camkit::io::npy_dtype::int32 || h.dtype == camkit::io::npy_dtype::int64) {
+        // Integer types (read, never written): each value is its little-endian two's complement.
+        const std::size_t size = camkit::io::npy_itemsize(h.dtype);
+        for (std::size_t i = 0; i < h.count; ++i) {
+            std::uint64_t u = 0;
+            for (std::size_t b = size; b-- > 0;) u = (u << 8) | static_cast<std::uint64_t>(original[i * size + b]);
+            const double want = size == 4 ? static_cast<double>(static_cast<std::int32_t>(static_cast<std::uint32_t>(u)))
+                                          : static_cast<double>(static_cast<std::int64_t>(u));
+            if (as_double[i] != want) __builtin_trap();
+        }
+        return 0;
+    }
     // Re-encoding in the file's own dtype must reproduce the data bytes exactly.
     const std::size_t n = h.count * camkit::io::npy_itemsize(h.dtype);
     const auto again = h.dtype == camkit::io::npy_dtype::float64 ? camkit::io::encode_npy(h.shape, as_double.data())

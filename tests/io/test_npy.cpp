@@ -95,6 +95,32 @@ TEST_F(Npy, ReadsUint8AndBool) {
               std::string::npos);
 }
 
+// int32 and int64 arrays (class indices as NumPy and torch save them) are read as their values,
+// negative ones and beyond float's 2^24 too (the nearest float there).
+TEST_F(Npy, ReadsInt32AndInt64) {
+    auto i8 = npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (3,), }", 24);
+    const std::size_t at = i8.size() - 24;
+    const std::int64_t v[3] = {3, -2, (std::int64_t{1} << 40) + 1};
+    for (int k = 0; k < 3; ++k)
+        for (int b = 0; b < 8; ++b)
+            i8[at + 8 * k + b] = static_cast<std::byte>((static_cast<std::uint64_t>(v[k]) >> (8 * b)) & 0xff);
+    const auto h = camkit::io::parse_npy(i8);
+    EXPECT_EQ(h.dtype, camkit::io::npy_dtype::int64);
+    EXPECT_EQ(camkit::io::decode_npy<double>(i8, h), (std::vector<double>{3, -2, 1099511627777.0}));
+    EXPECT_EQ(camkit::io::decode_npy<float>(i8, h)[2], 1099511627776.0f);
+    auto i4 = npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8);
+    const std::size_t at4 = i4.size() - 8;
+    i4[at4] = std::byte{7};
+    for (int b = 0; b < 4; ++b) i4[at4 + 4 + b] = std::byte{0xff};  // -1
+    EXPECT_EQ(camkit::io::decode_npy<float>(i4, camkit::io::parse_npy(i4)), (std::vector<float>{7, -1}));
+    EXPECT_NE(parse_error(npy_bytes("{'descr': '<i8', 'fortran_order': False, 'shape': (2,), }", 15))
+                  .find("needs 16 data bytes but only 15"),
+              std::string::npos);
+    EXPECT_NE(parse_error(npy_bytes("{'descr': '>i8', 'fortran_order': False, 'shape': (2,), }", 16))
+                  .find("unsupported npy dtype '>i8'"),
+              std::string::npos);
+}
+
 TEST_F(Npy, HeaderMatchesNumpy) {
     // np.save of np.zeros((2, 3), np.float32) writes exactly this 128-byte prefix.
     const std::vector<float> zeros(6, 0.0f);
@@ -142,7 +168,7 @@ TEST_F(Npy, RejectsMalformedInput) {
     auto long_header = npy_bytes(good("(2,)"), 8);
     long_header[9] = std::byte{0x7f};
     EXPECT_NE(parse_error(long_header).find("truncated npy file: the header claims"), std::string::npos);
-    EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'<i4'"), 8)).find("unsupported npy dtype '<i4'"), std::string::npos);
+    EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'<i2'"), 4)).find("unsupported npy dtype '<i2'"), std::string::npos);
     EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'>f4'"), 8)).find("unsupported npy dtype '>f4'"), std::string::npos);
     EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'<f4'", "True"), 8)).find("Fortran"), std::string::npos);
     EXPECT_NE(parse_error(npy_bytes(good("(2, 3)"), 20)).find("needs 24 data bytes but only 20"), std::string::npos);
@@ -180,9 +206,10 @@ TEST_F(Npy, FileErrorsNameTheFile) {
     EXPECT_EQ(error_message([&] { camkit::io::read_npy<float>(missing); }),
               "camkit: " + missing + ": cannot open: No such file or directory");
     const std::string bad = path("int.npy");
-    write_bytes(bad, npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (2,), }", 8));
+    write_bytes(bad, npy_bytes("{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }", 4));
     EXPECT_EQ(error_message([&] { camkit::io::read_npy<double>(bad); }),
-              "camkit: " + bad + ": unsupported npy dtype '<i4' (expected '<f4' float32, '<f8' float64, '|u1' uint8 or '|b1' bool)");
+              "camkit: " + bad + ": unsupported npy dtype '<i2' (expected '<f4' float32, '<f8' float64, '|u1' uint8, '|b1' bool, "
+              "'<i4' int32 or '<i8' int64)");
     const std::string cut = path("cut.npy");
     write_bytes(cut, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 12));
     EXPECT_EQ(error_message([&] { camkit::io::read_npy_header(cut); }),

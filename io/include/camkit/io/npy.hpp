@@ -22,11 +22,11 @@
 namespace camkit::io {
 /// Element types camkit reads: little-endian IEEE float32 and float64 (which it also writes), and
 /// uint8 and bool, as masks are often stored (read as their values, bool as 0 or 1).
-enum class npy_dtype { float32, float64, uint8, boolean };
+enum class npy_dtype { float32, float64, uint8, boolean, int32, int64 };
 
 /// Size in bytes of one element of `t`.
 constexpr std::size_t npy_itemsize(npy_dtype t) {
-    return t == npy_dtype::float32 ? 4 : t == npy_dtype::float64 ? 8 : 1;
+    return t == npy_dtype::float32 || t == npy_dtype::int32 ? 4 : t == npy_dtype::float64 || t == npy_dtype::int64 ? 8 : 1;
 }
 
 /// What the header of a .npy file says: shape, element type and where the data starts.
@@ -207,9 +207,13 @@ inline npy_header parse_npy_header(std::span<const std::byte> bytes) {
         h.dtype = npy_dtype::uint8;
     else if (descr == "|b1")
         h.dtype = npy_dtype::boolean;
+    else if (descr == "<i4")
+        h.dtype = npy_dtype::int32;
+    else if (descr == "<i8")
+        h.dtype = npy_dtype::int64;
     else
         fail("unsupported npy dtype '" + std::string(descr) +
-             "' (expected '<f4' float32, '<f8' float64, '|u1' uint8 or '|b1' bool)");
+             "' (expected '<f4' float32, '<f8' float64, '|u1' uint8, '|b1' bool, '<i4' int32 or '<i8' int64)");
 
     std::size_t count = 1;
     for (std::size_t e : h.shape) {
@@ -254,6 +258,15 @@ void decode_npy_into(std::span<const std::byte> bytes, const npy_header& h, std:
         for (std::size_t i = 0; i < h.count; ++i) {
             const auto v = static_cast<unsigned>(p[i]);
             out[i] = static_cast<T>(h.dtype == npy_dtype::boolean ? (v != 0) : v);
+        }
+    } else if (h.dtype == npy_dtype::int32 || h.dtype == npy_dtype::int64) {
+        // Class indices as NumPy and torch save them (int64 by default): the nearest T.
+        const int size = h.dtype == npy_dtype::int32 ? 4 : 8;
+        for (std::size_t i = 0; i < h.count; ++i, p += size) {
+            std::uint64_t u = 0;
+            for (int b = size - 1; b >= 0; --b) u = (u << 8) | static_cast<std::uint64_t>(p[b]);
+            out[i] = size == 4 ? static_cast<T>(std::bit_cast<std::int32_t>(static_cast<std::uint32_t>(u)))
+                               : static_cast<T>(std::bit_cast<std::int64_t>(u));
         }
     } else if (h.dtype == npy_dtype::float32) {
         for (std::size_t i = 0; i < h.count; ++i, p += 4) {
