@@ -62,22 +62,12 @@ def main(path):
         f1 = rows.get((g, s, m, "fused_t1"))
         if g == "cam" and f1 and i != "fused_t1" and m != "memory_read":
             speed = f"{ms / f1[0]:.1f}x"
-        if g == "many" and i.startswith("one_by_one"):
-            mt = rows.get((g, s, m, "matrix_t1"))
-            if mt:
-                speed = compare("matrix", ms / mt[0])
-        if g == "cuda" and i == "torch_ops":
-            ck = rows.get((g, s, m, "camkit"))
-            if ck:
-                speed = compare("camkit", ms / ck[0])
-        if g == "many" and i == "loop_t1":
-            gm = rows.get((g, s, m, "gemm_t1"))
-            if gm:
-                speed = compare("gemm", ms / gm[0])
-        if g == "analyze" and i == "separate":
-            sh = rows.get((g, s, m, "shared"))
-            if sh:
-                speed = compare("shared", ms / sh[0])
+        # (group, this row's implementation, the other row's, the other's name in the column)
+        for group, mine, other, name in (("many", "one_by_one_t1", "matrix_t1", "matrix"), ("cuda", "torch_ops", "camkit", "camkit"),
+                                         ("many", "loop_t1", "gemm_t1", "gemm"), ("analyze", "separate", "shared", "shared")):
+            o = rows.get((g, s, m, other))
+            if g == group and i == mine and o:
+                speed = compare(name, ms / o[0])
         print(f"| {g} | {s} | {m} | {i} | {ms:.3f} | {bps / 1e9:.2f} | {frac} | {speed} |")
 
 

@@ -278,4 +278,13 @@ std::optional<std::size_t> first_non_finite(std::span<const T> values) {
     return std::nullopt;
 }
 
+/// The values of a .npy file as double; fails naming the file and the flat index of the first NaN
+/// or Inf: "<path>: <what> <verb> NaN or Inf (flat index i)" (verb: "holds", or "hold" for a plural).
+inline camkit::tensor<double> read_finite_npy(const std::string& path, const std::string& what, const char* verb = "holds") {
+    camkit::tensor<double> t = camkit::io::read_npy<double>(path);
+    if (const auto i = first_non_finite<double>(t.values))
+        fail(path + ": " + what + " " + verb + " NaN or Inf (flat index " + std::to_string(*i) + ")");
+    return t;
+}
+
 }  // namespace camkit_cli

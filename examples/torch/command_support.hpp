@@ -64,9 +64,8 @@ inline std::string short_number(double v) {
 
 /// The values of a .npy file as float, refusing NaN, Inf and values beyond float32's range.
 inline camkit::tensor<float> read_floats(const std::string& path, const std::string& what) {
-    const camkit::tensor<double> x = camkit::io::read_npy<double>(path);
+    const camkit::tensor<double> x = camkit_cli::read_finite_npy(path, what);
     for (std::size_t i = 0; i < x.size(); ++i) {
-        if (!std::isfinite(x[i])) camkit_cli::fail(path + ": " + what + " holds NaN or Inf (flat index " + std::to_string(i) + ")");
         if (std::abs(x[i]) > std::numeric_limits<float>::max())
             camkit_cli::fail(path + ": " + what + " holds " + short_number(x[i]) + ", beyond float32's range (flat index " +
                              std::to_string(i) + ")");

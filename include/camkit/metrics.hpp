@@ -8,7 +8,9 @@
 // - attention_ratio is NaN when the mask is empty or covers every position (one side has no
 //   mean) or both means are 0, and +inf when only the outside mean is 0;
 // - iou_at is NaN when neither the thresholded map nor the mask has any position.
-// pointing_hit is always defined: the argmax is the first position holding the maximum.
+// pointing_hit is always defined: the argmax is the first position holding the maximum, so a
+// constant (e.g. all-zero) map "points" at its first position; a data set's average may want to
+// leave such maps out (camkit-torch analyze leaves their cell empty).
 //
 // Attention statistics (the U-Net++ analysis tool's numbers): attention_mean and attention_std are
 // the mean and the population standard deviation (numpy's np.std, ddof = 0) of the whole map, so

@@ -149,6 +149,57 @@ TEST_F(CamkitTool, OneAndThreeSpatialAxesAndFloat64) {
     EXPECT_EQ(png.width, 32u);
 }
 
+/// `t` [N, K, *S] laid out as Keras keeps it, [N, *S, K].
+camkit::tensor<float> channels_last(const camkit::tensor<float>& t) {
+    camkit::shape_t shape(t.shape.begin() + 2, t.shape.end());
+    shape.insert(shape.begin(), t.shape[0]);
+    shape.push_back(t.shape[1]);
+    const std::size_t N = t.shape[0], K = t.shape[1], S = t.size() / (N * K);
+    camkit::tensor<float> out(shape);
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t k = 0; k < K; ++k)
+            for (std::size_t p = 0; p < S; ++p) out[(n * S + p) * K + k] = t[(n * K + k) * S + p];
+    return out;
+}
+
+// Keras / TensorFlow arrays [N, *S, K] with --channels-last give the maps of the same arrays in
+// camkit's [N, K, *S] (2-D and 3-D); without the flag a square map whose channels look last gets
+// a note; the flag's shape errors speak of [N, H, W, K].
+TEST_F(CamkitTool, ChannelsLastArraysOfKerasAndTensorFlow) {
+    for (const camkit::shape_t& shape : {camkit::shape_t{2, 3, 4, 5}, camkit::shape_t{1, 2, 3, 4, 5}}) {
+        const auto A = random_tensor<float>(shape, 21), G = random_tensor<float>(shape, 22);
+        camkit::io::write_npy(path("a_last.npy"), channels_last(A));
+        camkit::io::write_npy(path("g_last.npy"), channels_last(G));
+        const auto r = run({"cam", "--method", "hirescam", "--activations", path("a_last.npy"), "--gradients", path("g_last.npy"),
+                            "--out", path("m.npy"), "--channels-last"});
+        ASSERT_EQ(r.status, 0) << r.err;
+        EXPECT_EQ(r.err, "");
+        expect_close(camkit::io::read_npy<float>(path("m.npy")), camkit::explain<camkit::hires_cam>(as_double(A), as_double(G)).map,
+                     "channels last");
+    }
+    // [2, 8, 8, 16] read channels-first: K = 8 equals H = 8 while the last extent differs.
+    const auto K = random_tensor<float>({2, 8, 8, 16}, 23);
+    camkit::io::write_npy(path("k.npy"), K);
+    auto r = run({"cam", "--method", "gradcam", "--activations", path("k.npy"), "--gradients", path("k.npy"), "--out", path("m.npy")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("[2, 8, 8, 16] is read as [N, K, H, W] with K = 8 channels; Keras and TensorFlow arrays are "
+                         "[N, H, W, K]: if so, pass --channels-last"),
+              std::string::npos)
+        << r.err;
+    r = run({"cam", "--method", "gradcam", "--activations", path("k.npy"), "--gradients", path("k.npy"), "--out", path("m.npy"),
+             "--channels-last"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
+    EXPECT_EQ(camkit::io::read_npy<float>(path("m.npy")).shape, (camkit::shape_t{2, 8, 8}));
+    camkit::io::write_npy(path("two.npy"), random_tensor<float>({2, 3}, 24));
+    r = run({"cam", "--method", "gradcam", "--activations", path("two.npy"), "--gradients", path("two.npy"), "--out", path("m.npy"),
+             "--channels-last"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("activations (--channels-last) must be [N, L, K], [N, H, W, K] or [N, D, H, W, K], got shape [2, 3]"),
+              std::string::npos)
+        << r.err;
+}
+
 TEST_F(CamkitTool, PngHeatmapsSideBySideAndOverlay) {
     const auto A = random_tensor<float>({2, 3, 4, 5}, 8), G = random_tensor<float>({2, 3, 4, 5}, 9);
     camkit::io::write_npy(path("a.npy"), A);
@@ -284,7 +335,7 @@ TEST_F(CamkitTool, MalformedInputFilesFailCleanly) {
     write_text(path("truncated.npy"), full.substr(0, full.size() - 4));
     write_text(path("longer.npy"), full + "xx");
     write_text(path("garbage.npy"), "this is not an npy file at all");
-    write_text(path("int.npy"), npy_file("{'descr': '<i4', 'fortran_order': False, 'shape': (2, 3, 4, 5), }", 480));
+    write_text(path("int.npy"), npy_file("{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3, 4, 5), }", 240));
     write_text(path("fortran.npy"), npy_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3, 4, 5), }", 480));
     write_text(path("bigendian.npy"), npy_file("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3, 4, 5), }", 480));
     write_text(path("not_an_image.png"), "nope");
@@ -294,7 +345,7 @@ TEST_F(CamkitTool, MalformedInputFilesFailCleanly) {
     expect_bad_input(cam("garbage.npy", "g.npy"), "garbage.npy: not an npy file");
     expect_bad_input(cam("truncated.npy", "g.npy"), "truncated.npy: truncated npy file: shape [2, 3, 4, 5] needs 480");
     expect_bad_input(cam("longer.npy", "g.npy"), "longer.npy: npy file has 2 unexpected bytes");
-    expect_bad_input(cam("int.npy", "g.npy"), "int.npy: unsupported npy dtype '<i4'");
+    expect_bad_input(cam("int.npy", "g.npy"), "int.npy: unsupported npy dtype '<i2'");
     expect_bad_input(cam("a.npy", "bigendian.npy"), "bigendian.npy: unsupported npy dtype '>f4'");
     expect_bad_input(cam("fortran.npy", "g.npy"), "fortran.npy: Fortran-order");
     expect_bad_input(cam("a.npy", "g_other.npy"), "have shape [2, 3, 4, 6] but activations");

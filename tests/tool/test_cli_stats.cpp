@@ -9,6 +9,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <cmath>
 #include <random>
 #include <string>
@@ -109,6 +111,38 @@ TEST_F(CamkitStats, PngMaskSharedByTheBatch) {
               "\"pointing_hit\": false, \"iou\": 0}\n");
 }
 
+// One 2-D map without the batch axis, as analyze --save-maps writes it: --single, or an image mask
+// of its size, reads it as one sample (the hand case above); without either a 2-D map with a
+// .npy mask of its shape is a batch of signals, and a note says so.
+TEST_F(CamkitStats, SingleMapWithoutBatchAxis) {
+    const std::string hand =
+        "{\"attention_mean\": 1.6666666666666667, \"attention_std\": 1.4907119849998596, "
+        "\"attention_ratio\": 2.3333333333333335, \"energy_inside\": 0.7, \"pointing_hit\": true, \"iou\": 0.5}\n";
+    camkit::io::write_npy(path("map.npy"), tensor<float>({2, 3}, {0, 1, 2, 3, 0, 4}));
+    camkit::io::write_npy(path("mask.npy"), tensor<float>({2, 3}, {0, 1, 1, 0, 0, 1}));
+    auto r = run({"stats", "--map", path("map.npy"), "--mask", path("mask.npy"), "--threshold", "1.5", "--single"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, hand);
+    EXPECT_EQ(r.err, "");
+    camkit::rgb_image png(2, 3);
+    for (std::size_t p : {1, 2, 5}) png.pixels[3 * p] = 255;
+    camkit::io::write_png(path("mask.png"), png);
+    r = run({"stats", "--map", path("map.npy"), "--mask", path("mask.png"), "--threshold", "1.5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, hand);
+    r = run({"stats", "--map", path("map.npy"), "--mask", path("mask.npy"), "--threshold", "1.5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+    EXPECT_NE(r.err.find("is read as 2 signals of length 3; a single 2-D map (as 'camkit-torch analyze --save-maps' writes) "
+                         "takes --single"),
+              std::string::npos)
+        << r.err;
+    camkit::io::write_npy(path("four.npy"), tensor<float>({1, 1, 1, 1}, {1}));
+    r = run({"stats", "--map", path("four.npy"), "--mask", path("mask.npy"), "--single"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("with --single the map must be [L], [H, W] or [D, H, W], got shape [1, 1, 1, 1]"), std::string::npos) << r.err;
+}
+
 TEST_F(CamkitStats, BadInput) {
     camkit::io::write_npy(path("map.npy"), tensor<float>({2, 2, 3}, 0.5f));
     camkit::io::write_npy(path("mask.npy"), tensor<float>({2, 3}, 1.0f));
@@ -131,7 +165,7 @@ TEST_F(CamkitStats, BadInput) {
                      "has shape [3, 2] but must be [2, 2, 3] (one region per sample) or [2, 3] (shared)");
     camkit::io::write_npy(path("flat.npy"), tensor<float>({6}, 1.0f));
     expect_bad_input(stats({"--map", path("flat.npy"), "--mask", path("mask.npy")}),
-                     "maps must be [N, L], [N, H, W] or [N, D, H, W], got shape [6]");
+                     "maps must be [N, L], [N, H, W] or [N, D, H, W] (one map without the batch axis: --single), got shape [6]");
     camkit::io::write_npy(path("neg.npy"), tensor<float>({2, 2, 3}, {0, 0, 0, 0, 0, 0, 0, 0, -1, 0, 0, 0}));
     expect_bad_input(stats({"--map", path("neg.npy"), "--mask", path("mask.npy")}),
                      "--map " + path("neg.npy") + " holds -1.000000 at flat index 8: maps must be finite and >= 0");

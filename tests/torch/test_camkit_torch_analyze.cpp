@@ -126,6 +126,13 @@ camkit::tensor<float> is_class(const camkit::tensor<float>& labels, float c) {
     return m;
 }
 
+/// The pointing_hit cell analyze writes: empty for a constant map (no peak), else 1 or 0.
+std::string hit_cell(const camkit::tensor<float>& map, const camkit::tensor<float>& region) {
+    const auto [lo, hi] = std::minmax_element(map.values.begin(), map.values.end());
+    if (*lo == *hi) return "";
+    return camkit::pointing_hit(map, region) ? "1" : "0";
+}
+
 /// A number cell of metrics.csv.
 double cell(const std::string& s) {
     const auto v = camkit_analyze::parse_number(s);
@@ -228,7 +235,7 @@ TEST_F(CamkitTorchAnalyze, WritesEveryOutputWithOneForwardPerImageAndOneBackward
         EXPECT_NEAR(cell(row[5]), mean, 1e-6);
         if (sum > 0) EXPECT_NEAR(cell(row[8]), inside / sum, 1e-6) << camkit_analyze::csv_line(row);
         else EXPECT_EQ(row[8], "") << "energy inside of an all-zero map is 0/0";
-        EXPECT_EQ(row[9], camkit::pointing_hit(map, region) ? "1" : "0");
+        EXPECT_EQ(row[9], hit_cell(map, region));
         EXPECT_NEAR(cell(row[10]), camkit::iou_at(map, region, 0.5), 1e-6);
         EXPECT_NEAR(cell(row[11]), camkit::iou_at(map, gt, 0.5), 1e-6);
         EXPECT_NEAR(cell(row[12]), inter / (p + g - inter), 1e-6);
@@ -315,6 +322,28 @@ TEST_F(CamkitTorchAnalyze, ModelIouPerClassIsTheDataSetsAndClassesHaveNames) {
     EXPECT_EQ(slurp(path("out/summary.json")), summary);
 }
 
+// --renormalize: ReLU and min-max again after the resize to the image, as pytorch-grad-cam does:
+// every map that is not constant reaches 1; the option is part of the run's signature.
+TEST_F(CamkitTorchAnalyze, RenormalizeMakesEveryMapReachOne) {
+    draw_three();
+    ASSERT_EQ(run(args({"--renormalize", "--save-maps"})).status, 0);
+    std::size_t checked = 0;
+    for (const auto& entry : fs::recursive_directory_iterator(path("out/maps"))) {
+        if (entry.path().extension() != ".npy") continue;
+        const auto m = camkit::io::read_npy<float>(entry.path().string());
+        const auto [lo, hi] = std::minmax_element(m.values.begin(), m.values.end());
+        if (*lo == *hi) continue;
+        EXPECT_NEAR(*hi, 1.0f, 1e-5f) << entry.path();
+        EXPECT_EQ(*lo, 0.0f) << entry.path();
+        ++checked;
+    }
+    EXPECT_GE(checked, 6u);
+    EXPECT_NE(slurp(path("out/run.txt")).find("refine 0 renormalize\n"), std::string::npos);
+    const auto r = run(args({"--save-maps"}));
+    EXPECT_EQ(r.status, 2) << "another option set on the same --out";
+    EXPECT_NE(r.err.find("holds a run with other options"), std::string::npos) << r.err;
+}
+
 TEST_F(CamkitTorchAnalyze, ComponentAtAndPointTargetsAtOneOutputPosition) {
     draw_three();
     // (5, 5) lies in image a's first square (class 1) and in the background (class 0) of b and c.
@@ -335,7 +364,7 @@ TEST_F(CamkitTorchAnalyze, ComponentAtAndPointTargetsAtOneOutputPosition) {
         if (sum > 0) {
             EXPECT_NEAR(cell(row[8]), inside / sum, 1e-6) << camkit_analyze::csv_line(row);
         }
-        EXPECT_EQ(row[9], camkit::pointing_hit(map, part) ? "1" : "0");
+        EXPECT_EQ(row[9], hit_cell(map, part));
         ++rows_seen;
     }
     EXPECT_EQ(rows_seen, 3u * 4);
@@ -639,6 +668,21 @@ TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
     expect_bad_input(under_file, "--out " + path("model.pt") + "/sub: '" + path("model.pt") + "' is not a folder");
     under_file[8] = path("model.pt");
     expect_bad_input(under_file, "--out " + path("model.pt") + " exists and is not a folder");
+    // --refine's first layer must be the finest: the classifier's pooled layer (1 position) before
+    // its 4×4 features is refused before any work.
+    const std::string tool_data = std::string(CAMKIT_TEST_DATA_DIR) + "/torch_tool/";
+    expect_bad_input({"analyze", "--model", tool_data + "classifier.pt", "--inputs", tool_data + "x.npy", "--out", path("out"),
+                      "--layer", "pool", "--layer", "features.2", "--method", "gradcam", "--refine"},
+                     "--refine takes the first --layer as the high-resolution one, but pool's maps have 1 position(s) and "
+                     "features.2's 16: give the finest layer first");
+    // A binary mask saved as 0/255: found on the first image, before any work, with the likely cause.
+    camkit::rgb_image mask255(20, 24);
+    mask255.set(4, 4, {255, 255, 255});
+    camkit::io::write_png(path("masks/a.png"), mask255);
+    expect_bad_input(args(), "the ground truth of " + path("images/a.png") +
+                                 " holds class 255 but the model has 2 classes (0 to 1); a binary mask saved as 0/255? "
+                                 "masks hold class indices: 0 and 1");
+    draw_three();
     fs::remove(path("masks/b.png"));
     expect_bad_input(args(), "has no mask b.png for image b.png");
 }

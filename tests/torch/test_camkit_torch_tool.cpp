@@ -207,6 +207,32 @@ TEST_F(CamkitTorchTool, GradCamOfAClassAtANestedLayer) {
     expect_maps_near(explain(clf({"--class", "1", "--renormalize"})), "expected_gradcam_class1_renorm.npy");
 }
 
+// The pipeline options camkit cam has (--no-relu, --normalize, --eps, --renormalize): the maps of
+// the library's explain with the same options on the same model.
+TEST_F(CamkitTorchTool, PipelineOptionsAsCamkitCamHasThem) {
+    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
+    model.eval();
+    camkit::torch::scripted_layer layer(model, "features.2");
+    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
+    const std::vector<camkit::target> targets(2, camkit::class_score(1));
+    const auto want = [&](camkit::options o) {
+        o.size = {8, 8};
+        return to_camkit(camkit::torch::explain<camkit::grad_cam>(layer, x.detach().requires_grad_(true), targets, o).cam.map);
+    };
+    camkit::options raw;
+    raw.relu = false;
+    raw.normalize = camkit::normalization::none;
+    const camkit::tensor<float> got = explain(clf({"--class", "1", "--no-relu", "--normalize", "none"}));
+    expect_maps_near(got, want(raw), "raw", 1e-6);
+    EXPECT_LT(*std::min_element(got.values.begin(), got.values.end()), 0.0f) << "negative evidence kept";
+    camkit::options by_max;
+    by_max.normalize = camkit::normalization::max;
+    expect_maps_near(explain(clf({"--class", "1", "--normalize", "max"})), want(by_max), "max", 1e-6);
+    camkit::options big_eps;
+    big_eps.eps = 0.5;
+    expect_maps_near(explain(clf({"--class", "1", "--eps", "0.5"})), want(big_eps), "eps", 1e-6);
+}
+
 // --layer auto explains the layer candidate_layer chooses (the classifier's last spatial stage,
 // features, before its pooling), says so, and gives that layer's maps.
 TEST_F(CamkitTorchTool, LayerAutoChoosesTheLastSpatialLayer) {
@@ -271,18 +297,22 @@ TEST_F(CamkitTorchTool, EveryMethodEqualsTheLibraryOnTheSameModel) {
             continue;
         }
         at::Tensor want;
+        // Respond-CAM's published pipeline (no ReLU, no normalization) is its default, as in camkit cam.
+        camkit::options o = name == "respondcam" ? camkit::respond_cam_options() : opt;
+        o.size = opt.size;
         if (name == "scorecam") {
-            want = camkit::torch::score_cam(model, "features.2", x, targets, opt).map;
+            want = camkit::torch::score_cam(model, "features.2", x, targets, o).map;
         } else {
             camkit::with_method(name, [&](auto type) {
                 using M = typename decltype(type)::type;
-                want = camkit::torch::explain<M>(layer, x.detach().requires_grad_(true), targets, opt).cam.map;
+                want = camkit::torch::explain<M>(layer, x.detach().requires_grad_(true), targets, o).cam.map;
             });
         }
         const camkit::tensor<float> got = explain(clf({"--class", "1", "--method", name}));
         expect_maps_near(got, to_camkit(want), name, 1e-6);
-        // A real map: min-max normalized, not constant.
-        EXPECT_EQ(*std::max_element(got.values.begin(), got.values.end()) > 0.5f, true) << name;
+        // A real map: min-max normalized, not constant (Respond-CAM's raw one: not constant).
+        const auto [lo, hi] = std::minmax_element(got.values.begin(), got.values.end());
+        EXPECT_GT(*hi - *lo, name == "respondcam" ? 1e-4f : 0.5f) << name;
         ++methods;
     }
     EXPECT_EQ(methods, 11);  // the nine registered methods, scorecam and cam
@@ -662,6 +692,9 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input(clf({"--class", "0", "--class", "1"}), "option --class is given twice");
     expect_bad_input(clf({"--class"}), "--class needs a value");
     expect_bad_input(clf({"--renormalize=1"}), "--renormalize takes no value");
+    expect_bad_input(clf({"--normalize", "zscore"}), "--normalize must be min_max, max or none, got 'zscore'");
+    expect_bad_input(clf({"--relu", "--no-relu"}), "--relu and --no-relu contradict each other");
+    expect_bad_input(clf({"--eps", "-1"}), "--eps must be a finite number >= 0, got '-1'");
     expect_bad_input({"explain", "--layer", "a", "--input", data + "x.npy", "--out", path("m.npy")}, "--model is required");
     expect_bad_input({"explain", "--model", data + "classifier.pt", "--input", data + "x.npy", "--out", path("m.npy")},
                      "--layer is required (see 'camkit-torch layers --model " + data + "classifier.pt'), or --layer auto");

@@ -1,6 +1,7 @@
 // `camkit cam`: maps from saved activations and gradients (.npy) to .npy and PNG.
 #include "../../common/app.hpp"
 #include "../../common/picture.hpp"
+#include "../../common/pipeline_options.hpp"
 
 #include <camkit/camkit.hpp>
 #include <camkit/methods/saliency_tubes.hpp>
@@ -8,6 +9,7 @@
 #include <camkit/io/npy.hpp>
 #include <camkit/overlay.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <iostream>
@@ -23,7 +25,7 @@ namespace {
 using camkit_cli::fail;
 
 constexpr const char* help =
-    "usage: camkit cam --method NAME --activations A.npy --gradients G.npy --out MAP.npy\n"
+    "usage: camkit cam --method NAME --activations A.npy --gradients G.npy --out MAP.npy [--channels-last]\n"
     "       camkit cam --method cam --activations A.npy --fc-weights W.npy [--class C ...] --out MAP.npy\n"
     "                  [--relu | --no-relu] [--normalize min_max|max|none] [--eps E]\n"
     "                  [--size L | --size HxW | --size DxHxW] [--renormalize]\n"
@@ -32,20 +34,17 @@ constexpr const char* help =
     "  --method NAME         one of the names 'camkit methods' lists, or cam (needs --fc-weights)\n"
     "  --activations A.npy   activations [N, K, L], [N, K, H, W] or [N, K, D, H, W], float32 or float64\n"
     "  --gradients G.npy     gradients of the target score, same shape (not needed by eigencam)\n"
+    "  --channels-last       the arrays are [N, L, K], [N, H, W, K] or [N, D, H, W, K] (Keras and\n"
+    "                        TensorFlow's layout): channels last, moved to the front on reading\n"
     "  --out MAP.npy         the finished maps, float32 [N, *size]\n"
     "  --fc-weights W.npy    cam only: the weight [classes, K] of the linear layer after global average\n"
     "                        pooling; raw = sum_k W[c, k] A[k] (CAM; on [N, K, D, H, W]: Saliency Tubes)\n"
     "  --class C             cam only: the class of a sample, repeated once per sample in order (one\n"
     "                        --class for a batch of one); without it each sample's top class, the\n"
     "                        largest GAP(A)·Wᵀ (the head's bias is not known: give --class if it matters)\n"
-    "  --no-relu             keep negative evidence (default: ReLU on the raw map)\n"
-    "  --relu                clip negative evidence (respondcam's default is no ReLU)\n"
-    "  --normalize MODE      per-sample normalization: min_max (default), max or none\n"
-    "                        respondcam defaults to its published map: no ReLU, --normalize none\n"
-    "  --eps E               epsilon of min_max normalization (default 1e-7)\n"
     "  --size S              resize the maps (linear/bilinear/trilinear, half-pixel centres);\n"
     "                        one extent per spatial axis, e.g. 224x224 (default: the layer's size)\n"
-    "  --renormalize         ReLU and min_max again after resizing (as pytorch-grad-cam does)\n"
+    CAMKIT_PIPELINE_HELP("    ")
     "  --weights-out W.npy   the channel weights, float32 [N, K] (methods that have them)\n"
     "  --png OUT.png         a picture of the maps: all N samples side by side in one PNG (left to\n"
     "                        right, 2 black pixels apart); 3-D maps as a grid of slices, 1-D maps as strips;\n"
@@ -67,15 +66,8 @@ struct cam_args {
     camkit::options opt;
     camkit::colormap colormap = camkit::colormap::jet;
     bool colormap_given = false;
+    bool channels_last = false;  ///< --channels-last: A and G are [N, *S, K]
 };
-
-double parse_eps(std::string_view s) {
-    double v = 0;
-    const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || end != s.data() + s.size() || !std::isfinite(v) || v < 0)
-        fail("--eps must be a finite number >= 0, got '" + std::string(s) + "'");
-    return v;
-}
 
 cam_args parse_cam_args(const std::vector<std::string>& all_args) {
     cam_args a;
@@ -83,8 +75,9 @@ cam_args parse_cam_args(const std::vector<std::string>& all_args) {
     const std::vector<std::string> args = camkit_cli::take_repeated(all_args, {{"--class", &classes}});
     for (const std::string& c : classes)
         a.classes.push_back(static_cast<std::size_t>(camkit_cli::parse_count(c, "--class", 0)));
-    bool no_relu = false, relu = false, normalize_given = false;
-    camkit_cli::option_parser("camkit cam")
+    camkit_cli::pipeline_flags pipeline;
+    camkit_cli::option_parser parser("camkit cam");
+    camkit_cli::pipeline_options(parser, a.opt, pipeline)
         .value("--method", a.method)
         .value("--activations", a.activations)
         .value("--gradients", a.gradients)
@@ -93,19 +86,8 @@ cam_args parse_cam_args(const std::vector<std::string>& all_args) {
         .value("--png", a.png)
         .value("--image", a.image)
         .value("--fc-weights", a.fc_weights)
-        .flag("--no-relu", no_relu)
-        .flag("--relu", relu)
-        .flag("--renormalize", a.opt.renormalize)
-        .value("--eps", [&](const std::string& v) { a.opt.eps = parse_eps(v); })
+        .flag("--channels-last", a.channels_last)
         .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
-        .value("--normalize",
-               [&](const std::string& v) {
-                   normalize_given = true;
-                   if (v == "min_max") a.opt.normalize = camkit::normalization::min_max;
-                   else if (v == "max") a.opt.normalize = camkit::normalization::max;
-                   else if (v == "none") a.opt.normalize = camkit::normalization::none;
-                   else fail("--normalize must be min_max, max or none, got '" + v + "'");
-               })
         .value("--colormap",
                [&](const std::string& v) {
                    try {
@@ -116,14 +98,7 @@ cam_args parse_cam_args(const std::vector<std::string>& all_args) {
                    a.colormap_given = true;
                })
         .parse(args);
-    if (relu && no_relu) fail("--relu and --no-relu contradict each other");
-    // Respond-CAM's published map is the raw sum (its sum-to-score property needs it).
-    if (a.method == camkit::respond_cam::name) {
-        const camkit::options published = camkit::respond_cam_options();
-        a.opt.relu = published.relu;
-        if (!normalize_given) a.opt.normalize = published.normalize;
-    }
-    if (relu || no_relu) a.opt.relu = relu;
+    camkit_cli::finish_pipeline(a.method, a.opt, pipeline);
     if (a.method.empty()) fail("--method is required (one of: " + camkit::method_names_joined() + " cam)");
     bool known = a.method == "cam";
     for (auto name : camkit::method_names()) known = known || name == a.method;
@@ -146,6 +121,26 @@ cam_args parse_cam_args(const std::vector<std::string>& all_args) {
                 fail("--weights-out: method " + a.method + " has no channel weights (its map is no weighted sum of channels)");
         });
     return a;
+}
+
+/// [N, *S, K] -> [N, K, *S] (a shape with fewer than 3 axes is left as it is: the checks name it).
+camkit::shape_t channels_first(camkit::shape_t s) {
+    if (s.size() >= 3) std::rotate(s.begin() + 1, s.end() - 1, s.end());
+    return s;
+}
+
+/// True when [N, K, H, W] looks like Keras' [N, H, W, K]: "K" equals the first spatial extent
+/// and the last one differs (a square feature map with its channels last).
+bool looks_channels_last(const camkit::shape_t& s) { return s.size() == 4 && s[1] >= 2 && s[1] == s[2] && s[3] != s[2]; }
+
+/// The values of `t` [N, *S, K] laid out as [N, K, *S].
+camkit::tensor<double> move_channels_first(const camkit::tensor<double>& t) {
+    const std::size_t N = t.shape[0], K = t.shape.back(), S = t.size() / (N * K);
+    camkit::tensor<double> out(channels_first(t.shape));
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t s = 0; s < S; ++s)
+            for (std::size_t k = 0; k < K; ++k) out[(n * K + k) * S + s] = t[(n * S + s) * K + k];
+    return out;
 }
 
 /// The PNG picture of maps [N, *S]: heatmaps, or overlays on `image` for 2-D maps.
@@ -207,19 +202,22 @@ int run_cam(const std::vector<std::string>& args) {
     const auto weights_file = files.optional_output("--weights-out", a.weights_out);
     const auto png_file = files.optional_output("--png", a.png);
 
-    // The headers bound the memory before any data is read.
-    const camkit::shape_t shape = camkit::io::read_npy_header(a.activations).shape;
+    // The headers bound the memory before any data is read. With --channels-last every check
+    // below speaks of the arrays as camkit reads them, [N, K, *S].
+    const camkit::shape_t file_shape = camkit::io::read_npy_header(a.activations).shape;
+    const camkit::shape_t shape = a.channels_last ? channels_first(file_shape) : file_shape;
     camkit_cli::check_values(camkit::element_count(shape), a.activations + ": activations " + camkit::to_string(shape));
     if (shape.size() < 3 || shape.size() > 5)
-        fail(a.activations + ": activations must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got shape " +
-             camkit::to_string(shape));
+        fail(a.activations + (a.channels_last ? ": activations (--channels-last) must be [N, L, K], [N, H, W, K] or [N, D, H, W, K], got shape "
+                                              : ": activations must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got shape ") +
+             camkit::to_string(file_shape));
     if (std::find(shape.begin(), shape.end(), 0) != shape.end())
         fail(a.activations + ": activations have an empty axis: shape " + camkit::to_string(shape));
     if (!a.gradients.empty()) {
         const camkit::shape_t g = camkit::io::read_npy_header(a.gradients).shape;
-        if (g != shape)
+        if (g != file_shape)
             fail("gradients " + a.gradients + " have shape " + camkit::to_string(g) + " but activations " +
-                 a.activations + " have shape " + camkit::to_string(shape));
+                 a.activations + " have shape " + camkit::to_string(file_shape));
     }
     if (!a.opt.size.empty() && a.opt.size.size() != shape.size() - 2)
         fail("--size has " + std::to_string(a.opt.size.size()) + " extents but the activations " +
@@ -254,16 +252,19 @@ int run_cam(const std::vector<std::string>& args) {
             fail("--gradients is required for method " + a.method + " (only eigencam works without)");
     });
 
+    if (!a.channels_last && looks_channels_last(shape))
+        std::cerr << "camkit cam: note: " << a.activations << " " << camkit::to_string(shape) << " is read as [N, K, H, W] with K = "
+                  << shape[1] << " channels; Keras and TensorFlow arrays are [N, H, W, K]: if so, pass --channels-last\n";
+
     // Non-finite inputs are named by their file here (the library names the sample and channel).
-    const auto read_finite = [&](const std::string& path, const char* what) {
-        camkit::tensor<double> t = camkit::io::read_npy<double>(path);
-        if (const auto i = camkit_cli::first_non_finite<double>(t.values))
-            fail(path + ": " + what + " hold NaN or Inf (flat index " + std::to_string(*i) + ")");
-        return t;
+    const auto read_finite = [](const std::string& path, const char* what) { return camkit_cli::read_finite_npy(path, what, "hold"); };
+    const auto read_layer = [&](const std::string& path, const char* what) {
+        camkit::tensor<double> t = read_finite(path, what);
+        return a.channels_last ? move_channels_first(t) : t;
     };
-    const camkit::tensor<double> A = read_finite(a.activations, "activations");
+    const camkit::tensor<double> A = read_layer(a.activations, "activations");
     std::optional<camkit::tensor<double>> G;
-    if (!a.gradients.empty()) G = read_finite(a.gradients, "gradients");
+    if (!a.gradients.empty()) G = read_layer(a.gradients, "gradients");
 
     // The inputs were checked finite as they were read (naming their files), and check_finite
     // below names the cause of a non-finite result more closely than the library's check can.

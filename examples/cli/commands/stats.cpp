@@ -8,6 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <iostream>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -18,7 +19,7 @@ namespace {
 using camkit_cli::fail;
 
 constexpr const char* help =
-    "usage: camkit stats --map MAP.npy --mask MASK.npy|MASK.png [--threshold T]\n"
+    "usage: camkit stats --map MAP.npy --mask MASK.npy|MASK.png [--threshold T] [--single]\n"
     "\n"
     "Prints, for every sample of the maps, one JSON object on a line of its own with the keys\n"
     "attention_mean attention_std attention_ratio energy_inside pointing_hit iou:\n"
@@ -32,10 +33,13 @@ constexpr const char* help =
     "  --map MAP.npy       finished maps [N, L], [N, H, W] or [N, D, H, W] (as 'camkit cam --out' writes\n"
     "                      them), float32 or float64, finite and >= 0\n"
     "  --mask MASK         the region: a .npy of the maps' shape (one region per sample) or of one\n"
-    "                      sample's shape (shared), float32, float64, uint8 or bool (refine's masks);\n"
+    "                      sample's shape (shared), float32, float64, uint8, bool (refine's masks), int32 or int64;\n"
     "                      or a PNG/JPEG of the 2-D maps'\n"
     "                      size, shared. Nonzero values (pixels with any nonzero channel) are inside.\n"
     "  --threshold T       the IoU threshold (default 0.5)\n"
+    "  --single            MAP holds one sample without the batch axis ([L], [H, W] or [D, H, W]: the\n"
+    "                      maps 'camkit-torch analyze --save-maps' writes); a 2-D MAP with a PNG/JPEG mask\n"
+    "                      of its size is read so without it\n"
     "\n"
     "A statistic that does not exist is null: attention_ratio for an empty region or one covering\n"
     "every position, energy_inside for an all-zero map, iou when the region and {map > T} are both\n"
@@ -73,10 +77,12 @@ bool is_npy(const std::string& path) { return camkit_cli::extension_lower(path) 
 int run_stats(const std::vector<std::string>& args) {
     std::string map_path, mask_path;
     double threshold = 0.5;
+    bool single = false;
     camkit_cli::option_parser("camkit stats")
         .value("--map", map_path)
         .value("--mask", mask_path)
         .value("--threshold", [&](const std::string& v) { threshold = parse_threshold(v); })
+        .flag("--single", single)
         .parse(args);
     if (map_path.empty()) fail("--map is required");
     if (mask_path.empty()) fail("--mask is required");
@@ -84,17 +90,30 @@ int run_stats(const std::vector<std::string>& args) {
     const camkit_cli::file_set files({{"--map", map_path}, {"--mask", mask_path}});
 
     // The headers bound the memory and give the shapes before any data is read.
-    const camkit::shape_t shape = camkit::io::read_npy_header(map_path).shape;
+    camkit::shape_t shape = camkit::io::read_npy_header(map_path).shape;
     camkit_cli::check_values(camkit::element_count(shape), map_path + ": maps " + camkit::to_string(shape));
+    std::optional<camkit::io::image_info> image_mask;
+    if (!is_npy(mask_path)) image_mask = camkit::io::read_image_info(mask_path);
+    // One 2-D map with an image mask of its size is one sample (analyze's saved maps), not H signals.
+    if (!single && image_mask && shape == camkit::shape_t{image_mask->height, image_mask->width}) single = true;
+    if (single) {
+        if (shape.empty() || shape.size() > 3)
+            fail(map_path + ": with --single the map must be [L], [H, W] or [D, H, W], got shape " + camkit::to_string(shape));
+        shape.insert(shape.begin(), 1);
+    }
     if (shape.size() < 2 || shape.size() > 4)
-        fail(map_path + ": maps must be [N, L], [N, H, W] or [N, D, H, W], got shape " + camkit::to_string(shape));
+        fail(map_path + ": maps must be [N, L], [N, H, W] or [N, D, H, W] (one map without the batch axis: --single), got shape " +
+             camkit::to_string(shape));
     const camkit::shape_t spatial(shape.begin() + 1, shape.end());
     camkit::shape_t mask_shape;
-    if (is_npy(mask_path)) {
+    if (!image_mask) {
         mask_shape = camkit::io::read_npy_header(mask_path).shape;
+        if (!single && shape.size() == 2 && mask_shape == shape)
+            std::cerr << "camkit stats: note: " << map_path << " " << camkit::to_string(shape) << " is read as " << shape[0]
+                      << " signals of length " << shape[1] << "; a single 2-D map (as 'camkit-torch analyze --save-maps' "
+                      << "writes) takes --single\n";
     } else {
-        const camkit::io::image_info info = camkit::io::read_image_info(mask_path);
-        mask_shape = {info.height, info.width};
+        mask_shape = {image_mask->height, image_mask->width};
         if (spatial.size() != 2)
             fail("--mask " + mask_path + " is an image, but the maps " + camkit::to_string(shape) + " are not 2-D");
     }
@@ -103,7 +122,8 @@ int run_stats(const std::vector<std::string>& args) {
              camkit::to_string(shape) + " (one region per sample) or " + camkit::to_string(spatial) +
              " (shared) for the maps " + map_path + " (make the maps with 'camkit cam --size' to match)");
 
-    const camkit::tensor<double> maps = camkit::io::read_npy<double>(map_path);
+    camkit::tensor<double> maps = camkit::io::read_npy<double>(map_path);
+    maps.shape = shape;  // with --single: the batch axis of one
     for (std::size_t i = 0; i < maps.size(); ++i)
         if (!(std::isfinite(maps[i]) && maps[i] >= 0))
             fail("--map " + map_path + " holds " + std::to_string(maps[i]) + " at flat index " + std::to_string(i) +

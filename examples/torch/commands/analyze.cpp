@@ -54,7 +54,7 @@ constexpr const char* help =
     "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z]]\n"
     "           [--top-k K] [--resize HxW] [--mean a,b,c --std a,b,c] [--gray|--rgb] [--limit N]\n"
     "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda] [--model-output KEY|INDEX]\n"
-    "           [--skip-class C[,C...]] [--class-names NAME,NAME,...]\n"
+    "           [--skip-class C[,C...]] [--class-names NAME,NAME,...] [--renormalize]\n"
     "\n"
     "  --model M.pt      a TorchScript segmentation [N, C, *P] or classification [N, C] model; or M.pt2,\n"
     "                    a package of tools/export_cam.py (LibTorch 2.6+: docs/exported.md), analyzed at\n"
@@ -100,6 +100,8 @@ constexpr const char* help =
     "  --save-maps       also maps/<stem>/<target>__<method>__<layer>.npy (float32, the input's size)\n"
     "  --refine          also the maps of every layer but the first refined by the first layer's\n"
     "                    (camkit::refine), as ..__<layer>__refined.npy; needs 2-D inputs, two layers or more\n"
+    "  --renormalize     ReLU and min-max again after resizing the maps to the image (as pytorch-grad-cam\n"
+    "                    does: each map then reaches 1)\n"
     "  --device D        cpu (default) or cuda\n"
     "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
     "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"
@@ -116,7 +118,7 @@ struct analyze_args {
     std::vector<double> mean, std;
     std::vector<std::size_t> skip_classes;
     camkit::shape_t resize, at;
-    bool gray = false, rgb = false, save_maps = false, refine = false;
+    bool gray = false, rgb = false, save_maps = false, refine = false, renormalize = false;
     std::size_t limit = 0, top_k = 0;
     std::int64_t batch_size = 16;
 };
@@ -170,6 +172,7 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         .flag("--rgb", a.rgb)
         .flag("--save-maps", a.save_maps)
         .flag("--refine", a.refine)
+        .flag("--renormalize", a.renormalize)
         .parse(rest);
     if (a.model.empty()) fail("--model is required");
     if (a.images.empty() == a.inputs.empty()) fail("give either --images DIR or --inputs X.npy");
@@ -678,6 +681,7 @@ struct analyzer {
         map_grid maps(T, std::vector<std::vector<camkit::tensor<float>>>(a.methods.size(), std::vector<camkit::tensor<float>>(L)));
         camkit::options opt;
         opt.size = s.size;
+        opt.renormalize = a.renormalize;
         if (T == 0) return maps;
         if (!gradient_methods.empty()) {
             std::vector<camkit::target> what;
@@ -766,7 +770,11 @@ camkit_analyze::row metric_row(const std::string& stem, const target_spec& t, co
     if (t.region.size()) {
         c[7] = number(camkit::attention_ratio(map, t.region));
         c[8] = number(camkit::energy_inside(map, t.region));
-        c[9] = camkit::pointing_hit(map, t.region) ? "1" : "0";
+        // A constant map (a blank one: a class the layer shows nothing of) has no peak to point
+        // with: no value, as energy inside has none for an all-zero map (the library's
+        // pointing_hit would take its first position).
+        const auto [lo, hi] = std::minmax_element(map.values.begin(), map.values.end());
+        if (lo != map.values.end() && *lo != *hi) c[9] = camkit::pointing_hit(map, t.region) ? "1" : "0";
     }
     if (f.segmentation) {
         const camkit::tensor<float> pred = class_mask(f.labels, t.cls);
@@ -804,7 +812,9 @@ std::string run_signature(const analyze_args& a) {
     for (double v : a.mean) o << " " << v;
     o << "\nstd";
     for (double v : a.std) o << " " << v;
-    o << "\nchannels " << (a.gray ? "gray" : "rgb") << "\nsave-maps " << a.save_maps << " refine " << a.refine << "\n";
+    o << "\nchannels " << (a.gray ? "gray" : "rgb") << "\nsave-maps " << a.save_maps << " refine " << a.refine;
+    if (a.renormalize) o << " renormalize";  // absent before --renormalize existed: earlier runs resume
+    o << "\n";
     return o.str();
 }
 
@@ -883,9 +893,27 @@ int run_analyze(const std::vector<std::string>& args) {
         }
         if (s) {
             at::NoGradGuard no_grad;
-            const at::Tensor output = camkit_torch_tool::model_step(
-                data.file(probe), [&] { return an.model.forward(s->input.to(device)).output; });
+            const camkit::torch::scripted_layers::pass probe_pass =
+                camkit_torch_tool::model_step(data.file(probe), [&] { return an.model.forward(s->input.to(device)); });
+            const at::Tensor& output = probe_pass.output;
             const output_facts f = facts_of(output, s->size);
+            // --refine takes the first layer's map as the high-resolution one: a layer of more
+            // positions after it would be refined by a coarser map.
+            const auto positions = [&](std::size_t l) {
+                const at::Tensor& act = probe_pass.activations[l];
+                return act.defined() && act.dim() > 2 ? act.numel() / (act.size(0) * act.size(1)) : std::int64_t{0};
+            };
+            for (std::size_t l = 1; a.refine && l < a.layers.size(); ++l)
+                if (positions(l) > positions(0))
+                    fail("--refine takes the first --layer as the high-resolution one, but " + a.layers[0] + "'s maps have " +
+                         std::to_string(positions(0)) + " position(s) and " + a.layers[l] + "'s " + std::to_string(positions(l)) +
+                         ": give the finest layer first");
+            if (s->gt)
+                for (float v : s->gt->values)
+                    if (v >= static_cast<float>(f.classes))
+                        fail("the ground truth of " + data.file(probe) + " holds class " + std::to_string(static_cast<std::size_t>(v)) +
+                             " but the model has " + std::to_string(f.classes) + " classes (0 to " + std::to_string(f.classes - 1) +
+                             ")" + (v == 255.0f ? "; a binary mask saved as 0/255? masks hold class indices: 0 and 1" : ""));
             if (const auto cls = split_target(a.target).second) check_class(*cls, f, "--target " + a.target);
             if (!f.segmentation && split_target(a.target).first != "predicted" && split_target(a.target).first != "all-classes" &&
                 split_target(a.target).first != "class")

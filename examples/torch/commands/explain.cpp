@@ -1,6 +1,7 @@
 // `camkit-torch explain`: maps of a TorchScript model's named layer for an input (.npy or image).
 #include "../../common/app.hpp"
 #include "../../common/picture.hpp"
+#include "../../common/pipeline_options.hpp"
 #include "../analyze/progress.hpp"
 #include "../command_support.hpp"
 #include "../torch_support.hpp"
@@ -40,7 +41,8 @@ constexpr const char* help =
     "           [--method NAME] [--target class|mask-sum|mask-mean|predicted|whole-image] [--class C]\n"
     "           [--target largest-component|smallest-component|component-at|point --class C [--at Y,X[,Z]]]\n"
     "           [--target softmax --class C [--mask M]] [--method cam --head PARAM [--class C]]\n"
-    "           [--mask MASK.npy|MASK.png] [--size HxW] [--renormalize] [--device cpu|cuda]\n"
+    "           [--mask MASK.npy|MASK.png] [--size HxW] [--no-relu|--relu] [--normalize min_max|max|none]\n"
+    "           [--eps E] [--renormalize] [--device cpu|cuda]\n"
     "           [--batch-size B] [--png OUT.png] [--model-output KEY|INDEX]\n"
     "           [--resize HxW] [--mean a,b,c --std a,b,c] [--gray]   (image inputs)\n"
     "\n"
@@ -95,7 +97,7 @@ constexpr const char* help =
     "  --mask M          [*P] or [N, *P] .npy (real-valued weights), or a PNG/JPEG (pixels brighter than\n"
     "                    half are 1, the rest 0) of the output's spatial size\n"
     "  --size HxW        size of the maps (bilinear, half-pixel centres); default: the input's size\n"
-    "  --renormalize     ReLU and min-max again after resizing (as pytorch-grad-cam does)\n"
+    CAMKIT_PIPELINE_HELP("")
     "  --device D        cpu (default) or cuda\n"
     "  --batch-size B    masked inputs per forward pass for scorecam (default 16)\n"
     "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image)\n"
@@ -124,7 +126,9 @@ using camkit_torch_tool::is_package_path;  // M.pt2: explained by compute_export
 
 explain_args parse_explain_args(const std::vector<std::string>& args) {
     explain_args a;
-    camkit_cli::option_parser("camkit-torch explain")
+    camkit_cli::pipeline_flags pipeline;
+    camkit_cli::option_parser parser("camkit-torch explain");
+    camkit_cli::pipeline_options(parser, a.opt, pipeline)
         .value("--model", a.model)
         .value("--layer", a.layer)
         .value("--input", a.input)
@@ -144,8 +148,8 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .value("--mean", [&](const std::string& v) { a.prep.mean = camkit_torch_tool::parse_numbers(v, "--mean"); })
         .value("--std", [&](const std::string& v) { a.prep.std = camkit_torch_tool::parse_numbers(v, "--std"); })
         .flag("--gray", a.prep.gray)
-        .flag("--renormalize", a.opt.renormalize)
         .parse(args);
+    camkit_cli::finish_pipeline(a.method, a.opt, pipeline);
     if (a.model.empty()) fail("--model is required");
     if (a.layer.empty() && !is_package_path(a.model))
         fail("--layer is required (see 'camkit-torch layers --model " + a.model + "'), or --layer auto");
@@ -584,7 +588,11 @@ int run_explain(const std::vector<std::string>& args) {
 
     // Everything is computed and encoded before the outputs are committed together.
     files.write_npy(out_file, map);
-    const std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] { return picture(map, image); });
+    std::string scaled;  // a note when the picture shows the maps min-max scaled (--no-relu, --normalize none)
+    std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] {
+        return picture(camkit_cli::picture_values(map, scaled), image);
+    });
+    picture_note += scaled;
     files.commit();
 
     const char* chosen = asked == "auto" && a.layer != asked ? " (--layer auto)" : "";

@@ -759,10 +759,15 @@ TEST_F(ExportedTool, AnalyzesAPackageOfSeveralLayers) {
     expect_bad_input({"analyze", "--inputs", input3, "--out", path("bad"), "--model", dir + "unet_layers.pt2", "--layer",
                       "enc1", "--method", "gradcam"},
                      "unet_layers.pt2 records layers 'enc2', 'dec2', 'dec1' only, not --layer enc1");
-    // --refine takes a package's layers when --layer is left out (it needed --layer before), and
-    // refuses a package of one layer.
+    // --refine takes a package's layers when --layer is left out (it needed --layer before), in the
+    // package's order, whose first layer must be the finest (enc2 is not: refused before any work);
+    // named finest first it runs; a package of one layer is refused.
+    expect_bad_input({"analyze", "--inputs", input3, "--out", path("refined"), "--model", dir + "unet_layers.pt2", "--method",
+                      "gradcam", "--refine"},
+                     "--refine takes the first --layer as the high-resolution one, but enc2's maps have 256 position(s) and "
+                     "dec1's 1024: give the finest layer first");
     const auto refined = run({"analyze", "--inputs", input3, "--out", path("refined"), "--model", dir + "unet_layers.pt2",
-                              "--method", "gradcam", "--refine"});
+                              "--layer", "dec1", "--layer", "dec2", "--layer", "enc2", "--method", "gradcam", "--refine"});
     EXPECT_EQ(refined.status, 0) << refined.err;
     expect_bad_input({"analyze", "--inputs", input3, "--out", path("bad"), "--model", dir + "unet.pt2", "--method",
                       "gradcam", "--refine"},
