@@ -35,14 +35,21 @@ def run(binary, pattern, min_time):
             if b.get("run_type", "iteration") == "iteration"}
 
 
-def fractions(times):
-    """Row name -> baseline time / row time, the baseline of the row's group/shape."""
+def fractions(times, binary):
+    """Row name -> baseline time / row time, the baseline of the row's group/shape. A row whose
+    group and shape have no memory_read row in the run is an error: the filter left it out."""
     out = {}
     for name, t in times.items():
+        if "memory_read" in name:
+            continue
         group, shape = name.split("/")[:2]
         base = next((v for k, v in times.items() if k.startswith(f"{group}/{shape}/memory_read/")), None)
-        if base and "memory_read" not in name:
-            out[name] = base / t
+        if base is None:
+            sys.exit(f"ab.py: {binary}: row {name} has no {group}/{shape}/memory_read baseline in the run; "
+                     "widen --filter to include the memory_read rows")
+        out[name] = base / t
+    if not out:
+        sys.exit(f"ab.py: {binary}: the filter matched baseline rows only")
     return out
 
 
@@ -54,10 +61,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--min-time", default="0.2")
     a = ap.parse_args()
+    for which in ("before", "after"):
+        if not os.access(getattr(a, which), os.X_OK):
+            sys.exit(f"ab.py: {getattr(a, which)} is not an executable benchmark binary")
+    if a.rounds < 1:
+        sys.exit("ab.py: --rounds must be at least 1")
     got = {"before": [], "after": []}
     for r in range(a.rounds):
         for which in ("before", "after"):
-            got[which].append(fractions(run(getattr(a, which), a.filter, a.min_time)))
+            got[which].append(fractions(run(getattr(a, which), a.filter, a.min_time), getattr(a, which)))
             print(f"round {r + 1}/{a.rounds}: {which} done", file=sys.stderr)
     rows = sorted(set(got["before"][0]) | set(got["after"][0]))
     print("| row | before | after | after / before |")

@@ -6,8 +6,12 @@ same weights, the same input and the same thread count, and writes Markdown tabl
 warm per-batch time, each path's time as a ratio of the model's own forward + backward and of the
 peers', and camkit's overhead measured with every C++ path interleaved in one process.
 
-    python benchmarks/end_to_end.py --bench build/bench-preset/benchmarks/camkit_bench_end_to_end \
+    cmake --build build/torch2 --target camkit_bench_end_to_end   # against the wheel's LibTorch 2.15
+    build/torch-venv/bin/python benchmarks/end_to_end.py --bench build/torch2/benchmarks/camkit_bench_end_to_end \
         --threads 1 --repeats 9 --rounds 3 --out benchmarks/results/end_to_end.md
+
+The binary and this Python must use the same torch: the models are written by this Python's torch
+and loaded by the binary's LibTorch (the torch2 preset builds against build/torch-venv's wheel).
 
 The models (random weights from a fixed seed) are written as TorchScript files whose
 forward(x) == head(features(x)), `features` ending at the explained layer (ResNet-18: layer4;

@@ -2,7 +2,8 @@
 """Times camkit's CAM step against pytorch-grad-cam's and torchcam's on the same arrays, in the same
 run, and writes a Markdown table of time ratios (camkit / peer) per method and shape.
 
-    python benchmarks/peers.py --timer build/bench-preset/benchmarks/camkit_peer_timer \
+    cmake --build build/bench-preset --target camkit_peer_timer   # the bench workflow builds camkit_bench only
+    build/torch-venv/bin/python benchmarks/peers.py --timer build/bench-preset/benchmarks/camkit_peer_timer \
         --rounds 5 --repeats 7 --threads 1 --out benchmarks/results/peers.md
 
 Run it with a Python that has torch, numpy, opencv, grad-cam (pytorch-grad-cam) and, optionally,
@@ -145,6 +146,12 @@ def main():
     ap.add_argument("--methods", default="", help="comma-separated camkit method names (default: all)")
     ap.add_argument("--out", help="Markdown file to write (default: stdout)")
     a = ap.parse_args()
+    if not os.access(a.timer, os.X_OK):
+        sys.exit(f"peers.py: --timer {a.timer} is not an executable (cmake --build BUILD --target camkit_peer_timer)")
+    for option, given, known in (("--shapes", a.shapes, [s[0] for s in SHAPES]), ("--methods", a.methods, list(METHODS))):
+        unknown = [x for x in given.split(",") if given and x not in known]
+        if unknown:
+            sys.exit(f"peers.py: {option}: unknown {', '.join(unknown)} (known: {', '.join(known)})")
 
     import cv2
     import torch
