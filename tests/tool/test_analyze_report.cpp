@@ -110,6 +110,8 @@ TEST(AnalyzeReport, CountsAppearWhereFewerRowsHaveAValue) {
     EXPECT_NE(page.find("<td>3 <small>(n = 1)</small></td>"), std::string::npos) << page;
     EXPECT_NE(page.find("0.600 <small>&plusmn; 0.100</small></td>"), std::string::npos) << page;
     EXPECT_NE(page.find("left out by <code>--skip-class</code>: 0"), std::string::npos);
+    // The per-class table: the mean, its standard deviation and count on hovering.
+    EXPECT_NE(page.find("<td title=\"&plusmn; 0.100, n = 2\">0.600</td>"), std::string::npos) << page;
 }
 
 TEST(AnalyzeReport, ModelIouAndDicePerClassAreSummedOverTheDataSet) {

@@ -65,6 +65,17 @@ inline std::string median_cell(const statistic& s, std::size_t rows = 0) {
     return o;
 }
 
+/// A table cell "<td title="± 0.05, n = 7">0.812</td>" of a statistic's mean, its standard deviation
+/// and count on hover (the per-class table has a column per method × layer: means only fit).
+inline std::string mean_cell(const statistic& s, std::size_t rows) {
+    if (s.n == 0) return "<td>&ndash;</td>";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "<td title=\"&plusmn; %.3f, n = %zu\">%.3f", s.std, s.n, s.mean);
+    std::string o = buf;
+    if (s.n < rows) o += " <small>(n = " + std::to_string(s.n) + ")</small>";
+    return o + "</td>";
+}
+
 /// "0.812" of a number, "–" for NaN.
 inline std::string value_cell(double v) {
     if (!std::isfinite(v)) return "&ndash;";
@@ -101,8 +112,8 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
     std::string o;
     o += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>camkit analyze: " + html(info.model) +
          "</title>\n<style>\n"
-         "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em}"
-         "th,td{border:1px solid #bbb;padding:.25em .6em;text-align:right}th{background:#eee}"
+         "body{font-family:sans-serif;margin:1.5em;color:#222}table{border-collapse:collapse;margin:.5em 0 1.5em;font-size:92%}"
+         "th,td{border:1px solid #bbb;padding:.25em .5em;text-align:right}th{background:#eee}td{white-space:nowrap}"
          "td.name,th.name{text-align:left}tr.best td{background:#dff3df;font-weight:bold}"
          "figure{display:inline-block;margin:0 1.5em 1.5em 0;vertical-align:top}figcaption{font-size:90%;max-width:60em}"
          "img{image-rendering:pixelated;border:1px solid #888}.fail{color:#a00}small{color:#666}"
@@ -189,8 +200,8 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
          "method and layer), the images whose ground truth holds it and those whose prediction does, the model's own "
          "IoU and Dice of the class over the data set (pixels summed over every image with ground truth: "
          "&Sigma; both / (&Sigma; predicted + &Sigma; true &minus; &Sigma; both); empty without ground truth), and the "
-         "energy inside the target region per method and layer (mean &plusmn; standard deviation over the class's "
-         "rows).</p>\n";
+         "mean energy inside the target region per method and layer over the class's rows (the standard deviation "
+         "shows on hovering a cell).</p>\n";
     o += "<table id=\"class-table\">\n<tr><th class=\"name\">class</th><th>rows</th><th>images true</th><th>images "
          "predicted</th><th>model IoU</th><th>model Dice</th>";
     for (const auto& col : columns_order) o += "<th>" + html(col) + "</th>";
@@ -206,8 +217,7 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
              (known ? value_cell(q->second.dice()) : std::string("&ndash;")) + "</td>";
         for (const auto& col : columns_order) {
             const auto it = cell[c].find(col);
-            o += "<td>" + (it == cell[c].end() ? std::string("&ndash;") : stat_cell(it->second->stats.at("energy_inside"), it->second->rows)) +
-                 "</td>";
+            o += it == cell[c].end() ? std::string("<td>&ndash;</td>") : mean_cell(it->second->stats.at("energy_inside"), it->second->rows);
         }
         o += "</tr>\n";
     }
