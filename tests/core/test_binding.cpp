@@ -20,7 +20,7 @@ struct no_strides {
 template <>
 struct camkit::tensor_traits<user::no_strides> {
     using value_type = float;
-    static camkit::host_view<const float> view(const user::no_strides& t) { return {t.values.data(), t.shape}; }
+    static camkit::host_view<const float> view(const user::no_strides& t) { return {t.values.data(), t.shape, {}}; }
     template <class U>
     static camkit::tensor<U> make_result(camkit::tensor<U>&& r, const user::no_strides&) { return std::move(r); }
 };
