@@ -344,6 +344,32 @@ TEST_F(CamkitTorchAnalyze, RenormalizeMakesEveryMapReachOne) {
     EXPECT_NE(r.err.find("holds a run with other options"), std::string::npos) << r.err;
 }
 
+// --images names one image file and --masks its mask file: the rows of that image equal those of the
+// folder's run; a file that is no image is refused before any work.
+TEST_F(CamkitTorchAnalyze, OneImageFileWithItsMaskFile) {
+    draw_three();
+    ASSERT_EQ(run(args()).status, 0);
+    std::vector<std::vector<std::string>> folder_rows;
+    for (const auto& row : csv(path("out/metrics.csv")))
+        if (row[0] == "b") folder_rows.push_back(row);
+    auto one = args();
+    one[4] = path("images/b.png");
+    one[6] = path("masks/b.png");
+    one[8] = path("one");
+    const auto r = run(one);
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("camkit-torch analyze: 1 image, 2 methods x 2 layers"), std::string::npos) << r.out;
+    auto rows = csv(path("one/metrics.csv"));
+    rows.erase(rows.begin());
+    EXPECT_EQ(rows, folder_rows);
+    EXPECT_EQ(folder_rows.size(), 8u);
+    write_text(path("notes.txt"), "not an image");
+    one[4] = path("notes.txt");
+    one[8] = path("bad");
+    expect_bad_input(one, "--images " + path("notes.txt") + " is neither a folder nor a PNG or JPEG image");
+    EXPECT_FALSE(fs::exists(path("bad")));
+}
+
 TEST_F(CamkitTorchAnalyze, ComponentAtAndPointTargetsAtOneOutputPosition) {
     draw_three();
     // (5, 5) lies in image a's first square (class 1) and in the background (class 0) of b and c.

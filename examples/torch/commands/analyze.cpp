@@ -48,7 +48,7 @@ using camkit_cli::fail;
 using camkit_torch_tool::to_host;
 
 constexpr const char* help =
-    "usage: camkit-torch analyze --model M.pt|M.pt2 (--images DIR [--masks DIR] | --inputs X.npy [--gt Y.npy])\n"
+    "usage: camkit-torch analyze --model M.pt|M.pt2 (--images DIR|IMG [--masks DIR|MASK] | --inputs X.npy [--gt Y.npy])\n"
     "           --out DIR --layer NAME [--layer NAME ...] --method NAME [--method NAME ...] | --method all\n"
     "           [--target predicted|gt|all-classes|class:C|largest-component[:C]|smallest-component[:C]|\n"
     "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z]]\n"
@@ -60,7 +60,8 @@ constexpr const char* help =
     "                    a package of tools/export_cam.py (LibTorch 2.6+: docs/exported.md), analyzed at\n"
     "                    the layers it records (--layer optional: all of them; else some of them)\n"
     "  --images DIR      PNG/JPEG images, taken in name order; --masks DIR: ground-truth PNGs of the same\n"
-    "                    stems (pixel value = class index, the image's size)\n"
+    "                    stems (pixel value = class index, the image's size); or one image file, with its\n"
+    "                    mask file as --masks\n"
     "  --inputs X.npy    instead of images: a batch [N, C, *S] (1 to 3 spatial axes, volumes too), used as\n"
     "                    is; --gt Y.npy: its class indices [N, *S]\n"
     "  --out DIR         results (created); running again with the same DIR resumes\n"
@@ -276,10 +277,17 @@ class data_set {
 public:
     explicit data_set(const analyze_args& a) : a_(a), prep_{a.gray, a.resize, a.mean, a.std} {
         if (!a.images.empty()) {
-            if (!fs::is_directory(a.images)) fail("--images " + a.images + " is not a folder");
-            if (!a.masks.empty() && !fs::is_directory(a.masks)) fail("--masks " + a.masks + " is not a folder");
-            for (const auto& e : fs::directory_iterator(a.images))
-                if (e.is_regular_file() && camkit_torch_tool::is_image_path(e.path().string())) files_.push_back(e.path());
+            // A folder of images, or one image file (then --masks may name its mask file).
+            const bool one = fs::is_regular_file(a.images);
+            if (one && !camkit_torch_tool::is_image_path(a.images))
+                fail("--images " + a.images + " is neither a folder nor a PNG or JPEG image");
+            if (!one && !fs::is_directory(a.images)) fail("--images " + a.images + " is not a folder or an image file");
+            if (!a.masks.empty() && !fs::is_directory(a.masks) && !(one && fs::is_regular_file(a.masks)))
+                fail("--masks " + a.masks + (one ? " is not a folder or a mask file" : " is not a folder"));
+            if (one) files_.push_back(a.images);
+            else
+                for (const auto& e : fs::directory_iterator(a.images))
+                    if (e.is_regular_file() && camkit_torch_tool::is_image_path(e.path().string())) files_.push_back(e.path());
             std::sort(files_.begin(), files_.end());
             if (files_.empty()) fail("--images " + a.images + " holds no PNG or JPEG image");
             if (a.limit && files_.size() > a.limit) files_.resize(a.limit);
@@ -330,7 +338,10 @@ public:
     sample load(std::size_t i) const { return files_.empty() ? load_npy(i) : load_image(i); }
 
 private:
-    fs::path mask_path(const fs::path& image) const { return fs::path(a_.masks) / (image.stem().string() + ".png"); }
+    fs::path mask_path(const fs::path& image) const {
+        if (fs::is_regular_file(a_.masks)) return a_.masks;  // one image with its mask file
+        return fs::path(a_.masks) / (image.stem().string() + ".png");
+    }
 
     static at::Tensor batch_of(const camkit::tensor<float>& x) {  // [C, *S] -> [1, C, *S]
         std::vector<std::int64_t> sizes{1};
