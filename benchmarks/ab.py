@@ -46,7 +46,8 @@ def fractions(times, binary):
         base = next((v for k, v in times.items() if k.startswith(f"{group}/{shape}/memory_read/")), None)
         if base is None:
             sys.exit(f"ab.py: {binary}: row {name} has no {group}/{shape}/memory_read baseline in the run; "
-                     "widen --filter to include the memory_read rows")
+                     "widen --filter to include the memory_read rows (camkit_bench has them for the cam, cuda, many, "
+                     "refine and regions groups only: compare the analyze, post and targets rows with bench.sh's tables)")
         out[name] = base / t
     if not out:
         sys.exit(f"ab.py: {binary}: the filter matched baseline rows only")

@@ -129,6 +129,10 @@ macro(camkit_find_torch)
         # A preset that is about a LibTorch of its own (torch2: the wheel's) must not go on with
         # another one found instead (Debian's 1.13, when CAMKIT_TORCH_PREFIX was not set).
         if(CAMKIT_TORCH_MIN_VERSION AND Torch_VERSION VERSION_LESS CAMKIT_TORCH_MIN_VERSION)
+            # Not kept: a configure run again with the right prefix must search anew.
+            unset(Torch_DIR CACHE)
+            unset(Caffe2_DIR CACHE)
+            unset(CAMKIT_TORCH_CONFIGURED_DIR CACHE)
             message(FATAL_ERROR "camkit: CAMKIT_TORCH_MIN_VERSION is ${CAMKIT_TORCH_MIN_VERSION} but the LibTorch found is ${Torch_VERSION} (${Torch_DIR}): ${_camkit_torch_where_hint} (the torch2 preset reads it from the environment variable CAMKIT_TORCH_PREFIX; scripts/test.sh sets it)")
         endif()
         set(CAMKIT_TORCH_CONFIGURED_DIR "${Torch_DIR}" CACHE INTERNAL "LibTorch configured in this build folder")

@@ -7,21 +7,28 @@
 # and so does the installed camkitConfig.cmake, beside which this file is installed.
 
 # Sets `out` to the folder of the TorchConfig.cmake that find_package(Torch) reads when a user
-# names it: Torch_DIR, else the first Torch_ROOT or CMAKE_PREFIX_PATH entry (variable, then
-# environment) with a TorchConfig.cmake where config mode looks; "" otherwise (a LibTorch in a
-# system folder finds its own libraries there).
+# names it: Torch_DIR (variable, else environment), else the first Torch_ROOT or CMAKE_PREFIX_PATH
+# entry (variable, then environment, as find_package searches them) with a TorchConfig.cmake where
+# config mode looks; "" otherwise (a LibTorch in a system folder finds its own libraries there).
 function(camkit_locate_torch_config out)
     set(_found "")
     if(Torch_DIR AND EXISTS "${Torch_DIR}/TorchConfig.cmake")
         set(_found "${Torch_DIR}")
+    elseif(NOT Torch_DIR AND DEFINED ENV{Torch_DIR} AND EXISTS "$ENV{Torch_DIR}/TorchConfig.cmake")
+        set(_found "$ENV{Torch_DIR}")
     else()
-        set(_prefixes ${Torch_ROOT} ${CMAKE_PREFIX_PATH})
-        foreach(_env IN ITEMS Torch_ROOT CMAKE_PREFIX_PATH)
-            if(DEFINED ENV{${_env}})
-                string(REPLACE ":" ";" _list "$ENV{${_env}}")
-                list(APPEND _prefixes ${_list})
-            endif()
-        endforeach()
+        # find_package's order: Torch_ROOT (variable, then environment), then CMAKE_PREFIX_PATH
+        # (variable, then environment).
+        set(_prefixes ${Torch_ROOT})
+        if(DEFINED ENV{Torch_ROOT})
+            string(REPLACE ":" ";" _list "$ENV{Torch_ROOT}")
+            list(APPEND _prefixes ${_list})
+        endif()
+        list(APPEND _prefixes ${CMAKE_PREFIX_PATH})
+        if(DEFINED ENV{CMAKE_PREFIX_PATH})
+            string(REPLACE ":" ";" _list "$ENV{CMAKE_PREFIX_PATH}")
+            list(APPEND _prefixes ${_list})
+        endif()
         foreach(_prefix IN LISTS _prefixes)
             foreach(_sub IN ITEMS "" cmake Torch Torch/cmake share/cmake/Torch lib/cmake/Torch lib64/cmake/Torch
                                   "lib/${CMAKE_LIBRARY_ARCHITECTURE}/cmake/Torch" share/Torch)

@@ -17,7 +17,8 @@ torch_venv_missing() {
     printf '%s\n' "${torch_pins[@]}"
     return
   fi
-  "$torch_venv/bin/python" - "${torch_pins[@]}" <<'PY'
+  # A Python that fails to run lacks them all (its silence must not read as "nothing missing").
+  "$torch_venv/bin/python" - "${torch_pins[@]}" <<'PY' || printf '%s\n' "${torch_pins[@]}"
 import sys
 from importlib import metadata
 for pin in sys.argv[1:]:
@@ -40,7 +41,12 @@ torch_cmake_prefix() {
 # CUDAToolkit_ROOT, /usr/local/cuda), nothing when there is none.
 cuda_nvcc() {
   local c
-  for c in "${CUDACXX:-}" "$(command -v nvcc || true)" "${CUDAToolkit_ROOT:+$CUDAToolkit_ROOT/bin/nvcc}" /usr/local/cuda/bin/nvcc; do
+  # CMake takes CUDACXX as it is when it is set: a wrong one is no toolkit, whatever else exists.
+  if [[ -n "${CUDACXX:-}" ]]; then
+    [[ -x "$CUDACXX" ]] && echo "$CUDACXX"
+    return 0
+  fi
+  for c in "$(command -v nvcc || true)" "${CUDAToolkit_ROOT:+$CUDAToolkit_ROOT/bin/nvcc}" /usr/local/cuda/bin/nvcc; do
     if [[ -n "$c" && -x "$c" ]]; then
       echo "$c"
       return

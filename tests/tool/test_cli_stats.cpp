@@ -44,7 +44,7 @@ void expect_close(const tensor<float>& got, const tensor<double>& want, const st
 
 // Sample 0 is metrics' hand case m = [[0, 1, 2], [3, 0, 4]] against [[0, 1, 1], [0, 0, 1]]: mean
 // 5/3, std √(20/9), ratio (7/3)/(3/3), energy 7/10, hit, IoU at 1.5 = 2/4. Sample 1 is all zeros:
-// ratio and energy are 0/0 (null), no hit, IoU 0 of 3.
+// ratio and energy are 0/0 (null), no peak to point with (null), IoU 0 of 3.
 TEST_F(CamkitStats, HandComputedJsonLines) {
     camkit::io::write_npy(path("map.npy"), tensor<float>({2, 2, 3}, {0, 1, 2, 3, 0, 4, 0, 0, 0, 0, 0, 0}));
     camkit::io::write_npy(path("mask.npy"), tensor<float>({2, 3}, {0, 1, 1, 0, 0, 1}));
@@ -55,7 +55,7 @@ TEST_F(CamkitStats, HandComputedJsonLines) {
               "{\"attention_mean\": 1.6666666666666667, \"attention_std\": 1.4907119849998596, "
               "\"attention_ratio\": 2.3333333333333335, \"energy_inside\": 0.7, \"pointing_hit\": true, \"iou\": 0.5}\n"
               "{\"attention_mean\": 0, \"attention_std\": 0, \"attention_ratio\": null, \"energy_inside\": null, "
-              "\"pointing_hit\": false, \"iou\": 0}\n");
+              "\"pointing_hit\": null, \"iou\": 0}\n");
 }
 
 // The same sample 0 with the region as 'camkit refine' writes masks (uint8 '|u1'), in a file whose
@@ -88,7 +88,7 @@ TEST_F(CamkitStats, ThreeDPerSampleRegionsEqualTheLibrary) {
               "{\"attention_mean\": 2, \"attention_std\": 1.5811388300841898, \"attention_ratio\": 7, "
               "\"energy_inside\": 0.875, \"pointing_hit\": true, \"iou\": 0.6666666666666666}\n"
               "{\"attention_mean\": 2, \"attention_std\": 0, \"attention_ratio\": null, \"energy_inside\": 0, "
-              "\"pointing_hit\": false, \"iou\": 0}\n"
+              "\"pointing_hit\": null, \"iou\": 0}\n"
               "{\"attention_mean\": 0.5, \"attention_std\": 0.5, \"attention_ratio\": null, \"energy_inside\": 1, "
               "\"pointing_hit\": true, \"iou\": 0.5}\n");
     const auto s = camkit::attention_statistics(maps, masks);
@@ -135,6 +135,13 @@ TEST_F(CamkitStats, SingleMapWithoutBatchAxis) {
     EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
     EXPECT_NE(r.err.find("is read as 2 signals of length 3; a single 2-D map (as 'camkit-torch analyze --save-maps' writes) "
                          "takes --single"),
+              std::string::npos)
+        << r.err;
+    camkit::rgb_image small(1, 3);
+    camkit::io::write_png(path("small.png"), small);
+    r = run({"stats", "--map", path("map.npy"), "--mask", path("small.png")});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("is a 1x3 image, but the map [2, 3] is neither a 2-D map of its size nor a batch of 2-D maps [N, H, W]"),
               std::string::npos)
         << r.err;
     camkit::io::write_npy(path("four.npy"), tensor<float>({1, 1, 1, 1}, {1}));

@@ -315,6 +315,8 @@ TEST_F(CamkitTorchAnalyze, ModelIouPerClassIsTheDataSetsAndClassesHaveNames) {
         EXPECT_NE(summary.find(expected), std::string::npos) << expected << "\n" << summary;
         EXPECT_NE(page.find("<td class=\"name\">" + std::to_string(static_cast<int>(c)) + " (" + name + ")</td>"), std::string::npos);
     }
+    EXPECT_NE(summary.find("\"class\": \"1\", \"name\": \"bright\", \"rows\": "), std::string::npos)
+        << "by_method_layer_class names the classes too";
     // Each method × layer has rows of both classes, and its class-balanced means.
     EXPECT_NE(summary.find("\"classes\": 2, \"class_balanced\": {"), std::string::npos) << summary;
     // A resumed run keeps the overlaps in the records: the same summary.
@@ -368,6 +370,14 @@ TEST_F(CamkitTorchAnalyze, OneImageFileWithItsMaskFile) {
     one[8] = path("bad");
     expect_bad_input(one, "--images " + path("notes.txt") + " is neither a folder nor a PNG or JPEG image");
     EXPECT_FALSE(fs::exists(path("bad")));
+    // The one image does not decode: refused before any work (nothing written), not a failed run.
+    write_text(path("fake.png"), "not a PNG");
+    one[4] = path("fake.png");
+    expect_bad_input(one, path("fake.png"));
+    EXPECT_FALSE(fs::exists(path("bad")));
+    // A finished run resumed with new options that do not change its results: they are checked too.
+    auto names = args({"--class-names", "a,b,c"});
+    expect_bad_input(names, "--class-names gives 3 names but the model output [1, 2, 20, 24] has 2 classes");
 }
 
 TEST_F(CamkitTorchAnalyze, ComponentAtAndPointTargetsAtOneOutputPosition) {
@@ -485,6 +495,16 @@ TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {
         for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[n * 64 + i], 1e-6) << row[0] << " " << row[1];
     }
     EXPECT_NE(rows[1][2], rows[2][2]) << "top-2 gives two different classes";
+    // --skip-class of sample 0's top class: its target is left out, not replaced by the runner-up.
+    const std::string top0 = rows[1][2];
+    r = run({"analyze", "--model", tool_data + "classifier.pt", "--inputs", tool_data + "x.npy", "--out", path("skip"),
+             "--layer", "features.2", "--method", "gradcam", "--skip-class", top0});
+    ASSERT_EQ(r.status, 0) << r.err;
+    for (const auto& row : csv(path("skip/metrics.csv"))) {
+        if (row[0] == "image") continue;
+        EXPECT_NE(row[2], top0);
+        EXPECT_NE(row[0], "sample00000") << "sample 0's one predicted class is skipped";
+    }
 
     // --layer auto: the classifier's last spatial stage (features), chosen on the first sample; its
     // rows and maps are that layer's.

@@ -5,6 +5,7 @@
 #include <camkit/io/npy.hpp>
 #include <camkit/metrics.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <iostream>
@@ -27,7 +28,8 @@ constexpr const char* help =
     "  attention_std     standard deviation of the map over every position (population, as np.std)\n"
     "  attention_ratio   mean inside the region / mean outside it\n"
     "  energy_inside     sum inside the region / sum of the map\n"
-    "  pointing_hit      whether the map's maximum (its first position) lies in the region\n"
+    "  pointing_hit      whether the map's maximum (its first position) lies in the region; null for a\n"
+    "                    constant map, which has no peak\n"
     "  iou               intersection over union of {map > T} with the region\n"
     "\n"
     "  --map MAP.npy       finished maps [N, L], [N, H, W] or [N, D, H, W] (as 'camkit cam --out' writes\n"
@@ -114,8 +116,14 @@ int run_stats(const std::vector<std::string>& args) {
                       << "writes) takes --single\n";
     } else {
         mask_shape = {image_mask->height, image_mask->width};
-        if (spatial.size() != 2)
+        if (spatial.size() != 2) {
+            if (shape.size() == 2 && shape[0] > 1)  // one 2-D map of another size than the image, or 1-D maps
+                fail("--mask " + mask_path + " is a " + std::to_string(image_mask->height) + "x" +
+                     std::to_string(image_mask->width) + " image, but the map " + camkit::to_string(shape) +
+                     " is neither a 2-D map of its size nor a batch of 2-D maps [N, H, W] (make the maps with "
+                     "'camkit cam --size HxW' to match)");
             fail("--mask " + mask_path + " is an image, but the maps " + camkit::to_string(shape) + " are not 2-D");
+        }
     }
     if (mask_shape != shape && mask_shape != spatial)
         fail("--mask " + mask_path + " has shape " + camkit::to_string(mask_shape) + " but must be " +
@@ -134,13 +142,24 @@ int run_stats(const std::vector<std::string>& args) {
         if (!std::isfinite(mask[i])) fail("--mask " + mask_path + " holds a non-finite value at flat index " + std::to_string(i));
 
     const auto stats = camkit::attention_statistics(maps, mask, threshold);
-    for (const auto& s : stats)
+    // A constant map has no peak: its pointing hit is null, as camkit-torch analyze leaves it empty.
+    std::vector<bool> constant(stats.size());
+    const std::size_t per = stats.empty() ? 0 : maps.size() / stats.size();
+    for (std::size_t n = 0; n < stats.size(); ++n) {
+        const auto first = maps.values.begin() + static_cast<std::ptrdiff_t>(n * per);
+        const auto [lo, hi] = std::minmax_element(first, first + static_cast<std::ptrdiff_t>(per));
+        constant[n] = per == 0 || *lo == *hi;
+    }
+    for (std::size_t n = 0; n < stats.size(); ++n) {
+        const auto& s = stats[n];
         std::cout << "{\"attention_mean\": " << json_number(s.attention_mean)
                   << ", \"attention_std\": " << json_number(s.attention_std)
                   << ", \"attention_ratio\": " << json_number(s.attention_ratio)
                   << ", \"energy_inside\": " << json_number(s.energy_inside)
-                  << ", \"pointing_hit\": " << (s.pointing_hit ? "true" : "false") << ", \"iou\": " << json_number(s.iou)
+                  << ", \"pointing_hit\": " << (constant[n] ? "null" : s.pointing_hit ? "true" : "false")
+                  << ", \"iou\": " << json_number(s.iou)
                   << "}\n";
+    }
     return 0;
 }
 

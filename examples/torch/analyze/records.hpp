@@ -354,7 +354,12 @@ inline std::string summary_json(const std::vector<record>& records, const std::v
         for (std::size_t i = 0; i < gs.size(); ++i) {
             const group& g = gs[i];
             o << (i ? ",\n    " : "\n    ") << "{\"method\": " << json_string(g.method) << ", \"layer\": " << json_string(g.layer);
-            if (by_class) o << ", \"class\": " << json_string(g.cls);
+            if (by_class) {
+                o << ", \"class\": " << json_string(g.cls);
+                const auto c = parse_number(g.cls);
+                if (c && *c >= 0 && *c < static_cast<double>(class_names.size()))
+                    o << ", \"name\": " << json_string(class_names[static_cast<std::size_t>(*c)]);
+            }
             o << ", \"rows\": " << g.rows << ", \"metrics\": {";
             bool first = true;
             for (const auto& [metric, s] : g.stats) {

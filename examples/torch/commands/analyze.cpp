@@ -503,14 +503,15 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
         std::vector<std::size_t> cs;
         if (kind == "class") cs = {*cls};
         else
-            for (std::size_t c = 0; c < f.classes; ++c)
-                if (!skipped(c)) cs.push_back(c);
+            for (std::size_t c = 0; c < f.classes; ++c) cs.push_back(c);
         if (kind == "predicted") {
             // Classes by score, highest first (a one-channel output: class 1 when its logit is positive).
             const auto score = [&](std::size_t c) { return f.y.shape[1] == 1 ? (c == 1 ? f.y[0] : -f.y[0]) : f.y[c]; };
             std::stable_sort(cs.begin(), cs.end(), [&](std::size_t x, std::size_t y) { return score(x) > score(y); });
             cs.resize(std::min(cs.size(), top_k ? top_k : 1));
         }
+        // Skipped classes leave their targets out (a top class skipped: no target, not the next one).
+        std::erase_if(cs, skipped);
         for (std::size_t c : cs)
             out.push_back({(kind == "predicted" ? "predicted" : "class") + std::to_string(c), c, camkit::class_score(c), {}});
         return out;
@@ -892,17 +893,25 @@ int run_analyze(const std::vector<std::string>& args) {
     }
 
     // A first image through the model, before anything is written: the model runs on this input
-    // and the classes of --target exist.
+    // and the classes of --target exist. The first one that loads, done or not (a resumed run's
+    // new options are checked too); a bad file is reported in the loop with the others, unless
+    // it is the only input.
     std::size_t probe = 0;
-    while (probe < data.size() && done[probe]) ++probe;
-    if (probe < data.size()) {
-        const sample* s = nullptr;
+    const sample* s = nullptr;
+    for (; probe < data.size() && !s; ++probe) {
         try {
             s = &load_once(probe);
-        } catch (const std::exception&) {
-            // the bad file is reported in the loop, with the others
+        } catch (const std::exception& e) {
+            if (data.size() == 1) {
+                std::string what = e.what();
+                if (what.starts_with("camkit: ")) what = what.substr(8);
+                fail(camkit_cli::one_line(what));
+            }
         }
-        if (s) {
+    }
+    if (s) {
+        --probe;
+        {
             at::NoGradGuard no_grad;
             const camkit::torch::scripted_layers::pass probe_pass =
                 camkit_torch_tool::model_step(data.file(probe), [&] { return an.model.forward(s->input.to(device)); });
