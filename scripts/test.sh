@@ -26,7 +26,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the installed package's
 # torch component in a project of its own, against the wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
-  [core]=280 [scalar]=6 [io]=24 [xtensor]=32 [torch]=107 [tool]=39 [blas]=13 [package]=17
+  [core]=280 [scalar]=6 [io]=24 [xtensor]=32 [torch]=107 [tool]=40 [blas]=13 [package]=17
   [torch2:torch]=149 [torch-cmake]=2 [package-torch]=1
 )
 

@@ -168,6 +168,17 @@ TEST(AnalyzeRecords, KeepTheClassOverlapsAndRedoAnEarlierVersion) {
     std::filesystem::remove_all(dir);
 }
 
+// Classes are listed in numeric order, 2 before 10 (not as text).
+TEST(AnalyzeReport, ClassesInNumericOrder) {
+    const record a = make_record("a", {make_row("a", "10", "m", "L", 0.5, 1, 2.0), make_row("a", "2", "m", "L", 0.7, 1, 3.0)});
+    const std::string page = report_html({"m.pt", "predicted", {"m"}, {"L"}, 1, false, {}, {}}, {a}, {});
+    EXPECT_NE(page.find("Classes among the targets: 2, 10"), std::string::npos) << page;
+    EXPECT_LT(page.find("<td class=\"name\">2</td>"), page.find("<td class=\"name\">10</td>"));
+    EXPECT_TRUE(by_class_index("2", "10"));
+    EXPECT_TRUE(by_class_index("9", "x"));
+    EXPECT_FALSE(by_class_index("x", "9"));
+}
+
 TEST(AnalyzeReport, ClassLabelsNameIndicesThatHaveANameOnly) {
     EXPECT_EQ(class_label("2", {"a", "b", "c"}), "2 (c)");
     EXPECT_EQ(class_label("3", {"a", "b", "c"}), "3");

@@ -94,6 +94,14 @@ struct run_info {
     std::vector<std::size_t> skipped;      ///< --skip-class
 };
 
+/// Class cells in numeric order (2 before 10), text after numbers.
+inline bool by_class_index(const std::string& a, const std::string& b) {
+    const auto x = parse_number(a), y = parse_number(b);
+    if (x && y) return *x < *y;
+    if (x || y) return x.has_value();
+    return a < b;
+}
+
 /// The ranking of method × layer in the summary table: the class-balanced share of the map's
 /// energy inside the target region (the "focus"), ties broken by the class-balanced pointing
 /// game; groups without either come last, in their order.
@@ -131,9 +139,11 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
     const std::vector<std::pair<std::string, std::string>> shown{
         {"energy_inside", "energy inside"}, {"pointing_hit", "pointing hit"}, {"iou_pred", "IoU (prediction)"},
         {"iou_gt", "IoU (truth)"},          {"attention_mean", "map mean"}};
-    std::set<std::string> all_classes;
+    std::vector<std::string> all_classes;
     for (const record& r : records)
-        for (const row& x : r.rows) all_classes.insert(x.cells[2]);
+        for (const row& x : r.rows)
+            if (std::find(all_classes.begin(), all_classes.end(), x.cells[2]) == all_classes.end()) all_classes.push_back(x.cells[2]);
+    std::sort(all_classes.begin(), all_classes.end(), by_class_index);
     o += "<h2 id=\"summary\">Which method and layer focus most on the target regions</h2>\n";
     if (!gs.empty() && std::isfinite(gs.front().class_balanced.at("energy_inside"))) {
         o += "<p id=\"best\">Most focused: <b>" + html(gs.front().method) + "</b> at layer <b>" + html(gs.front().layer) +
@@ -161,7 +171,7 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
          "ratio has a heavy tail (a map nearly zero outside gives a huge ratio), which the mean would follow. A map "
          "zero everywhere outside has an infinite ratio (<code>inf</code> in metrics.csv) and is left out.</dd>"
          "<dt>(n = &hellip;)</dt><dd>how many rows have a value when that is fewer than the rows: no region, no ground "
-         "truth, an infinite ratio.</dd></dl>\n";
+         "truth, an infinite ratio, the pointing hit of a constant map (no peak).</dd></dl>\n";
     o += "<table id=\"summary-table\">\n<tr><th class=\"name\">method</th><th class=\"name\">layer</th><th>rows</th>"
          "<th>classes</th><th>focus</th>";
     for (const auto& [key, label] : shown) o += "<th>" + label + "</th>";
@@ -192,10 +202,7 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
     }
     for (const auto& [c, q] : quality)
         if (classes_seen.insert(std::to_string(c)).second) classes.push_back(std::to_string(c));
-    std::sort(classes.begin(), classes.end(), [](const std::string& a, const std::string& b) {
-        const auto x = parse_number(a), y = parse_number(b);
-        return x && y ? *x < *y : a < b;
-    });
+    std::sort(classes.begin(), classes.end(), by_class_index);
     o += "<h2 id=\"classes\">How each class fares</h2>\n<p>Per class: its rows (image &times; target pairs, in each "
          "method and layer), the images whose ground truth holds it and those whose prediction does, the model's own "
          "IoU and Dice of the class over the data set (pixels summed over every image with ground truth: "
