@@ -322,6 +322,18 @@ TEST_F(CamkitTorchAnalyze, ModelIouPerClassIsTheDataSetsAndClassesHaveNames) {
     // A resumed run keeps the overlaps in the records: the same summary.
     ASSERT_EQ(run(args({"--class-names", "dark,bright"})).status, 0);
     EXPECT_EQ(slurp(path("out/summary.json")), summary);
+    // The panels name each row's class under the target's name: the picture differs from a run
+    // without names (same size, the same maps).
+    std::vector<std::string> plain = args();
+    plain[8] = path("plain");
+    ASSERT_EQ(run(plain).status, 0);
+    const camkit::rgb_image named = camkit::io::read_image(path("out/panels/a.png"));
+    const camkit::rgb_image unnamed = camkit::io::read_image(path("plain/panels/a.png"));
+    ASSERT_EQ(named.height, unnamed.height);
+    ASSERT_EQ(named.width, unnamed.width);
+    std::size_t differ = 0;
+    for (std::size_t i = 0; i < named.pixels.size(); ++i) differ += named.pixels[i] != unnamed.pixels[i];
+    EXPECT_GT(differ, 0u) << "the class names are drawn";
 }
 
 // --renormalize: ReLU and min-max again after the resize to the image, as pytorch-grad-cam does:

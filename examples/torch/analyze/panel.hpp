@@ -117,6 +117,7 @@ struct panel_content {
     /// One row per target: its name, its region (empty for a classifier) and its maps, one per column.
     struct target_row {
         std::string name;
+        std::string caption;  ///< a second line under the name (the class's name), or empty
         camkit::tensor<float> region;
         std::vector<camkit::tensor<float>> maps;
     };
@@ -126,9 +127,10 @@ struct panel_content {
 /// Draws the panel of `p`.
 inline camkit::rgb_image draw_panel(const panel_content& p) {
     const auto [ch, cw] = cell_size(p.image.height, p.image.width);
-    const auto cell = [&, ch = ch, cw = cw](const camkit::rgb_image& im, const std::string& label) {
+    const auto cell = [&, ch = ch, cw = cw](const camkit::rgb_image& im, const std::string& label, const std::string& caption = "") {
         camkit::rgb_image c = scale_nearest(im, ch, cw);
         if (!label.empty()) draw_text(c, 1, 1, label, cw - 1);
+        if (!caption.empty() && ch > 2 * (glyph_h + 3)) draw_text(c, glyph_h + 3, 1, caption, cw - 1);
         return c;
     };
     std::vector<camkit::rgb_image> first{cell(p.image, "input")};
@@ -144,7 +146,7 @@ inline camkit::rgb_image draw_panel(const panel_content& p) {
     }
     if (!p.rows.empty()) rows.push_back(header);
     for (const auto& r : p.rows) {
-        std::vector<camkit::rgb_image> cells{cell(r.region.size() ? region_picture(r.region, p.image) : p.image, r.name)};
+        std::vector<camkit::rgb_image> cells{cell(r.region.size() ? region_picture(r.region, p.image) : p.image, r.name, r.caption)};
         for (const auto& m : r.maps) cells.push_back(cell(camkit::overlay(m, p.image), ""));
         cells.push_back(colour_bar(ch));
         rows.push_back(camkit_cli::side_by_side(cells, panel_gap));

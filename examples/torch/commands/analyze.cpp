@@ -990,6 +990,7 @@ int run_analyze(const std::vector<std::string>& args) {
                 rec.targets.push_back(targets[t].name);
                 camkit_analyze::panel_content::target_row prow;
                 prow.name = targets[t].name;
+                if (targets[t].cls < a.class_names.size()) prow.caption = a.class_names[targets[t].cls];
                 if (targets[t].region.size()) prow.region = panel_slice(targets[t].region);
                 for (std::size_t m = 0; m < a.methods.size(); ++m)
                     for (std::size_t l = 0; l < a.layers.size(); ++l) {
