@@ -1,0 +1,110 @@
+// detail::parallel_for, the one thread pattern of the host kernels: every item runs once, the
+// error reported with several threads is the one a single thread reports (the lowest item that
+// throws), and a thread the system cannot start does not end the process.
+#include <camkit/camkit.hpp>
+#include <gtest/gtest.h>
+
+#include "common/error_message.hpp"
+
+#include <sys/resource.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace {
+
+TEST(Parallel, EveryItemRunsOnceOnAnyThreadCount) {
+    for (unsigned threads : {0u, 1u, 2u, 3u, 7u, 64u}) {
+        std::vector<std::atomic<int>> runs(50);
+        camkit::detail::parallel_for(runs.size(), threads, [&](std::size_t i) { ++runs[i]; });
+        for (std::size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].load(), 1) << "item " << i << ", " << threads << " threads";
+    }
+}
+
+TEST(Parallel, TheLowestFailingItemIsReportedAndTheItemsBelowItRun) {
+    for (unsigned threads : {1u, 2u, 4u, 16u}) {
+        for (int round = 0; round < 20; ++round) {
+            std::vector<std::atomic<int>> runs(40);
+            try {
+                camkit::detail::parallel_for(runs.size(), threads, [&](std::size_t i) {
+                    ++runs[i];
+                    if (i == 9 || i == 30 || i == 31) throw std::runtime_error("item " + std::to_string(i));
+                });
+                ADD_FAILURE() << "no exception";
+            } catch (const std::runtime_error& e) {
+                EXPECT_STREQ(e.what(), "item 9") << threads << " threads, round " << round;
+            }
+            for (std::size_t i = 0; i <= 9; ++i) EXPECT_EQ(runs[i].load(), 1) << "item " << i << ", " << threads << " threads";
+        }
+    }
+}
+
+// The finite checks name the first bad plane in (sample, channel) order whatever the thread count.
+TEST(Parallel, NonFiniteInputsAreNamedAsOneThreadNamesThem) {
+    camkit::tensor<float> a({4, 8, 16, 16}, 1.0f), g({4, 8, 16, 16}, 0.5f);
+    a(0, 7, 3, 3) = std::numeric_limits<float>::quiet_NaN();
+    a(3, 1, 0, 0) = std::numeric_limits<float>::infinity();
+    camkit::tensor<float> h({1, 32, 8, 8}, 1.0f), hg({1, 32, 8, 8}, 0.5f);
+    hg(0, 1, 2, 2) = std::numeric_limits<float>::quiet_NaN();
+    hg(0, 30, 0, 0) = std::numeric_limits<float>::infinity();
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        for (int threads : {1, 2, 4, 64})
+            for (int round = 0; round < 10; ++round) {
+                camkit::options opt;
+                opt.threads = threads;
+                EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<M>(a, g, opt); }),
+                          "camkit: activations contain NaN or Inf (sample 0, channel 7)")
+                    << M::name << ", " << threads << " threads";
+                if constexpr (camkit::needs_gradients_v<M>) {
+                    EXPECT_EQ(camkit_test::error_message([&] { camkit::explain<M>(h, hg, opt); }),
+                              "camkit: gradients contain NaN or Inf (sample 0, channel 1)")
+                        << M::name << ", " << threads << " threads";
+                }
+            }
+    });
+}
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CAMKIT_TEST_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CAMKIT_TEST_SANITIZED 1
+#endif
+#endif
+
+// In a child process whose address space holds a few hundred thread stacks at most, 4000 threads
+// are asked for: the threads that start do the work, and the result is the one-thread result.
+#ifndef CAMKIT_TEST_SANITIZED
+[[noreturn]] void run_with_few_threads_possible() {
+    const rlimit limit{std::size_t{2} << 30, std::size_t{2} << 30};  // 2 GiB: ~250 stacks of 8 MiB
+    if (setrlimit(RLIMIT_AS, &limit) != 0) std::_Exit(3);
+    std::atomic<std::size_t> sum{0};
+    camkit::detail::parallel_for(4000, 4000, [&](std::size_t i) { sum += i; });
+    if (sum != std::size_t{4000} * 3999 / 2) std::_Exit(1);
+    camkit::tensor<float> a({1, 4000, 1, 1}, 1.0f), g({1, 4000, 1, 1}, 0.5f);
+    camkit::options opt;
+    opt.threads = 4000;
+    const auto many = camkit::explain<camkit::grad_cam>(a, g, opt);
+    const auto one = camkit::explain<camkit::grad_cam>(a, g);
+    for (std::size_t i = 0; i < one.raw.size(); ++i)
+        if (std::abs(many.raw[i] - one.raw[i]) > 1e-3f * std::abs(one.raw[i])) std::_Exit(2);
+    std::_Exit(0);
+}
+#endif
+
+TEST(Parallel, ThreadsThatCannotStartLeaveTheirShareToTheOthers) {
+#ifdef CAMKIT_TEST_SANITIZED
+    GTEST_SKIP() << "a sanitizer reserves more address space than the limit this test sets";
+#else
+    GTEST_FLAG_SET(death_test_style, "threadsafe");
+    EXPECT_EXIT(run_with_few_threads_possible(), ::testing::ExitedWithCode(0), "");
+#endif
+}
+
+}  // namespace
