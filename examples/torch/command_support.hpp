@@ -179,10 +179,19 @@ inline camkit::shape_t output_position(const camkit::tensor<float>& y, const cam
         camkit_cli::fail("--at has " + std::to_string(pos.size()) + (pos.size() == 1 ? " coordinate" : " coordinates") +
                          " but the model output " +
                          camkit::to_string(y.shape) + " has " + std::to_string(spatial.size()) + " spatial axes");
+    // The axis out of range is named with its extent; a volume's position is also given in the
+    // output's own axis order [D, H, W], since --at writes depth last.
+    static constexpr const char* names_3d[] = {"Z (depth, the first axis)", "Y (row)", "X (column)"};
+    static constexpr const char* names_2d[] = {"Y (row)", "X (column)"};
     for (std::size_t i = 0; i < pos.size(); ++i)
         if (pos[i] >= spatial[i])
-            camkit_cli::fail("--at " + camkit::to_string(at) + " lies outside the model output's spatial shape " +
-                             camkit::to_string(spatial) + (pos.size() == 3 ? " (Y,X,Z: Z indexes the first axis)" : ""));
+            camkit_cli::fail(
+                "--at " + camkit::to_string(at) + " lies outside the model output's spatial shape " + camkit::to_string(spatial) +
+                (pos.size() == 3 ? " (--at is Y,X,Z: the position [" + std::to_string(pos[0]) + ", " + std::to_string(pos[1]) + ", " +
+                                       std::to_string(pos[2]) + "] in the output's order [D, H, W])"
+                                 : "") +
+                ": " + (pos.size() == 3 ? names_3d[i] : pos.size() == 2 ? names_2d[i] : "X") + " = " + std::to_string(pos[i]) +
+                " but that axis has " + std::to_string(spatial[i]) + " positions (0 to " + std::to_string(spatial[i] - 1) + ")");
     return pos;
 }
 

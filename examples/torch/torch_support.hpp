@@ -39,6 +39,18 @@ inline std::string model_error(const std::string& what) {
     return found.empty() ? camkit_cli::one_line(what) : camkit_cli::one_line(found);
 }
 
+/// What a newcomer can do about two common model errors on an input, or "": a channel count the first
+/// layer does not take (an RGB image for a one-channel model) and a size its skip connections cannot
+/// join (sizes that its poolings do not divide).
+inline std::string model_error_hint(const std::string& message) {
+    if (message.find("channels, but got") != std::string::npos)
+        return " (an image is read as RGB [1, 3, H, W]: --gray gives [1, 1, H, W]; an .npy input is [N, C, *S])";
+    if (message.find("Sizes of tensors must match") != std::string::npos)
+        return " (an input size the model cannot take: sizes its poolings divide, e.g. multiples of 32, "
+               "with --resize HxW for an image)";
+    return "";
+}
+
 /// Runs `step`, a step that runs the model, and returns what it returns. An error the model raises
 /// (LibTorch's c10::Error, or the std::runtime_error the TorchScript interpreter wraps it in: LibTorch
 /// 1.13 does) becomes the usage error "the model failed on WHERE: <LibTorch's line>"; camkit's own
@@ -54,10 +66,25 @@ decltype(auto) model_step(const std::string& where, Step&& step) {
     } catch (const std::bad_alloc&) {
         throw;
     } catch (const c10::Error& e) {  // wrong channel count, size, dtype: bad input, not a crash
-        camkit_cli::fail("the model failed on " + where + ": " + model_error(e.what_without_backtrace()));
+        const std::string m = model_error(e.what_without_backtrace());
+        camkit_cli::fail("the model failed on " + where + ": " + m + model_error_hint(m));
     } catch (const std::exception& e) {
-        camkit_cli::fail("the model failed on " + where + ": " + model_error(e.what()));
+        const std::string m = model_error(e.what());
+        camkit_cli::fail("the model failed on " + where + ": " + m + model_error_hint(m));
     }
+}
+
+/// The input as model errors name it: its shape and how camkit-torch reads it ("the input
+/// [2, 48, 40, 32] (read as [N, C, H, W]: 2 samples of 48 channels)"), so that an array of another
+/// rank than the model takes (a volume without its channel axis) shows in the model's message.
+inline std::string input_words(const at::Tensor& x, const std::string& what = "the input") {
+    static constexpr const char* layouts[] = {"[N, C, L]", "[N, C, H, W]", "[N, C, D, H, W]"};
+    std::string shape = "[";
+    for (std::int64_t i = 0; i < x.dim(); ++i) shape += (i ? ", " : "") + std::to_string(x.size(i));
+    shape += "]";
+    if (x.dim() < 3 || x.dim() > 5) return what + " " + shape;
+    return what + " " + shape + " (read as " + layouts[x.dim() - 3] + ": " + std::to_string(x.size(0)) +
+           (x.size(0) == 1 ? " sample of " : " samples of ") + std::to_string(x.size(1)) + (x.size(1) == 1 ? " channel)" : " channels)");
 }
 
 /// Fails when the weight records of the model file (data/N, one per storage) do not hold the bytes
@@ -123,7 +150,7 @@ inline std::string resolve_layer(const torch::jit::Module& m, const std::string&
     if (layer != "auto") return layer;
     for (const auto& sub : m.named_modules())
         if (sub.name == "auto") return layer;
-    return model_step("this input", [&] { return camkit::torch::candidate_layer(m, input.narrow(0, 0, 1), model_output); });
+    return model_step(input_words(input), [&] { return camkit::torch::candidate_layer(m, input.narrow(0, 0, 1), model_output); });
 }
 
 /// resolve_layer for a package (M.pt2) that records `recorded`: `--layer auto` (unless the package
@@ -144,7 +171,7 @@ inline torch::jit::Module load_model(const std::string& path) {
     camkit::io::regular_file_size(path, UINT64_MAX);  // a FIFO or device is refused before it is opened
     torch::jit::Module m;
     try {
-        m = torch::jit::load(path);
+        m = torch::jit::load(path, torch::Device(torch::kCPU));  // a model saved on a GPU loads without one
     } catch (const std::exception& e) {
         // A TorchScript file is a zip archive: one that starts like a zip but does not load is damaged.
         char magic[4] = {};
@@ -163,6 +190,17 @@ inline torch::jit::Module load_model(const std::string& path) {
     check_weight_storage(m, path);
     m.eval();
     return m;
+}
+
+/// The floating-point type the model computes in: its first floating-point parameter's (else
+/// buffer's), float for a model with neither. Inputs are cast to it (a float64 or half model takes
+/// the float32 arrays and images the tools read).
+inline at::ScalarType model_dtype(const torch::jit::Module& m) {
+    for (const at::Tensor& p : m.parameters())
+        if (at::isFloatingType(p.scalar_type())) return p.scalar_type();
+    for (const at::Tensor& b : m.buffers())
+        if (at::isFloatingType(b.scalar_type())) return b.scalar_type();
+    return at::kFloat;
 }
 
 /// A camkit::tensor<float> copy of a tensor (moved to the CPU, as float).

@@ -10,7 +10,8 @@
 // - iou_at is NaN when neither the thresholded map nor the mask has any position.
 // pointing_hit is always defined: the argmax is the first position holding the maximum, so a
 // constant (e.g. all-zero) map "points" at its first position; a data set's average may want to
-// leave such maps out (camkit-torch analyze leaves their cell empty).
+// leave such maps out: has_peak tells them apart (camkit-torch analyze leaves their cell empty,
+// camkit stats prints null).
 //
 // Attention statistics (the U-Net++ analysis tool's numbers): attention_mean and attention_std are
 // the mean and the population standard deviation (numpy's np.std, ddof = 0) of the whole map, so
@@ -172,6 +173,22 @@ bool pointing_hit(const tensor<T>& map, const tensor<M>& mask) {
     detail::check_metric_shapes(map.shape, mask.shape, "pointing_hit");
     detail::check_metric_map(map.data(), map.size(), "pointing_hit");
     return detail::pointing_hit(map.data(), mask.values, 0, map.size());
+}
+
+/// Whether `count` map values from `m` have a peak: some value differs from another. A constant map
+/// (all zeros: a class the layer shows nothing of) has none, and pointing_hit's answer for it, its
+/// first position, is no evidence. NaN values count as differing (check the map first).
+template <class T>
+bool has_peak(const T* m, std::size_t count) {
+    for (std::size_t p = 1; p < count; ++p)
+        if (!(m[p] == m[0])) return true;
+    return false;
+}
+
+/// has_peak of one map [*S].
+template <class T>
+bool has_peak(const tensor<T>& map) {
+    return has_peak(map.data(), map.size());
 }
 
 /// Mean of the map inside the mask over its mean outside (NaN or +inf in the cases the header names).

@@ -36,6 +36,15 @@ TEST(metrics, pointing_miss_and_ties_take_the_first_index) {
     EXPECT_TRUE(camkit::pointing_hit(tie, tensor<int>({3}, {1, 0, 0})));
     const tensor<float> zero({3}, {0.0f, 0.0f, 0.0f});
     EXPECT_TRUE(camkit::pointing_hit(zero, tensor<int>({3}, {1, 0, 0})));
+    // has_peak tells such a constant map from one with a maximum.
+    EXPECT_FALSE(camkit::has_peak(zero));
+    EXPECT_FALSE(camkit::has_peak(tensor<float>({2, 2}, {0.25f, 0.25f, 0.25f, 0.25f})));
+    EXPECT_FALSE(camkit::has_peak(tensor<float>({1}, {3.0f})));
+    EXPECT_TRUE(camkit::has_peak(tie));
+    EXPECT_TRUE(camkit::has_peak(tensor<double>({3}, {0.0, 0.0, 1e-300})));
+    EXPECT_FALSE(camkit::has_peak(peak_outside.data() + 2, 2));  // the last two values, 1 and 1
+    EXPECT_TRUE(camkit::has_peak(peak_outside.data() + 1, 2));
+    EXPECT_FALSE(camkit::has_peak(peak_outside.data(), 0));
 }
 
 TEST(metrics, three_d_and_real_valued_masks) {

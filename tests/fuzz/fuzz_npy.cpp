@@ -30,14 +30,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
         return 0;
     }
-    if (h.dtype == camkit::io::npy_dtype::int32 || h.dtype == camkit::io::npy_dtype::int64) {
-        // Integer types (read, never written): each value is its little-endian two's complement.
+    if (h.dtype == camkit::io::npy_dtype::int16 || h.dtype == camkit::io::npy_dtype::uint16 ||
+        h.dtype == camkit::io::npy_dtype::int32 || h.dtype == camkit::io::npy_dtype::int64) {
+        // Integer types (read, never written): each value is its little-endian two's complement
+        // (uint16: its unsigned value).
         const std::size_t size = camkit::io::npy_itemsize(h.dtype);
         for (std::size_t i = 0; i < h.count; ++i) {
             std::uint64_t u = 0;
             for (std::size_t b = size; b-- > 0;) u = (u << 8) | static_cast<std::uint64_t>(original[i * size + b]);
-            const double want = size == 4 ? static_cast<double>(static_cast<std::int32_t>(static_cast<std::uint32_t>(u)))
-                                          : static_cast<double>(static_cast<std::int64_t>(u));
+            const double want = h.dtype == camkit::io::npy_dtype::uint16 ? static_cast<double>(u)
+                                : size == 2 ? static_cast<double>(static_cast<std::int16_t>(static_cast<std::uint16_t>(u)))
+                                : size == 4 ? static_cast<double>(static_cast<std::int32_t>(static_cast<std::uint32_t>(u)))
+                                            : static_cast<double>(static_cast<std::int64_t>(u));
             if (as_double[i] != want) __builtin_trap();
         }
         return 0;

@@ -121,6 +121,31 @@ TEST_F(Npy, ReadsInt32AndInt64) {
               std::string::npos);
 }
 
+// int16 (CT Hounsfield units) and uint16 (MRI) volumes are read as their values.
+TEST_F(Npy, ReadsInt16AndUint16) {
+    auto i2 = npy_bytes("{'descr': '<i2', 'fortran_order': False, 'shape': (1, 3), }", 6);
+    const std::size_t at = i2.size() - 6;
+    const std::uint16_t v[3] = {static_cast<std::uint16_t>(-1024), 3071, 0x8000};  // -1024, 3071, -32768
+    for (int k = 0; k < 3; ++k)
+        for (int b = 0; b < 2; ++b) i2[at + 2 * k + b] = static_cast<std::byte>((v[k] >> (8 * b)) & 0xff);
+    const auto h = camkit::io::parse_npy(i2);
+    EXPECT_EQ(h.dtype, camkit::io::npy_dtype::int16);
+    EXPECT_EQ(h.shape, (camkit::shape_t{1, 3}));
+    EXPECT_EQ(camkit::io::decode_npy<float>(i2, h), (std::vector<float>{-1024, 3071, -32768}));
+    auto u2 = i2;
+    const std::string descr = "'<i2'";
+    const auto text = std::string(reinterpret_cast<const char*>(u2.data()), u2.size());
+    u2[text.find(descr) + 2] = static_cast<std::byte>('u');
+    const auto hu = camkit::io::parse_npy(u2);
+    EXPECT_EQ(hu.dtype, camkit::io::npy_dtype::uint16);
+    EXPECT_EQ(camkit::io::decode_npy<double>(u2, hu), (std::vector<double>{64512, 3071, 32768}));
+    EXPECT_NE(parse_error(npy_bytes("{'descr': '<i2', 'fortran_order': False, 'shape': (3,), }", 5)).find("needs 6 data bytes but only 5"),
+              std::string::npos);
+    EXPECT_NE(parse_error(npy_bytes("{'descr': '<u4', 'fortran_order': False, 'shape': (1,), }", 4))
+                  .find("'<i2' int16, '<u2' uint16, '<i4' int32 or '<i8' int64"),
+              std::string::npos);
+}
+
 TEST_F(Npy, HeaderMatchesNumpy) {
     // np.save of np.zeros((2, 3), np.float32) writes exactly this 128-byte prefix.
     const std::vector<float> zeros(6, 0.0f);
@@ -168,7 +193,7 @@ TEST_F(Npy, RejectsMalformedInput) {
     auto long_header = npy_bytes(good("(2,)"), 8);
     long_header[9] = std::byte{0x7f};
     EXPECT_NE(parse_error(long_header).find("truncated npy file: the header claims"), std::string::npos);
-    EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'<i2'"), 4)).find("unsupported npy dtype '<i2'"), std::string::npos);
+    EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'<u4'"), 8)).find("unsupported npy dtype '<u4'"), std::string::npos);
     EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'>f4'"), 8)).find("unsupported npy dtype '>f4'"), std::string::npos);
     EXPECT_NE(parse_error(npy_bytes(good("(2,)", "'<f4'", "True"), 8)).find("Fortran"), std::string::npos);
     EXPECT_NE(parse_error(npy_bytes(good("(2, 3)"), 20)).find("needs 24 data bytes but only 20"), std::string::npos);
@@ -206,10 +231,10 @@ TEST_F(Npy, FileErrorsNameTheFile) {
     EXPECT_EQ(error_message([&] { camkit::io::read_npy<float>(missing); }),
               "camkit: " + missing + ": cannot open: No such file or directory");
     const std::string bad = path("int.npy");
-    write_bytes(bad, npy_bytes("{'descr': '<i2', 'fortran_order': False, 'shape': (2,), }", 4));
+    write_bytes(bad, npy_bytes("{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 4));
     EXPECT_EQ(error_message([&] { camkit::io::read_npy<double>(bad); }),
-              "camkit: " + bad + ": unsupported npy dtype '<i2' (expected '<f4' float32, '<f8' float64, '|u1' uint8, '|b1' bool, "
-              "'<i4' int32 or '<i8' int64)");
+              "camkit: " + bad + ": unsupported npy dtype '<f2' (expected '<f4' float32, '<f8' float64, '|u1' uint8, '|b1' bool, "
+              "'<i2' int16, '<u2' uint16, '<i4' int32 or '<i8' int64)");
     const std::string cut = path("cut.npy");
     write_bytes(cut, npy_bytes("{'descr': '<f4', 'fortran_order': False, 'shape': (2, 2), }", 12));
     EXPECT_EQ(error_message([&] { camkit::io::read_npy_header(cut); }),

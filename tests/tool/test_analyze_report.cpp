@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../../examples/torch/analyze/panel.hpp"
 #include "../../examples/torch/analyze/records.hpp"
 #include "../../examples/torch/analyze/report.hpp"
 #include "common/temp_dir.hpp"
@@ -89,7 +90,7 @@ TEST(AnalyzeReport, RanksOnTheClassBalancedFocusTiesToThePointingGame) {
         rs.push_back(r);
     }
     run_info info{"m.pt", "predicted", {"bg", "fg", "tie"}, {"L"}, 3, false, {"background", "thing"}, {}};
-    const std::string page = report_html(info, rs, {});
+    const std::string page = report_html(info, rs, tables_of(rs), {});
     EXPECT_NE(page.find("Most focused: <b>tie</b> at layer <b>L</b> (share of the map's energy inside the target region 0.650, "
                         "the mean over its 2 classes"),
               std::string::npos)
@@ -105,7 +106,7 @@ TEST(AnalyzeReport, RanksOnTheClassBalancedFocusTiesToThePointingGame) {
 
 TEST(AnalyzeReport, CountsAppearWhereFewerRowsHaveAValue) {
     const record a = make_record("a", {make_row("a", "1", "m", "L", 0.5, 1, HUGE_VAL), make_row("a", "1", "m", "L", 0.7, 1, 3.0)});
-    const std::string page = report_html({"m.pt", "predicted", {"m"}, {"L"}, 1, false, {}, {0}}, {a}, {});
+    const std::string page = report_html({"m.pt", "predicted", {"m"}, {"L"}, 1, false, {}, {0}}, {a}, tables_of({a}), {});
     // The ratio's median over its one finite value, with its count; the energy has both rows.
     EXPECT_NE(page.find("<td>3 <small>(n = 1)</small></td>"), std::string::npos) << page;
     EXPECT_NE(page.find("0.600 <small>&plusmn; 0.100</small></td>"), std::string::npos) << page;
@@ -130,12 +131,12 @@ TEST(AnalyzeReport, ModelIouAndDicePerClassAreSummedOverTheDataSet) {
     EXPECT_EQ(q.at(1).images_predicted, 2u);
     EXPECT_EQ(q.at(1).images_true, 2u);
     EXPECT_DOUBLE_EQ(q.at(0).iou(), 10.0 / 13);
-    const std::string json = summary_json({a, b, c}, {}, {"background", "thing"});
+    const std::string json = summary_json({a, b, c}, tables_of({a, b, c}), {}, {"background", "thing"});
     EXPECT_NE(json.find("{\"class\": \"1\", \"name\": \"thing\", \"images_true\": 2, \"images_predicted\": 2, \"iou\": " +
                         number(3.0 / 14) + ", \"dice\": " + number(6.0 / 17) + "}"),
               std::string::npos)
         << json;
-    const std::string page = report_html({"m.pt", "predicted", {}, {}, 3, false, {"background", "thing"}, {}}, {a, b, c}, {});
+    const std::string page = report_html({"m.pt", "predicted", {}, {}, 3, false, {"background", "thing"}, {}}, {a, b, c}, tables_of({a, b, c}), {});
     EXPECT_NE(page.find("<td class=\"name\">1 (thing)</td><td>0</td><td>2</td><td>2</td><td>0.214</td><td>0.353</td>"),
               std::string::npos)
         << page;
@@ -171,7 +172,7 @@ TEST(AnalyzeRecords, KeepTheClassOverlapsAndRedoAnEarlierVersion) {
 // Classes are listed in numeric order, 2 before 10 (not as text).
 TEST(AnalyzeReport, ClassesInNumericOrder) {
     const record a = make_record("a", {make_row("a", "10", "m", "L", 0.5, 1, 2.0), make_row("a", "2", "m", "L", 0.7, 1, 3.0)});
-    const std::string page = report_html({"m.pt", "predicted", {"m"}, {"L"}, 1, false, {}, {}}, {a}, {});
+    const std::string page = report_html({"m.pt", "predicted", {"m"}, {"L"}, 1, false, {}, {}}, {a}, tables_of({a}), {});
     EXPECT_NE(page.find("Classes among the targets: 2, 10"), std::string::npos) << page;
     EXPECT_LT(page.find("<td class=\"name\">2</td>"), page.find("<td class=\"name\">10</td>"));
     EXPECT_TRUE(by_class_index("2", "10"));
@@ -187,3 +188,25 @@ TEST(AnalyzeReport, ClassLabelsNameIndicesThatHaveANameOnly) {
 }
 
 }  // namespace
+
+// A volume's panel shows the slice where the targets' regions lie, each region counting once (a
+// background spread over every slice does not decide), else where the maps' mass lies, else the
+// middle; 2-D inputs have no slice.
+TEST(AnalyzePanel, VolumeSliceFollowsTheRegionsThenTheMaps) {
+    const camkit::shape_t size{5, 2, 2};
+    const auto volume = [&](std::initializer_list<std::pair<std::size_t, float>> slices) {
+        camkit::tensor<float> v(size, 0.0f);
+        for (const auto& [d, value] : slices)
+            for (std::size_t p = 0; p < 4; ++p) v[d * 4 + p] = value;
+        return v;
+    };
+    const camkit::tensor<float> background = volume({{0, 1}, {1, 1}, {2, 1}, {3, 1}, {4, 1}});
+    camkit::tensor<float> lesion(size, 0.0f);
+    lesion[3 * 4 + 1] = 1.0f;  // one voxel in slice 3
+    const camkit::tensor<float> map_at_1 = volume({{1, 0.9f}, {4, 0.2f}}), empty(size, 0.0f), none;
+    EXPECT_EQ(panel_depth(size, {&background, &lesion}, {&map_at_1}), 3u);
+    EXPECT_EQ(panel_depth(size, {&background}, {&map_at_1}), 2u) << "an even region: the middle";
+    EXPECT_EQ(panel_depth(size, {&empty, &none}, {&map_at_1}), 1u) << "no region: the maps' mass";
+    EXPECT_EQ(panel_depth(size, {}, {&empty}), 2u) << "nothing: the middle";
+    EXPECT_EQ(panel_depth({2, 2}, {&lesion}, {&map_at_1}), 0u);
+}

@@ -198,6 +198,13 @@ TEST_F(CamkitTool, ChannelsLastArraysOfKerasAndTensorFlow) {
     EXPECT_NE(r.err.find("activations (--channels-last) must be [N, L, K], [N, H, W, K] or [N, D, H, W, K], got shape [2, 3]"),
               std::string::npos)
         << r.err;
+    // Later checks quote the file's shape and the shape it is read as.
+    r = run({"cam", "--method", "gradcam", "--activations", path("k.npy"), "--gradients", path("k.npy"), "--out", path("m.npy"),
+             "--channels-last", "--size", "4x4x4"});
+    EXPECT_EQ(r.status, 2);
+    EXPECT_NE(r.err.find("--size has 3 extents but the activations [2, 8, 8, 16] (read as [2, 16, 8, 8]) have 2 spatial axes"),
+              std::string::npos)
+        << r.err;
 }
 
 TEST_F(CamkitTool, PngHeatmapsSideBySideAndOverlay) {
@@ -335,7 +342,7 @@ TEST_F(CamkitTool, MalformedInputFilesFailCleanly) {
     write_text(path("truncated.npy"), full.substr(0, full.size() - 4));
     write_text(path("longer.npy"), full + "xx");
     write_text(path("garbage.npy"), "this is not an npy file at all");
-    write_text(path("int.npy"), npy_file("{'descr': '<i2', 'fortran_order': False, 'shape': (2, 3, 4, 5), }", 240));
+    write_text(path("int.npy"), npy_file("{'descr': '<u4', 'fortran_order': False, 'shape': (2, 3, 4, 5), }", 480));
     write_text(path("fortran.npy"), npy_file("{'descr': '<f4', 'fortran_order': True, 'shape': (2, 3, 4, 5), }", 480));
     write_text(path("bigendian.npy"), npy_file("{'descr': '>f4', 'fortran_order': False, 'shape': (2, 3, 4, 5), }", 480));
     write_text(path("not_an_image.png"), "nope");
@@ -345,7 +352,7 @@ TEST_F(CamkitTool, MalformedInputFilesFailCleanly) {
     expect_bad_input(cam("garbage.npy", "g.npy"), "garbage.npy: not an npy file");
     expect_bad_input(cam("truncated.npy", "g.npy"), "truncated.npy: truncated npy file: shape [2, 3, 4, 5] needs 480");
     expect_bad_input(cam("longer.npy", "g.npy"), "longer.npy: npy file has 2 unexpected bytes");
-    expect_bad_input(cam("int.npy", "g.npy"), "int.npy: unsupported npy dtype '<i2'");
+    expect_bad_input(cam("int.npy", "g.npy"), "int.npy: unsupported npy dtype '<u4'");
     expect_bad_input(cam("a.npy", "bigendian.npy"), "bigendian.npy: unsupported npy dtype '>f4'");
     expect_bad_input(cam("fortran.npy", "g.npy"), "fortran.npy: Fortran-order");
     expect_bad_input(cam("a.npy", "g_other.npy"), "have shape [2, 3, 4, 6] but activations");

@@ -113,7 +113,7 @@ TEST_F(CamkitStats, PngMaskSharedByTheBatch) {
 
 // One 2-D map without the batch axis, as analyze --save-maps writes it: --single, or an image mask
 // of its size, reads it as one sample (the hand case above); without either a 2-D map with a
-// .npy mask of its shape is a batch of signals, and a note says so.
+// .npy mask of its shape is a batch of signals, and a note says so (a volume likewise).
 TEST_F(CamkitStats, SingleMapWithoutBatchAxis) {
     const std::string hand =
         "{\"attention_mean\": 1.6666666666666667, \"attention_std\": 1.4907119849998596, "
@@ -137,6 +137,20 @@ TEST_F(CamkitStats, SingleMapWithoutBatchAxis) {
                          "takes --single"),
               std::string::npos)
         << r.err;
+    // A volume [D, H, W] with a mask of its shape: D 2-D maps, and a note; one line with --single.
+    camkit::io::write_npy(path("vol.npy"), tensor<float>({2, 1, 3}, {0, 1, 2, 3, 0, 4}));
+    camkit::io::write_npy(path("vmask.npy"), tensor<float>({2, 1, 3}, {0, 1, 1, 0, 0, 1}));
+    r = run({"stats", "--map", path("vol.npy"), "--mask", path("vmask.npy"), "--threshold", "1.5"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 2) << r.out;
+    EXPECT_NE(r.err.find("vol.npy [2, 1, 3] is read as 2 2-D maps of 1x3; a single 3-D map (as 'camkit-torch analyze "
+                         "--save-maps' writes) takes --single"),
+              std::string::npos)
+        << r.err;
+    r = run({"stats", "--map", path("vol.npy"), "--mask", path("vmask.npy"), "--threshold", "1.5", "--single"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.out, hand);
+    EXPECT_EQ(r.err, "");
     camkit::rgb_image small(1, 3);
     camkit::io::write_png(path("small.png"), small);
     r = run({"stats", "--map", path("map.npy"), "--mask", path("small.png")});
@@ -237,7 +251,7 @@ TEST_F(CamkitStats, CamFromHeadWeightsBadInput) {
     expect_bad_input(cam({"--method", "gradcam", "--gradients", path("g.npy"), "--class", "1"}),
                      "--class is for --method cam only");
     expect_bad_input(cam({"--method", "cam", "--fc-weights", path("w2.npy")}),
-                     "must be [classes, K] with K = 3 (the activations' channels), got shape [4, 2]");
+                     "must be [classes, K] with K = 3 (the channels of the activations [2, 3, 4, 5]), got shape [4, 2]");
     expect_bad_input(cam({"--method", "cam", "--fc-weights", path("w.npy"), "--class", "1"}),
                      "got 1 --class values but the activations hold 2 samples");
     expect_bad_input(cam({"--method", "cam", "--fc-weights", path("w.npy"), "--class", "1", "--class", "4"}),

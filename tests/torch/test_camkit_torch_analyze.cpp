@@ -577,6 +577,12 @@ TEST_F(CamkitTorchAnalyze, VolumesFromNpyWithGroundTruth) {
     }
     EXPECT_EQ(checked, rows.size() - 1);
     EXPECT_TRUE(fs::is_regular_file(path("out/panels/sample00001.png")));
+    // --at on a volume is Y,X,Z: a position off the output names the axis in the output's own order.
+    expect_bad_input({"explain", "--model", d + "volume.pt", "--layer", "enc", "--input", d + "x.npy", "--target", "point",
+                      "--class", "1", "--at", "1,2,4", "--out", path("at.npy")},
+                     "--at [1, 2, 4] lies outside the model output's spatial shape [4, 8, 8] (--at is Y,X,Z: the position "
+                     "[4, 1, 2] in the output's order [D, H, W]): Z (depth, the first axis) = 4 but that axis has 4 positions "
+                     "(0 to 3)");
 }
 
 TEST_F(CamkitTorchAnalyze, SignalsFromNpyOneSpatialAxis) {
@@ -704,7 +710,8 @@ TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
     expect_bad_input(args({"--target", "point", "--at", "5"}), "--at has 1 coordinate but the model output [1, 2, 20, 24] has 2");
     expect_bad_input(args({"--target", "point", "--at", "5,5,1"}),
                      "--at has 3 coordinates but the model output [1, 2, 20, 24] has 2 spatial axes");
-    expect_bad_input(args({"--target", "point", "--at", "20,5"}), "--at [20, 5] lies outside the model output's spatial shape [20, 24]");
+    expect_bad_input(args({"--target", "point", "--at", "20,5"}), "--at [20, 5] lies outside the model output's spatial shape [20, 24]: Y (row) = 20 but that axis has 20 "
+                     "positions (0 to 19)");
     expect_bad_input(args({"--target", "component-at:2", "--at", "5,5"}), "class 2 is out of range");
     expect_bad_input({"analyze", "--model", model_path, "--images", path("images"), "--out", path("out"), "--layer", "enc",
                       "--method", "gradcam", "--refine"},
@@ -718,7 +725,7 @@ TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
                      "(without :C), not class:1");
     expect_bad_input(args({"--class-names", "a,b,c"}), "--class-names gives 3 names but the model output [1, 2, 20, 24] has 2 classes");
     expect_bad_input(args({"--class-names", "a,"}), "--class-names a, has an empty name");
-    expect_bad_input(args({"--gray"}), "the model failed on " + path("images/a.png") + ":");
+    expect_bad_input(args({"--gray"}), "the model failed on " + path("images/a.png") + " [1, 1, ");
     // --out under a regular file: one line before any work (it was "internal error", exit 1, from
     // the filesystem library after the first image's forward).
     std::vector<std::string> under_file = args();

@@ -96,6 +96,21 @@ at::Tensor to_torch(const camkit::tensor<float>& t) {
     return x;
 }
 
+/// The library's side of the `clf` cases: classifier.pt (eval) at layer features.2, x.npy, and
+/// class 1 of both samples.
+struct classifier_case {
+    camkit::torch::scripted_layer layer;
+    at::Tensor x;
+    std::vector<camkit::target> targets;
+};
+
+classifier_case classifier() {
+    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
+    model.eval();
+    return {camkit::torch::scripted_layer(model, "features.2"), to_torch(camkit::io::read_npy<float>(data + "x.npy")),
+            std::vector<camkit::target>(2, camkit::class_score(1))};
+}
+
 camkit::tensor<float> to_camkit(const at::Tensor& t) {
     const at::Tensor c = t.detach().to(at::kCPU).to(at::kFloat).contiguous();
     camkit::tensor<float> out(camkit::torch::shape_of(c));
@@ -210,11 +225,7 @@ TEST_F(CamkitTorchTool, GradCamOfAClassAtANestedLayer) {
 // The pipeline options camkit cam has (--no-relu, --normalize, --eps, --renormalize): the maps of
 // the library's explain with the same options on the same model.
 TEST_F(CamkitTorchTool, PipelineOptionsAsCamkitCamHasThem) {
-    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
-    model.eval();
-    camkit::torch::scripted_layer layer(model, "features.2");
-    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
-    const std::vector<camkit::target> targets(2, camkit::class_score(1));
+    auto [layer, x, targets] = classifier();
     const auto want = [&](camkit::options o) {
         o.size = {8, 8};
         return to_camkit(camkit::torch::explain<camkit::grad_cam>(layer, x.detach().requires_grad_(true), targets, o).cam.map);
@@ -276,11 +287,7 @@ TEST_F(CamkitTorchTool, ScoreCam) {
 
 TEST_F(CamkitTorchTool, EveryMethodEqualsTheLibraryOnTheSameModel) {
     // The library API on the same model, layer, input and target: the tool adds nothing but I/O.
-    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
-    model.eval();
-    camkit::torch::scripted_layer layer(model, "features.2");
-    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
-    const std::vector<camkit::target> targets(2, camkit::class_score(1));
+    auto [layer, x, targets] = classifier();
     camkit::options opt;
     opt.size = {8, 8};
 
@@ -301,7 +308,7 @@ TEST_F(CamkitTorchTool, EveryMethodEqualsTheLibraryOnTheSameModel) {
         camkit::options o = name == "respondcam" ? camkit::respond_cam_options() : opt;
         o.size = opt.size;
         if (name == "scorecam") {
-            want = camkit::torch::score_cam(model, "features.2", x, targets, o).map;
+            want = camkit::torch::score_cam(layer.module(), "features.2", x, targets, o).map;
         } else {
             camkit::with_method(name, [&](auto type) {
                 using M = typename decltype(type)::type;
@@ -321,10 +328,7 @@ TEST_F(CamkitTorchTool, EveryMethodEqualsTheLibraryOnTheSameModel) {
 // --target softmax explains the class probability (a classifier) or its mean over a mask
 // (segmentation): the library's probability_score on the same model and input.
 TEST_F(CamkitTorchTool, SoftmaxTargets) {
-    torch::jit::Module clf_model = torch::jit::load(data + "classifier.pt");
-    clf_model.eval();
-    camkit::torch::scripted_layer clf_layer(clf_model, "features.2");
-    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
+    auto [clf_layer, x, class1] = classifier();
     camkit::options opt;
     opt.size = {8, 8};
     const std::vector<camkit::target> p1(2, camkit::target{1, std::nullopt, camkit::reduction::mean});
@@ -334,8 +338,7 @@ TEST_F(CamkitTorchTool, SoftmaxTargets) {
     expect_maps_near(explain(clf({"--class", "1", "--target", "softmax"})), to_camkit(want), "softmax class 1", 1e-6);
     // It is not the logit's map: the probability's gradient mixes every class's logit.
     const at::Tensor logit = camkit::torch::explain<camkit::grad_cam>(
-                                 clf_layer, x.detach().requires_grad_(true),
-                                 std::vector<camkit::target>(2, camkit::class_score(1)), opt)
+                                 clf_layer, x.detach().requires_grad_(true), class1, opt)
                                  .cam.map;
     EXPECT_GT((want - logit).abs().max().item<double>(), 1e-3);
 
@@ -361,12 +364,9 @@ TEST_F(CamkitTorchTool, SoftmaxTargets) {
 // --method cam: CAM from the head weight named by its parameter path, for --class C or each
 // sample's predicted class; the library's camkit::torch::cam on the same recorded activations.
 TEST_F(CamkitTorchTool, CamFromTheHeadWeight) {
-    torch::jit::Module model = torch::jit::load(data + "classifier.pt");
-    model.eval();
-    camkit::torch::scripted_layer layer(model, "features.2");
-    const at::Tensor x = to_torch(camkit::io::read_npy<float>(data + "x.npy"));
+    [[maybe_unused]] auto [layer, x, targets] = classifier();  // the targets: --class below
     at::Tensor weight;
-    for (const auto& p : model.named_parameters(true))
+    for (const auto& p : layer.module().named_parameters(true))
         if (p.name == "fc.weight") weight = p.value.detach();
     ASSERT_TRUE(weight.defined());
     at::NoGradGuard no_grad;
@@ -646,6 +646,62 @@ TEST_F(CamkitTorchTool, OutputTargetsComeFromTheExplanationsOwnForward) {
     }
 }
 
+// A model saved on a GPU (classifier_cuda.pt: make_cuda_copy.py) loads onto the CPU, as Python's
+// map_location='cpu' does; a float64 model takes the input cast to its type.
+TEST_F(CamkitTorchTool, ModelsSavedOnAGpuOrInFloat64) {
+    const camkit::tensor<float> float_map = explain(clf({"--class", "1"}));
+    auto args = clf({"--class", "1"});
+    args[2] = data + "classifier_cuda.pt";
+    expect_maps_near(explain(args), float_map, "saved on cuda:0", 0.0);
+
+    auto [layer, x, targets] = classifier();
+    layer.module().to(at::kDouble);
+    const std::string f64 = path("f64.pt");
+    layer.module().save(f64);
+    camkit::options opt;
+    opt.size = {8, 8};
+    camkit::torch::scripted_layer double_layer(layer.module(), "features.2");
+    const at::Tensor want =
+        camkit::torch::explain<camkit::grad_cam>(double_layer, x.to(at::kDouble).requires_grad_(true), targets, opt).cam.map;
+    EXPECT_EQ(want.scalar_type(), at::kDouble);
+    args[2] = f64;
+    const auto r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const camkit::tensor<float> got = camkit::io::read_npy<float>(path("map.npy"));
+    expect_maps_near(got, to_camkit(want), "float64 model", 1e-6);
+    expect_maps_near(got, float_map, "float64 against float32", 1e-4);
+}
+
+// --class C1,...,CN explains one class per sample (pytorch-grad-cam's list of targets); a layer of
+// one position per channel gets a warning (its maps are constant).
+TEST_F(CamkitTorchTool, OneClassPerSampleAndALayerOfOnePosition) {
+    auto [layer, x, targets] = classifier();
+    camkit::options opt;
+    opt.size = {8, 8};
+    const std::vector<camkit::target> two{camkit::class_score(2), camkit::class_score(0)};
+    const at::Tensor want = camkit::torch::explain<camkit::grad_cam>(layer, x.detach().requires_grad_(true), two, opt).cam.map;
+    const auto r = run(clf({"--class", "2,0"}));
+    ASSERT_EQ(r.status, 0) << r.err;
+    expect_maps_near(camkit::io::read_npy<float>(path("map.npy")), to_camkit(want), "classes 2, 0", 1e-6);
+    const auto printed = camkit_test::explained_samples(r.out);
+    ASSERT_EQ(printed.size(), 2u) << r.out;
+    EXPECT_EQ(printed[0].cls, 2u);
+    EXPECT_EQ(printed[1].cls, 0u);
+    expect_bad_input(clf({"--class", "2,0,1"}), "--class gives 3 classes but the input holds 2 samples (one class for all, or one per sample)");
+    expect_bad_input(clf({"--class", "2,3"}), "--class 3 is out of range: the model output [2, 3] has 3 classes (0 to 2)");
+    expect_bad_input(clf({"--class", "2,"}), "--class must be an integer >= 0, got ''");
+    expect_bad_input(clf({"--method", "cam", "--head", "fc.weight", "--class", "1,1,1"}), "--class gives 3 classes but the input holds 2 samples");
+
+    auto pooled = clf({"--class", "1"});
+    pooled[4] = "pool";
+    const auto p = run(pooled);
+    ASSERT_EQ(p.status, 0) << p.err;
+    EXPECT_NE(p.err.find("camkit-torch: warning: layer pool has one position per channel (output [2, 5, 1, 1]): every map "
+                         "is constant"),
+              std::string::npos)
+        << p.err;
+}
+
 TEST_F(CamkitTorchTool, DeviceCudaIsCudaOrAClearError) {
     // Decided by LibTorch, not by the tool's exit status: on a CUDA machine the tool must succeed.
     if (torch::cuda::is_available()) {
@@ -731,7 +787,7 @@ TEST_F(CamkitTorchTool, EveryUsageErrorFailsCleanly) {
                      "--std 1e-40 with --mean 0.5 takes pixel values in [0, 1] beyond float32's range");
     expect_bad_input(image({"--resize", "4"}), "--resize must be HxW, got [4]");
     expect_bad_input(image({"--resize", "60000x60000"}), "the input resized to [60000, 60000] is too large");
-    expect_bad_input(image({"--gray"}), "the model failed on this input: ");
+    expect_bad_input(image({"--gray"}), "the model failed on the input [1, 1, ");
     expect_bad_input(clf({"--class", "0", "--size", "65536x65536"}), "the maps [65536, 65536] of 2 samples is too large");
     // Against the model output.
     expect_bad_input(clf({"--class", "3"}), "--class 3 is out of range: the model output [2, 3] has 3 classes (0 to 2)");
@@ -778,7 +834,12 @@ TEST_F(CamkitTorchTool, BadInputFilesFailCleanly) {
     expect_bad_input(with_input(path("nan.npy"), {"--class", "0"}), "nan.npy: input holds NaN or Inf (flat index 5)");
     expect_bad_input(with_input(path("huge.npy"), {"--class", "0"}),
                      "huge.npy: input holds 1e+300, beyond float32's range (flat index 9)");
-    expect_bad_input(with_input(path("two_channels.npy"), {"--class", "0"}), "the model failed on this input: ");
+    const std::string channels = expect_bad_input(with_input(path("two_channels.npy"), {"--class", "0"}),
+                                                  "the model failed on the input [1, 2, 8, 8] (read as [N, C, H, W]: 1 "
+                                                  "sample of 2 channels): ");
+    EXPECT_NE(channels.find(" (an image is read as RGB [1, 3, H, W]: --gray gives [1, 1, H, W]; an .npy input is [N, C, *S])"),
+              std::string::npos)
+        << channels;
     expect_bad_input(seg({"--class", "1", "--mask", path("nan_mask.npy")}), "nan_mask.npy: mask holds NaN or Inf (flat index 2)");
     write_text(path("junk.png"), "not a png");
     expect_bad_input(with_input(path("junk.png"), {"--class", "0"}), "junk.png: cannot decode image");
@@ -964,7 +1025,8 @@ TEST_F(CamkitTorchTool, ModelFailuresAndNonFiniteMapsAreErrors) {
                body, one);
     expect_bad_input({"explain", "--model", path("raises.pt"), "--layer", "body", "--input", data + "x.npy", "--out",
                       path("m.npy"), "--class", "0"},
-                     "the model failed on this input: AssertionError: needs 7 channels");
+                     "the model failed on the input [2, 3, 8, 8] (read as [N, C, H, W]: 2 samples of 3 channels): "
+                     "AssertionError: needs 7 channels");
     // An output of the wrong shape.
     save_model(path("scalar.pt"), "def forward(self, x):\n    return self.body.forward(x).sum()\n", body, one);
     expect_bad_input({"explain", "--model", path("scalar.pt"), "--layer", "body", "--input", data + "x.npy", "--out",

@@ -33,6 +33,7 @@ constexpr const char* help =
     "\n"
     "  --method NAME         one of the names 'camkit methods' lists, or cam (needs --fc-weights)\n"
     "  --activations A.npy   activations [N, K, L], [N, K, H, W] or [N, K, D, H, W], float32 or float64\n"
+    "                        (integer arrays are read as their values)\n"
     "  --gradients G.npy     gradients of the target score, same shape (not needed by eigencam)\n"
     "  --channels-last       the arrays are [N, L, K], [N, H, W, K] or [N, D, H, W, K] (Keras and\n"
     "                        TensorFlow's layout): channels last, moved to the front on reading\n"
@@ -47,7 +48,8 @@ constexpr const char* help =
     CAMKIT_PIPELINE_HELP("    ")
     "  --weights-out W.npy   the channel weights, float32 [N, K] (methods that have them)\n"
     "  --png OUT.png         a picture of the maps: all N samples side by side in one PNG (left to\n"
-    "                        right, 2 black pixels apart); 3-D maps as a grid of slices, 1-D maps as strips;\n"
+    "                        right, 2 black pixels apart); 3-D maps as a grid of their slices along D\n"
+    "                        (row by row), 1-D maps as strips;\n"
     "                        maps beyond [0, 1] (--no-relu, --normalize none) min-max scaled for it\n"
     "  --image IMG.png       overlay each 2-D map on this PNG/JPEG (the map is resized to the image\n"
     "                        bilinearly; heat and image blended half and half)\n"
@@ -206,13 +208,15 @@ int run_cam(const std::vector<std::string>& args) {
     // below speaks of the arrays as camkit reads them, [N, K, *S].
     const camkit::shape_t file_shape = camkit::io::read_npy_header(a.activations).shape;
     const camkit::shape_t shape = a.channels_last ? channels_first(file_shape) : file_shape;
+    // The activations' shape in messages: as in the file, and as read where --channels-last moves it.
+    const std::string shape_text = camkit::to_string(file_shape) + (a.channels_last ? " (read as " + camkit::to_string(shape) + ")" : "");
     camkit_cli::check_values(camkit::element_count(shape), a.activations + ": activations " + camkit::to_string(shape));
     if (shape.size() < 3 || shape.size() > 5)
         fail(a.activations + (a.channels_last ? ": activations (--channels-last) must be [N, L, K], [N, H, W, K] or [N, D, H, W, K], got shape "
                                               : ": activations must be [N, K, L], [N, K, H, W] or [N, K, D, H, W], got shape ") +
              camkit::to_string(file_shape));
     if (std::find(shape.begin(), shape.end(), 0) != shape.end())
-        fail(a.activations + ": activations have an empty axis: shape " + camkit::to_string(shape));
+        fail(a.activations + ": activations have an empty axis: shape " + shape_text);
     if (!a.gradients.empty()) {
         const camkit::shape_t g = camkit::io::read_npy_header(a.gradients).shape;
         if (g != file_shape)
@@ -221,13 +225,13 @@ int run_cam(const std::vector<std::string>& args) {
     }
     if (!a.opt.size.empty() && a.opt.size.size() != shape.size() - 2)
         fail("--size has " + std::to_string(a.opt.size.size()) + " extents but the activations " +
-             camkit::to_string(shape) + " have " + std::to_string(shape.size() - 2) + " spatial axes");
+             shape_text + " have " + std::to_string(shape.size() - 2) + " spatial axes");
     if (!a.opt.size.empty())
         camkit_cli::check_values(camkit_cli::value_count(shape[0], a.opt.size),
                                  "--size " + camkit::to_string(a.opt.size) + " for " + std::to_string(shape[0]) + " samples");
     if (!a.image.empty()) {
         if (shape.size() != 4)
-            fail("--image needs 2-D maps, but the activations " + camkit::to_string(shape) + " give " +
+            fail("--image needs 2-D maps, but the activations " + shape_text + " give " +
                  std::to_string(shape.size() - 2) + "-D maps");
         const camkit::io::image_info info = camkit::io::read_image_info(a.image);
         camkit_cli::check_values(camkit_cli::value_count(shape[0], {info.height, info.width}),
@@ -238,7 +242,7 @@ int run_cam(const std::vector<std::string>& args) {
         const camkit::shape_t w = camkit::io::read_npy_header(a.fc_weights).shape;
         if (w.size() != 2 || w[1] != shape[1] || w[0] == 0)
             fail("--fc-weights " + a.fc_weights + " must be [classes, K] with K = " + std::to_string(shape[1]) +
-                 " (the activations' channels), got shape " + camkit::to_string(w));
+                 " (the channels of the activations " + shape_text + "), got shape " + camkit::to_string(w));
         if (!a.classes.empty() && a.classes.size() != shape[0])
             fail("got " + std::to_string(a.classes.size()) + " --class values but the activations hold " +
                  std::to_string(shape[0]) + " samples (one --class per sample, or none for the top classes)");

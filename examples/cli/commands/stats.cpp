@@ -110,10 +110,13 @@ int run_stats(const std::vector<std::string>& args) {
     camkit::shape_t mask_shape;
     if (!image_mask) {
         mask_shape = camkit::io::read_npy_header(mask_path).shape;
-        if (!single && shape.size() == 2 && mask_shape == shape)
+        // One map of analyze's --save-maps ([H, W] or [D, H, W]) with a mask of its shape reads as
+        // a batch one rank lower unless --single says otherwise: said, since both are valid.
+        if (!single && (shape.size() == 2 || shape.size() == 3) && mask_shape == shape)
             std::cerr << "camkit stats: note: " << map_path << " " << camkit::to_string(shape) << " is read as " << shape[0]
-                      << " signals of length " << shape[1] << "; a single 2-D map (as 'camkit-torch analyze --save-maps' "
-                      << "writes) takes --single\n";
+                      << (shape.size() == 2 ? " signals of length " + std::to_string(shape[1])
+                                            : " 2-D maps of " + std::to_string(shape[1]) + "x" + std::to_string(shape[2]))
+                      << "; a single " << shape.size() << "-D map (as 'camkit-torch analyze --save-maps' writes) takes --single\n";
     } else {
         mask_shape = {image_mask->height, image_mask->width};
         if (spatial.size() != 2) {
@@ -143,20 +146,15 @@ int run_stats(const std::vector<std::string>& args) {
 
     const auto stats = camkit::attention_statistics(maps, mask, threshold);
     // A constant map has no peak: its pointing hit is null, as camkit-torch analyze leaves it empty.
-    std::vector<bool> constant(stats.size());
     const std::size_t per = stats.empty() ? 0 : maps.size() / stats.size();
     for (std::size_t n = 0; n < stats.size(); ++n) {
-        const auto first = maps.values.begin() + static_cast<std::ptrdiff_t>(n * per);
-        const auto [lo, hi] = std::minmax_element(first, first + static_cast<std::ptrdiff_t>(per));
-        constant[n] = per == 0 || *lo == *hi;
-    }
-    for (std::size_t n = 0; n < stats.size(); ++n) {
         const auto& s = stats[n];
+        const bool peak = camkit::has_peak(maps.data() + n * per, per);
         std::cout << "{\"attention_mean\": " << json_number(s.attention_mean)
                   << ", \"attention_std\": " << json_number(s.attention_std)
                   << ", \"attention_ratio\": " << json_number(s.attention_ratio)
                   << ", \"energy_inside\": " << json_number(s.energy_inside)
-                  << ", \"pointing_hit\": " << (constant[n] ? "null" : s.pointing_hit ? "true" : "false")
+                  << ", \"pointing_hit\": " << (!peak ? "null" : s.pointing_hit ? "true" : "false")
                   << ", \"iou\": " << json_number(s.iou)
                   << "}\n";
     }

@@ -3,7 +3,8 @@
 // prediction (as class colours over the input), a strip naming the columns (method, layer), then
 // one row per target: the target's region over the input (named in its corner), one overlay per
 // method × layer (method-major), and a colour bar (value 1 at the top, 0 at the bottom). Volumes
-// show their middle slice, 1-D inputs a strip of equal rows (the caller's panel_slice).
+// show one slice, chosen and named by the caller (image_caption), 1-D inputs a strip of equal rows
+// (the caller's panel_slice).
 #include "../../common/picture.hpp"
 #include "font.hpp"
 
@@ -13,6 +14,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -108,9 +110,47 @@ inline camkit::rgb_image colour_bar(std::size_t h, std::size_t w = 14) {
     return out;
 }
 
-/// What the panel of one image shows; every picture is [H, W] at the input's size (a volume's middle slice).
+/// The slice along the first axis that a volume's panel shows: where the targets' regions lie
+/// (each region weighs equally: the share of its voxels in the slice, summed over the targets,
+/// so a background class spread over every slice does not decide), else where the maps' mass lies
+/// (each map's share likewise), else the middle slice; equal scores go to the slice nearest the
+/// middle. 0 for other inputs.
+/// Volumes of another size than `size` (an empty region: a classifier's target) are left out.
+inline std::size_t panel_depth(const camkit::shape_t& size, const std::vector<const camkit::tensor<float>*>& regions,
+                               const std::vector<const camkit::tensor<float>*>& maps) {
+    if (size.size() != 3) return 0;
+    const std::size_t D = size[0], plane = size[1] * size[2];
+    const auto argmax_share = [&](const std::vector<const camkit::tensor<float>*>& volumes) -> std::optional<std::size_t> {
+        std::vector<double> score(D, 0.0);
+        for (const camkit::tensor<float>* v : volumes) {
+            if (v->size() != D * plane) continue;
+            std::vector<double> per(D, 0.0);
+            double total = 0;
+            for (std::size_t i = 0; i < v->size(); ++i) {
+                const double x = std::abs(static_cast<double>((*v)[i]));
+                per[i / plane] += x, total += x;
+            }
+            if (total > 0)
+                for (std::size_t d = 0; d < D; ++d) score[d] += per[d] / total;
+        }
+        // The highest score; among equal ones (a region spread evenly) the one nearest the middle.
+        std::size_t best = D / 2;
+        const auto off_middle = [&](std::size_t d) { return d > D / 2 ? d - D / 2 : D / 2 - d; };
+        for (std::size_t d = 0; d < D; ++d)
+            if (score[d] > score[best] * (1 + 1e-12) || (score[d] >= score[best] * (1 - 1e-12) && off_middle(d) < off_middle(best)))
+                best = d;
+        if (score[best] <= 0) return std::nullopt;
+        return best;
+    };
+    if (auto d = argmax_share(regions)) return *d;
+    if (auto d = argmax_share(maps)) return *d;
+    return D / 2;
+}
+
+/// What the panel of one image shows; every picture is [H, W] at the input's size (a volume's slice).
 struct panel_content {
     camkit::rgb_image image;                           ///< the input as RGB
+    std::string image_caption;                         ///< a second line under "input" (a volume's slice), or empty
     std::optional<camkit::tensor<float>> truth;        ///< ground-truth labels, if any
     std::optional<camkit::tensor<float>> prediction;   ///< predicted labels of a segmentation
     std::vector<std::array<std::string, 2>> columns;   ///< each map column's method and layer
@@ -133,7 +173,7 @@ inline camkit::rgb_image draw_panel(const panel_content& p) {
         if (!caption.empty() && ch > 2 * (glyph_h + 3)) draw_text(c, glyph_h + 3, 1, caption, cw - 1);
         return c;
     };
-    std::vector<camkit::rgb_image> first{cell(p.image, "input")};
+    std::vector<camkit::rgb_image> first{cell(p.image, "input", p.image_caption)};
     if (p.truth) first.push_back(cell(label_picture(*p.truth, p.image), "truth"));
     if (p.prediction) first.push_back(cell(label_picture(*p.prediction, p.image), "prediction"));
     std::vector<camkit::rgb_image> rows{camkit_cli::side_by_side(first, panel_gap)};

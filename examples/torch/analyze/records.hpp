@@ -253,7 +253,7 @@ inline std::vector<group> groups(const std::vector<record>& records, bool by_cla
             auto key = std::make_tuple(x.cells[3], x.cells[4], by_class ? x.cells[2] : std::string());
             if (!members.count(key)) keys.push_back(key);
             members[key].push_back(&x);
-            per_class[key][x.cells[2]].push_back(&x);
+            if (!by_class) per_class[key][x.cells[2]].push_back(&x);
         }
     std::vector<group> out;
     for (const auto& k : keys) {
@@ -300,6 +300,17 @@ inline std::map<std::size_t, class_quality> class_qualities(const std::vector<re
     return out;
 }
 
+/// What summary.json and report.html both show, computed once: the groups by method × layer and
+/// by method × layer × class, and the model's own quality per class.
+struct tables {
+    std::vector<group> by_method_layer, by_method_layer_class;
+    std::map<std::size_t, class_quality> quality;
+};
+
+inline tables tables_of(const std::vector<record>& records) {
+    return {groups(records, false), groups(records, true), class_qualities(records)};
+}
+
 /// A class's name for people: "3" or "3 (car)" with --class-names.
 inline std::string class_label(const std::string& cls, const std::vector<std::string>& names) {
     try {
@@ -335,7 +346,7 @@ struct failure {
 
 /// summary.json: pass counts, failures, the statistics per method × layer and per
 /// method × layer × class, and the model's own IoU and Dice per class over the data set.
-inline std::string summary_json(const std::vector<record>& records, const std::vector<failure>& failed,
+inline std::string summary_json(const std::vector<record>& records, const tables& t, const std::vector<failure>& failed,
                                 const std::vector<std::string>& class_names = {}) {
     std::size_t f = 0, b = 0, sf = 0, sb = 0;
     for (const record& r : records) f += r.forward, b += r.backward, sf += r.separate_forward, sb += r.separate_backward;
@@ -350,7 +361,7 @@ inline std::string summary_json(const std::vector<record>& records, const std::v
     o << "],\n";
     const auto write_groups = [&](const char* name, bool by_class) {
         o << "  \"" << name << "\": [";
-        const auto gs = groups(records, by_class);
+        const std::vector<group>& gs = by_class ? t.by_method_layer_class : t.by_method_layer;
         for (std::size_t i = 0; i < gs.size(); ++i) {
             const group& g = gs[i];
             o << (i ? ",\n    " : "\n    ") << "{\"method\": " << json_string(g.method) << ", \"layer\": " << json_string(g.layer);
@@ -387,7 +398,7 @@ inline std::string summary_json(const std::vector<record>& records, const std::v
     write_groups("by_method_layer_class", true);
     o << ",\n  \"model_by_class\": [";
     bool first = true;
-    for (const auto& [cls, q] : class_qualities(records)) {
+    for (const auto& [cls, q] : t.quality) {
         o << (first ? "\n    " : ",\n    ") << "{\"class\": " << json_string(std::to_string(cls));
         if (cls < class_names.size()) o << ", \"name\": " << json_string(class_names[cls]);
         o << ", \"images_true\": " << q.images_true << ", \"images_predicted\": " << q.images_predicted

@@ -116,7 +116,8 @@ inline bool ranks_before(const group& a, const group& b) {
 }
 
 /// The page.
-inline std::string report_html(const run_info& info, const std::vector<record>& records, const std::vector<failure>& failed) {
+inline std::string report_html(const run_info& info, const std::vector<record>& records, const tables& t,
+                               const std::vector<failure>& failed) {
     std::string o;
     o += "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>camkit analyze: " + html(info.model) +
          "</title>\n<style>\n"
@@ -134,7 +135,7 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
     o += ". Files: <a href=\"metrics.csv\">metrics.csv</a>, <a href=\"summary.json\">summary.json</a>.</p>\n";
 
     // Summary: method × layer, best class-balanced focus first.
-    std::vector<group> gs = groups(records, false);
+    std::vector<group> gs = t.by_method_layer;
     std::stable_sort(gs.begin(), gs.end(), ranks_before);
     const std::vector<std::pair<std::string, std::string>> shown{
         {"energy_inside", "energy inside"}, {"pointing_hit", "pointing hit"}, {"iou_pred", "IoU (prediction)"},
@@ -187,8 +188,8 @@ inline std::string report_html(const run_info& info, const std::vector<record>& 
     o += "</table>\n";
 
     // Per class: energy inside per method × layer, and the model's own IoU and Dice over the data set.
-    const std::vector<group> cg = groups(records, true);
-    const std::map<std::size_t, class_quality> quality = class_qualities(records);
+    const std::vector<group>& cg = t.by_method_layer_class;
+    const std::map<std::size_t, class_quality>& quality = t.quality;
     std::set<std::string> classes_seen;
     std::vector<std::string> classes, columns_order;
     std::map<std::string, std::map<std::string, const group*>> cell;

@@ -233,7 +233,7 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
 struct sample {
     at::Tensor input;                        ///< [1, C, *S'] float on the CPU, normalized (and resized)
     camkit::shape_t size;                    ///< the input's own spatial size S: maps and metrics are at it
-    camkit::rgb_image picture;               ///< the input as RGB [H, W] (a volume's middle slice)
+    camkit::rgb_image picture;               ///< the input as RGB [H, W] (a volume's slices stacked: [D·H, W])
     std::optional<camkit::tensor<float>> gt; ///< class indices [*S]
 };
 
@@ -241,9 +241,9 @@ struct sample {
 /// its length, at least 8, so the cell is wide and readable.
 std::size_t strip_rows(std::size_t length) { return std::max<std::size_t>(8, length / 4); }
 
-/// What the panel shows of a map, region or labels [*S] as a picture [H, W]: a volume's middle
-/// slice, a 2-D map as it is, a 1-D one as a strip of strip_rows equal rows.
-camkit::tensor<float> panel_slice(const camkit::tensor<float>& m) {
+/// What the panel shows of a map, region or labels [*S] as a picture [H, W]: a volume's slice
+/// `depth` (panel_depth), a 2-D map as it is, a 1-D one as a strip of strip_rows equal rows.
+camkit::tensor<float> panel_slice(const camkit::tensor<float>& m, std::size_t depth) {
     if (m.rank() == 1) {
         const std::size_t L = m.shape[0], rows = strip_rows(L);
         camkit::tensor<float> out({rows, L});
@@ -251,11 +251,21 @@ camkit::tensor<float> panel_slice(const camkit::tensor<float>& m) {
         return out;
     }
     if (m.rank() != 3) return m;
-    const std::size_t plane = m.shape[1] * m.shape[2], d = m.shape[0] / 2;
+    const std::size_t plane = m.shape[1] * m.shape[2];
     camkit::tensor<float> out({m.shape[1], m.shape[2]});
-    std::copy_n(m.values.begin() + static_cast<std::ptrdiff_t>(d * plane), plane, out.values.begin());
+    std::copy_n(m.values.begin() + static_cast<std::ptrdiff_t>(depth * plane), plane, out.values.begin());
     return out;
 }
+
+/// Slice `depth` of a sample's picture (a volume's slices stacked: [D·H, W]); other pictures as they are.
+camkit::rgb_image picture_slice(const camkit::rgb_image& stacked, const camkit::shape_t& size, std::size_t depth) {
+    if (size.size() != 3) return stacked;
+    const std::size_t h = size[1], w = size[2];
+    camkit::rgb_image out(h, w);
+    std::copy_n(stacked.pixels.begin() + static_cast<std::ptrdiff_t>(3 * depth * h * w), 3 * h * w, out.pixels.begin());
+    return out;
+}
+
 
 /// `x` [*P] resized to `size` by nearest neighbour (labels and regions: no new values).
 camkit::tensor<float> nearest(const camkit::tensor<float>& x, const camkit::shape_t& size) {
@@ -399,12 +409,12 @@ private:
         const float a = *lo, span = *hi - *lo > 0 ? *hi - *lo : 1.0f;
         const bool line = s.size.size() == 1;
         const std::size_t ww = s.size.back(), hh = line ? strip_rows(ww) : s.size[s.size.size() - 2];
-        const std::size_t skip = s.size.size() == 3 ? s.size[0] / 2 * hh * ww : 0;  // a volume's middle slice
-        s.picture = camkit::rgb_image(hh, ww);
-        for (std::size_t p = 0; p < hh * ww; ++p)
+        const std::size_t slices = s.size.size() == 3 ? s.size[0] : 1;  // a volume's slices, stacked
+        s.picture = camkit::rgb_image(slices * hh, ww);
+        for (std::size_t p = 0; p < slices * hh * ww; ++p)
             for (std::size_t k = 0; k < 3; ++k)
                 s.picture.pixels[3 * p + k] =
-                    static_cast<std::uint8_t>(255.0f * (show[3 * (skip + (line ? p % ww : p)) + k] - a) / span + 0.5f);
+                    static_cast<std::uint8_t>(255.0f * (show[3 * (line ? p % ww : p) + k] - a) / span + 0.5f);
         camkit_torch_tool::normalize_channels(x, a_.mean, a_.std);
         s.input = batch_of(x);
         if (!truth_.values.empty()) {
@@ -569,6 +579,7 @@ void check_chosen_layer(const std::vector<std::string>& layers) {
 /// package (.pt2) whose functions record its layers.
 struct model_source {
     std::optional<torch::jit::Module> script;
+    at::ScalarType dtype = at::kFloat;  ///< what the inputs are cast to: the model's floating-point type
     std::optional<camkit::torch::scripted_layers> layers;
 #ifdef CAMKIT_TORCH_TOOL_EXPORTED
     std::optional<camkit::torch::exported_model> package;
@@ -581,8 +592,9 @@ struct model_source {
         if (!camkit_torch_tool::is_package_path(a.model)) {
             script = camkit_torch_tool::load_model(a.model);
             script->to(device);
+            dtype = camkit_torch_tool::model_dtype(*script);
             for (std::string& l : a.layers)
-                if (l == "auto") l = camkit_torch_tool::resolve_layer(*script, l, first_input().to(device), a.model_output);
+                if (l == "auto") l = camkit_torch_tool::resolve_layer(*script, l, first_input().to(device, dtype), a.model_output);
             check_chosen_layer(a.layers);
             layers.emplace(*script, a.layers, a.model_output);
             return;
@@ -785,8 +797,7 @@ camkit_analyze::row metric_row(const std::string& stem, const target_spec& t, co
         // A constant map (a blank one: a class the layer shows nothing of) has no peak to point
         // with: no value, as energy inside has none for an all-zero map (the library's
         // pointing_hit would take its first position).
-        const auto [lo, hi] = std::minmax_element(map.values.begin(), map.values.end());
-        if (lo != map.values.end() && *lo != *hi) c[9] = camkit::pointing_hit(map, t.region) ? "1" : "0";
+        if (camkit::has_peak(map)) c[9] = camkit::pointing_hit(map, t.region) ? "1" : "0";
     }
     if (f.segmentation) {
         const camkit::tensor<float> pred = class_mask(f.labels, t.cls);
@@ -914,7 +925,8 @@ int run_analyze(const std::vector<std::string>& args) {
         {
             at::NoGradGuard no_grad;
             const camkit::torch::scripted_layers::pass probe_pass =
-                camkit_torch_tool::model_step(data.file(probe), [&] { return an.model.forward(s->input.to(device)); });
+                camkit_torch_tool::model_step(camkit_torch_tool::input_words(s->input, data.file(probe)),
+                                              [&] { return an.model.forward(s->input.to(device, an.model.dtype)); });
             const at::Tensor& output = probe_pass.output;
             const output_facts f = facts_of(output, s->size);
             // --refine takes the first layer's map as the high-resolution one: a layer of more
@@ -964,7 +976,7 @@ int run_analyze(const std::vector<std::string>& args) {
             const sample s = data.load(i);
             camkit_analyze::record rec;
             rec.stem = stem;
-            const at::Tensor x = s.input.to(device).detach().requires_grad_(true);
+            const at::Tensor x = s.input.to(device, an.model.dtype).detach().requires_grad_(true);
             const camkit::torch::scripted_layers::pass pass = an.model.forward(x);
             ++rec.forward;
             for (std::size_t l = 0; l < a.layers.size(); ++l)
@@ -981,9 +993,17 @@ int run_analyze(const std::vector<std::string>& args) {
             const map_grid maps = an.compute(s, targets, x, pass, rec);
 
             camkit_analyze::panel_content panel;
-            panel.image = s.picture;
-            if (s.gt) panel.truth = panel_slice(*s.gt);
-            if (f.segmentation) panel.prediction = panel_slice(f.labels);
+            std::vector<const camkit::tensor<float>*> regions, all_maps;
+            for (const target_spec& t : targets) regions.push_back(&t.region);
+            for (const auto& per_target : maps)
+                for (const auto& per_method : per_target)
+                    for (const camkit::tensor<float>& m : per_method) all_maps.push_back(&m);
+            const std::size_t depth = camkit_analyze::panel_depth(s.size, regions, all_maps);
+            panel.image = picture_slice(s.picture, s.size, depth);
+            if (s.size.size() == 3)
+                panel.image_caption = "slice " + std::to_string(depth) + " of " + std::to_string(s.size[0]);
+            if (s.gt) panel.truth = panel_slice(*s.gt, depth);
+            if (f.segmentation) panel.prediction = panel_slice(f.labels, depth);
             for (const auto& m : a.methods)
                 for (const auto& l : a.layers) panel.columns.push_back({m, l});
             for (std::size_t t = 0; t < targets.size(); ++t) {
@@ -991,14 +1011,14 @@ int run_analyze(const std::vector<std::string>& args) {
                 camkit_analyze::panel_content::target_row prow;
                 prow.name = targets[t].name;
                 if (targets[t].cls < a.class_names.size()) prow.caption = a.class_names[targets[t].cls];
-                if (targets[t].region.size()) prow.region = panel_slice(targets[t].region);
+                if (targets[t].region.size()) prow.region = panel_slice(targets[t].region, depth);
                 for (std::size_t m = 0; m < a.methods.size(); ++m)
                     for (std::size_t l = 0; l < a.layers.size(); ++l) {
                         const camkit::tensor<float>& map = maps[t][m][l];
                         if (auto bad = camkit_cli::first_non_finite<float>(map.values))
                             fail("the " + a.methods[m] + " map of layer " + a.layers[l] + " is not finite");
                         rec.rows.push_back(metric_row(stem, targets[t], a.methods[m], a.layers[l], map, f, s));
-                        prow.maps.push_back(panel_slice(map));
+                        prow.maps.push_back(panel_slice(map, depth));
                     }
                 panel.rows.push_back(std::move(prow));
             }
@@ -1049,8 +1069,10 @@ int run_analyze(const std::vector<std::string>& args) {
     camkit_analyze::run_info info{fs::path(a.model).filename().string(), a.target, a.methods, a.layers, data.size(), stopped,
                                   a.class_names, a.skip_classes};
     camkit_analyze::write_text((out / "metrics.csv").string(), camkit_analyze::metrics_csv(records));
-    camkit_analyze::write_text((out / "summary.json").string(), camkit_analyze::summary_json(records, failed, a.class_names));
-    camkit_analyze::write_text((out / "report.html").string(), camkit_analyze::report_html(info, records, failed));
+    const camkit_analyze::tables tables = camkit_analyze::tables_of(records);
+    camkit_analyze::write_text((out / "summary.json").string(),
+                               camkit_analyze::summary_json(records, tables, failed, a.class_names));
+    camkit_analyze::write_text((out / "report.html").string(), camkit_analyze::report_html(info, records, tables, failed));
     if (stopped) {
         bar.finish_line();
         std::cerr << "camkit-torch analyze: interrupted; " << records.size() << " of " << data.size()

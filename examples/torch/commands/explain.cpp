@@ -23,6 +23,7 @@
 #include <cmath>
 #include <iostream>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,7 +42,7 @@ constexpr const char* help =
     "           [--method NAME] [--target class|mask-sum|mask-mean|predicted|whole-image] [--class C]\n"
     "           [--target largest-component|smallest-component|component-at|point --class C [--at Y,X[,Z]]]\n"
     "           [--target softmax --class C [--mask M]] [--method cam --head PARAM [--class C]]\n"
-    "           [--mask MASK.npy|MASK.png] [--size HxW] [--no-relu|--relu] [--normalize min_max|max|none]\n"
+    "           [--mask MASK.npy|MASK.png] [--size HxW|DxHxW] [--no-relu|--relu] [--normalize min_max|max|none]\n"
     "           [--eps E] [--renormalize] [--device cpu|cuda]\n"
     "           [--batch-size B] [--png OUT.png] [--model-output KEY|INDEX]\n"
     "           [--resize HxW] [--mean a,b,c --std a,b,c] [--gray]   (image inputs)\n"
@@ -58,8 +59,10 @@ constexpr const char* help =
     "                    (@torch.jit.export; forward = head(features(x))), the output of features:\n"
     "                    the features/head fallback for a layer that cannot be recorded (called\n"
     "                    twice, in a loop, through an interface); or export a package (.pt2)\n"
-    "  --input X         .npy float32/float64 [N, C, *S] (1 to 3 spatial axes), used as is; or a PNG/JPEG,\n"
-    "                    read as [1, 3, H, W] RGB in [0, 1], then as --gray, --resize, --mean/--std say\n"
+    "  --input X         .npy [N, C, *S] (1 to 3 spatial axes), used as is: float32/float64, or\n"
+    "                    integers (int16/uint16 volumes, uint8, int32, int64) as their values, unscaled;\n"
+    "                    or a PNG/JPEG, read as [1, 3, H, W] RGB in [0, 1], then as --gray, --resize,\n"
+    "                    --mean/--std say; cast to the model's floating-point type (float64, half)\n"
     "  --resize HxW      an image is resized (bilinear) to HxW for the model; the maps stay at the image's\n"
     "                    size (unless --size)\n"
     "  --mean, --std     per-channel normalization of an image in [0, 1]: (x - mean) / std, e.g. ImageNet's\n"
@@ -91,16 +94,18 @@ constexpr const char* help =
     "                                   of a one-channel output); for a segmentation its mean over\n"
     "                                   --mask, or over the whole image without one\n"
     "                    default: mask-sum with --mask, class with --class, predicted otherwise\n"
-    "  --class C         the class index\n"
+    "  --class C         the class index, or one per sample: C1,C2,...,CN\n"
     "  --at Y,X[,Z]      an output position: row,column of a 2-D output [H, W]; for a 3-D output\n"
     "                    [D, H, W] row,column,depth (Z indexes D); for a 1-D output [L] one coordinate\n"
     "  --mask M          [*P] or [N, *P] .npy (real-valued weights), or a PNG/JPEG (pixels brighter than\n"
     "                    half are 1, the rest 0) of the output's spatial size\n"
-    "  --size HxW        size of the maps (bilinear, half-pixel centres); default: the input's size\n"
+    "  --size HxW        size of the maps (bilinear, half-pixel centres; L for 1-D, DxHxW trilinear for\n"
+    "                    volumes); default: the input's size\n"
     CAMKIT_PIPELINE_HELP("")
     "  --device D        cpu (default) or cuda\n"
     "  --batch-size B    masked inputs per forward pass for scorecam (default 16)\n"
-    "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image)\n"
+    "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image; a\n"
+    "                    volume as a grid of its slices along D, row by row)\n"
     "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
     "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"
     "\n"
@@ -115,7 +120,8 @@ constexpr const char* help =
 /// The parsed `camkit-torch explain` command line.
 struct explain_args {
     std::string model, layer, input, out, png, mask, method = "gradcam", target, device = "cpu", head, model_output;
-    std::optional<std::int64_t> cls;
+    std::optional<std::int64_t> cls;     ///< --class's first value (whether one was given)
+    std::vector<std::size_t> classes;    ///< --class C, or C1,...,CN: one class per sample
     camkit::shape_t at;  ///< --at as given: Y, X[, Z]
     camkit_torch_tool::image_prep prep;  ///< --gray, --resize, --mean, --std (image inputs)
     std::int64_t batch_size = 16;
@@ -140,7 +146,13 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
         .value("--head", a.head)
         .value("--device", a.device)
         .value("--model-output", a.model_output)
-        .value("--class", [&](const std::string& v) { a.cls = camkit_cli::parse_count(v, "--class", 0); })
+        .value("--class",
+               [&](const std::string& v) {
+                   a.classes.clear();
+                   for (const std::string_view part : camkit_cli::split(v, ','))
+                       a.classes.push_back(static_cast<std::size_t>(camkit_cli::parse_count(std::string(part), "--class", 0)));
+                   a.cls = static_cast<std::int64_t>(a.classes.front());
+               })
         .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
         .value("--batch-size", [&](const std::string& v) { a.batch_size = camkit_cli::parse_count(v, "--batch-size", 1); })
         .value("--size", [&](const std::string& v) { a.opt.size = camkit_cli::parse_size(v); })
@@ -251,12 +263,22 @@ void warn_empty_regions(const std::vector<camkit::target>& targets, std::size_t 
                   << empty << (count > 8 ? ", ..." : "") << " (score 0: an all-zero map)\n";
 }
 
-/// Fails unless --class, if given, is a class of the model output [N, C, *P] of shape `y`.
+/// Fails unless --class, if given, names classes of the model output [N, C, *P] of shape `y`: one
+/// for every sample, or one per sample.
 void check_class(const explain_args& a, const camkit::shape_t& y) {
     const std::size_t classes = y[1] == 1 ? 2 : y[1];  // a one-channel (sigmoid) output has classes 0 and 1
-    if (a.cls && static_cast<std::size_t>(*a.cls) >= classes)
-        fail("--class " + std::to_string(*a.cls) + " is out of range: the model output " + camkit::to_string(y) +
-             " has " + std::to_string(classes) + " classes (0 to " + std::to_string(classes - 1) + ")");
+    if (a.classes.size() > 1 && a.classes.size() != y[0])
+        fail("--class gives " + std::to_string(a.classes.size()) + " classes but the input holds " + std::to_string(y[0]) +
+             (y[0] == 1 ? " sample" : " samples") + " (one class for all, or one per sample)");
+    for (std::size_t c : a.classes)
+        if (c >= classes)
+            fail("--class " + std::to_string(c) + " is out of range: the model output " + camkit::to_string(y) + " has " +
+                 std::to_string(classes) + " classes (0 to " + std::to_string(classes - 1) + ")");
+}
+
+/// The class --class gives sample `n` (0 without --class).
+std::size_t class_of(const explain_args& a, std::size_t n) {
+    return a.classes.empty() ? 0 : a.classes.size() == 1 ? a.classes[0] : a.classes[n];
 }
 
 /// One target per sample, built with the library's target and mask builders from the command
@@ -266,17 +288,33 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
     check_class(a, y.shape);
     const std::size_t N = y.shape[0];
     const bool segmentation = y.rank() > 2;
-    const std::size_t c = a.cls ? static_cast<std::size_t>(*a.cls) : 0;
     if (!segmentation && a.target != "class" && a.target != "predicted" && a.target != "softmax")
         fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " +
              camkit::to_string(y.shape));
-    if (a.target == "class") return std::vector<camkit::target>(N, camkit::class_score(c));
-    if (a.target == "whole-image") return std::vector<camkit::target>(N, camkit::whole_image(c));
+    // One target per sample from its class; a class's region (of every sample) is made once.
+    const auto per_sample = [&](auto&& target_of_class) {
+        std::vector<camkit::target> targets;
+        for (std::size_t n = 0; n < N; ++n) targets.push_back(target_of_class(class_of(a, n)));
+        return targets;
+    };
+    std::map<std::size_t, camkit::tensor<float>> regions;
+    const auto region_of = [&](std::size_t c, auto&& make) -> const camkit::tensor<float>& {
+        auto it = regions.find(c);
+        if (it == regions.end()) it = regions.emplace(c, make(c)).first;
+        return it->second;
+    };
+    if (a.target == "class") return per_sample([](std::size_t c) { return camkit::class_score(c); });
+    if (a.target == "whole-image") return per_sample([](std::size_t c) { return camkit::whole_image(c); });
     if (camkit_torch_tool::is_region_target(a.target))
-        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit_torch_tool::region_mask(a.target, y, c, a.at)));
+        return per_sample([&](std::size_t c) {
+            return camkit::mask_sum(
+                c, region_of(c, [&](std::size_t k) { return camkit_torch_tool::region_mask(a.target, y, k, a.at); }));
+        });
     if (a.target == "predicted" && segmentation) {
         if (!a.cls) fail("--target predicted on a segmentation output needs --class");
-        return std::vector<camkit::target>(N, camkit::mask_sum(c, camkit::predicted_region(y, c)));
+        return per_sample([&](std::size_t c) {
+            return camkit::mask_sum(c, region_of(c, [&](std::size_t k) { return camkit::predicted_region(y, k); }));
+        });
     }
     if (a.target == "predicted") {
         if (a.cls)
@@ -288,7 +326,7 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
         return targets;
     }
     if (a.target == "softmax" && a.mask.empty())  // the class probability, or its mean over the image
-        return std::vector<camkit::target>(N, camkit::target{c, std::nullopt, camkit::reduction::mean});
+        return per_sample([](std::size_t c) { return camkit::target{c, std::nullopt, camkit::reduction::mean}; });
     // mask-sum, mask-mean, softmax over a mask
     const camkit::tensor<float> mask = load_mask(a.mask);
     const camkit::shape_t spatial(y.shape.begin() + 2, y.shape.end());
@@ -297,8 +335,8 @@ std::vector<camkit::target> make_targets(const explain_args& a, const at::Tensor
     if (mask.shape != spatial && mask.shape != batched)
         fail("--mask " + a.mask + " has shape " + camkit::to_string(mask.shape) + " but the model output " +
              camkit::to_string(y.shape) + " needs " + camkit::to_string(spatial) + " or " + camkit::to_string(batched));
-    if (a.target == "mask-sum") return std::vector<camkit::target>(N, camkit::mask_sum(c, mask));
-    return std::vector<camkit::target>(N, camkit::mask_mean(c, mask));  // mask-mean; softmax: of the probabilities
+    if (a.target == "mask-sum") return per_sample([&](std::size_t c) { return camkit::mask_sum(c, mask); });
+    return per_sample([&](std::size_t c) { return camkit::mask_mean(c, mask); });  // mask-mean; softmax: of the probabilities
 }
 
 /// Fails unless the model gave one output batch [N, C] or [N, C, *P] for the N inputs.
@@ -312,11 +350,21 @@ void check_output_shape(const at::Tensor& output, const at::Tensor& input) {
 /// forward, before the library checks the activation against it, so a wrong output is named as such.
 struct checked_layer {
     camkit::torch::scripted_layer& layer;
+    bool warned = false;
 
-    /// One forward through the layer; fails unless the output is a batch [N, C] or [N, C, *P].
+    /// One forward through the layer; fails unless the output is a batch [N, C] or [N, C, *P]. A
+    /// layer of one position (after a global pooling) gets a warning: its maps are constant.
     camkit::torch::recorded_pass forward(const at::Tensor& input) {
         camkit::torch::recorded_pass p = layer.forward(input);
         check_output_shape(p.output, input);
+        const at::Tensor& act = p.activations;
+        if (!warned && act.defined() && act.dim() >= 3 && act.numel() == act.size(0) * act.size(1)) {
+            std::cerr << "camkit-torch: warning: layer " << layer.layer() << " has one position per channel (output "
+                      << camkit::to_string(camkit::torch::shape_of(act)) << "): every map is constant (zero after "
+                      << "min-max); explain a layer before the pooling ('camkit-torch layers --model M --input-shape "
+                      << "N,C,H,W' lists them, or --layer auto)\n";
+            warned = true;
+        }
         return p;
     }
     /// Names the layer in the library's errors.
@@ -333,9 +381,12 @@ struct maps_and_targets {
 
 /// The class of each of `n` samples for CAM: --class, or the argmax of the classifier output [N, C].
 std::vector<std::size_t> head_classes(const explain_args& a, const at::Tensor& output, std::int64_t n) {
+    if (a.classes.size() > 1 && a.classes.size() != static_cast<std::size_t>(n))
+        fail("--class gives " + std::to_string(a.classes.size()) + " classes but the input holds " + std::to_string(n) +
+             (n == 1 ? " sample" : " samples") + " (one class for all, or one per sample)");
     std::vector<std::size_t> classes;
     for (std::int64_t i = 0; i < n; ++i)
-        classes.push_back(a.cls ? static_cast<std::size_t>(*a.cls)
+        classes.push_back(a.cls ? class_of(a, static_cast<std::size_t>(i))
                                 : static_cast<std::size_t>(output.select(0, i).argmax().item<std::int64_t>()));
     return classes;
 }
@@ -466,7 +517,7 @@ maps_and_targets method_maps(const explain_args& a, const at::Tensor& input, con
 maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, at::Tensor input,
                              const camkit::shape_t& size, const at::Device& device) {
     model.to(device);
-    input = input.to(device);
+    input = input.to(device, camkit_torch_tool::model_dtype(model));
     camkit::torch::scripted_layer layer(model, a.layer, a.model_output);  // unknown layer: lists the valid ones
 
     camkit::options opt = a.opt;
@@ -482,7 +533,7 @@ maps_and_targets compute_map(const explain_args& a, torch::jit::Module& model, a
             return camkit::torch::score_cam(layer, camkit::torch::forward_of(model, a.model_output), input, what, opt, sopt);
         },
         [&](auto type, const camkit::torch::objective& what) {
-            checked_layer checked{layer};
+            checked_layer checked{layer, false};
             return camkit::torch::explain<typename decltype(type)::type>(checked, x, what, opt);
         });
 }
@@ -577,7 +628,7 @@ int run_explain(const std::vector<std::string>& args) {
 
     const std::string asked = a.layer;
     if (model) a.layer = camkit_torch_tool::resolve_layer(*model, a.layer, input, a.model_output);
-    const maps_and_targets result = camkit_torch_tool::model_step("this input", [&] {
+    const maps_and_targets result = camkit_torch_tool::model_step(camkit_torch_tool::input_words(input), [&] {
         return model ? compute_map(a, *model, input, size, device) : compute_exported_map(a, input, size, device);
     });
     const camkit::tensor<float> map = to_host(result.map);

@@ -84,7 +84,7 @@ int run_layers(const std::vector<std::string>& args) {
     }
     m.eval();
     const std::vector<camkit::torch::layer_info> layers = camkit_torch_tool::model_step(
-        "this input", [&] { return camkit::torch::describe_layers(m, at::zeros(shape), model_output); });
+        "this input", [&] { return camkit::torch::describe_layers(m, at::zeros(shape, camkit_torch_tool::model_dtype(m)), model_output); });
     print_table(layers);
     const camkit::torch::layer_info* chosen = camkit::torch::candidate_in(layers, static_cast<std::int64_t>(shape.size()));
     std::cout << "\n--layer auto: "

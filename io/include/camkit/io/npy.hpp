@@ -20,13 +20,22 @@
 #include <vector>
 
 namespace camkit::io {
-/// Element types camkit reads: little-endian IEEE float32 and float64 (which it also writes), and
-/// uint8 and bool, as masks are often stored (read as their values, bool as 0 or 1).
-enum class npy_dtype { float32, float64, uint8, boolean, int32, int64 };
+/// Element types camkit reads: little-endian IEEE float32 and float64 (which it also writes); uint8
+/// and bool, as masks are often stored (read as their values, bool as 0 or 1); little-endian
+/// int16, uint16 (CT and MRI volumes), int32 and int64 (class indices), read as their values.
+enum class npy_dtype { float32, float64, uint8, boolean, int32, int64, int16, uint16 };
 
 /// Size in bytes of one element of `t`.
 constexpr std::size_t npy_itemsize(npy_dtype t) {
-    return t == npy_dtype::float32 || t == npy_dtype::int32 ? 4 : t == npy_dtype::float64 || t == npy_dtype::int64 ? 8 : 1;
+    switch (t) {
+        case npy_dtype::float32:
+        case npy_dtype::int32: return 4;
+        case npy_dtype::float64:
+        case npy_dtype::int64: return 8;
+        case npy_dtype::int16:
+        case npy_dtype::uint16: return 2;
+        default: return 1;
+    }
 }
 
 /// What the header of a .npy file says: shape, element type and where the data starts.
@@ -145,7 +154,7 @@ decltype(auto) naming_file(const std::string& path, F&& f) {
 
 /// Parses the header of a .npy file from its first bytes (at least the whole header; the data
 /// need not follow). Throws camkit::error on bad magic or version, a header beyond the end of
-/// `bytes`, a malformed dictionary, Fortran order, a dtype other than '<f4'/'<f8'/'|u1'/'|b1', or a shape whose
+/// `bytes`, a malformed dictionary, Fortran order, a dtype npy_dtype does not name, or a shape whose
 /// byte size overflows.
 inline npy_header parse_npy_header(std::span<const std::byte> bytes) {
     using detail::fail;
@@ -211,9 +220,14 @@ inline npy_header parse_npy_header(std::span<const std::byte> bytes) {
         h.dtype = npy_dtype::int32;
     else if (descr == "<i8")
         h.dtype = npy_dtype::int64;
+    else if (descr == "<i2")
+        h.dtype = npy_dtype::int16;
+    else if (descr == "<u2")
+        h.dtype = npy_dtype::uint16;
     else
         fail("unsupported npy dtype '" + std::string(descr) +
-             "' (expected '<f4' float32, '<f8' float64, '|u1' uint8, '|b1' bool, '<i4' int32 or '<i8' int64)");
+             "' (expected '<f4' float32, '<f8' float64, '|u1' uint8, '|b1' bool, '<i2' int16, '<u2' uint16, '<i4' "
+             "int32 or '<i8' int64)");
 
     std::size_t count = 1;
     for (std::size_t e : h.shape) {
@@ -259,14 +273,20 @@ void decode_npy_into(std::span<const std::byte> bytes, const npy_header& h, std:
             const auto v = static_cast<unsigned>(p[i]);
             out[i] = static_cast<T>(h.dtype == npy_dtype::boolean ? (v != 0) : v);
         }
-    } else if (h.dtype == npy_dtype::int32 || h.dtype == npy_dtype::int64) {
-        // Class indices as NumPy and torch save them (int64 by default): the nearest T.
-        const int size = h.dtype == npy_dtype::int32 ? 4 : 8;
+    } else if (h.dtype == npy_dtype::int16 || h.dtype == npy_dtype::uint16 || h.dtype == npy_dtype::int32 ||
+               h.dtype == npy_dtype::int64) {
+        // Class indices as NumPy and torch save them (int64 by default), CT (int16) and MRI (uint16)
+        // volumes: the nearest T.
+        const int size = static_cast<int>(npy_itemsize(h.dtype));
         for (std::size_t i = 0; i < h.count; ++i, p += size) {
             std::uint64_t u = 0;
             for (int b = size - 1; b >= 0; --b) u = (u << 8) | static_cast<std::uint64_t>(p[b]);
-            out[i] = size == 4 ? static_cast<T>(std::bit_cast<std::int32_t>(static_cast<std::uint32_t>(u)))
-                               : static_cast<T>(std::bit_cast<std::int64_t>(u));
+            switch (h.dtype) {
+                case npy_dtype::int16: out[i] = static_cast<T>(std::bit_cast<std::int16_t>(static_cast<std::uint16_t>(u))); break;
+                case npy_dtype::uint16: out[i] = static_cast<T>(static_cast<std::uint16_t>(u)); break;
+                case npy_dtype::int32: out[i] = static_cast<T>(std::bit_cast<std::int32_t>(static_cast<std::uint32_t>(u))); break;
+                default: out[i] = static_cast<T>(std::bit_cast<std::int64_t>(u));
+            }
         }
     } else if (h.dtype == npy_dtype::float32) {
         for (std::size_t i = 0; i < h.count; ++i, p += 4) {
