@@ -13,8 +13,8 @@ analyze's shared passes against separate explain calls. The targets and post row
 in the binary and show times only. Rows are sorted (group, shape, method, implementation), whatever
 order the interleaved run finished them in.
 
-Exits with status 1 on a file without benchmarks or with a row whose name is not
-group/shape/method/implementation, naming it.
+Exits with status 1 on a file without benchmarks, with a row whose name is not
+group/shape/method/implementation, or with a row without a positive time in a known unit, naming it.
 """
 import json
 import sys
@@ -36,7 +36,12 @@ def main(path):
         parts = name.split("/")
         if len(parts) != 4:
             sys.exit(f"table.py: {path}: benchmark '{name}' is not named group/shape/method/implementation")
-        ms = b["real_time"] * {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}[b["time_unit"]]
+        unit = {"ns": 1e-6, "us": 1e-3, "ms": 1.0, "s": 1e3}.get(b.get("time_unit"))
+        time = b.get("real_time")
+        if unit is None or not isinstance(time, (int, float)) or not time > 0:
+            sys.exit(f"table.py: {path}: benchmark '{name}' has no positive real_time in ns, us, ms or s "
+                     f"(real_time {time!r}, time_unit {b.get('time_unit')!r}); an errored or skipped run?")
+        ms = time * unit
         rows[tuple(parts)] = (ms, b.get("bytes_per_second", 0.0))
     if not rows:
         sys.exit(f"table.py: {path} holds no benchmark (a filter that matched nothing?)")

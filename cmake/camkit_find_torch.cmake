@@ -122,7 +122,10 @@ macro(camkit_find_torch)
     else()
         set(Torch_DIR "${_camkit_torch_DIR}" CACHE PATH "The folder of LibTorch's TorchConfig.cmake")
         camkit_torch_paths_first("${_camkit_torch_DIR}")  # the library path stays in this scope
-        if(_camkit_torch_INSTALL_PREFIX AND IS_DIRECTORY "${_camkit_torch_INSTALL_PREFIX}/lib")
+        # The prefix TorchConfig.cmake computed is <Torch_DIR>/../../.. for a wheel (prepended just
+        # now); a LibTorch installed with another layout gets its own lib/ first too.
+        if(_camkit_torch_INSTALL_PREFIX AND IS_DIRECTORY "${_camkit_torch_INSTALL_PREFIX}/lib"
+           AND NOT "${_camkit_torch_INSTALL_PREFIX}/lib" IN_LIST CMAKE_LIBRARY_PATH)
             list(PREPEND CMAKE_LIBRARY_PATH "${_camkit_torch_INSTALL_PREFIX}/lib")
         endif()
         find_package(Torch REQUIRED)

@@ -5,8 +5,9 @@
 
 TESTS_JSON is `ctest --show-only=json-v1` of the run (it gives each test's labels), JUNIT_XML its
 `--output-junit` file (it gives what each test did). A test counts when it ran and passed; a
-skipped test (no CUDA device, a missing tool) does not, nor does one with an <error>; a test listed
-twice counts once, and two tests of one name fail the check (their labels would mix). Prints one line per label and exits 1,
+skipped test (no CUDA device, a missing tool) does not, nor does one with an <error>; a test reported
+twice counts once, and only when every report of it passed; two tests of one name in TESTS_JSON fail
+the check (their labels would mix). Prints one line per label and exits 1,
 naming the label, when one ran fewer tests than its minimum, so that a dependency that went
 missing cannot quietly remove tests from the run.
 """
@@ -27,14 +28,13 @@ def main():
         for prop in test.get("properties", []):
             if prop["name"] == "LABELS":
                 labels[test["name"]] = prop["value"]
-    passed = {}
-    seen = set()
+    ok_by_name = {}  # a test reported twice counts once, and only when every report passed
     for case in ET.parse(junit_xml).getroot().iter("testcase"):
-        name = case.get("name")
-        if name in seen:
-            continue  # a test reported twice counts once
-        seen.add(name)
-        if case.get("status") == "run" and all(case.find(tag) is None for tag in ("failure", "error", "skipped")):
+        ok = case.get("status") == "run" and all(case.find(tag) is None for tag in ("failure", "error", "skipped"))
+        ok_by_name[case.get("name")] = ok_by_name.get(case.get("name"), True) and ok
+    passed = {}
+    for name, ok in ok_by_name.items():
+        if ok:
             for label in labels.get(name, []):
                 passed[label] = passed.get(label, 0) + 1
     failed = []
