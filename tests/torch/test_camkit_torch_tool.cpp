@@ -692,6 +692,14 @@ TEST_F(CamkitTorchTool, OneClassPerSampleAndALayerOfOnePosition) {
     expect_bad_input(clf({"--class", "2,"}), "--class must be an integer >= 0, got ''");
     expect_bad_input(clf({"--method", "cam", "--head", "fc.weight", "--class", "1,1,1"}), "--class gives 3 classes but the input holds 2 samples");
 
+    auto fc = clf({"--class", "1"});
+    fc[4] = "fc";
+    expect_bad_input(fc, "layer fc's output [2, 3] has no spatial axes: a class-activation map needs a layer of shape "
+                         "[N, K, *S], a convolutional one before the pooling");
+    fc[4] = "features.20";
+    expect_bad_input(fc, "unknown layer 'features.20'; valid layers: ");
+    EXPECT_NE(expect_bad_input(fc, "did you mean").find("did you mean 'features.0' or 'features.2'?"), std::string::npos);
+
     auto pooled = clf({"--class", "1"});
     pooled[4] = "pool";
     const auto p = run(pooled);

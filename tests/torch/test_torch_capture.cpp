@@ -361,7 +361,8 @@ TEST(TorchCapture, ErrorPaths) {
     // Unknown layer names list the valid ones.
     torch::jit::Module m = torch::jit::load(data("classifier.pt"));
     CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(m, "encoder.9"),
-                     "unknown layer 'encoder.9'; valid layers: encoder, encoder.0, encoder.1, encoder.2, encoder.3, fc");
+                     "unknown layer 'encoder.9'; valid layers: encoder, encoder.0, encoder.1, encoder.2, encoder.3, fc; did "
+                     "you mean 'encoder.0', 'encoder.1', 'encoder.2' or 'encoder.3'?");
     CAMKIT_EXPECT_ERROR_HAS(ct::explain<camkit::grad_cam>(m, "layer4", x, two), "unknown layer 'layer4'");
     ct::scripted_layer s(m, "encoder.2");
     {

@@ -39,3 +39,26 @@ TEST(TorchText, LayersPhraseQuotesEachName) {
 }
 
 }  // namespace
+
+TEST(TorchText, EditDistanceCountsInsertionsDeletionsAndSubstitutions) {
+    EXPECT_EQ(camkit::torch::detail::edit_distance("", ""), 0u);
+    EXPECT_EQ(camkit::torch::detail::edit_distance("layer4", ""), 6u);
+    EXPECT_EQ(camkit::torch::detail::edit_distance("kitten", "sitting"), 3u);
+    EXPECT_EQ(camkit::torch::detail::edit_distance("layer4.1.conv9", "layer4.1.conv2"), 1u);
+    EXPECT_EQ(camkit::torch::detail::edit_distance("enc", "enc.0"), 2u);
+}
+
+// An unknown layer lists the valid ones and, when some are a few edits away, the nearest.
+TEST(TorchText, UnknownLayerSuggestsTheNearestNames) {
+    using camkit::torch::detail::unknown_layer;
+    const std::vector<std::string> names{"layer4", "layer4.0", "layer4.1", "layer4.1.conv1", "layer4.1.conv2", "fc"};
+    EXPECT_EQ(unknown_layer("layer4.1.conv9", names),
+              "unknown layer 'layer4.1.conv9'; valid layers: layer4, layer4.0, layer4.1, layer4.1.conv1, layer4.1.conv2, fc; "
+              "did you mean 'layer4.1.conv1' or 'layer4.1.conv2'?");
+    EXPECT_EQ(unknown_layer("layer5", names),
+              "unknown layer 'layer5'; valid layers: layer4, layer4.0, layer4.1, layer4.1.conv1, layer4.1.conv2, fc; did you "
+              "mean 'layer4'?");
+    EXPECT_EQ(unknown_layer("classifier", names),
+              "unknown layer 'classifier'; valid layers: layer4, layer4.0, layer4.1, layer4.1.conv1, layer4.1.conv2, fc");
+    EXPECT_EQ(unknown_layer("x", {}), "unknown layer 'x'; valid layers: (none)");
+}

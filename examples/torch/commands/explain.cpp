@@ -358,6 +358,11 @@ struct checked_layer {
         camkit::torch::recorded_pass p = layer.forward(input);
         check_output_shape(p.output, input);
         const at::Tensor& act = p.activations;
+        if (act.defined() && act.dim() < 3)
+            fail("layer " + layer.layer() + "'s output " + camkit::to_string(camkit::torch::shape_of(act)) +
+                 " has no spatial axes: a class-activation map needs a layer of shape [N, K, *S], a convolutional "
+                 "one before the pooling ('camkit-torch layers --model M --input-shape N,C,H,W' lists each layer's "
+                 "output shape, or --layer auto)");
         if (!warned && act.defined() && act.dim() >= 3 && act.numel() == act.size(0) * act.size(1)) {
             std::cerr << "camkit-torch: warning: layer " << layer.layer() << " has one position per channel (output "
                       << camkit::to_string(camkit::torch::shape_of(act)) << "): every map is constant (zero after "

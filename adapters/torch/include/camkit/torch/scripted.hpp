@@ -271,7 +271,7 @@ public:
             module_ = module;
             return;
         }
-        camkit::detail::require(known, "unknown layer '" + layer_ + "'; valid layers: " + detail::join(names));
+        camkit::detail::require(known, [&] { return detail::unknown_layer(layer_, names); });
         original_ = module;
         module_ = module.clone(/*inplace=*/true);
         // Optional[Tensor], so that "nothing recorded" is None rather than a placeholder tensor.
@@ -357,7 +357,7 @@ public:
         const std::vector<std::string> names = layer_names(module);
         for (std::size_t i = 0; i < layers_.size(); ++i) {
             camkit::detail::require(std::find(names.begin(), names.end(), layers_[i]) != names.end(),
-                                    "unknown layer '" + layers_[i] + "'; valid layers: " + detail::join(names));
+                                    [&] { return detail::unknown_layer(layers_[i], names); });
             camkit::detail::require(std::find(layers_.begin(), layers_.begin() + static_cast<std::ptrdiff_t>(i),
                                               layers_[i]) == layers_.begin() + static_cast<std::ptrdiff_t>(i),
                                     "layer '" + layers_[i] + "' is given twice");
