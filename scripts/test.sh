@@ -18,7 +18,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # a filter that matches less fails the command instead of shrinking the run. Raise them with the
 # tests. `PRESET:LABEL` overrides a label's minimum for one preset. core: one ISA test skips on a
 # CPU that runs every instruction set (Isa.UnsupportedChoicesAreRejected), and under the sanitizers
-# one that limits the address space (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers). torch: 119 tests less the
+# one that limits the address space (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers). torch: 121 tests less the
 # two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight
 # the asan test preset leaves to torch2 (CMakePresets.json: a resident-memory measurement, a module
 # LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the tool dozens of times);
@@ -27,8 +27,8 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the installed package's
 # torch component in a project of its own, against the wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
-  [core]=283 [scalar]=6 [io]=25 [xtensor]=32 [torch]=109 [tool]=41 [blas]=13 [package]=17
-  [torch2:torch]=151 [torch-cmake]=2 [package-torch]=1
+  [core]=283 [scalar]=6 [io]=25 [xtensor]=32 [torch]=111 [tool]=41 [blas]=13 [package]=17
+  [torch2:torch]=153 [torch-cmake]=2 [package-torch]=1
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):

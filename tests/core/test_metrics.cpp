@@ -39,7 +39,7 @@ TEST(metrics, pointing_miss_and_ties_take_the_first_index) {
     // has_peak tells such a constant map from one with a maximum.
     EXPECT_FALSE(camkit::has_peak(zero));
     EXPECT_FALSE(camkit::has_peak(tensor<float>({2, 2}, {0.25f, 0.25f, 0.25f, 0.25f})));
-    EXPECT_FALSE(camkit::has_peak(tensor<float>({1}, {3.0f})));
+    EXPECT_FALSE(camkit::has_peak(tensor<float>({1}, 3.0f)));
     EXPECT_TRUE(camkit::has_peak(tie));
     EXPECT_TRUE(camkit::has_peak(tensor<double>({3}, {0.0, 0.0, 1e-300})));
     EXPECT_FALSE(camkit::has_peak(peak_outside.data() + 2, 2));  // the last two values, 1 and 1
