@@ -266,7 +266,6 @@ camkit::rgb_image picture_slice(const camkit::rgb_image& stacked, const camkit::
     return out;
 }
 
-
 /// `x` [*P] resized to `size` by nearest neighbour (labels and regions: no new values).
 camkit::tensor<float> nearest(const camkit::tensor<float>& x, const camkit::shape_t& size) {
     if (x.shape == size) return x;

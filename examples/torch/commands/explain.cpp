@@ -263,13 +263,18 @@ void warn_empty_regions(const std::vector<camkit::target>& targets, std::size_t 
                   << empty << (count > 8 ? ", ..." : "") << " (score 0: an all-zero map)\n";
 }
 
+/// Fails unless --class gives one class, or one per sample of `samples`.
+void check_class_count(const explain_args& a, std::size_t samples) {
+    if (a.classes.size() > 1 && a.classes.size() != samples)
+        fail("--class gives " + std::to_string(a.classes.size()) + " classes but the input holds " + std::to_string(samples) +
+             (samples == 1 ? " sample" : " samples") + " (one class for all, or one per sample)");
+}
+
 /// Fails unless --class, if given, names classes of the model output [N, C, *P] of shape `y`: one
 /// for every sample, or one per sample.
 void check_class(const explain_args& a, const camkit::shape_t& y) {
     const std::size_t classes = y[1] == 1 ? 2 : y[1];  // a one-channel (sigmoid) output has classes 0 and 1
-    if (a.classes.size() > 1 && a.classes.size() != y[0])
-        fail("--class gives " + std::to_string(a.classes.size()) + " classes but the input holds " + std::to_string(y[0]) +
-             (y[0] == 1 ? " sample" : " samples") + " (one class for all, or one per sample)");
+    check_class_count(a, y[0]);
     for (std::size_t c : a.classes)
         if (c >= classes)
             fail("--class " + std::to_string(c) + " is out of range: the model output " + camkit::to_string(y) + " has " +
@@ -386,9 +391,7 @@ struct maps_and_targets {
 
 /// The class of each of `n` samples for CAM: --class, or the argmax of the classifier output [N, C].
 std::vector<std::size_t> head_classes(const explain_args& a, const at::Tensor& output, std::int64_t n) {
-    if (a.classes.size() > 1 && a.classes.size() != static_cast<std::size_t>(n))
-        fail("--class gives " + std::to_string(a.classes.size()) + " classes but the input holds " + std::to_string(n) +
-             (n == 1 ? " sample" : " samples") + " (one class for all, or one per sample)");
+    check_class_count(a, static_cast<std::size_t>(n));
     std::vector<std::size_t> classes;
     for (std::int64_t i = 0; i < n; ++i)
         classes.push_back(a.cls ? class_of(a, static_cast<std::size_t>(i))
