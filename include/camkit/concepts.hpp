@@ -18,7 +18,7 @@ concept static_host_tensor = requires(const T& t, tensor<float>&& r) {
     requires std::is_convertible_v<typename tensor_traits<std::remove_cvref_t<T>>::value_type, float>;
     { tensor_traits<std::remove_cvref_t<T>>::view(t) }
         -> std::same_as<host_view<const typename tensor_traits<std::remove_cvref_t<T>>::value_type>>;
-    tensor_traits<std::remove_cvref_t<T>>::template make_result<float>(std::move(r), t);
+    { tensor_traits<std::remove_cvref_t<T>>::template make_result<float>(std::move(r), t) } -> std::move_constructible;
 };
 
 namespace detail {
@@ -37,7 +37,7 @@ template <class T>
 concept dynamic_host_tensor = requires(const T& t, tensor<float>&& r) {
     { tensor_traits<std::remove_cvref_t<T>>::on_host(t) } -> std::convertible_to<bool>;
     tensor_traits<std::remove_cvref_t<T>>::with_host_view(t, detail::host_view_probe{});
-    tensor_traits<std::remove_cvref_t<T>>::template make_result<float>(std::move(r), t);
+    { tensor_traits<std::remove_cvref_t<T>>::template make_result<float>(std::move(r), t) } -> std::move_constructible;
 };
 
 /// A type camkit can read on the host: every host feature (explain_into, explain_many, targets,
@@ -53,9 +53,10 @@ concept device_tensor = requires { typename tensor_traits<std::remove_cvref_t<T>
 template <class T>
 concept explainable_tensor = host_tensor<T> || device_tensor<T>;
 
-/// Element type of a static host tensor.
+/// Element type of a static host tensor (without const: a read-only binding may declare
+/// `using value_type = const float`).
 template <static_host_tensor T>
-using value_type_t = typename tensor_traits<std::remove_cvref_t<T>>::value_type;
+using value_type_t = std::remove_cv_t<typename tensor_traits<std::remove_cvref_t<T>>::value_type>;
 
 namespace detail {
 

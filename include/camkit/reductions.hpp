@@ -35,7 +35,7 @@ struct sums {
 template <class Acc, std::size_t W>
 struct pack_at {
     std::size_t i;
-    pack_t<Acc, W> operator()(const Acc* p) const { return load<Acc, W>(p + i); }
+    CAMKIT_KERNEL_INLINE pack_t<Acc, W> operator()(const Acc* p) const { return load<Acc, W>(p + i); }
 };
 template <class Acc>
 struct value_at {
@@ -139,23 +139,23 @@ struct plane_ops {
 
     /// Σ_s x[s].
     static Acc sum(plane<Acc> x) {
-        return sum(x, [](const auto& v) { return v; });
+        return sum(x, [](const auto& v) CAMKIT_LAMBDA_INLINE { return v; });
     }
     /// mean_s x[s].
     static Acc mean(plane<Acc> x) { return sum(x) / static_cast<Acc>(x.size); }
     /// Σ_s f(x[s]).
     template <class F>
     static Acc sum(plane<Acc> x, F f) {
-        return detail::reduce_planes<Acc>(x.size, [&](auto at) { return f(at(x.data)); });
+        return detail::reduce_planes<Acc>(x.size, [&](auto at) CAMKIT_LAMBDA_INLINE { return f(at(x.data)); });
     }
     /// Σ_s f(a[s], g[s]).
     template <class F>
     static Acc sum(plane<Acc> a, plane<Acc> g, F f) {
-        return detail::reduce_planes<Acc>(a.size, [&](auto at) { return f(at(a.data), at(g.data)); });
+        return detail::reduce_planes<Acc>(a.size, [&](auto at) CAMKIT_LAMBDA_INLINE { return f(at(a.data), at(g.data)); });
     }
     /// True when every value is finite (x − x is 0 for finite x and NaN otherwise).
     static bool all_finite(plane<Acc> x) {
-        return sum(x, [](const auto& v) { return v - v; }) == Acc(0);
+        return sum(x, [](const auto& v) CAMKIT_LAMBDA_INLINE { return v - v; }) == Acc(0);
     }
 };
 

@@ -26,6 +26,24 @@
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
 
+/// Marks a kernel body written for one pack width: inlined into its per-ISA entry point even where
+/// the compiler's flatten stops short (Clang's is not recursive). The pack helpers below carry it
+/// too: a pack passed to or returned from a call that is not inlined draws GCC's -Wpsabi, without
+/// a source location that a pragma could silence, in a unit built without that ISA enabled.
+#if defined(__GNUC__)
+#define CAMKIT_KERNEL_INLINE __attribute__((always_inline)) inline
+#else
+#define CAMKIT_KERNEL_INLINE inline
+#endif
+
+/// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
+/// set) also where the compiler's flatten stops at the first level of calls (Clang's).
+#if defined(__GNUC__)
+#define CAMKIT_LAMBDA_INLINE __attribute__((always_inline))
+#else
+#define CAMKIT_LAMBDA_INLINE
+#endif
+
 namespace camkit::detail {
 
 /// The type of W values of Acc computed together: Acc itself when W = 1.
@@ -89,7 +107,7 @@ inline constexpr bool is_pack_v = pack_traits<B>::lanes > 1 &&
 
 /// Loads W values from `p` (no alignment needed).
 template <class Acc, std::size_t W = pack_width<Acc>>
-inline pack_t<Acc, W> load(const Acc* p) {
+CAMKIT_KERNEL_INLINE pack_t<Acc, W> load(const Acc* p) {
     pack_t<Acc, W> v;
     std::memcpy(&v, p, sizeof v);
     return v;
@@ -97,14 +115,14 @@ inline pack_t<Acc, W> load(const Acc* p) {
 
 /// Stores a pack to `p` (no alignment needed).
 template <class Acc, class B>
-inline void store(Acc* p, const B& v) {
+CAMKIT_KERNEL_INLINE void store(Acc* p, const B& v) {
     static_assert(std::is_same_v<typename pack_traits<B>::value_type, Acc>);
     std::memcpy(p, &v, sizeof v);
 }
 
 /// A pack of W values equal to `x`.
 template <class Acc, std::size_t W = pack_width<Acc>>
-inline pack_t<Acc, W> broadcast(Acc x) {
+CAMKIT_KERNEL_INLINE pack_t<Acc, W> broadcast(Acc x) {
     pack_t<Acc, W> v{};  // initialized: GCC -O1 took the lane-by-lane fill for a read of garbage
     if constexpr (W == 1) {
         v = x;
@@ -116,7 +134,7 @@ inline pack_t<Acc, W> broadcast(Acc x) {
 
 /// Sum of a pack's lanes, pairwise.
 template <class B>
-inline auto lane_sum(const B& v) {
+CAMKIT_KERNEL_INLINE auto lane_sum(const B& v) {
     using Acc = typename pack_traits<B>::value_type;
     constexpr std::size_t W = pack_traits<B>::lanes;
     if constexpr (W == 1) {
@@ -134,14 +152,14 @@ inline auto lane_sum(const B& v) {
 /// Lane-wise max(x, 0), keeping NaN (x < 0 is false for NaN).
 template <class B>
     requires is_pack_v<B>
-inline B pack_relu(const B& x) {
+CAMKIT_KERNEL_INLINE B pack_relu(const B& x) {
     using M = decltype(x < x);
     return reinterpret_cast<B>(reinterpret_cast<M>(x) & ~(x < B{}));
 }
 /// Lane-wise `a` where `take_a`, else `b`.
 template <class B, class M>
     requires is_pack_v<B>
-inline B pack_select(const M& take_a, const B& a, const B& b) {
+CAMKIT_KERNEL_INLINE B pack_select(const M& take_a, const B& a, const B& b) {
     return reinterpret_cast<B>((reinterpret_cast<M>(a) & take_a) | (reinterpret_cast<M>(b) & ~take_a));
 }
 #endif
@@ -185,21 +203,6 @@ decltype(auto) dispatch(F&& f) {
 #endif
 }
 
-/// Marks a kernel body written for one pack width: inlined into its per-ISA entry point even where
-/// the compiler's flatten stops short (Clang's is not recursive).
-#if defined(__GNUC__)
-#define CAMKIT_KERNEL_INLINE __attribute__((always_inline)) inline
-#else
-#define CAMKIT_KERNEL_INLINE inline
-#endif
-
-/// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
-/// set) also where the compiler's flatten stops at the first level of calls (Clang's).
-#if defined(__GNUC__)
-#define CAMKIT_LAMBDA_INLINE __attribute__((always_inline))
-#else
-#define CAMKIT_LAMBDA_INLINE
-#endif
 
 /// min_max in packs of W values (see min_max).
 template <std::size_t W, class T>

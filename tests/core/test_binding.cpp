@@ -15,7 +15,37 @@ struct no_strides {
     std::vector<float> values;
     std::vector<std::size_t> shape;
 };
+// A read-only binding that declares its element type const.
+struct read_only {
+    const float* data;
+    std::vector<std::size_t> shape;
+};
+// A binding whose make_result returns nothing.
+struct void_result {
+    std::vector<float> values;
+    std::vector<std::size_t> shape;
+};
 }  // namespace user
+
+template <>
+struct camkit::tensor_traits<user::read_only> {
+    using value_type = const float;
+    static camkit::host_view<const float> view(const user::read_only& t) {
+        return {t.data, t.shape, camkit::row_major_strides(t.shape)};
+    }
+    template <class U>
+    static camkit::tensor<U> make_result(camkit::tensor<U>&& r, const user::read_only&) { return std::move(r); }
+};
+
+template <>
+struct camkit::tensor_traits<user::void_result> {
+    using value_type = float;
+    static camkit::host_view<const float> view(const user::void_result& t) {
+        return {t.values.data(), t.shape, camkit::row_major_strides(t.shape)};
+    }
+    template <class U>
+    static void make_result(camkit::tensor<U>&&, const user::void_result&) {}
+};
 
 template <>
 struct camkit::tensor_traits<user::no_strides> {
@@ -38,12 +68,30 @@ struct camkit::tensor_traits<user::image_batch> {
 
 static_assert(camkit::host_tensor<user::image_batch>);
 static_assert(!camkit::host_tensor<std::vector<float>>, "a type without traits is rejected by the concept");
+// make_result must return a result: one returning void is rejected by the concept (it failed deep
+// inside <optional>), not by the library's code.
+static_assert(!camkit::host_tensor<user::void_result>);
+static_assert(camkit::host_tensor<user::read_only>);
 
 TEST(Binding, OwnTensorTypeWorks) {
     user::image_batch A{{1, 3, 2, -1}, {1, 2, 1, 2}}, G{{0, 1, 2, -3}, {1, 2, 1, 2}};
     const auto r = camkit::explain<camkit::hires_cam>(A, G);
     EXPECT_FLOAT_EQ(r.raw(0, 0, 0), 4.f);
     EXPECT_FLOAT_EQ(r.raw(0, 0, 1), 6.f);
+}
+
+// `using value_type = const float` works as float does (the call's arguments share an element
+// type; it failed a static_assert saying they did not).
+TEST(Binding, ReadOnlyValueTypeWorks) {
+    const std::vector<float> a{1, 3, 2, -1}, g{0, 1, 2, -3};
+    const user::read_only A{a.data(), {1, 2, 1, 2}}, G{g.data(), {1, 2, 1, 2}};
+    const auto r = camkit::explain<camkit::hires_cam>(A, G);
+    EXPECT_FLOAT_EQ(r.raw(0, 0, 0), 4.f);
+    EXPECT_FLOAT_EQ(r.raw(0, 0, 1), 6.f);
+    camkit::explanation<camkit::tensor<float>> into;
+    camkit::explain_into<camkit::hires_cam>(into, A, G);
+    EXPECT_EQ(into.raw.values, r.raw.values);
+    EXPECT_EQ(camkit::explain_many<camkit::hires_cam>(A, G).raw.values, r.raw.values);
 }
 
 TEST(Binding, TensorRejectsWrongValueCount) {

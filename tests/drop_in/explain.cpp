@@ -5,11 +5,25 @@
 
 #include <vector>
 
-// GCC's -Wpsabi for the kernels' packs, reported at the end of the unit (include/camkit/simd.hpp).
+// GCC's -Wpsabi for the kernels' packs, reported at the end of the unit (include/camkit/simd.hpp),
+// and for a pack returned by a call the compiler did not inline (plane_ops in reductions.hpp:
+// Eigen-CAM's finiteness check, explain_many's kernels): every registered method through explain
+// and explain_many in float, explain_into, and double for one method of each kernel family.
 int explain_once() {
-    const camkit::tensor<float> A(camkit::shape_t{1, 4, 8, 8}, 1.0f), G(camkit::shape_t{1, 4, 8, 8}, 0.5f);
-    const auto e = camkit::explain<camkit::grad_cam>(A, G);
-    return e.map.values.empty() ? 1 : 0;
+    const camkit::tensor<float> A(camkit::shape_t{2, 4, 8, 8}, 1.0f), G(camkit::shape_t{2, 4, 8, 8}, 0.5f);
+    const camkit::tensor<float> one(camkit::shape_t{1, 4, 8, 8}, 1.0f);
+    int empty = 0;
+    camkit::for_each_method([&](auto type) {
+        using M = typename decltype(type)::type;
+        empty += camkit::explain<M>(A, G).map.values.empty();
+        empty += camkit::explain_many<M>(one, G).map.values.empty();
+    });
+    camkit::explanation<camkit::tensor<float>> into;
+    camkit::explain_into<camkit::grad_cam_plus_plus>(into, A, G);
+    const camkit::tensor<double> Ad(camkit::shape_t{2, 4, 8, 8}, 1.0), Gd(camkit::shape_t{2, 4, 8, 8}, 0.5);
+    empty += camkit::explain<camkit::grad_cam>(Ad, Gd).map.values.empty();
+    empty += camkit::explain<camkit::eigen_cam>(Ad).map.values.empty();
+    return empty + into.map.values.empty();
 }
 
 // GCC 12 at -O3 warned falsely (-Wstringop-overread) on copies of a tensor built in the same unit
