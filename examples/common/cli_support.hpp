@@ -240,6 +240,19 @@ inline std::string extension_lower(const std::string& path) {
     return ext;
 }
 
+/// Fails when the name of output `path` of `option` promises another format than the option
+/// writes: an array (`writes_picture` false: numpy's .npy format) named .png, .jpg or .jpeg, or a
+/// PNG picture named .npy (--out and --png mixed up would give a file no viewer or numpy opens).
+inline void check_output_name(const std::string& option, const std::string& path, bool writes_picture) {
+    if (path.empty()) return;
+    const std::string ext = extension_lower(path);
+    if (!writes_picture && (ext == ".png" || ext == ".jpg" || ext == ".jpeg"))
+        fail(option + " " + path + ": " + option + " writes numpy's .npy format, not an image; name it .npy, and ask "
+             "for a picture with --png");
+    if (writes_picture && ext == ".npy")
+        fail(option + " " + path + ": " + option + " writes a PNG picture; name it .png (the arrays go to --out)");
+}
+
 /// Fails unless output folder `dir` of `option` can be used without creating anything: an existing
 /// folder this process may write in, or a path whose nearest existing ancestor is such a folder
 /// (with `parent_must_exist`, its parent itself). Checked before any work; the folder is created

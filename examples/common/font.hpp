@@ -1,15 +1,17 @@
 #pragma once
-// A 5×7 bitmap font (capitals, digits and the characters of method, layer and target names) for
-// the labels of analyze's panels, so a panel PNG names its rows and columns without a font library.
+// A 5×7 bitmap font (capitals, digits and the characters of method, layer, target and file names)
+// for the tools' pictures: analyze's panels, the slice numbers of a volume's slice grid and the
+// demo's panels name what they show without a font library.
 #include <camkit/overlay.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-namespace camkit_analyze {
+namespace camkit_cli {
 
 /// Width and height of a glyph, and the advance from one character to the next.
 inline constexpr std::size_t glyph_w = 5, glyph_h = 7, glyph_advance = 6;
@@ -59,26 +61,44 @@ inline std::array<std::uint8_t, 7> glyph(char ch) {
         case '_': return {0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x1F};
         case ':': return {0x00, 0x0C, 0x0C, 0x00, 0x0C, 0x0C, 0x00};
         case '@': return {0x0E, 0x11, 0x17, 0x15, 0x17, 0x10, 0x0E};
+        case '/': return {0x01, 0x02, 0x02, 0x04, 0x08, 0x08, 0x10};
+        case '(': return {0x02, 0x04, 0x08, 0x08, 0x08, 0x04, 0x02};
+        case ')': return {0x08, 0x04, 0x02, 0x02, 0x02, 0x04, 0x08};
+        case '=': return {0x00, 0x00, 0x1F, 0x00, 0x1F, 0x00, 0x00};
+        case '%': return {0x18, 0x19, 0x02, 0x04, 0x08, 0x13, 0x03};
         default: return {0, 0, 0, 0, 0, 0, 0};
     }
 }
+
+/// Draws the glyphs of `text` in `color` with the top-left corner of the first at (y, x), each font
+/// pixel `scale` × `scale` image pixels, one glyph every `glyph_advance` × `scale` pixels; what falls
+/// outside the image is clipped.
+inline void draw_glyphs(camkit::rgb_image& image, std::size_t y, std::size_t x, const std::string& text, std::size_t scale,
+                        camkit::rgb color) {
+    for (std::size_t k = 0; k < text.size(); ++k) {
+        const auto g = glyph(text[k]);
+        for (std::size_t r = 0; r < glyph_h * scale; ++r)
+            for (std::size_t c = 0; c < glyph_w * scale; ++c) {
+                const std::size_t py = y + r, px = x + (k * glyph_advance) * scale + c;
+                if ((g[r / scale] >> (glyph_w - 1 - c / scale)) & 1u && py < image.height && px < image.width)
+                    image.set(py, px, color);
+            }
+    }
+}
+
+/// The width in pixels of a label of `chars` characters (white glyphs on a black box, 1 pixel of
+/// box around them) and its height.
+inline constexpr std::size_t label_width(std::size_t chars) { return chars * glyph_advance + 2; }
+inline constexpr std::size_t label_height = glyph_h + 2;
 
 /// Writes `text` in white on a black box with its top-left corner at (y, x), clipped to
 /// `max_width` pixels (a name too long for its cell ends early) and to the image.
 inline void draw_text(camkit::rgb_image& image, std::size_t y, std::size_t x, const std::string& text, std::size_t max_width) {
     const std::size_t chars = std::min(text.size(), max_width > 2 ? (max_width - 2) / glyph_advance : 0);
     if (chars == 0) return;
-    const std::size_t box_w = chars * glyph_advance + 2, box_h = glyph_h + 2;
-    for (std::size_t r = 0; r < box_h && y + r < image.height; ++r)
-        for (std::size_t c = 0; c < box_w && x + c < image.width; ++c) image.set(y + r, x + c, {0, 0, 0});
-    for (std::size_t k = 0; k < chars; ++k) {
-        const auto g = glyph(text[k]);
-        for (std::size_t r = 0; r < glyph_h; ++r)
-            for (std::size_t c = 0; c < glyph_w; ++c) {
-                const std::size_t py = y + 1 + r, px = x + 1 + k * glyph_advance + c;
-                if ((g[r] >> (glyph_w - 1 - c)) & 1u && py < image.height && px < image.width) image.set(py, px, {255, 255, 255});
-            }
-    }
+    for (std::size_t r = 0; r < label_height && y + r < image.height; ++r)
+        for (std::size_t c = 0; c < label_width(chars) && x + c < image.width; ++c) image.set(y + r, x + c, {0, 0, 0});
+    draw_glyphs(image, y + 1, x + 1, text.substr(0, chars), 1, {255, 255, 255});
 }
 
-}  // namespace camkit_analyze
+}  // namespace camkit_cli

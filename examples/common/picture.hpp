@@ -2,11 +2,14 @@
 // The tools' PNG pictures: panels side by side, and the optional --png output written with the
 // others (PNG encoding by camkit::io's private stb copy: include this before any other stb header).
 #include "cli_support.hpp"
+#include "font.hpp"
 
 #include <camkit/io/image.hpp>
+#include <camkit/colormap.hpp>
 #include <camkit/overlay.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdio>
 #include <optional>
@@ -31,6 +34,47 @@ inline camkit::rgb_image side_by_side(const std::vector<camkit::rgb_image>& imag
         x0 += im.width + gap;
     }
     return out;
+}
+
+/// The heatmaps of maps [N, *S] side by side, 2 black pixels apart (camkit::heatmaps). In a 3-D
+/// map's grid of slices each slice carries its index along D (from 0) in its top-left corner, where
+/// the slices are large enough for it (at least twice the label's height and width; else none does).
+inline camkit::rgb_image maps_picture(const camkit::tensor<float>& maps, camkit::colormap cm) {
+    std::vector<camkit::rgb_image> images = camkit::heatmaps(maps, cm);
+    if (maps.rank() == 4) {
+        const std::size_t d = maps.shape[1], h = maps.shape[2], w = maps.shape[3];
+        const std::size_t cols = camkit::slice_grid_columns(d), widest = label_width(std::to_string(d - 1).size());
+        if (h >= 2 * label_height && w >= 2 * widest)
+            for (camkit::rgb_image& grid : images)
+                for (std::size_t s = 0; s < d; ++s)
+                    draw_text(grid, (s / cols) * (h + 1), (s % cols) * (w + 1), std::to_string(s), widest);
+    }
+    return side_by_side(images, 2);
+}
+
+/// The height and width of maps_picture's picture of maps [N, *S] (1-D strips 16 pixels high,
+/// 2-D heatmaps, 3-D slice grids, 2 pixels apart), known before the maps are computed.
+inline std::array<std::size_t, 2> maps_picture_size(const camkit::shape_t& shape) {
+    const std::size_t n = shape[0];
+    std::size_t h = 16, w = shape[1];
+    if (shape.size() == 3) {
+        h = shape[1];
+        w = shape[2];
+    } else if (shape.size() == 4) {
+        const std::size_t cols = camkit::slice_grid_columns(shape[1]), rows = (shape[1] + cols - 1) / cols;
+        h = rows * (shape[2] + 1) - 1;
+        w = cols * (shape[3] + 1) - 1;
+    }
+    return {h, n * w + 2 * (n - 1)};
+}
+
+/// Fails (exit status 2) before any work when a picture of height × width is too large for a PNG,
+/// naming `what` it would show and `remedy`.
+inline void check_picture_size(std::array<std::size_t, 2> size, const std::string& what, const std::string& remedy) {
+    if (!camkit::io::png_fits(size[0], size[1]))
+        fail("--png: the picture of " + what + " would be " + std::to_string(size[0]) + "x" + std::to_string(size[1]) +
+             " pixels, too large for a PNG (at most " + std::to_string(camkit::io::max_png_row_bytes) +
+             " bytes of pixel rows); " + remedy);
 }
 
 /// `maps` as a picture shows them: as they are within [0, 1] (finished maps); else (a map without

@@ -11,6 +11,7 @@
 
 #include <caffe2/serialize/inline_container.h>
 #include <torch/script.h>
+#include <torch/version.h>  // TORCH_VERSION
 
 #include <algorithm>
 #include <cstdint>
@@ -165,6 +166,23 @@ inline std::string resolve_package_layer(const std::string& model, const std::st
     return recorded.front();
 }
 
+/// What in LibTorch's load error `what` says the model needs a newer LibTorch ("it calls
+/// aten::X, an operator this version does not know"; "its file format is version N, this version
+/// reads up to M"), or "" when it says nothing of the kind.
+inline std::string newer_pytorch_reason(const std::string& what) {
+    const std::string op_prefix = "Unknown builtin op: ";
+    if (const auto at = what.find(op_prefix); at != std::string::npos) {
+        const auto begin = at + op_prefix.size();
+        std::string op = what.substr(begin, what.find_first_of(" \n", begin) - begin);
+        if (!op.empty() && op.back() == '.') op.pop_back();
+        return "it calls " + op + ", an operator this version does not know";
+    }
+    // "Attempted to read a PyTorch file with version N, but the maximum supported version for reading is M."
+    if (what.find("Attempted to read a PyTorch file with version") != std::string::npos)
+        return "its file format is newer than this version reads (" + model_error(what) + ")";
+    return "";
+}
+
 /// The TorchScript model at `path`, in eval mode; a clear error when it is missing, not a
 /// TorchScript file, or a damaged one.
 inline torch::jit::Module load_model(const std::string& path) {
@@ -181,6 +199,12 @@ inline torch::jit::Module load_model(const std::string& path) {
             if (got == 4 && magic[0] == 'P' && magic[1] == 'K' && magic[2] == 3 && magic[3] == 4) {
                 const std::string kind = refused_archive_kind(path);
                 if (!kind.empty()) camkit_cli::fail(path + ": " + kind);
+                const std::string newer = newer_pytorch_reason(e.what());
+                if (!newer.empty())
+                    camkit_cli::fail(path + ": LibTorch " + TORCH_VERSION + " cannot load this model: " + newer +
+                                     "; it was likely saved by a newer PyTorch: build camkit-torch against that "
+                                     "PyTorch's LibTorch (docs/packaging.md, the torch2 preset), or script the model "
+                                     "with PyTorch " + TORCH_VERSION);
                 camkit_cli::fail(path + ": damaged model file: " + model_error(e.what()));
             }
         }
@@ -190,6 +214,23 @@ inline torch::jit::Module load_model(const std::string& path) {
     check_weight_storage(m, path);
     m.eval();
     return m;
+}
+
+/// Fails when the activations `act` of `layer` have no spatial axes (a layer after the pooling);
+/// returns a warning (without the tool's name) for a layer of one position per channel, whose maps
+/// are constant, else "".
+inline std::string check_layer_output(const std::string& layer, const at::Tensor& act) {
+    if (!act.defined()) return "";
+    const std::string shape = camkit::to_string(camkit::torch::shape_of(act));
+    const std::string listing = "('camkit-torch layers --model M --input-shape N,C,H,W' lists each layer's output shape, "
+                                "or --layer auto)";
+    if (act.dim() < 3)
+        camkit_cli::fail("layer " + layer + "'s output " + shape + " has no spatial axes: a class-activation map needs a " +
+                         "layer of shape [N, K, *S], a convolutional one before the pooling " + listing);
+    if (act.numel() == act.size(0) * act.size(1))
+        return "layer " + layer + " has one position per channel (output " + shape + "): every map is constant (zero " +
+               "after min-max); explain a layer before the pooling " + listing;
+    return "";
 }
 
 /// The floating-point type the model computes in: its first floating-point parameter's (else

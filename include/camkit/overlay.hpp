@@ -137,16 +137,23 @@ rgb_image overlay(const tensor<T>& map, const tensor<U>& image, colormap cm = co
     return detail::blend<F>(map, [&](std::size_t i) { return static_cast<F>(image.values[i]); }, cm, alpha);
 }
 
+/// The number of columns of slice_grid's grid for a volume of `depth` slices: ⌈√depth⌉ (1 for 0).
+inline constexpr std::size_t slice_grid_columns(std::size_t depth) {
+    std::size_t cols = 1;
+    while (cols * cols < depth) ++cols;
+    return cols;
+}
+
 /// A volume map [D, H, W] shown as a grid of its D slices, slice d at row d / columns and column
-/// d % columns, with columns = ⌈√D⌉ and a 1-pixel black line between cells (unused cells black).
+/// d % columns, with columns = slice_grid_columns(D) = ⌈√D⌉ and a 1-pixel black line between cells
+/// (unused cells black): slice d's top-left pixel is at ((d / columns)·(H + 1), (d % columns)·(W + 1)).
 template <class T>
 rgb_image slice_grid(const tensor<T>& volume, colormap cm = colormap::jet) {
     detail::require(volume.rank() == 3, "slice_grid: volume must be [D, H, W], got shape " + to_string(volume.shape));
     const std::size_t d = volume.shape[0], h = volume.shape[1], w = volume.shape[2];
     detail::require(d > 0 && h > 0 && w > 0,
                     "slice_grid: volume has an empty axis: shape " + to_string(volume.shape));
-    std::size_t cols = 1;
-    while (cols * cols < d) ++cols;
+    const std::size_t cols = slice_grid_columns(d);
     const std::size_t rows = (d + cols - 1) / cols;
     rgb_image img(rows * h + rows - 1, cols * w + cols - 1);
     for (std::size_t s = 0; s < d; ++s)

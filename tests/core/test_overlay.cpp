@@ -131,6 +131,13 @@ TEST(slice_grid, column_counts) {
     EXPECT_EQ(size(1), (std::pair<std::size_t, std::size_t>{1, 1}));
     EXPECT_EQ(size(4), (std::pair<std::size_t, std::size_t>{3, 3}));   // 2×2
     EXPECT_EQ(size(10), (std::pair<std::size_t, std::size_t>{5, 7}));  // 4 columns, 3 rows
+    // the columns that lay the grid out, for callers that mark its cells
+    static_assert(camkit::slice_grid_columns(0) == 1 && camkit::slice_grid_columns(1) == 1);
+    EXPECT_EQ(camkit::slice_grid_columns(4), 2u);
+    EXPECT_EQ(camkit::slice_grid_columns(5), 3u);
+    EXPECT_EQ(camkit::slice_grid_columns(10), 4u);
+    EXPECT_EQ(camkit::slice_grid_columns(64), 8u);
+    EXPECT_EQ(camkit::slice_grid_columns(65), 9u);
     // one slice: the grid is the heatmap
     const tensor<float> one({1, 2, 3}, map2x3.values);
     EXPECT_EQ(camkit::slice_grid(one).pixels, camkit::heatmap(map2x3).pixels);

@@ -117,6 +117,15 @@ TEST_F(Image, FailedWritesLeaveNoFile) {
               std::string::npos);
     EXPECT_THROW(camkit::io::encode_png(none, 1 << 20, 1 << 10), camkit::error);
     EXPECT_THROW(camkit::io::encode_png(none, 1, std::size_t{1} << 40), camkit::error);
+    // png_fits, which callers ask before they draw, draws the same line: (3·width + 1)·height
+    // bytes of rows at most INT_MAX / 2 = 1073741823.
+    static_assert(camkit::io::max_png_row_bytes == 1073741823u);
+    EXPECT_TRUE(camkit::io::png_fits(1, 357913940));   // 1073741821 bytes
+    EXPECT_FALSE(camkit::io::png_fits(1, 357913941));  // 1073741824
+    EXPECT_TRUE(camkit::io::png_fits(16, 22369620));   // 1073741776
+    EXPECT_FALSE(camkit::io::png_fits(16, 22369621));  // 1073741824
+    EXPECT_FALSE(camkit::io::png_fits(16, 89478488));
+    EXPECT_FALSE(camkit::io::png_fits(std::size_t{1} << 40, 1));
 }
 
 /// A PNG of 1x1 pixels whose IHDR claims `height` x `width` (big-endian at bytes 16-23).

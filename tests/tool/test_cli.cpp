@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 #include "common/tool_fixture.hpp"
+#include "../../examples/common/picture.hpp"
 
 namespace {
 
@@ -147,6 +148,35 @@ TEST_F(CamkitTool, OneAndThreeSpatialAxesAndFloat64) {
     const auto png = camkit::io::read_image(path("m3.png"));
     EXPECT_EQ(png.height, 17u);
     EXPECT_EQ(png.width, 32u);
+    // slices of 8 pixels have no room for their numbers: the picture is the library's slice grid
+    const auto m3 = camkit::io::read_npy<float>(path("m3.npy"));
+    EXPECT_EQ(png.pixels, camkit::slice_grid(camkit::tensor<float>({6, 8, 10}, m3.values)).pixels);
+
+    // Slices of 20x30 carry their numbers, 0 to 4, white on a black box (8 pixels wide, 9 high)
+    // in their top-left corners; every other pixel is the slice grid's.
+    ASSERT_EQ(run({"cam", "--method", "gradcam++", "--activations", path("a3.npy"), "--gradients", path("g3.npy"),
+                   "--out", path("m5.npy"), "--size", "5x20x30", "--png", path("m5.png")}).status, 0);
+    const auto grid = camkit::slice_grid(camkit::tensor<float>({5, 20, 30}, camkit::io::read_npy<float>(path("m5.npy")).values));
+    const auto labelled = camkit::io::read_image(path("m5.png"));
+    ASSERT_EQ(labelled.height, grid.height);  // 3 columns, 2 rows
+    ASSERT_EQ(labelled.width, grid.width);
+    EXPECT_EQ(camkit::slice_grid_columns(5), 3u);
+    std::size_t white = 0, differ = 0;
+    for (std::size_t y = 0; y < grid.height; ++y)
+        for (std::size_t x = 0; x < grid.width; ++x) {
+            const std::size_t cy = y % 21, cx = x % 31, slice = (y / 21) * 3 + x / 31;
+            const bool in_label = slice < 5 && cy < 9 && cx < 8;
+            if (!in_label) {
+                differ += labelled.at(y, x) != grid.at(y, x);
+                continue;
+            }
+            const camkit::rgb p = labelled.at(y, x);
+            EXPECT_TRUE(p == (camkit::rgb{0, 0, 0}) || p == (camkit::rgb{255, 255, 255})) << y << "," << x;
+            white += p == camkit::rgb{255, 255, 255};
+        }
+    EXPECT_EQ(differ, 0u);
+    // the lit pixels of the digits in the 5x7 font: 19 for 0, 10 for 1, 14 each for 2, 3 and 4
+    EXPECT_EQ(white, 19u + 10u + 14u + 14u + 14u);
 }
 
 /// `t` [N, K, *S] laid out as Keras keeps it, [N, *S, K].
@@ -191,6 +221,19 @@ TEST_F(CamkitTool, ChannelsLastArraysOfKerasAndTensorFlow) {
     ASSERT_EQ(r.status, 0) << r.err;
     EXPECT_EQ(r.err, "");
     EXPECT_EQ(camkit::io::read_npy<float>(path("m.npy")).shape, (camkit::shape_t{2, 8, 8}));
+    // a cubic volume's channels last, [N, D, H, W, K]
+    camkit::io::write_npy(path("k3.npy"), random_tensor<float>({1, 6, 6, 6, 4}, 25));
+    r = run({"cam", "--method", "gradcam", "--activations", path("k3.npy"), "--gradients", path("k3.npy"), "--out", path("m.npy")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("[1, 6, 6, 6, 4] is read as [N, K, D, H, W] with K = 6 channels; Keras and TensorFlow arrays are "
+                         "[N, D, H, W, K]: if so, pass --channels-last"),
+              std::string::npos)
+        << r.err;
+    // a volume with its channels first, [N, K, D, H, W], gets no note
+    camkit::io::write_npy(path("k3.npy"), random_tensor<float>({1, 4, 6, 6, 6}, 25));
+    r = run({"cam", "--method", "gradcam", "--activations", path("k3.npy"), "--gradients", path("k3.npy"), "--out", path("m.npy")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "");
     camkit::io::write_npy(path("two.npy"), random_tensor<float>({2, 3}, 24));
     r = run({"cam", "--method", "gradcam", "--activations", path("two.npy"), "--gradients", path("two.npy"), "--out", path("m.npy"),
              "--channels-last"});
@@ -306,6 +349,14 @@ TEST_F(CamkitTool, EveryUsageErrorFailsCleanly) {
     expect_bad_input(cam("a.npy", "g.npy", {"--normalize", "l2"}), "--normalize must be min_max, max or none, got 'l2'");
     expect_bad_input(cam("a.npy", "g.npy", {"--png", path("p.png"), "--colormap", "rainbow"}),
                      "--colormap must be jet, turbo or viridis, got 'rainbow'");
+    // Output names that promise another format than the option writes (--out and --png mixed up).
+    for (const char* name : {"m.png", "m.JPG", "m.jpeg"})
+        expect_bad_input({"cam", "--method", "gradcam", "--activations", path("a.npy"), "--gradients", path("g.npy"), "--out", path(name)},
+                         "--out " + path(name) + ": --out writes numpy's .npy format, not an image; name it .npy, and ask for a "
+                         "picture with --png");
+    expect_bad_input(cam("a.npy", "g.npy", {"--weights-out", path("w.png")}), "--weights-out " + path("w.png") + ": --weights-out writes numpy's");
+    expect_bad_input(cam("a.npy", "g.npy", {"--png", path("p.npy")}),
+                     "--png " + path("p.npy") + ": --png writes a PNG picture; name it .png (the arrays go to --out)");
     // Required options and combinations.
     expect_bad_input({"cam", "--activations", path("a.npy"), "--gradients", path("g.npy")}, "--method is required (one of: gradcam");
     expect_bad_input({"cam", "--method", "scorecam", "--activations", path("a.npy"), "--out", path("out.npy")},
@@ -401,6 +452,19 @@ TEST_F(CamkitTool, HeadersBoundTheMemoryBeforeAnythingIsRead) {
     write_text(path("huge.png"), std::string(reinterpret_cast<const char*>(png.data()), png.size()));
     expect_bad_input(cam("a.npy", "g.npy", {"--png", path("p.png"), "--image", path("huge.png")}),
                      "--image " + path("huge.png") + " of 16384x16384 for 2 samples is too large: 536870912 values");
+    // 1000 1-D maps of 30000 values fit the value bound but their picture (strips 16 pixels high,
+    // side by side) does not fit a PNG: refused before the maps are computed, and no output appears.
+    camkit::io::write_npy(path("a1.npy"), random_tensor<float>({1000, 2, 8}, 19));
+    expect_bad_input(cam("a1.npy", "a1.npy", {"--size", "30000", "--png", path("m1.png")}),
+                     "--png: the picture of the maps [1000, 30000] would be 16x30001998 pixels, too large for a PNG "
+                     "(at most 1073741823 bytes of pixel rows); pass fewer samples, a smaller --size, or no --png");
+    // the size every layout's picture has, as maps_picture draws it
+    for (const camkit::shape_t& maps : {camkit::shape_t{3, 7}, camkit::shape_t{2, 5, 6}, camkit::shape_t{2, 10, 3, 4},
+                                        camkit::shape_t{1, 1, 2, 2}, camkit::shape_t{4, 6, 5, 1}}) {
+        const camkit::rgb_image picture = camkit_cli::maps_picture(camkit::tensor<float>(maps), camkit::colormap::jet);
+        EXPECT_EQ(camkit_cli::maps_picture_size(maps), (std::array<std::size_t, 2>{picture.height, picture.width}))
+            << camkit::to_string(maps);
+    }
 }
 
 TEST_F(CamkitTool, OutputsAreCheckedBeforeAnyWork) {

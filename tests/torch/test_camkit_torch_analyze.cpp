@@ -507,6 +507,18 @@ TEST_F(CamkitTorchAnalyze, InputsNpyClassifierTopKAndRefinedMaps) {
         for (std::size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], expected[n * 64 + i], 1e-6) << row[0] << " " << row[1];
     }
     EXPECT_NE(rows[1][2], rows[2][2]) << "top-2 gives two different classes";
+    // A layer after the global pooling: one position per channel is warned of (constant maps), no
+    // spatial axes is refused before any work, as explain does.
+    r = run({"analyze", "--model", tool_data + "classifier.pt", "--inputs", tool_data + "x.npy", "--out", path("pool"),
+             "--layer", "pool", "--method", "gradcam"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.err.find("camkit-torch: warning: layer pool has one position per channel (output [1, 5, 1, 1]): every map "
+                         "is constant"),
+              std::string::npos)
+        << r.err;
+    expect_bad_input({"analyze", "--model", tool_data + "classifier.pt", "--inputs", tool_data + "x.npy", "--out", path("fc"),
+                      "--layer", "fc", "--method", "gradcam"},
+                     "layer fc's output [1, 3] has no spatial axes: a class-activation map needs a layer of shape [N, K, *S]");
     // --skip-class of sample 0's top class: its target is left out, not replaced by the runner-up.
     const std::string top0 = rows[1][2];
     r = run({"analyze", "--model", tool_data + "classifier.pt", "--inputs", tool_data + "x.npy", "--out", path("skip"),

@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <torch/cuda.h>
 #include <torch/script.h>
+#include <torch/version.h>  // TORCH_VERSION, TORCH_VERSION_MAJOR
 
 #include <algorithm>
 #include <cmath>
@@ -359,6 +360,11 @@ TEST_F(CamkitTorchTool, SoftmaxTargets) {
                                   "hirescam"})),
                      to_camkit(seg_want), "softmax over a mask", 1e-6);
     expect_bad_input(clf({"--target", "softmax"}), "--target softmax needs --class");
+    // --out and --png mixed up
+    expect_bad_input(clf({"--png", path("p.npy")}), "--png " + path("p.npy") + ": --png writes a PNG picture; name it .png");
+    auto as_png = clf({});
+    *std::find(as_png.begin(), as_png.end(), path("map.npy")) = path("map.png");
+    expect_bad_input(as_png, "--out " + path("map.png") + ": --out writes numpy's .npy format, not an image");
 }
 
 // --method cam: CAM from the head weight named by its parameter path, for --class C or each
@@ -672,6 +678,23 @@ TEST_F(CamkitTorchTool, ModelsSavedOnAGpuOrInFloat64) {
     expect_maps_near(got, float_map, "float64 against float32", 1e-4);
 }
 
+// A model whose forward calls an operator that PyTorch 2.x has and 1.13 lacks
+// (segmenter_newer_op.pt: make_newer_op.py, aten::_upsample_lanczos2d_aa at the output's own size):
+// LibTorch 1.13 is told that the file needs a newer LibTorch, not that it is damaged; LibTorch 2.x
+// explains it as it explains segmenter.pt.
+TEST_F(CamkitTorchTool, AModelOfANewerPyTorchIsNamedSo) {
+    auto args = seg({"--class", "1"});
+    args[2] = data + "segmenter_newer_op.pt";
+#if TORCH_VERSION_MAJOR < 2
+    const std::string err = expect_bad_input(args, "segmenter_newer_op.pt: LibTorch " TORCH_VERSION " cannot load this model: it calls "
+                                                   "aten::_upsample_lanczos2d_aa, an operator this version does not know; it was "
+                                                   "likely saved by a newer PyTorch: build camkit-torch against that PyTorch's LibTorch");
+    EXPECT_EQ(err.find("damaged"), std::string::npos) << err;
+#else
+    expect_maps_near(explain(args), explain(seg({"--class", "1"})), "newer operator", 1e-6);
+#endif
+}
+
 // --class C1,...,CN explains one class per sample (pytorch-grad-cam's list of targets); a layer of
 // one position per channel gets a warning (its maps are constant).
 TEST_F(CamkitTorchTool, OneClassPerSampleAndALayerOfOnePosition) {
@@ -898,7 +921,7 @@ TEST_F(CamkitTorchTool, OutputsAreCheckedBeforeAnyWork) {
     expect_bad_input(on(path("in.png"), {"--out", path("m.npy"), "--png", path("dir") + "/../in.png"}),
                      "--png and --input are the same file");
     expect_bad_input(on(path("x.npy"), {"--out", data + "classifier.pt"}), "--out and --model are the same file");
-    expect_bad_input(on(path("x.npy"), {"--out", path("dir") + "/./m.npy", "--png", path("dir") + "//m.npy"}),
+    expect_bad_input(on(path("x.npy"), {"--out", path("dir") + "/./m", "--png", path("dir") + "//m"}),
                      "--png and --out are the same file");
     expect_bad_input(on(path("x.npy"), {"--out", path("m.npy"), "--png", path("dir")}), "dir: cannot write: it is a directory");
     expect_bad_input(on(path("x.npy"), {"--out", path("none/m.npy")}), "cannot write: the folder '" + path("none") + "' does not exist");

@@ -49,7 +49,8 @@ constexpr const char* help =
     "  --weights-out W.npy   the channel weights, float32 [N, K] (methods that have them)\n"
     "  --png OUT.png         a picture of the maps: all N samples side by side in one PNG (left to\n"
     "                        right, 2 black pixels apart); 3-D maps as a grid of their slices along D\n"
-    "                        (row by row), 1-D maps as strips;\n"
+    "                        (row by row, each numbered from 0 in its corner where the slices have\n"
+    "                        room for twice the number's size: --size enlarges them), 1-D maps as strips;\n"
     "                        maps beyond [0, 1] (--no-relu, --normalize none) min-max scaled for it\n"
     "  --image IMG.png       overlay each 2-D map on this PNG/JPEG (the map is resized to the image\n"
     "                        bilinearly; heat and image blended half and half)\n"
@@ -114,6 +115,9 @@ cam_args parse_cam_args(const std::vector<std::string>& all_args) {
     }
     if (a.activations.empty()) fail("--activations is required");
     if (a.out.empty()) fail("--out is required");
+    camkit_cli::check_output_name("--out", a.out, false);
+    camkit_cli::check_output_name("--weights-out", a.weights_out, false);
+    camkit_cli::check_output_name("--png", a.png, true);
     if (!a.image.empty() && a.png.empty()) fail("--image needs --png");
     if (a.colormap_given && a.png.empty()) fail("--colormap needs --png");
     if (!a.weights_out.empty() && a.method != "cam")
@@ -132,8 +136,13 @@ camkit::shape_t channels_first(camkit::shape_t s) {
 }
 
 /// True when [N, K, H, W] looks like Keras' [N, H, W, K]: "K" equals the first spatial extent
-/// and the last one differs (a square feature map with its channels last).
-bool looks_channels_last(const camkit::shape_t& s) { return s.size() == 4 && s[1] >= 2 && s[1] == s[2] && s[3] != s[2]; }
+/// and the last one differs (a square feature map with its channels last); likewise a cubic
+/// volume [N, D, H, W, K] read as [N, K, D, H, W]: "K" and the first two spatial extents equal,
+/// the last differs.
+bool looks_channels_last(const camkit::shape_t& s) {
+    if (s.size() == 4) return s[1] >= 2 && s[1] == s[2] && s[3] != s[2];
+    return s.size() == 5 && s[1] >= 2 && s[1] == s[2] && s[2] == s[3] && s[4] != s[3];
+}
 
 /// The values of `t` [N, *S, K] laid out as [N, K, *S].
 camkit::tensor<double> move_channels_first(const camkit::tensor<double>& t) {
@@ -147,7 +156,7 @@ camkit::tensor<double> move_channels_first(const camkit::tensor<double>& t) {
 
 /// The PNG picture of maps [N, *S]: heatmaps, or overlays on `image` for 2-D maps.
 camkit::rgb_image picture(const camkit::tensor<float>& maps, const cam_args& a) {
-    if (a.image.empty()) return camkit_cli::side_by_side(camkit::heatmaps(maps, a.colormap), 2);
+    if (a.image.empty()) return camkit_cli::maps_picture(maps, a.colormap);
     const camkit::rgb_image image = camkit::io::read_image(a.image);
     const camkit::tensor<float> resized = camkit::resize(maps, {image.height, image.width});
     std::vector<camkit::rgb_image> panels;
@@ -237,6 +246,13 @@ int run_cam(const std::vector<std::string>& args) {
         camkit_cli::check_values(camkit_cli::value_count(shape[0], {info.height, info.width}),
                                  "--image " + a.image + " of " + std::to_string(info.height) + "x" +
                                      std::to_string(info.width) + " for " + std::to_string(shape[0]) + " samples");
+        // (overlays of at most 2^28 values always fit a PNG)
+    } else if (!a.png.empty()) {
+        // 1-D strips 16 pixels high, or tiny maps with their 2-pixel gaps, may not
+        camkit::shape_t maps = a.opt.size.empty() ? camkit::shape_t(shape.begin() + 2, shape.end()) : a.opt.size;
+        maps.insert(maps.begin(), shape[0]);
+        camkit_cli::check_picture_size(camkit_cli::maps_picture_size(maps), "the maps " + camkit::to_string(maps),
+                                       "pass fewer samples, a smaller --size, or no --png");
     }
     if (a.method == "cam") {
         const camkit::shape_t w = camkit::io::read_npy_header(a.fc_weights).shape;
@@ -256,9 +272,13 @@ int run_cam(const std::vector<std::string>& args) {
             fail("--gradients is required for method " + a.method + " (only eigencam works without)");
     });
 
-    if (!a.channels_last && looks_channels_last(shape))
-        std::cerr << "camkit cam: note: " << a.activations << " " << camkit::to_string(shape) << " is read as [N, K, H, W] with K = "
-                  << shape[1] << " channels; Keras and TensorFlow arrays are [N, H, W, K]: if so, pass --channels-last\n";
+    if (!a.channels_last && looks_channels_last(shape)) {
+        const bool volume = shape.size() == 5;
+        std::cerr << "camkit cam: note: " << a.activations << " " << camkit::to_string(shape) << " is read as "
+                  << (volume ? "[N, K, D, H, W]" : "[N, K, H, W]") << " with K = " << shape[1]
+                  << " channels; Keras and TensorFlow arrays are " << (volume ? "[N, D, H, W, K]" : "[N, H, W, K]")
+                  << ": if so, pass --channels-last\n";
+    }
 
     // Non-finite inputs are named by their file here (the library names the sample and channel).
     const auto read_finite = [](const std::string& path, const char* what) { return camkit_cli::read_finite_npy(path, what, "hold"); };

@@ -6,7 +6,7 @@
 // show one slice, chosen and named by the caller (image_caption), 1-D inputs a strip of equal rows
 // (the caller's panel_slice).
 #include "../../common/picture.hpp"
-#include "font.hpp"
+#include "../../common/font.hpp"
 
 #include <camkit/colormap.hpp>
 #include <camkit/overlay.hpp>
@@ -22,6 +22,9 @@
 #include <vector>
 
 namespace camkit_analyze {
+
+using camkit_cli::draw_text;
+using camkit_cli::glyph_h;
 
 /// Black space between the panel's cells, in pixels.
 inline constexpr std::size_t panel_gap = 4;

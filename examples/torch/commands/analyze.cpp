@@ -68,8 +68,9 @@ constexpr const char* help =
     "  --layer NAME      a dotted layer path ('camkit-torch layers'); repeat for several: all are recorded\n"
     "                    in the same forward pass; auto: the layer explain --layer auto takes, chosen\n"
     "                    on the first input\n"
-    "  --method NAME     one of 'camkit-torch methods' or scorecam; repeat for several; all = every\n"
-    "                    gradient method (add --method scorecam for Score-CAM: it runs many forward passes)\n"
+    "  --method NAME     one of 'camkit-torch methods' (but cam), or scorecam; repeat for several; all =\n"
+    "                    every gradient method (add --method scorecam for Score-CAM: it runs many forward\n"
+    "                    passes)\n"
     "  --target T        the targets of each image (one row of the panel each):\n"
     "                      predicted    each class present in the prediction, over its predicted region\n"
     "                                   (default); a classifier: its top --top-k classes (default 1)\n"
@@ -934,6 +935,11 @@ int run_analyze(const std::vector<std::string>& args) {
                 const at::Tensor& act = probe_pass.activations[l];
                 return act.defined() && act.dim() > 2 ? act.numel() / (act.size(0) * act.size(1)) : std::int64_t{0};
             };
+            // a layer without spatial axes fails here; the warnings wait for the other checks
+            std::vector<std::string> warnings;
+            for (std::size_t l = 0; l < a.layers.size(); ++l)
+                if (std::string w = camkit_torch_tool::check_layer_output(a.layers[l], probe_pass.activations[l]); !w.empty())
+                    warnings.push_back(std::move(w));
             for (std::size_t l = 1; a.refine && l < a.layers.size(); ++l)
                 if (positions(l) > positions(0))
                     fail("--refine takes the first --layer as the high-resolution one, but " + a.layers[0] + "'s maps have " +
@@ -955,6 +961,7 @@ int run_analyze(const std::vector<std::string>& args) {
             if (!a.class_names.empty() && a.class_names.size() != f.classes)
                 fail("--class-names gives " + std::to_string(a.class_names.size()) + " names but the model output " +
                      camkit::to_string(f.y.shape) + " has " + std::to_string(f.classes) + " classes");
+            for (const std::string& w : warnings) std::cerr << "camkit-torch: warning: " << w << "\n";
         }
     }
     for (const char* sub : {"records", "panels"}) camkit_cli::create_folder("--out", out / sub);

@@ -105,7 +105,8 @@ constexpr const char* help =
     "  --device D        cpu (default) or cuda\n"
     "  --batch-size B    masked inputs per forward pass for scorecam (default 16)\n"
     "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image; a\n"
-    "                    volume as a grid of its slices along D, row by row)\n"
+    "                    volume as a grid of its slices along D, row by row, each numbered from 0 in\n"
+    "                    its corner where the slices have room for twice the number's size)\n"
     "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
     "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"
     "\n"
@@ -170,6 +171,8 @@ explain_args parse_explain_args(const std::vector<std::string>& args) {
              "(export_cam.py --model-output)");
     if (a.input.empty()) fail("--input is required");
     if (a.out.empty()) fail("--out is required");
+    camkit_cli::check_output_name("--out", a.out, false);
+    camkit_cli::check_output_name("--png", a.png, true);
     if (!is_image_path(a.input) && (a.prep.gray || !a.prep.resize.empty() || !a.prep.mean.empty() || !a.prep.std.empty()))
         fail("--gray, --resize, --mean and --std apply to an image --input; a .npy input is used as it is");
     a.prep.check();
@@ -362,17 +365,9 @@ struct checked_layer {
     camkit::torch::recorded_pass forward(const at::Tensor& input) {
         camkit::torch::recorded_pass p = layer.forward(input);
         check_output_shape(p.output, input);
-        const at::Tensor& act = p.activations;
-        if (act.defined() && act.dim() < 3)
-            fail("layer " + layer.layer() + "'s output " + camkit::to_string(camkit::torch::shape_of(act)) +
-                 " has no spatial axes: a class-activation map needs a layer of shape [N, K, *S], a convolutional "
-                 "one before the pooling ('camkit-torch layers --model M --input-shape N,C,H,W' lists each layer's "
-                 "output shape, or --layer auto)");
-        if (!warned && act.defined() && act.dim() >= 3 && act.numel() == act.size(0) * act.size(1)) {
-            std::cerr << "camkit-torch: warning: layer " << layer.layer() << " has one position per channel (output "
-                      << camkit::to_string(camkit::torch::shape_of(act)) << "): every map is constant (zero after "
-                      << "min-max); explain a layer before the pooling ('camkit-torch layers --model M --input-shape "
-                      << "N,C,H,W' lists them, or --layer auto)\n";
+        const std::string warning = camkit_torch_tool::check_layer_output(layer.layer(), p.activations);
+        if (!warned && !warning.empty()) {
+            std::cerr << "camkit-torch: warning: " << warning << "\n";
             warned = true;
         }
         return p;
@@ -448,7 +443,7 @@ void print_targets(const maps_and_targets& r) {
 
 /// The PNG picture: heatmaps side by side, or the 2-D map overlaid on the input image.
 camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional<camkit::rgb_image>& image) {
-    if (!image || maps.rank() != 3) return camkit_cli::side_by_side(camkit::heatmaps(maps), 2);
+    if (!image || maps.rank() != 3) return camkit_cli::maps_picture(maps, camkit::colormap::jet);
     const camkit::tensor<float> resized = camkit::resize(maps, {image->height, image->width});
     camkit::tensor<float> one({image->height, image->width});
     std::copy_n(resized.values.begin(), one.size(), one.values.begin());

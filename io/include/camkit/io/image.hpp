@@ -146,17 +146,24 @@ inline rgb_image read_image(const std::string& path, std::size_t max_pixels = de
     return decode_image(read_file(path, max_bytes), path, max_pixels);
 }
 
+/// The most bytes of filtered pixel rows, (3·width + 1)·height, that encode_png writes.
+/// stb_image_write sizes those rows and its compressed stream in int: half of INT_MAX leaves the
+/// compressor room (it wrapped and wrote past its buffer for a 16 x 89478488 picture).
+inline constexpr std::size_t max_png_row_bytes = static_cast<std::size_t>(INT_MAX) / 2;
+
+/// True when encode_png can write an RGB picture of height × width (callers check a picture's
+/// size before they draw it).
+inline constexpr bool png_fits(std::size_t height, std::size_t width) {
+    return width <= (max_png_row_bytes - 1) / 3 && height <= max_png_row_bytes / (3 * width + 1);
+}
+
 /// Encodes 8-bit RGB pixels (row-major, 3 bytes per pixel) of the given size as PNG bytes.
 inline std::vector<std::byte> encode_png(const std::uint8_t* rgb, std::size_t height, std::size_t width) {
     detail::require(height > 0 && width > 0, "encode_png: image is empty (" + std::to_string(height) + "x" +
                                                  std::to_string(width) + ")");
-    // stb_image_write sizes its filtered rows, (3·width + 1)·height bytes, and its compressed
-    // stream in int: half of INT_MAX leaves the compressor room (it wrapped and wrote past its
-    // buffer for a 16 x 89478488 picture).
-    constexpr std::size_t max_bytes = static_cast<std::size_t>(INT_MAX) / 2;
-    detail::require(width <= (max_bytes - 1) / 3 && height <= max_bytes / (3 * width + 1), [&] {
+    detail::require(png_fits(height, width), [&] {
         return "encode_png: image " + std::to_string(height) + "x" + std::to_string(width) +
-               " is too large for a PNG (at most " + std::to_string(max_bytes) + " bytes of pixel rows)";
+               " is too large for a PNG (at most " + std::to_string(max_png_row_bytes) + " bytes of pixel rows)";
     });
     std::vector<std::byte> out;
     const auto append = [](void* ctx, void* data, int size) {
