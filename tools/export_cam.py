@@ -327,7 +327,9 @@ def export_cam(model, layer, example_input, path, functions=("gradient", "forwar
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    # The docstring's first two paragraphs: what the package holds, with its two functions.
+    p = argparse.ArgumentParser(description="\n\n".join(__doc__.split("\n\n")[:2]),
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--factory", required=True, help="module:callable returning the model (on sys.path or a .py file)")
     p.add_argument("--layer", action="append",
                    help="dotted name of the layer to explain; given more than once, one package records them all; "
