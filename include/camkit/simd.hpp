@@ -266,6 +266,10 @@ std::pair<T, T> min_max(const T* p, std::size_t n, T* out = nullptr, bool relu =
 // per translation unit, and fail with -Werror. This one setting therefore stays for the rest of
 // the translation unit. The warning is about passing vectors between functions compiled for
 // different instruction sets, which camkit never does (its packs stay inside inlined kernels).
-#if defined(__GNUC__) && !defined(__clang__)
+// Clang gives its -Wpsabi at the methods' policy functions that return packs (in the headers that
+// include this one, and in a user's own policy): the same setting, Clang's, reaches them.
+#if defined(__clang__)
+#pragma clang diagnostic ignored "-Wpsabi"
+#elif defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
 #endif
