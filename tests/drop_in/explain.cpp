@@ -8,16 +8,15 @@
 // GCC's -Wpsabi for the kernels' packs, reported at the end of the unit (include/camkit/simd.hpp),
 // and for a pack returned by a call the compiler did not inline (plane_ops in reductions.hpp:
 // Eigen-CAM's finiteness check, explain_many's kernels): every registered method through explain
-// and explain_many in float, explain_into, and double for one method of each kernel family.
+// in float, explain_many (channel weights, element-wise, projection), explain_into, and double.
 int explain_once() {
     const camkit::tensor<float> A(camkit::shape_t{2, 4, 8, 8}, 1.0f), G(camkit::shape_t{2, 4, 8, 8}, 0.5f);
     const camkit::tensor<float> one(camkit::shape_t{1, 4, 8, 8}, 1.0f);
     int empty = 0;
-    camkit::for_each_method([&](auto type) {
-        using M = typename decltype(type)::type;
-        empty += camkit::explain<M>(A, G).map.values.empty();
-        empty += camkit::explain_many<M>(one, G).map.values.empty();
-    });
+    camkit::for_each_method([&](auto type) { empty += camkit::explain<typename decltype(type)::type>(A, G).map.values.empty(); });
+    empty += camkit::explain_many<camkit::xgrad_cam>(one, G).map.values.empty();
+    empty += camkit::explain_many<camkit::layer_cam>(one, G).map.values.empty();
+    empty += camkit::explain_many<camkit::eigen_grad_cam>(one, G).map.values.empty();
     camkit::explanation<camkit::tensor<float>> into;
     camkit::explain_into<camkit::grad_cam_plus_plus>(into, A, G);
     const camkit::tensor<double> Ad(camkit::shape_t{2, 4, 8, 8}, 1.0), Gd(camkit::shape_t{2, 4, 8, 8}, 0.5);
