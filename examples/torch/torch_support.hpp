@@ -167,8 +167,8 @@ inline std::string resolve_package_layer(const std::string& model, const std::st
 }
 
 /// What in LibTorch's load error `what` says the model needs a newer LibTorch ("it calls
-/// aten::X, an operator this version does not know"; "its file format is version N, this version
-/// reads up to M"), or "" when it says nothing of the kind.
+/// aten::X, an operator this version does not know"; "its file format is newer than this version
+/// reads (LibTorch's line)"), or "" when it says nothing of the kind.
 inline std::string newer_pytorch_reason(const std::string& what) {
     const std::string op_prefix = "Unknown builtin op: ";
     if (const auto at = what.find(op_prefix); at != std::string::npos) {
