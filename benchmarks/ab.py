@@ -40,10 +40,10 @@ def fractions(times, binary):
     group and shape have no memory_read row in the run is an error: the filter left it out."""
     out = {}
     for name, t in times.items():
-        if "memory_read" in name:
+        if name.endswith("/memory_read/baseline"):
             continue
         group, shape = name.split("/")[:2]
-        base = next((v for k, v in times.items() if k.startswith(f"{group}/{shape}/memory_read/")), None)
+        base = times.get(f"{group}/{shape}/memory_read/baseline")
         if base is None:
             sys.exit(f"ab.py: {binary}: row {name} has no {group}/{shape}/memory_read baseline in the run; "
                      "widen --filter to include the memory_read rows (camkit_bench has them for the cam, cuda, many, "

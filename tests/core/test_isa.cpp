@@ -13,6 +13,7 @@
 #include <array>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -221,6 +222,36 @@ TEST(Isa, EigenMethodsMatchTheScalarPathOnBothGramSides) {
         };
         compare_with_scalar_path<camkit::eigen_cam>(A, G, check);
         compare_with_scalar_path<camkit::eigen_grad_cam>(A, G, check);
+    }
+}
+
+TEST(Isa, NonFiniteInputIsLocatedInEveryIsa) {
+    // A NaN or Inf in any channel of a group (six channels: groups of 4 and 2, each channel's
+    // place in its group) is reported with its sample and channel by every instruction set's
+    // kernels: the group sweeps of the wide ones check the planes they read as the per-channel
+    // passes do.
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()})
+                for (std::size_t k = 0; k < 6; ++k) {
+                    const std::string where = std::string(M::name) + " " + std::string(camkit::isa_name(i)) + " channel " +
+                                              std::to_string(k);
+                    camkit::tensor<float> a({2, 6, 40}, 1.f), g({2, 6, 40}, 0.5f);
+                    a(1, k, 37) = bad;
+                    EXPECT_EQ(error_message([&] { camkit::explain<M>(a, g); }),
+                              "camkit: activations contain NaN or Inf (sample 1, channel " + std::to_string(k) + ")")
+                        << where;
+                    a(1, k, 37) = 1.f;
+                    g(0, k, 3) = bad;
+                    if constexpr (camkit::needs_gradients_v<M>) {
+                        EXPECT_EQ(error_message([&] { camkit::explain<M>(a, g); }),
+                                  "camkit: gradients contain NaN or Inf (sample 0, channel " + std::to_string(k) + ")")
+                            << where;
+                    }
+                }
+        });
     }
 }
 
