@@ -132,13 +132,21 @@ CAMKIT_KERNEL_INLINE pack_t<Acc, W> broadcast(Acc x) {
     return v;
 }
 
-/// Sum of a pack's lanes, pairwise.
+/// Sum of a pack's lanes, pairwise: lane j plus lane j + W/2, then the same over the W/2 sums, down
+/// to one. Packs wider than 16 bytes take the first step as one addition of their halves, the same
+/// sums to the bit: one thread at [32, 2048, 7, 7] (Intel Xeon VM, AVX-512, 2026-12-06), Grad-CAM,
+/// XGrad-CAM and Grad-CAM++ 9–24 % faster than with scalar additions of all lanes.
 template <class B>
 CAMKIT_KERNEL_INLINE auto lane_sum(const B& v) {
     using Acc = typename pack_traits<B>::value_type;
     constexpr std::size_t W = pack_traits<B>::lanes;
     if constexpr (W == 1) {
         return v;
+    } else if constexpr (sizeof(B) > 16) {
+        pack_t<Acc, W / 2> lo, hi;
+        std::memcpy(&lo, &v, sizeof lo);
+        std::memcpy(&hi, reinterpret_cast<const char*>(&v) + sizeof lo, sizeof hi);
+        return lane_sum(lo + hi);
     } else {
         Acc l[W];
         std::memcpy(l, &v, sizeof v);
