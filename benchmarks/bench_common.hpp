@@ -87,8 +87,7 @@ inline float read_one(const float* p, std::size_t n) {
     return total;
 }
 
-/// Σ a[i] + g[i], each array read as four parts, all eight at once (read_eight): one read of A and
-/// G, the time a CAM cannot beat on this machine.
+/// Σ a[i] + g[i], each array read as four parts, all eight at once (read_eight): one read of A and G.
 inline float read_both(const float* a, const float* g, std::size_t n) {
     const std::size_t q = n / 4;
     const float* parts[8];

@@ -25,7 +25,9 @@ namespace {
 using camkit::shape_t;
 using camkit::tensor;
 
-/// Reads A and G once: the time a CAM cannot beat on this machine.
+/// Reads A and G once (read_both): what a CAM must read, at the pace of a plain read loop. Kernels
+/// that read in another order can come out a little ahead (Grad-CAM 1.09 at the large shape in the
+/// run of 2026-12-06).
 void memory_read(benchmark::State& st, const shape_t& shape) {
     const auto& in = inputs(shape);
     for (auto _ : st) benchmark::DoNotOptimize(read_both(in.A.data(), in.G.data(), in.A.size()));
