@@ -209,7 +209,32 @@ CAMKIT_KERNEL_INLINE void add_scaled_in(Acc* out, const Acc* w, const Acc* const
 /// out[s] += Σ_j w[j] · a[j][s] over S positions for M channels (added in channel order).
 template <std::size_t M, class Acc>
 void add_scaled(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S) {
-    dispatch([&](auto bytes) { add_scaled_in<M, lanes_in<Acc, bytes()>>(out, w, planes, S); });
+    dispatch_plane<Acc>(S, [&](auto bytes) { add_scaled_in<M, lanes_in<Acc, bytes()>>(out, w, planes, S); });
+}
+
+/// The tail of add_contributions_in from position s: one pack of V values where V fit, then V/2,
+/// …, down to 16-byte packs (as reduce_tail): up to 15 positions of a plane would otherwise take
+/// single steps in AVX-512, a quarter of the work at 5×5. Each position gets the same operations
+/// whichever pack takes it.
+template <class Method, bool Check, std::size_t M, std::size_t V, class Acc>
+CAMKIT_KERNEL_INLINE void add_contributions_tail(Acc* out, const Acc* const (&a)[M], const Acc* const (&g)[M],
+                                                 std::size_t& s, std::size_t S, Acc& check) {
+    if constexpr (V > 1 && V * sizeof(Acc) >= 16) {
+        if (s + V <= S) {
+            using B = pack_t<Acc, V>;
+            const plane_ops<Acc> ops;
+            B o = load<Acc, V>(out + s), c{};
+            for (std::size_t j = 0; j < M; ++j) {
+                const B av = load<Acc, V>(a[j] + s), gv = load<Acc, V>(g[j] + s);
+                o += static_cast<B>(Method::contribution(ops, av, gv));
+                if constexpr (Check) c += av * gv;
+            }
+            store(out + s, o);
+            if constexpr (Check) check += lane_sum(c);
+            s += V;
+        }
+        add_contributions_tail<Method, Check, M, V / 2>(out, a, g, s, S, check);
+    }
 }
 
 /// add_contributions in packs of W values.
@@ -234,6 +259,7 @@ CAMKIT_KERNEL_INLINE Acc add_contributions_in(Acc* out, const Acc* const* a_plan
     Acc check = 0;
     if constexpr (Check)
         for (std::size_t j = 0; j < M; ++j) check += lane_sum(c[j]);
+    add_contributions_tail<Method, Check, M, W / 2>(out, a, g, s, S, check);
     for (; s < S; ++s)
         for (std::size_t j = 0; j < M; ++j) {
             out[s] += static_cast<Acc>(Method::contribution(ops, a[j][s], g[j][s]));
@@ -647,7 +673,7 @@ weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc
 template <class Method, class Acc>
 weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* known_sum_a, const Acc* next_a,
                                       bool check) {
-    return dispatch([&](auto bytes) {
+    return dispatch_plane<Acc>(a.size, [&](auto bytes) {
         constexpr std::size_t W = lanes_in<Acc, bytes()>;
         return check ? channel_weight_checked<W, Method, true>(a, g, known_sum_a, next_a)
                      : channel_weight_checked<W, Method, false>(a, g, known_sum_a, next_a);
@@ -762,7 +788,7 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(std::is_void_v<Method> ? nullptr : G);
         const std::size_t tile = ra.direct() && rg.direct() ? tile_positions<Acc>(S) : 0;
-        dispatch([&](auto bytes) {
+        dispatch_plane<Acc>(S, [&](auto bytes) {
             channel_weights_chunk<lanes_in<Acc, bytes()>, Method>(A, G, ra, rg, n, k0, k1, out, S, weights,
                                                                  check_finite, tile);
         });
@@ -809,7 +835,7 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
                             [&](std::size_t n, std::size_t k0, std::size_t k1, Acc* out) {
         group_reader<Acc, E> ra(&A), rg(&G);
         const std::size_t tile = ra.direct() && rg.direct() ? tile_positions<Acc>(S) : 0;
-        dispatch([&](auto bytes) {
+        dispatch([&](auto bytes) {  // element-wise: no sum over positions but the finite check
             elementwise_chunk<lanes_in<Acc, bytes()>, Method>(A, G, ra, rg, n, k0, k1, out, S, check_finite,
                                                              gradient_label, tile);
         });

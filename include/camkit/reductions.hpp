@@ -112,10 +112,10 @@ CAMKIT_KERNEL_INLINE auto reduce_planes_in(std::size_t n, Body&& body) {
 /// Σ_{i<n} body(at_i), where at_i(p) reads position i of a plane p: pack_at for the body of the
 /// plane (two independent pack accumulators), value_at for the tail. `body` returns one value,
 /// or sums<·, M> for M sums in the same pass (then the result is a sums<Acc, M>). Runs in the
-/// packs of the active instruction set (isa.hpp).
+/// packs of the active instruction set for planes of n values (dispatch_plane, simd.hpp).
 template <class Acc, class Body>
 auto reduce_planes(std::size_t n, Body body) {
-    return dispatch([&](auto bytes) { return reduce_planes_in<Acc, lanes_in<Acc, bytes()>>(n, body); });
+    return dispatch_plane<Acc>(n, [&](auto bytes) { return reduce_planes_in<Acc, lanes_in<Acc, bytes()>>(n, body); });
 }
 
 }  // namespace detail

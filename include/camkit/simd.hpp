@@ -211,6 +211,39 @@ decltype(auto) dispatch(F&& f) {
 #endif
 }
 
+/// Bytes of a plane from which AVX-512 runs its own 64-byte packs over it (24 packs); smaller
+/// planes (float: fewer than 384 positions, as 7×7, 14×14 and 16×16) run the AVX2 kernels, 32-byte
+/// packs with FMA, which every AVX-512 CPU has. On a plane of a few packs the wide packs lose more
+/// to the tail (up to 15 values a plane in narrower packs or single steps) and to the lane sums
+/// than they gain. One thread, Intel Xeon VM, 2026-12-06: at [32, 2048, 7, 7] Grad-CAM, XGrad-CAM
+/// and Grad-CAM++ 1.2–1.3× faster in AVX2; AVX2 ahead up to 18×18, even at 20×20 and 24×24, and
+/// AVX-512 ahead at 56×56 and the segmentation shape's 128×128 (benchmarks/README.md).
+inline constexpr std::size_t wide_pack_min_plane_bytes = 1536;
+
+/// dispatch for work over planes of `positions` values of Acc: the active instruction set's kernels,
+/// except AVX2's for AVX-512 and planes under wide_pack_min_plane_bytes. Every pass that sums over
+/// a plane (reduce_planes, so plane_ops and the methods' per-plane statistics, and the channel-weight
+/// kernels' chunks) is dispatched here with the plane's size, so a plane of a given size is summed
+/// in one order whichever path sums it: the kernels' weights equal the policy's per-plane sums, and
+/// explain's equal explain_many's, to the bit. (The element-wise kernels sum nothing over positions
+/// but their finite check: they keep the wide packs, with narrower ones for the tail.)
+template <class Acc, class F>
+decltype(auto) dispatch_plane(std::size_t positions, F&& f) {
+#if defined(CAMKIT_ISA_DISPATCH)
+    if (positions * sizeof(Acc) < wide_pack_min_plane_bytes && active_isa() == isa::avx512) return run_avx2(f);
+#else
+    (void)positions;
+#endif
+    return dispatch(f);
+}
+
+/// The pack bytes the kernels over planes of `positions` values of Acc run in: as dispatch gives
+/// them (0 for scalar), except 32 for AVX-512 below wide_pack_min_plane_bytes.
+template <class Acc>
+std::size_t plane_pack_bytes(std::size_t positions) {
+    return dispatch_plane<Acc>(positions, [](auto bytes) { return bytes(); });
+}
+
 
 /// min_max in packs of W values (see min_max).
 template <std::size_t W, class T>

@@ -124,6 +124,44 @@ TEST(Isa, SetIsaHonoursTheChoiceAndRoutesTheKernels) {
     }
 }
 
+TEST(Isa, SmallPlanesRunInAvx2PacksUnderAvx512) {
+    // Planes under 1536 bytes (float: 383 positions, double: 191) run AVX2's 32-byte packs where the
+    // active set is AVX-512; every other set, and larger planes, run the set's own packs.
+    using camkit::detail::plane_pack_bytes;
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        const std::size_t own = camkit::detail::dispatch([](auto b) { return b(); });
+        const std::size_t small = i == isa::avx512 ? 32 : own;
+        EXPECT_EQ(plane_pack_bytes<float>(1), small) << camkit::isa_name(i);
+        EXPECT_EQ(plane_pack_bytes<float>(383), small) << camkit::isa_name(i);
+        EXPECT_EQ(plane_pack_bytes<float>(384), own) << camkit::isa_name(i);
+        EXPECT_EQ(plane_pack_bytes<double>(191), small) << camkit::isa_name(i);
+        EXPECT_EQ(plane_pack_bytes<double>(192), own) << camkit::isa_name(i);
+    }
+}
+
+TEST(Isa, SmallPlanesSumInOneOrderOnEveryPath) {
+    // A 7×7 plane under AVX-512 goes through AVX2's packs in every path that sums it: the kernels'
+    // weights equal the policy's per-plane sums, and explain's weights and maps explain_many's.
+    using namespace camkit_test;
+    const auto A = cast<float>(random_tensor({1, 9, 7, 7}, 41, 0, 2)), G = cast<float>(random_tensor({1, 9, 7, 7}, 42));
+    const camkit::options raw_only{.relu = false, .normalize = camkit::normalization::none};
+    const camkit::plane_ops<float> ops;
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        const std::string where(camkit::isa_name(i));
+        const auto x = camkit::explain<camkit::xgrad_cam>(A, G, raw_only);
+        const auto many = camkit::explain_many<camkit::xgrad_cam>(A, G, raw_only);
+        EXPECT_EQ(x.weights->values, many.weights->values) << where;
+        EXPECT_EQ(x.raw.values, many.raw.values) << where;
+        for (std::size_t k = 0; k < 9; ++k) {
+            const camkit::plane<float> a{A.data() + k * 49, 49}, g{G.data() + k * 49, 49};
+            const float sum_a = ops.sum(a), sum_ag = ops.sum(a, g, [](const auto& u, const auto& v) { return u * v; });
+            EXPECT_EQ((*x.weights)(0, k), sum_ag / (sum_a + 1e-7f)) << where << " channel " << k;
+        }
+    }
+}
+
 TEST(Isa, UnsupportedChoicesAreRejected) {
     const auto ok = supported_isas();
     if (ok.size() == std::size(all_isas)) GTEST_SKIP() << "this CPU supports every instruction set";
@@ -180,7 +218,9 @@ TEST(Isa, HandComputedGradCamInEveryIsa) {
 
 TEST(Isa, EveryMethodMatchesTheScalarPathAndTheReference) {
     using namespace camkit_test;
-    const std::vector<camkit::shape_t> shapes{{1, 1, 1}, {2, 9, 17}, {1, 7, 2, 3, 5}, {2, 6, 130}, {1, 5, 9, 11, 3}};
+    // Planes of 1 to 297 positions, and 397 and 1100: AVX-512's own packs from 384 (dispatch_plane).
+    const std::vector<camkit::shape_t> shapes{{1, 1, 1},   {2, 9, 17},        {1, 7, 2, 3, 5}, {2, 6, 130},
+                                              {1, 5, 9, 11, 3}, {2, 6, 397}, {1, 5, 10, 110}};
     for (const auto& shape : shapes) {
         const auto A = random_tensor(shape, 21, 0, 2);
         const auto G = random_tensor(shape, 22);
@@ -229,16 +269,18 @@ TEST(Isa, NonFiniteInputIsLocatedInEveryIsa) {
     // A NaN or Inf in any channel of a group (six channels: groups of 4 and 2, each channel's
     // place in its group) is reported with its sample and channel by every instruction set's
     // kernels: the group sweeps of the wide ones check the planes they read as the per-channel
-    // passes do.
+    // passes do. Planes of 40 and 397 positions: AVX-512 runs its own packs from 384 (simd.hpp's
+    // dispatch_plane), AVX2's below.
     for (isa i : supported_isas()) {
         isa_scope scope(i);
         camkit::for_each_method([&](auto t) {
             using M = typename decltype(t)::type;
+            for (std::size_t S : {40, 397})
             for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()})
                 for (std::size_t k = 0; k < 6; ++k) {
                     const std::string where = std::string(M::name) + " " + std::string(camkit::isa_name(i)) + " channel " +
-                                              std::to_string(k);
-                    camkit::tensor<float> a({2, 6, 40}, 1.f), g({2, 6, 40}, 0.5f);
+                                              std::to_string(k) + " S " + std::to_string(S);
+                    camkit::tensor<float> a({2, 6, S}, 1.f), g({2, 6, S}, 0.5f);
                     a(1, k, 37) = bad;
                     EXPECT_EQ(error_message([&] { camkit::explain<M>(a, g); }),
                               "camkit: activations contain NaN or Inf (sample 1, channel " + std::to_string(k) + ")")

@@ -66,13 +66,14 @@ TEST(Tiling, HandComputedMapsAcrossTileRemainders) {
     // A[n,k,s] = s mod 7 + k + n, G[n,k,s] = c(n,k) = (k + 1)(n + 1), negative for k = 2 and 5. Grad-CAM's
     // weight is c, so Grad-CAM and HiResCAM give Σ_k c·a and LayerCAM Σ_k relu(c)·a; element-wise
     // Grad-CAM Σ_k relu(c·a). All small integers: exact in float whatever the order. 6 channels (a
-    // group and a partial group), 209 positions: tiles of 64, 64, 64 and 17.
-    const std::size_t N = 2, K = 6, S = 209;
+    // group and a partial group), 407 positions: six tiles of 64 and one of 23 (AVX-512 runs its own
+    // packs from 384 positions, simd.hpp's dispatch_plane).
+    const std::size_t N = 2, K = 6, S = 407;
     auto c = [](std::size_t n, std::size_t k) {
         return static_cast<float>((k + 1) * (n + 1)) * (k == 2 || k == 5 ? -1.f : 1.f);
     };
     auto a = [](std::size_t n, std::size_t k, std::size_t s) { return static_cast<float>(s % 7 + k + n); };
-    tensor<float> A(shape_t{N, K, 11, 19}), G(A.shape);
+    tensor<float> A(shape_t{N, K, 11, 37}), G(A.shape);
     for (std::size_t n = 0; n < N; ++n)
         for (std::size_t k = 0; k < K; ++k)
             for (std::size_t s = 0; s < S; ++s) {
@@ -108,9 +109,10 @@ TEST(Tiling, HandComputedMapsAcrossTileRemainders) {
 TEST(Tiling, TiledMapsEqualWholePlanesInEveryIsaAndThreadCount) {
     // Tiles are multiples of every pack width, so each position goes through the same packs and
     // additions in the same order as over whole planes: equal to the bit, weights included.
-    // 315 positions (4 tiles of 64 and 59), 7 channels, 2 samples; 1–5 threads split channels.
+    // 405 positions (6 tiles of 64 and 21; AVX-512 runs its own packs from 384), 7 channels, 2 samples;
+    // 1–5 threads split channels.
     using namespace camkit_test;
-    const auto A = random_tensor({2, 7, 5, 9, 7}, 31, 0, 2), G = random_tensor({2, 7, 5, 9, 7}, 32);
+    const auto A = random_tensor({2, 7, 5, 9, 9}, 31, 0, 2), G = random_tensor({2, 7, 5, 9, 9}, 32);
     const auto Af = cast<float>(A), Gf = cast<float>(G);
     for_each_tiled_method([&](auto t) {
         using M = typename decltype(t)::type;
@@ -142,20 +144,20 @@ TEST(Tiling, TiledMapsEqualWholePlanesInEveryIsaAndThreadCount) {
 }
 
 TEST(Tiling, NonFiniteInTheLastTileIsNamed) {
-    // 209 positions in tiles of 64: position 208 is the last tile's last value, 130 a middle tile's.
+    // 407 positions in tiles of 64: position 406 is the last tile's last value, 250 a middle tile's.
     // Channel 5 of sample 1 (a partial group); 1 and 3 threads (channel blocks of the sample).
     using namespace camkit_test;
-    const shape_t shape{2, 6, 209};
+    const shape_t shape{2, 6, 407};
     const auto A = cast<float>(random_tensor(shape, 33, 0, 2)), G = cast<float>(random_tensor(shape, 34));
     tiling_scope tiles(64);
     for_each_tiled_method([&](auto t) {
         using M = typename decltype(t)::type;
         for (float bad : {std::numeric_limits<float>::quiet_NaN(), -std::numeric_limits<float>::infinity()})
-            for (std::size_t s : {std::size_t{130}, std::size_t{208}})
+            for (std::size_t s : {std::size_t{250}, std::size_t{406}})
                 for (bool in_gradients : {false, true})
                     for (int threads : {1, 3}) {
                         auto a = A, g = G;
-                        (in_gradients ? g : a).values[(1 * 6 + 5) * 209 + s] = bad;
+                        (in_gradients ? g : a).values[(1 * 6 + 5) * 407 + s] = bad;
                         const std::string want = std::string("camkit: ") + (in_gradients ? "gradients" : "activations") +
                                                  " contain NaN or Inf (sample 1, channel 5)";
                         EXPECT_EQ(error_message([&] { (void)camkit::explain<M>(a, g, {.threads = threads}); }), want)
@@ -167,17 +169,17 @@ TEST(Tiling, NonFiniteInTheLastTileIsNamed) {
 TEST(Tiling, StridedInputGathersWholePlanesAndEqualsTiledContiguous) {
     // A strided view's planes are gathered (plane_reader), so its chunks walk whole planes; a
     // contiguous copy walks tiles. Both add the same numbers in the same order.
-    const shape_t logical{2, 5, 9, 23};  // stored as [2, 5, 23, 9]: the view swaps the last two axes
+    const shape_t logical{2, 5, 9, 47};  // stored as [2, 5, 47, 9]: the view swaps the last two axes
     const auto Ac = camkit_test::cast<float>(camkit_test::random_tensor(logical, 35, 0, 2));
     const auto Gc = camkit_test::cast<float>(camkit_test::random_tensor(logical, 36));
-    tensor<float> storage(shape_t{2, 5, 23, 9}), gstorage(storage.shape);
-    for (std::size_t i = 0; i < Ac.size(); ++i) {  // i = ((n·5 + k)·9 + h)·23 + w
-        const std::size_t w = i % 23, h = i / 23 % 9, plane = i / 207;
-        storage.values[plane * 207 + w * 9 + h] = Ac.values[i];
-        gstorage.values[plane * 207 + w * 9 + h] = Gc.values[i];
+    tensor<float> storage(shape_t{2, 5, 47, 9}), gstorage(storage.shape);
+    for (std::size_t i = 0; i < Ac.size(); ++i) {  // i = ((n·5 + k)·9 + h)·47 + w
+        const std::size_t w = i % 47, h = i / 47 % 9, plane = i / 423;
+        storage.values[plane * 423 + w * 9 + h] = Ac.values[i];
+        gstorage.values[plane * 423 + w * 9 + h] = Gc.values[i];
     }
-    const camkit::host_view<const float> A{storage.data(), logical, {1035, 207, 1, 9}};
-    const camkit::host_view<const float> G{gstorage.data(), logical, {1035, 207, 1, 9}};
+    const camkit::host_view<const float> A{storage.data(), logical, {2115, 423, 1, 9}};
+    const camkit::host_view<const float> G{gstorage.data(), logical, {2115, 423, 1, 9}};
     tiling_scope tiles(64);
     for_each_tiled_method([&](auto t) {
         using M = typename decltype(t)::type;
@@ -194,14 +196,14 @@ TEST(Tiling, ExplainManyEqualsTiledExplainPerTarget) {
     // Element-wise methods run the tiled kernel per target; channel-weight methods the weights per
     // target, then W·A over whole planes: both equal one explain per target to the bit.
     using namespace camkit_test;
-    const auto A = cast<float>(random_tensor({1, 6, 3, 70}, 37, 0, 2));
-    const auto G = cast<float>(random_tensor({4, 6, 3, 70}, 38));
+    const auto A = cast<float>(random_tensor({1, 6, 3, 140}, 37, 0, 2));
+    const auto G = cast<float>(random_tensor({4, 6, 3, 140}, 38));
     tiling_scope tiles(64);
     for_each_tiled_method([&](auto t) {
         using M = typename decltype(t)::type;
         const auto many = camkit::explain_many<M>(A, G, raw_only);
         for (std::size_t c = 0; c < 4; ++c) {
-            tensor<float> g({1, 6, 3, 70});
+            tensor<float> g({1, 6, 3, 140});
             std::copy_n(G.values.begin() + static_cast<std::ptrdiff_t>(c * g.size()), g.size(), g.values.begin());
             const auto one = camkit::explain<M>(A, g, raw_only).raw;
             const std::vector<float> row(many.raw.values.begin() + static_cast<std::ptrdiff_t>(c * one.size()),
