@@ -36,19 +36,58 @@ inline camkit::rgb_image side_by_side(const std::vector<camkit::rgb_image>& imag
     return out;
 }
 
-/// The heatmaps of maps [N, *S] side by side, 2 black pixels apart (camkit::heatmaps). In a 3-D
-/// map's grid of slices each slice carries its index along D (from 0) in its top-left corner, where
-/// the slices are large enough for it (at least twice the label's height and width; else none does).
+/// Writes each slice's index along D (from 0) in its top-left corner of the slice grids of maps
+/// [N, D, H, W], where the slices are large enough for it (at least twice the label's height and
+/// width; else none does); other ranks are left as they are.
+inline void label_slices(std::vector<camkit::rgb_image>& grids, const camkit::shape_t& maps) {
+    if (maps.size() != 4) return;
+    const std::size_t d = maps[1], h = maps[2], w = maps[3];
+    const std::size_t cols = camkit::slice_grid_columns(d), widest = label_width(std::to_string(d - 1).size());
+    if (h >= 2 * label_height && w >= 2 * widest)
+        for (camkit::rgb_image& grid : grids)
+            for (std::size_t s = 0; s < d; ++s)
+                draw_text(grid, (s / cols) * (h + 1), (s % cols) * (w + 1), std::to_string(s), widest);
+}
+
+/// The heatmaps of maps [N, *S] side by side, 2 black pixels apart (camkit::heatmaps); a 3-D map's
+/// grid of slices labelled (label_slices).
 inline camkit::rgb_image maps_picture(const camkit::tensor<float>& maps, camkit::colormap cm) {
     std::vector<camkit::rgb_image> images = camkit::heatmaps(maps, cm);
-    if (maps.rank() == 4) {
-        const std::size_t d = maps.shape[1], h = maps.shape[2], w = maps.shape[3];
-        const std::size_t cols = camkit::slice_grid_columns(d), widest = label_width(std::to_string(d - 1).size());
-        if (h >= 2 * label_height && w >= 2 * widest)
-            for (camkit::rgb_image& grid : images)
-                for (std::size_t s = 0; s < d; ++s)
-                    draw_text(grid, (s / cols) * (h + 1), (s % cols) * (w + 1), std::to_string(s), widest);
+    label_slices(images, maps.shape);
+    return side_by_side(images, 2);
+}
+
+/// Each sample of `x` [N, *S] min-max scaled to [0, 1] on its own (a constant sample: all 0.5),
+/// for drawing an input array in gray under its maps.
+inline camkit::tensor<float> gray_per_sample(const camkit::tensor<float>& x) {
+    camkit::tensor<float> out(x.shape);
+    const std::size_t per = x.shape.empty() || x.shape[0] == 0 ? 0 : x.size() / x.shape[0];
+    for (std::size_t n = 0; per && n < x.shape[0]; ++n) {
+        const auto first = x.values.begin() + static_cast<std::ptrdiff_t>(n * per);
+        const auto [lo, hi] = std::minmax_element(first, first + static_cast<std::ptrdiff_t>(per));
+        const float min = *lo, range = *hi - *lo;
+        for (std::size_t i = 0; i < per; ++i)
+            out.values[n * per + i] = range > 0 ? (x.values[n * per + i] - min) / range : 0.5f;
     }
+    return out;
+}
+
+/// Maps [N, H, W] or [N, D, H, W] with values in [0, 1] drawn over `under` of the same shape (gray
+/// values in [0, 1]: gray_per_sample of an input's channel), side by side 2 black pixels apart: 2-D
+/// maps as camkit::overlay, volumes as camkit::overlay_slices' grids, labelled as maps_picture's.
+inline camkit::rgb_image maps_over_gray(const camkit::tensor<float>& maps, const camkit::tensor<float>& under,
+                                        camkit::colormap cm) {
+    const std::size_t N = maps.shape[0], per = maps.size() / N;
+    const camkit::shape_t one(maps.shape.begin() + 1, maps.shape.end());
+    std::vector<camkit::rgb_image> images;
+    for (std::size_t n = 0; n < N; ++n) {
+        const auto at = [&](const camkit::tensor<float>& t) {
+            const auto first = t.values.begin() + static_cast<std::ptrdiff_t>(n * per);
+            return camkit::tensor<float>(one, std::vector<float>(first, first + static_cast<std::ptrdiff_t>(per)));
+        };
+        images.push_back(one.size() == 3 ? camkit::overlay_slices(at(maps), at(under), cm) : camkit::overlay(at(maps), at(under), cm));
+    }
+    label_slices(images, maps.shape);
     return side_by_side(images, 2);
 }
 

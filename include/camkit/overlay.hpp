@@ -9,6 +9,7 @@
 #include <camkit/colormap.hpp>
 #include <camkit/tensor.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -117,15 +118,18 @@ rgb_image overlay(const tensor<T>& map, const rgb_image& image, colormap cm = co
                                 cm, alpha);
 }
 
-/// As above, for an image [H, W, 3] of RGB values in [0, 1] (float or double; computed in the
-/// wider of float and the image's type, as numpy would).
+/// As above, for an image [H, W, 3] of RGB values in [0, 1], or a gray one [H, W] (each value its
+/// pixel's red, green and blue): float or double, computed in the wider of float and the image's
+/// type, as numpy would.
 template <class T, class U>
 rgb_image overlay(const tensor<T>& map, const tensor<U>& image, colormap cm = colormap::jet, double alpha = 0.5) {
     static_assert(std::is_floating_point_v<U>, "overlay: a value image must be float or double in [0, 1]");
     detail::check_map2d(map.shape, "overlay");
-    detail::require(image.shape == shape_t{map.shape[0], map.shape[1], 3},
+    const bool gray = image.shape == shape_t{map.shape[0], map.shape[1]};
+    detail::require(gray || image.shape == shape_t{map.shape[0], map.shape[1], 3},
                     "overlay: image shape " + to_string(image.shape) + " must be [" + std::to_string(map.shape[0]) +
-                        ", " + std::to_string(map.shape[1]) + ", 3] to match map shape " + to_string(map.shape) +
+                        ", " + std::to_string(map.shape[1]) + ", 3] (or [" + std::to_string(map.shape[0]) + ", " +
+                        std::to_string(map.shape[1]) + "] for gray) to match map shape " + to_string(map.shape) +
                         "; resize the map first");
     for (std::size_t i = 0; i < image.size(); ++i)
         detail::require(image.values[i] >= U(0) && image.values[i] <= U(1), [&] {
@@ -134,7 +138,8 @@ rgb_image overlay(const tensor<T>& map, const tensor<U>& image, colormap cm = co
         });
     detail::check_alpha(alpha);
     using F = std::common_type_t<float, U>;
-    return detail::blend<F>(map, [&](std::size_t i) { return static_cast<F>(image.values[i]); }, cm, alpha);
+    const std::size_t per_value = gray ? 3 : 1;  // pixel p, channel c at 3p + c: gray value p
+    return detail::blend<F>(map, [&](std::size_t i) { return static_cast<F>(image.values[i / per_value]); }, cm, alpha);
 }
 
 /// The number of columns of slice_grid's grid for a volume of `depth` slices: ⌈√depth⌉ (1 for 0).
@@ -158,6 +163,32 @@ rgb_image slice_grid(const tensor<T>& volume, colormap cm = colormap::jet) {
     rgb_image img(rows * h + rows - 1, cols * w + cols - 1);
     for (std::size_t s = 0; s < d; ++s)
         detail::paint(img, volume.data() + s * h * w, h, w, (s / cols) * (h + 1), (s % cols) * (w + 1), cm);
+    return img;
+}
+
+/// A volume map [D, H, W] over a gray volume `under` [D, H, W] of values in [0, 1] (a CT or MRI
+/// scaled to [0, 1]), in slice_grid's layout: slice d is overlay(map slice d, under slice d, cm,
+/// alpha), each rescaled by its own maximum as overlay does.
+template <class T, class U>
+rgb_image overlay_slices(const tensor<T>& volume, const tensor<U>& under, colormap cm = colormap::jet,
+                         double alpha = 0.5) {
+    detail::require(volume.rank() == 3, "overlay_slices: volume must be [D, H, W], got shape " + to_string(volume.shape));
+    detail::require(under.shape == volume.shape, "overlay_slices: the volume under the map has shape " +
+                                                     to_string(under.shape) + ", the map " + to_string(volume.shape) +
+                                                     "; resize the map first");
+    const std::size_t d = volume.shape[0], h = volume.shape[1], w = volume.shape[2];
+    detail::require(d > 0 && h > 0 && w > 0,
+                    "overlay_slices: volume has an empty axis: shape " + to_string(volume.shape));
+    const std::size_t cols = slice_grid_columns(d), rows = (d + cols - 1) / cols, per = h * w;
+    rgb_image img(rows * h + rows - 1, cols * w + cols - 1);
+    for (std::size_t s = 0; s < d; ++s) {
+        const tensor<T> m({h, w}, std::vector<T>(volume.data() + s * per, volume.data() + (s + 1) * per));
+        const tensor<U> u({h, w}, std::vector<U>(under.data() + s * per, under.data() + (s + 1) * per));
+        const rgb_image cell = overlay(m, u, cm, alpha);
+        const std::size_t y0 = (s / cols) * (h + 1), x0 = (s % cols) * (w + 1);
+        for (std::size_t y = 0; y < h; ++y)
+            std::copy_n(cell.pixels.data() + 3 * y * w, 3 * w, img.pixels.data() + 3 * ((y0 + y) * img.width + x0));
+    }
     return img;
 }
 

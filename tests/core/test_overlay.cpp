@@ -61,6 +61,24 @@ TEST(overlay, value_image_in_double) {
               (std::vector<std::uint8_t>{2, 5, 103, 50, 82, 203, 158, 255, 161, 191, 96, 0, 206, 16, 8, 118, 45, 11}));
 }
 
+TEST(overlay, gray_value_image_is_its_three_channel_copy) {
+    // A gray image [H, W] blends as the RGB image [H, W, 3] with each value in all three channels;
+    // pinned for one pixel by hand: map 0 is jet (0, 0, 128), gray 0.8, α 0.5: (0.4, 0.4, 0.651),
+    // over the blend's maximum 0.75 (pixel 3: jet (255, 128, 0), gray 0.5: red 0.5 + 0.25)
+    // → bytes 255·(0.4, 0.4, 0.651) / 0.75 = (136, 136, 221).
+    const tensor<float> gray({2, 3}, {0.8f, 0.1f, 0.25f, 0.5f, 0.0f, 0.96f});
+    tensor<float> rgb3({2, 3, 3});
+    for (std::size_t i = 0; i < rgb3.size(); ++i) rgb3.values[i] = gray.values[i / 3];
+    for (double alpha : {0.0, 0.3, 0.5, 1.0})
+        EXPECT_EQ(camkit::overlay(map2x3, gray, colormap::turbo, alpha).pixels,
+                  camkit::overlay(map2x3, rgb3, colormap::turbo, alpha).pixels)
+            << alpha;
+    const rgb_image o = camkit::overlay(map2x3, gray);
+    EXPECT_EQ(o.at(0, 0), (rgb{136, 136, 221}));
+    const auto msg = camkit_test::error_message([&] { camkit::overlay(map2x3, tensor<float>({3, 2})); });
+    EXPECT_NE(msg.find("must be [2, 3, 3] (or [2, 3] for gray)"), std::string::npos) << msg;
+}
+
 TEST(overlay, alpha_extremes) {
     // α = 0: the heatmap rescaled by its maximum (255 is present, so it is unchanged).
     EXPECT_EQ(camkit::overlay(map2x3, image2x3(), colormap::jet, 0.0).pixels, camkit::heatmap(map2x3).pixels);
@@ -147,6 +165,43 @@ TEST(slice_grid, errors) {
     EXPECT_NE(camkit_test::error_message([] { camkit::slice_grid(tensor<float>({2, 2})); }).find("slice_grid: volume must be [D, H, W]"),
               std::string::npos);
     EXPECT_NE(camkit_test::error_message([] { camkit::slice_grid(tensor<float>({0, 2, 2})); }).find("empty axis"), std::string::npos);
+}
+
+TEST(overlay_slices, each_cell_is_the_overlay_of_its_slice) {
+    // 5 slices of 2×3: a 3-column grid of 2 rows (slice d at row d / 3, column d % 3), 1-pixel black
+    // lines between cells and the unused sixth cell black; each cell is overlay() of its slices.
+    tensor<float> vol({5, 2, 3}), under({5, 2, 3});
+    for (std::size_t i = 0; i < vol.size(); ++i) {
+        vol.values[i] = static_cast<float>(i % 7) / 6.0f;
+        under.values[i] = static_cast<float>((i * 5) % 11) / 10.0f;
+    }
+    const rgb_image g = camkit::overlay_slices(vol, under, colormap::viridis, 0.4);
+    ASSERT_EQ(g.height, 2u * 2 + 1);
+    ASSERT_EQ(g.width, 3u * 3 + 2);
+    for (std::size_t d = 0; d < 5; ++d) {
+        const tensor<float> m({2, 3}, std::vector<float>(vol.values.begin() + d * 6, vol.values.begin() + d * 6 + 6));
+        const tensor<float> u({2, 3}, std::vector<float>(under.values.begin() + d * 6, under.values.begin() + d * 6 + 6));
+        const rgb_image cell = camkit::overlay(m, u, colormap::viridis, 0.4);
+        for (std::size_t y = 0; y < 2; ++y)
+            for (std::size_t x = 0; x < 3; ++x) EXPECT_EQ(g.at((d / 3) * 3 + y, (d % 3) * 4 + x), cell.at(y, x)) << d;
+    }
+    for (std::size_t x = 0; x < g.width; ++x) EXPECT_EQ(g.at(2, x), (rgb{0, 0, 0})) << "separator row, column " << x;
+    EXPECT_EQ(g.at(3, 8), (rgb{0, 0, 0})) << "the unused cell";
+    // one slice: the grid is the overlay
+    const tensor<float> one({1, 2, 3}, map2x3.values), gray({1, 2, 3}, 0.5f);
+    EXPECT_EQ(camkit::overlay_slices(one, gray).pixels, camkit::overlay(map2x3, tensor<float>({2, 3}, 0.5f)).pixels);
+}
+
+TEST(overlay_slices, errors) {
+    const tensor<float> vol({2, 2, 2}, 0.5f);
+    auto msg = camkit_test::error_message([&] { camkit::overlay_slices(tensor<float>({2, 2}), tensor<float>({2, 2})); });
+    EXPECT_NE(msg.find("overlay_slices: volume must be [D, H, W], got shape [2, 2]"), std::string::npos) << msg;
+    msg = camkit_test::error_message([&] { camkit::overlay_slices(vol, tensor<float>({2, 2, 3})); });
+    EXPECT_NE(msg.find("the volume under the map has shape [2, 2, 3], the map [2, 2, 2]"), std::string::npos) << msg;
+    msg = camkit_test::error_message([&] { camkit::overlay_slices(tensor<float>({0, 2, 2}), tensor<float>({0, 2, 2})); });
+    EXPECT_NE(msg.find("empty axis"), std::string::npos) << msg;
+    msg = camkit_test::error_message([&] { camkit::overlay_slices(vol, tensor<float>({2, 2, 2}, 2.0f)); });
+    EXPECT_NE(msg.find("image values must be in [0, 1], got 2"), std::string::npos) << msg;
 }
 
 TEST(heatmaps, one_image_per_sample_for_each_rank) {

@@ -8,6 +8,7 @@
 #include <camkit/io/image.hpp>
 #include <camkit/io/npy.hpp>
 #include <camkit/metrics.hpp>
+#include <camkit/overlay.hpp>
 #include <camkit/refine/refine.hpp>
 #include <camkit/regions/components.hpp>
 #include <camkit/torch/scripted.hpp>
@@ -595,6 +596,54 @@ TEST_F(CamkitTorchAnalyze, VolumesFromNpyWithGroundTruth) {
                      "--at [1, 2, 4] lies outside the model output's spatial shape [4, 8, 8] (--at is Y,X,Z: the position "
                      "[4, 1, 2] in the output's order [D, H, W]): Z (depth, the first axis) = 4 but that axis has 4 positions "
                      "(0 to 3)");
+}
+
+TEST_F(CamkitTorchAnalyze, ExplainPngDrawsAnNpyVolumeUnderItsMaps) {
+    // explain --png of a .npy volume: each sample's map over its input's channel 0, min-max scaled
+    // to gray per sample, slice by slice in the grid (camkit::overlay_slices), samples 2 pixels
+    // apart; maps resized away from the input's size are drawn alone.
+    const std::string d = std::string(CAMKIT_TEST_DATA_DIR) + "/analyze/";
+    const std::vector<std::string> args{"explain", "--model", d + "volume.pt", "--layer", "enc", "--input", d + "x.npy",
+                                        "--target", "predicted", "--class", "1", "--out", path("m.npy"), "--png", path("m.png")};
+    const auto r = run(args);
+    ASSERT_EQ(r.status, 0) << r.err;
+    const auto maps = camkit::io::read_npy<float>(path("m.npy"));
+    const auto x = camkit::io::read_npy<float>(d + "x.npy");
+    ASSERT_EQ(maps.shape, (camkit::shape_t{2, 4, 8, 8}));
+    ASSERT_EQ(x.shape, (camkit::shape_t{2, 1, 4, 8, 8}));
+    const camkit::rgb_image png = camkit::io::read_image(path("m.png"));
+    ASSERT_EQ(png.height, 17u);  // 2×2 grids of 8×8 slices with 1-pixel lines, side by side 2 apart
+    ASSERT_EQ(png.width, 2u * 17 + 2);
+    for (std::size_t n = 0; n < 2; ++n) {
+        const auto first = x.values.begin() + static_cast<std::ptrdiff_t>(n * 256);
+        const auto [lo, hi] = std::minmax_element(first, first + 256);
+        ASSERT_LT(*lo, *hi);
+        camkit::tensor<float> gray({4, 8, 8}), map({4, 8, 8});
+        for (std::size_t i = 0; i < 256; ++i) {
+            gray.values[i] = (x.values[n * 256 + i] - *lo) / (*hi - *lo);
+            map.values[i] = maps.values[n * 256 + i];
+        }
+        const camkit::rgb_image want = camkit::overlay_slices(map, gray);
+        const camkit::rgb_image heat = camkit::slice_grid(map);
+        std::size_t differs_from_heat = 0;
+        for (std::size_t y = 0; y < 17; ++y)
+            for (std::size_t xx = 0; xx < 17; ++xx) {
+                EXPECT_EQ(png.at(y, n * 19 + xx), want.at(y, xx)) << "sample " << n << " at " << y << "," << xx;
+                differs_from_heat += png.at(y, n * 19 + xx) != heat.at(y, xx);
+            }
+        EXPECT_GT(differs_from_heat, 100u) << "the input shows under the map";
+    }
+    // --size other than the input's: heatmaps alone.
+    auto resized = args;
+    resized.insert(resized.end(), {"--size", "4x4x4"});
+    ASSERT_EQ(run(resized).status, 0);
+    const auto small = camkit::io::read_npy<float>(path("m.npy"));
+    const camkit::rgb_image alone = camkit::io::read_image(path("m.png"));
+    const camkit::tensor<float> first({4, 4, 4}, std::vector<float>(small.values.begin(), small.values.begin() + 64));
+    const camkit::rgb_image heat = camkit::slice_grid(first);
+    ASSERT_EQ(alone.height, heat.height);
+    for (std::size_t y = 0; y < heat.height; ++y)
+        for (std::size_t xx = 0; xx < heat.width; ++xx) EXPECT_EQ(alone.at(y, xx), heat.at(y, xx)) << y << "," << xx;
 }
 
 TEST_F(CamkitTorchAnalyze, SignalsFromNpyOneSpatialAxis) {

@@ -104,9 +104,11 @@ constexpr const char* help =
     CAMKIT_PIPELINE_HELP("")
     "  --device D        cpu (default) or cuda\n"
     "  --batch-size B    masked inputs per forward pass for scorecam (default 16)\n"
-    "  --png OUT.png     heatmaps of the maps side by side (overlaid on the input when it is an image; a\n"
-    "                    volume as a grid of its slices along D, row by row, each numbered from 0 in\n"
-    "                    its corner where the slices have room for twice the number's size)\n"
+    "  --png OUT.png     heatmaps of the maps side by side, a volume as a grid of its slices along D (row\n"
+    "                    by row, each numbered from 0 in its corner where the slices have room for twice\n"
+    "                    the number's size); overlaid on the input when it is an image, and on a .npy\n"
+    "                    input's first channel in gray (min-max scaled per sample) when the maps are\n"
+    "                    2-D or 3-D at the input's size (no --size, or the input's own)\n"
     "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
     "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"
     "\n"
@@ -441,8 +443,18 @@ void print_targets(const maps_and_targets& r) {
     }
 }
 
-/// The PNG picture: heatmaps side by side, or the 2-D map overlaid on the input image.
-camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional<camkit::rgb_image>& image) {
+/// The PNG picture: the 2-D map overlaid on the input image; the maps of a .npy input with 2 or 3
+/// spatial axes over its first channel in gray (min-max scaled per sample) where they have its
+/// size; else heatmaps side by side.
+camkit::rgb_image picture(const camkit::tensor<float>& maps, const std::optional<camkit::rgb_image>& image,
+                          const at::Tensor& input) {
+    if (!image) {
+        const camkit::shape_t spatial(input.sizes().begin() + 2, input.sizes().end());
+        if ((maps.rank() == 3 || maps.rank() == 4) && camkit::shape_t(maps.shape.begin() + 1, maps.shape.end()) == spatial &&
+            static_cast<std::size_t>(input.size(0)) == maps.shape[0])
+            return camkit_cli::maps_over_gray(maps, camkit_cli::gray_per_sample(to_host(input.select(1, 0))),
+                                              camkit::colormap::jet);
+    }
     if (!image || maps.rank() != 3) return camkit_cli::maps_picture(maps, camkit::colormap::jet);
     const camkit::tensor<float> resized = camkit::resize(maps, {image->height, image->width});
     camkit::tensor<float> one({image->height, image->width});
@@ -644,7 +656,7 @@ int run_explain(const std::vector<std::string>& args) {
     files.write_npy(out_file, map);
     std::string scaled;  // a note when the picture shows the maps min-max scaled (--no-relu, --normalize none)
     std::string picture_note = camkit_cli::write_picture(files, png_file, a.png, [&] {
-        return picture(camkit_cli::picture_values(map, scaled), image);
+        return picture(camkit_cli::picture_values(map, scaled), image, input);
     });
     picture_note += scaled;
     files.commit();
