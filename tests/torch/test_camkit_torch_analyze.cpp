@@ -633,6 +633,12 @@ TEST_F(CamkitTorchAnalyze, ExplainPngDrawsAnNpyVolumeUnderItsMaps) {
             }
         EXPECT_GT(differs_from_heat, 100u) << "the input shows under the map";
     }
+    // A picture too large for a PNG is refused before the model runs: 1 000 signals drawn as strips
+    // 16 pixels high and 65 536 wide (2^26 values, within the maps' limit) would be 3 GB of pixels.
+    camkit::io::write_npy(path("signals.npy"), camkit::tensor<float>({1000, 1, 64}, 0.5f));
+    expect_bad_input({"explain", "--model", d + "signal.pt", "--layer", "enc", "--input", path("signals.npy"), "--class", "1",
+                      "--size", "65536", "--out", path("s.npy"), "--png", path("s.png")},
+                     "--png: the picture of the maps [1000, 65536] would be 16x65537998 pixels, too large for a PNG");
     // --size other than the input's: heatmaps alone.
     auto resized = args;
     resized.insert(resized.end(), {"--size", "4x4x4"});

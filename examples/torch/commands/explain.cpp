@@ -627,6 +627,13 @@ int run_explain(const std::vector<std::string>& args) {
         camkit_cli::check_values(camkit_cli::value_count(declared[0], a.opt.size.empty() ? spatial : a.opt.size),
                                  "the maps " + camkit::to_string(a.opt.size.empty() ? spatial : a.opt.size) + " of " +
                                      std::to_string(declared[0]) + " samples");
+        // The picture's size too (1-D strips are 16 pixels high); an image input's overlay has its size.
+        if (!a.png.empty() && !is_image_path(a.input)) {
+            camkit::shape_t maps = a.opt.size.empty() ? spatial : a.opt.size;
+            maps.insert(maps.begin(), declared[0]);
+            camkit_cli::check_picture_size(camkit_cli::maps_picture_size(maps), "the maps " + camkit::to_string(maps),
+                                           "pass fewer samples, a smaller --size, or no --png");
+        }
     }
     if (a.device == "cuda" && !torch::cuda::is_available())
         fail("--device cuda: this LibTorch build or machine has no CUDA device");
