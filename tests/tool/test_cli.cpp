@@ -229,6 +229,21 @@ TEST_F(CamkitTool, ChannelsLastArraysOfKerasAndTensorFlow) {
                          "[N, D, H, W, K]: if so, pass --channels-last"),
               std::string::npos)
         << r.err;
+    // [N, K, H, W] with K = H = W may be one cubic volume [K, D, H, W] without its batch axis: a note
+    camkit::io::write_npy(path("cube.npy"), random_tensor<float>({3, 8, 8, 8}, 26));
+    r = run({"cam", "--method", "gradcam", "--activations", path("cube.npy"), "--gradients", path("cube.npy"), "--out", path("m.npy")});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_EQ(r.err, "camkit cam: note: " + path("cube.npy") + " [3, 8, 8, 8] is read as [N, K, H, W]: 3 samples of 8 channels "
+                     "of 8x8 maps; if it is one volume [K, D, H, W], save it with a batch axis, [1, K, D, H, W] "
+                     "(np.expand_dims(a, 0))\n");
+    EXPECT_EQ(camkit::io::read_npy<float>(path("m.npy")).shape, (camkit::shape_t{3, 8, 8}));
+    // smaller cubes, or a batch of one, get none
+    camkit::io::write_npy(path("cube.npy"), random_tensor<float>({3, 7, 7, 7}, 26));
+    r = run({"cam", "--method", "gradcam", "--activations", path("cube.npy"), "--gradients", path("cube.npy"), "--out", path("m.npy")});
+    EXPECT_EQ(r.err, "");
+    camkit::io::write_npy(path("cube.npy"), random_tensor<float>({1, 8, 8, 8}, 26));
+    r = run({"cam", "--method", "gradcam", "--activations", path("cube.npy"), "--gradients", path("cube.npy"), "--out", path("m.npy")});
+    EXPECT_EQ(r.err, "");
     // a volume with its channels first, [N, K, D, H, W], gets no note
     camkit::io::write_npy(path("k3.npy"), random_tensor<float>({1, 4, 6, 6, 6}, 25));
     r = run({"cam", "--method", "gradcam", "--activations", path("k3.npy"), "--gradients", path("k3.npy"), "--out", path("m.npy")});

@@ -144,6 +144,13 @@ bool looks_channels_last(const camkit::shape_t& s) {
     return s.size() == 5 && s[1] >= 2 && s[1] == s[2] && s[2] == s[3] && s[4] != s[3];
 }
 
+/// True when [N, K, H, W] has N ≥ 2 and K = H = W ≥ 8: as likely one cubic volume's [K, D, H, W]
+/// without its batch axis (a 3-D network's layer of K channels, saved per sample) as a batch of N
+/// 2-D layers.
+bool looks_unbatched_volume(const camkit::shape_t& s) {
+    return s.size() == 4 && s[0] >= 2 && s[1] >= 8 && s[1] == s[2] && s[2] == s[3];
+}
+
 /// The values of `t` [N, *S, K] laid out as [N, K, *S].
 camkit::tensor<double> move_channels_first(const camkit::tensor<double>& t) {
     const std::size_t N = t.shape[0], K = t.shape.back(), S = t.size() / (N * K);
@@ -279,6 +286,12 @@ int run_cam(const std::vector<std::string>& args) {
                   << " channels; Keras and TensorFlow arrays are " << (volume ? "[N, D, H, W, K]" : "[N, H, W, K]")
                   << ": if so, pass --channels-last\n";
     }
+
+    if (!a.channels_last && looks_unbatched_volume(shape))
+        std::cerr << "camkit cam: note: " << a.activations << " " << camkit::to_string(shape) << " is read as [N, K, H, W]: "
+                  << shape[0] << " samples of " << shape[1] << " channels of " << shape[2] << "x" << shape[3]
+                  << " maps; if it is one volume [K, D, H, W], save it with a batch axis, [1, K, D, H, W] "
+                  << "(np.expand_dims(a, 0))\n";
 
     // Non-finite inputs are named by their file here (the library names the sample and channel).
     const auto read_finite = [](const std::string& path, const char* what) { return camkit_cli::read_finite_npy(path, what, "hold"); };
