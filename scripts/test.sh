@@ -27,8 +27,8 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the installed package's
 # torch component in a project of its own, against the wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
-  [core]=285 [scalar]=6 [io]=25 [xtensor]=32 [torch]=112 [tool]=41 [blas]=13 [package]=17
-  [torch2:torch]=154 [torch-cmake]=2 [package-torch]=1
+  [core]=290 [scalar]=6 [io]=25 [xtensor]=32 [torch]=113 [tool]=41 [blas]=13 [package]=17
+  [torch2:torch]=155 [torch-cmake]=2 [package-torch]=1
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):
