@@ -67,6 +67,9 @@ private:
     std::vector<Acc> scratch_;
 };
 
+/// Largest map (bytes) for_channel_blocks sums in a private buffer on several threads.
+inline constexpr std::size_t private_map_bytes = 4096;
+
 /// Runs `chunk(n, k0, k1, out)` over channel blocks of every sample on `threads` threads; `out`
 /// points at `spatial` accumulators for sample n (zeroed). The first block of a sample adds into
 /// `raw` itself, the others into partial maps, which are then added to it in block order (the
@@ -81,10 +84,19 @@ void for_channel_blocks(std::size_t N, std::size_t K, std::size_t spatial, unsig
     std::vector<Acc> partial = make_values<Acc>(N * (blocks - 1) * spatial);  // zeros, pre-faulted when large
     auto partial_of = [&](std::size_t n, std::size_t b) { return partial.data() + (n * (blocks - 1) + b - 1) * spatial; };
     std::fill(raw, raw + N * spatial, Acc(0));
+    // Maps that share cache lines with their neighbours' (a 7 × 7 plane is 196 bytes) are summed
+    // in a private buffer when threads run samples side by side, and copied once: summing in place
+    // would move the shared line between the cores at every channel group.
+    const bool private_map = threads > 1 && items > 1 && spatial * sizeof(Acc) <= private_map_bytes;
     auto run_item = [&](std::size_t item) {
         const std::size_t n = item / blocks, b = item % blocks;
         const std::size_t k0 = K * b / blocks, k1 = K * (b + 1) / blocks;
-        chunk(n, k0, k1, b == 0 ? raw + n * spatial : partial_of(n, b));
+        Acc* out = b == 0 ? raw + n * spatial : partial_of(n, b);
+        if (!private_map) return chunk(n, k0, k1, out);
+        alignas(64) std::array<Acc, private_map_bytes / sizeof(Acc)> local;
+        std::fill_n(local.data(), spatial, Acc(0));
+        chunk(n, k0, k1, local.data());
+        std::copy_n(local.data(), spatial, out);
     };
     parallel_for(items, threads, run_item);
     for (std::size_t n = 0; n < N; ++n)

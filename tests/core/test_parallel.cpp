@@ -70,6 +70,38 @@ TEST(Parallel, NonFiniteInputsAreNamedAsOneThreadNamesThem) {
     });
 }
 
+// Samples side by side on several threads: maps of up to 4 KiB are summed in a private buffer
+// (neighbouring maps share cache lines) and copied out; larger ones in place. Either way every
+// sample's map is the one a single thread computes, to the bit (one channel block per sample).
+template <class T>
+void expect_thread_counts_agree(const camkit::shape_t& shape) {
+    camkit::tensor<T> a(shape), g(shape);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        a[i] = static_cast<T>(std::sin(0.37 * static_cast<double>(i)) + 1.1);
+        g[i] = static_cast<T>(std::cos(0.23 * static_cast<double>(i)) * 0.5);
+    }
+    camkit::for_each_method([&](auto m) {
+        using M = typename decltype(m)::type;
+        const camkit::options one{.relu = false, .normalize = camkit::normalization::none, .threads = 1};
+        const auto ref = camkit::explain<M>(a, g, one).raw;
+        for (int threads : {2, 3}) {
+            camkit::options opt = one;
+            opt.threads = threads;
+            const auto got = camkit::explain<M>(a, g, opt).raw;
+            ASSERT_EQ(got.size(), ref.size());
+            std::size_t differ = 0;
+            for (std::size_t i = 0; i < ref.size(); ++i) differ += got[i] != ref[i];
+            EXPECT_EQ(differ, 0u) << M::name << ", " << threads << " threads, " << shape[2] << " x " << shape[3];
+        }
+    });
+}
+
+TEST(Parallel, SamplesSideBySideGiveTheOneThreadMaps) {
+    expect_thread_counts_agree<float>({7, 24, 7, 7});     // 196-byte maps: private buffers
+    expect_thread_counts_agree<double>({5, 24, 16, 32});  // 4 KiB: the largest private map
+    expect_thread_counts_agree<float>({5, 24, 33, 33});   // 4356 bytes: summed in place
+}
+
 #if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 #define CAMKIT_TEST_SANITIZED 1
 #elif defined(__has_feature)
