@@ -1012,6 +1012,11 @@ TEST_F(CamkitTorchTool, ModelOutputPicksADictKeyOrATupleIndex) {
         const auto other = map_of(args("dict.pt", {"--method", method, "--model-output", "aux"}));
         EXPECT_FALSE(std::equal(other.values.begin(), other.values.end(), want.values.begin())) << method;
     }
+    // eigencam reads the layer alone: no --model-output needed, the single-output model's maps.
+    const auto eigen = map_of(args("single.pt", {"--method", "eigencam"}));
+    ASSERT_EQ(eigen.shape, (camkit::shape_t{2, 8, 8}));
+    for (const std::string model : {"dict.pt", "tuple.pt"})
+        expect_maps_near(map_of(args(model, {"--method", "eigencam"})), eigen, model + " eigencam", 0);
     // analyze records the layer and explains the chosen output: the single-output model's maps.
     for (const std::string model : {"single.pt", "dict.pt"}) {
         std::vector<std::string> a{"analyze", "--model", models + model, "--inputs", data + "x.npy", "--out", path("an_" + model),

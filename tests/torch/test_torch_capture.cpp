@@ -512,6 +512,31 @@ TEST(TorchCapture, ModelOutputChosenFromADictTupleOrList) {
         EXPECT_TRUE(at::equal(pass.output, single.forward({x}).toTensor())) << pick;
         EXPECT_TRUE(at::equal(ct::forward_of(*model, pick)(x), pass.output)) << pick;
     }
+    // A method that reads the layer alone needs no choice: Eigen-CAM's maps of the unchosen
+    // dict, tuple and list models are the single-output model's, and the output is left undefined.
+    const auto want_eigen = ct::explain<camkit::eigen_cam>(want_layer, x).cam.map;
+    for (const torch::jit::Module* model : {&dict, &tuple, &list}) {
+        ct::scripted_layer layer(*model, "body");
+        const ct::explained e = ct::explain<camkit::eigen_cam>(layer, x);
+        EXPECT_FALSE(e.output.defined());
+        EXPECT_TRUE(at::equal(e.activations, want.activations));
+        EXPECT_TRUE(at::equal(e.cam.map, want_eigen));
+        EXPECT_FALSE(layer.forward_activations(x).output.defined());
+        // capture_activations gives the output (Score-CAM reads it): the choice is still needed there.
+        EXPECT_NE(camkit_test::error_message([&] { ct::capture_activations(layer, x); }).find("choose the output"),
+                  std::string::npos);
+        ct::scripted_layer picked(*model, "body", model == &dict ? "out" : "1");  // a choice is still taken
+        EXPECT_TRUE(at::equal(ct::explain<camkit::eigen_cam>(picked, x).output, single.forward({x}).toTensor()));
+    }
+    {
+        ct::scripted_layer one(single, "body");  // one output: kept
+        EXPECT_TRUE(at::equal(ct::explain<camkit::eigen_cam>(one, x).output, single.forward({x}).toTensor()));
+        ct::scripted_layer wrong(dict, "body", "logits");  // a choice the output lacks: still an error
+        EXPECT_NE(camkit_test::error_message([&] { ct::explain<camkit::eigen_cam>(wrong, x); })
+                      .find("model: forward returns a dict without the key 'logits' (keys: out, aux)"),
+                  std::string::npos);
+    }
+
     // The other output is another model output (the choice is not ignored).
     ct::scripted_layer aux(dict, "body", "aux");
     EXPECT_FALSE(at::equal(aux.forward(x).output, single.forward({x}).toTensor()));
@@ -524,6 +549,9 @@ TEST(TorchCapture, ModelOutputChosenFromADictTupleOrList) {
     ct::scripted_layer features(split, "features", "out");
     ASSERT_TRUE(features.uses_features_head());
     EXPECT_TRUE(at::equal(features.forward(x).output, (x * 2.0).mean({2, 3})));
+    ct::scripted_layer unchosen(split, "features");
+    EXPECT_FALSE(unchosen.forward_activations(x).output.defined());
+    EXPECT_TRUE(at::equal(unchosen.forward_activations(x).activations, x * 2.0));
 
     const auto error_of = [&](const torch::jit::Module& m, const std::string& pick) {
         ct::scripted_layer layer(m, "body", pick);

@@ -110,7 +110,8 @@ constexpr const char* help =
     "                    input's first channel in gray (min-max scaled per sample) when the maps are\n"
     "                    2-D or 3-D at the input's size (no --size, or the input's own)\n"
     "  --model-output K  when the model's forward returns several outputs: the one to explain, a dict's\n"
-    "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...)\n"
+    "                    key (out for torchvision's segmentation models) or a tuple's index (0, 1, ...);\n"
+    "                    eigencam, which reads the layer alone, needs none\n"
     "\n"
     "Inputs must be regular files; an input or mask array may hold at most 2^28 values, and the maps\n"
     "(N times --size) at most 2^28 values. Outputs are checked before any work (none may be an input or\n"
@@ -364,9 +365,18 @@ struct checked_layer {
 
     /// One forward through the layer; fails unless the output is a batch [N, C] or [N, C, *P]. A
     /// layer of one position (after a global pooling) gets a warning: its maps are constant.
-    camkit::torch::recorded_pass forward(const at::Tensor& input) {
-        camkit::torch::recorded_pass p = layer.forward(input);
-        check_output_shape(p.output, input);
+    camkit::torch::recorded_pass forward(const at::Tensor& input) { return checked(layer.forward(input), input); }
+    /// The forward of a method that reads the layer alone (eigencam): a model of several outputs
+    /// needs no --model-output, and the output's shape is checked where there is one.
+    camkit::torch::recorded_pass forward_activations(const at::Tensor& input) {
+        return checked(layer.forward_activations(input), input);
+    }
+    /// Names the layer in the library's errors.
+    std::string describe() const { return layer.describe(); }
+
+private:
+    camkit::torch::recorded_pass checked(camkit::torch::recorded_pass p, const at::Tensor& input) {
+        if (p.output.defined()) check_output_shape(p.output, input);
         const std::string warning = camkit_torch_tool::check_layer_output(layer.layer(), p.activations);
         if (!warned && !warning.empty()) {
             std::cerr << "camkit-torch: warning: " << warning << "\n";
@@ -374,8 +384,6 @@ struct checked_layer {
         }
         return p;
     }
-    /// Names the layer in the library's errors.
-    std::string describe() const { return layer.describe(); }
 };
 
 /// What explain computes: the maps and, per sample, the class explained and (for the gradient

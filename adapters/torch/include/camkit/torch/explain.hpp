@@ -375,9 +375,24 @@ std::pair<at::Tensor, at::Tensor> capture_activations(Forward&& forward, const a
 
 namespace detail {
 
+/// capture_activations for a method that reads the layer alone: a recorder with
+/// `forward_activations` (scripted_layer) leaves the output undefined when the model returns
+/// several and none was chosen, instead of failing on it.
+template <class Source>
+std::pair<at::Tensor, at::Tensor> capture_layer_alone(Source& src, const at::Tensor& input) {
+    if constexpr (requires { { src.forward_activations(input) } -> std::same_as<recorded_pass>; }) {
+        recorded_pass p = src.forward_activations(input);
+        camkit::detail::require(p.activations.defined(), src.describe() + " was not reached during forward");
+        return {p.output.defined() ? p.output.detach() : p.output, p.activations.detach()};
+    } else {
+        return capture_activations(src, input);
+    }
+}
+
 /// explain's body for a layer recorder or an exported package `src`: capture_gradients and the
 /// method for the gradient-based methods; for the others (Eigen-CAM) a forward alone, without a
-/// graph (gradients and scores are then left undefined, and `what` is not used).
+/// graph (gradients and scores are then left undefined, and `what` is not used; so is the output
+/// of a model that returns several when none was chosen: it is then undefined too).
 template <method_policy Method, class Source>
 explained explain_source(Source& src, const at::Tensor& input, const objective& what, const options& opt) {
     explained e;
@@ -386,7 +401,7 @@ explained explain_source(Source& src, const at::Tensor& input, const objective& 
         e.cam = camkit::explain<Method>(e.activations, e.gradients, opt);
     } else {
         at::NoGradGuard no_grad;
-        std::tie(e.output, e.activations) = capture_activations(src, input);
+        std::tie(e.output, e.activations) = capture_layer_alone(src, input);
         e.cam = camkit::explain<Method>(e.activations, opt);
     }
     return e;

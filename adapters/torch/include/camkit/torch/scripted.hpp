@@ -298,17 +298,29 @@ public:
     /// Runs forward on `input`; returns the model output and the layer's output (undefined when
     /// the layer was not reached). The recorded tensor is cleared from the module before
     /// returning, so no autograd graph is kept alive.
-    pass forward(const at::Tensor& input) {
+    pass forward(const at::Tensor& input) { return run(input, true); }
+
+    /// As forward, for a method that reads the layer alone (Eigen-CAM): when forward returns several
+    /// outputs and none was chosen, the output is left undefined instead of an error.
+    pass forward_activations(const at::Tensor& input) { return run(input, false); }
+
+private:
+    pass run(const at::Tensor& input, bool need_output) {
         pass p;
+        const auto output = [&](const c10::IValue& v, const char* what) {
+            const bool several = v.isGenericDict() || v.isTuple() || v.isList();
+            return !need_output && model_output_.empty() && several ? at::Tensor()
+                                                                    : detail::model_output(v, what, model_output_);
+        };
         if (split_) {
             p.activations = detail::one_tensor(module_.get_method("features")({input}), "features(x)");
-            p.output = detail::model_output(module_.get_method("head")({p.activations.clone()}), "head(f)", model_output_);
+            p.output = output(module_.get_method("head")({p.activations.clone()}), "head(f)");
             return p;
         }
         detail::follow_training_mode(original_, module_);
         module_.setattr(attribute, c10::IValue());
         try {
-            p.output = detail::model_output(module_.forward({input}), "forward", model_output_);
+            p.output = output(module_.forward({input}), "forward");
         } catch (...) {
             module_.setattr(attribute, c10::IValue());
             throw;
@@ -318,8 +330,6 @@ public:
         module_.setattr(attribute, c10::IValue());
         return p;
     }
-
-private:
 
     void edit_forward() {
         detail::record_layer_output(module_, layer_, attribute);
