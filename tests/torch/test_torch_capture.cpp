@@ -414,7 +414,8 @@ TEST(TorchCapture, ScriptedLayerThatCannotBeRecorded) {
     pair.define("def forward(self, x):\n    return x, x * 2\n");
     const auto tuple_layer = holder("UsesPair", pair, "def forward(self, x):\n    return self.body.forward(x)[0]\n");
     CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(tuple_layer, "body"),
-                     "layer 'body' returns (Tensor, Tensor), camkit needs a layer whose forward returns one tensor");
+                     "layer 'body' returns (Tensor, Tensor), camkit needs a layer whose forward returns one tensor "
+                     "(record a module inside it that does, or use the features/head fallback)");
     const auto weight_only = holder("WeightOnly", scale_module(2), "def forward(self, x):\n    return x * self.body.w\n");
     CAMKIT_EXPECT_ERROR_HAS(ct::scripted_layer(weight_only, "body"),
                      "layer 'body': its forward is never called by the model's forward");

@@ -200,7 +200,8 @@ inline ::torch::jit::Node* layer_call(::torch::jit::Graph& g, const std::string&
                                                         "records one call (use the features/head fallback)");
     camkit::detail::require(call->outputs().size() == 1 && call->output()->type()->isSubtypeOf(*c10::TensorType::get()),
                             "layer '" + layer + "' returns " + call->output()->type()->str() +
-                                ", camkit needs a layer whose forward returns one tensor");
+                                ", camkit needs a layer whose forward returns one tensor (record a module inside it "
+                                "that does, or use the features/head fallback)");
     return call;
 }
 
