@@ -1,15 +1,126 @@
 #pragma once
-// The one thread pool pattern of the host code: a fixed number of workers taking items in order.
+// The one thread pool pattern of the host code: a fixed number of workers taking items in order,
+// the caller's thread among them. The helpers come from one process-wide pool of threads kept
+// between calls (starting a thread costs tens of microseconds, as much as a small CAM), or are
+// started for the call where the pool cannot serve it.
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <exception>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#endif
+
 namespace camkit::detail {
+
+/// Threads kept waiting between parallel_for calls. One caller at a time: a call that finds the
+/// pool busy (another thread's call, or a parallel_for inside an item) or wanting more helpers
+/// than it keeps (one fewer than the cores) starts its own threads instead. A helper joins a call
+/// only while the call is open: once the caller has finished its share it closes the call and
+/// waits for the helpers that joined, not for those that had not woken yet.
+class worker_pool {
+public:
+    /// Most helpers the pool keeps: one fewer than the cores (the caller is the other).
+    static unsigned capacity() { return std::max(1u, std::thread::hardware_concurrency()) - 1; }
+
+    /// Runs `work()` on the calling thread and on up to `helpers` pool threads; false (nothing run)
+    /// when the pool cannot serve this call.
+    template <class Work>
+    bool try_run(unsigned helpers, Work& work) {
+        if (in_pool_thread() || helpers > capacity()) return false;
+        std::unique_lock<std::mutex> caller(caller_, std::try_to_lock);
+        if (!caller) return false;
+        start_threads(helpers);
+        {
+            std::lock_guard<std::mutex> lock(m_);
+            job_ = [](void* w) { (*static_cast<Work*>(w))(); };
+            job_arg_ = &work;
+            seats_ = std::min<unsigned>(helpers, static_cast<unsigned>(threads_.size()));
+            open_ = true;
+            ++generation_;
+        }
+        wake_.notify_all();
+        work();
+        std::unique_lock<std::mutex> lock(m_);
+        open_ = false;  // helpers that have not joined yet stay out
+        done_.wait(lock, [&] { return running_ == 0; });
+        return true;
+    }
+
+    /// The process's pool, created at the first call. A child process made by fork() gets a new
+    /// one (the parent's threads do not exist there); the pool is never destroyed, so its waiting
+    /// threads end with the process and no exit-time destructor waits for them.
+    static worker_pool& shared() {
+        static std::atomic<worker_pool*> slot{nullptr};
+#if defined(__unix__) || defined(__APPLE__)
+        static const int registered = pthread_atfork(nullptr, nullptr, [] { slot.store(nullptr); });
+        (void)registered;
+#endif
+        worker_pool* p = slot.load(std::memory_order_acquire);
+        if (!p) {
+            auto* fresh = new worker_pool;
+            if (slot.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) return *fresh;
+            delete fresh;  // another thread's pool won; this one started no thread
+        }
+        return *p;
+    }
+
+    /// True on the pool's own threads.
+    static bool& in_pool_thread() {
+        thread_local bool in = false;
+        return in;
+    }
+
+private:
+    worker_pool() = default;
+
+    // Starts helpers until there are `wanted` (or the system refuses one: those started serve).
+    void start_threads(unsigned wanted) {
+        while (threads_.size() < wanted) {
+            try {
+                threads_.emplace_back([this] { serve(); });
+            } catch (const std::system_error&) {
+                return;
+            }
+        }
+    }
+
+    void serve() {
+        in_pool_thread() = true;
+        std::uint64_t seen = 0;
+        std::unique_lock<std::mutex> lock(m_);
+        for (;;) {
+            wake_.wait(lock, [&] { return generation_ != seen; });
+            seen = generation_;
+            if (!open_ || seats_ == 0) continue;
+            --seats_;
+            ++running_;
+            void (*job)(void*) = job_;
+            void* arg = job_arg_;
+            lock.unlock();
+            job(arg);  // parallel_for's work: it catches what the items throw
+            lock.lock();
+            if (--running_ == 0 && !open_) done_.notify_one();
+        }
+    }
+
+    std::mutex caller_;  // held by the one call the pool serves
+    std::mutex m_;
+    std::condition_variable wake_, done_;
+    std::vector<std::thread> threads_;  // only the caller holding caller_ adds to it
+    void (*job_)(void*) = nullptr;
+    void* job_arg_ = nullptr;
+    std::uint64_t generation_ = 0;
+    unsigned seats_ = 0, running_ = 0;
+    bool open_ = false;
+};
 
 /// Threads to use: `requested` if positive, else as many cores as there is work for (≥ 256 Ki elements each).
 inline unsigned resolve_threads(int requested, std::size_t elements) {
@@ -47,6 +158,10 @@ void parallel_for(std::size_t count, unsigned threads, Body&& body) {
             }
         }
     };
+    if (worker_pool::shared().try_run(workers - 1, work)) {
+        if (failure) std::rethrow_exception(failure);
+        return;
+    }
     std::vector<std::thread> pool;
     pool.reserve(workers - 1);  // no reallocation below: a failed start leaves the started threads joinable here
     for (unsigned t = 1; t < workers; ++t) {

@@ -1,19 +1,24 @@
 // detail::parallel_for, the one thread pattern of the host kernels: every item runs once, the
 // error reported with several threads is the one a single thread reports (the lowest item that
-// throws), and a thread the system cannot start does not end the process.
+// throws), a thread the system cannot start does not end the process, and the helper threads are
+// kept between calls (detail::worker_pool) without deadlock for concurrent, nested or forked calls.
 #include <camkit/camkit.hpp>
 #include <gtest/gtest.h>
 
 #include "common/error_message.hpp"
 
 #include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -69,6 +74,79 @@ TEST(Parallel, NonFiniteInputsAreNamedAsOneThreadNamesThem) {
             }
     });
 }
+
+// Two items that each wait for the other: both run at once, one on the caller, one on a helper.
+// The helper is the same thread call after call (its thread_local count reaches the number of
+// calls): the pool keeps it. A host of one core keeps none (capacity 0): each call starts one.
+TEST(Parallel, PoolThreadsAreKeptBetweenCalls) {
+    const auto caller = std::this_thread::get_id();
+    const bool pooled = camkit::detail::worker_pool::capacity() >= 1;
+    int last_helper_count = 0;
+    const int calls = 200;
+    for (int c = 0; c < calls; ++c) {
+        std::atomic<int> arrived{0};
+        std::atomic<bool> together{true};
+        camkit::detail::parallel_for(2, 2, [&](std::size_t) {
+            ++arrived;
+            const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+            while (arrived.load() < 2)
+                if (std::chrono::steady_clock::now() > until) {
+                    together = false;
+                    return;
+                }
+            if (std::this_thread::get_id() != caller) {
+                thread_local int helped = 0;
+                last_helper_count = ++helped;
+            }
+        });
+        ASSERT_TRUE(together.load()) << "call " << c << ": the second item did not start within 10 s";
+    }
+    EXPECT_EQ(last_helper_count, pooled ? calls : 1);
+}
+
+// Calls from several threads at once (one is served by the pool, the others start their own
+// threads) and calls inside an item (a pool thread's, or the caller's while the pool serves it):
+// every item runs once.
+TEST(Parallel, ConcurrentAndNestedCallsRunEveryItemOnce) {
+    std::vector<std::thread> callers;
+    std::atomic<int> wrong{0};
+    for (int t = 0; t < 4; ++t)
+        callers.emplace_back([&] {
+            for (int round = 0; round < 50; ++round) {
+                std::vector<std::atomic<int>> runs(24);
+                camkit::detail::parallel_for(6, 2, [&](std::size_t outer) {
+                    camkit::detail::parallel_for(4, 2, [&](std::size_t inner) { ++runs[outer * 4 + inner]; });
+                });
+                for (const auto& r : runs) wrong += r.load() != 1;
+            }
+        });
+    for (auto& c : callers) c.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+#if defined(__unix__)
+// A child made by fork() while the pool exists runs parallel_for with a pool of its own (the
+// parent's threads are not in it): it finishes, with every item run once.
+TEST(Parallel, AForkedChildRunsParallelFor) {
+    std::atomic<int> warm{0};
+    camkit::detail::parallel_for(8, 2, [&](std::size_t) { ++warm; });  // the pool exists, with its helper
+    ASSERT_EQ(warm.load(), 8);
+    const pid_t child = fork();
+    ASSERT_NE(child, -1);
+    if (child == 0) {
+        alarm(20);  // a child waiting for the parent's threads would hang: SIGALRM ends it
+        std::vector<std::atomic<int>> runs(100);
+        for (int round = 0; round < 20; ++round) camkit::detail::parallel_for(runs.size(), 2, [&](std::size_t i) { ++runs[i]; });
+        for (const auto& r : runs)
+            if (r.load() != 20) std::_Exit(1);
+        std::_Exit(0);
+    }
+    int status = 0;
+    ASSERT_EQ(waitpid(child, &status, 0), child);
+    ASSERT_TRUE(WIFEXITED(status)) << "the child ended by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+#endif
 
 // Samples side by side on several threads: maps of up to 4 KiB are summed in a private buffer
 // (neighbouring maps share cache lines) and copied out; larger ones in place. Either way every
