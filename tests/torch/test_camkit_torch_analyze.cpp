@@ -272,6 +272,26 @@ TEST_F(CamkitTorchAnalyze, TargetsGtAllClassesClassAndComponentsNameTheirRows) {
         EXPECT_EQ(names[0].substr(names[0].size() - 2), "/1") << target;
     }
     EXPECT_EQ(targets_of("predicted", {"--skip-class", "1"}), (std::vector<std::string>{"predicted0/0"}));
+    // Several --target kinds: the rows of each in the order given; one that two give, once.
+    EXPECT_EQ(targets_of("gt", {"--target", "largest-component:1"}), (std::vector<std::string>{"gt0/0", "gt1/1", "largest1/1"}));
+    EXPECT_EQ(targets_of("class:1", {"--target", "all-classes"}), (std::vector<std::string>{"class1/1", "class0/0"}));
+    EXPECT_EQ(targets_of("all-classes", {"--target", "gt", "--skip-class", "0"}), (std::vector<std::string>{"class1/1", "gt1/1"}));
+    // Their maps are those of the runs of each kind alone (the same rows of metrics.csv).
+    {
+        fs::remove_all(path("out"));
+        ASSERT_EQ(run(args({"--target", "gt", "--target", "largest-component:1", "--save-maps"})).status, 0);
+        const auto both = camkit::io::read_npy<float>(path("out/maps/a/largest1__hirescam__enc.npy"));
+        const auto gt1 = camkit::io::read_npy<float>(path("out/maps/a/gt1__hirescam__enc.npy"));
+        fs::remove_all(path("out"));
+        ASSERT_EQ(run(args({"--target", "largest-component:1", "--save-maps"})).status, 0);
+        const auto alone = camkit::io::read_npy<float>(path("out/maps/a/largest1__hirescam__enc.npy"));
+        ASSERT_EQ(both.values, alone.values);
+        fs::remove_all(path("out"));
+        ASSERT_EQ(run(args({"--target", "gt", "--save-maps"})).status, 0);
+        ASSERT_EQ(gt1.values, camkit::io::read_npy<float>(path("out/maps/a/gt1__hirescam__enc.npy")).values);
+        // A folder of the gt run alone is not resumed by a run of both (its options differ).
+        ASSERT_EQ(run(args({"--target", "gt", "--target", "largest-component:1"})).status, 2);
+    }
     // The largest component's map equals explain --target largest-component's.
     fs::remove_all(path("out"));
     ASSERT_EQ(run(args({"--target", "largest-component:1", "--save-maps"})).status, 0);
@@ -770,6 +790,15 @@ TEST_F(CamkitTorchAnalyze, BadInputBeforeWorkIsOneLineAndExitTwo) {
     expect_bad_input(bad_model, "not a TorchScript model");
     expect_bad_input(args({"--mean", "0.5,0.5", "--std", "0.2,0.2"}), "--mean and --std need 3 values (one per input channel), got 2");
     expect_bad_input(args({"--target", "nope"}), "--target must be predicted, gt, all-classes");
+    expect_bad_input(args({"--target", "gt", "--target", "nope"}), "got 'nope'");
+    expect_bad_input(args({"--target", "gt", "--target", "gt"}), "--target gt is given twice");
+    expect_bad_input(args({"--target", "gt", "--target", "point"}), "--target point needs --at Y,X[,Z]");
+    expect_bad_input(args({"--target", "gt", "--target", "all-classes", "--at", "5,5"}),
+                     "--at goes with --target component-at[:C] or point[:C], not gt, all-classes");
+    expect_bad_input(args({"--target", "gt", "--target", "class:2"}), "--target class:2: class 2 is out of range");
+    expect_bad_input(args({"--skip-class", "0", "--target", "gt", "--target", "point:1", "--at", "5,5"}),
+                     "--skip-class goes with --target predicted, gt, all-classes, largest-component or smallest-component "
+                     "(without :C), not point:1");
     // component-at and point: --at given, well formed and on the output (checked on the first image's).
     expect_bad_input(args({"--target", "component-at"}), "--target component-at needs --at Y,X[,Z]");
     expect_bad_input(args({"--at", "5,5"}), "--at goes with --target component-at[:C] or point[:C], not predicted");

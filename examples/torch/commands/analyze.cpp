@@ -51,7 +51,7 @@ constexpr const char* help =
     "usage: camkit-torch analyze --model M.pt|M.pt2 (--images DIR|IMG [--masks DIR|MASK] | --inputs X.npy [--gt Y.npy])\n"
     "           --out DIR --layer NAME [--layer NAME ...] --method NAME [--method NAME ...] | --method all\n"
     "           [--target predicted|gt|all-classes|class:C|largest-component[:C]|smallest-component[:C]|\n"
-    "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z]]\n"
+    "                     component-at[:C] --at Y,X[,Z]|point[:C] --at Y,X[,Z] [--target ...]]\n"
     "           [--top-k K] [--resize HxW] [--mean a,b,c --std a,b,c] [--gray|--rgb] [--limit N]\n"
     "           [--batch-size B] [--save-maps] [--refine] [--device cpu|cuda] [--model-output KEY|INDEX]\n"
     "           [--skip-class C[,C...]] [--class-names NAME,NAME,...] [--renormalize]\n"
@@ -71,7 +71,9 @@ constexpr const char* help =
     "  --method NAME     one of 'camkit-torch methods' (but cam), or scorecam; repeat for several; all =\n"
     "                    every gradient method (add --method scorecam for Score-CAM: it runs many forward\n"
     "                    passes)\n"
-    "  --target T        the targets of each image (one row of the panel each):\n"
+    "  --target T        the targets of each image (one row of the panel each); repeat for several kinds\n"
+    "                    (--target predicted --target gt): the rows of each in order, a target that two\n"
+    "                    give (class:3 and all-classes) once:\n"
     "                      predicted    each class present in the prediction, over its predicted region\n"
     "                                   (default); a classifier: its top --top-k classes (default 1)\n"
     "                      gt           each class present in the ground truth, over its true region\n"
@@ -115,8 +117,10 @@ constexpr const char* help =
 
 /// The parsed command line.
 struct analyze_args {
-    std::string model, images, masks, inputs, gt, out, target = "predicted", device = "cpu", model_output;
+    std::string model, images, masks, inputs, gt, out, device = "cpu", model_output;
     std::vector<std::string> layers, methods, class_names;
+    std::vector<std::string> targets;  ///< --target, each kind in the order given (default: predicted)
+    std::string target;                ///< the targets as the report and the resume check name them: "predicted, gt"
     std::vector<double> mean, std;
     std::vector<std::size_t> skip_classes;
     camkit::shape_t resize, at;
@@ -135,9 +139,9 @@ std::pair<std::string, std::optional<std::size_t>> split_target(const std::strin
 
 analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     analyze_args a;
-    // --layer and --method may be repeated; the option parser takes each other option once.
+    // --layer, --method and --target may be repeated; the option parser takes each other option once.
     const std::vector<std::string> rest =
-        camkit_cli::take_repeated(all, {{"--layer", &a.layers}, {"--method", &a.methods}});
+        camkit_cli::take_repeated(all, {{"--layer", &a.layers}, {"--method", &a.methods}, {"--target", &a.targets}});
     camkit_cli::option_parser("camkit-torch analyze")
         .value("--model", a.model)
         .value("--images", a.images)
@@ -145,7 +149,6 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
         .value("--inputs", a.inputs)
         .value("--gt", a.gt)
         .value("--out", a.out)
-        .value("--target", a.target)
         .value("--device", a.device)
         .value("--model-output", a.model_output)
         .value("--at", [&](const std::string& v) { a.at = camkit_torch_tool::parse_at(v); })
@@ -202,21 +205,30 @@ analyze_args parse_analyze_args(const std::vector<std::string>& all) {
     }
     for (const auto& l : a.layers)
         if (std::count(a.layers.begin(), a.layers.end(), l) > 1) fail("--layer " + l + " is given twice");
-    const auto [kind, cls] = split_target(a.target);
-    const std::set<std::string> kinds{"predicted",         "gt",           "all-classes", "class", "largest-component",
-                                      "smallest-component", "component-at", "point"};
-    const bool takes_class = kind == "class" || camkit_torch_tool::is_region_target(kind);
-    if (!kinds.count(kind) || (kind == "class" && !cls) || (cls && !takes_class))
-        fail("--target must be predicted, gt, all-classes, class:C, largest-component[:C], smallest-component[:C], "
-             "component-at[:C] or point[:C], got '" + a.target + "'");
-    const bool positioned = kind == "component-at" || kind == "point";
-    if (positioned && a.at.empty()) fail("--target " + a.target + " needs --at Y,X[,Z] (an output position)");
-    if (!positioned && !a.at.empty()) fail("--at goes with --target component-at[:C] or point[:C], not " + a.target);
-    if (kind == "gt" && a.masks.empty() && a.gt.empty()) fail("--target gt needs ground truth (--masks or --gt)");
-    if (a.top_k && kind != "predicted") fail("--top-k goes with --target predicted");
-    if (!a.skip_classes.empty() && (cls || kind == "class" || kind == "component-at" || kind == "point"))
-        fail("--skip-class goes with --target predicted, gt, all-classes, largest-component or smallest-component "
-             "(without :C), not " + a.target);
+    if (a.targets.empty()) a.targets = {"predicted"};
+    a.target.clear();
+    for (const auto& t : a.targets) a.target += (a.target.empty() ? "" : ", ") + t;
+    bool any_positioned = false, any_predicted = false;
+    for (const std::string& target : a.targets) {
+        if (std::count(a.targets.begin(), a.targets.end(), target) > 1) fail("--target " + target + " is given twice");
+        const auto [kind, cls] = split_target(target);
+        const std::set<std::string> kinds{"predicted",         "gt",           "all-classes", "class", "largest-component",
+                                          "smallest-component", "component-at", "point"};
+        const bool takes_class = kind == "class" || camkit_torch_tool::is_region_target(kind);
+        if (!kinds.count(kind) || (kind == "class" && !cls) || (cls && !takes_class))
+            fail("--target must be predicted, gt, all-classes, class:C, largest-component[:C], smallest-component[:C], "
+                 "component-at[:C] or point[:C], got '" + target + "'");
+        const bool positioned = kind == "component-at" || kind == "point";
+        any_positioned = any_positioned || positioned;
+        any_predicted = any_predicted || kind == "predicted";
+        if (positioned && a.at.empty()) fail("--target " + target + " needs --at Y,X[,Z] (an output position)");
+        if (kind == "gt" && a.masks.empty() && a.gt.empty()) fail("--target gt needs ground truth (--masks or --gt)");
+        if (!a.skip_classes.empty() && (cls || kind == "class" || kind == "component-at" || kind == "point"))
+            fail("--skip-class goes with --target predicted, gt, all-classes, largest-component or smallest-component "
+                 "(without :C), not " + target);
+    }
+    if (!any_positioned && !a.at.empty()) fail("--at goes with --target component-at[:C] or point[:C], not " + a.target);
+    if (a.top_k && !any_predicted) fail("--top-k goes with --target predicted");
     if (a.gray && a.rgb) fail("--gray and --rgb exclude each other");
     if (!a.inputs.empty() && (a.gray || a.rgb || !a.resize.empty()))
         fail("--gray, --rgb and --resize apply to --images; --inputs is used as it is");
@@ -492,10 +504,11 @@ void check_class(std::size_t c, const output_facts& f, const std::string& what) 
              " has " + std::to_string(f.classes) + " classes (0 to " + std::to_string(f.classes - 1) + ")");
 }
 
-/// The targets of one image from --target, the output and the ground truth.
-std::vector<target_spec> make_targets(const analyze_args& a, const output_facts& f, const sample& s, std::size_t top_k) {
-    const auto [kind, cls] = split_target(a.target);
-    if (cls) check_class(*cls, f, "--target " + a.target);
+/// The targets of one image from one --target, the output and the ground truth.
+std::vector<target_spec> targets_of(const analyze_args& a, const std::string& target, const output_facts& f, const sample& s,
+                                    std::size_t top_k) {
+    const auto [kind, cls] = split_target(target);
+    if (cls) check_class(*cls, f, "--target " + target);
     std::vector<target_spec> out;
     const camkit::shape_t P(f.y.shape.begin() + (f.segmentation ? 2 : 1), f.y.shape.end());
     const auto skipped = [&](std::size_t c) {
@@ -509,7 +522,7 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
     };
     if (!f.segmentation) {
         if (kind != "predicted" && kind != "all-classes" && kind != "class")
-            fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
+            fail("--target " + target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
         std::vector<std::size_t> cs;
         if (kind == "class") cs = {*cls};
         else
@@ -563,6 +576,17 @@ std::vector<target_spec> make_targets(const analyze_args& a, const output_facts&
                 if (!skipped(c)) cs.push_back(c);
         for (std::size_t c : cs) out.push_back({"class" + std::to_string(c), c, camkit::whole_image(c), class_mask(f.labels, c)});
     }
+    return out;
+}
+
+/// The targets of one image: those of each --target in order; a target that two of them give
+/// (class:3 and all-classes both give class3) is one row, where it first appears.
+std::vector<target_spec> make_targets(const analyze_args& a, const output_facts& f, const sample& s, std::size_t top_k) {
+    std::vector<target_spec> out;
+    for (const std::string& target : a.targets)
+        for (target_spec& t : targets_of(a, target, f, s, top_k))
+            if (std::none_of(out.begin(), out.end(), [&](const target_spec& o) { return o.name == t.name; }))
+                out.push_back(std::move(t));
     return out;
 }
 
@@ -951,10 +975,13 @@ int run_analyze(const std::vector<std::string>& args) {
                         fail("the ground truth of " + data.file(probe) + " holds class " + std::to_string(static_cast<std::size_t>(v)) +
                              " but the model has " + std::to_string(f.classes) + " classes (0 to " + std::to_string(f.classes - 1) +
                              ")" + (v == 255.0f ? "; a binary mask saved as 0/255? masks hold class indices: 0 and 1" : ""));
-            if (const auto cls = split_target(a.target).second) check_class(*cls, f, "--target " + a.target);
-            if (!f.segmentation && split_target(a.target).first != "predicted" && split_target(a.target).first != "all-classes" &&
-                split_target(a.target).first != "class")
-                fail("--target " + a.target + " needs a segmentation output [N, C, *P], the model gives " + camkit::to_string(f.y.shape));
+            for (const std::string& target : a.targets) {
+                const auto [kind, cls] = split_target(target);
+                if (cls) check_class(*cls, f, "--target " + target);
+                if (!f.segmentation && kind != "predicted" && kind != "all-classes" && kind != "class")
+                    fail("--target " + target + " needs a segmentation output [N, C, *P], the model gives " +
+                         camkit::to_string(f.y.shape));
+            }
             if (f.segmentation && !a.at.empty()) camkit_torch_tool::output_position(f.y, a.at);
             if (f.segmentation && a.top_k) fail("--top-k goes with a classifier output [N, C], the model gives " + camkit::to_string(f.y.shape));
             for (std::size_t c : a.skip_classes) check_class(c, f, "--skip-class");
