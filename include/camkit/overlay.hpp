@@ -149,6 +149,18 @@ inline constexpr std::size_t slice_grid_columns(std::size_t depth) {
     return cols;
 }
 
+namespace detail {
+/// slice_grid's picture of d slices of h × w (black between and after them), each cell drawn by
+/// `cell(image, slice, top row, left column)`.
+template <class Cell>
+rgb_image grid_of_slices(std::size_t d, std::size_t h, std::size_t w, Cell&& cell) {
+    const std::size_t cols = slice_grid_columns(d), rows = (d + cols - 1) / cols;
+    rgb_image img(rows * h + rows - 1, cols * w + cols - 1);
+    for (std::size_t s = 0; s < d; ++s) cell(img, s, (s / cols) * (h + 1), (s % cols) * (w + 1));
+    return img;
+}
+}  // namespace detail
+
 /// A volume map [D, H, W] shown as a grid of its D slices, slice d at row d / columns and column
 /// d % columns, with columns = slice_grid_columns(D) = ⌈√D⌉ and a 1-pixel black line between cells
 /// (unused cells black): slice d's top-left pixel is at ((d / columns)·(H + 1), (d % columns)·(W + 1)).
@@ -158,12 +170,9 @@ rgb_image slice_grid(const tensor<T>& volume, colormap cm = colormap::jet) {
     const std::size_t d = volume.shape[0], h = volume.shape[1], w = volume.shape[2];
     detail::require(d > 0 && h > 0 && w > 0,
                     "slice_grid: volume has an empty axis: shape " + to_string(volume.shape));
-    const std::size_t cols = slice_grid_columns(d);
-    const std::size_t rows = (d + cols - 1) / cols;
-    rgb_image img(rows * h + rows - 1, cols * w + cols - 1);
-    for (std::size_t s = 0; s < d; ++s)
-        detail::paint(img, volume.data() + s * h * w, h, w, (s / cols) * (h + 1), (s % cols) * (w + 1), cm);
-    return img;
+    return detail::grid_of_slices(d, h, w, [&](rgb_image& img, std::size_t s, std::size_t y0, std::size_t x0) {
+        detail::paint(img, volume.data() + s * h * w, h, w, y0, x0, cm);
+    });
 }
 
 /// A volume map [D, H, W] over a gray volume `under` [D, H, W] of values in [0, 1] (a CT or MRI
@@ -179,17 +188,14 @@ rgb_image overlay_slices(const tensor<T>& volume, const tensor<U>& under, colorm
     const std::size_t d = volume.shape[0], h = volume.shape[1], w = volume.shape[2];
     detail::require(d > 0 && h > 0 && w > 0,
                     "overlay_slices: volume has an empty axis: shape " + to_string(volume.shape));
-    const std::size_t cols = slice_grid_columns(d), rows = (d + cols - 1) / cols, per = h * w;
-    rgb_image img(rows * h + rows - 1, cols * w + cols - 1);
-    for (std::size_t s = 0; s < d; ++s) {
+    const std::size_t per = h * w;
+    return detail::grid_of_slices(d, h, w, [&](rgb_image& img, std::size_t s, std::size_t y0, std::size_t x0) {
         const tensor<T> m({h, w}, std::vector<T>(volume.data() + s * per, volume.data() + (s + 1) * per));
         const tensor<U> u({h, w}, std::vector<U>(under.data() + s * per, under.data() + (s + 1) * per));
         const rgb_image cell = overlay(m, u, cm, alpha);
-        const std::size_t y0 = (s / cols) * (h + 1), x0 = (s % cols) * (w + 1);
         for (std::size_t y = 0; y < h; ++y)
             std::copy_n(cell.pixels.data() + 3 * y * w, 3 * w, img.pixels.data() + 3 * ((y0 + y) * img.width + x0));
-    }
-    return img;
+    });
 }
 
 /// One image per sample of maps [N, *S]: a 1-D map [L] as a strip `strip_height` pixels high and
