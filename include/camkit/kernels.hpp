@@ -224,6 +224,22 @@ void add_scaled(Acc* out, const Acc* w, const Acc* const* planes, std::size_t S)
     dispatch_plane<Acc>(S, [&](auto bytes) { add_scaled_in<M, lanes_in<Acc, bytes()>>(out, w, planes, S); });
 }
 
+/// One pack of V positions from s of add_contributions_in: out += Σ_j contribution(a[j], g[j]),
+/// and `check(j, a[j]·g[j])` per channel when Check.
+template <class Method, bool Check, std::size_t M, std::size_t V, class Acc, class CheckSum>
+CAMKIT_KERNEL_INLINE void add_contributions_step(Acc* out, const Acc* const (&a)[M], const Acc* const (&g)[M], std::size_t s,
+                                                 CheckSum&& check) {
+    using B = pack_t<Acc, V>;
+    const plane_ops<Acc> ops;
+    B o = load<Acc, V>(out + s);
+    for (std::size_t j = 0; j < M; ++j) {
+        const B av = load<Acc, V>(a[j] + s), gv = load<Acc, V>(g[j] + s);
+        o += static_cast<B>(Method::contribution(ops, av, gv));
+        if constexpr (Check) check(j, av * gv);
+    }
+    store(out + s, o);
+}
+
 /// The tail of add_contributions_in from position s: one pack of V values where V fit, then V/2,
 /// …, down to 16-byte packs (as reduce_tail): up to 15 positions of a plane would otherwise take
 /// single steps in AVX-512, a quarter of the work at 5×5. Each position gets the same operations
@@ -233,15 +249,8 @@ CAMKIT_KERNEL_INLINE void add_contributions_tail(Acc* out, const Acc* const (&a)
                                                  std::size_t& s, std::size_t S, Acc& check) {
     if constexpr (V > 1 && V * sizeof(Acc) >= 16) {
         if (s + V <= S) {
-            using B = pack_t<Acc, V>;
-            const plane_ops<Acc> ops;
-            B o = load<Acc, V>(out + s), c{};
-            for (std::size_t j = 0; j < M; ++j) {
-                const B av = load<Acc, V>(a[j] + s), gv = load<Acc, V>(g[j] + s);
-                o += static_cast<B>(Method::contribution(ops, av, gv));
-                if constexpr (Check) c += av * gv;
-            }
-            store(out + s, o);
+            pack_t<Acc, V> c{};
+            add_contributions_step<Method, Check, M, V>(out, a, g, s, [&](std::size_t, auto p) CAMKIT_LAMBDA_INLINE { c += p; });
             if constexpr (Check) check += lane_sum(c);
             s += V;
         }
@@ -259,15 +268,8 @@ CAMKIT_KERNEL_INLINE Acc add_contributions_in(Acc* out, const Acc* const* a_plan
     for (std::size_t j = 0; j < M; ++j) a[j] = a_planes[j], g[j] = g_planes[j];
     B c[M] = {};
     std::size_t s = 0;
-    for (; s + W <= S; s += W) {
-        B o = load<Acc, W>(out + s);
-        for (std::size_t j = 0; j < M; ++j) {
-            const B av = load<Acc, W>(a[j] + s), gv = load<Acc, W>(g[j] + s);
-            o += static_cast<B>(Method::contribution(ops, av, gv));
-            if constexpr (Check) c[j] += av * gv;
-        }
-        store(out + s, o);
-    }
+    for (; s + W <= S; s += W)
+        add_contributions_step<Method, Check, M, W>(out, a, g, s, [&](std::size_t j, B p) CAMKIT_LAMBDA_INLINE { c[j] += p; });
     Acc check = 0;
     if constexpr (Check)
         for (std::size_t j = 0; j < M; ++j) check += lane_sum(c[j]);
