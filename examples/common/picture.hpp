@@ -49,10 +49,13 @@ inline void label_slices(std::vector<camkit::rgb_image>& grids, const camkit::sh
                 draw_text(grid, (s / cols) * (h + 1), (s % cols) * (w + 1), std::to_string(s), widest);
 }
 
+/// The height in pixels of a 1-D map's strip in maps_picture.
+inline constexpr std::size_t strip_height = 16;
+
 /// The heatmaps of maps [N, *S] side by side, 2 black pixels apart (camkit::heatmaps); a 3-D map's
 /// grid of slices labelled (label_slices).
 inline camkit::rgb_image maps_picture(const camkit::tensor<float>& maps, camkit::colormap cm) {
-    std::vector<camkit::rgb_image> images = camkit::heatmaps(maps, cm);
+    std::vector<camkit::rgb_image> images = camkit::heatmaps(maps, cm, strip_height);
     label_slices(images, maps.shape);
     return side_by_side(images, 2);
 }
@@ -91,11 +94,11 @@ inline camkit::rgb_image maps_over_gray(const camkit::tensor<float>& maps, const
     return side_by_side(images, 2);
 }
 
-/// The height and width of maps_picture's picture of maps [N, *S] (1-D strips 16 pixels high,
-/// 2-D heatmaps, 3-D slice grids, 2 pixels apart), known before the maps are computed.
+/// The height and width of maps_picture's picture of maps [N, *S] (1-D strips strip_height pixels
+/// high, 2-D heatmaps, 3-D slice grids, 2 pixels apart), known before the maps are computed.
 inline std::array<std::size_t, 2> maps_picture_size(const camkit::shape_t& shape) {
     const std::size_t n = shape[0];
-    std::size_t h = 16, w = shape[1];
+    std::size_t h = strip_height, w = shape[1];
     if (shape.size() == 3) {
         h = shape[1];
         w = shape[2];
