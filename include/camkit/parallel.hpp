@@ -21,7 +21,7 @@
 namespace camkit::detail {
 
 /// Threads kept waiting between parallel_for calls. One caller at a time: a call that finds the
-/// pool busy (another thread's call, or a parallel_for inside an item) or wanting more helpers
+/// pool busy (another thread's call, or a parallel_for inside an item of one) or wanting more helpers
 /// than it keeps (one fewer than the cores) starts its own threads instead. A helper joins a call
 /// only while the call is open: once the caller has finished its share it closes the call and
 /// waits for the helpers that joined, not for those that had not woken yet.
@@ -34,7 +34,9 @@ public:
     /// when the pool cannot serve this call.
     template <class Work>
     bool try_run(unsigned helpers, Work& work) {
-        if (in_pool_thread() || helpers > capacity()) return false;
+        // A call from inside a call the pool serves (a pool thread, or the caller's own thread,
+        // which holds caller_: locking it again there would be undefined) starts its own threads.
+        if (in_pool_work() || helpers > capacity()) return false;
         std::unique_lock<std::mutex> caller(caller_, std::try_to_lock);
         if (!caller) return false;
         start_threads(helpers);
@@ -47,7 +49,9 @@ public:
             ++generation_;
         }
         wake_.notify_all();
-        work();
+        in_pool_work() = true;
+        work();  // parallel_for's work: it catches what the items throw
+        in_pool_work() = false;
         std::unique_lock<std::mutex> lock(m_);
         open_ = false;  // helpers that have not joined yet stay out
         done_.wait(lock, [&] { return running_ == 0; });
@@ -72,8 +76,8 @@ public:
         return *p;
     }
 
-    /// True on the pool's own threads.
-    static bool& in_pool_thread() {
+    /// True on the pool's own threads, and on a caller's thread while the pool serves its call.
+    static bool& in_pool_work() {
         thread_local bool in = false;
         return in;
     }
@@ -93,7 +97,7 @@ private:
     }
 
     void serve() {
-        in_pool_thread() = true;
+        in_pool_work() = true;
         std::uint64_t seen = 0;
         std::unique_lock<std::mutex> lock(m_);
         for (;;) {
@@ -144,7 +148,7 @@ void parallel_for(std::size_t count, unsigned threads, Body&& body) {
     std::atomic<std::size_t> next{0}, failed_at{count};
     std::exception_ptr failure;
     std::mutex failure_mutex;
-    auto work = [&] {
+    auto work = [&]() noexcept {  // what an item throws is kept; anything else ends the process
         for (std::size_t i; (i = next.fetch_add(1)) < count;) {
             if (i > failed_at.load()) return;  // items are taken in order: every later one is above it too
             try {
