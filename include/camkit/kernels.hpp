@@ -250,7 +250,7 @@ CAMKIT_KERNEL_INLINE void add_contributions_tail(Acc* out, const Acc* const (&a)
     if constexpr (V > 1 && V * sizeof(Acc) >= 16) {
         if (s + V <= S) {
             pack_t<Acc, V> c{};
-            add_contributions_step<Method, Check, M, V>(out, a, g, s, [&](std::size_t, auto p) CAMKIT_LAMBDA_INLINE { c += p; });
+            add_contributions_step<Method, Check, M, V>(out, a, g, s, [&](std::size_t, const auto& p) CAMKIT_LAMBDA_INLINE { c += p; });
             if constexpr (Check) check += lane_sum(c);
             s += V;
         }
@@ -269,7 +269,7 @@ CAMKIT_KERNEL_INLINE Acc add_contributions_in(Acc* out, const Acc* const* a_plan
     B c[M] = {};
     std::size_t s = 0;
     for (; s + W <= S; s += W)
-        add_contributions_step<Method, Check, M, W>(out, a, g, s, [&](std::size_t j, B p) CAMKIT_LAMBDA_INLINE { c[j] += p; });
+        add_contributions_step<Method, Check, M, W>(out, a, g, s, [&](std::size_t j, const B& p) CAMKIT_LAMBDA_INLINE { c[j] += p; });
     Acc check = 0;
     if constexpr (Check)
         for (std::size_t j = 0; j < M; ++j) check += lane_sum(c[j]);
