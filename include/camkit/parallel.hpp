@@ -27,8 +27,9 @@ namespace camkit::detail {
 /// waits for the helpers that joined, not for those that had not woken yet.
 class worker_pool {
 public:
-    /// Most helpers the pool keeps: one fewer than the cores (the caller is the other).
-    static unsigned capacity() { return std::max(1u, std::thread::hardware_concurrency()) - 1; }
+    /// Most helpers the pool keeps: one fewer than the cores (the caller is the other), counted
+    /// once when the pool is made (the count reads /sys: three system calls).
+    static unsigned capacity() { return shared().capacity_; }
 
     /// Runs `work()` on the calling thread and on up to `helpers` pool threads; false (nothing run)
     /// when the pool cannot serve this call.
@@ -36,7 +37,7 @@ public:
     bool try_run(unsigned helpers, Work& work) {
         // A call from inside a call the pool serves (a pool thread, or the caller's own thread,
         // which holds caller_: locking it again there would be undefined) starts its own threads.
-        if (in_pool_work() || helpers > capacity()) return false;
+        if (in_pool_work() || helpers > capacity_) return false;
         std::unique_lock<std::mutex> caller(caller_, std::try_to_lock);
         if (!caller) return false;
         start_threads(helpers);
@@ -115,6 +116,7 @@ private:
         }
     }
 
+    const unsigned capacity_ = std::max(1u, std::thread::hardware_concurrency()) - 1;
     std::mutex caller_;  // held by the one call the pool serves
     std::mutex m_;
     std::condition_variable wake_, done_;
@@ -162,21 +164,19 @@ void parallel_for(std::size_t count, unsigned threads, Body&& body) {
             }
         }
     };
-    if (worker_pool::shared().try_run(workers - 1, work)) {
-        if (failure) std::rethrow_exception(failure);
-        return;
-    }
-    std::vector<std::thread> pool;
-    pool.reserve(workers - 1);  // no reallocation below: a failed start leaves the started threads joinable here
-    for (unsigned t = 1; t < workers; ++t) {
-        try {
-            pool.emplace_back(work);
-        } catch (const std::system_error&) {
-            break;  // the threads already started, and this one, take the rest
+    if (!worker_pool::shared().try_run(workers - 1, work)) {
+        std::vector<std::thread> pool;
+        pool.reserve(workers - 1);  // no reallocation below: a failed start leaves the started threads joinable here
+        for (unsigned t = 1; t < workers; ++t) {
+            try {
+                pool.emplace_back(work);
+            } catch (const std::system_error&) {
+                break;  // the threads already started, and this one, take the rest
+            }
         }
+        work();
+        for (auto& t : pool) t.join();
     }
-    work();
-    for (auto& t : pool) t.join();
     if (failure) std::rethrow_exception(failure);
 }
 
