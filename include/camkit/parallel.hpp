@@ -20,6 +20,14 @@
 
 namespace camkit::detail {
 
+/// The machine's cores (at least 1), counted once per process: std::thread::hardware_concurrency
+/// reads /sys (three system calls, ~1.6 µs), which a call with options.threads = 0 would otherwise
+/// pay every time.
+inline unsigned core_count() {
+    static const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    return cores;
+}
+
 /// Threads kept waiting between parallel_for calls. One caller at a time: a call that finds the
 /// pool busy (another thread's call, or a parallel_for inside an item of one) or wanting more helpers
 /// than it keeps (one fewer than the cores) starts its own threads instead. A helper joins a call
@@ -27,8 +35,7 @@ namespace camkit::detail {
 /// waits for the helpers that joined, not for those that had not woken yet.
 class worker_pool {
 public:
-    /// Most helpers the pool keeps: one fewer than the cores (the caller is the other), counted
-    /// once when the pool is made (the count reads /sys: three system calls).
+    /// Most helpers the pool keeps: one fewer than the cores (the caller is the other).
     static unsigned capacity() { return shared().capacity_; }
 
     /// Runs `work()` on the calling thread and on up to `helpers` pool threads; false (nothing run)
@@ -116,7 +123,7 @@ private:
         }
     }
 
-    const unsigned capacity_ = std::max(1u, std::thread::hardware_concurrency()) - 1;
+    const unsigned capacity_ = core_count() - 1;
     std::mutex caller_;  // held by the one call the pool serves
     std::mutex m_;
     std::condition_variable wake_, done_;
@@ -131,7 +138,7 @@ private:
 /// Threads to use: `requested` if positive, else as many cores as there is work for (≥ 256 Ki elements each).
 inline unsigned resolve_threads(int requested, std::size_t elements) {
     if (requested > 0) return static_cast<unsigned>(requested);
-    const unsigned hw = std::max(1u, std::thread::hardware_concurrency());
+    const unsigned hw = core_count();
     const std::size_t by_work = std::max<std::size_t>(1, elements / (std::size_t{1} << 18));
     return static_cast<unsigned>(std::min<std::size_t>(hw, by_work));
 }

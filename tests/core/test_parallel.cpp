@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -29,6 +30,23 @@ TEST(Parallel, EveryItemRunsOnceOnAnyThreadCount) {
         camkit::detail::parallel_for(runs.size(), threads, [&](std::size_t i) { ++runs[i]; });
         for (std::size_t i = 0; i < runs.size(); ++i) EXPECT_EQ(runs[i].load(), 1) << "item " << i << ", " << threads << " threads";
     }
+}
+
+// options.threads = 0: one thread per 256 Ki elements of work, up to the machine's cores (counted
+// once per process); a positive request is taken as it is.
+TEST(Parallel, ThreadsZeroTakesTheCoresTheWorkFills) {
+    using camkit::detail::resolve_threads;
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    EXPECT_EQ(camkit::detail::core_count(), cores);
+    EXPECT_EQ(camkit::detail::worker_pool::capacity(), cores - 1);
+    constexpr std::size_t per = std::size_t{1} << 18;
+    EXPECT_EQ(resolve_threads(0, 0), 1u);
+    EXPECT_EQ(resolve_threads(0, per - 1), 1u);
+    EXPECT_EQ(resolve_threads(0, 2 * per), std::min(2u, cores));
+    EXPECT_EQ(resolve_threads(0, 3 * per - 1), std::min(2u, cores));
+    EXPECT_EQ(resolve_threads(0, std::size_t{1} << 40), cores);
+    EXPECT_EQ(resolve_threads(5, 1), 5u);
+    EXPECT_EQ(resolve_threads(1, std::size_t{1} << 40), 1u);
 }
 
 TEST(Parallel, TheLowestFailingItemIsReportedAndTheItemsBelowItRun) {
