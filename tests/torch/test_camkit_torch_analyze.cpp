@@ -276,7 +276,7 @@ TEST_F(CamkitTorchAnalyze, TargetsGtAllClassesClassAndComponentsNameTheirRows) {
     EXPECT_EQ(targets_of("gt", {"--target", "largest-component:1"}), (std::vector<std::string>{"gt0/0", "gt1/1", "largest1/1"}));
     EXPECT_EQ(targets_of("class:1", {"--target", "all-classes"}), (std::vector<std::string>{"class1/1", "class0/0"}));
     EXPECT_EQ(targets_of("all-classes", {"--target", "gt", "--skip-class", "0"}), (std::vector<std::string>{"class1/1", "gt1/1"}));
-    // Their maps are those of the runs of each kind alone (the same rows of metrics.csv).
+    // Their maps are those of the runs of each kind alone (the saved .npy maps, bit for bit).
     {
         fs::remove_all(path("out"));
         ASSERT_EQ(run(args({"--target", "gt", "--target", "largest-component:1", "--save-maps"})).status, 0);
