@@ -19,14 +19,6 @@ namespace camkit {
 
 namespace detail {
 
-/// Throws for a non-finite activation plane k, else for a non-finite gradient plane (t, k); returns
-/// when both are finite (a finite sum overflowed).
-template <class Acc>
-void locate_non_finite_target(plane<Acc> a, plane<Acc> g, std::size_t t, std::size_t k) {
-    if (!plane_ops<Acc>::all_finite(a)) throw_non_finite("activations", 0, k);
-    if (!plane_ops<Acc>::all_finite(g)) throw_non_finite("gradients", t, k);
-}
-
 /// camkit's product raw[T, S] = W[T, K] · A[0, K, S]: a group of activation planes is read from
 /// memory once and, while in cache, added into every target's map; targets split over `threads`.
 struct loop_product {
@@ -83,16 +75,12 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
             sum_a.resize(K);
             for (std::size_t k = 0; k < K; ++k) sum_a[k] = plane_ops<Acc>::sum(ra.get(0, k));
         }
+        // Each target's weights by explain's group passes (channel groups swept together), so
+        // explain's weights to the bit.
         parallel_for(Tn * blocks, threads, [&](std::size_t item) {
             const std::size_t t = item / blocks, b = item % blocks;
-            plane_reader<Acc, E> ra(A), rg(G);
-            for (std::size_t k = K * b / blocks; k < K * (b + 1) / blocks; ++k) {
-                const plane<Acc> a = ra.get(0, k), g = rg.get(t, k);
-                const auto o = channel_weight_of<Method, Acc>(a, g, sum_a.empty() ? nullptr : &sum_a[k], nullptr,
-                                                              opt.check_finite);
-                if (opt.check_finite && o.suspect) locate_non_finite_target<Acc>(a, g, t, k);
-                W[t * K + k] = o.weight;
-            }
+            sample_weights<Method, Acc>(A, target_slice(G, t), K * b / blocks, K * (b + 1) / blocks,
+                                        sum_a.empty() ? nullptr : sum_a.data(), W + t * K, opt.check_finite, t);
         });
         // Pass 2: raw = W · A.
         product(static_cast<const Acc*>(W), Tn, K, A, S, out.raw.data(), threads);

@@ -482,8 +482,9 @@ inline constexpr bool sweep_folds = folds_next_sum_a<Method> && W * sizeof(Acc) 
 /// planes together: the declared statistics, then the gradient term. M planes a sweep are M (or 2M)
 /// streams for the prefetchers, which read memory faster than the one or two of a plane's passes.
 ///
-/// `known_sum_a` (M values), when given, is Σ a of the planes from the previous group's term sweep:
-/// then the statistics sweep is left out (folds_next_sum_a methods, whose statistics are Σ a alone).
+/// `known_sum_a` (M values), when given, is Σ a of the planes computed elsewhere (the previous group's
+/// term sweep, or once for all targets of explain_many): then the statistics sweep leaves Σ a out
+/// (shares_sum_a methods) and sums only what else the method declares (Σ g), if anything.
 /// `next_a` (channel_group planes), when given, are the next group's activation planes, summed in
 /// this group's term sweep into `next_sum_a`: eight streams in one sweep instead of two sweeps of four.
 template <std::size_t W, class Method, bool Check, std::size_t M, class Acc>
@@ -496,22 +497,17 @@ void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::si
     constexpr bool first_pass_reads_g = need_g || need_ag;
     // Σ a·g is NaN or Inf whenever an a or a g is (Inf·0 is NaN), so it checks G where it is summed:
     // Σ g as a check only where it is not (fewer accumulators than the per-plane pass).
-    constexpr bool SA = (need_a || need_ag) && (need_a || Check),
+    constexpr bool SA_declared = (need_a || need_ag) && (need_a || Check),
                    SG = need_g || (Check && first_pass_reads_g && !need_ag), SAG = need_ag;
-    constexpr std::size_t P = std::size_t{SA} + SG + SAG, ig = SA, iag = std::size_t{SA} + SG;
     const Acc* a[M];  // local copies: the sums are the only stores
     const Acc* g[M];
     for (std::size_t j = 0; j < M; ++j) a[j] = a_planes[j], g[j] = g_planes[j], st[j].positions = static_cast<Acc>(S);
-    if constexpr (folds_next_sum_a<Method>) {
-        if (known_sum_a) {
-            for (std::size_t j = 0; j < M; ++j) {
-                st[j].sum_a = known_sum_a[j];
-                if constexpr (Check) suspect[j] = !std::isfinite(known_sum_a[j]);
-            }
-        }
-    }
-    if constexpr (P > 0) {
-        if (!known_sum_a) {
+    // The statistics sweep; without Σ a where it is known (its other sums, Σ g, are still needed).
+    auto statistics = [&](auto read_a) {
+        constexpr bool RA = decltype(read_a)::value;
+        constexpr bool SA = RA && SA_declared;
+        constexpr std::size_t P = std::size_t{SA} + SG + SAG, ig = SA, iag = std::size_t{SA} + SG;
+        if constexpr (P > 0) {
             const auto r = reduce_planes_in<Acc, W>(S, [&](auto at) CAMKIT_LAMBDA_INLINE {  // reads g only where SG or SAG
                 using V = decltype(at(a[0]));
                 sums<V, M * P> s{};
@@ -531,9 +527,23 @@ void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::si
                 if constexpr (SA) st[j].sum_a = ra;
                 if constexpr (SG) st[j].sum_g = rg;
                 if constexpr (SAG) st[j].sum_ag = rag;
-                if constexpr (Check) suspect[j] = !std::isfinite(ra) || !std::isfinite(rg) || !std::isfinite(rag);
+                if constexpr (Check)
+                    suspect[j] = suspect[j] || !std::isfinite(ra) || !std::isfinite(rg) || !std::isfinite(rag);
             }
         }
+    };
+    if constexpr (shares_sum_a<Method>) {
+        if (known_sum_a) {
+            for (std::size_t j = 0; j < M; ++j) {
+                st[j].sum_a = known_sum_a[j];
+                if constexpr (Check) suspect[j] = suspect[j] || !std::isfinite(known_sum_a[j]);
+            }
+            statistics(std::false_type{});
+        } else {
+            statistics(std::true_type{});
+        }
+    } else {
+        statistics(std::true_type{});
     }
     if constexpr (term) {
         constexpr bool TG = Check && !first_pass_reads_g;
@@ -577,11 +587,13 @@ void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::si
     }
 }
 
-/// What one group's weight passes learned for the next group of the chunk.
+/// What one group's weight passes learned for the next group of the chunk, or Σ a of every channel
+/// computed before (explain_many's, shared by its targets).
 template <class Acc>
 struct group_carry {
     std::optional<Acc> first;                                 ///< Σ a of its first channel (per-channel passes)
     std::optional<std::array<Acc, channel_group>> planes;     ///< Σ a of each of its planes (group sweeps)
+    const Acc* all_sum_a = nullptr;                           ///< Σ a of channel k at [k] (K values), when known
 };
 
 /// group_weights by sweep_group: the weights of channels k..k+m of sample n, planes left in ra's
@@ -590,7 +602,8 @@ struct group_carry {
 template <std::size_t W, class Method, class Acc, class E>
 void group_sweep_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
                          group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, std::size_t k,
-                         std::size_t m, Acc* weights, bool check_finite, group_carry<Acc>& carry) {
+                         std::size_t m, Acc* weights, bool check_finite, group_carry<Acc>& carry,
+                         std::size_t gradient_label) {
     const std::size_t K = A.shape[1];
     const Acc* a[channel_group];
     const Acc* g[channel_group];
@@ -604,14 +617,15 @@ void group_sweep_weights(const host_view<const E>& A, const host_view<const E>* 
     plane_statistics<Acc> st[channel_group];
     bool suspect[channel_group] = {};
     std::array<Acc, channel_group> known{}, next_sums{};
-    const bool has_known = carry.planes.has_value() && m == channel_group;
-    if (has_known) known = *carry.planes;
+    const bool has_known = carry.all_sum_a || (carry.planes.has_value() && m == channel_group);
+    if (carry.all_sum_a) std::copy_n(carry.all_sum_a + k, m, known.data());
+    else if (has_known) known = *carry.planes;
     carry.planes.reset();
     const Acc* next[channel_group] = {};
     // Not over small planes: at 7×7 the fold's sums cost more than the statistics sweep they save
     // (Grad-CAM++ 15 % slower at [32, 2048, 7, 7]; 3–7 % faster at 128×128 and 64³, 2026-12-06).
-    const bool fold = sweep_folds<Method, Acc, W> && m == channel_group && k + 2 * channel_group <= k1 &&
-                      ra.direct() && S >= 1024;
+    const bool fold = sweep_folds<Method, Acc, W> && !carry.all_sum_a && m == channel_group &&
+                      k + 2 * channel_group <= k1 && ra.direct() && S >= 1024;
     if (fold)
         for (std::size_t j = 0; j < channel_group; ++j) next[j] = ra.peek(n, k + m + j).data;
     with_group_size(m, [&](auto M) {
@@ -623,7 +637,7 @@ void group_sweep_weights(const host_view<const E>& A, const host_view<const E>* 
     if (fold) carry.planes = next_sums;
     for (std::size_t j = 0; j < m; ++j) {
         const Acc w = static_cast<Acc>(Method::channel_weight(st[j]));
-        if (check_finite && (suspect[j] || !std::isfinite(w))) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+        if (check_finite && (suspect[j] || !std::isfinite(w))) locate_non_finite<Acc>(A, G, n, k0, k + j + 1, gradient_label);
         weights[n * K + k + j] = w;
     }
 }
@@ -700,11 +714,14 @@ weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* kno
 /// `carry` holds what the previous group's term passes summed of this group's activation planes
 /// (folds_next_sum_a): Σ a of channel k in `first` (per-channel passes), of each plane in `planes`
 /// (group sweeps), and comes back with the same for the next group where this group's term passes
-/// read those planes too: where planes are the memory itself (direct) and before `k1`.
+/// read those planes too: where planes are the memory itself (direct) and before `k1`. Where
+/// `carry.all_sum_a` is given, Σ a comes from it and no term pass reads the next planes. Errors
+/// name the gradients' sample `gradient_label` (own_sample: n).
 template <std::size_t W, class Method, class Acc, class E>
 void group_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
                    group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, std::size_t k,
-                   std::size_t m, Acc* weights, bool check_finite, group_carry<Acc>& carry) {
+                   std::size_t m, Acc* weights, bool check_finite, group_carry<Acc>& carry,
+                   std::size_t gradient_label = own_sample) {
     const std::size_t K = A.shape[1];
     if constexpr (weights_from_sum_g<Method>) {
         // Σ g of the group's planes in one pass: m streams read memory faster than one.
@@ -728,13 +745,13 @@ void group_weights(const host_view<const E>& A, const host_view<const E>* G, gro
                 st.sum_g = r.v[j];
                 const Acc w = static_cast<Acc>(Method::channel_weight(st));
                 if (check_finite && !(std::isfinite(st.sum_g) && std::isfinite(w)))
-                    locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+                    locate_non_finite<Acc>(A, G, n, k0, k + j + 1, gradient_label);
                 weights[n * K + k + j] = w;
             }
         });
         return;
     } else if constexpr (sweeps_groups<Method, Acc, W>) {
-        group_sweep_weights<W, Method>(A, G, ra, rg, n, k0, k1, k, m, weights, check_finite, carry);
+        group_sweep_weights<W, Method>(A, G, ra, rg, n, k0, k1, k, m, weights, check_finite, carry, gradient_label);
         return;
     }
     plane<Acc> next;  // plane j, read ahead by channel j − 1's term pass (null data: none)
@@ -744,17 +761,35 @@ void group_weights(const host_view<const E>& A, const host_view<const E>* G, gro
         next = {};
         // Into the next group only for direct planes: gathered ones would overwrite a slot of this group.
         if constexpr (folds_next_sum_a<Method>) {
-            if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
-            else if (k + m < k1 && ra.direct()) next = ra.peek(n, k + m);
+            if (!carry.all_sum_a) {
+                if (j + 1 < m) next = ra.get(j + 1, n, k + j + 1);
+                else if (k + m < k1 && ra.direct()) next = ra.peek(n, k + m);
+            }
         }
-        const Acc* known = carry.first ? &*carry.first : nullptr;
+        const Acc* known = carry.all_sum_a ? carry.all_sum_a + k + j : carry.first ? &*carry.first : nullptr;
         const Acc* next_a = next.data;
         const auto o = check_finite ? channel_weight_checked<W, Method, true>(a, g, known, next_a)
                                     : channel_weight_checked<W, Method, false>(a, g, known, next_a);
-        if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1);
+        if (check_finite && o.suspect) locate_non_finite<Acc>(A, G, n, k0, k + j + 1, gradient_label);
         weights[n * K + k + j] = o.weight;
         carry.first = o.next_sum_a;
     }
+}
+
+/// The weights of channels k0..k1 of sample 0 of A and G ([1, K, *S] views) into weights[k], by
+/// group_weights (the sums of fused_channel_weights, so its weights to the bit), with Σ a of channel
+/// k from sum_a[k] where sum_a is given (K values); errors name the gradients' sample `gradient_label`.
+template <class Method, class Acc, class E>
+void sample_weights(const host_view<const E>& A, const host_view<const E>& G, std::size_t k0, std::size_t k1,
+                    const Acc* sum_a, Acc* weights, bool check_finite, std::size_t gradient_label) {
+    group_reader<Acc, E> ra(&A), rg(&G);
+    dispatch_plane<Acc>(dims_of(A.shape).S, [&](auto bytes) {
+        group_carry<Acc> carry;
+        carry.all_sum_a = sum_a;
+        for (std::size_t k = k0; k < k1; k += channel_group)
+            group_weights<lanes_in<Acc, bytes()>, Method>(A, &G, ra, rg, 0, k0, k1, k, std::min(channel_group, k1 - k),
+                                                          weights, check_finite, carry, gradient_label);
+    });
 }
 
 /// Sample n, channels k0..k1 of fused_channel_weights, in packs of W values: the whole chunk is

@@ -10,13 +10,16 @@
 #include "common/kernel_scopes.hpp"
 #include "common/reference_cam.hpp"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -160,6 +163,87 @@ TEST(Isa, SmallPlanesSumInOneOrderOnEveryPath) {
             // As xgrad_cam::channel_weight: float sums, divided in double (the constant is a double).
             EXPECT_EQ((*x.weights)(0, k), static_cast<float>(sum_ag / (sum_a + 1e-7))) << where << " channel " << k;
         }
+    }
+}
+
+// A user's policy that declares Σ a and Σ g and has a gradient term: where the group sweeps carry a
+// group's Σ a from the previous group's term sweep (AVX-512, planes of 1024 positions and more), the
+// group still needs its Σ g. w_k = Σ relu(g) + Σ g · Σ a / |S|.
+struct term_with_sum_a_and_sum_g {
+    static constexpr std::string_view name = "term-a-g";
+    static constexpr std::string_view title = "Σ relu(G) + Σ G · mean A";
+    static constexpr camkit::method_form form = camkit::method_form::channel_weights;
+    static constexpr camkit::statistic needs = camkit::statistic::sum_a | camkit::statistic::sum_g;
+    template <class Ops, class S, class X>
+    static auto gradient_term(const Ops& ops, const S&, const X& g) { return ops.relu(g); }
+    template <class S>
+    static auto channel_weight(const S& s) { return s.sum_term + s.sum_g * s.sum_a / s.positions; }
+};
+static_assert(camkit::detail::folds_next_sum_a<term_with_sum_a_and_sum_g>);
+
+TEST(Isa, CarriedSumsOfActivationsKeepTheOtherStatistics) {
+    using namespace camkit_test;
+    const std::size_t K = 13, S = 32 * 32;  // groups of 4: three full ones (the fold) and one of 1
+    const auto A = random_tensor({2, K, 32, 32}, 43, 0, 2), G = random_tensor({2, K, 32, 32}, 44);
+    const auto Af = cast<float>(A), Gf = cast<float>(G);
+    std::vector<double> want(2 * K);
+    for (std::size_t n = 0; n < 2; ++n)
+        for (std::size_t k = 0; k < K; ++k) {
+            double term = 0, sg = 0, sa = 0;
+            for (std::size_t s = 0; s < S; ++s) {
+                const double a = Af[(n * K + k) * S + s], g = Gf[(n * K + k) * S + s];
+                term += std::max(g, 0.0), sg += g, sa += a;
+            }
+            want[n * K + k] = term + sg * sa / static_cast<double>(S);
+        }
+    const camkit::options raw_only{.relu = false, .normalize = camkit::normalization::none};
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        const std::string where(camkit::isa_name(i));
+        for (bool check : {true, false}) {
+            camkit::options opt = raw_only;
+            opt.check_finite = check;
+            const auto r = camkit::explain<term_with_sum_a_and_sum_g>(Af, Gf, opt);
+            for (std::size_t w = 0; w < 2 * K; ++w)
+                ASSERT_NEAR((*r.weights)[w], want[w], 1e-4 * (1 + std::abs(want[w]))) << where << " weight " << w;
+            // explain_many on sample 1 alone (as its only target): the same weights, bit for bit.
+            const camkit::tensor<float> A1({1, K, 32, 32}, std::vector<float>(Af.values.begin() + K * S, Af.values.end()));
+            const camkit::tensor<float> G1({1, K, 32, 32}, std::vector<float>(Gf.values.begin() + K * S, Gf.values.end()));
+            const auto many = camkit::explain_many<term_with_sum_a_and_sum_g>(A1, G1, opt);
+            for (std::size_t k = 0; k < K; ++k) ASSERT_EQ((*many.weights)[k], (*r.weights)[K + k]) << where << " channel " << k;
+        }
+    }
+}
+
+// explain_many takes each target's weights by explain's group passes (sweeps, the carried Σ a):
+// over 32 × 32 planes and 13 channels (three full groups and one of 1) its weights equal those of
+// explain on each target, to the bit, in every instruction set, on one thread and on two.
+TEST(Isa, ExplainManyWeightsAreExplainsOnLargePlanes) {
+    using namespace camkit_test;
+    const std::size_t K = 13, T = 3;
+    const auto A = cast<float>(random_tensor({1, K, 32, 32}, 45, 0, 2));
+    const auto G = cast<float>(random_tensor({T, K, 32, 32}, 46));
+    const std::size_t per = K * 32 * 32;
+    for (isa i : supported_isas()) {
+        isa_scope scope(i);
+        camkit::for_each_method([&](auto m) {
+            using M = typename decltype(m)::type;
+            if constexpr (M::form == camkit::method_form::channel_weights) {
+                for (int threads : {1, 2}) {
+                    const std::string where = std::string(camkit::isa_name(i)) + " " + std::string(M::name) + " threads " +
+                                              std::to_string(threads);
+                    const camkit::options opt{.threads = threads};
+                    const auto many = camkit::explain_many<M>(A, G, opt);
+                    for (std::size_t t = 0; t < T; ++t) {
+                        const camkit::tensor<float> Gt({1, K, 32, 32}, std::vector<float>(G.values.begin() + t * per,
+                                                                                       G.values.begin() + (t + 1) * per));
+                        const auto one = camkit::explain<M>(A, Gt, opt);
+                        for (std::size_t k = 0; k < K; ++k)
+                            ASSERT_EQ((*many.weights)(t, k), (*one.weights)[k]) << where << " target " << t << " channel " << k;
+                    }
+                }
+            }
+        });
     }
 }
 
