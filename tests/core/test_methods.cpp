@@ -136,6 +136,32 @@ TEST(Methods, HalfPrecisionAccumulatesInFloat) {
     });
 }
 
+TEST(Methods, HalfPrecisionExplainManyEqualsFloat) {
+    // explain_many gathers half-precision planes group slot by group slot (9 channels: two groups of
+    // 4 and one of 1, over 32 × 32 planes as the group sweeps take them): the float run's maps and
+    // weights, to the bit, on one thread and on two.
+    tensor<float> Af({1, 9, 32, 32}), Gf({3, 9, 32, 32});
+    tensor<bfloat16> Ab(Af.shape, bfloat16(0.f)), Gb(Gf.shape, bfloat16(0.f));
+    for (std::size_t i = 0; i < Af.size(); ++i) {
+        Af[i] = static_cast<float>(static_cast<int>(i * 7 % 13)) / 8.f;
+        Ab[i] = bfloat16(Af[i]);
+    }
+    for (std::size_t i = 0; i < Gf.size(); ++i) {
+        Gf[i] = static_cast<float>(static_cast<int>(i * 5 % 11) - 5) / 4.f;
+        Gb[i] = bfloat16(Gf[i]);
+    }
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        for (int threads : {1, 2}) {
+            const camkit::options opt{.threads = threads};
+            const auto half = camkit::explain_many<M>(Ab, Gb, opt);
+            const auto full = camkit::explain_many<M>(Af, Gf, opt);
+            EXPECT_EQ(half.raw.values, full.raw.values) << M::name << " threads " << threads;
+            if (full.weights) EXPECT_EQ(half.weights->values, full.weights->values) << M::name << " threads " << threads;
+        }
+    });
+}
+
 TEST(Methods, RegistryNamesAndLookup) {
     EXPECT_EQ(camkit::method_names_joined(),
               "gradcam hirescam gradcam++ xgradcam layercam gradcam-elementwise eigencam eigengradcam respondcam");
