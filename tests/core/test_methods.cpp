@@ -157,7 +157,9 @@ TEST(Methods, HalfPrecisionExplainManyEqualsFloat) {
             const auto half = camkit::explain_many<M>(Ab, Gb, opt);
             const auto full = camkit::explain_many<M>(Af, Gf, opt);
             EXPECT_EQ(half.raw.values, full.raw.values) << M::name << " threads " << threads;
-            if (full.weights) EXPECT_EQ(half.weights->values, full.weights->values) << M::name << " threads " << threads;
+            if (full.weights) {
+                EXPECT_EQ(half.weights->values, full.weights->values) << M::name << " threads " << threads;
+            }
         }
     });
 }
