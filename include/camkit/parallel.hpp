@@ -36,7 +36,7 @@ inline unsigned core_count() {
 class worker_pool {
 public:
     /// Most helpers the pool keeps: one fewer than the cores (the caller is the other).
-    static unsigned capacity() { return shared().capacity_; }
+    static unsigned capacity() { return core_count() - 1; }
 
     /// Runs `work()` on the calling thread and on up to `helpers` pool threads; false (nothing run)
     /// when the pool cannot serve this call.
@@ -44,7 +44,7 @@ public:
     bool try_run(unsigned helpers, Work& work) {
         // A call from inside a call the pool serves (a pool thread, or the caller's own thread,
         // which holds caller_: locking it again there would be undefined) starts its own threads.
-        if (in_pool_work() || helpers > capacity_) return false;
+        if (in_pool_work() || helpers > capacity()) return false;
         std::unique_lock<std::mutex> caller(caller_, std::try_to_lock);
         if (!caller) return false;
         start_threads(helpers);
@@ -123,7 +123,6 @@ private:
         }
     }
 
-    const unsigned capacity_ = core_count() - 1;
     std::mutex caller_;  // held by the one call the pool serves
     std::mutex m_;
     std::condition_variable wake_, done_;
