@@ -322,17 +322,23 @@ bool finite_map(const Acc* out, std::size_t S) {
 }
 
 /// Dense planes of channels k..k+m of sample n: one reader per group slot, so gathered planes
-/// (strided or half-precision input) of a group do not overwrite each other.
+/// (strided or half-precision input) of a group do not overwrite each other. Constructed with
+/// `read` false, it reads nothing: get() gives planes of the right size without data (for passes
+/// that need only the plane's size, such as explain_many's weights where Σ a is known).
 template <class Acc, class E>
 struct group_reader {
     std::optional<plane_reader<Acc, E>> slot[channel_group];
     const Acc* data[channel_group] = {};
+    std::size_t unread_size = 0;  ///< the plane size get() gives when nothing is read
 
-    explicit group_reader(const host_view<const E>* v) {
-        if (v)
+    explicit group_reader(const host_view<const E>* v, bool read = true) {
+        if (v && read)
             for (auto& r : slot) r.emplace(*v);
+        else if (v)
+            unread_size = element_count(shape_t(v->shape.begin() + 2, v->shape.end()));
     }
     plane<Acc> get(std::size_t j, std::size_t n, std::size_t k) {
+        if (!slot[j]) return {nullptr, unread_size};
         const plane<Acc> p = slot[j]->get(n, k);
         data[j] = p.data;
         return p;
@@ -779,10 +785,15 @@ void group_weights(const host_view<const E>& A, const host_view<const E>* G, gro
 /// The weights of channels k0..k1 of sample 0 of A and G ([1, K, *S] views) into weights[k], by
 /// group_weights (the sums of fused_channel_weights, so its weights to the bit), with Σ a of channel
 /// k from sum_a[k] where sum_a is given (K values); errors name the gradients' sample `gradient_label`.
+/// The activation planes are read only where the weights need more of them than the Σ a given
+/// (Σ a·g, or Σ a itself): gathered planes (strided or half-precision A) are not gathered again for
+/// every target of a Grad-CAM or Grad-CAM++.
 template <class Method, class Acc, class E>
 void sample_weights(const host_view<const E>& A, const host_view<const E>& G, std::size_t k0, std::size_t k1,
                     const Acc* sum_a, Acc* weights, bool check_finite, std::size_t gradient_label) {
-    group_reader<Acc, E> ra(&A), rg(&G);
+    constexpr statistic needs = Method::needs;
+    const bool read_a = has(needs, statistic::sum_ag) || (has(needs, statistic::sum_a) && !sum_a);
+    group_reader<Acc, E> ra(&A, read_a), rg(&G);
     dispatch_plane<Acc>(dims_of(A.shape).S, [&](auto bytes) {
         group_carry<Acc> carry;
         carry.all_sum_a = sum_a;

@@ -7,6 +7,9 @@
 
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <string>
+#include <type_traits>
 
 using namespace camkit_test;
 
@@ -162,6 +165,29 @@ TEST(Methods, HalfPrecisionExplainManyEqualsFloat) {
             }
         }
     });
+}
+
+TEST(Methods, HalfPrecisionExplainManyNamesANonFiniteActivation) {
+    // Grad-CAM's and Grad-CAM++'s per-target weights do not gather the half-precision activation
+    // planes (Σ g, or the shared Σ a, is all they take of them): an Inf among them is still found
+    // and named, by the shared Σ a (Grad-CAM++) or through the map (Grad-CAM, HiResCAM's product).
+    tensor<bfloat16> A({1, 6, 32, 32}, bfloat16(0.5f)), G({3, 6, 32, 32}, bfloat16(0.25f));
+    A[4 * 1024 + 77] = bfloat16(std::numeric_limits<float>::infinity());  // channel 4
+    const auto message = [&](auto method) {
+        try {
+            camkit::explain_many<typename decltype(method)::type>(A, G);
+        } catch (const std::exception& e) {
+            return std::string(e.what());
+        }
+        return std::string("no error");
+    };
+    const std::string expected = "activations contain NaN or Inf (sample 0, channel 4)";
+    EXPECT_NE(message(std::type_identity<camkit::grad_cam>{}).find(expected), std::string::npos)
+        << message(std::type_identity<camkit::grad_cam>{});
+    EXPECT_NE(message(std::type_identity<camkit::grad_cam_plus_plus>{}).find(expected), std::string::npos)
+        << message(std::type_identity<camkit::grad_cam_plus_plus>{});
+    EXPECT_NE(message(std::type_identity<camkit::xgrad_cam>{}).find(expected), std::string::npos)
+        << message(std::type_identity<camkit::xgrad_cam>{});
 }
 
 TEST(Methods, RegistryNamesAndLookup) {
