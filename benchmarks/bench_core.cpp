@@ -89,6 +89,52 @@ void fused(benchmark::State& st, const shape_t& shape, int threads) {
     st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
 }
 
+/// x [N, K, *S] stored channels-last ([N, *S, K] in memory, as PyTorch's channels_last format stores
+/// activations and gradients) and the [N, K, *S] view of that storage, whose planes are not
+/// contiguous: the kernels gather them (include/camkit/kernels.hpp, plane_reader). Made once per array.
+struct channels_last_array {
+    tensor<float> storage;
+    camkit::host_view<const float> view;
+};
+
+const channels_last_array& channels_last(const tensor<float>& x) {
+    static std::map<const float*, channels_last_array> cache;
+    auto it = cache.find(x.data());
+    if (it == cache.end()) {
+        const std::size_t N = x.shape[0], K = x.shape[1], S = x.size() / (N * K);
+        shape_t stored{N};
+        stored.insert(stored.end(), x.shape.begin() + 2, x.shape.end());
+        stored.push_back(K);
+        channels_last_array c{tensor<float>(stored), {}};
+        for (std::size_t n = 0; n < N; ++n)
+            for (std::size_t k = 0; k < K; ++k)
+                for (std::size_t i = 0; i < S; ++i) c.storage.values[(n * S + i) * K + k] = x.values[(n * K + k) * S + i];
+        std::vector<std::ptrdiff_t> strides(x.shape.size());
+        strides[0] = static_cast<std::ptrdiff_t>(S * K);
+        strides[1] = 1;
+        std::ptrdiff_t step = static_cast<std::ptrdiff_t>(K);
+        for (std::size_t a = x.shape.size(); a-- > 2;) {
+            strides[a] = step;
+            step *= static_cast<std::ptrdiff_t>(x.shape[a]);
+        }
+        c.view = camkit::host_view<const float>{c.storage.data(), x.shape, strides};
+        it = cache.emplace(x.data(), std::move(c)).first;
+    }
+    return it->second;
+}
+
+/// fused_t1 on channels-last memory: the same values, gathered plane by plane from [N, *S, K].
+template <class Method>
+void fused_channels_last(benchmark::State& st, const shape_t& shape) {
+    const auto& in = inputs(shape);
+    const auto& a = channels_last(in.A);
+    const auto& g = channels_last(in.G);
+    camkit::options opt;
+    opt.threads = 1;
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::explain<Method>(a.view, g.view, opt));
+    st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
+}
+
 /// fused_t1 with the kernels in SSE2 (camkit::set_isa): the default build's instruction set before
 /// run-time dispatch, beside the dispatched one in the same binary and run.
 template <class Method>
@@ -192,6 +238,18 @@ void many_product(benchmark::State& st, std::size_t C, std::size_t K, Product pr
         benchmark::DoNotOptimize(raw.data());
     }
     st.SetBytesProcessed(st.iterations() * static_cast<std::int64_t>((C + 1) * S * sizeof(float)));
+}
+
+/// explain_many on channels-last memory (channels_last below): planes the kernels gather.
+template <class Method>
+void many_matrix_channels_last(benchmark::State& st, std::size_t C, std::size_t K, int threads) {
+    const auto& m = many(C, K);
+    const auto& a = channels_last(m.A);
+    const auto& g = channels_last(m.G);
+    camkit::options opt;
+    opt.threads = threads;
+    for (auto _ : st) benchmark::DoNotOptimize(camkit::explain_many<Method>(a.view, g.view, opt));
+    st.SetBytesProcessed(st.iterations() * many_bytes(C, K));
 }
 
 template <class Method>
@@ -311,6 +369,9 @@ int register_all() {
             if constexpr (has_reference<M>)
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_sse2_t1").c_str(), fused_sse2<M>, s.shape));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reuse_t1").c_str(), fused_reuse<M>, s.shape, 1));
+            if (s.name.rfind("seg", 0) == 0 && M::form != camkit::method_form::projection)
+                configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "channels_last_t1").c_str(),
+                                                       fused_channels_last<M>, s.shape));
         });
     }
     for (auto [C, K] : {std::pair<std::size_t, std::size_t>{8, 64}, {21, 64}, {21, 256}}) {
@@ -334,6 +395,13 @@ int register_all() {
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam_plus_plus>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "hirescam", "matrix_t1").c_str(), many_matrix<camkit::hires_cam>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "hirescam", "one_by_one_t1").c_str(), many_one_by_one<camkit::hires_cam>, C, K, 1));
+        if (C != 21) continue;
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_channels_last_t1").c_str(),
+                                               many_matrix_channels_last<camkit::grad_cam>, C, K, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "matrix_channels_last_t1").c_str(),
+                                               many_matrix_channels_last<camkit::grad_cam_plus_plus>, C, K, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "xgradcam", "matrix_channels_last_t1").c_str(),
+                                               many_matrix_channels_last<camkit::xgrad_cam>, C, K, 1));
     }
     configure(benchmark::RegisterBenchmark("targets/8x21x128x128/mask_sum/seed_and_score", targets_bench, true));
     configure(benchmark::RegisterBenchmark("targets/8x21x128x128/whole_image/seed_and_score", targets_bench, false));

@@ -50,7 +50,7 @@ def main(path):
           f"load average {ctx.get('load_avg', '?')}, built {ctx.get('library_build_type', '?')} library; medians of repetitions.\n")
     group_order = {g: n for n, g in enumerate(("cam", "cuda", "many", "targets", "post", "refine", "regions", "analyze"))}
     impl_order = {i: n for n, i in enumerate(("baseline", "reference", "xtensor", "torch_t1", "torch_t2", "fused_t1",
-                                             "fused_t2", "reuse_t1", "one_by_one_t1", "matrix_t1", "matrix_t2",
+                                             "fused_t2", "reuse_t1", "channels_last_t1", "one_by_one_t1", "matrix_t1", "matrix_t2", "matrix_channels_last_t1",
                                              "loop_t1", "gemm_t1", "torch_ops", "camkit", "separate", "shared"))}
     rows = OrderedDict(sorted(rows.items(), key=lambda kv: (
         group_order.get(kv[0][0], 99), kv[0][1], kv[0][2] != "memory_read", kv[0][2], impl_order.get(kv[0][3], 99),

@@ -13,6 +13,8 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -30,25 +32,105 @@
 
 namespace camkit::detail {
 
+/// Bytes of gathered planes a plane_reader may keep (a block of channels gathered in one walk).
+inline constexpr std::size_t gathered_block_bytes = std::size_t{4} << 20;
+/// Most channels gathered in one walk of channels-last memory: 64 floats are four cache lines, read
+/// in order (fewer leave the neighbouring lines the prefetchers fetch to be read again later).
+inline constexpr std::size_t gathered_block_channels = 64;
+/// Block sizes of channels-last gathers come in multiples of 16 channels (16 floats: one cache line).
+inline constexpr std::size_t gather_tile = 16;
+
+/// Buffers for gathered planes that each thread keeps between plane_readers (and calls), up to 16
+/// MiB: a fresh buffer of megabytes is fresh pages, which the system faults in and zeroes on first
+/// touch (at the segmentation shape, 16 such buffers a call doubled explain's time on channels-last input).
+template <class Acc>
+class gather_buffers {
+public:
+    static constexpr std::size_t kept_bytes = std::size_t{16} << 20;
+
+    /// A buffer of at least n values (its size in `size`), kept or new.
+    std::unique_ptr<Acc[]> take(std::size_t n, std::size_t& size) {
+        for (std::size_t i = 0; i < kept_.size(); ++i)
+            if (kept_[i].size >= n) {
+                std::unique_ptr<Acc[]> b = std::move(kept_[i].data);
+                size = kept_[i].size;
+                bytes_ -= size * sizeof(Acc);
+                kept_.erase(kept_.begin() + static_cast<std::ptrdiff_t>(i));
+                return b;
+            }
+        size = n;
+        return std::unique_ptr<Acc[]>(new Acc[n]);  // no zeroing: every value is written before it is read
+    }
+    /// Keeps a buffer for a later take while the kept ones stay within kept_bytes.
+    void give(std::unique_ptr<Acc[]> b, std::size_t size) {
+        if (!b || bytes_ + size * sizeof(Acc) > kept_bytes) return;
+        bytes_ += size * sizeof(Acc);
+        kept_.push_back({std::move(b), size});
+    }
+    static gather_buffers& of_this_thread() {
+        thread_local gather_buffers buffers;
+        return buffers;
+    }
+
+private:
+    struct buffer {
+        std::unique_ptr<Acc[]> data;
+        std::size_t size;
+    };
+    std::vector<buffer> kept_;
+    std::size_t bytes_ = 0;
+};
+
 /// Gives the (n, k) plane of an [N, K, *S] view as dense Acc values: the memory itself when it
 /// already is, otherwise a gather (strided views, half precision) into a scratch buffer.
+///
+/// Gathered planes come in blocks of channels read in one walk over the positions. Where a view's
+/// channels are interleaved with its positions (channel stride smaller than every position
+/// stride: channels-last memory, PyTorch's channels_last), a block holds up to 64 channels within
+/// 4 MiB (at least 16 where planes are 1 MiB or less), so memory is read in order rather than a
+/// value of each cache line per plane; otherwise a block is `min_block` channels (1, or a channel
+/// group for group_reader). A plane stays valid until get() asks for a channel outside its block.
 template <class Acc, class E>
 class plane_reader {
 public:
-    explicit plane_reader(const host_view<const E>& v)
+    explicit plane_reader(const host_view<const E>& v, std::size_t min_block = 1)
         : v_(v), spatial_(element_count(shape_t(v.shape.begin() + 2, v.shape.end()))),
+          channels_(v.shape.size() > 1 ? v.shape[1] : 1),
           direct_(std::is_same_v<E, Acc> && v.contiguous_from(2)) {
-        if (!direct_) scratch_.resize(spatial_);
-    }
-
-    plane<Acc> get(std::size_t n, std::size_t k) {
-        const E* base = v_.data + static_cast<std::ptrdiff_t>(n) * v_.strides[0] +
-                        static_cast<std::ptrdiff_t>(k) * v_.strides[1];
-        if constexpr (std::is_same_v<E, Acc>) {
-            if (direct_) return {base, spatial_};
+        if (direct_) return;
+        block_ = std::min(channels_, min_block);
+        interleaved_ = interleaved(v);
+        if (interleaved_) {
+            const std::size_t plane_bytes = std::max<std::size_t>(1, spatial_ * sizeof(Acc));
+            std::size_t fit = gathered_block_bytes / plane_bytes;
+            if (gather_tile * plane_bytes <= 4 * gathered_block_bytes) fit = std::max(fit, gather_tile);
+            if (fit >= gather_tile) fit = fit / gather_tile * gather_tile;  // whole tiles of channels
+            const std::size_t wanted = std::min(gathered_block_channels, fit) / min_block * min_block;
+            block_ = std::min(channels_, std::max(min_block, wanted));
         }
-        gather(base);
-        return {scratch_.data(), spatial_};
+        block_ = std::max<std::size_t>(block_, 1);
+        // Planes of a block one cache line apart beyond their size: a gather writes to all of them at
+        // once, and planes a power of two of bytes apart would share the L1 cache's sets.
+        constexpr std::size_t line = 64 / sizeof(Acc) > 0 ? 64 / sizeof(Acc) : 1;
+        pitch_ = block_ > 1 ? (spatial_ + line - 1) / line * line + line : spatial_;
+        scratch_ = gather_buffers<Acc>::of_this_thread().take((block_ - 1) * pitch_ + spatial_, scratch_size_);
+    }
+    ~plane_reader() {
+        if (scratch_) gather_buffers<Acc>::of_this_thread().give(std::move(scratch_), scratch_size_);
+    }
+    plane_reader(const plane_reader&) = delete;
+    plane_reader& operator=(const plane_reader&) = delete;
+
+    plane<Acc> get(std::size_t n, std::size_t k) { return get(n, k, k, k + 1); }
+
+    /// Plane k of sample n, where a gather takes channels [first, last) (first ≤ k < last, at most
+    /// the block's size) into one block unless the block gathered last holds them all.
+    plane<Acc> get(std::size_t n, std::size_t k, std::size_t first, std::size_t last) {
+        if constexpr (std::is_same_v<E, Acc>) {
+            if (direct_) return {v_.data + static_cast<std::ptrdiff_t>(n) * v_.strides[0] + static_cast<std::ptrdiff_t>(k) * v_.strides[1], spatial_};
+        }
+        if (n != held_n_ || first < held_k_ || last > held_k_ + held_count_) gather(n, first);
+        return {scratch_.get() + (k - held_k_) * pitch_, spatial_};
     }
 
     /// True when get() returns the memory itself (no gather), so a plane's positions can be read
@@ -56,15 +138,95 @@ public:
     bool direct() const { return direct_; }
 
 private:
-    void gather(const E* base) {
-        gather_strided(base, std::span<const std::size_t>(v_.shape).subspan(2),
-                       std::span<const std::ptrdiff_t>(v_.strides).subspan(2), scratch_.data());
+    /// Whether the channel stride is below every stride of a spatial axis of more than one position.
+    static bool interleaved(const host_view<const E>& v) {
+        if (v.shape.size() < 3 || v.shape[1] < 2) return false;
+        const auto channel = v.strides[1] < 0 ? -v.strides[1] : v.strides[1];
+        for (std::size_t a = 2; a < v.shape.size(); ++a) {
+            const auto stride = v.strides[a] < 0 ? -v.strides[a] : v.strides[a];
+            if (v.shape[a] > 1 && stride <= channel) return false;
+        }
+        return true;
+    }
+
+    /// Channels c..c+3 of four positions (at[q] + c) into four planes `pitch` apart, positions 0..3.
+    static void transpose4(const E* const* at, std::size_t c, Acc* out, std::size_t pitch) {
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 12)
+        if constexpr (std::is_same_v<E, float> && std::is_same_v<Acc, float>) {
+            typedef float v4 __attribute__((vector_size(16)));
+            v4 v[4];
+            for (std::size_t q = 0; q < 4; ++q) std::memcpy(&v[q], at[q] + c, sizeof(v4));
+            const v4 t0 = __builtin_shufflevector(v[0], v[1], 0, 4, 1, 5), t1 = __builtin_shufflevector(v[0], v[1], 2, 6, 3, 7),
+                     t2 = __builtin_shufflevector(v[2], v[3], 0, 4, 1, 5), t3 = __builtin_shufflevector(v[2], v[3], 2, 6, 3, 7);
+            const v4 o[4] = {__builtin_shufflevector(t0, t2, 0, 1, 4, 5), __builtin_shufflevector(t0, t2, 2, 3, 6, 7),
+                             __builtin_shufflevector(t1, t3, 0, 1, 4, 5), __builtin_shufflevector(t1, t3, 2, 3, 6, 7)};
+            for (std::size_t j = 0; j < 4; ++j) std::memcpy(out + j * pitch, &o[j], sizeof(v4));
+            return;
+        }
+#endif
+        for (std::size_t j = 0; j < 4; ++j)
+            for (std::size_t q = 0; q < 4; ++q) out[j * pitch + q] = static_cast<Acc>(at[q][c + j]);
+    }
+
+    /// Whether the positions of a plane are one sequence of equal steps (the spatial axes nest densely).
+    bool uniform_positions() const {
+        std::ptrdiff_t expected = v_.strides.back();
+        for (std::size_t a = v_.shape.size(); a-- > 2;) {
+            if (v_.shape[a] != 1 && v_.strides[a] != expected) return false;
+            expected *= static_cast<std::ptrdiff_t>(v_.shape[a]);
+        }
+        return true;
+    }
+
+    std::ptrdiff_t offset(std::size_t n, std::size_t k) const {
+        return static_cast<std::ptrdiff_t>(n) * v_.strides[0] +
+               (channels_ > 1 ? static_cast<std::ptrdiff_t>(k) * v_.strides[1] : 0);
+    }
+
+    /// Channels first.. (a block, cut at the last channel) of sample n into the scratch, plane by plane.
+    [[gnu::noinline]] void gather(std::size_t n, std::size_t first) {
+        const std::size_t count = std::min(block_, channels_ - first), S = pitch_;
+        const std::ptrdiff_t step = channels_ > 1 ? v_.strides[1] : 0;
+        Acc* out = scratch_.get();
+        if (interleaved_ && step == 1 && count % 4 == 0 && uniform_positions()) {
+            // Channels-last: a block's values of a position are adjacent, positions `stride` apart:
+            // transposed in 4 × 4 tiles of (position, channel), read in order and written to the
+            // planes four positions at a time.
+            const E* p = v_.data + offset(n, first);
+            const std::ptrdiff_t stride = v_.strides.back();
+            std::size_t s = 0;
+            for (; s + 4 <= spatial_; s += 4) {
+                const E* at[4];
+                for (std::size_t q = 0; q < 4; ++q) at[q] = p + static_cast<std::ptrdiff_t>(s + q) * stride;
+                for (std::size_t c = 0; c < count; c += 4) transpose4(at, c, out + c * S + s, S);
+            }
+            for (; s < spatial_; ++s)
+                for (std::size_t j = 0; j < count; ++j)
+                    out[j * S + s] = static_cast<Acc>(p[static_cast<std::ptrdiff_t>(s) * stride + static_cast<std::ptrdiff_t>(j)]);
+        } else if (interleaved_) {
+            std::size_t i = 0;
+            for_each_strided(v_.data + offset(n, first), std::span<const std::size_t>(v_.shape).subspan(2),
+                             std::span<const std::ptrdiff_t>(v_.strides).subspan(2), [&](const E* p) {
+                                 for (std::size_t j = 0; j < count; ++j)
+                                     out[j * S + i] = static_cast<Acc>(p[static_cast<std::ptrdiff_t>(j) * step]);
+                                 ++i;
+                             });
+        } else {
+            // Planes apart in memory: each in a walk of its own (one stream, the plain strided copy).
+            for (std::size_t j = 0; j < count; ++j)
+                gather_strided(v_.data + offset(n, first + j), std::span<const std::size_t>(v_.shape).subspan(2),
+                               std::span<const std::ptrdiff_t>(v_.strides).subspan(2), out + j * S);
+        }
+        held_n_ = n, held_k_ = first, held_count_ = count;
     }
 
     host_view<const E> v_;
-    std::size_t spatial_;
-    bool direct_;
-    std::vector<Acc> scratch_;
+    std::size_t spatial_, channels_;
+    bool direct_, interleaved_ = false;
+    std::size_t block_ = 0, pitch_ = 0;  ///< channels a block holds; values from one plane to the next
+    std::size_t held_n_ = static_cast<std::size_t>(-1), held_k_ = 0, held_count_ = 0;  ///< the block in the scratch
+    std::unique_ptr<Acc[]> scratch_;
+    std::size_t scratch_size_ = 0;
 };
 
 /// Largest map (bytes) for_channel_blocks sums in a private buffer on several threads.
@@ -321,32 +483,35 @@ bool finite_map(const Acc* out, std::size_t S) {
     return plane_ops<Acc>::all_finite(plane<Acc>{out, S});
 }
 
-/// Dense planes of channels k..k+m of sample n: one reader per group slot, so gathered planes
-/// (strided or half-precision input) of a group do not overwrite each other. Constructed with
-/// `read` false, it reads nothing: get() gives planes of the right size without data (for passes
-/// that need only the plane's size, such as explain_many's weights where Σ a is known).
+/// Dense planes of channels k..k+m of sample n (a channel group, k ≥ k0 in steps of channel_group):
+/// gathered planes (strided or half-precision input) come in blocks that hold the whole group, so
+/// the planes of a group stay valid together. Constructed with `read` false, it reads nothing:
+/// get() gives planes of the right size without data (for passes that need only the plane's size,
+/// such as explain_many's weights where Σ a is known).
 template <class Acc, class E>
 struct group_reader {
-    std::optional<plane_reader<Acc, E>> slot[channel_group];
+    std::optional<plane_reader<Acc, E>> reader;
     const Acc* data[channel_group] = {};
     std::size_t unread_size = 0;  ///< the plane size get() gives when nothing is read
+    std::size_t channels = 0;
 
     explicit group_reader(const host_view<const E>* v, bool read = true) {
-        if (v && read)
-            for (auto& r : slot) r.emplace(*v);
-        else if (v)
-            unread_size = element_count(shape_t(v->shape.begin() + 2, v->shape.end()));
+        if (v && read) reader.emplace(*v, channel_group);
+        else if (v) unread_size = element_count(shape_t(v->shape.begin() + 2, v->shape.end()));
+        if (v) channels = v->shape[1];
     }
+    /// Plane j of the group that starts at channel k − j.
     plane<Acc> get(std::size_t j, std::size_t n, std::size_t k) {
-        if (!slot[j]) return {nullptr, unread_size};
-        const plane<Acc> p = slot[j]->get(n, k);
+        if (!reader) return {nullptr, unread_size};
+        const std::size_t first = k - j;
+        const plane<Acc> p = reader->get(n, k, first, std::min(first + channel_group, channels));
         data[j] = p.data;
         return p;
     }
     /// True when planes are the memory itself (see plane_reader::direct), or when nothing is read.
-    bool direct() const { return !slot[0] || slot[0]->direct(); }
+    bool direct() const { return !reader || reader->direct(); }
     /// Plane k of sample n without taking a slot: only where direct() (the memory itself).
-    plane<Acc> peek(std::size_t n, std::size_t k) { return slot[0]->get(n, k); }
+    plane<Acc> peek(std::size_t n, std::size_t k) { return reader->get(n, k); }
 };
 
 /// Calls f(s0, len, k, m) for the spatial tiles [s0, s0 + len) of `tile` positions (0: one tile of

@@ -190,6 +190,89 @@ TEST(Methods, HalfPrecisionExplainManyNamesANonFiniteActivation) {
         << message(std::type_identity<camkit::xgrad_cam>{});
 }
 
+namespace {
+/// x [N, K, *S] stored channels-last ([N, *S, K] in memory, PyTorch's channels_last) and the
+/// [N, K, *S] view of that storage.
+template <class E>
+struct channels_last {
+    tensor<E> storage;
+    camkit::host_view<const E> view;
+};
+
+template <class E>
+channels_last<E> store_channels_last(const tensor<float>& x) {
+    const std::size_t N = x.shape[0], K = x.shape[1], S = x.size() / (N * K);
+    shape_t stored{N};
+    stored.insert(stored.end(), x.shape.begin() + 2, x.shape.end());
+    stored.push_back(K);
+    channels_last<E> out{tensor<E>(stored, E(0.f)), {}};
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t k = 0; k < K; ++k)
+            for (std::size_t s = 0; s < S; ++s) out.storage[(n * S + s) * K + k] = E(x[(n * K + k) * S + s]);
+    std::vector<std::ptrdiff_t> strides(x.shape.size());
+    strides[0] = static_cast<std::ptrdiff_t>(S * K);
+    strides[1] = 1;
+    std::ptrdiff_t step = static_cast<std::ptrdiff_t>(K);
+    for (std::size_t a = x.shape.size(); a-- > 2;) {
+        strides[a] = step;
+        step *= static_cast<std::ptrdiff_t>(x.shape[a]);
+    }
+    out.view = camkit::host_view<const E>{out.storage.data(), x.shape, strides};
+    return out;
+}
+}  // namespace
+
+TEST(Methods, ChannelsLastViewsEqualContiguous) {
+    // Channels-last memory is gathered in blocks of up to 64 channels read position by position
+    // (kernels.hpp, plane_reader): 80 channels are a block of 64 and one of 16 (4 × 4 transposes), or
+    // on two threads of one sample blocks from channel 40; 7 × 9 positions leave three after the last
+    // four; 6 channels take the element-by-element walk; 3-D maps, double and half precision too.
+    // Every method's raw map and weights equal the contiguous arrays' to the bit.
+    const auto check = [](const shape_t& shape, auto element, int threads) {
+        using E = decltype(element);
+        using Acc = std::conditional_t<std::is_same_v<E, double>, double, float>;
+        const tensor<float> A = cast<float>(random_tensor(shape, 31, 0, 2)), G = cast<float>(random_tensor(shape, 32));
+        const auto Acl = store_channels_last<E>(A), Gcl = store_channels_last<E>(G);
+        tensor<Acc> Ad(shape), Gd(shape);  // the same values, dense
+        for (std::size_t i = 0; i < A.size(); ++i) Ad[i] = static_cast<Acc>(static_cast<float>(E(A[i]))), Gd[i] = static_cast<Acc>(static_cast<float>(E(G[i])));
+        const camkit::options opt{.threads = threads};
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            const auto strided = camkit::explain<M>(Acl.view, Gcl.view, opt), dense = camkit::explain<M>(Ad, Gd, opt);
+            EXPECT_EQ(strided.raw.values, dense.raw.values) << M::name << " " << camkit::to_string(shape) << " threads " << threads;
+            if (dense.weights) {
+                EXPECT_EQ(strided.weights->values, dense.weights->values) << M::name << " " << camkit::to_string(shape);
+            }
+        });
+    };
+    for (int threads : {1, 2}) {
+        check({1, 80, 7, 9}, 0.f, threads);
+        check({2, 80, 7, 9}, 0.f, threads);
+        check({1, 20, 3, 4, 5}, 0.f, threads);
+        check({2, 6, 5, 5}, 0.f, threads);
+    }
+    check({2, 64, 8, 8}, 0.0, 1);
+    check({1, 32, 6, 6}, bfloat16(0.f), 2);
+}
+
+TEST(Methods, ChannelsLastExplainManyEqualsContiguous) {
+    // explain_many reads the gradients of each target through the same blocks (80 channels, 5 targets).
+    const shape_t shape{1, 80, 7, 9}, gshape{5, 80, 7, 9};
+    const tensor<float> A = cast<float>(random_tensor(shape, 33, 0, 2)), G = cast<float>(random_tensor(gshape, 34));
+    const auto Acl = store_channels_last<float>(A), Gcl = store_channels_last<float>(G);
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        for (int threads : {1, 2}) {
+            const camkit::options opt{.threads = threads};
+            const auto strided = camkit::explain_many<M>(Acl.view, Gcl.view, opt), dense = camkit::explain_many<M>(A, G, opt);
+            EXPECT_EQ(strided.raw.values, dense.raw.values) << M::name << " threads " << threads;
+            if (dense.weights) {
+                EXPECT_EQ(strided.weights->values, dense.weights->values) << M::name << " threads " << threads;
+            }
+        }
+    });
+}
+
 TEST(Methods, RegistryNamesAndLookup) {
     EXPECT_EQ(camkit::method_names_joined(),
               "gradcam hirescam gradcam++ xgradcam layercam gradcam-elementwise eigencam eigengradcam respondcam");
