@@ -170,7 +170,8 @@ TEST(Methods, HalfPrecisionExplainManyEqualsFloat) {
 TEST(Methods, HalfPrecisionExplainManyNamesANonFiniteActivation) {
     // Grad-CAM's and Grad-CAM++'s per-target weights do not gather the half-precision activation
     // planes (Σ g, or the shared Σ a, is all they take of them): an Inf among them is still found
-    // and named, by the shared Σ a (Grad-CAM++) or through the map (Grad-CAM, HiResCAM's product).
+    // and named, by the shared Σ a (Grad-CAM++) or through the map (Grad-CAM); XGrad-CAM's weights
+    // read them (Σ a·g).
     tensor<bfloat16> A({1, 6, 32, 32}, bfloat16(0.5f)), G({3, 6, 32, 32}, bfloat16(0.25f));
     A[4 * 1024 + 77] = bfloat16(std::numeric_limits<float>::infinity());  // channel 4
     const auto message = [&](auto method) {
