@@ -109,15 +109,7 @@ const channels_last_array& channels_last(const tensor<float>& x) {
         for (std::size_t n = 0; n < N; ++n)
             for (std::size_t k = 0; k < K; ++k)
                 for (std::size_t i = 0; i < S; ++i) c.storage.values[(n * S + i) * K + k] = x.values[(n * K + k) * S + i];
-        std::vector<std::ptrdiff_t> strides(x.shape.size());
-        strides[0] = static_cast<std::ptrdiff_t>(S * K);
-        strides[1] = 1;
-        std::ptrdiff_t step = static_cast<std::ptrdiff_t>(K);
-        for (std::size_t a = x.shape.size(); a-- > 2;) {
-            strides[a] = step;
-            step *= static_cast<std::ptrdiff_t>(x.shape[a]);
-        }
-        c.view = camkit::host_view<const float>{c.storage.data(), x.shape, strides};
+        c.view = camkit::host_view<const float>{c.storage.data(), x.shape, camkit::channels_last_strides(x.shape)};
         it = cache.emplace(x.data(), std::move(c)).first;
     }
     return it->second;

@@ -27,7 +27,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the installed package's
 # torch component in a project of its own, against the wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
-  [core]=301 [scalar]=6 [io]=25 [xtensor]=32 [torch]=113 [tool]=41 [blas]=13 [package]=17
+  [core]=302 [scalar]=6 [io]=25 [xtensor]=32 [torch]=113 [tool]=41 [blas]=13 [package]=17
   [torch2:torch]=155 [torch-cmake]=2 [package-torch]=1
 )
 

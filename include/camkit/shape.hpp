@@ -38,4 +38,20 @@ inline std::vector<std::ptrdiff_t> row_major_strides(std::span<const std::size_t
     return strides;
 }
 
+/// Strides, in elements, of an [N, K, *S] view of dense channels-last memory [N, *S, K] (PyTorch's
+/// channels_last, TensorFlow's [N, H, W, K]): read in place without a copy, the kernels gather it
+/// up to 64 channels at a time. `shape` is the view's, [N, K, *S] (at least two axes).
+inline std::vector<std::ptrdiff_t> channels_last_strides(std::span<const std::size_t> shape) {
+    std::vector<std::ptrdiff_t> strides(shape.size());
+    if (shape.size() < 2) return row_major_strides(shape);
+    std::ptrdiff_t s = static_cast<std::ptrdiff_t>(shape[1]);
+    strides[1] = 1;
+    for (std::size_t i = shape.size(); i-- > 2;) {
+        strides[i] = s;
+        s *= static_cast<std::ptrdiff_t>(shape[i]);
+    }
+    strides[0] = s;
+    return strides;
+}
+
 }  // namespace camkit

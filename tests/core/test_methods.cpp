@@ -210,18 +210,17 @@ channels_last<E> store_channels_last(const tensor<float>& x) {
     for (std::size_t n = 0; n < N; ++n)
         for (std::size_t k = 0; k < K; ++k)
             for (std::size_t s = 0; s < S; ++s) out.storage[(n * S + s) * K + k] = E(x[(n * K + k) * S + s]);
-    std::vector<std::ptrdiff_t> strides(x.shape.size());
-    strides[0] = static_cast<std::ptrdiff_t>(S * K);
-    strides[1] = 1;
-    std::ptrdiff_t step = static_cast<std::ptrdiff_t>(K);
-    for (std::size_t a = x.shape.size(); a-- > 2;) {
-        strides[a] = step;
-        step *= static_cast<std::ptrdiff_t>(x.shape[a]);
-    }
-    out.view = camkit::host_view<const E>{out.storage.data(), x.shape, strides};
+    out.view = camkit::host_view<const E>{out.storage.data(), x.shape, camkit::channels_last_strides(x.shape)};
     return out;
 }
 }  // namespace
+
+TEST(Methods, ChannelsLastStrides) {
+    // [2, 3, 4, 5] viewed over [2, 4, 5, 3] memory: channel 1 apart, w 3, h 15, sample 60.
+    EXPECT_EQ(camkit::channels_last_strides(shape_t{2, 3, 4, 5}), (std::vector<std::ptrdiff_t>{60, 1, 15, 3}));
+    EXPECT_EQ(camkit::channels_last_strides(shape_t{1, 8, 2, 3, 4}), (std::vector<std::ptrdiff_t>{192, 1, 96, 32, 8}));
+    EXPECT_EQ(camkit::channels_last_strides(shape_t{4, 7}), (std::vector<std::ptrdiff_t>{7, 1}));
+}
 
 TEST(Methods, ChannelsLastViewsEqualContiguous) {
     // Channels-last memory is gathered in blocks of up to 64 channels read position by position
