@@ -95,7 +95,7 @@ class plane_reader {
 public:
     explicit plane_reader(const host_view<const E>& v, std::size_t min_block = 1)
         : v_(v), spatial_(element_count(shape_t(v.shape.begin() + 2, v.shape.end()))),
-          channels_(v.shape.size() > 1 ? v.shape[1] : 1),
+          channels_(v.shape[1]),
           direct_(std::is_same_v<E, Acc> && v.contiguous_from(2)) {
         if (direct_) return;
         block_ = std::min(channels_, min_block);
@@ -124,12 +124,13 @@ public:
     plane<Acc> get(std::size_t n, std::size_t k) { return get(n, k, k, k + 1); }
 
     /// Plane k of sample n, where a gather takes channels [first, last) (first ≤ k < last, at most
-    /// the block's size) into one block unless the block gathered last holds them all.
+    /// the block's size; cut at the last channel) into one block unless the block gathered last
+    /// holds them all.
     plane<Acc> get(std::size_t n, std::size_t k, std::size_t first, std::size_t last) {
         if constexpr (std::is_same_v<E, Acc>) {
-            if (direct_) return {v_.data + static_cast<std::ptrdiff_t>(n) * v_.strides[0] + static_cast<std::ptrdiff_t>(k) * v_.strides[1], spatial_};
+            if (direct_) return {v_.data + offset(n, k), spatial_};
         }
-        if (n != held_n_ || first < held_k_ || last > held_k_ + held_count_) gather(n, first);
+        if (n != held_n_ || first < held_k_ || std::min(last, channels_) > held_k_ + held_count_) gather(n, first);
         return {scratch_.get() + (k - held_k_) * pitch_, spatial_};
     }
 
@@ -179,14 +180,13 @@ private:
     }
 
     std::ptrdiff_t offset(std::size_t n, std::size_t k) const {
-        return static_cast<std::ptrdiff_t>(n) * v_.strides[0] +
-               (channels_ > 1 ? static_cast<std::ptrdiff_t>(k) * v_.strides[1] : 0);
+        return static_cast<std::ptrdiff_t>(n) * v_.strides[0] + static_cast<std::ptrdiff_t>(k) * v_.strides[1];
     }
 
     /// Channels first.. (a block, cut at the last channel) of sample n into the scratch, plane by plane.
     [[gnu::noinline]] void gather(std::size_t n, std::size_t first) {
         const std::size_t count = std::min(block_, channels_ - first), S = pitch_;
-        const std::ptrdiff_t step = channels_ > 1 ? v_.strides[1] : 0;
+        const std::ptrdiff_t step = v_.strides[1];
         Acc* out = scratch_.get();
         if (interleaved_ && step == 1 && count % 4 == 0 && uniform_positions()) {
             // Channels-last: a block's values of a position are adjacent, positions `stride` apart:
@@ -493,18 +493,16 @@ struct group_reader {
     std::optional<plane_reader<Acc, E>> reader;
     const Acc* data[channel_group] = {};
     std::size_t unread_size = 0;  ///< the plane size get() gives when nothing is read
-    std::size_t channels = 0;
 
     explicit group_reader(const host_view<const E>* v, bool read = true) {
         if (v && read) reader.emplace(*v, channel_group);
         else if (v) unread_size = element_count(shape_t(v->shape.begin() + 2, v->shape.end()));
-        if (v) channels = v->shape[1];
     }
     /// Plane j of the group that starts at channel k − j.
     plane<Acc> get(std::size_t j, std::size_t n, std::size_t k) {
         if (!reader) return {nullptr, unread_size};
         const std::size_t first = k - j;
-        const plane<Acc> p = reader->get(n, k, first, std::min(first + channel_group, channels));
+        const plane<Acc> p = reader->get(n, k, first, first + channel_group);
         data[j] = p.data;
         return p;
     }
