@@ -361,7 +361,7 @@ int register_all() {
             if constexpr (has_reference<M>)
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_sse2_t1").c_str(), fused_sse2<M>, s.shape));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reuse_t1").c_str(), fused_reuse<M>, s.shape, 1));
-            if (s.name.rfind("seg", 0) == 0 && M::form != camkit::method_form::projection)
+            if ((s.name.rfind("seg", 0) == 0 || s.name.rfind("vol", 0) == 0) && M::form != camkit::method_form::projection)
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "channels_last_t1").c_str(),
                                                        fused_channels_last<M>, s.shape));
         });

@@ -40,13 +40,16 @@ inline constexpr std::size_t gathered_block_channels = 64;
 /// Block sizes of channels-last gathers come in multiples of 16 channels (16 floats: one cache line).
 inline constexpr std::size_t gather_tile = 16;
 
-/// Buffers for gathered planes that each thread keeps between plane_readers (and calls), up to 16
+/// Buffers for gathered planes that each thread keeps between plane_readers (and calls), up to 40
 /// MiB: a fresh buffer of megabytes is fresh pages, which the system faults in and zeroes on first
-/// touch (at the segmentation shape, 16 such buffers a call doubled explain's time on channels-last input).
+/// touch (at the segmentation shape, 16 such buffers a call doubled explain's time on channels-last
+/// input). 40 MiB holds the blocks of two readers (activations and gradients) of 16 planes of 1 MiB
+/// (a 64³ volume): with 16 MiB kept, such a volume's blocks were new pages at every call (1.6×
+/// the time).
 template <class Acc>
 class gather_buffers {
 public:
-    static constexpr std::size_t kept_bytes = std::size_t{16} << 20;
+    static constexpr std::size_t kept_bytes = std::size_t{40} << 20;
 
     /// A buffer of at least n values (its size in `size`), kept or new.
     std::unique_ptr<Acc[]> take(std::size_t n, std::size_t& size) {
