@@ -15,18 +15,20 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
 # The fewest tests each CTest label must pass in a run (skipped ones do not count; the LibTorch
 # tests run in groups, a CTest test each, and count one by one from the group's GoogleTest report:
-# scripts/count_tests.py, tests/CMakeLists.txt): the counts of this tree, so that a dependency that goes missing, a test executable that is no longer built or
-# a filter that matches less fails the command instead of shrinking the run. Raise them with the
-# tests. `PRESET:LABEL` overrides a label's minimum for one preset. core: one ISA test skips on a
-# CPU that runs every instruction set (Isa.UnsupportedChoicesAreRejected), and under the sanitizers
-# one that limits the address space (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers). torch: 121 tests less the
-# two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight
-# the asan preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in CMakePresets.json: a resident-memory measurement, a module
-# LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the tool dozens of times);
-# in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of exported models (their
-# fixture and export_cam.py's output test among them). torch-cmake: a CUDA build of LibTorch without
-# its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the installed package's
-# torch component in a project of its own, against the wheel's LibTorch (torch2; in asan with label package).
+# scripts/count_tests.py, tests/CMakeLists.txt): the counts of this tree, so that a dependency that
+# goes missing, a test executable that is no longer built or a filter that matches less fails the
+# command instead of shrinking the run. Raise them with the tests. `PRESET:LABEL` overrides a
+# label's minimum for one preset. core: one ISA test skips on a CPU that runs every instruction set
+# (Isa.UnsupportedChoicesAreRejected), and under the sanitizers one that limits the address space
+# (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers). torch: 121 tests less the two CUDA
+# tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight the asan
+# preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in CMakePresets.json: a resident-memory measurement,
+# a module LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the tool dozens of
+# times); in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of exported models
+# (their fixture and export_cam.py's output test among them). torch-cmake: a CUDA build of LibTorch
+# without its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the
+# installed package's torch component in a project of its own, against the wheel's LibTorch (torch2;
+# in asan with label package).
 declare -A min_tests=(
   [core]=302 [scalar]=6 [io]=25 [xtensor]=32 [torch]=113 [tool]=41 [blas]=13 [package]=17
   [torch2:torch]=155 [torch-cmake]=2 [package-torch]=1
@@ -55,11 +57,12 @@ run_preset() {
   echo "camkit tests: $preset took $((SECONDS - start)) s"
 }
 
+# The counting itself, checked first (scripts/test_count_tests.py: a second).
+python3 scripts/test_count_tests.py
+
 # What the torch2 leg needs, checked before the sanitizer leg's quarter of an hour: the pinned PyTorch
 # environment (scripts/setup.sh) and a CUDA toolkit, without which the wheel's CUDA LibTorch does not
 # configure (NVIDIA's CUDA 13 toolkit; not a Debian package).
-# The counting itself, checked first (scripts/test_count_tests.py: a second).
-python3 scripts/test_count_tests.py
 source scripts/torch_venv.sh
 mapfile -t torch_missing < <(torch_venv_missing)
 if ((${#torch_missing[@]})); then

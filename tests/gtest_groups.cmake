@@ -7,11 +7,11 @@
 #   GROUP     the most tests a group holds
 #   XML_DIR   where each group's GoogleTest report goes (scripts/count_tests.py counts its tests)
 #   EXCLUDE   a regular expression: the tests (Suite.Test) it matches are not run
-#   PROPS     further test properties, as set_tests_properties takes them (a ;-list)
+#   PROPS     further test properties, as set_tests_properties takes them (separated by spaces)
 # Each group is one CTest test: `EXE --gtest_filter=<its tests> --gtest_output=xml:<XML_DIR>/<name>.xml`,
 # named <PREFIX><Suite> where the suite is one group, else <PREFIX><Suite> (i/n). A group's tests
-# share a process, and so a LibTorch start-up (about a second, more under the sanitizers) in place of
-# one start per test.
+# share a process, and so a LibTorch start-up (0.4 s; 1.1 s under the sanitizers) in place of one
+# start per test.
 foreach(_var IN ITEMS EXE OUT LABEL GROUP XML_DIR)
     if(NOT DEFINED ${_var})
         message(FATAL_ERROR "gtest_groups.cmake: ${_var} not given")
