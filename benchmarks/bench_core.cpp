@@ -89,9 +89,10 @@ void fused(benchmark::State& st, const shape_t& shape, int threads) {
     st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
 }
 
-/// x [N, K, *S] stored channels-last ([N, *S, K] in memory, as PyTorch's channels_last format stores
-/// activations and gradients) and the [N, K, *S] view of that storage, whose planes are not
-/// contiguous: the kernels gather them (include/camkit/kernels.hpp, plane_reader). Made once per array.
+/// x [N, K, *S] stored channels-last ([N, *S, K] in memory, as PyTorch's channels_last format and
+/// TensorFlow store activations and gradients) and the [N, K, *S] view of that storage, whose planes
+/// are not contiguous: the kernels read it position by position (include/camkit/position_major.hpp;
+/// the projection methods gather planes, kernels.hpp's plane_reader). Made once per array.
 struct channels_last_array {
     tensor<float> storage;
     camkit::host_view<const float> view;
@@ -115,14 +116,14 @@ const channels_last_array& channels_last(const tensor<float>& x) {
     return it->second;
 }
 
-/// fused_t1 on channels-last memory: the same values, gathered plane by plane from [N, *S, K].
+/// fused_t<threads> on channels-last memory: the same values, read from [N, *S, K].
 template <class Method>
-void fused_channels_last(benchmark::State& st, const shape_t& shape) {
+void fused_channels_last(benchmark::State& st, const shape_t& shape, int threads) {
     const auto& in = inputs(shape);
     const auto& a = channels_last(in.A);
     const auto& g = channels_last(in.G);
     camkit::options opt;
-    opt.threads = 1;
+    opt.threads = threads;
     for (auto _ : st) benchmark::DoNotOptimize(camkit::explain<Method>(a.view, g.view, opt));
     st.SetBytesProcessed(st.iterations() * cam_bytes(shape));
 }
@@ -361,9 +362,14 @@ int register_all() {
             if constexpr (has_reference<M>)
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_sse2_t1").c_str(), fused_sse2<M>, s.shape));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reuse_t1").c_str(), fused_reuse<M>, s.shape, 1));
-            if ((s.name.rfind("seg", 0) == 0 || s.name.rfind("vol", 0) == 0) && M::form != camkit::method_form::projection)
+            const bool seg_or_vol = s.name.rfind("seg", 0) == 0 || s.name.rfind("vol", 0) == 0;
+            if ((seg_or_vol || s.name.rfind("cls", 0) == 0) && M::form != camkit::method_form::projection) {
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "channels_last_t1").c_str(),
-                                                       fused_channels_last<M>, s.shape));
+                                                       fused_channels_last<M>, s.shape, 1));
+                if (seg_or_vol)
+                    configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "channels_last_t2").c_str(),
+                                                           fused_channels_last<M>, s.shape, 2));
+            }
         });
     }
     for (auto [C, K] : {std::pair<std::size_t, std::size_t>{8, 64}, {21, 64}, {21, 256}}) {

@@ -969,6 +969,16 @@ void sample_weights(const host_view<const E>& A, const host_view<const E>& G, st
     });
 }
 
+// The kernels for channels-last memory read in place (position_major.hpp, included at the end).
+template <class Acc, class E>
+bool reads_position_major(const host_view<const E>& A, const host_view<const E>* G);
+template <class Method, class Acc>
+void position_major_channel_weights(const host_view<const Acc>& A, const host_view<const Acc>* G, Acc* raw,
+                                    Acc* weights, unsigned threads, bool check_finite);
+template <class Method, class Acc>
+void position_major_elementwise(const host_view<const Acc>& A, const host_view<const Acc>& G, Acc* raw,
+                                unsigned threads, bool check_finite, std::size_t gradient_label);
+
 /// Sample n, channels k0..k1 of fused_channel_weights, in packs of W values: the whole chunk is
 /// compiled for one instruction set (dispatch), so small planes pay no per-plane dispatch. Whole
 /// planes (tile 0): each group's weights, then the group's weighted planes added while in cache.
@@ -1008,6 +1018,11 @@ void channel_weights_chunk(const host_view<const E>& A, const host_view<const E>
 template <class Method, class Acc, class E>
 void fused_channel_weights(const host_view<const E>& A, const host_view<const E>* G, Acc* raw, Acc* weights,
                            int threads, bool check_finite) {
+    if constexpr (std::is_same_v<E, Acc>) {
+        if (reads_position_major<Acc>(A, std::is_void_v<Method> ? nullptr : G))
+            return position_major_channel_weights<Method, Acc>(A, G, raw, weights, resolve_threads(threads, 2 * A.size()),
+                                                               check_finite);
+    }
     const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
     const std::size_t N = dims.N, K = dims.K, S = dims.S;
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
@@ -1055,6 +1070,11 @@ void elementwise_chunk(const host_view<const E>& A, const host_view<const E>& G,
 template <class Method, class Acc, class E>
 void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G, Acc* raw, int threads,
                        bool check_finite, std::size_t gradient_label = own_sample) {
+    if constexpr (std::is_same_v<E, Acc>) {
+        if (reads_position_major<Acc>(A, &G))
+            return position_major_elementwise<Method, Acc>(A, G, raw, resolve_threads(threads, 2 * A.size()), check_finite,
+                                                           gradient_label);
+    }
     const cam_dims dims = dims_of(A.shape);  // named, not a structured binding: lambdas below capture them
     const std::size_t N = dims.N, K = dims.K, S = dims.S;
     for_channel_blocks<Acc>(N, K, S, resolve_threads(threads, 2 * A.size()), raw,
@@ -1073,3 +1093,5 @@ void fused_elementwise(const host_view<const E>& A, const host_view<const E>& G,
 #if defined(__GNUC__)
 #pragma GCC diagnostic pop
 #endif
+
+#include <camkit/position_major.hpp>

@@ -2,6 +2,7 @@
 // same A and G every method gives the same maps through the host kernels on a CPU tensor, the
 // torch-ops path, camkit::tensor and xtensor; seeds built with torch ops equal the host seeds.
 #include <camkit/methods/registry.hpp>
+#include <camkit/position_major.hpp>
 #include <camkit/targets.hpp>
 #include <camkit/torch/explain.hpp>
 #include <camkit/torch/tensor.hpp>
@@ -116,6 +117,25 @@ TEST(TorchTensor, StridedInputNeedsNoCopy) {
     const auto view = ct::host_view_of<float>(A, "activations");
     EXPECT_EQ(view.data, A.data_ptr<float>());
     EXPECT_EQ(view.strides, (std::vector<std::ptrdiff_t>{90, 30, 1, 6}));
+}
+
+// CPU tensors in PyTorch's channels_last format are read in place, position by position
+// (position_major.hpp), and every method agrees with the contiguous tensors to float rounding.
+TEST(TorchTensor, ChannelsLastIsReadInPlace) {
+    const at::Tensor A = random_tensor({2, 32, 9, 11}, at::kFloat, 21).abs().contiguous(at::MemoryFormat::ChannelsLast);
+    const at::Tensor G = random_tensor({2, 32, 9, 11}, at::kFloat, 22).contiguous(at::MemoryFormat::ChannelsLast);
+    ASSERT_FALSE(A.is_contiguous());
+    const auto view = ct::host_view_of<float>(A, "activations");
+    EXPECT_EQ(view.data, A.data_ptr<float>());
+    EXPECT_EQ(view.strides, camkit::channels_last_strides(view.shape));
+    const auto gview = ct::host_view_of<float>(G, "gradients");
+    EXPECT_TRUE((camkit::detail::reads_position_major<float>(view, &gview)));
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        const auto a = camkit::explain<M>(A, G), b = camkit::explain<M>(A.contiguous(), G.contiguous());
+        EXPECT_TRUE(close(a.raw, b.raw, 1e-5)) << M::name;
+        EXPECT_TRUE(close(a.map, b.map, 1e-4)) << M::name;
+    });
 }
 
 // Grad-CAM by hand on a 1×2×2×2 case: w = mean G per channel, raw = Σ_k w_k A_k, then min-max.

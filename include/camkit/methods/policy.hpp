@@ -102,11 +102,13 @@ inline constexpr bool needs_gradients_v = [] {
 }();
 
 /// The constant `v` in the arithmetic of a policy's scalar `like`: the host's accumulation type
-/// for a host scalar (so float kernels stay in float and vectorize), a double for a device tensor
-/// (whose ops take a double scalar and keep the tensor's dtype).
+/// for a host scalar or a pack of them (statistics of several channels at once: the channels-last
+/// kernels), so float kernels stay in float and vectorize; a double for a device tensor (whose ops
+/// take a double scalar and keep the tensor's dtype).
 template <class S>
 constexpr auto constant_like(const S&, double v) {
     if constexpr (std::is_floating_point_v<S>) return static_cast<S>(v);
+    else if constexpr (detail::is_pack_v<S>) return static_cast<typename detail::pack_traits<S>::value_type>(v);
     else return v;
 }
 

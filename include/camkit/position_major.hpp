@@ -1,0 +1,472 @@
+#pragma once
+// Host kernels for channels-last memory read in place: [N, *S, K] in memory (PyTorch's
+// channels_last and channels_last_3d, TensorFlow's NHWC and NDHWC), viewed as [N, K, *S]. Each
+// position's K values are adjacent, so the kernels walk positions in memory order and compute
+// across channels in packs: the per-channel statistics are sums of whole rows of channels, a map
+// value is one dot product (channel weights) or one sum (element-wise) per position. The plane
+// kernels (kernels.hpp) would first gather every plane out of such memory (plane_reader): a copy
+// written and read back.
+//
+// The kernels the dispatch lambdas call (rows_sums_in, rows_dot_in, rows_contributions_in) are plain
+// templates, as kernels.hpp's chunk functions are: marked always_inline, they would be inlined into
+// the lambdas' default-target copies too, where a method's functions on packs (contribution,
+// gradient_term) cannot be inlined and are emitted out of line, with GCC's -Wpsabi for their packs
+// in a program built without camkit's flags (DropIn.CompilesWithoutWarnings).
+//
+// Sums over positions take blocks of `row_block` positions in the accumulation type (registers),
+// added into double totals; a map value sums its channels in packs. So maps and weights equal the plane
+// kernels' (contiguous memory) to rounding, not to the bit.
+#include <camkit/kernels.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstddef>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#if defined(__GNUC__)  // wide packs inside the dispatched kernels: see simd.hpp
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpsabi"
+#endif
+
+namespace camkit::detail {
+
+/// Fewest channels for which channels-last memory is read position by position: a position's
+/// channels fill at least one cache line of floats. Fewer go through plane_reader's gather.
+inline constexpr std::size_t position_major_min_channels = 16;
+
+/// Positions whose sums a kernel keeps in the accumulation type before adding them to its double totals.
+inline constexpr std::size_t row_block = 64;
+
+/// Fewest positions a thread's range holds when the positions of one sample are split over threads.
+inline constexpr std::size_t min_range_positions = 4096;
+
+/// True when the [N, K, *S] view v is channels-last memory: channel stride 1 and every spatial axis
+/// of more than one position K times the positions inside it apart (the positions nest densely,
+/// position s at s·K); the sample stride is free.
+template <class E>
+bool channels_last_dense(const host_view<const E>& v) {
+    if (v.shape.size() < 3 || v.strides[1] != 1) return false;
+    std::ptrdiff_t expected = static_cast<std::ptrdiff_t>(v.shape[1]);
+    for (std::size_t a = v.shape.size(); a-- > 2;) {
+        if (v.shape[a] != 1 && v.strides[a] != expected) return false;
+        expected *= static_cast<std::ptrdiff_t>(v.shape[a]);
+    }
+    return true;
+}
+
+/// Whether the host kernels read A (and G, when given) position by position: both channels-last
+/// (channels_last_dense) in the accumulation type itself, at least position_major_min_channels
+/// channels, and not also planes that are the memory itself (a single position).
+template <class Acc, class E>
+bool reads_position_major(const host_view<const E>& A, const host_view<const E>* G) {
+    if constexpr (!std::is_same_v<Acc, E>) {
+        return false;
+    } else {
+        if (A.shape.size() < 3 || A.shape[1] < position_major_min_channels) return false;
+        if (A.contiguous_from(2) && (!G || G->contiguous_from(2))) return false;
+        return channels_last_dense(A) && (!G || channels_last_dense(*G));
+    }
+}
+
+/// The rows of one sample: row s (a position's K channels) at data + s·K.
+template <class Acc>
+struct sample_rows {
+    const Acc* data = nullptr;
+    std::size_t K = 0;
+    const Acc* row(std::size_t s) const { return data + s * K; }
+};
+
+template <class Acc>
+sample_rows<Acc> rows_of(const host_view<const Acc>& v, std::size_t n) {
+    return {v.data + static_cast<std::ptrdiff_t>(n) * v.strides[0], v.shape[1]};
+}
+
+/// How the positions of N samples are split over threads: `ranges` ranges a sample, item i is range
+/// i % ranges of sample i / ranges.
+struct position_split {
+    std::size_t N, S, ranges;
+    std::size_t items() const { return N * ranges; }
+    std::size_t sample(std::size_t item) const { return item / ranges; }
+    std::size_t begin(std::size_t item) const { return S * (item % ranges) / ranges; }
+    std::size_t end(std::size_t item) const { return S * (item % ranges + 1) / ranges; }
+};
+
+inline position_split split_positions(std::size_t N, std::size_t S, unsigned threads) {
+    std::size_t ranges = threads > N ? (threads + N - 1) / N : 1;
+    ranges = std::max<std::size_t>(1, std::min(ranges, S / min_range_positions));
+    return {N, S, ranges};
+}
+
+/// Which per-channel sums a pass over rows takes: Σ a, Σ g, Σ a·g, Σ gradient_term(statistics, g).
+struct row_sum_set {
+    bool a = false, g = false, ag = false, term = false;
+    std::size_t count() const { return std::size_t{a} + g + ag + term; }
+};
+
+/// Channels summed together in rows_sums_in: up to this many packs, each sum's accumulators in registers.
+inline constexpr std::size_t sum_chunk_packs = 4;
+
+/// The sums of C packs of V channels from channel c0 over rows [b, e), added to `out` (sum j of
+/// channel k at out[j·K + k]; D is double, or Acc for a block buffer): each sum's C accumulators
+/// stay in registers over the rows. `sum_a` holds each channel's Σ a for the gradient term.
+template <std::size_t V, std::size_t C, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc, class D>
+CAMKIT_KERNEL_INLINE void chunk_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t c0,
+                                     std::size_t b, std::size_t e, D* out, Acc positions) {
+    using B = pack_t<Acc, V>;
+    constexpr std::size_t M = std::size_t{SA} + SG + SAG + ST, ig = SA, iag = ig + SG, it = iag + SAG;
+    static_assert(M > 0);
+    const std::size_t K = A.K;
+    B acc[M][C] = {};
+    plane_statistics<B> st[C];
+    if constexpr (ST) {
+        for (std::size_t j = 0; j < C; ++j) {
+            st[j].sum_a = load<Acc, V>(sum_a + c0 + j * V);
+            st[j].positions = broadcast<Acc, V>(positions);
+        }
+    } else {
+        (void)sum_a, (void)positions;
+    }
+    const plane_ops<Acc> ops;
+    for (std::size_t s = b; s < e; ++s) {
+        const Acc* a = SA || SAG ? A.row(s) + c0 : nullptr;
+        const Acc* g = SG || SAG || ST ? G.row(s) + c0 : nullptr;
+        for (std::size_t j = 0; j < C; ++j) {
+            B av{}, gv{};
+            if constexpr (SA || SAG) av = load<Acc, V>(a + j * V);
+            if constexpr (SG || SAG || ST) gv = load<Acc, V>(g + j * V);
+            if constexpr (SA) acc[0][j] += av;
+            if constexpr (SG) acc[ig][j] += gv;
+            if constexpr (SAG) acc[iag][j] += av * gv;
+            if constexpr (ST) {
+                if constexpr (channel_weight_method<Method> && has_gradient_term<Method>)
+                    acc[it][j] += static_cast<B>(Method::gradient_term(ops, st[j], gv));
+            }
+        }
+    }
+    for (std::size_t i = 0; i < M; ++i)
+        for (std::size_t j = 0; j < C; ++j) {
+            D* o = out + i * K + c0 + j * V;
+            if constexpr (std::is_same_v<D, Acc>) {
+                store(o, load<Acc, V>(o) + acc[i][j]);
+            } else {
+                Acc lanes[V];
+                std::memcpy(lanes, &acc[i][j], sizeof lanes);
+                for (std::size_t l = 0; l < V; ++l) o[l] += static_cast<D>(lanes[l]);
+            }
+        }
+}
+
+/// chunk_sums over the channels [c, c + n·V) for a run-time n ≤ sum_chunk_packs; returns c + n·V.
+template <std::size_t V, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc, class D>
+CAMKIT_KERNEL_INLINE std::size_t chunk_sums_of(std::size_t n, sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a,
+                                               std::size_t c, std::size_t b, std::size_t e, D* out, Acc positions) {
+    static_assert(sum_chunk_packs == 4);
+    switch (n) {
+        case 0: return c;
+        case 1: chunk_sums<V, 1, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
+        case 2: chunk_sums<V, 2, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
+        case 3: chunk_sums<V, 3, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
+        default: chunk_sums<V, 4, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
+    }
+    return c + n * V;
+}
+
+/// Every channel's sums over rows [b, e) added to `out`: chunks of sum_chunk_packs packs of W
+/// channels, then chunks of single channels.
+template <std::size_t W, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc, class D>
+CAMKIT_KERNEL_INLINE void chunks_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t b,
+                                      std::size_t e, D* out, Acc positions) {
+    const std::size_t K = A.K;
+    constexpr std::size_t chunk = sum_chunk_packs * W;
+    std::size_t c = 0;
+    for (; c + chunk <= K; c += chunk)
+        chunk_sums<W, sum_chunk_packs, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions);
+    c = chunk_sums_of<W, Method, SA, SG, SAG, ST>((K - c) / W, A, G, sum_a, c, b, e, out, positions);
+    if constexpr (W > 1) {
+        for (; c + sum_chunk_packs <= K; c += sum_chunk_packs)
+            chunk_sums<1, sum_chunk_packs, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions);
+        chunk_sums_of<1, Method, SA, SG, SAG, ST>(K - c, A, G, sum_a, c, b, e, out, positions);
+    }
+}
+
+/// Rows longer than this (bytes) are walked a few at a time by the chunks of channels (rows_sums_in).
+inline constexpr std::size_t long_row_bytes = 1024;
+/// Rows of all arrays read that each chunk of channels walks at a time where rows are long.
+inline constexpr std::size_t few_rows = 16;
+
+/// Adds the per-channel sums of rows [s0, s1) into `totals` (sum j of channel k at totals[j·K + k]):
+/// blocks of row_block rows, each summed in Acc and added in double. Where a row holds more than one
+/// chunk of channels, each chunk walks the block's rows after the previous one, a step of a row's
+/// length from one to the next: rows longer than long_row_bytes (the cls shape's 2048 channels: 8
+/// KiB) put every step on another page, where the prefetchers do not follow, so such blocks are
+/// walked a few rows at a time (few_rows over the arrays read: each row a stream that a chunk
+/// continues where the previous one stopped), each few added into the block's sums in `blk`
+/// (count · K values of Acc).
+template <std::size_t W, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
+void rows_sums_in(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0,
+                                       std::size_t s1, double* totals, Acc* blk, Acc positions) {
+    constexpr std::size_t M = std::size_t{SA} + SG + SAG + ST;
+    constexpr std::size_t arrays = std::size_t{SA || SAG} + (SG || SAG || ST);
+    const std::size_t K = A.K;
+    const std::size_t few = K <= sum_chunk_packs * W || K * sizeof(Acc) <= long_row_bytes ? row_block : few_rows / arrays;
+    for (std::size_t b = s0; b < s1; b += row_block) {
+        const std::size_t e = std::min(s1, b + row_block);
+        if (few == row_block) {
+            chunks_sums<W, Method, SA, SG, SAG, ST>(A, G, sum_a, b, e, totals, positions);
+            continue;
+        }
+        std::fill(blk, blk + M * K, Acc(0));
+        for (std::size_t f = b; f < e; f += few)
+            chunks_sums<W, Method, SA, SG, SAG, ST>(A, G, sum_a, f, std::min(e, f + few), blk, positions);
+        for (std::size_t i = 0; i < M * K; ++i) totals[i] += static_cast<double>(blk[i]);
+    }
+}
+
+/// The per-channel sums `set` of rows [s0, s1) of sample rows A and G into `totals` (zeroed here;
+/// count() · K doubles, in the order a, g, ag, term), compiled per instruction set.
+template <class Method, class Acc>
+void rows_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0, std::size_t s1,
+               row_sum_set set, double* totals, std::size_t S) {
+    const std::size_t K = A.K ? A.K : G.K;
+    std::fill(totals, totals + set.count() * K, 0.0);
+    A.K = G.K = K;
+    std::vector<Acc> blk(set.count() * K);
+    auto run = [&](auto sa, auto sg, auto sag, auto st) {
+        dispatch([&](auto bytes) {
+            rows_sums_in<lanes_in<Acc, bytes()>, Method, decltype(sa)::value, decltype(sg)::value, decltype(sag)::value,
+                         decltype(st)::value>(A, G, sum_a, s0, s1, totals, blk.data(), static_cast<Acc>(S));
+        });
+    };
+    using T = std::true_type;
+    using F = std::false_type;
+    // The combinations the channel-weight passes ask for (a first pass; a term pass with or without Σ g).
+    if (set.term) {
+        if (set.g) run(F{}, T{}, F{}, T{});
+        else run(F{}, F{}, F{}, T{});
+    } else if (set.ag) {
+        if (set.a && set.g) run(T{}, T{}, T{}, F{});
+        else if (set.a) run(T{}, F{}, T{}, F{});
+        else if (set.g) run(F{}, T{}, T{}, F{});
+        else run(F{}, F{}, T{}, F{});
+    } else if (set.a && set.g) {
+        run(T{}, T{}, F{}, F{});
+    } else if (set.a) {
+        run(T{}, F{}, F{}, F{});
+    } else if (set.g) {
+        run(F{}, T{}, F{}, F{});
+    }
+}
+
+/// raw[s] = Σ_k w[k] · row(s)[k] for rows [s0, s1), in packs of W channels (four accumulators).
+template <std::size_t W, class Acc>
+void rows_dot_in(sample_rows<Acc> A, const Acc* w, std::size_t s0, std::size_t s1, Acc* raw) {
+    using B = pack_t<Acc, W>;
+    const std::size_t K = A.K;
+    for (std::size_t s = s0; s < s1; ++s) {
+        const Acc* a = A.row(s);
+        B acc[4] = {};
+        std::size_t c = 0;
+        for (; c + 4 * W <= K; c += 4 * W)
+            for (std::size_t j = 0; j < 4; ++j) acc[j] += load<Acc, W>(w + c + j * W) * load<Acc, W>(a + c + j * W);
+        for (; c + W <= K; c += W) acc[0] += load<Acc, W>(w + c) * load<Acc, W>(a + c);
+        Acc r = lane_sum((acc[0] + acc[1]) + (acc[2] + acc[3]));
+        for (; c < K; ++c) r += w[c] * a[c];
+        raw[s] = r;
+    }
+}
+
+/// raw[s] = Σ_k contribution(row_A(s)[k], row_G(s)[k]) for rows [s0, s1), in packs of W channels;
+/// with Check, returns Σ a·g over them (the finite check of fused_elementwise), else 0.
+template <std::size_t W, class Method, bool Check, class Acc>
+Acc rows_contributions_in(sample_rows<Acc> A, sample_rows<Acc> G, std::size_t s0, std::size_t s1,
+                                               Acc* raw) {
+    using B = pack_t<Acc, W>;
+    const plane_ops<Acc> ops;
+    const std::size_t K = A.K;
+    B check{};
+    Acc check_tail = 0;
+    for (std::size_t s = s0; s < s1; ++s) {
+        const Acc *a = A.row(s), *g = G.row(s);
+        B acc[2] = {};
+        std::size_t c = 0;
+        for (; c + 2 * W <= K; c += 2 * W)
+            for (std::size_t j = 0; j < 2; ++j) {
+                const B av = load<Acc, W>(a + c + j * W), gv = load<Acc, W>(g + c + j * W);
+                acc[j] += static_cast<B>(Method::contribution(ops, av, gv));
+                if constexpr (Check) check += av * gv;
+            }
+        for (; c + W <= K; c += W) {
+            const B av = load<Acc, W>(a + c), gv = load<Acc, W>(g + c);
+            acc[0] += static_cast<B>(Method::contribution(ops, av, gv));
+            if constexpr (Check) check += av * gv;
+        }
+        Acc r = lane_sum(acc[0] + acc[1]);
+        for (; c < K; ++c) {
+            r += static_cast<Acc>(Method::contribution(ops, a[c], g[c]));
+            if constexpr (Check) check_tail += a[c] * g[c];
+        }
+        raw[s] = r;
+    }
+    return Check ? lane_sum(check) + check_tail : Acc(0);
+}
+
+/// Throws for the first NaN or Inf of samples 0..n (locate_non_finite, channel by channel, the
+/// plane kernels' message); returns when those planes are finite.
+template <class Acc>
+void locate_non_finite_upto(const host_view<const Acc>& A, const host_view<const Acc>* G, std::size_t n,
+                            std::size_t gradient_label = own_sample) {
+    const std::size_t K = A.shape[1];
+    for (std::size_t i = 0; i <= n; ++i) locate_non_finite<Acc>(A, G, i, 0, K, gradient_label);
+}
+
+/// The channel weights and maps of samples [n0, n1) for channels-last A and G, each sample's
+/// positions in `ranges` ranges over `threads` threads (items: range r of sample n): the declared
+/// statistics of every channel in one walk over the rows (the gradient term in a second walk over
+/// G, after Σ a), the weights, then the map a dot product per position. `Method` void: the weights
+/// are given.
+template <class Method, class Acc>
+void position_major_samples(const host_view<const Acc>& A, const host_view<const Acc>* G, Acc* raw, Acc* weights,
+                            unsigned threads, bool check_finite, std::size_t n0, std::size_t n1, std::size_t ranges) {
+    const cam_dims dims = dims_of(A.shape);
+    const std::size_t K = dims.K, S = dims.S, N = n1 - n0;
+    const position_split split{N, S, ranges};  // items of samples n0 + 0 .. n0 + N − 1
+    if constexpr (!std::is_void_v<Method>) {
+        constexpr statistic needs = Method::needs;
+        constexpr bool need_a = has(needs, statistic::sum_a), need_g = has(needs, statistic::sum_g),
+                       need_ag = has(needs, statistic::sum_ag), term = has_gradient_term<Method>;
+        // The first walk: the declared sums, with Σ a and Σ g as finite checks of the rows it reads
+        // (G also when nothing else reads it).
+        const bool first_reads_g = need_g || need_ag || (!term && check_finite);
+        row_sum_set first;
+        first.a = need_a || (check_finite && need_ag);
+        first.g = need_g || (check_finite && first_reads_g);
+        first.ag = need_ag;
+        row_sum_set second;  // the gradient term, with Σ g as the check where the first walk did not read G
+        second.term = term;
+        second.g = term && check_finite && !first_reads_g;
+        std::vector<double> part(split.items() * std::max(first.count(), second.count()) * K);
+        // The statistics of sample n0 + i, channel k at [i·K + k], one array each (the loops over
+        // channels below vectorize).
+        std::vector<Acc> sum_a(N * K), sum_g(N * K), sum_ag(N * K), sum_term(N * K);
+        // Runs one walk over every item's rows, adds each sample's ranges in order into its first
+        // range's sums, and hands them to `take(i, sums)` (sum j of channel k at sums[j·K + k]), which
+        // returns false where a finite check failed.
+        auto walk = [&](row_sum_set set, bool read_a, bool read_g, auto take) {
+            const std::size_t M = set.count();
+            parallel_for(split.items(), threads, [&](std::size_t item) {
+                const std::size_t i = split.sample(item);
+                const sample_rows<Acc> none{nullptr, K};
+                rows_sums<Method>(read_a ? rows_of(A, n0 + i) : none, read_g ? rows_of(*G, n0 + i) : none,
+                                  sum_a.data() + i * K, split.begin(item), split.end(item), set,
+                                  part.data() + item * M * K, S);
+            });
+            for (std::size_t i = 0; i < N; ++i) {
+                double* sums = part.data() + i * ranges * M * K;
+                for (std::size_t r = 1; r < ranges; ++r) {
+                    const double* more = sums + r * M * K;
+                    for (std::size_t x = 0; x < M * K; ++x) sums[x] += more[x];
+                }
+                if (!take(i, sums)) locate_non_finite_upto<Acc>(A, G, n0 + i);
+            }
+        };
+        // Sums j of sample i into `to` in Acc; false where one is NaN or Inf.
+        auto into = [&](std::vector<Acc>& to, std::size_t i, const double* sums, std::size_t j) {
+            Acc* d = to.data() + i * K;
+            const double* q = sums + j * K;
+            bool finite = true;
+            for (std::size_t k = 0; k < K; ++k) {
+                d[k] = static_cast<Acc>(q[k]);
+                finite &= d[k] - d[k] == Acc(0);
+            }
+            return finite;
+        };
+        walk(first, first.a || first.ag, first.g || first.ag, [&](std::size_t i, const double* sums) {
+            std::size_t j = 0;
+            bool finite = true;
+            if (first.a) finite &= into(sum_a, i, sums, j++);
+            if (first.g) finite &= into(sum_g, i, sums, j++);
+            if (first.ag) finite &= into(sum_ag, i, sums, j++);
+            return !check_finite || finite;
+        });
+        if constexpr (term) {
+            walk(second, false, true, [&](std::size_t i, const double* sums) {
+                bool finite = into(sum_term, i, sums, second.g ? 1 : 0);
+                if (second.g) finite &= into(sum_g, i, sums, 0);  // the check only
+                return !check_finite || finite;
+            });
+        }
+        for (std::size_t i = 0; i < N; ++i) {
+            bool finite = true;
+            Acc* w = weights + (n0 + i) * K;
+            for (std::size_t k = 0; k < K; ++k) {
+                plane_statistics<Acc> x;
+                x.sum_a = sum_a[i * K + k], x.sum_g = sum_g[i * K + k], x.sum_ag = sum_ag[i * K + k];
+                x.sum_term = sum_term[i * K + k], x.positions = static_cast<Acc>(S);
+                w[k] = static_cast<Acc>(Method::channel_weight(x));
+                finite &= w[k] - w[k] == Acc(0);
+            }
+            if (check_finite && !finite) locate_non_finite_upto<Acc>(A, G, n0 + i);
+        }
+    }
+    parallel_for(split.items(), threads, [&](std::size_t item) {
+        const std::size_t n = n0 + split.sample(item), s0 = split.begin(item), s1 = split.end(item);
+        Acc* out = raw + n * S;
+        dispatch([&](auto bytes) { rows_dot_in<lanes_in<Acc, bytes()>>(rows_of(A, n), weights + n * K, s0, s1, out); });
+        if (check_finite && !finite_map(out + s0, s1 - s0)) {
+            locate_non_finite_upto<Acc>(A, G, n);
+            throw_non_finite_map(n);  // finite inputs: an overflow, or a weight that divided by 0
+        }
+    });
+}
+
+/// fused_channel_weights for channels-last A and G (reads_position_major), with the same finite
+/// checks and errors as the plane kernels. With samples enough for the threads, each sample is one
+/// thread's from its first walk to its map (its rows still in cache for the map where they fit:
+/// a [2048, 7, 7] sample's A and G are 784 KiB; and its buffers a few kilobytes); otherwise every
+/// sample's positions are split into ranges over the threads (split_positions).
+template <class Method, class Acc>
+void position_major_channel_weights(const host_view<const Acc>& A, const host_view<const Acc>* G, Acc* raw,
+                                    Acc* weights, unsigned threads, bool check_finite) {
+    const cam_dims dims = dims_of(A.shape);
+    const position_split split = split_positions(dims.N, dims.S, threads);
+    if (split.ranges > 1 || dims.N == 1) {
+        position_major_samples<Method, Acc>(A, G, raw, weights, threads, check_finite, 0, dims.N, split.ranges);
+        return;
+    }
+    parallel_for(dims.N, threads, [&](std::size_t n) {
+        position_major_samples<Method, Acc>(A, G, raw, weights, 1, check_finite, n, n + 1, 1);
+    });
+}
+
+/// fused_elementwise for channels-last A and G (reads_position_major): one walk over the rows, a
+/// sum of contributions per position, with Σ a·g as the finite check.
+template <class Method, class Acc>
+void position_major_elementwise(const host_view<const Acc>& A, const host_view<const Acc>& G, Acc* raw,
+                                unsigned threads, bool check_finite, std::size_t gradient_label) {
+    const cam_dims dims = dims_of(A.shape);
+    const std::size_t N = dims.N, S = dims.S;
+    const position_split split = split_positions(N, S, threads);
+    parallel_for(split.items(), threads, [&](std::size_t item) {
+        const std::size_t n = split.sample(item), s0 = split.begin(item), s1 = split.end(item);
+        Acc* out = raw + n * S;
+        const Acc check = dispatch([&](auto bytes) {
+            constexpr std::size_t W = lanes_in<Acc, bytes()>;
+            return check_finite ? rows_contributions_in<W, Method, true>(rows_of(A, n), rows_of(G, n), s0, s1, out)
+                                : rows_contributions_in<W, Method, false>(rows_of(A, n), rows_of(G, n), s0, s1, out);
+        });
+        if (check_finite && !std::isfinite(check)) {
+            locate_non_finite_upto<Acc>(A, &G, n, gradient_label);
+            // Finite inputs whose Σ a·g overflowed: an error only where the contributions did too.
+            if (!finite_map(out + s0, s1 - s0)) throw_non_finite_map(gradient_label == own_sample ? n : gradient_label);
+        }
+    });
+}
+
+}  // namespace camkit::detail
+
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif

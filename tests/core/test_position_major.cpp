@@ -1,0 +1,239 @@
+// Channels-last memory read in place (position_major.hpp): which views take the position-major
+// kernels, their maps and weights against SPEC.md's reference loops and against the plane kernels
+// on the same values stored contiguously (every method, every instruction set, channels that fill
+// no whole pack, positions split over threads), CAM with head weights, explain_many's element-wise
+// methods, and the finite checks' errors, which name the same plane as the plane kernels'.
+#include <camkit/camkit.hpp>
+#include <camkit/position_major.hpp>
+#include <gtest/gtest.h>
+
+#include "common/closeness.hpp"
+#include "common/error_message.hpp"
+#include "common/kernel_scopes.hpp"
+#include "common/random_tensor.hpp"
+#include "common/reference_cam.hpp"
+
+#include <cmath>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+namespace {
+
+using camkit::shape_t;
+using camkit::tensor;
+using camkit_test::error_message;
+
+/// x [N, K, *S] stored channels-last ([N, *S, K] in memory) and the [N, K, *S] view of that storage.
+template <class E>
+struct stored_channels_last {
+    std::vector<E> storage;
+    camkit::host_view<const E> view;
+};
+
+template <class E, class T>
+stored_channels_last<E> channels_last_copy(const tensor<T>& x) {
+    const std::size_t N = x.shape[0], K = x.shape[1], S = x.size() / (N * K);
+    stored_channels_last<E> out{std::vector<E>(x.size()), {}};
+    for (std::size_t n = 0; n < N; ++n)
+        for (std::size_t k = 0; k < K; ++k)
+            for (std::size_t s = 0; s < S; ++s) out.storage[(n * S + s) * K + k] = static_cast<E>(x[(n * K + k) * S + s]);
+    out.view = camkit::host_view<const E>{out.storage.data(), x.shape, camkit::channels_last_strides(x.shape)};
+    return out;
+}
+
+template <class T>
+double relative_error(const std::vector<T>& got, const std::vector<T>& want, std::size_t maps) {
+    return camkit_test::max_relative_error_per_map<T, T>(got, want, maps);
+}
+
+/// Every method on channels-last (A, G) against the same values contiguous: raw maps and weights
+/// within `tol` of each map's (each sample's weights') largest magnitude, normalized maps within
+/// 10·tol (min-max scaling magnifies a raw map's rounding where its range is small against its
+/// values), in every instruction set. The tolerances are the plane kernels' own float rounding:
+/// their sums run in float (in the scalar path one value after another), the position-major ones
+/// add blocks of 64 positions in double.
+template <class T>
+void expect_every_method_matches(const shape_t& shape, int threads, double tol) {
+    const tensor<T> A = camkit_test::cast<T>(camkit_test::random_tensor(shape, 41, 0, 2));
+    const tensor<T> G = camkit_test::cast<T>(camkit_test::random_tensor(shape, 42));
+    const auto Acl = channels_last_copy<T>(A), Gcl = channels_last_copy<T>(G);
+    ASSERT_TRUE((camkit::detail::reads_position_major<T>(Acl.view, &Gcl.view)));
+    const camkit::options opt{.threads = threads};
+    for (camkit::isa i : camkit_test::supported_isas()) {
+        camkit_test::isa_scope scope(i);
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            const std::string where = std::string(M::name) + " " + camkit::to_string(shape) + " threads " +
+                                      std::to_string(threads) + " " + std::string(camkit::isa_name(i));
+            const auto cl = camkit::explain<M>(Acl.view, Gcl.view, opt), dense = camkit::explain<M>(A, G, opt);
+            EXPECT_LE(relative_error(cl.raw.values, dense.raw.values, shape[0]), tol) << where;
+            EXPECT_LE(relative_error(cl.map.values, dense.map.values, shape[0]), 10 * tol) << where;
+            ASSERT_EQ(cl.weights.has_value(), dense.weights.has_value()) << where;
+            if (dense.weights) {
+                EXPECT_LE(relative_error(cl.weights->values, dense.weights->values, shape[0]), tol) << where;
+            }
+        });
+    }
+}
+
+}  // namespace
+
+TEST(PositionMajor, TakesChannelsLastViewsOfTheAccumulationType) {
+    using camkit::detail::reads_position_major;
+    const tensor<float> x = camkit_test::cast<float>(camkit_test::random_tensor({2, 16, 3, 5}, 1));
+    const auto cl = channels_last_copy<float>(x);
+    const camkit::host_view<const float> dense{x.values.data(), x.shape, {240, 15, 5, 1}};
+    EXPECT_TRUE((reads_position_major<float>(cl.view, &cl.view)));
+    const camkit::host_view<const float>* none = nullptr;  // CAM with head weights: no gradients
+    EXPECT_TRUE((reads_position_major<float>(cl.view, none)));
+    EXPECT_FALSE((reads_position_major<float>(dense, &dense)));
+    EXPECT_FALSE((reads_position_major<float>(cl.view, &dense)));  // both must be channels-last
+    EXPECT_FALSE((reads_position_major<float>(dense, &cl.view)));
+    EXPECT_FALSE((reads_position_major<double>(cl.view, &cl.view)));  // another accumulation type: gathered
+    // 15 channels: fewer than a cache line of floats, gathered.
+    const auto cl15 = channels_last_copy<float>(camkit_test::cast<float>(camkit_test::random_tensor({2, 15, 3, 5}, 2)));
+    EXPECT_FALSE((reads_position_major<float>(cl15.view, &cl15.view)));
+    // Positions padded apart (a row of 20 values for 16 channels): not dense, gathered.
+    std::vector<float> padded(2 * 15 * 20);
+    const camkit::host_view<const float> pad{padded.data(), {2, 16, 3, 5}, {300, 1, 100, 20}};
+    EXPECT_FALSE(camkit::detail::channels_last_dense(pad));
+    EXPECT_FALSE((reads_position_major<float>(pad, &pad)));
+    // An axis of one position may have any stride; a single position is contiguous either way.
+    const camkit::host_view<const float> one_row{cl.storage.data(), {2, 16, 1, 15}, {240, 1, 7, 16}};
+    EXPECT_TRUE(camkit::detail::channels_last_dense(one_row));
+    const camkit::host_view<const float> single{cl.storage.data(), {2, 16, 1, 1}, {16, 1, 16, 16}};
+    EXPECT_FALSE((reads_position_major<float>(single, &single)));
+}
+
+TEST(PositionMajor, MapsEqualTheReferenceLoops) {
+    // SPEC.md's definitions in double (reference_cam.hpp) against the position-major kernels in double.
+    const shape_t shape{2, 19, 4, 6};  // 19 channels: packs and single channels in every ISA
+    const tensor<double> A = camkit_test::random_tensor(shape, 43, 0, 2), G = camkit_test::random_tensor(shape, 44);
+    const auto Acl = channels_last_copy<double>(A), Gcl = channels_last_copy<double>(G);
+    const camkit::options opt{.relu = false, .normalize = camkit::normalization::none, .threads = 1};
+    for (camkit::isa i : camkit_test::supported_isas()) {
+        camkit_test::isa_scope scope(i);
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            if constexpr (M::form != camkit::method_form::projection) {
+                const auto got = camkit::explain<M>(Acl.view, Gcl.view, opt);
+                const tensor<double> want = camkit_test::reference_raw(M::name, A, G);
+                EXPECT_LE(relative_error(got.raw.values, want.values, shape[0]), 1e-12)
+                    << M::name << " " << camkit::isa_name(i);
+            }
+        });
+    }
+    // In float over 9216 positions: the sums' blocks of 64 positions are added in double, so the
+    // maps stay within a few float roundings of the exact ones.
+    const shape_t big{1, 32, 96, 96};
+    const tensor<float> Af = camkit_test::cast<float>(camkit_test::random_tensor(big, 53, 0, 2));
+    const tensor<float> Gf = camkit_test::cast<float>(camkit_test::random_tensor(big, 54));
+    const auto Afl = channels_last_copy<float>(Af), Gfl = channels_last_copy<float>(Gf);
+    const tensor<double> Ad = camkit_test::cast<double>(Af), Gd = camkit_test::cast<double>(Gf);
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        if constexpr (M::form != camkit::method_form::projection) {
+            const auto got = camkit::explain<M>(Afl.view, Gfl.view, opt);
+            const tensor<double> want = camkit_test::reference_raw(M::name, Ad, Gd);
+            EXPECT_LE((camkit_test::max_relative_error_per_map<float, double>(got.raw.values, want.values, 1)), 2e-6) << M::name;
+        }
+    });
+}
+
+TEST(PositionMajor, EveryMethodMatchesContiguousMemory) {
+    expect_every_method_matches<float>({2, 83, 5, 7}, 1, 1e-5);   // 83 channels: 5 packs of 16 and 3 more
+    expect_every_method_matches<float>({3, 64, 6, 6}, 2, 1e-5);   // samples side by side on two threads
+    expect_every_method_matches<float>({1, 16, 3, 4, 5}, 1, 1e-5);  // a volume of exactly one pack of channels
+    expect_every_method_matches<float>({2, 1024, 3, 3}, 1, 1e-5);  // long rows: walked a few at a time
+    expect_every_method_matches<double>({2, 40, 9, 9}, 2, 1e-13);
+}
+
+TEST(PositionMajor, PositionsSplitOverThreads) {
+    // One sample of 96 × 96 positions: two and three threads take ranges of positions (each at
+    // least 4096), whose per-channel sums are added in range order.
+    expect_every_method_matches<float>({1, 32, 96, 96}, 2, 1e-5);
+    expect_every_method_matches<float>({1, 32, 96, 96}, 3, 1e-5);
+    const tensor<float> A = camkit_test::cast<float>(camkit_test::random_tensor({1, 32, 96, 96}, 45, 0, 2));
+    const tensor<float> G = camkit_test::cast<float>(camkit_test::random_tensor({1, 32, 96, 96}, 46));
+    const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
+    const auto one = camkit::explain<camkit::xgrad_cam>(Acl.view, Gcl.view, {.threads = 1});
+    const auto three = camkit::explain<camkit::xgrad_cam>(Acl.view, Gcl.view, {.threads = 3});
+    EXPECT_LE(relative_error(three.weights->values, one.weights->values, 1), 1e-6);
+    EXPECT_EQ(camkit::detail::split_positions(1, 96 * 96, 3).ranges, 2u);  // 9216 positions: two ranges of ≥ 4096
+    EXPECT_EQ(camkit::detail::split_positions(4, 96 * 96, 2).ranges, 1u);  // samples enough for the threads
+    EXPECT_EQ(camkit::detail::split_positions(1, 4095, 8).ranges, 1u);
+}
+
+TEST(PositionMajor, CamWithHeadWeights) {
+    const shape_t shape{2, 48, 7, 7};
+    const tensor<float> A = camkit_test::cast<float>(camkit_test::random_tensor(shape, 47, 0, 2));
+    const tensor<float> W = camkit_test::cast<float>(camkit_test::random_tensor({5, 48}, 48));
+    const auto Acl = channels_last_copy<float>(A);
+    const std::vector<std::size_t> classes{3, 1};
+    const auto cl = camkit::cam(Acl.view, W, classes), dense = camkit::cam(A, W, classes);
+    EXPECT_LE(relative_error(cl.raw.values, dense.raw.values, 2), 2e-6);
+    EXPECT_EQ(cl.weights->values, dense.weights->values);  // the head's rows, as given
+    // Hand-checked value: position (1, 2) of sample 1 is Σ_k W[1, k] · A[1, k, 1, 2].
+    double want = 0;
+    for (std::size_t k = 0; k < 48; ++k) want += double(W[48 + k]) * double(A[(48 + k) * 49 + 9]);
+    EXPECT_NEAR(cl.raw[49 + 9], want, 1e-5 * std::abs(want) + 1e-6);
+}
+
+TEST(PositionMajor, ExplainManyElementwiseMethods) {
+    // explain_many's element-wise methods take the position-major kernel for each target.
+    const shape_t shape{1, 32, 6, 7}, gshape{4, 32, 6, 7};
+    const tensor<float> A = camkit_test::cast<float>(camkit_test::random_tensor(shape, 49, 0, 2));
+    const tensor<float> G = camkit_test::cast<float>(camkit_test::random_tensor(gshape, 50));
+    const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
+    camkit::for_each_method([&](auto t) {
+        using M = typename decltype(t)::type;
+        const auto cl = camkit::explain_many<M>(Acl.view, Gcl.view), dense = camkit::explain_many<M>(A, G);
+        EXPECT_LE(relative_error(cl.raw.values, dense.raw.values, 4), 2e-6) << M::name;
+    });
+}
+
+TEST(PositionMajor, NonFiniteInputsNameThePlaneOfContiguousMemory) {
+    // NaN or Inf at a place: the error of channels-last memory is the contiguous memory's, for every
+    // method, on one thread and on four (channel blocks of contiguous memory; ranges of positions).
+    const shape_t shape{2, 24, 96, 96};
+    const tensor<float> A0 = camkit_test::cast<float>(camkit_test::random_tensor(shape, 51, 0, 2));
+    const tensor<float> G0 = camkit_test::cast<float>(camkit_test::random_tensor(shape, 52));
+    const std::size_t K = shape[1], S = 96 * 96;
+    auto at = [&](std::size_t n, std::size_t k, std::size_t s) { return (n * K + k) * S + s; };
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    struct poison {
+        bool in_a;
+        std::size_t n, k, s;
+        float value;
+    };
+    const std::vector<std::vector<poison>> cases = {
+        {{true, 1, 5, 9000, nan}},                        // activations, in the second range
+        {{false, 0, 20, 7, -inf}},                        // gradients
+        {{true, 0, 9, 100, inf}, {false, 0, 4, 4800, nan}},  // gradients of an earlier channel first
+        {{false, 1, 2, 3, nan}, {true, 0, 23, 9215, nan}},   // an earlier sample first
+    };
+    for (const auto& places : cases) {
+        tensor<float> A = A0, G = G0;
+        for (const poison& p : places) (p.in_a ? A : G)[at(p.n, p.k, p.s)] = p.value;
+        const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
+        for (int threads : {1, 4}) {
+            camkit::for_each_method([&](auto t) {
+                using M = typename decltype(t)::type;
+                const camkit::options opt{.threads = threads};
+                const std::string want = error_message([&] { (void)camkit::explain<M>(A, G, opt); });
+                const std::string got = error_message([&] { (void)camkit::explain<M>(Acl.view, Gcl.view, opt); });
+                EXPECT_NE(want.find("contain NaN or Inf"), std::string::npos) << M::name << ": " << want;
+                EXPECT_EQ(got, want) << M::name << " threads " << threads;
+            });
+        }
+    }
+    // Finite inputs whose products overflow float: the map's error, as for contiguous memory.
+    tensor<float> A = A0, G = G0;
+    for (std::size_t s = 0; s < S; ++s) A[at(0, 3, s)] = 3e38f, G[at(0, 3, s)] = 3e38f;
+    const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
+    const std::string want = error_message([&] { (void)camkit::explain<camkit::hires_cam>(A, G); });
+    EXPECT_NE(want.find("is NaN or Inf although its activations and gradients are finite"), std::string::npos) << want;
+    EXPECT_EQ(error_message([&] { (void)camkit::explain<camkit::hires_cam>(Acl.view, Gcl.view); }), want);
+}
