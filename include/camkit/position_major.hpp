@@ -206,8 +206,8 @@ inline constexpr std::size_t few_rows = 16;
 /// continues where the previous one stopped), each few added into the block's sums in `blk`
 /// (count · K values of Acc).
 template <std::size_t W, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
-void rows_sums_in(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0,
-                                       std::size_t s1, double* totals, Acc* blk, Acc positions) {
+void rows_sums_in(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0, std::size_t s1,
+                  double* totals, Acc* blk, Acc positions) {
     constexpr std::size_t M = std::size_t{SA} + SG + SAG + ST;
     constexpr std::size_t arrays = std::size_t{SA || SAG} + (SG || SAG || ST);
     const std::size_t K = A.K;
@@ -281,8 +281,7 @@ void rows_dot_in(sample_rows<Acc> A, const Acc* w, std::size_t s0, std::size_t s
 /// raw[s] = Σ_k contribution(row_A(s)[k], row_G(s)[k]) for rows [s0, s1), in packs of W channels;
 /// with Check, returns Σ a·g over them (the finite check of fused_elementwise), else 0.
 template <std::size_t W, class Method, bool Check, class Acc>
-Acc rows_contributions_in(sample_rows<Acc> A, sample_rows<Acc> G, std::size_t s0, std::size_t s1,
-                                               Acc* raw) {
+Acc rows_contributions_in(sample_rows<Acc> A, sample_rows<Acc> G, std::size_t s0, std::size_t s1, Acc* raw) {
     using B = pack_t<Acc, W>;
     const plane_ops<Acc> ops;
     const std::size_t K = A.K;

@@ -39,8 +39,9 @@ inline std::vector<std::ptrdiff_t> row_major_strides(std::span<const std::size_t
 }
 
 /// Strides, in elements, of an [N, K, *S] view of dense channels-last memory [N, *S, K] (PyTorch's
-/// channels_last, TensorFlow's [N, H, W, K]): read in place without a copy, the kernels gather it
-/// up to 64 channels at a time. `shape` is the view's, [N, K, *S] (at least two axes).
+/// channels_last, TensorFlow's [N, H, W, K]): read in place without a copy, position by position
+/// (position_major.hpp: float or double, 16 channels or more; otherwise the kernels gather planes up
+/// to 64 channels at a time). `shape` is the view's, [N, K, *S] (at least two axes).
 inline std::vector<std::ptrdiff_t> channels_last_strides(std::span<const std::size_t> shape) {
     std::vector<std::ptrdiff_t> strides(shape.size());
     if (shape.size() < 2) return row_major_strides(shape);

@@ -4,6 +4,7 @@
 #include <camkit/position_major.hpp>
 #include <gtest/gtest.h>
 
+#include "common/channels_last.hpp"
 #include "common/closeness.hpp"
 #include "common/reference_cam.hpp"
 
@@ -193,30 +194,6 @@ TEST(Methods, HalfPrecisionExplainManyNamesANonFiniteActivation) {
         << message(std::type_identity<camkit::xgrad_cam>{});
 }
 
-namespace {
-/// x [N, K, *S] stored channels-last ([N, *S, K] in memory, PyTorch's channels_last) and the
-/// [N, K, *S] view of that storage.
-template <class E>
-struct channels_last {
-    tensor<E> storage;
-    camkit::host_view<const E> view;
-};
-
-template <class E>
-channels_last<E> store_channels_last(const tensor<float>& x) {
-    const std::size_t N = x.shape[0], K = x.shape[1], S = x.size() / (N * K);
-    shape_t stored{N};
-    stored.insert(stored.end(), x.shape.begin() + 2, x.shape.end());
-    stored.push_back(K);
-    channels_last<E> out{tensor<E>(stored, E(0.f)), {}};
-    for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t k = 0; k < K; ++k)
-            for (std::size_t s = 0; s < S; ++s) out.storage[(n * S + s) * K + k] = E(x[(n * K + k) * S + s]);
-    out.view = camkit::host_view<const E>{out.storage.data(), x.shape, camkit::channels_last_strides(x.shape)};
-    return out;
-}
-}  // namespace
-
 TEST(Methods, ChannelsLastStrides) {
     // [2, 3, 4, 5] viewed over [2, 4, 5, 3] memory: channel 1 apart, w 3, h 15, sample 60.
     EXPECT_EQ(camkit::channels_last_strides(shape_t{2, 3, 4, 5}), (std::vector<std::ptrdiff_t>{60, 1, 15, 3}));
@@ -237,7 +214,7 @@ TEST(Methods, ChannelsLastViewsEqualContiguous) {
         using E = decltype(element);
         using Acc = std::conditional_t<std::is_same_v<E, double>, double, float>;
         const tensor<float> A = cast<float>(random_tensor(shape, 31, 0, 2)), G = cast<float>(random_tensor(shape, 32));
-        const auto Acl = store_channels_last<E>(A), Gcl = store_channels_last<E>(G);
+        const auto Acl = camkit_test::channels_last_copy<E>(A), Gcl = camkit_test::channels_last_copy<E>(G);
         tensor<Acc> Ad(shape), Gd(shape);  // the same values, dense
         for (std::size_t i = 0; i < A.size(); ++i) Ad[i] = static_cast<Acc>(static_cast<float>(E(A[i]))), Gd[i] = static_cast<Acc>(static_cast<float>(E(G[i])));
         const camkit::options opt{.threads = threads};
@@ -276,7 +253,7 @@ TEST(Methods, ChannelsLastExplainManyEqualsContiguous) {
     // targets); its element-wise methods read them in place (position_major.hpp), to rounding.
     const shape_t shape{1, 80, 7, 9}, gshape{5, 80, 7, 9};
     const tensor<float> A = cast<float>(random_tensor(shape, 33, 0, 2)), G = cast<float>(random_tensor(gshape, 34));
-    const auto Acl = store_channels_last<float>(A), Gcl = store_channels_last<float>(G);
+    const auto Acl = camkit_test::channels_last_copy<float>(A), Gcl = camkit_test::channels_last_copy<float>(G);
     camkit::for_each_method([&](auto t) {
         using M = typename decltype(t)::type;
         for (int threads : {1, 2}) {

@@ -7,6 +7,7 @@
 #include <camkit/position_major.hpp>
 #include <gtest/gtest.h>
 
+#include "common/channels_last.hpp"
 #include "common/closeness.hpp"
 #include "common/error_message.hpp"
 #include "common/kernel_scopes.hpp"
@@ -23,25 +24,8 @@ namespace {
 
 using camkit::shape_t;
 using camkit::tensor;
+using camkit_test::channels_last_copy;
 using camkit_test::error_message;
-
-/// x [N, K, *S] stored channels-last ([N, *S, K] in memory) and the [N, K, *S] view of that storage.
-template <class E>
-struct stored_channels_last {
-    std::vector<E> storage;
-    camkit::host_view<const E> view;
-};
-
-template <class E, class T>
-stored_channels_last<E> channels_last_copy(const tensor<T>& x) {
-    const std::size_t N = x.shape[0], K = x.shape[1], S = x.size() / (N * K);
-    stored_channels_last<E> out{std::vector<E>(x.size()), {}};
-    for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t k = 0; k < K; ++k)
-            for (std::size_t s = 0; s < S; ++s) out.storage[(n * S + s) * K + k] = static_cast<E>(x[(n * K + k) * S + s]);
-    out.view = camkit::host_view<const E>{out.storage.data(), x.shape, camkit::channels_last_strides(x.shape)};
-    return out;
-}
 
 template <class T>
 double relative_error(const std::vector<T>& got, const std::vector<T>& want, std::size_t maps) {
