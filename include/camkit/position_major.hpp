@@ -19,10 +19,8 @@
 #include <camkit/kernels.hpp>
 
 #include <algorithm>
-#include <array>
 #include <cmath>
 #include <cstddef>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -101,20 +99,47 @@ inline position_split split_positions(std::size_t N, std::size_t S, unsigned thr
 }
 
 /// Which per-channel sums a pass over rows takes: Σ a, Σ g, Σ a·g, Σ gradient_term(statistics, g).
+/// A template argument of the walks: each method compiles the few sets its passes take (first_walk,
+/// second_walk), not every combination.
 struct row_sum_set {
     bool a = false, g = false, ag = false, term = false;
-    std::size_t count() const { return std::size_t{a} + g + ag + term; }
+    constexpr std::size_t count() const { return std::size_t{a} + g + ag + term; }
 };
+
+/// The first walk of channel-weight method Method: its declared sums, with Σ a and Σ g as the finite
+/// checks of the rows it reads (G also when nothing else reads it).
+template <class Method>
+constexpr row_sum_set first_walk(bool check_finite) {
+    constexpr statistic needs = Method::needs;
+    constexpr bool need_a = has(needs, statistic::sum_a), need_g = has(needs, statistic::sum_g),
+                   need_ag = has(needs, statistic::sum_ag), term = has_gradient_term<Method>;
+    const bool reads_g = need_g || need_ag || (!term && check_finite);
+    row_sum_set set;
+    set.a = need_a || (check_finite && need_ag);
+    set.g = need_g || (check_finite && reads_g);
+    set.ag = need_ag;
+    return set;
+}
+
+/// The second walk (methods with a gradient term): the term, with Σ g as the finite check where the
+/// first walk did not read G.
+template <class Method>
+constexpr row_sum_set second_walk(bool check_finite) {
+    row_sum_set set;
+    set.term = has_gradient_term<Method>;
+    set.g = set.term && check_finite && !first_walk<Method>(check_finite).g;
+    return set;
+}
 
 /// Channels summed together in rows_sums_in: up to this many packs, each sum's accumulators in registers.
 inline constexpr std::size_t sum_chunk_packs = 4;
 
 /// The sums of C packs of V channels from channel c0 over rows [b, e), added to `out` (sum j of
-/// channel k at out[j·K + k]; D is double, or Acc for a block buffer): each sum's C accumulators
-/// stay in registers over the rows. `sum_a` holds each channel's Σ a for the gradient term.
-template <std::size_t V, std::size_t C, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc, class D>
+/// channel k at out[j·K + k], a block buffer): each sum's C accumulators stay in registers over the
+/// rows. `sum_a` holds each channel's Σ a for the gradient term.
+template <std::size_t V, std::size_t C, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
 CAMKIT_KERNEL_INLINE void chunk_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t c0,
-                                     std::size_t b, std::size_t e, D* out, Acc positions) {
+                                     std::size_t b, std::size_t e, Acc* out, Acc positions) {
     using B = pack_t<Acc, V>;
     constexpr std::size_t M = std::size_t{SA} + SG + SAG + ST, ig = SA, iag = ig + SG, it = iag + SAG;
     static_assert(M > 0);
@@ -148,21 +173,15 @@ CAMKIT_KERNEL_INLINE void chunk_sums(sample_rows<Acc> A, sample_rows<Acc> G, con
     }
     for (std::size_t i = 0; i < M; ++i)
         for (std::size_t j = 0; j < C; ++j) {
-            D* o = out + i * K + c0 + j * V;
-            if constexpr (std::is_same_v<D, Acc>) {
-                store(o, load<Acc, V>(o) + acc[i][j]);
-            } else {
-                Acc lanes[V];
-                std::memcpy(lanes, &acc[i][j], sizeof lanes);
-                for (std::size_t l = 0; l < V; ++l) o[l] += static_cast<D>(lanes[l]);
-            }
+            Acc* o = out + i * K + c0 + j * V;
+            store(o, load<Acc, V>(o) + acc[i][j]);
         }
 }
 
 /// chunk_sums over the channels [c, c + n·V) for a run-time n ≤ sum_chunk_packs; returns c + n·V.
-template <std::size_t V, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc, class D>
+template <std::size_t V, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
 CAMKIT_KERNEL_INLINE std::size_t chunk_sums_of(std::size_t n, sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a,
-                                               std::size_t c, std::size_t b, std::size_t e, D* out, Acc positions) {
+                                               std::size_t c, std::size_t b, std::size_t e, Acc* out, Acc positions) {
     static_assert(sum_chunk_packs == 4);
     switch (n) {
         case 0: return c;
@@ -175,20 +194,18 @@ CAMKIT_KERNEL_INLINE std::size_t chunk_sums_of(std::size_t n, sample_rows<Acc> A
 }
 
 /// Every channel's sums over rows [b, e) added to `out`: chunks of sum_chunk_packs packs of W
-/// channels, then chunks of single channels.
-template <std::size_t W, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc, class D>
+/// channels, one chunk of fewer packs, then the last channels (fewer than W) one at a time.
+template <std::size_t W, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
 CAMKIT_KERNEL_INLINE void chunks_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t b,
-                                      std::size_t e, D* out, Acc positions) {
+                                      std::size_t e, Acc* out, Acc positions) {
     const std::size_t K = A.K;
     constexpr std::size_t chunk = sum_chunk_packs * W;
     std::size_t c = 0;
     for (; c + chunk <= K; c += chunk)
         chunk_sums<W, sum_chunk_packs, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions);
     c = chunk_sums_of<W, Method, SA, SG, SAG, ST>((K - c) / W, A, G, sum_a, c, b, e, out, positions);
-    if constexpr (W > 1) {
-        for (; c + sum_chunk_packs <= K; c += sum_chunk_packs)
-            chunk_sums<1, sum_chunk_packs, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions);
-        chunk_sums_of<1, Method, SA, SG, SAG, ST>(K - c, A, G, sum_a, c, b, e, out, positions);
+    if constexpr (W > 1) {  // fewer than W channels left: one at a time (the rows are in L1 by now)
+        for (; c < K; ++c) chunk_sums<1, 1, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions);
     }
 }
 
@@ -197,67 +214,41 @@ inline constexpr std::size_t long_row_bytes = 1024;
 /// Rows of all arrays read that each chunk of channels walks at a time where rows are long.
 inline constexpr std::size_t few_rows = 16;
 
-/// Adds the per-channel sums of rows [s0, s1) into `totals` (sum j of channel k at totals[j·K + k]):
-/// blocks of row_block rows, each summed in Acc and added in double. Where a row holds more than one
-/// chunk of channels, each chunk walks the block's rows after the previous one, a step of a row's
-/// length from one to the next: rows longer than long_row_bytes (the cls shape's 2048 channels: 8
-/// KiB) put every step on another page, where the prefetchers do not follow, so such blocks are
-/// walked a few rows at a time (few_rows over the arrays read: each row a stream that a chunk
-/// continues where the previous one stopped), each few added into the block's sums in `blk`
-/// (count · K values of Acc).
-template <std::size_t W, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
+/// Adds the per-channel sums `Set` of rows [s0, s1) into `totals` (sum j of channel k at
+/// totals[j·K + k]): blocks of row_block rows, each summed in Acc into `blk` (count · K values),
+/// then added in double. Where a row holds more than one chunk of channels, each chunk walks the
+/// block's rows after the previous one, a step of a row's length from one to the next: rows longer
+/// than long_row_bytes (the cls shape's 2048 channels: 8 KiB) put every step on another page, where
+/// the prefetchers do not follow, so such blocks are walked a few rows at a time (few_rows over the
+/// arrays read: each row a stream that a chunk continues where the previous one stopped).
+template <std::size_t W, class Method, row_sum_set Set, class Acc>
 void rows_sums_in(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0, std::size_t s1,
                   double* totals, Acc* blk, Acc positions) {
-    constexpr std::size_t M = std::size_t{SA} + SG + SAG + ST;
-    constexpr std::size_t arrays = std::size_t{SA || SAG} + (SG || SAG || ST);
+    constexpr std::size_t M = Set.count();
+    constexpr std::size_t arrays = std::size_t{Set.a || Set.ag} + (Set.g || Set.ag || Set.term);
     const std::size_t K = A.K;
     const std::size_t few = K <= sum_chunk_packs * W || K * sizeof(Acc) <= long_row_bytes ? row_block : few_rows / arrays;
     for (std::size_t b = s0; b < s1; b += row_block) {
         const std::size_t e = std::min(s1, b + row_block);
-        if (few == row_block) {
-            chunks_sums<W, Method, SA, SG, SAG, ST>(A, G, sum_a, b, e, totals, positions);
-            continue;
-        }
         std::fill(blk, blk + M * K, Acc(0));
         for (std::size_t f = b; f < e; f += few)
-            chunks_sums<W, Method, SA, SG, SAG, ST>(A, G, sum_a, f, std::min(e, f + few), blk, positions);
+            chunks_sums<W, Method, Set.a, Set.g, Set.ag, Set.term>(A, G, sum_a, f, std::min(e, f + few), blk, positions);
         for (std::size_t i = 0; i < M * K; ++i) totals[i] += static_cast<double>(blk[i]);
     }
 }
 
-/// The per-channel sums `set` of rows [s0, s1) of sample rows A and G into `totals` (zeroed here;
-/// count() · K doubles, in the order a, g, ag, term), compiled per instruction set.
-template <class Method, class Acc>
+/// The per-channel sums `Set` of rows [s0, s1) of sample rows A and G (both of A.K channels; the
+/// data of an array the set does not read may be null) into `totals` (zeroed here; Set.count() · K
+/// doubles, in the order a, g, ag, term), compiled per instruction set.
+template <class Method, row_sum_set Set, class Acc>
 void rows_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0, std::size_t s1,
-               row_sum_set set, double* totals, std::size_t S) {
-    const std::size_t K = A.K ? A.K : G.K;
-    std::fill(totals, totals + set.count() * K, 0.0);
-    A.K = G.K = K;
-    std::vector<Acc> blk(set.count() * K);
-    auto run = [&](auto sa, auto sg, auto sag, auto st) {
-        dispatch([&](auto bytes) {
-            rows_sums_in<lanes_in<Acc, bytes()>, Method, decltype(sa)::value, decltype(sg)::value, decltype(sag)::value,
-                         decltype(st)::value>(A, G, sum_a, s0, s1, totals, blk.data(), static_cast<Acc>(S));
-        });
-    };
-    using T = std::true_type;
-    using F = std::false_type;
-    // The combinations the channel-weight passes ask for (a first pass; a term pass with or without Σ g).
-    if (set.term) {
-        if (set.g) run(F{}, T{}, F{}, T{});
-        else run(F{}, F{}, F{}, T{});
-    } else if (set.ag) {
-        if (set.a && set.g) run(T{}, T{}, T{}, F{});
-        else if (set.a) run(T{}, F{}, T{}, F{});
-        else if (set.g) run(F{}, T{}, T{}, F{});
-        else run(F{}, F{}, T{}, F{});
-    } else if (set.a && set.g) {
-        run(T{}, T{}, F{}, F{});
-    } else if (set.a) {
-        run(T{}, F{}, F{}, F{});
-    } else if (set.g) {
-        run(F{}, T{}, F{}, F{});
-    }
+               double* totals, std::size_t S) {
+    const std::size_t K = A.K;
+    std::fill(totals, totals + Set.count() * K, 0.0);
+    std::vector<Acc> blk(Set.count() * K);
+    dispatch([&](auto bytes) {
+        rows_sums_in<lanes_in<Acc, bytes()>, Method, Set>(A, G, sum_a, s0, s1, totals, blk.data(), static_cast<Acc>(S));
+    });
 }
 
 /// raw[s] = Σ_k w[k] · row(s)[k] for rows [s0, s1), in packs of W channels (four accumulators).
@@ -321,46 +312,33 @@ void locate_non_finite_upto(const host_view<const Acc>& A, const host_view<const
     for (std::size_t i = 0; i <= n; ++i) locate_non_finite<Acc>(A, G, i, 0, K, gradient_label);
 }
 
-/// The channel weights and maps of samples [n0, n1) for channels-last A and G, each sample's
-/// positions in `ranges` ranges over `threads` threads (items: range r of sample n): the declared
-/// statistics of every channel in one walk over the rows (the gradient term in a second walk over
-/// G, after Σ a), the weights, then the map a dot product per position. `Method` void: the weights
-/// are given.
-template <class Method, class Acc>
-void position_major_samples(const host_view<const Acc>& A, const host_view<const Acc>* G, Acc* raw, Acc* weights,
-                            unsigned threads, bool check_finite, std::size_t n0, std::size_t n1, std::size_t ranges) {
-    const cam_dims dims = dims_of(A.shape);
-    const std::size_t K = dims.K, S = dims.S, N = n1 - n0;
-    const position_split split{N, S, ranges};  // items of samples n0 + 0 .. n0 + N − 1
-    if constexpr (!std::is_void_v<Method>) {
-        constexpr statistic needs = Method::needs;
-        constexpr bool need_a = has(needs, statistic::sum_a), need_g = has(needs, statistic::sum_g),
-                       need_ag = has(needs, statistic::sum_ag), term = has_gradient_term<Method>;
-        // The first walk: the declared sums, with Σ a and Σ g as finite checks of the rows it reads
-        // (G also when nothing else reads it).
-        const bool first_reads_g = need_g || need_ag || (!term && check_finite);
-        row_sum_set first;
-        first.a = need_a || (check_finite && need_ag);
-        first.g = need_g || (check_finite && first_reads_g);
-        first.ag = need_ag;
-        row_sum_set second;  // the gradient term, with Σ g as the check where the first walk did not read G
-        second.term = term;
-        second.g = term && check_finite && !first_reads_g;
-        std::vector<double> part(split.items() * std::max(first.count(), second.count()) * K);
-        // The statistics of sample n0 + i, channel k at [i·K + k], one array each (the loops over
-        // channels below vectorize).
-        std::vector<Acc> sum_a(N * K), sum_g(N * K), sum_ag(N * K), sum_term(N * K);
-        // Runs one walk over every item's rows, adds each sample's ranges in order into its first
-        // range's sums, and hands them to `take(i, sums)` (sum j of channel k at sums[j·K + k]), which
-        // returns false where a finite check failed.
-        auto walk = [&](row_sum_set set, bool read_a, bool read_g, auto take) {
-            const std::size_t M = set.count();
+/// The channel weights of samples [n0, n1) for channels-last A and G into weights[n·K + k], each
+/// sample's positions in split.ranges ranges over `threads` threads (items: range r of sample n):
+/// the declared statistics of every channel in one walk over the rows (first_walk; the gradient
+/// term in a second walk over G, after Σ a), then the weights. With Check, the sums read are the
+/// finite checks: a NaN or Inf throws the plane kernels' error.
+template <class Method, bool Check, class Acc>
+void position_major_weights(const host_view<const Acc>& A, const host_view<const Acc>* G, Acc* weights,
+                            unsigned threads, std::size_t n0, const position_split& split) {
+    constexpr row_sum_set first = first_walk<Method>(Check), second = second_walk<Method>(Check);
+    const std::size_t K = A.shape[1], S = split.S, N = split.N, ranges = split.ranges;
+    std::vector<double> part(split.items() * std::max(first.count(), second.count()) * K);
+    // The statistics of sample n0 + i, channel k at [i·K + k], one array each (the loops over
+    // channels below vectorize).
+    std::vector<Acc> sum_a(N * K), sum_g(N * K), sum_ag(N * K), sum_term(N * K);
+    // Runs walk Set over every item's rows, adds each sample's ranges in order into its first range's
+    // sums, and hands them to `take(i, sums)` (sum j of channel k at sums[j·K + k]), which returns
+    // false where a finite check failed.
+    auto walk = [&](auto set, auto take) {
+        constexpr row_sum_set Set = decltype(set)::value;
+        constexpr std::size_t M = Set.count();
+        if constexpr (M > 0) {  // none: a method that needs no sum of this walk, unchecked
             parallel_for(split.items(), threads, [&](std::size_t item) {
                 const std::size_t i = split.sample(item);
                 const sample_rows<Acc> none{nullptr, K};
-                rows_sums<Method>(read_a ? rows_of(A, n0 + i) : none, read_g ? rows_of(*G, n0 + i) : none,
-                                  sum_a.data() + i * K, split.begin(item), split.end(item), set,
-                                  part.data() + item * M * K, S);
+                rows_sums<Method, Set>(Set.a || Set.ag ? rows_of(A, n0 + i) : none,
+                                       Set.g || Set.ag || Set.term ? rows_of(*G, n0 + i) : none, sum_a.data() + i * K,
+                                       split.begin(item), split.end(item), part.data() + item * M * K, S);
             });
             for (std::size_t i = 0; i < N; ++i) {
                 double* sums = part.data() + i * ranges * M * K;
@@ -368,47 +346,56 @@ void position_major_samples(const host_view<const Acc>& A, const host_view<const
                     const double* more = sums + r * M * K;
                     for (std::size_t x = 0; x < M * K; ++x) sums[x] += more[x];
                 }
-                if (!take(i, sums)) locate_non_finite_upto<Acc>(A, G, n0 + i);
+                if (!take(i, sums) && Check) locate_non_finite_upto<Acc>(A, G, n0 + i);
             }
-        };
-        // Sums j of sample i into `to` in Acc; false where one is NaN or Inf.
-        auto into = [&](std::vector<Acc>& to, std::size_t i, const double* sums, std::size_t j) {
-            Acc* d = to.data() + i * K;
-            const double* q = sums + j * K;
-            bool finite = true;
-            for (std::size_t k = 0; k < K; ++k) {
-                d[k] = static_cast<Acc>(q[k]);
-                finite &= d[k] - d[k] == Acc(0);
-            }
+        }
+    };
+    // Sums j of sample i into `to` in Acc; false where one is NaN or Inf.
+    auto into = [&](std::vector<Acc>& to, std::size_t i, const double* sums, std::size_t j) {
+        Acc* d = to.data() + i * K;
+        const double* q = sums + j * K;
+        for (std::size_t k = 0; k < K; ++k) d[k] = static_cast<Acc>(q[k]);
+        return finite_map(d, K);
+    };
+    walk(std::integral_constant<row_sum_set, first>{}, [&](std::size_t i, const double* sums) {
+        std::size_t j = 0;
+        bool finite = true;
+        if (first.a) finite &= into(sum_a, i, sums, j++);
+        if (first.g) finite &= into(sum_g, i, sums, j++);
+        if (first.ag) finite &= into(sum_ag, i, sums, j++);
+        return finite;
+    });
+    if constexpr (second.term) {
+        walk(std::integral_constant<row_sum_set, second>{}, [&](std::size_t i, const double* sums) {
+            bool finite = into(sum_term, i, sums, second.g ? 1 : 0);
+            if (second.g) finite &= into(sum_g, i, sums, 0);  // the check only
             return finite;
-        };
-        walk(first, first.a || first.ag, first.g || first.ag, [&](std::size_t i, const double* sums) {
-            std::size_t j = 0;
-            bool finite = true;
-            if (first.a) finite &= into(sum_a, i, sums, j++);
-            if (first.g) finite &= into(sum_g, i, sums, j++);
-            if (first.ag) finite &= into(sum_ag, i, sums, j++);
-            return !check_finite || finite;
         });
-        if constexpr (term) {
-            walk(second, false, true, [&](std::size_t i, const double* sums) {
-                bool finite = into(sum_term, i, sums, second.g ? 1 : 0);
-                if (second.g) finite &= into(sum_g, i, sums, 0);  // the check only
-                return !check_finite || finite;
-            });
+    }
+    for (std::size_t i = 0; i < N; ++i) {
+        Acc* w = weights + (n0 + i) * K;
+        for (std::size_t k = 0; k < K; ++k) {
+            plane_statistics<Acc> x;
+            x.sum_a = sum_a[i * K + k], x.sum_g = sum_g[i * K + k], x.sum_ag = sum_ag[i * K + k];
+            x.sum_term = sum_term[i * K + k], x.positions = static_cast<Acc>(S);
+            w[k] = static_cast<Acc>(Method::channel_weight(x));
         }
-        for (std::size_t i = 0; i < N; ++i) {
-            bool finite = true;
-            Acc* w = weights + (n0 + i) * K;
-            for (std::size_t k = 0; k < K; ++k) {
-                plane_statistics<Acc> x;
-                x.sum_a = sum_a[i * K + k], x.sum_g = sum_g[i * K + k], x.sum_ag = sum_ag[i * K + k];
-                x.sum_term = sum_term[i * K + k], x.positions = static_cast<Acc>(S);
-                w[k] = static_cast<Acc>(Method::channel_weight(x));
-                finite &= w[k] - w[k] == Acc(0);
-            }
-            if (check_finite && !finite) locate_non_finite_upto<Acc>(A, G, n0 + i);
-        }
+        if (Check && !finite_map(w, K)) locate_non_finite_upto<Acc>(A, G, n0 + i);
+    }
+}
+
+/// The channel weights (position_major_weights; `Method` void: given) and maps of samples [n0, n1)
+/// for channels-last A and G, each sample's positions in `ranges` ranges over `threads` threads:
+/// a map value is a dot product per position.
+template <class Method, class Acc>
+void position_major_samples(const host_view<const Acc>& A, const host_view<const Acc>* G, Acc* raw, Acc* weights,
+                            unsigned threads, bool check_finite, std::size_t n0, std::size_t n1, std::size_t ranges) {
+    const cam_dims dims = dims_of(A.shape);
+    const std::size_t K = dims.K, S = dims.S;
+    const position_split split{n1 - n0, S, ranges};  // items of samples n0 + 0 .. n1 − 1
+    if constexpr (!std::is_void_v<Method>) {
+        if (check_finite) position_major_weights<Method, true>(A, G, weights, threads, n0, split);
+        else position_major_weights<Method, false>(A, G, weights, threads, n0, split);
     }
     parallel_for(split.items(), threads, [&](std::size_t item) {
         const std::size_t n = n0 + split.sample(item), s0 = split.begin(item), s1 = split.end(item);
