@@ -19,9 +19,10 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # goes missing, a test executable that is no longer built or a filter that matches less fails the
 # command instead of shrinking the run. Raise them with the tests. `PRESET:LABEL` overrides a
 # label's minimum for one preset. core: one ISA test skips on a CPU that runs every instruction set
-# (Isa.UnsupportedChoicesAreRejected), and under the sanitizers one that limits the address space
-# (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers). torch: 122 tests less the two CUDA
-# tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight the asan
+# (Isa.UnsupportedChoicesAreRejected), under the sanitizers one that limits the address space
+# (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers), and the clang leg leaves GCC's
+# DropIn.CompilesWithoutWarnings to the sanitizer leg (CMakePresets.json). torch: 122 tests less
+# the two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight the asan
 # preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in CMakePresets.json: a resident-memory measurement,
 # a module LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the tool dozens of
 # times); in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of exported models
