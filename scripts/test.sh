@@ -21,15 +21,15 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # label's minimum for one preset. core: one ISA test skips on a CPU that runs every instruction set
 # (Isa.UnsupportedChoicesAreRejected), under the sanitizers one that limits the address space
 # (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers), and the clang leg leaves GCC's
-# DropIn.CompilesWithoutWarnings to the sanitizer leg (CMakePresets.json). torch: 122 tests less
-# the two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight the asan
-# preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in CMakePresets.json: a resident-memory measurement,
-# a module LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the tool dozens of
-# times); in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of exported models
-# (their fixture and export_cam.py's output test among them). torch-cmake: a CUDA build of LibTorch
-# without its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only). package-torch: the
-# installed package's torch component in a project of its own, against the wheel's LibTorch (torch2;
-# in asan with label package).
+# DropIn.CompilesWithoutWarnings to the sanitizer leg (CMakePresets.json). torch: 122 tests less the
+# two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight
+# the asan preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in CMakePresets.json: a resident-memory
+# measurement, a module LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the
+# tool dozens of times); in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of
+# exported models (their fixture and export_cam.py's output test among them). torch-cmake: a CUDA
+# build of LibTorch without its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
+# package-torch: the installed package's torch component in a project of its own, against the
+# wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
   [core]=309 [scalar]=6 [io]=25 [xtensor]=32 [torch]=114 [tool]=41 [blas]=13 [package]=17
   [torch2:torch]=156 [torch-cmake]=2 [package-torch]=1
