@@ -19,12 +19,19 @@ namespace camkit {
 
 namespace detail {
 
-/// camkit's product raw[T, S] = W[T, K] · A[0, K, S]: a group of activation planes is read from
-/// memory once and, while in cache, added into every target's map; targets split over `threads`.
+/// camkit's product raw[T, S] = W[T, K] · A[0, K, S]: blocked_product where A's planes are the memory
+/// itself (up to blocked_product_max_planes channels) or its rows are channels-last
+/// (reads_position_major); otherwise (gathered planes: strided
+/// or half-precision A) a group of activation planes is read once and, while in cache, added into
+/// every target's map, targets split over `threads`. The same additions either way: the same maps.
 struct loop_product {
     template <class Acc, class E>
     void operator()(const Acc* W, std::size_t Tn, std::size_t K, const host_view<const E>& A, std::size_t S, Acc* raw,
                     unsigned threads) const {
+        if constexpr (std::is_same_v<E, Acc>) {
+            if ((A.contiguous_from(2) && K <= blocked_product_max_planes) || reads_position_major<Acc, E>(A, nullptr))
+                return blocked_product(W, Tn, K, A, S, raw, threads);
+        }
         std::fill(raw, raw + Tn * S, Acc(0));
         const unsigned parts = static_cast<unsigned>(std::min<std::size_t>(threads, Tn));
         parallel_for(parts, parts, [&](std::size_t part) {
@@ -41,15 +48,6 @@ struct loop_product {
     }
 };
 
-/// The gradients of target t alone: G's slice t as a [1, K, *S] view.
-template <class E>
-host_view<const E> target_slice(const host_view<const E>& G, std::size_t t) {
-    host_view<const E> g = G;
-    g.data += static_cast<std::ptrdiff_t>(t) * G.strides[0];
-    g.shape[0] = 1;
-    return g;
-}
-
 /// explain_many on host views of a validated request, with `product` computing W · A and `eigen`
 /// the projection methods' eigenproblem.
 template <method_policy Method, class Acc, class E, class Product, class Eigen>
@@ -62,26 +60,39 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
     const unsigned threads = resolve_threads(opt.threads, (Tn + 1) * A.size());
 
     if constexpr (Method::form == method_form::channel_weights) {
-        // Pass 1: W[t, k], each target's gradients streamed in order (split over channel blocks
-        // when there are fewer targets than threads).
+        // Pass 1: W[t, k].
         out.weights.emplace(shape_t{Tn, K});
         Acc* W = out.weights->data();
-        const std::size_t blocks = std::min<std::size_t>(K, threads > Tn ? (threads + Tn - 1) / Tn : 1);
-        // Σ A of a channel is the same for every target: computed once per channel here instead
-        // of once per target, by the same additions in the same order, so the same value.
-        std::vector<Acc> sum_a;
-        if constexpr (shares_sum_a<Method>) {
-            plane_reader<Acc, E> ra(A);
-            sum_a.resize(K);
-            for (std::size_t k = 0; k < K; ++k) sum_a[k] = plane_ops<Acc>::sum(ra.get(0, k));
+        // Planes: each target's gradients streamed in order (split over channel blocks when there
+        // are fewer targets than threads).
+        const auto plane_weights = [&] {
+            const std::size_t blocks = std::min<std::size_t>(K, threads > Tn ? (threads + Tn - 1) / Tn : 1);
+            // Σ A of a channel is the same for every target: computed once per channel here instead
+            // of once per target, by the same additions in the same order, so the same value.
+            std::vector<Acc> sum_a;
+            if constexpr (shares_sum_a<Method>) {
+                plane_reader<Acc, E> ra(A);
+                sum_a.resize(K);
+                for (std::size_t k = 0; k < K; ++k) sum_a[k] = plane_ops<Acc>::sum(ra.get(0, k));
+            }
+            // Each target's weights by explain's group passes (channel groups swept together), so
+            // explain's weights to the bit.
+            parallel_for(Tn * blocks, threads, [&](std::size_t item) {
+                const std::size_t t = item / blocks, b = item % blocks;
+                sample_weights<Method, Acc>(A, target_slice(G, t), K * b / blocks, K * (b + 1) / blocks,
+                                            sum_a.empty() ? nullptr : sum_a.data(), W + t * K, opt.check_finite, t);
+            });
+        };
+        // Channels-last memory: the rows of A and of each target's gradients walked in place, as
+        // explain walks them (position_major.hpp).
+        if constexpr (std::is_same_v<E, Acc>) {
+            if (reads_position_major<Acc>(A, &G))
+                position_major_many_weights<Method, Acc>(A, G, S, W, threads, opt.check_finite);
+            else
+                plane_weights();
+        } else {
+            plane_weights();
         }
-        // Each target's weights by explain's group passes (channel groups swept together), so
-        // explain's weights to the bit.
-        parallel_for(Tn * blocks, threads, [&](std::size_t item) {
-            const std::size_t t = item / blocks, b = item % blocks;
-            sample_weights<Method, Acc>(A, target_slice(G, t), K * b / blocks, K * (b + 1) / blocks,
-                                        sum_a.empty() ? nullptr : sum_a.data(), W + t * K, opt.check_finite, t);
-        });
         // Pass 2: raw = W · A.
         product(static_cast<const Acc*>(W), Tn, K, A, S, out.raw.data(), threads);
         // Activations the weights did not read are checked through the map: with finite weights a

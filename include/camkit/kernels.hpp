@@ -457,6 +457,15 @@ Acc add_contributions(Acc* out, const Acc* const* a_planes, const Acc* const* g_
     });
 }
 
+/// The gradients of target t alone: G's slice t as a [1, K, *S] view.
+template <class E>
+host_view<const E> target_slice(const host_view<const E>& G, std::size_t t) {
+    host_view<const E> g = G;
+    g.data += static_cast<std::ptrdiff_t>(t) * G.strides[0];
+    g.shape[0] = 1;
+    return g;
+}
+
 /// Exact finite check of planes k0..k1 of sample n, in order (activations before gradients of a
 /// channel); throws for the first non-finite plane, naming gradients' sample `gradient_label` when
 /// given (explain_many names its targets). Runs only when a fused check saw NaN or Inf.

@@ -104,18 +104,21 @@ inline position_split split_positions(std::size_t N, std::size_t S, unsigned thr
 struct row_sum_set {
     bool a = false, g = false, ag = false, term = false;
     constexpr std::size_t count() const { return std::size_t{a} + g + ag + term; }
+    constexpr bool reads_a() const { return a || ag; }          ///< the set reads A's rows
+    constexpr bool reads_g() const { return g || ag || term; }  ///< the set reads G's rows
 };
 
 /// The first walk of channel-weight method Method: its declared sums, with Σ a and Σ g as the finite
-/// checks of the rows it reads (G also when nothing else reads it).
+/// checks of the rows it reads (G also when nothing else reads it); without Σ a where it is known
+/// and the method takes it alone from A (shares_sum_a: explain_many's, summed once for its targets).
 template <class Method>
-constexpr row_sum_set first_walk(bool check_finite) {
+constexpr row_sum_set first_walk(bool check_finite, bool sum_a_known = false) {
     constexpr statistic needs = Method::needs;
     constexpr bool need_a = has(needs, statistic::sum_a), need_g = has(needs, statistic::sum_g),
                    need_ag = has(needs, statistic::sum_ag), term = has_gradient_term<Method>;
     const bool reads_g = need_g || need_ag || (!term && check_finite);
     row_sum_set set;
-    set.a = need_a || (check_finite && need_ag);
+    set.a = (need_a && !(sum_a_known && shares_sum_a<Method>)) || (check_finite && need_ag);
     set.g = need_g || (check_finite && reads_g);
     set.ag = need_ag;
     return set;
@@ -137,11 +140,12 @@ inline constexpr std::size_t sum_chunk_packs = 4;
 /// The sums of C packs of V channels from channel c0 over rows [b, e), added to `out` (sum j of
 /// channel k at out[j·K + k], a block buffer): each sum's C accumulators stay in registers over the
 /// rows. `sum_a` holds each channel's Σ a for the gradient term.
-template <std::size_t V, std::size_t C, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
+template <std::size_t V, std::size_t C, class Method, row_sum_set Set, class Acc>
 CAMKIT_KERNEL_INLINE void chunk_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t c0,
                                      std::size_t b, std::size_t e, Acc* out, Acc positions) {
     using B = pack_t<Acc, V>;
-    constexpr std::size_t M = std::size_t{SA} + SG + SAG + ST, ig = SA, iag = ig + SG, it = iag + SAG;
+    constexpr bool SA = Set.a, SG = Set.g, SAG = Set.ag, ST = Set.term, RA = Set.reads_a(), RG = Set.reads_g();
+    constexpr std::size_t M = Set.count(), ig = SA, iag = ig + SG, it = iag + SAG;
     static_assert(M > 0);
     const std::size_t K = A.K;
     B acc[M][C] = {};
@@ -156,12 +160,12 @@ CAMKIT_KERNEL_INLINE void chunk_sums(sample_rows<Acc> A, sample_rows<Acc> G, con
     }
     const plane_ops<Acc> ops;
     for (std::size_t s = b; s < e; ++s) {
-        const Acc* a = SA || SAG ? A.row(s) + c0 : nullptr;
-        const Acc* g = SG || SAG || ST ? G.row(s) + c0 : nullptr;
+        const Acc* a = RA ? A.row(s) + c0 : nullptr;
+        const Acc* g = RG ? G.row(s) + c0 : nullptr;
         for (std::size_t j = 0; j < C; ++j) {
             B av{}, gv{};
-            if constexpr (SA || SAG) av = load<Acc, V>(a + j * V);
-            if constexpr (SG || SAG || ST) gv = load<Acc, V>(g + j * V);
+            if constexpr (RA) av = load<Acc, V>(a + j * V);
+            if constexpr (RG) gv = load<Acc, V>(g + j * V);
             if constexpr (SA) acc[0][j] += av;
             if constexpr (SG) acc[ig][j] += gv;
             if constexpr (SAG) acc[iag][j] += av * gv;
@@ -179,33 +183,33 @@ CAMKIT_KERNEL_INLINE void chunk_sums(sample_rows<Acc> A, sample_rows<Acc> G, con
 }
 
 /// chunk_sums over the channels [c, c + n·V) for a run-time n ≤ sum_chunk_packs; returns c + n·V.
-template <std::size_t V, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
+template <std::size_t V, class Method, row_sum_set Set, class Acc>
 CAMKIT_KERNEL_INLINE std::size_t chunk_sums_of(std::size_t n, sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a,
                                                std::size_t c, std::size_t b, std::size_t e, Acc* out, Acc positions) {
     static_assert(sum_chunk_packs == 4);
     switch (n) {
         case 0: return c;
-        case 1: chunk_sums<V, 1, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
-        case 2: chunk_sums<V, 2, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
-        case 3: chunk_sums<V, 3, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
-        default: chunk_sums<V, 4, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions); break;
+        case 1: chunk_sums<V, 1, Method, Set>(A, G, sum_a, c, b, e, out, positions); break;
+        case 2: chunk_sums<V, 2, Method, Set>(A, G, sum_a, c, b, e, out, positions); break;
+        case 3: chunk_sums<V, 3, Method, Set>(A, G, sum_a, c, b, e, out, positions); break;
+        default: chunk_sums<V, 4, Method, Set>(A, G, sum_a, c, b, e, out, positions); break;
     }
     return c + n * V;
 }
 
 /// Every channel's sums over rows [b, e) added to `out`: chunks of sum_chunk_packs packs of W
 /// channels, one chunk of fewer packs, then the last channels (fewer than W) one at a time.
-template <std::size_t W, class Method, bool SA, bool SG, bool SAG, bool ST, class Acc>
+template <std::size_t W, class Method, row_sum_set Set, class Acc>
 CAMKIT_KERNEL_INLINE void chunks_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t b,
                                       std::size_t e, Acc* out, Acc positions) {
     const std::size_t K = A.K;
     constexpr std::size_t chunk = sum_chunk_packs * W;
     std::size_t c = 0;
     for (; c + chunk <= K; c += chunk)
-        chunk_sums<W, sum_chunk_packs, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions);
-    c = chunk_sums_of<W, Method, SA, SG, SAG, ST>((K - c) / W, A, G, sum_a, c, b, e, out, positions);
+        chunk_sums<W, sum_chunk_packs, Method, Set>(A, G, sum_a, c, b, e, out, positions);
+    c = chunk_sums_of<W, Method, Set>((K - c) / W, A, G, sum_a, c, b, e, out, positions);
     if constexpr (W > 1) {  // fewer than W channels left: one at a time (the rows are in L1 by now)
-        for (; c < K; ++c) chunk_sums<1, 1, Method, SA, SG, SAG, ST>(A, G, sum_a, c, b, e, out, positions);
+        for (; c < K; ++c) chunk_sums<1, 1, Method, Set>(A, G, sum_a, c, b, e, out, positions);
     }
 }
 
@@ -225,14 +229,14 @@ template <std::size_t W, class Method, row_sum_set Set, class Acc>
 void rows_sums_in(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0, std::size_t s1,
                   double* totals, Acc* blk, Acc positions) {
     constexpr std::size_t M = Set.count();
-    constexpr std::size_t arrays = std::size_t{Set.a || Set.ag} + (Set.g || Set.ag || Set.term);
+    constexpr std::size_t arrays = std::size_t{Set.reads_a()} + Set.reads_g();
     const std::size_t K = A.K;
     const std::size_t few = K <= sum_chunk_packs * W || K * sizeof(Acc) <= long_row_bytes ? row_block : few_rows / arrays;
     for (std::size_t b = s0; b < s1; b += row_block) {
         const std::size_t e = std::min(s1, b + row_block);
         std::fill(blk, blk + M * K, Acc(0));
         for (std::size_t f = b; f < e; f += few)
-            chunks_sums<W, Method, Set.a, Set.g, Set.ag, Set.term>(A, G, sum_a, f, std::min(e, f + few), blk, positions);
+            chunks_sums<W, Method, Set>(A, G, sum_a, f, std::min(e, f + few), blk, positions);
         for (std::size_t i = 0; i < M * K; ++i) totals[i] += static_cast<double>(blk[i]);
     }
 }
@@ -312,64 +316,104 @@ void locate_non_finite_upto(const host_view<const Acc>& A, const host_view<const
     for (std::size_t i = 0; i <= n; ++i) locate_non_finite<Acc>(A, G, i, 0, K, gradient_label);
 }
 
+/// explain_many's targets for position_major_weights: A holds one sample, shared by every sample of
+/// G (target n is G's sample n, and errors name it so), with its Σ a of every channel (K values)
+/// where the method takes Σ a alone from A (shares_sum_a; else null).
+template <class Acc>
+struct shared_sample {
+    const Acc* sum_a = nullptr;
+};
+
+/// Runs the sums `Set` over the rows of every item of `split` (`rows(i)`: the sample rows of A and
+/// G of sample i, `sum_a(i)`: its Σ a for the gradient term), adds each sample's ranges in order,
+/// and hands them to `take(i, sums)` (sum j of channel k at sums[j·K + k]).
+template <class Method, row_sum_set Set, class Rows, class SumA, class Take>
+void walk_rows(const position_split& split, std::size_t K, unsigned threads, Rows&& rows, SumA&& sum_a, Take&& take) {
+    constexpr std::size_t M = Set.count();
+    std::vector<double> part(split.items() * M * K);
+    parallel_for(split.items(), threads, [&](std::size_t item) {
+        const std::size_t i = split.sample(item);
+        const auto [a, g] = rows(i);
+        rows_sums<Method, Set>(a, g, sum_a(i), split.begin(item), split.end(item), part.data() + item * M * K, split.S);
+    });
+    for (std::size_t i = 0; i < split.N; ++i) {
+        double* sums = part.data() + i * split.ranges * M * K;
+        for (std::size_t r = 1; r < split.ranges; ++r) {
+            const double* more = sums + r * M * K;
+            for (std::size_t x = 0; x < M * K; ++x) sums[x] += more[x];
+        }
+        take(i, static_cast<const double*>(sums));
+    }
+}
+
 /// The channel weights of samples [n0, n1) for channels-last A and G into weights[n·K + k], each
 /// sample's positions in split.ranges ranges over `threads` threads (items: range r of sample n):
 /// the declared statistics of every channel in one walk over the rows (first_walk; the gradient
 /// term in a second walk over G, after Σ a), then the weights. With Check, the sums read are the
-/// finite checks: a NaN or Inf throws the plane kernels' error.
+/// finite checks: a NaN or Inf throws the plane kernels' error. With `shared`, A is explain_many's
+/// one sample for the targets in G (shared_sample; its Σ a not summed again).
 template <class Method, bool Check, class Acc>
 void position_major_weights(const host_view<const Acc>& A, const host_view<const Acc>* G, Acc* weights,
-                            unsigned threads, std::size_t n0, const position_split& split) {
-    constexpr row_sum_set first = first_walk<Method>(Check), second = second_walk<Method>(Check);
-    const std::size_t K = A.shape[1], S = split.S, N = split.N, ranges = split.ranges;
-    std::vector<double> part(split.items() * std::max(first.count(), second.count()) * K);
+                            unsigned threads, std::size_t n0, const position_split& split,
+                            const shared_sample<Acc>* shared = nullptr) {
+    constexpr row_sum_set own = first_walk<Method>(Check), known_a = first_walk<Method>(Check, true),
+                          second = second_walk<Method>(Check);
+    const std::size_t K = A.shape[1], S = split.S, N = split.N;
+    const bool given_a = shared && shared->sum_a;
     // The statistics of sample n0 + i, channel k at [i·K + k], one array each (the loops over
     // channels below vectorize).
     std::vector<Acc> sum_a(N * K), sum_g(N * K), sum_ag(N * K), sum_term(N * K);
-    // Runs walk Set over every item's rows, adds each sample's ranges in order into its first range's
-    // sums, and hands them to `take(i, sums)` (sum j of channel k at sums[j·K + k]), which returns
-    // false where a finite check failed.
-    auto walk = [&](auto set, auto take) {
-        constexpr row_sum_set Set = decltype(set)::value;
-        constexpr std::size_t M = Set.count();
-        if constexpr (M > 0) {  // none: a method that needs no sum of this walk, unchecked
-            parallel_for(split.items(), threads, [&](std::size_t item) {
-                const std::size_t i = split.sample(item);
-                const sample_rows<Acc> none{nullptr, K};
-                rows_sums<Method, Set>(Set.a || Set.ag ? rows_of(A, n0 + i) : none,
-                                       Set.g || Set.ag || Set.term ? rows_of(*G, n0 + i) : none, sum_a.data() + i * K,
-                                       split.begin(item), split.end(item), part.data() + item * M * K, S);
-            });
-            for (std::size_t i = 0; i < N; ++i) {
-                double* sums = part.data() + i * ranges * M * K;
-                for (std::size_t r = 1; r < ranges; ++r) {
-                    const double* more = sums + r * M * K;
-                    for (std::size_t x = 0; x < M * K; ++x) sums[x] += more[x];
-                }
-                if (!take(i, sums) && Check) locate_non_finite_upto<Acc>(A, G, n0 + i);
-            }
-        }
+    if (given_a)
+        for (std::size_t i = 0; i < N; ++i) std::copy_n(shared->sum_a, K, sum_a.data() + i * K);
+    // Throws for the first NaN or Inf of sample n0 + i (for a target: of A and its gradients).
+    const auto locate = [&](std::size_t i) {
+        const std::size_t n = n0 + i;
+        if (!shared) return locate_non_finite_upto<Acc>(A, G, n);
+        const host_view<const Acc> g = target_slice(*G, n);
+        locate_non_finite<Acc>(A, &g, 0, 0, K, n);
     };
+    // The rows a walk of `set` reads of sample i.
+    const auto rows = [&](auto set) {
+        return [&](std::size_t i) {
+            constexpr row_sum_set Set = decltype(set)::value;
+            const sample_rows<Acc> none{nullptr, K};
+            return std::pair{Set.reads_a() ? rows_of(A, shared ? 0 : n0 + i) : none,
+                             Set.reads_g() ? rows_of(*G, n0 + i) : none};
+        };
+    };
+    const auto sum_a_of = [&](std::size_t i) { return static_cast<const Acc*>(sum_a.data() + i * K); };
     // Sums j of sample i into `to` in Acc; false where one is NaN or Inf.
     auto into = [&](std::vector<Acc>& to, std::size_t i, const double* sums, std::size_t j) {
         Acc* d = to.data() + i * K;
         const double* q = sums + j * K;
         for (std::size_t k = 0; k < K; ++k) d[k] = static_cast<Acc>(q[k]);
-        return finite_map(d, K);
+        return !Check || finite_map(d, K);
     };
-    walk(std::integral_constant<row_sum_set, first>{}, [&](std::size_t i, const double* sums) {
-        std::size_t j = 0;
-        bool finite = true;
-        if (first.a) finite &= into(sum_a, i, sums, j++);
-        if (first.g) finite &= into(sum_g, i, sums, j++);
-        if (first.ag) finite &= into(sum_ag, i, sums, j++);
-        return finite;
-    });
+    // The first walk (Σ a known: without it, and its finite check instead).
+    const auto first = [&](auto set) {
+        constexpr row_sum_set Set = decltype(set)::value;
+        const bool a_finite = !Check || !given_a || finite_map(shared->sum_a, K);
+        if constexpr (Set.count() == 0) {  // none: a method that needs no sum of this walk, unchecked
+            if (!a_finite) locate(0);
+        } else {
+            walk_rows<Method, Set>(split, K, threads, rows(set), sum_a_of, [&](std::size_t i, const double* sums) {
+                std::size_t j = 0;
+                bool finite = a_finite;
+                if (Set.a) finite &= into(sum_a, i, sums, j++);
+                if (Set.g) finite &= into(sum_g, i, sums, j++);
+                if (Set.ag) finite &= into(sum_ag, i, sums, j++);
+                if (!finite && Check) locate(i);
+            });
+        }
+    };
+    if (given_a) first(std::integral_constant<row_sum_set, known_a>{});
+    else first(std::integral_constant<row_sum_set, own>{});
     if constexpr (second.term) {
-        walk(std::integral_constant<row_sum_set, second>{}, [&](std::size_t i, const double* sums) {
+        constexpr auto set = std::integral_constant<row_sum_set, second>{};
+        walk_rows<Method, second>(split, K, threads, rows(set), sum_a_of, [&](std::size_t i, const double* sums) {
             bool finite = into(sum_term, i, sums, second.g ? 1 : 0);
             if (second.g) finite &= into(sum_g, i, sums, 0);  // the check only
-            return finite;
+            if (!finite && Check) locate(i);
         });
     }
     for (std::size_t i = 0; i < N; ++i) {
@@ -380,8 +424,168 @@ void position_major_weights(const host_view<const Acc>& A, const host_view<const
             x.sum_term = sum_term[i * K + k], x.positions = static_cast<Acc>(S);
             w[k] = static_cast<Acc>(Method::channel_weight(x));
         }
-        if (Check && !finite_map(w, K)) locate_non_finite_upto<Acc>(A, G, n0 + i);
+        if (Check && !finite_map(w, K)) locate(i);
     }
+}
+
+/// Σ a of every channel of channels-last A's one sample into sum_a (K values), its positions split
+/// as `split` over `threads` threads (the sums position_major_weights' first walk takes for it on
+/// that split). Unchecked: position_major_weights checks them.
+template <class Method, class Acc>
+void position_major_sum_a(const host_view<const Acc>& A, Acc* sum_a, unsigned threads, const position_split& split) {
+    const std::size_t K = A.shape[1];
+    constexpr row_sum_set set{true, false, false, false};
+    walk_rows<Method, set>(split, K, threads,
+                           [&](std::size_t) { return std::pair{rows_of(A, 0), sample_rows<Acc>{nullptr, K}}; },
+                           [](std::size_t) { return static_cast<const Acc*>(nullptr); },
+                           [&](std::size_t, const double* sums) {
+                               for (std::size_t k = 0; k < K; ++k) sum_a[k] = static_cast<Acc>(sums[k]);
+                           });
+}
+
+/// explain_many's weights W[t, k] for channels-last A (one sample of S positions) and G (a target a sample):
+/// position_major_weights with A shared (its Σ a summed once where the method shares it), each
+/// target's positions split over the threads as explain splits one sample's, or the targets side by
+/// side, one a thread, where the positions make fewer ranges than threads: either way each
+/// target's weights are explain's on its gradients (with the threads, or one) to the bit.
+template <class Method, class Acc>
+void position_major_many_weights(const host_view<const Acc>& A, const host_view<const Acc>& G, std::size_t S, Acc* W,
+                                 unsigned threads, bool check_finite) {
+    const std::size_t K = A.shape[1], Tn = G.shape[0];
+    const position_split one = split_positions(1, S, threads);
+    const bool side_by_side = one.ranges < threads && Tn > 1;
+    const position_split split = side_by_side ? position_split{1, S, 1} : one;
+    std::vector<Acc> sum_a;
+    if constexpr (shares_sum_a<Method>) {
+        sum_a.resize(K);
+        position_major_sum_a<Method>(A, sum_a.data(), threads, split);
+    }
+    const shared_sample<Acc> shared{sum_a.empty() ? nullptr : sum_a.data()};
+    const auto target = [&](std::size_t t, unsigned th) {
+        if (check_finite) position_major_weights<Method, true>(A, &G, W, th, t, split, &shared);
+        else position_major_weights<Method, false>(A, &G, W, th, t, split, &shared);
+    };
+    if (side_by_side) parallel_for(Tn, threads, [&](std::size_t t) { target(t, 1); });
+    else for (std::size_t t = 0; t < Tn; ++t) target(t, threads);
+}
+
+/// Most planes in memory that blocked_product reads side by side, a block of positions from each: every
+/// plane is a stream and a page of its own. One thread, [1, K, 128, 128], 8 or 21 targets (Intel Xeon
+/// VM, 2026-12-07): 64 planes 1.3–1.46× faster than loop_product's groups of four whole planes; 256
+/// planes between 0.52× and 1.3× from run to run of the same binary (a block touches 256 pages).
+/// More planes go through the groups.
+inline constexpr std::size_t blocked_product_max_planes = 64;
+
+/// Positions a block of blocked_product (of channels-last rows: made planes a block at a time).
+template <class Acc>
+std::size_t product_block(std::size_t K) {
+    return K * sizeof(Acc) <= 1024 ? 128 : 64;  // the K × block planes within L1 up to 256 channels of float
+}
+
+/// Positions [i, len) of one target for targets_from_planes (weights w, as packs wb): single packs,
+/// then single values.
+template <std::size_t V, class Acc>
+CAMKIT_KERNEL_INLINE void targets_from_planes_rest(const Acc* w, const Acc* wb, std::size_t K, const Acc* planes,
+                                                   std::ptrdiff_t ld, std::size_t i, std::size_t len, Acc* out) {
+    using B = pack_t<Acc, V>;
+    for (; i + V <= len; i += V) {
+        B acc{};
+        const Acc* p = planes + i;
+        for (std::size_t k = 0; k < K; ++k, p += ld) acc += load<Acc, V>(wb + k * V) * load<Acc, V>(p);
+        store(out + i, acc);
+    }
+    if constexpr (V > 1) {
+        for (; i < len; ++i) {
+            Acc acc = 0;
+            const Acc* p = planes + i;
+            for (std::size_t k = 0; k < K; ++k, p += ld) acc += w[k] * *p;
+            out[i] = acc;
+        }
+    }
+}
+
+/// Targets [t, t + R) of targets_from_planes: C packs of positions a sweep over the channels, each
+/// pack of the planes loaded once for the R targets.
+template <std::size_t V, std::size_t R, class Acc>
+CAMKIT_KERNEL_INLINE void some_targets_from_planes(const Acc* W, const Acc* Wb, std::size_t t, std::size_t K,
+                                                   const Acc* planes, std::ptrdiff_t ld, std::size_t len, Acc* raw,
+                                                   std::size_t S) {
+    using B = pack_t<Acc, V>;
+    constexpr std::size_t C = V * sizeof(Acc) >= 64 ? 8 : 4;  // R·C accumulators within the registers
+    std::size_t i = 0;
+    for (; i + C * V <= len; i += C * V) {
+        B acc[R][C] = {};
+        for (std::size_t k = 0; k < K; ++k) {
+            B w[R];
+            for (std::size_t r = 0; r < R; ++r) w[r] = load<Acc, V>(Wb + ((t + r) * K + k) * V);
+            const Acc* p = planes + static_cast<std::ptrdiff_t>(k) * ld + static_cast<std::ptrdiff_t>(i);
+            for (std::size_t j = 0; j < C; ++j) {
+                const B x = load<Acc, V>(p + j * V);
+                for (std::size_t r = 0; r < R; ++r) acc[r][j] += w[r] * x;
+            }
+        }
+        for (std::size_t r = 0; r < R; ++r)
+            for (std::size_t j = 0; j < C; ++j) store(raw + (t + r) * S + i + j * V, acc[r][j]);
+    }
+    for (std::size_t r = 0; r < R; ++r)
+        targets_from_planes_rest<V>(W + (t + r) * K, Wb + (t + r) * K * V, K, planes, ld, i, len, raw + (t + r) * S);
+}
+
+/// raw[t, s] = Σ_k W[t, k] · planes[k·ld + s] for targets [0, Tn) and positions s < len, in packs of
+/// V, each accumulated over k in order from zero: loop_product's additions (plane by plane, into maps
+/// that start at zero), so its values to the bit. Two targets a sweep with AVX-512's 32 registers.
+/// Wb holds each weight as a pack (W[t, k]'s at (t·K + k)·V): GCC 12 fills a pack from a scalar in
+/// the dispatched kernels lane by lane (16 masked broadcasts for AVX-512), too slow for the inner loop.
+template <std::size_t V, class Acc>
+CAMKIT_KERNEL_INLINE void targets_from_planes(const Acc* W, const Acc* Wb, std::size_t Tn, std::size_t K,
+                                              const Acc* planes, std::ptrdiff_t ld, std::size_t len, Acc* raw,
+                                              std::size_t S) {
+    constexpr std::size_t R = V * sizeof(Acc) >= 64 ? 2 : 1;
+    std::size_t t = 0;
+    for (; t + R <= Tn; t += R) some_targets_from_planes<V, R>(W, Wb, t, K, planes, ld, len, raw, S);
+    for (; t < Tn; ++t) some_targets_from_planes<V, 1>(W, Wb, t, K, planes, ld, len, raw, S);
+}
+
+/// raw[t, s] = Σ_k W[t, k] · A[0, k, s], positions split over `threads` in blocks (product_block):
+/// the planes themselves where they are the memory (A.contiguous_from(2)), else channels-last rows
+/// made planes a block at a time; each target's values of a block summed over the channels in order
+/// in registers (targets_from_planes: loop_product's additions over whole planes, so its maps to the
+/// bit), written once (benchmarks/README.md, 2026-12-07 "explain_many on channels-last memory").
+template <class Acc>
+void blocked_product(const Acc* W, std::size_t Tn, std::size_t K, const host_view<const Acc>& A, std::size_t S,
+                     Acc* raw, unsigned threads) {
+    const std::size_t block = product_block<Acc>(K), blocks = (S + block - 1) / block;
+    const unsigned parts = static_cast<unsigned>(std::min<std::size_t>(threads, blocks));
+    const bool in_place = A.contiguous_from(2);
+    const std::ptrdiff_t ld = in_place ? (K > 1 ? A.strides[1] : 0) : static_cast<std::ptrdiff_t>(block);
+    const sample_rows<Acc> rows = rows_of(A, 0);
+    parallel_for(parts, parts, [&](std::size_t part) {
+        std::vector<Acc> planes(in_place ? 0 : K * block), Wb;
+        dispatch_plane<Acc>(S, [&](auto bytes) {
+            constexpr std::size_t V = lanes_in<Acc, bytes()>;
+            Wb.resize(Tn * K * V);
+            for (std::size_t x = 0; x < Tn * K; ++x) store(Wb.data() + x * V, broadcast<Acc, V>(W[x]));
+            for (std::size_t b = blocks * part / parts; b < blocks * (part + 1) / parts; ++b) {
+                const std::size_t s0 = b * block, len = std::min(S, s0 + block) - s0;
+                if (!in_place) {
+                    std::size_t s = 0;
+                    for (; s + 4 <= len; s += 4) {  // four rows a sweep: a store of four values a channel
+                        const Acc *r0 = rows.row(s0 + s), *r1 = r0 + K, *r2 = r1 + K, *r3 = r2 + K;
+                        for (std::size_t k = 0; k < K; ++k) {
+                            Acc* q = planes.data() + k * block + s;
+                            q[0] = r0[k], q[1] = r1[k], q[2] = r2[k], q[3] = r3[k];
+                        }
+                    }
+                    for (; s < len; ++s) {
+                        const Acc* r = rows.row(s0 + s);
+                        for (std::size_t k = 0; k < K; ++k) planes[k * block + s] = r[k];
+                    }
+                }
+                const Acc* p = in_place ? A.data + s0 : planes.data();
+                targets_from_planes<V>(W, Wb.data(), Tn, K, p, ld, len, raw + s0, S);
+            }
+        });
+    });
 }
 
 /// The channel weights (position_major_weights; `Method` void: given) and maps of samples [n0, n1)

@@ -249,8 +249,9 @@ TEST(Methods, ChannelsLastViewsEqualContiguous) {
 }
 
 TEST(Methods, ChannelsLastExplainManyEqualsContiguous) {
-    // explain_many reads the gradients of each target through the same blocks (80 channels, 5
-    // targets); its element-wise methods read them in place (position_major.hpp), to rounding.
+    // explain_many on channels-last memory (80 channels, 5 targets): element-wise and channel-weight
+    // methods read it in place (position_major.hpp), to rounding; Eigen-CAM gathers planes, so its
+    // maps are the contiguous memory's to the bit.
     const shape_t shape{1, 80, 7, 9}, gshape{5, 80, 7, 9};
     const tensor<float> A = cast<float>(random_tensor(shape, 33, 0, 2)), G = cast<float>(random_tensor(gshape, 34));
     const auto Acl = camkit_test::channels_last_copy<float>(A), Gcl = camkit_test::channels_last_copy<float>(G);
@@ -259,9 +260,16 @@ TEST(Methods, ChannelsLastExplainManyEqualsContiguous) {
         for (int threads : {1, 2}) {
             const camkit::options opt{.threads = threads};
             const auto strided = camkit::explain_many<M>(Acl.view, Gcl.view, opt), dense = camkit::explain_many<M>(A, G, opt);
-            if constexpr (M::form == camkit::method_form::elementwise) {
+            if constexpr (M::form != camkit::method_form::projection) {
                 EXPECT_LE((camkit_test::max_relative_error_per_map<float, float>(strided.raw.values, dense.raw.values, 5)), 2e-6)
                     << M::name << " threads " << threads;
+                ASSERT_EQ(strided.weights.has_value(), dense.weights.has_value()) << M::name;
+                if (dense.weights) {
+                    EXPECT_LE((camkit_test::max_relative_error_per_map<float, float>(strided.weights->values,
+                                                                                    dense.weights->values, 5)),
+                              2e-6)
+                        << M::name << " threads " << threads;
+                }
                 continue;
             }
             EXPECT_EQ(strided.raw.values, dense.raw.values) << M::name << " threads " << threads;

@@ -165,17 +165,106 @@ TEST(PositionMajor, CamWithHeadWeights) {
     EXPECT_NEAR(cl.raw[49 + 9], want, 1e-5 * std::abs(want) + 1e-6);
 }
 
-TEST(PositionMajor, ExplainManyElementwiseMethods) {
-    // explain_many's element-wise methods take the position-major kernel for each target.
+TEST(PositionMajor, ExplainManyEveryMethod) {
+    // explain_many on channels-last memory: element-wise methods take the position-major kernel for
+    // each target, channel-weight methods walk the rows of A and of each target's gradients for the
+    // weights and make blocks of positions planes for W · A; Eigen-CAM gathers planes.
     const shape_t shape{1, 32, 6, 7}, gshape{4, 32, 6, 7};
     const tensor<float> A = camkit_test::cast<float>(camkit_test::random_tensor(shape, 49, 0, 2));
     const tensor<float> G = camkit_test::cast<float>(camkit_test::random_tensor(gshape, 50));
     const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
-    camkit::for_each_method([&](auto t) {
-        using M = typename decltype(t)::type;
-        const auto cl = camkit::explain_many<M>(Acl.view, Gcl.view), dense = camkit::explain_many<M>(A, G);
-        EXPECT_LE(relative_error(cl.raw.values, dense.raw.values, 4), 2e-6) << M::name;
-    });
+    for (int threads : {1, 3}) {
+        camkit::for_each_method([&](auto t) {
+            using M = typename decltype(t)::type;
+            const camkit::options opt{.threads = threads};
+            const auto cl = camkit::explain_many<M>(Acl.view, Gcl.view, opt), dense = camkit::explain_many<M>(A, G, opt);
+            EXPECT_LE(relative_error(cl.raw.values, dense.raw.values, 4), 2e-6) << M::name << " threads " << threads;
+            ASSERT_EQ(cl.weights.has_value(), dense.weights.has_value()) << M::name;
+            if (dense.weights) {
+                EXPECT_LE(relative_error(cl.weights->values, dense.weights->values, 4), 2e-6) << M::name;
+            }
+        });
+    }
+}
+
+TEST(PositionMajor, ExplainManyWeightsAreExplainsWeights) {
+    // Each target's weights are explain's on its gradients to the bit: the same walks over the same
+    // ranges of positions (Σ a summed once, as explain's first walk sums it), on one thread and with
+    // 9216 positions split over two; with more threads than ranges the targets go side by side, each
+    // as explain on one thread.
+    const shape_t shape{1, 24, 96, 96}, gshape{3, 24, 96, 96};
+    const tensor<float> A = camkit_test::cast<float>(camkit_test::random_tensor(shape, 55, 0, 2));
+    const tensor<float> G = camkit_test::cast<float>(camkit_test::random_tensor(gshape, 56));
+    const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
+    const std::size_t K = 24, S = 96 * 96;
+    for (camkit::isa i : camkit_test::supported_isas()) {
+        camkit_test::isa_scope scope(i);
+        for (int threads : {1, 2, 4}) {
+            const int each = threads == 4 ? 1 : threads;  // four threads, two ranges: targets side by side
+            camkit::for_each_method([&](auto t) {
+                using M = typename decltype(t)::type;
+                if constexpr (M::form == camkit::method_form::channel_weights) {
+                    const std::string where = std::string(M::name) + " threads " + std::to_string(threads) + " " +
+                                              std::string(camkit::isa_name(i));
+                    const auto many = camkit::explain_many<M>(Acl.view, Gcl.view, {.threads = threads});
+                    for (std::size_t target = 0; target < 3; ++target) {
+                        const auto g = camkit::detail::target_slice(Gcl.view, target);
+                        const auto one = camkit::explain<M>(Acl.view, g, {.threads = each});
+                        const std::vector<float> w(many.weights->values.begin() + target * K,
+                                                   many.weights->values.begin() + (target + 1) * K);
+                        EXPECT_EQ(w, one.weights->values) << where << " target " << target;
+                    }
+                    // The maps: W · A by blocks of planes, loop_product's additions on contiguous A.
+                    std::vector<float> dense(3 * S), cl(3 * S);
+                    const camkit::host_view<const float> Av{A.values.data(), A.shape, camkit::row_major_strides(A.shape)};
+                    camkit::detail::loop_product{}(many.weights->values.data(), 3, K, Av, S, dense.data(), threads);
+                    camkit::detail::loop_product{}(many.weights->values.data(), 3, K, Acl.view, S, cl.data(), threads);
+                    EXPECT_EQ(cl, dense) << where;
+                    EXPECT_EQ(cl, many.raw.values) << where;
+                }
+            });
+        }
+    }
+}
+
+TEST(PositionMajor, ExplainManyProductOfEveryBlockShape) {
+    // W · A by blocks of positions (blocked_product: contiguous planes in place, channels-last rows
+    // made planes) against loop_product's group loop over gathered planes (every other value of
+    // wider rows), to the bit: channels that fill no whole group, positions that fill no whole block
+    // or pack, more planes than blocked_product reads in place (2048: the group loop there), double.
+    const auto check = [](auto zero, const shape_t& shape, std::size_t Tn, int threads) {
+        using T = decltype(zero);
+        const tensor<T> A = camkit_test::cast<T>(camkit_test::random_tensor(shape, 57, 0, 2));
+        const tensor<T> W = camkit_test::cast<T>(camkit_test::random_tensor({Tn, shape[1]}, 58));
+        const auto Acl = channels_last_copy<T>(A);
+        const std::size_t K = shape[1], S = A.size() / K;
+        ASSERT_TRUE((camkit::detail::reads_position_major<T, T>(Acl.view, nullptr)));
+        const camkit::host_view<const T> Av{A.values.data(), A.shape, camkit::row_major_strides(A.shape)};
+        std::vector<T> wide(2 * A.size());  // A's values at the even places
+        for (std::size_t i = 0; i < A.size(); ++i) wide[2 * i] = A[i];
+        std::vector<std::ptrdiff_t> strides = camkit::row_major_strides(A.shape);
+        for (auto& x : strides) x *= 2;
+        const camkit::host_view<const T> every_other{wide.data(), A.shape, strides};
+        ASSERT_FALSE(every_other.contiguous_from(2));
+        std::vector<T> dense(Tn * S), cl(Tn * S, T(7)), gathered(Tn * S);
+        camkit::detail::loop_product{}(W.values.data(), Tn, K, Av, S, dense.data(), threads);
+        camkit::detail::loop_product{}(W.values.data(), Tn, K, Acl.view, S, cl.data(), threads);
+        camkit::detail::loop_product{}(W.values.data(), Tn, K, every_other, S, gathered.data(), threads);
+        const std::string where = camkit::to_string(shape) + " targets " + std::to_string(Tn) + " threads " + std::to_string(threads);
+        EXPECT_EQ(dense, gathered) << where;
+        EXPECT_EQ(cl, gathered) << where;
+        // Hand-checked value: target Tn − 1 at position S − 1.
+        double want = 0;
+        for (std::size_t k = 0; k < K; ++k) want += double(W[(Tn - 1) * K + k]) * double(A[k * S + S - 1]);
+        EXPECT_NEAR(cl[Tn * S - 1], want, 1e-5 * std::abs(want) + 1e-5);
+    };
+    for (camkit::isa i : camkit_test::supported_isas()) {
+        camkit_test::isa_scope scope(i);
+        check(0.f, {1, 19, 37, 29}, 5, 1);    // 19 channels: 4 groups and 3 more; 1073 positions
+        check(0.f, {1, 64, 128, 40}, 21, 2);  // 5120 positions: blocks of 256 over two threads
+        check(0.f, {1, 2048, 7, 7}, 3, 1);    // 49 positions of 2048 channels: one block of 64
+        check(0.0, {1, 40, 9, 11}, 2, 3);
+    }
 }
 
 TEST(PositionMajor, NonFiniteInputsNameThePlaneOfContiguousMemory) {
@@ -220,4 +309,42 @@ TEST(PositionMajor, NonFiniteInputsNameThePlaneOfContiguousMemory) {
     const std::string want = error_message([&] { (void)camkit::explain<camkit::hires_cam>(A, G); });
     EXPECT_NE(want.find("is NaN or Inf although its activations and gradients are finite"), std::string::npos) << want;
     EXPECT_EQ(error_message([&] { (void)camkit::explain<camkit::hires_cam>(Acl.view, Gcl.view); }), want);
+}
+
+TEST(PositionMajor, ExplainManyNonFiniteInputsNameThePlaneOfContiguousMemory) {
+    // NaN or Inf in the activations or in a target's gradients: explain_many's error on channels-last
+    // memory is the contiguous memory's (the target named by its index), for every method, on one
+    // thread and on four (targets side by side; positions split into ranges).
+    const shape_t shape{1, 24, 96, 96}, gshape{3, 24, 96, 96};
+    const tensor<float> A0 = camkit_test::cast<float>(camkit_test::random_tensor(shape, 59, 0, 2));
+    const tensor<float> G0 = camkit_test::cast<float>(camkit_test::random_tensor(gshape, 60));
+    const std::size_t K = 24, S = 96 * 96;
+    auto at = [&](std::size_t n, std::size_t k, std::size_t s) { return (n * K + k) * S + s; };
+    const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
+    struct poison {
+        bool in_a;
+        std::size_t t, k, s;
+        float value;
+    };
+    const std::vector<std::vector<poison>> cases = {
+        {{true, 0, 5, 9000, nan}},                           // activations, in the second range
+        {{false, 2, 20, 7, -inf}},                           // the last target's gradients
+        {{true, 0, 9, 100, inf}, {false, 0, 4, 4800, nan}},  // target 0's gradients of an earlier channel first
+        {{false, 1, 2, 3, nan}, {true, 0, 23, 9215, nan}},   // activations before a later target's gradients
+    };
+    for (const auto& places : cases) {
+        tensor<float> A = A0, G = G0;
+        for (const poison& p : places) (p.in_a ? A : G)[at(p.t, p.k, p.s)] = p.value;
+        const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
+        for (int threads : {1, 4}) {
+            camkit::for_each_method([&](auto t) {
+                using M = typename decltype(t)::type;
+                const camkit::options opt{.threads = threads};
+                const std::string want = error_message([&] { (void)camkit::explain_many<M>(A, G, opt); });
+                const std::string got = error_message([&] { (void)camkit::explain_many<M>(Acl.view, Gcl.view, opt); });
+                EXPECT_NE(want.find("contain NaN or Inf"), std::string::npos) << M::name << ": " << want;
+                EXPECT_EQ(got, want) << M::name << " threads " << threads;
+            });
+        }
+    }
 }
