@@ -62,6 +62,40 @@ void expect_every_method_matches(const shape_t& shape, int threads, double tol) 
     }
 }
 
+
+/// NaN or Inf at a place: sample n (explain_many: target n), channel k, position s of the
+/// activations or of the gradients.
+struct poison {
+    bool in_a;
+    std::size_t n, k, s;
+    float value;
+};
+
+/// For each case of places poisoned in copies of A0 and G0 ([·, K, 96, 96]): `run(method tag, A, G,
+/// options)` on channels-last copies throws the contiguous arrays' error, for every method, on one
+/// thread and on four.
+template <class Run>
+void expect_errors_of_contiguous_memory(const tensor<float>& A0, const tensor<float>& G0,
+                                        const std::vector<std::vector<poison>>& cases, Run run) {
+    const std::size_t K = A0.shape[1], S = 96 * 96;
+    auto at = [&](std::size_t n, std::size_t k, std::size_t s) { return (n * K + k) * S + s; };
+    for (const auto& places : cases) {
+        tensor<float> A = A0, G = G0;
+        for (const poison& p : places) (p.in_a ? A : G)[at(p.n, p.k, p.s)] = p.value;
+        const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
+        for (int threads : {1, 4}) {
+            camkit::for_each_method([&](auto t) {
+                using M = typename decltype(t)::type;
+                const camkit::options opt{.threads = threads};
+                const std::string want = error_message([&] { run(t, A, G, opt); });
+                const std::string got = error_message([&] { run(t, Acl.view, Gcl.view, opt); });
+                EXPECT_NE(want.find("contain NaN or Inf"), std::string::npos) << M::name << ": " << want;
+                EXPECT_EQ(got, want) << M::name << " threads " << threads;
+            });
+        }
+    }
+}
+
 }  // namespace
 
 TEST(PositionMajor, TakesChannelsLastViewsOfTheAccumulationType) {
@@ -276,32 +310,15 @@ TEST(PositionMajor, NonFiniteInputsNameThePlaneOfContiguousMemory) {
     const std::size_t K = shape[1], S = 96 * 96;
     auto at = [&](std::size_t n, std::size_t k, std::size_t s) { return (n * K + k) * S + s; };
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-    struct poison {
-        bool in_a;
-        std::size_t n, k, s;
-        float value;
-    };
     const std::vector<std::vector<poison>> cases = {
-        {{true, 1, 5, 9000, nan}},                        // activations, in the second range
-        {{false, 0, 20, 7, -inf}},                        // gradients
+        {{true, 1, 5, 9000, nan}},                           // activations, in the second range
+        {{false, 0, 20, 7, -inf}},                           // gradients
         {{true, 0, 9, 100, inf}, {false, 0, 4, 4800, nan}},  // gradients of an earlier channel first
         {{false, 1, 2, 3, nan}, {true, 0, 23, 9215, nan}},   // an earlier sample first
     };
-    for (const auto& places : cases) {
-        tensor<float> A = A0, G = G0;
-        for (const poison& p : places) (p.in_a ? A : G)[at(p.n, p.k, p.s)] = p.value;
-        const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
-        for (int threads : {1, 4}) {
-            camkit::for_each_method([&](auto t) {
-                using M = typename decltype(t)::type;
-                const camkit::options opt{.threads = threads};
-                const std::string want = error_message([&] { (void)camkit::explain<M>(A, G, opt); });
-                const std::string got = error_message([&] { (void)camkit::explain<M>(Acl.view, Gcl.view, opt); });
-                EXPECT_NE(want.find("contain NaN or Inf"), std::string::npos) << M::name << ": " << want;
-                EXPECT_EQ(got, want) << M::name << " threads " << threads;
-            });
-        }
-    }
+    expect_errors_of_contiguous_memory(A0, G0, cases, [](auto t, const auto& A, const auto& G, const camkit::options& opt) {
+        (void)camkit::explain<typename decltype(t)::type>(A, G, opt);
+    });
     // Finite inputs whose products overflow float: the map's error, as for contiguous memory.
     tensor<float> A = A0, G = G0;
     for (std::size_t s = 0; s < S; ++s) A[at(0, 3, s)] = 3e38f, G[at(0, 3, s)] = 3e38f;
@@ -315,36 +332,16 @@ TEST(PositionMajor, ExplainManyNonFiniteInputsNameThePlaneOfContiguousMemory) {
     // NaN or Inf in the activations or in a target's gradients: explain_many's error on channels-last
     // memory is the contiguous memory's (the target named by its index), for every method, on one
     // thread and on four (targets side by side; positions split into ranges).
-    const shape_t shape{1, 24, 96, 96}, gshape{3, 24, 96, 96};
-    const tensor<float> A0 = camkit_test::cast<float>(camkit_test::random_tensor(shape, 59, 0, 2));
-    const tensor<float> G0 = camkit_test::cast<float>(camkit_test::random_tensor(gshape, 60));
-    const std::size_t K = 24, S = 96 * 96;
-    auto at = [&](std::size_t n, std::size_t k, std::size_t s) { return (n * K + k) * S + s; };
+    const tensor<float> A0 = camkit_test::cast<float>(camkit_test::random_tensor({1, 24, 96, 96}, 59, 0, 2));
+    const tensor<float> G0 = camkit_test::cast<float>(camkit_test::random_tensor({3, 24, 96, 96}, 60));
     const float nan = std::numeric_limits<float>::quiet_NaN(), inf = std::numeric_limits<float>::infinity();
-    struct poison {
-        bool in_a;
-        std::size_t t, k, s;
-        float value;
-    };
     const std::vector<std::vector<poison>> cases = {
         {{true, 0, 5, 9000, nan}},                           // activations, in the second range
         {{false, 2, 20, 7, -inf}},                           // the last target's gradients
         {{true, 0, 9, 100, inf}, {false, 0, 4, 4800, nan}},  // target 0's gradients of an earlier channel first
         {{false, 1, 2, 3, nan}, {true, 0, 23, 9215, nan}},   // activations before a later target's gradients
     };
-    for (const auto& places : cases) {
-        tensor<float> A = A0, G = G0;
-        for (const poison& p : places) (p.in_a ? A : G)[at(p.t, p.k, p.s)] = p.value;
-        const auto Acl = channels_last_copy<float>(A), Gcl = channels_last_copy<float>(G);
-        for (int threads : {1, 4}) {
-            camkit::for_each_method([&](auto t) {
-                using M = typename decltype(t)::type;
-                const camkit::options opt{.threads = threads};
-                const std::string want = error_message([&] { (void)camkit::explain_many<M>(A, G, opt); });
-                const std::string got = error_message([&] { (void)camkit::explain_many<M>(Acl.view, Gcl.view, opt); });
-                EXPECT_NE(want.find("contain NaN or Inf"), std::string::npos) << M::name << ": " << want;
-                EXPECT_EQ(got, want) << M::name << " threads " << threads;
-            });
-        }
-    }
+    expect_errors_of_contiguous_memory(A0, G0, cases, [](auto t, const auto& A, const auto& G, const camkit::options& opt) {
+        (void)camkit::explain_many<typename decltype(t)::type>(A, G, opt);
+    });
 }
