@@ -21,9 +21,9 @@ namespace detail {
 
 /// camkit's product raw[T, S] = W[T, K] · A[0, K, S]: blocked_product where A's planes are the memory
 /// itself (up to blocked_product_max_planes channels) or its rows are channels-last
-/// (reads_position_major); otherwise (gathered planes: strided
-/// or half-precision A) a group of activation planes is read once and, while in cache, added into
-/// every target's map, targets split over `threads`. The same additions either way: the same maps.
+/// (reads_position_major); otherwise (gathered planes: other strides, half precision, more
+/// channels) a group of activation planes is read once and, while in cache, added into every
+/// target's map, targets split over `threads`. The same additions either way: the same maps.
 struct loop_product {
     template <class Acc, class E>
     void operator()(const Acc* W, std::size_t Tn, std::size_t K, const host_view<const E>& A, std::size_t S, Acc* raw,
