@@ -111,11 +111,25 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
         for (std::size_t t = 0; t < Tn; ++t)
             fused_elementwise<Method, Acc>(A, target_slice(G, t), out.raw.data() + t * S, opt.threads,
                                            opt.check_finite, t);
-    } else {
-        // A decomposition per target: nothing to share but the validation.
+    } else if constexpr (needs_gradients_v<Method>) {
+        // A decomposition per target (Eigen-Grad-CAM decomposes each target's A·G).
         for (std::size_t t = 0; t < Tn; ++t)
             projection_map<Method, Acc>(A, target_slice(G, t), out.raw.data() + t * S, opt.threads, opt.check_finite,
                                         eigen, t);
+    } else {
+        // Eigen-CAM decomposes the activations alone: target 0's map (the same computation for every
+        // target) is every target's, and the gradients it ignores are checked target by target, as
+        // a call per target checks them.
+        projection_map<Method, Acc>(A, target_slice(G, 0), out.raw.data(), opt.threads, opt.check_finite, eigen, 0);
+        for (std::size_t t = 1; t < Tn; ++t) {
+            const host_view<const E> g = target_slice(G, t);
+            if (opt.check_finite && (g.data != A.data || g.strides != A.strides)) {
+                plane_reader<Acc, E> rg(g);
+                for (std::size_t k = 0; k < K; ++k)
+                    if (!plane_ops<Acc>::all_finite(rg.get(0, k))) throw_non_finite("gradients", t, k);
+            }
+            std::copy_n(out.raw.data(), S, out.raw.data() + t * S);
+        }
     }
     finish_map_into(out.raw, opt, out.map);
     return out;
@@ -140,8 +154,9 @@ auto explain_many_with(const T& activations, const T& gradients, const options& 
 /// Explains T targets of one sample: `activations` [1, K, *S] and `gradients` [T, K, *S] (row t
 /// holds the gradients of target t). Returns raw [T, *S], weights [T, K] (channel-weight methods)
 /// and map [T, *size], equal to T separate explain calls up to float rounding. Channel-weight
-/// methods compute W [T, K], then W · A reading A once; element-wise and projection methods
-/// (Eigen-CAM) run their kernel per target.
+/// methods compute W [T, K], then W · A reading A once; element-wise methods and Eigen-Grad-CAM run
+/// their kernel per target; Eigen-CAM, which reads the activations alone, decomposes them once and
+/// gives every target that map (each target's gradients still checked finite).
 template <method_policy Method, host_tensor T>
 auto explain_many(const T& activations, const T& gradients, const options& opt = {}) {
     return detail::explain_many_with<Method>(activations, gradients, opt, detail::loop_product{});

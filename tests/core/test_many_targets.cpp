@@ -87,6 +87,31 @@ TEST(ManyTargets, EqualsSeparateCalls1DAnd3D) {
     check_equal_to_separate_calls<camkit::grad_cam>({1, 3, 4, 5, 6}, 1, 2);
 }
 
+TEST(ManyTargets, EigenCamDecomposesTheActivationsOnce) {
+    // Eigen-CAM ignores the gradients: every target's map is the activations' one, to the bit that
+    // of explain on the activations with the same threads (90 positions, more than the 6 channels;
+    // 4 positions, fewer than them).
+    for (const shape_t& shape : {shape_t{1, 6, 9, 10}, shape_t{1, 6, 2, 2}}) {
+        const tensor<float> A = random_tensor<float>(shape, 13, 0, 1);
+        shape_t g_shape = shape;
+        g_shape[0] = 4;
+        const tensor<float> G = random_tensor<float>(g_shape, 14);
+        for (int threads : {1, 2}) {
+            camkit::options opt;
+            opt.threads = threads;
+            const auto many = many::explain_many<camkit::eigen_cam>(A, G, opt);
+            const auto single = camkit::explain<camkit::eigen_cam>(A, opt);
+            const std::size_t S = single.raw.size();
+            ASSERT_EQ(many.raw.size(), 4 * S);
+            for (std::size_t t = 0; t < 4; ++t) {
+                const std::vector<float> raw(many.raw.values.begin() + static_cast<std::ptrdiff_t>(t * S),
+                                             many.raw.values.begin() + static_cast<std::ptrdiff_t>((t + 1) * S));
+                EXPECT_EQ(raw, single.raw.values) << camkit::to_string(shape) << " target " << t << " threads " << threads;
+            }
+        }
+    }
+}
+
 TEST(ManyTargets, HandComputedGradCam) {
     // One channel plane [1, 2]: A = [1, 2], G for two targets = [3, 5] and [-1, -1].
     const tensor<float> A(shape_t{1, 1, 2}, {1, 2});
@@ -133,6 +158,11 @@ TEST(ManyTargets, ErrorPaths) {
     expect_error([&] { many::explain_many<camkit::grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
     expect_error([&] { many::explain_many<camkit::hires_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
     expect_error([&] { many::explain_many<camkit::eigen_grad_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    // Eigen-CAM ignores the gradients but checks them, target by target, as separate calls do.
+    expect_error([&] { many::explain_many<camkit::eigen_cam>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
+    camkit::options unchecked;
+    unchecked.check_finite = false;
+    EXPECT_NO_THROW(many::explain_many<camkit::eigen_cam>(A, G, unchecked));
     expect_error([&] { many::explain_many<camkit::grad_cam_plus_plus>(A, G); }, "gradients contain NaN or Inf (sample 2, channel 1)");
     // Finite inputs whose map is not finite: the target's is named (the element-wise and the matrix paths).
     tensor<float> A_big = A, G_big = random_tensor<float>({3, 3, 4, 4}, 2);
