@@ -248,7 +248,7 @@ TEST(PositionMajor, ExplainManyWeightsAreExplainsWeights) {
                                                    many.weights->values.begin() + (target + 1) * K);
                         EXPECT_EQ(w, one.weights->values) << where << " target " << target;
                     }
-                    // The maps: W · A by blocks of planes, loop_product's additions on contiguous A.
+                    // The maps: the product of channels-last rows equals the contiguous planes' and explain_many's own.
                     std::vector<float> dense(3 * S), cl(3 * S);
                     const camkit::host_view<const float> Av{A.values.data(), A.shape, camkit::row_major_strides(A.shape)};
                     camkit::detail::loop_product{}(many.weights->values.data(), 3, K, Av, S, dense.data(), threads);
@@ -284,7 +284,8 @@ TEST(PositionMajor, ExplainManyProductOfEveryBlockShape) {
         camkit::detail::loop_product{}(W.values.data(), Tn, K, Av, S, dense.data(), threads);
         camkit::detail::loop_product{}(W.values.data(), Tn, K, Acl.view, S, cl.data(), threads);
         camkit::detail::loop_product{}(W.values.data(), Tn, K, every_other, S, gathered.data(), threads);
-        const std::string where = camkit::to_string(shape) + " targets " + std::to_string(Tn) + " threads " + std::to_string(threads);
+        const std::string where =
+            camkit::to_string(shape) + " targets " + std::to_string(Tn) + " threads " + std::to_string(threads);
         EXPECT_EQ(dense, gathered) << where;
         EXPECT_EQ(cl, gathered) << where;
         // Hand-checked value: target Tn − 1 at position S − 1.
@@ -295,7 +296,7 @@ TEST(PositionMajor, ExplainManyProductOfEveryBlockShape) {
     for (camkit::isa i : camkit_test::supported_isas()) {
         camkit_test::isa_scope scope(i);
         check(0.f, {1, 19, 37, 29}, 5, 1);    // 19 channels: 4 groups and 3 more; 1073 positions
-        check(0.f, {1, 64, 128, 40}, 21, 2);  // 5120 positions: blocks of 256 over two threads
+        check(0.f, {1, 64, 128, 40}, 21, 2);  // 5120 positions: blocks of 128 over two threads
         check(0.f, {1, 2048, 7, 7}, 3, 1);    // 49 positions of 2048 channels: one block of 64
         check(0.0, {1, 40, 9, 11}, 2, 3);
     }
