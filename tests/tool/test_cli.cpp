@@ -193,10 +193,12 @@ camkit::tensor<float> channels_last(const camkit::tensor<float>& t) {
 }
 
 // Keras / TensorFlow arrays [N, *S, K] with --channels-last give the maps of the same arrays in
-// camkit's [N, K, *S] (2-D and 3-D); without the flag a square map whose channels look last gets
-// a note; the flag's shape errors speak of [N, H, W, K].
+// camkit's [N, K, *S] (2-D and 3-D; 16 channels: read in place position by position, fewer:
+// gathered); without the flag a square map whose channels look last gets a note; the flag's shape
+// errors speak of [N, H, W, K].
 TEST_F(CamkitTool, ChannelsLastArraysOfKerasAndTensorFlow) {
-    for (const camkit::shape_t& shape : {camkit::shape_t{2, 3, 4, 5}, camkit::shape_t{1, 2, 3, 4, 5}}) {
+    for (const camkit::shape_t& shape :
+         {camkit::shape_t{2, 3, 4, 5}, camkit::shape_t{1, 2, 3, 4, 5}, camkit::shape_t{2, 16, 6, 7}}) {
         const auto A = random_tensor<float>(shape, 21), G = random_tensor<float>(shape, 22);
         camkit::io::write_npy(path("a_last.npy"), channels_last(A));
         camkit::io::write_npy(path("g_last.npy"), channels_last(G));

@@ -151,16 +151,6 @@ bool looks_unbatched_volume(const camkit::shape_t& s) {
     return s.size() == 4 && s[0] >= 2 && s[1] >= 8 && s[1] == s[2] && s[2] == s[3];
 }
 
-/// The values of `t` [N, *S, K] laid out as [N, K, *S].
-camkit::tensor<double> move_channels_first(const camkit::tensor<double>& t) {
-    const std::size_t N = t.shape[0], K = t.shape.back(), S = t.size() / (N * K);
-    camkit::tensor<double> out(channels_first(t.shape));
-    for (std::size_t n = 0; n < N; ++n)
-        for (std::size_t s = 0; s < S; ++s)
-            for (std::size_t k = 0; k < K; ++k) out[(n * K + k) * S + s] = t[(n * S + s) * K + k];
-    return out;
-}
-
 /// The PNG picture of maps [N, *S]: heatmaps, or overlays on `image` for 2-D maps.
 camkit::rgb_image picture(const camkit::tensor<float>& maps, const cam_args& a) {
     if (a.image.empty()) return camkit_cli::maps_picture(maps, a.colormap);
@@ -295,13 +285,24 @@ int run_cam(const std::vector<std::string>& args) {
 
     // Non-finite inputs are named by their file here (the library names the sample and channel).
     const auto read_finite = [](const std::string& path, const char* what) { return camkit_cli::read_finite_npy(path, what, "hold"); };
-    const auto read_layer = [&](const std::string& path, const char* what) {
-        camkit::tensor<double> t = read_finite(path, what);
-        return a.channels_last ? move_channels_first(t) : t;
+    // With --channels-last the arrays' own memory [N, *S, K] is explained in place as the view
+    // [N, K, *S] (camkit::channels_last_strides): no copy into channels-first order.
+    struct layer {
+        camkit::tensor<double> values;
+        camkit::host_view<const double> view;
     };
-    const camkit::tensor<double> A = read_layer(a.activations, "activations");
-    std::optional<camkit::tensor<double>> G;
-    if (!a.gradients.empty()) G = read_layer(a.gradients, "gradients");
+    const auto read_layer = [&](const std::string& path, const char* what) {
+        layer l{read_finite(path, what), {}};
+        const camkit::shape_t s = a.channels_last ? channels_first(l.values.shape) : l.values.shape;
+        l.view = {l.values.values.data(), s,
+                  a.channels_last ? camkit::channels_last_strides(s) : camkit::row_major_strides(s)};
+        return l;
+    };
+    const layer A_read = read_layer(a.activations, "activations");
+    const camkit::host_view<const double>& A = A_read.view;
+    std::optional<layer> G_read;
+    if (!a.gradients.empty()) G_read.emplace(read_layer(a.gradients, "gradients"));
+    const camkit::host_view<const double>* G = G_read ? &G_read->view : nullptr;
 
     // The inputs were checked finite as they were read (naming their files), and check_finite
     // below names the cause of a non-finite result more closely than the library's check can.
