@@ -285,24 +285,19 @@ int run_cam(const std::vector<std::string>& args) {
 
     // Non-finite inputs are named by their file here (the library names the sample and channel).
     const auto read_finite = [](const std::string& path, const char* what) { return camkit_cli::read_finite_npy(path, what, "hold"); };
-    // With --channels-last the arrays' own memory [N, *S, K] is explained in place as the view
-    // [N, K, *S] (camkit::channels_last_strides): no copy into channels-first order.
-    struct layer {
-        camkit::tensor<double> values;
-        camkit::host_view<const double> view;
+    const camkit::tensor<double> A_values = read_finite(a.activations, "activations");
+    std::optional<camkit::tensor<double>> G_values;
+    if (!a.gradients.empty()) G_values = read_finite(a.gradients, "gradients");
+    // The arrays as [N, K, *S] views of their own memory: with --channels-last, [N, *S, K] memory
+    // read in place (camkit::channels_last_strides), not copied into channels-first order.
+    const auto layer_of = [&](const camkit::tensor<double>& t) {
+        const camkit::shape_t s = a.channels_last ? channels_first(t.shape) : t.shape;
+        return camkit::host_view<const double>{
+            t.values.data(), s, a.channels_last ? camkit::channels_last_strides(s) : camkit::row_major_strides(s)};
     };
-    const auto read_layer = [&](const std::string& path, const char* what) {
-        layer l{read_finite(path, what), {}};
-        const camkit::shape_t s = a.channels_last ? channels_first(l.values.shape) : l.values.shape;
-        l.view = {l.values.values.data(), s,
-                  a.channels_last ? camkit::channels_last_strides(s) : camkit::row_major_strides(s)};
-        return l;
-    };
-    const layer A_read = read_layer(a.activations, "activations");
-    const camkit::host_view<const double>& A = A_read.view;
-    std::optional<layer> G_read;
-    if (!a.gradients.empty()) G_read.emplace(read_layer(a.gradients, "gradients"));
-    const camkit::host_view<const double>* G = G_read ? &G_read->view : nullptr;
+    const camkit::host_view<const double> A = layer_of(A_values);
+    std::optional<camkit::host_view<const double>> G;
+    if (G_values) G = layer_of(*G_values);
 
     // The inputs were checked finite as they were read (naming their files), and check_finite
     // below names the cause of a non-finite result more closely than the library's check can.
