@@ -84,6 +84,27 @@ private:
     std::size_t bytes_ = 0;
 };
 
+/// Channels c..c+3 of four positions (at[q] + c) into four planes `pitch` apart, positions 0..3
+/// (channels-last rows made planes: plane_reader's gather, blocked_product).
+template <class Acc, class E>
+void transpose4(const E* const* at, std::size_t c, Acc* out, std::size_t pitch) {
+#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 12)
+    if constexpr (std::is_same_v<E, float> && std::is_same_v<Acc, float>) {
+        typedef float v4 __attribute__((vector_size(16)));
+        v4 v[4];
+        for (std::size_t q = 0; q < 4; ++q) std::memcpy(&v[q], at[q] + c, sizeof(v4));
+        const v4 t0 = __builtin_shufflevector(v[0], v[1], 0, 4, 1, 5), t1 = __builtin_shufflevector(v[0], v[1], 2, 6, 3, 7),
+                 t2 = __builtin_shufflevector(v[2], v[3], 0, 4, 1, 5), t3 = __builtin_shufflevector(v[2], v[3], 2, 6, 3, 7);
+        const v4 o[4] = {__builtin_shufflevector(t0, t2, 0, 1, 4, 5), __builtin_shufflevector(t0, t2, 2, 3, 6, 7),
+                         __builtin_shufflevector(t1, t3, 0, 1, 4, 5), __builtin_shufflevector(t1, t3, 2, 3, 6, 7)};
+        for (std::size_t j = 0; j < 4; ++j) std::memcpy(out + j * pitch, &o[j], sizeof(v4));
+        return;
+    }
+#endif
+    for (std::size_t j = 0; j < 4; ++j)
+        for (std::size_t q = 0; q < 4; ++q) out[j * pitch + q] = static_cast<Acc>(at[q][c + j]);
+}
+
 /// Gives the (n, k) plane of an [N, K, *S] view as dense Acc values: the memory itself when it
 /// already is, otherwise a gather (strided views, half precision) into a scratch buffer.
 ///
@@ -153,25 +174,6 @@ private:
         return true;
     }
 
-    /// Channels c..c+3 of four positions (at[q] + c) into four planes `pitch` apart, positions 0..3.
-    static void transpose4(const E* const* at, std::size_t c, Acc* out, std::size_t pitch) {
-#if defined(__GNUC__) && (defined(__clang__) || __GNUC__ >= 12)
-        if constexpr (std::is_same_v<E, float> && std::is_same_v<Acc, float>) {
-            typedef float v4 __attribute__((vector_size(16)));
-            v4 v[4];
-            for (std::size_t q = 0; q < 4; ++q) std::memcpy(&v[q], at[q] + c, sizeof(v4));
-            const v4 t0 = __builtin_shufflevector(v[0], v[1], 0, 4, 1, 5), t1 = __builtin_shufflevector(v[0], v[1], 2, 6, 3, 7),
-                     t2 = __builtin_shufflevector(v[2], v[3], 0, 4, 1, 5), t3 = __builtin_shufflevector(v[2], v[3], 2, 6, 3, 7);
-            const v4 o[4] = {__builtin_shufflevector(t0, t2, 0, 1, 4, 5), __builtin_shufflevector(t0, t2, 2, 3, 6, 7),
-                             __builtin_shufflevector(t1, t3, 0, 1, 4, 5), __builtin_shufflevector(t1, t3, 2, 3, 6, 7)};
-            for (std::size_t j = 0; j < 4; ++j) std::memcpy(out + j * pitch, &o[j], sizeof(v4));
-            return;
-        }
-#endif
-        for (std::size_t j = 0; j < 4; ++j)
-            for (std::size_t q = 0; q < 4; ++q) out[j * pitch + q] = static_cast<Acc>(at[q][c + j]);
-    }
-
     /// Whether the positions of a plane are one sequence of equal steps (the spatial axes nest densely).
     bool uniform_positions() const {
         std::ptrdiff_t expected = v_.strides.back();
@@ -201,7 +203,7 @@ private:
             for (; s + 4 <= spatial_; s += 4) {
                 const E* at[4];
                 for (std::size_t q = 0; q < 4; ++q) at[q] = p + static_cast<std::ptrdiff_t>(s + q) * stride;
-                for (std::size_t c = 0; c < count; c += 4) transpose4(at, c, out + c * S + s, S);
+                for (std::size_t c = 0; c < count; c += 4) transpose4<Acc>(at, c, out + c * S + s, S);
             }
             for (; s < spatial_; ++s)
                 for (std::size_t j = 0; j < count; ++j)

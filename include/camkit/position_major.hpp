@@ -569,12 +569,13 @@ void blocked_product(const Acc* W, std::size_t Tn, std::size_t K, const host_vie
                 const std::size_t s0 = b * block, len = std::min(S, s0 + block) - s0;
                 if (!in_place) {
                     std::size_t s = 0;
-                    for (; s + 4 <= len; s += 4) {  // four rows a sweep: a store of four values a channel
-                        const Acc *r0 = rows.row(s0 + s), *r1 = r0 + K, *r2 = r1 + K, *r3 = r2 + K;
-                        for (std::size_t k = 0; k < K; ++k) {
-                            Acc* q = planes.data() + k * block + s;
-                            q[0] = r0[k], q[1] = r1[k], q[2] = r2[k], q[3] = r3[k];
-                        }
+                    for (; s + 4 <= len; s += 4) {  // four rows a sweep, in 4 × 4 tiles
+                        const Acc* at[4];
+                        for (std::size_t q = 0; q < 4; ++q) at[q] = rows.row(s0 + s + q);
+                        std::size_t k = 0;
+                        for (; k + 4 <= K; k += 4) transpose4<Acc>(at, k, planes.data() + k * block + s, block);
+                        for (; k < K; ++k)
+                            for (std::size_t q = 0; q < 4; ++q) planes[k * block + s + q] = at[q][k];
                     }
                     for (; s < len; ++s) {
                         const Acc* r = rows.row(s0 + s);
