@@ -363,10 +363,12 @@ int register_all() {
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "fused_sse2_t1").c_str(), fused_sse2<M>, s.shape));
             configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "reuse_t1").c_str(), fused_reuse<M>, s.shape, 1));
             const bool seg_or_vol = s.name.rfind("seg", 0) == 0 || s.name.rfind("vol", 0) == 0;
-            if ((seg_or_vol || s.name.rfind("cls", 0) == 0) && M::form != camkit::method_form::projection) {
+            // Projection methods: channels-last rows where positions outnumber channels (seg, 3-D).
+            const bool projection = M::form == camkit::method_form::projection;
+            if ((seg_or_vol || s.name.rfind("cls", 0) == 0) && (!projection || seg_or_vol)) {
                 configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "channels_last_t1").c_str(),
                                                        fused_channels_last<M>, s.shape, 1));
-                if (seg_or_vol)
+                if (seg_or_vol && !projection)
                     configure(benchmark::RegisterBenchmark(row("cam", s.name, name, "channels_last_t2").c_str(),
                                                            fused_channels_last<M>, s.shape, 2));
             }
