@@ -57,7 +57,9 @@ CAMKIT_KERNEL_INLINE void add_gram_tile(const double* Y, std::size_t rows, std::
         pack b[P];
         for (std::size_t p = 0; p < P; ++p) b[p] = load<double, W>(y + j0 + p * W);
         for (std::size_t i = 0; i < R; ++i) {
-            const pack a = broadcast<double, W>(y[i0 + i]);
+            // A scalar times a pack: GCC folds the broadcast into the FMA's memory operand (a broadcast
+            // pack made first took a load, a permute and an insert a row in AVX-512).
+            const double a = y[i0 + i];
             for (std::size_t p = 0; p < P; ++p) acc[i][p] += a * b[p];
         }
     }
@@ -68,16 +70,22 @@ CAMKIT_KERNEL_INLINE void add_gram_tile(const double* Y, std::size_t rows, std::
         }
 }
 
-/// add_gram_of_rows in packs of W values (compiled per instruction set by its caller's dispatch).
-template <std::size_t W>
-CAMKIT_KERNEL_INLINE void add_gram_of_rows_in(const double* Y, std::size_t rows, std::size_t d, double* G) {
+/// add_gram_of_rows in packs of W values (compiled per instruction set by its caller's dispatch);
+/// `between(t, T)` runs before tile t of the T tiles (the caller's prefetches, spread over the work).
+template <std::size_t W, class Between = void (*)(std::size_t, std::size_t)>
+CAMKIT_KERNEL_INLINE void add_gram_of_rows_in(const double* Y, std::size_t rows, std::size_t d, double* G,
+                                              Between&& between = [](std::size_t, std::size_t) {}) {
     constexpr std::size_t span = gram_tile_packs * W;
     const std::size_t ld = gram_stride(d);
+    std::size_t per_panel = 0, t = 0;
+    for (std::size_t i0 = 0; i0 < d; i0 += gram_tile_rows) per_panel += (d - i0 / W * W + span - 1) / span;
+    const std::size_t tiles = per_panel * ((rows + gram_panel_rows - 1) / gram_panel_rows);
     for (std::size_t r0 = 0; r0 < rows; r0 += gram_panel_rows) {
         const std::size_t m = std::min(gram_panel_rows, rows - r0);
         const double* panel = Y + r0 * ld;
         for (std::size_t i0 = 0; i0 < d; i0 += gram_tile_rows)
             for (std::size_t j0 = i0 / W * W; j0 < d; j0 += span) {
+                between(t++, tiles);
                 switch (std::min(gram_tile_packs, (d - j0 + W - 1) / W)) {
                     case 1: add_gram_tile<W, 1>(panel, m, ld, i0, j0, G); break;
                     case 2: add_gram_tile<W, 2>(panel, m, ld, i0, j0, G); break;
@@ -257,6 +265,74 @@ CAMKIT_KERNEL_INLINE bool add_projection(const plane_ops<Acc>& ops, const Acc* c
     return bad == Acc(0);
 }
 
+/// Channels-last memory (position_major.hpp's rows, read in place): Y[s − s0, k] = projected(a, g)[s, k]
+/// − c[k] for the positions s of [s0, s0 + m) as doubles, rows ld apart (columns K.. untouched), and
+/// t[k] += Σ_s Y[s, k]: a block of the rows X − c whose Gram product Yᵀ Y is an add_gram_of_rows.
+template <class Method, class Acc, std::size_t W>
+CAMKIT_KERNEL_INLINE void shifted_rows(const plane_ops<Acc>& ops, sample_rows<Acc> A, sample_rows<Acc> G, std::size_t s0,
+                                       std::size_t m, const double* c, std::size_t ld, double* Y, double* t) {
+    const std::size_t K = A.K;
+    for (std::size_t r = 0; r < m; ++r) {
+        const Acc *a = A.row(s0 + r), *g = G.row(s0 + r);
+        double* y = Y + r * ld;
+        std::size_t k = 0;
+        if constexpr (W > 1) {
+            using wide = pack_t<double, W>;
+            for (; k + W <= K; k += W) {
+                const wide x = __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + k), load<Acc, W>(g + k)), wide) -
+                               load<double, W>(c + k);
+                store(y + k, x);
+                store(t + k, load<double, W>(t + k) + x);
+            }
+        }
+        for (; k < K; ++k) {
+            y[k] = static_cast<double>(Method::projected(ops, a[k], g[k])) - c[k];
+            t[k] += y[k];
+        }
+    }
+}
+
+/// Channels-last memory: proj[s] = Σ_k v[k]·(x[s, k] − mean[k]) for s in [s0, s1), x = projected(a,
+/// g), each position's channels in packs of W doubles; with `check_g`, also Σ (g − g) over the
+/// gradients read. Returns false when that sum is not 0 (a gradient not finite), else true.
+template <class Method, class Acc, std::size_t W>
+CAMKIT_KERNEL_INLINE bool rows_projection(const plane_ops<Acc>& ops, sample_rows<Acc> A, sample_rows<Acc> G, std::size_t s0,
+                                          std::size_t s1, const double* v, const double* mean, bool check_g, double* proj) {
+    const std::size_t K = A.K;
+    Acc bad = 0;
+    const auto walk = [&](auto check) CAMKIT_LAMBDA_INLINE {
+        constexpr bool Check = decltype(check)::value;
+        pack_t<Acc, W> checks = broadcast<Acc, W>(0);
+        for (std::size_t s = s0; s < s1; ++s) {
+            const Acc *a = A.row(s), *g = G.row(s);
+            double sum = 0;
+            std::size_t k = 0;
+            if constexpr (W > 1) {
+                using wide = pack_t<double, W>;
+                wide acc = broadcast<double, W>(0);
+                for (; k + W <= K; k += W) {
+                    const auto gk = load<Acc, W>(g + k);
+                    const wide x = __builtin_convertvector(Method::projected(ops, load<Acc, W>(a + k), gk), wide);
+                    acc += load<double, W>(v + k) * (x - load<double, W>(mean + k));
+                    if constexpr (Check) checks += gk - gk;
+                }
+                sum = lane_sum(acc);
+            }
+            for (; k < K; ++k) {
+                sum += v[k] * (static_cast<double>(Method::projected(ops, a[k], g[k])) - mean[k]);
+                if constexpr (Check) bad += g[k] - g[k];
+            }
+            proj[s] = sum;
+        }
+        bad += lane_sum(checks);
+    };
+    if (check_g)
+        walk(std::true_type{});
+    else
+        walk(std::false_type{});
+    return bad == Acc(0);
+}
+
 /// Writes a projection of S positions to raw with Eigen-CAM's sign rule: the sign that makes
 /// max ≥ |min| (where both do, as always at two positions, the solver's sign stays).
 template <class Acc>
@@ -380,22 +456,33 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
     const bool check_ignored_g = !needs_gradients_v<Method> && (G.data != A.data || G.strides != A.strides);
     // plane_reader's planes are the memory itself (pointers that stay valid) exactly then.
     const bool reads_in_place = std::is_same_v<E, Acc> && A.contiguous_from(2) && G.contiguous_from(2);
+    // Channels-last memory read in place, a block of rows (positions) at a time: Yᵀ Y of those blocks.
+    const bool by_rows = !by_channels && reads_position_major<Acc>(A, &G);
     const unsigned all = resolve_threads(threads, 2 * A.size()), t = std::min<unsigned>(all, static_cast<unsigned>(N));
     // Threads left over when there are fewer samples than threads split each Gram product.
     const unsigned parts_per_sample = std::max(1u, all / t);
     const auto g_label = [gradient_label](std::size_t n) { return gradient_label == own_sample ? n : gradient_label; };
+    // Sample n's rows of v where by_rows (E is Acc then).
+    const auto rows_at = [](const host_view<const E>& v, std::size_t n) {
+        if constexpr (std::is_same_v<E, Acc>)
+            return rows_of(v, n);
+        else
+            return sample_rows<Acc>{};
+    };
     // One item per sample: the whole sample is needed for the decomposition.
     parallel_for(N, t, [&](std::size_t n) {
-        plane_reader<Acc, E> ra(A), rg(G);
         std::vector<const Acc*> pa(K), pg(K);
-        std::vector<Acc> copies(reads_in_place ? 0 : 2 * K * S);  // planes a reader gathers
-        for (std::size_t k = 0; k < K; ++k) {
-            plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
-            if (!reads_in_place) {
-                a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
-                g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+        std::vector<Acc> copies(reads_in_place || by_rows ? 0 : 2 * K * S);  // planes a reader gathers
+        if (!by_rows) {
+            plane_reader<Acc, E> ra(A), rg(G);
+            for (std::size_t k = 0; k < K; ++k) {
+                plane<Acc> a = ra.get(n, k), g = rg.get(n, k);
+                if (!reads_in_place) {
+                    a.data = std::copy(a.data, a.data + S, copies.data() + 2 * k * S) - S;
+                    g.data = std::copy(g.data, g.data + S, copies.data() + (2 * k + 1) * S) - S;
+                }
+                pa[k] = a.data, pg[k] = g.data;
             }
-            pa[k] = a.data, pg[k] = g.data;
         }
         // Channel k's values at positions [s0, s0 + m) less c into out, padded; their sum.
         const auto shifted = [&](auto bytes, std::size_t k, std::size_t s0, std::size_t m, double c, double* out) CAMKIT_LAMBDA_INLINE {
@@ -416,6 +503,17 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                 if (s >= s1) ++k, s = s0;
                 prefetch_line(pa[k] + s);
                 if (reads_g) prefetch_line(pg[k] + s);
+            }
+        };
+        // The same for channels-last rows: part t of T of the cache lines of rows [s0, s1).
+        const auto prefetch_rows = [&](const sample_rows<Acc>& ra, const sample_rows<Acc>& rg, std::size_t s0, std::size_t s1,
+                                       std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
+            constexpr std::size_t line = 64 / sizeof(Acc);
+            if (s1 <= s0) return;  // the last block: nothing after it
+            const std::size_t o0 = s0 * K, lines = ((s1 - s0) * K + line - 1) / line;
+            for (std::size_t l = lines * t / T; l < lines * (t + 1) / T; ++l) {
+                prefetch_line(ra.data + o0 + l * line);
+                if (reads_g) prefetch_line(rg.data + o0 + l * line);
             }
         };
         // Throws for channel k's non-finite inputs when the sum of its values is not finite (or
@@ -456,32 +554,63 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         } else {
             // c: each channel's mean over the first block, the shift of every run.
             const std::size_t block = row_dots_block(K), first = std::min(S, block);
-            std::vector<double> shift(K);
-            dispatch([&](auto bytes) {
-                std::vector<double> row(first + gram_row_multiple);
-                for (std::size_t k = 0; k < K; ++k)
-                    shift[k] = shifted(bytes, k, 0, first, 0.0, row.data()) / static_cast<double>(first);
-            });
-            // Per run: the Gram of the shifted values (ld × ld) and the sums t_k (K). Ignored gradients
-            // are checked in the X v₁ pass, as more streams of its sweeps over whole planes (here they
-            // were a separate read of every channel's block between the tiles).
-            const std::size_t rows = (K + row_dots_tile_cols - 1) / row_dots_tile_cols * row_dots_tile_cols;
-            padded = sum_over_blocks((S + block - 1) / block, ld * ld + K, parts_per_sample,
-                                     [&](auto bytes, std::size_t b, double* g, std::vector<double>& C) CAMKIT_LAMBDA_INLINE {
-                                         const std::size_t s0 = b * block, m = std::min(S, s0 + block) - s0;
-                                         C.resize(rows * block, 0.0);  // rows K.. stay zero
-                                         for (std::size_t k = 0; k < K; ++k) g[ld * ld + k] += shifted(bytes, k, s0, m, shift[k], &C[k * block]);
-                                         const std::size_t cols = (m + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple;
-                                         if constexpr (has_own_gram_v<Eigen>)
-                                             eigen.row_gram(C.data(), K, cols, block, g);
-                                         else  // the next block's inputs fetched while this one's tiles run
-                                             add_row_dots_in<lanes_in<double, bytes()>>(C.data(), K, cols, block, g, [&](std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
-                                                 prefetch(s0 + m, std::min(S, s0 + m + block), t, T);
-                                             });
-                                     });
+            std::vector<double> shift(K, 0.0);
+            if (by_rows) {
+                // Σ x over the first block's rows, then the same blocks made again less c and summed
+                // into Yᵀ Y (rows of doubles, ld apart), one pass over the sample in place.
+                const sample_rows<Acc> rows_a = rows_at(A, n), rows_g = rows_at(G, n);
+                dispatch([&](auto bytes) {
+                    const std::vector<double> zero(K, 0.0);
+                    std::vector<double> Y(first * ld);
+                    shifted_rows<Method, Acc, lanes_in<double, bytes()>>(ops, rows_a, rows_g, 0, first, zero.data(), ld, Y.data(),
+                                                                        shift.data());
+                });
+                for (double& c : shift) c /= static_cast<double>(first);
+                padded = sum_over_blocks((S + block - 1) / block, ld * ld + K, parts_per_sample,
+                                         [&](auto bytes, std::size_t b, double* g, std::vector<double>& Y) CAMKIT_LAMBDA_INLINE {
+                                             const std::size_t s0 = b * block, m = std::min(S, s0 + block) - s0;
+                                             Y.resize(block * ld, 0.0);  // columns K.. stay zero
+                                             shifted_rows<Method, Acc, lanes_in<double, bytes()>>(ops, rows_a, rows_g, s0, m, shift.data(), ld,
+                                                                                                 Y.data(), g + ld * ld);
+                                             if constexpr (has_own_gram_v<Eigen>) {
+                                                 eigen.gram(Y.data(), m, K, g);
+                                             } else {  // the next block's rows fetched while this one's tiles run
+                                                 const std::size_t next = std::min(S, s0 + m + block);
+                                                 add_gram_of_rows_in<lanes_in<double, bytes()>>(Y.data(), m, K, g, [&](std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
+                                                     prefetch_rows(rows_a, rows_g, s0 + m, next, t, T);
+                                                 });
+                                             }
+                                         });
+            } else {
+                dispatch([&](auto bytes) {
+                    std::vector<double> row(first + gram_row_multiple);
+                    for (std::size_t k = 0; k < K; ++k)
+                        shift[k] = shifted(bytes, k, 0, first, 0.0, row.data()) / static_cast<double>(first);
+                });
+                // Per run: the Gram of the shifted values (ld × ld) and the sums t_k (K). Ignored gradients
+                // are checked in the X v₁ pass, as more streams of its sweeps over whole planes (here they
+                // were a separate read of every channel's block between the tiles).
+                const std::size_t rows = (K + row_dots_tile_cols - 1) / row_dots_tile_cols * row_dots_tile_cols;
+                padded = sum_over_blocks((S + block - 1) / block, ld * ld + K, parts_per_sample,
+                                         [&](auto bytes, std::size_t b, double* g, std::vector<double>& C) CAMKIT_LAMBDA_INLINE {
+                                             const std::size_t s0 = b * block, m = std::min(S, s0 + block) - s0;
+                                             C.resize(rows * block, 0.0);  // rows K.. stay zero
+                                             for (std::size_t k = 0; k < K; ++k) g[ld * ld + k] += shifted(bytes, k, s0, m, shift[k], &C[k * block]);
+                                             const std::size_t cols = (m + gram_row_multiple - 1) / gram_row_multiple * gram_row_multiple;
+                                             if constexpr (has_own_gram_v<Eigen>)
+                                                 eigen.row_gram(C.data(), K, cols, block, g);
+                                             else  // the next block's inputs fetched while this one's tiles run
+                                                 add_row_dots_in<lanes_in<double, bytes()>>(C.data(), K, cols, block, g, [&](std::size_t t, std::size_t T) CAMKIT_LAMBDA_INLINE {
+                                                     prefetch(s0 + m, std::min(S, s0 + m + block), t, T);
+                                                 });
+                                         });
+            }
             const double* sums = &padded[ld * ld];
             for (std::size_t k = 0; k < K; ++k) {
-                check_channel(k, sums[k], true);  // ignored gradients: in the X v₁ pass
+                if (!by_rows)
+                    check_channel(k, sums[k], true);  // ignored gradients: in the X v₁ pass
+                else if (check_finite && !std::isfinite(sums[k]))  // as check_channel, the planes gathered
+                    locate_non_finite<Acc>(A, needs_gradients_v<Method> ? &G : nullptr, n, k, k + 1, gradient_label);
                 means[k] = shift[k] + sums[k] / static_cast<double>(S);
             }
             for (std::size_t i = 0; i < K; ++i)
@@ -497,6 +626,18 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
         if (by_channels) {  // vec = u₁ over positions: X v₁ = σ₁ u₁
             const double sigma = std::sqrt(std::max(lambda, 0.0));
             for (std::size_t s = 0; s < S; ++s) proj[s] = sigma * vec[s];
+        } else if (by_rows) {  // the same, position by position
+            const bool check_g = check_finite && check_ignored_g;
+            bool finite = true;
+            dispatch([&](auto bytes) {
+                finite = rows_projection<Method, Acc, lanes_in<double, bytes()>>(ops, rows_at(A, n), rows_at(G, n), 0, S, vec.data(),
+                                                                                means.data(), check_g, proj.data());
+            });
+            if (!finite) {  // the first channel with a non-finite gradient, as the planes' sweeps name it
+                plane_reader<Acc, E> rg(G);
+                for (std::size_t k = 0; k < K; ++k)
+                    if (!ops.all_finite(rg.get(n, k))) throw_non_finite("gradients", g_label(n), k);
+            }
         } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k)
             const bool check_g = check_finite && check_ignored_g;
             const auto project = [&](auto bytes) {

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "common/channels_last.hpp"
 #include "common/random_tensor.hpp"
 
 namespace {
@@ -125,7 +126,8 @@ TEST(BlasWeightedSum, ExplainManyThroughBlasEqualsSeparateCallsOnAChannelSubset)
 
 // Eigen-CAM and Eigen-Grad-CAM through the BLAS adapter (the Gram matrix by syrk) equal camkit's
 // own Gram product and solver, on both sides of the Gram choice (|S| ≤ K: X Xᵀ; |S| > K: Xᵀ X),
-// in float and double.
+// in float and double; channels-last copies too (with more positions than channels, blocks of rows
+// whose Gram products syrk adds: Yᵀ Y).
 TEST(BlasEigen, ProjectionMethodsEqualCamkitsSolver) {
     // The last two: Gram products of several blocks (positions past 256 at K = 64; channels past
     // 576 at S = 49), which syrk must add up, not overwrite.
@@ -148,6 +150,11 @@ TEST(BlasEigen, ProjectionMethodsEqualCamkitsSolver) {
         camkit::tensor<float> Af(shape), Gf(shape);
         for (std::size_t i = 0; i < n; ++i) Af[i] = static_cast<float>(A[i]), Gf[i] = static_cast<float>(G[i]);
         check(camkit::explain<camkit::eigen_cam>(Af), camkit::blas::explain<camkit::eigen_cam>(Af), 1e-5, "eigencam float");
+        const auto Acl = camkit_test::channels_last_copy<double>(A), Gcl = camkit_test::channels_last_copy<double>(G);
+        check(camkit::explain<camkit::eigen_cam>(A), camkit::blas::explain<camkit::eigen_cam>(Acl.view, Acl.view), 1e-9,
+              "eigencam channels-last");
+        check(camkit::explain<camkit::eigen_grad_cam>(A, G), camkit::blas::explain<camkit::eigen_grad_cam>(Acl.view, Gcl.view),
+              1e-9, "eigengradcam channels-last");
         // Channel-weight methods are camkit's own kernels there.
         const auto a = camkit::explain<camkit::grad_cam>(A, G), b = camkit::blas::explain<camkit::grad_cam>(A, G);
         EXPECT_EQ(a.raw.values, b.raw.values);

@@ -5,6 +5,7 @@
 #include <camkit/camkit.hpp>
 #include <gtest/gtest.h>
 
+#include "common/channels_last.hpp"
 #include "common/closeness.hpp"
 #include "common/error_message.hpp"
 #include "common/random_tensor.hpp"
@@ -386,10 +387,13 @@ namespace {
 
 /// Checks Eigen-CAM and Eigen-Grad-CAM of A (and G) in double and float against former_raw, on 1
 /// and 3 threads, in every instruction set this CPU runs: to `tol` of each map's peak in double,
-/// 1e-6 in float.
+/// 1e-6 in float; the same for channels-last copies of A and G (read in place, a block of rows at a
+/// time, from 16 channels with more positions than channels; else the planes gathered).
 void expect_former_maps(const camkit::tensor<double>& A, const camkit::tensor<double>& G, double tol, const char* what) {
     const std::size_t N = A.shape[0];
     const auto Af = cast<float>(A), Gf = cast<float>(G);
+    const auto Acl = camkit_test::channels_last_copy<double>(A), Gcl = camkit_test::channels_last_copy<double>(G);
+    const auto Afcl = camkit_test::channels_last_copy<float>(Af), Gfcl = camkit_test::channels_last_copy<float>(Gf);
     const auto want = former_raw(A, static_cast<const camkit::tensor<double>*>(nullptr)), want_g = former_raw(A, &G);
     const auto want_f = former_raw(Af, static_cast<const camkit::tensor<float>*>(nullptr)), want_gf = former_raw(Af, &Gf);
     const auto error = [&](const std::vector<double>& ref, const auto& got) {
@@ -408,6 +412,13 @@ void expect_former_maps(const camkit::tensor<double>& A, const camkit::tensor<do
             EXPECT_LT(error(want_g, camkit::explain<camkit::eigen_grad_cam>(A, G, opt).raw), tol) << "eigengradcam " << where;
             EXPECT_LT(error(want_f, camkit::explain<camkit::eigen_cam>(Af, opt).raw), 1e-6) << "eigencam float " << where;
             EXPECT_LT(error(want_gf, camkit::explain<camkit::eigen_grad_cam>(Af, Gf, opt).raw), 1e-6) << "eigengradcam float " << where;
+            EXPECT_LT(error(want, camkit::explain<camkit::eigen_cam>(Acl.view, Gcl.view, opt).raw), tol) << "eigencam cl " << where;
+            EXPECT_LT(error(want_g, camkit::explain<camkit::eigen_grad_cam>(Acl.view, Gcl.view, opt).raw), tol)
+                << "eigengradcam cl " << where;
+            EXPECT_LT(error(want_f, camkit::explain<camkit::eigen_cam>(Afcl.view, Gfcl.view, opt).raw), 1e-6)
+                << "eigencam float cl " << where;
+            EXPECT_LT(error(want_gf, camkit::explain<camkit::eigen_grad_cam>(Afcl.view, Gfcl.view, opt).raw), 1e-6)
+                << "eigengradcam float cl " << where;
         }
     }
     camkit::set_isa(before);
@@ -417,10 +428,11 @@ void expect_former_maps(const camkit::tensor<double>& A, const camkit::tensor<do
 
 // Samples of several blocks of positions (the one-pass Gram's blocks are 256 positions at K = 64,
 // 2048 at K ≤ 8), the last one partial and not a whole pack, K not a multiple of the tiles; and
-// S < K beside them. Maps equal the former path's.
+// S < K beside them. Maps equal the former path's, also from channels-last copies (rows of 64, 66,
+// 19 — two packs of 8 doubles and 3 more — and 16 channels read in place).
 TEST(EigenGram, MapsOfManyBlocksEqualTheFormerPath) {
     for (const shape_t& shape : {shape_t{2, 64, 1300}, shape_t{1, 3, 5001}, shape_t{2, 13, 37, 31}, shape_t{1, 66, 521},
-                                 shape_t{1, 7, 2, 2049}, shape_t{2, 300, 11}})
+                                 shape_t{1, 7, 2, 2049}, shape_t{2, 300, 11}, shape_t{1, 19, 30, 50}, shape_t{2, 16, 3000}})
         expect_former_maps(random_tensor(shape, 31, 0, 2), random_tensor(shape, 32), 1e-12, "random");
 }
 

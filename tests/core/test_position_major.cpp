@@ -202,7 +202,8 @@ TEST(PositionMajor, CamWithHeadWeights) {
 TEST(PositionMajor, ExplainManyEveryMethod) {
     // explain_many on channels-last memory: element-wise methods take the position-major kernel for
     // each target, channel-weight methods walk the rows of A and of each target's gradients for the
-    // weights and make blocks of positions planes for W · A; Eigen-CAM gathers planes.
+    // weights and make blocks of positions planes for W · A; Eigen-CAM sums blocks of rows' outer
+    // products (42 positions of 32 channels).
     const shape_t shape{1, 32, 6, 7}, gshape{4, 32, 6, 7};
     const tensor<float> A = camkit_test::cast<float>(camkit_test::random_tensor(shape, 49, 0, 2));
     const tensor<float> G = camkit_test::cast<float>(camkit_test::random_tensor(gshape, 50));
