@@ -15,7 +15,9 @@
 
 #include <benchmark/benchmark.h>
 
+#include <map>
 #include <string>
+#include <tuple>
 #include <type_traits>
 #include <vector>
 
@@ -170,39 +172,39 @@ struct many_inputs {
     tensor<float> A, G;  // [1, K, H, W] and [C, K, H, W]
 };
 
-/// C targets of one sample with K channels of 128×128 (K = 64: A is 4 MiB and stays in L3 across
-/// separate calls; K = 256: A is 16 MiB and does not).
-const many_inputs& many(std::size_t C, std::size_t K) {
-    static std::map<std::pair<std::size_t, std::size_t>, many_inputs> cache;
-    auto it = cache.find({C, K});
+/// C targets of one sample with K channels of side × side positions (128: K = 64, A is 4 MiB and
+/// stays in L3 across separate calls; K = 256, A is 16 MiB and does not; 7: a classifier's last layer).
+const many_inputs& many(std::size_t C, std::size_t K, std::size_t side = 128) {
+    static std::map<std::tuple<std::size_t, std::size_t, std::size_t>, many_inputs> cache;
+    auto it = cache.find({C, K, side});
     if (it == cache.end()) {
-        many_inputs m{tensor<float>(shape_t{1, K, 128, 128}), tensor<float>(shape_t{C, K, 128, 128})};
+        many_inputs m{tensor<float>(shape_t{1, K, side, side}), tensor<float>(shape_t{C, K, side, side})};
         fill_random(m.A.values, 3);
         for (float& a : m.A.values) a = a < 0 ? -a : a;
         fill_random(m.G.values, 4);
-        it = cache.emplace(std::make_pair(C, K), std::move(m)).first;
+        it = cache.emplace(std::make_tuple(C, K, side), std::move(m)).first;
     }
     return it->second;
 }
 
-std::int64_t many_bytes(std::size_t C, std::size_t K) {
-    return static_cast<std::int64_t>((C + 1) * K * 128 * 128 * sizeof(float));
+std::int64_t many_bytes(std::size_t C, std::size_t K, std::size_t side = 128) {
+    return static_cast<std::int64_t>((C + 1) * K * side * side * sizeof(float));
 }
 
 /// Reads the activations and all C gradients once: the cost the all-classes path aims at.
-void many_read(benchmark::State& st, std::size_t C, std::size_t K) {
-    const auto& m = many(C, K);
+void many_read(benchmark::State& st, std::size_t C, std::size_t K, std::size_t side) {
+    const auto& m = many(C, K, side);
     for (auto _ : st) benchmark::DoNotOptimize(read_one(m.A.data(), m.A.size()) + read_one(m.G.data(), m.G.size()));
-    st.SetBytesProcessed(st.iterations() * many_bytes(C, K));
+    st.SetBytesProcessed(st.iterations() * many_bytes(C, K, side));
 }
 
 template <class Method>
-void many_matrix(benchmark::State& st, std::size_t C, std::size_t K, int threads) {
-    const auto& m = many(C, K);
+void many_matrix(benchmark::State& st, std::size_t C, std::size_t K, int threads, std::size_t side) {
+    const auto& m = many(C, K, side);
     camkit::options opt;
     opt.threads = threads;
     for (auto _ : st) benchmark::DoNotOptimize(camkit::explain_many<Method>(m.A, m.G, opt));
-    st.SetBytesProcessed(st.iterations() * many_bytes(C, K));
+    st.SetBytesProcessed(st.iterations() * many_bytes(C, K, side));
 }
 
 #if defined(CAMKIT_BENCH_BLAS)
@@ -220,8 +222,8 @@ void many_matrix_blas(benchmark::State& st, std::size_t C, std::size_t K, int th
 /// The matrix product raw = W · A of the all-classes path alone (A read once, C maps written):
 /// camkit's loop, or BLAS gemm through the BLAS adapter.
 template <class Product>
-void many_product(benchmark::State& st, std::size_t C, std::size_t K, Product product) {
-    const auto& m = many(C, K);
+void many_product(benchmark::State& st, std::size_t C, std::size_t K, Product product, std::size_t side) {
+    const auto& m = many(C, K, side);
     const std::size_t S = m.A.size() / K;
     std::vector<float> W(C * K), raw(C * S);
     fill_random(W, 6);
@@ -376,24 +378,24 @@ int register_all() {
     }
     for (auto [C, K] : {std::pair<std::size_t, std::size_t>{8, 64}, {21, 64}, {21, 256}}) {
         const std::string shape = "seg1_C" + std::to_string(C) + "x" + std::to_string(K) + "x128x128";
-        configure(benchmark::RegisterBenchmark(row("many", shape, "memory_read", "baseline").c_str(), many_read, C, K));
-        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t1").c_str(), many_matrix<camkit::grad_cam>, C, K, 1));
-        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t2").c_str(), many_matrix<camkit::grad_cam>, C, K, 2));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "memory_read", "baseline").c_str(), many_read, C, K, std::size_t{128}));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t1").c_str(), many_matrix<camkit::grad_cam>, C, K, 1, std::size_t{128}));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t2").c_str(), many_matrix<camkit::grad_cam>, C, K, 2, std::size_t{128}));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "loop_t1").c_str(),
                                                many_product<camkit::detail::loop_product>, C, K,
-                                               camkit::detail::loop_product{}));
+                                               camkit::detail::loop_product{}, std::size_t{128}));
 #if defined(CAMKIT_BENCH_BLAS)
         configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "gemm_t1").c_str(),
                                                many_product<camkit::blas::gemm_product>, C, K,
-                                               camkit::blas::gemm_product{}));
+                                               camkit::blas::gemm_product{}, std::size_t{128}));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_gemm_t1").c_str(), many_matrix_blas<camkit::grad_cam>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_gemm_t2").c_str(), many_matrix_blas<camkit::grad_cam>, C, K, 2));
 #endif
         if (K != 64) continue;  // the other methods at the smaller shape only
-        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "matrix_t1").c_str(), many_matrix<camkit::grad_cam_plus_plus>, C, K, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "matrix_t1").c_str(), many_matrix<camkit::grad_cam_plus_plus>, C, K, 1, std::size_t{128}));
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam++", "one_by_one_t1").c_str(), many_one_by_one<camkit::grad_cam_plus_plus>, C, K, 1));
-        configure(benchmark::RegisterBenchmark(row("many", shape, "hirescam", "matrix_t1").c_str(), many_matrix<camkit::hires_cam>, C, K, 1));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "hirescam", "matrix_t1").c_str(), many_matrix<camkit::hires_cam>, C, K, 1, std::size_t{128}));
         configure(benchmark::RegisterBenchmark(row("many", shape, "hirescam", "one_by_one_t1").c_str(), many_one_by_one<camkit::hires_cam>, C, K, 1));
         if (C != 21) continue;
         configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_channels_last_t1").c_str(),
@@ -402,6 +404,20 @@ int register_all() {
                                                many_matrix_channels_last<camkit::grad_cam_plus_plus>, C, K, 1));
         configure(benchmark::RegisterBenchmark(row("many", shape, "xgradcam", "matrix_channels_last_t1").c_str(),
                                                many_matrix_channels_last<camkit::xgrad_cam>, C, K, 1));
+    }
+    // Every class of a classifier's 7 × 7 layer (1000 targets): 64 channels (W · A by blocks of
+    // positions) and 512 (a ResNet-18's last layer: the group loop).
+    for (std::size_t K : {std::size_t{64}, std::size_t{512}}) {
+        const std::size_t C = 1000, side = 7;
+        const std::string shape = "cls1_C1000x" + std::to_string(K) + "x7x7";
+        configure(benchmark::RegisterBenchmark(row("many", shape, "memory_read", "baseline").c_str(), many_read, C, K, side));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "gradcam", "matrix_t1").c_str(), many_matrix<camkit::grad_cam>, C, K, 1, side));
+        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "loop_t1").c_str(),
+                                               many_product<camkit::detail::loop_product>, C, K, camkit::detail::loop_product{}, side));
+#if defined(CAMKIT_BENCH_BLAS)
+        configure(benchmark::RegisterBenchmark(row("many", shape, "product_W_A", "gemm_t1").c_str(),
+                                               many_product<camkit::blas::gemm_product>, C, K, camkit::blas::gemm_product{}, side));
+#endif
     }
     configure(benchmark::RegisterBenchmark("targets/8x21x128x128/mask_sum/seed_and_score", targets_bench, true));
     configure(benchmark::RegisterBenchmark("targets/8x21x128x128/whole_image/seed_and_score", targets_bench, false));

@@ -473,7 +473,9 @@ void position_major_many_weights(const host_view<const Acc>& A, const host_view<
 /// plane is a stream and a page of its own. One thread, [1, K, 128, 128], 8 or 21 targets (Intel Xeon
 /// VM, 2026-12-07): 64 planes 1.3–1.46× faster than loop_product's groups of four whole planes; 256
 /// planes between 0.52× and 1.3× from run to run of the same binary (a block touches 256 pages).
-/// More planes go through the groups.
+/// More planes go through the groups. (Copying each block of more planes side by side before the
+/// sweeps, measured 2026-12-07 on an AMD EPYC VM: 1.3× faster for 21 targets of [1, 128, 64, 64],
+/// 0.9× for 21 of [1, 256, 128, 128] and 0.5× for 1000 of [1, 256, 14, 14]: not kept.)
 inline constexpr std::size_t blocked_product_max_planes = 64;
 
 /// Positions a block of blocked_product (of channels-last rows: made planes a block at a time).
@@ -482,16 +484,16 @@ std::size_t product_block(std::size_t K) {
     return K * sizeof(Acc) <= 1024 ? 128 : 64;  // the K × block planes within L1 up to 256 channels of float
 }
 
-/// Positions [i, len) of one target for targets_from_planes (weights w, as packs wb): single packs,
-/// then single values.
+/// Positions [i, len) of one target for targets_from_planes (weights w): single packs, then single
+/// values.
 template <std::size_t V, class Acc>
-CAMKIT_KERNEL_INLINE void targets_from_planes_rest(const Acc* w, const Acc* wb, std::size_t K, const Acc* planes,
-                                                   std::ptrdiff_t ld, std::size_t i, std::size_t len, Acc* out) {
+CAMKIT_KERNEL_INLINE void targets_from_planes_rest(const Acc* w, std::size_t K, const Acc* planes, std::ptrdiff_t ld,
+                                                   std::size_t i, std::size_t len, Acc* out) {
     using B = pack_t<Acc, V>;
     for (; i + V <= len; i += V) {
         B acc{};
         const Acc* p = planes + i;
-        for (std::size_t k = 0; k < K; ++k, p += ld) acc += load<Acc, V>(wb + k * V) * load<Acc, V>(p);
+        for (std::size_t k = 0; k < K; ++k, p += ld) acc += w[k] * load<Acc, V>(p);
         store(out + i, acc);
     }
     if constexpr (V > 1) {
@@ -507,17 +509,16 @@ CAMKIT_KERNEL_INLINE void targets_from_planes_rest(const Acc* w, const Acc* wb, 
 /// Targets [t, t + R) of targets_from_planes: C packs of positions a sweep over the channels, each
 /// pack of the planes loaded once for the R targets.
 template <std::size_t V, std::size_t R, class Acc>
-CAMKIT_KERNEL_INLINE void some_targets_from_planes(const Acc* W, const Acc* Wb, std::size_t t, std::size_t K,
-                                                   const Acc* planes, std::ptrdiff_t ld, std::size_t len, Acc* raw,
-                                                   std::size_t S) {
+CAMKIT_KERNEL_INLINE void some_targets_from_planes(const Acc* W, std::size_t t, std::size_t K, const Acc* planes,
+                                                   std::ptrdiff_t ld, std::size_t len, Acc* raw, std::size_t S) {
     using B = pack_t<Acc, V>;
     constexpr std::size_t C = V * sizeof(Acc) >= 64 ? 8 : 4;  // R·C accumulators within the registers
     std::size_t i = 0;
     for (; i + C * V <= len; i += C * V) {
         B acc[R][C] = {};
         for (std::size_t k = 0; k < K; ++k) {
-            B w[R];
-            for (std::size_t r = 0; r < R; ++r) w[r] = load<Acc, V>(Wb + ((t + r) * K + k) * V);
+            Acc w[R];  // a scalar times a pack: one multiply-add with a broadcast operand
+            for (std::size_t r = 0; r < R; ++r) w[r] = W[(t + r) * K + k];
             const Acc* p = planes + static_cast<std::ptrdiff_t>(k) * ld + static_cast<std::ptrdiff_t>(i);
             for (std::size_t j = 0; j < C; ++j) {
                 const B x = load<Acc, V>(p + j * V);
@@ -528,22 +529,23 @@ CAMKIT_KERNEL_INLINE void some_targets_from_planes(const Acc* W, const Acc* Wb, 
             for (std::size_t j = 0; j < C; ++j) store(raw + (t + r) * S + i + j * V, acc[r][j]);
     }
     for (std::size_t r = 0; r < R; ++r)
-        targets_from_planes_rest<V>(W + (t + r) * K, Wb + (t + r) * K * V, K, planes, ld, i, len, raw + (t + r) * S);
+        targets_from_planes_rest<V>(W + (t + r) * K, K, planes, ld, i, len, raw + (t + r) * S);
 }
 
 /// raw[t, s] = Σ_k W[t, k] · planes[k·ld + s] for targets [0, Tn) and positions s < len, in packs of
 /// V, each accumulated over k in order from zero: loop_product's additions (plane by plane, into maps
 /// that start at zero), so its values to the bit. Two targets a sweep with AVX-512's 32 registers.
-/// Wb holds each weight as a pack (W[t, k]'s at (t·K + k)·V): GCC 12 fills a pack from a scalar in
-/// the dispatched kernels lane by lane (16 masked broadcasts for AVX-512), too slow for the inner loop.
+/// The weights are scalars times packs: GCC 12 makes those one multiply-add with a broadcast operand,
+/// where a pack filled from a scalar (broadcast) took a load, a permute and an insert or, for floats
+/// in AVX-512, masked broadcasts lane by lane; weights made packs beforehand were T × K packs,
+/// 16 times W (32 MiB for 1000 targets of 512 channels).
 template <std::size_t V, class Acc>
-CAMKIT_KERNEL_INLINE void targets_from_planes(const Acc* W, const Acc* Wb, std::size_t Tn, std::size_t K,
-                                              const Acc* planes, std::ptrdiff_t ld, std::size_t len, Acc* raw,
-                                              std::size_t S) {
+CAMKIT_KERNEL_INLINE void targets_from_planes(const Acc* W, std::size_t Tn, std::size_t K, const Acc* planes,
+                                              std::ptrdiff_t ld, std::size_t len, Acc* raw, std::size_t S) {
     constexpr std::size_t R = V * sizeof(Acc) >= 64 ? 2 : 1;
     std::size_t t = 0;
-    for (; t + R <= Tn; t += R) some_targets_from_planes<V, R>(W, Wb, t, K, planes, ld, len, raw, S);
-    for (; t < Tn; ++t) some_targets_from_planes<V, 1>(W, Wb, t, K, planes, ld, len, raw, S);
+    for (; t + R <= Tn; t += R) some_targets_from_planes<V, R>(W, t, K, planes, ld, len, raw, S);
+    for (; t < Tn; ++t) some_targets_from_planes<V, 1>(W, t, K, planes, ld, len, raw, S);
 }
 
 /// raw[t, s] = Σ_k W[t, k] · A[0, k, s], positions split over `threads` in blocks (product_block):
@@ -560,11 +562,9 @@ void blocked_product(const Acc* W, std::size_t Tn, std::size_t K, const host_vie
     const std::ptrdiff_t ld = in_place ? (K > 1 ? A.strides[1] : 0) : static_cast<std::ptrdiff_t>(block);
     const sample_rows<Acc> rows = rows_of(A, 0);
     parallel_for(parts, parts, [&](std::size_t part) {
-        std::vector<Acc> planes(in_place ? 0 : K * block), Wb;
+        std::vector<Acc> planes(in_place ? 0 : K * block);
         dispatch_plane<Acc>(S, [&](auto bytes) {
             constexpr std::size_t V = lanes_in<Acc, bytes()>;
-            Wb.resize(Tn * K * V);
-            for (std::size_t x = 0; x < Tn * K; ++x) store(Wb.data() + x * V, broadcast<Acc, V>(W[x]));
             for (std::size_t b = blocks * part / parts; b < blocks * (part + 1) / parts; ++b) {
                 const std::size_t s0 = b * block, len = std::min(S, s0 + block) - s0;
                 if (!in_place) {
@@ -583,7 +583,7 @@ void blocked_product(const Acc* W, std::size_t Tn, std::size_t K, const host_vie
                     }
                 }
                 const Acc* p = in_place ? A.data + s0 : planes.data();
-                targets_from_planes<V>(W, Wb.data(), Tn, K, p, ld, len, raw + s0, S);
+                targets_from_planes<V>(W, Tn, K, p, ld, len, raw + s0, S);
             }
         });
     });
