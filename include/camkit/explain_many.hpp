@@ -20,7 +20,7 @@ namespace camkit {
 namespace detail {
 
 /// camkit's product raw[T, S] = W[T, K] · A[0, K, S]: blocked_product where A's planes are the memory
-/// itself (up to blocked_product_max_planes channels) or its rows are channels-last
+/// itself (blocked_product_in_place: up to 64 planes, or more small ones) or its rows are channels-last
 /// (reads_position_major); otherwise (gathered planes: other strides, half precision, more
 /// channels) a group of activation planes is read once and, while in cache, added into every
 /// target's map, targets split over `threads`. The same additions either way: the same maps.
@@ -29,7 +29,7 @@ struct loop_product {
     void operator()(const Acc* W, std::size_t Tn, std::size_t K, const host_view<const E>& A, std::size_t S, Acc* raw,
                     unsigned threads) const {
         if constexpr (std::is_same_v<E, Acc>) {
-            if ((A.contiguous_from(2) && K <= blocked_product_max_planes) || reads_position_major<Acc, E>(A, nullptr))
+            if (blocked_product_in_place<Acc>(A) || reads_position_major<Acc, E>(A, nullptr))
                 return blocked_product(W, Tn, K, A, S, raw, threads);
         }
         std::fill(raw, raw + Tn * S, Acc(0));
