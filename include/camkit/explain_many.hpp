@@ -20,7 +20,7 @@ namespace camkit {
 namespace detail {
 
 /// camkit's product raw[T, S] = W[T, K] · A[0, K, S]: blocked_product where A's planes are the memory
-/// itself (blocked_product_in_place: up to 64 planes, or more small ones) or its rows are channels-last
+/// itself (blocked_product_in_place: up to 64 planes, or more within 4 MiB) or its rows are channels-last
 /// (reads_position_major); otherwise (gathered planes: other strides, half precision, more
 /// channels) a group of activation planes is read once and, while in cache, added into every
 /// target's map, targets split over `threads`. The same additions either way: the same maps.

@@ -489,22 +489,22 @@ std::size_t product_block(std::size_t K) {
     return K * sizeof(Acc) <= 1024 ? 128 : 64;  // the K × block planes within L1 up to 256 channels of float
 }
 
-/// Bytes that more planes may span for blocked_product to read them in place all the same, where
-/// each is at most one block of positions (a classifier's 7 × 7 layer: 2048 channels span 392 KiB).
-inline constexpr std::size_t blocked_product_max_span = std::size_t{1} << 20;
+/// Bytes that more planes may span for blocked_product to read them in place all the same: a block
+/// touches at most a thousand pages (a classifier's 7 × 7 layer of 2048 channels spans 392 KiB, a
+/// 28 × 28 one of 512 channels 1.5 MiB).
+inline constexpr std::size_t blocked_product_max_span = std::size_t{4} << 20;
 
 /// Whether blocked_product reads A's planes in place: dense planes in the accumulation type, up
-/// to blocked_product_max_planes of them, or more planes of one block of positions each within
-/// blocked_product_max_span bytes. One thread, 1000 targets (AMD EPYC VM, 2026-12-07): 2048 and 512
-/// planes of 7 × 7 1.6–1.9× faster than loop_product's groups; 256 planes of 14 × 14 (two blocks)
-/// 0.86–0.93×, so those stay with the groups.
+/// to blocked_product_max_planes of them or more within blocked_product_max_span bytes. One
+/// thread (AMD EPYC VM, 2026-12-07), against loop_product's groups: 1000 targets of 2048 and 512
+/// planes of 7 × 7 4.1–4.8× faster, of 256 planes of 14 × 14 1.8×, of 28 × 28 1.7×; 100 targets of
+/// 512 planes of 28 × 28 3.2×, of 2048 of 14 × 14 1.3×; 21 targets of 1024 planes of 32 × 32 2.0×.
 template <class Acc, class E>
 bool blocked_product_in_place(const host_view<const E>& A) {
     if (!std::is_same_v<Acc, E> || A.shape.size() < 2 || !A.contiguous_from(2)) return false;
-    const std::size_t K = A.shape[1], S = A.shape.size() > 2 ? dims_of(A.shape).S : 1;
+    const std::size_t K = A.shape[1];
     const auto stride = static_cast<std::size_t>(A.strides[1] < 0 ? -A.strides[1] : A.strides[1]);
-    return K <= blocked_product_max_planes ||
-           (S <= product_block<Acc>(K) && K * stride * sizeof(Acc) <= blocked_product_max_span);
+    return K <= blocked_product_max_planes || K * stride * sizeof(Acc) <= blocked_product_max_span;
 }
 
 /// Targets [t, t + R) of targets_from_planes: C packs of positions a sweep over the channels, each

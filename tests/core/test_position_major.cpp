@@ -268,7 +268,7 @@ TEST(PositionMajor, ExplainManyProductOfEveryBlockShape) {
     // wider rows), to the bit: channels that fill no whole group, positions that fill no whole block
     // or pack (the rest in tiles of one to four packs, the last overlapping the one before it, and
     // fewer positions than a pack one by one), many targets (tiles of up to eight), more planes than
-    // 64 (in place when each is one block: 2048 of 7 × 7; else the group loop), double.
+    // 64 (in place within 4 MiB: 2048 of 7 × 7; beyond it the group loop), double.
     const auto check = [](auto zero, const shape_t& shape, std::size_t Tn, int threads) {
         using T = decltype(zero);
         const tensor<T> A = camkit_test::cast<T>(camkit_test::random_tensor(shape, 57, 0, 2));
@@ -302,12 +302,23 @@ TEST(PositionMajor, ExplainManyProductOfEveryBlockShape) {
         check(0.f, {1, 64, 128, 40}, 21, 2);  // 5120 positions: blocks of 128 over two threads
         check(0.f, {1, 2048, 7, 7}, 3, 1);    // 49 positions of 2048 channels: one block of 64, in place
         check(0.f, {1, 96, 7, 7}, 37, 1);     // 37 targets: tiles of eight and five more
-        check(0.f, {1, 80, 14, 14}, 19, 2);   // 196 positions, two blocks of 128: the group loop
+        check(0.f, {1, 80, 14, 14}, 19, 2);   // 196 positions, two blocks of 128 in place over two threads
+        check(0.f, {1, 65, 128, 130}, 3, 1);  // 65 planes of 65 KiB (over 4 MiB): the group loop
         check(0.f, {1, 16, 2, 3}, 11, 1);     // 6 positions: fewer than a pack of floats
         check(0.f, {1, 24, 1, 250}, 9, 1);    // 122 positions after a block: four packs, then the last
         check(0.0, {1, 70, 5, 5}, 13, 1);     // 25 positions of doubles
         check(0.0, {1, 40, 9, 11}, 2, 3);
     }
+    // The path of the contiguous shapes above: in place up to 64 planes or within 4 MiB.
+    const auto in_place = [](const shape_t& shape) {
+        const std::vector<float> v(camkit::element_count(shape));
+        return camkit::detail::blocked_product_in_place<float>(
+            camkit::host_view<const float>{v.data(), shape, camkit::row_major_strides(shape)});
+    };
+    EXPECT_TRUE(in_place({1, 64, 128, 40}));
+    EXPECT_TRUE(in_place({1, 2048, 7, 7}));
+    EXPECT_TRUE(in_place({1, 80, 14, 14}));
+    EXPECT_FALSE(in_place({1, 65, 128, 130}));
 }
 
 TEST(PositionMajor, NonFiniteInputsNameThePlaneOfContiguousMemory) {
