@@ -123,11 +123,7 @@ explanation<tensor<Acc>> explain_many_host(const cam_request& req, const host_vi
         projection_map<Method, Acc>(A, target_slice(G, 0), out.raw.data(), opt.threads, opt.check_finite, eigen, 0);
         for (std::size_t t = 1; t < Tn; ++t) {
             const host_view<const E> g = target_slice(G, t);
-            if (opt.check_finite && (g.data != A.data || g.strides != A.strides)) {
-                plane_reader<Acc, E> rg(g);
-                for (std::size_t k = 0; k < K; ++k)
-                    if (!plane_ops<Acc>::all_finite(rg.get(0, k))) throw_non_finite("gradients", t, k);
-            }
+            if (opt.check_finite && (g.data != A.data || g.strides != A.strides)) locate_non_finite_gradients<Acc>(g, 0, t);
             std::copy_n(out.raw.data(), S, out.raw.data() + t * S);
         }
     }

@@ -485,6 +485,17 @@ template <class Acc, class E>
     }
 }
 
+/// Exact finite check of sample n's gradients alone (those a method ignores), in channel order;
+/// throws for the first non-finite plane, naming `gradient_label` when given, else the sample.
+template <class Acc, class E>
+[[gnu::noinline]] void locate_non_finite_gradients(const host_view<const E>& G, std::size_t n,
+                                                   std::size_t gradient_label = own_sample) {
+    plane_reader<Acc, E> rg(G);
+    for (std::size_t k = 0; k < G.shape[1]; ++k)
+        if (!plane_ops<Acc>::all_finite(rg.get(n, k)))
+            throw_non_finite("gradients", gradient_label == own_sample ? n : gradient_label, k);
+}
+
 /// True when every accumulator is finite, in packs of W values (x − x is 0 for finite x, NaN otherwise).
 template <std::size_t W, class Acc>
 bool finite_map_in(const Acc* out, std::size_t S) {

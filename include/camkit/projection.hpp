@@ -633,11 +633,8 @@ void projection_map(const host_view<const E>& A, const host_view<const E>& G, Ac
                 finite = rows_projection<Method, Acc, lanes_in<double, bytes()>>(ops, rows_at(A, n), rows_at(G, n), 0, S, vec.data(),
                                                                                 means.data(), check_g, proj.data());
             });
-            if (!finite) {  // the first channel with a non-finite gradient, as the planes' sweeps name it
-                plane_reader<Acc, E> rg(G);
-                for (std::size_t k = 0; k < K; ++k)
-                    if (!ops.all_finite(rg.get(n, k))) throw_non_finite("gradients", g_label(n), k);
-            }
+            if (!finite)  // the first channel with a non-finite gradient, as the planes' sweeps name it
+                locate_non_finite_gradients<Acc>(G, n, gradient_label);
         } else {  // vec = v₁ over channels: Σ_k v₁[k]·(x_k − mean_k)
             const bool check_g = check_finite && check_ignored_g;
             const auto project = [&](auto bytes) {
