@@ -151,6 +151,32 @@ void fused_lapack(benchmark::State& st, const shape_t& shape, int threads) {
 }
 #endif
 
+/// A symmetric n×n Gram matrix of centred random rows (as Eigen-CAM's), made once per n.
+const std::vector<double>& gram_of_order(std::size_t n) {
+    static std::map<std::size_t, std::vector<double>> cache;
+    auto it = cache.find(n);
+    if (it == cache.end()) {
+        const std::size_t rows = 2 * n;
+        std::vector<float> x(rows * n);
+        fill_random(x, static_cast<std::uint32_t>(n));
+        std::vector<double> m(n * n, 0.0);
+        for (std::size_t r = 0; r < rows; ++r)
+            for (std::size_t i = 0; i < n; ++i)
+                for (std::size_t j = 0; j < n; ++j) m[i * n + j] += double(x[r * n + i]) * double(x[r * n + j]);
+        it = cache.emplace(n, std::move(m)).first;
+    }
+    return it->second;
+}
+
+/// The projection methods' eigen-solver alone (the largest eigenpair of an n×n Gram matrix):
+/// camkit's (linalg.hpp), or with the BLAS adapter LAPACK's syevd (every eigenpair).
+template <class Solver>
+void eigen_solver(benchmark::State& st, std::size_t n, Solver solve) {
+    const auto& m = gram_of_order(n);
+    for (auto _ : st) benchmark::DoNotOptimize(solve(m, n).second.data());
+    st.SetItemsProcessed(st.iterations());
+}
+
 /// camkit::explain_into with one explanation reused across iterations: the pipeline without
 /// allocating its results (no page faults), as a loop over batches runs it.
 template <class Method>
@@ -375,6 +401,28 @@ int register_all() {
                                                            fused_channels_last<M>, s.shape, 2));
             }
         });
+    }
+    // The eigen-solver of the projection methods at the orders of a 7 × 7 and a 14 × 14 layer (S ≤ K)
+    // and of a 256- and 512-channel layer (S > K).
+    for (std::size_t n : {std::size_t{49}, std::size_t{196}, std::size_t{256}, std::size_t{512}}) {
+        const std::string order = "n" + std::to_string(n);
+        configure(benchmark::RegisterBenchmark(row("eigen", order, "top_eigenpair", "camkit_t1").c_str(), eigen_solver<decltype(&camkit::detail::top_eigenpair)>,
+                                               n, &camkit::detail::top_eigenpair));
+#if defined(CAMKIT_BENCH_BLAS)
+        configure(benchmark::RegisterBenchmark(row("eigen", order, "top_eigenpair", "syevd_t1").c_str(), eigen_solver<decltype(&camkit::blas::syevd_top_eigenpair)>,
+                                               n, &camkit::blas::syevd_top_eigenpair));
+#endif
+    }
+    // Eigen-CAM at a 14 × 14 layer of 1024 channels (a ResNet-50's layer3): a 196 × 196 Gram matrix a
+    // sample, whose decomposition costs as much as its product.
+    {
+        const shape_t shape{8, 1024, 14, 14};
+        const std::string name = "mid_8x1024x14x14";
+        configure(benchmark::RegisterBenchmark(row("cam", name, "memory_read", "baseline").c_str(), memory_read, shape));
+        configure(benchmark::RegisterBenchmark(row("cam", name, "eigencam", "fused_t1").c_str(), fused<camkit::eigen_cam>, shape, 1));
+#if defined(CAMKIT_BENCH_BLAS)
+        configure(benchmark::RegisterBenchmark(row("cam", name, "eigencam", "lapack_t1").c_str(), fused_lapack<camkit::eigen_cam>, shape, 1));
+#endif
     }
     for (auto [C, K] : {std::pair<std::size_t, std::size_t>{8, 64}, {21, 64}, {21, 256}}) {
         const std::string shape = "seg1_C" + std::to_string(C) + "x" + std::to_string(K) + "x128x128";

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <limits>
 #include <memory>
 #include <type_traits>
 #include <utility>
@@ -183,7 +184,7 @@ inline void add_row_dots(const double* C, std::size_t d, std::size_t cols, std::
 struct host_eigen {
     /// Largest eigenpair of a symmetric row-major n×n matrix.
     std::pair<double, std::vector<double>> operator()(std::vector<double> m, std::size_t n) const {
-        return top_eigenpair(std::move(m), n);
+        return top_eigenpair(m, n);
     }
 
     /// G = Yᵀ Y on and above the diagonal for Y `rows` × d, both with row stride gram_stride(d),
@@ -334,12 +335,15 @@ CAMKIT_KERNEL_INLINE bool rows_projection(const plane_ops<Acc>& ops, sample_rows
 }
 
 /// Writes a projection of S positions to raw with Eigen-CAM's sign rule: the sign that makes
-/// max ≥ |min| (where both do, as always at two positions, the solver's sign stays).
+/// max ≥ |min|. Where they are equal to rounding (64 ulps of the larger; always at two positions)
+/// the eigenvector's own sign stays (linalg.hpp's set_eigenvector_sign), not the one its rounding
+/// would pick.
 template <class Acc>
 void write_signed_projection(const std::vector<double>& proj, Acc* raw) {
     double hi = -INFINITY, lo = INFINITY;
     for (double p : proj) hi = std::max(hi, p), lo = std::min(lo, p);
-    const double sign = hi >= -lo ? 1.0 : -1.0;
+    const double tie = 64 * std::numeric_limits<double>::epsilon() * std::max(hi, -lo);
+    const double sign = hi >= -lo - tie ? 1.0 : -1.0;
     for (std::size_t s = 0; s < proj.size(); ++s) raw[s] = static_cast<Acc>(sign * proj[s]);
 }
 

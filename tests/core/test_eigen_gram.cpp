@@ -8,6 +8,7 @@
 #include "common/channels_last.hpp"
 #include "common/closeness.hpp"
 #include "common/error_message.hpp"
+#include "common/kernel_scopes.hpp"
 #include "common/random_tensor.hpp"
 
 #include <algorithm>
@@ -170,86 +171,183 @@ TEST(EigenGram, GramOfRowsMatchesPlainSums) {
 }
 
 // ---- the eigen-solver ----------------------------------------------------------------------
+// (in every instruction set this CPU runs: the reduction and the multisection run in W-wide packs,
+// W = 1, 2, 4 or 8 doubles, with whole packs over rows padded to 8 and scalar paths for W = 1)
 
 TEST(EigenSolver, HandComputedMatrices) {
     const double r = 1 / std::sqrt(2.0);
-    {  // [[2, 1], [1, 2]]: 3 on (1, 1)/√2
-        const auto [l, v] = camkit::detail::top_eigenpair({2, 1, 1, 2}, 2);
-        EXPECT_NEAR(l, 3, 1e-14);
-        EXPECT_NEAR(alignment(v, {r, r}), 1, 1e-14);
-    }
-    {  // a diagonal matrix: its largest entry, the axis
-        const auto [l, v] = camkit::detail::top_eigenpair({1, 0, 0, 0, 5, 0, 0, 0, 3}, 3);
-        EXPECT_NEAR(l, 5, 1e-14);
-        EXPECT_NEAR(alignment(v, {0, 1, 0}), 1, 1e-14);
-    }
-    {  // split tridiagonal: block (4) beats block [[1, 2], [2, 1]] (3 and −1)
-        const auto [l, v] = camkit::detail::top_eigenpair({4, 0, 0, 0, 1, 2, 0, 2, 1}, 3);
-        EXPECT_NEAR(l, 4, 1e-14);
-        EXPECT_NEAR(alignment(v, {1, 0, 0}), 1, 1e-14);
-    }
-    {  // the largest, not the largest in magnitude: diag(−10, 1)
-        const auto [l, v] = camkit::detail::top_eigenpair({-10, 0, 0, 1}, 2);
-        EXPECT_NEAR(l, 1, 1e-14);
-        EXPECT_NEAR(alignment(v, {0, 1}), 1, 1e-14);
-    }
-    {  // 1 × 1
-        const auto [l, v] = camkit::detail::top_eigenpair({-2.5}, 1);
-        EXPECT_EQ(l, -2.5);
-        EXPECT_EQ(v, std::vector<double>{1});
+    for (camkit::isa isa : camkit_test::supported_isas()) {
+        const camkit_test::isa_scope scope(isa);
+        const std::string at(camkit::isa_name(isa));
+        {  // [[2, 1], [1, 2]]: 3 on (1, 1)/√2
+            const auto [l, v] = camkit::detail::top_eigenpair({2, 1, 1, 2}, 2);
+            EXPECT_NEAR(l, 3, 1e-14) << at;
+            EXPECT_NEAR(alignment(v, {r, r}), 1, 1e-14) << at;
+        }
+        {  // a diagonal matrix: its largest entry, the axis
+            const auto [l, v] = camkit::detail::top_eigenpair({1, 0, 0, 0, 5, 0, 0, 0, 3}, 3);
+            EXPECT_NEAR(l, 5, 1e-14) << at;
+            EXPECT_NEAR(alignment(v, {0, 1, 0}), 1, 1e-14) << at;
+        }
+        {  // split tridiagonal: block (4) beats block [[1, 2], [2, 1]] (3 and −1)
+            const auto [l, v] = camkit::detail::top_eigenpair({4, 0, 0, 0, 1, 2, 0, 2, 1}, 3);
+            EXPECT_NEAR(l, 4, 1e-14) << at;
+            EXPECT_NEAR(alignment(v, {1, 0, 0}), 1, 1e-14) << at;
+        }
+        {  // the largest, not the largest in magnitude: diag(−10, 1)
+            const auto [l, v] = camkit::detail::top_eigenpair({-10, 0, 0, 1}, 2);
+            EXPECT_NEAR(l, 1, 1e-14) << at;
+            EXPECT_NEAR(alignment(v, {0, 1}), 1, 1e-14) << at;
+        }
+        {  // 1 × 1
+            const auto [l, v] = camkit::detail::top_eigenpair({-2.5}, 1);
+            EXPECT_EQ(l, -2.5) << at;
+            EXPECT_EQ(v, std::vector<double>{1}) << at;
+        }
     }
 }
 
-// Q diag(λ) Qᵀ with Q = I − 2 q qᵀ (a reflection, so Q's columns are known exactly), n = 6: the
-// largest eigenvalue and its column of Q, also when it is close to the second.
+// Q diag(λ) Qᵀ with Q = I − 2 q qᵀ (a reflection, so Q's columns are known exactly), n = 6 and
+// n = 11 (a row of more than one pack, ending inside one): the largest eigenvalue and its column
+// of Q, also when it is close to the second.
 TEST(EigenSolver, KnownSpectrum) {
-    const std::size_t n = 6;
-    std::vector<double> q{1, -2, 3, 0.5, -1, 2};
-    const double len = std::sqrt(std::inner_product(q.begin(), q.end(), q.begin(), 0.0));
-    for (double& x : q) x /= len;
-    for (double second : {4.0, 4.9, 4.999}) {
-        const std::vector<double> lambda{1, 5, -3, second, 0, 2};
-        std::vector<double> m(n * n, 0.0);
-        for (std::size_t i = 0; i < n; ++i)
-            for (std::size_t j = 0; j < n; ++j)
-                for (std::size_t k = 0; k < n; ++k) {
-                    const double Qik = (i == k) - 2 * q[i] * q[k], Qjk = (j == k) - 2 * q[j] * q[k];
-                    m[i * n + j] += Qik * lambda[k] * Qjk;
-                }
-        const auto [l, v] = camkit::detail::top_eigenpair(m, n);
-        std::vector<double> want(n);
-        for (std::size_t i = 0; i < n; ++i) want[i] = (i == 1) - 2 * q[i] * q[1];
-        EXPECT_NEAR(l, 5, 1e-13) << second;
-        EXPECT_NEAR(alignment(v, want), 1, 1e-12) << second;
+    for (camkit::isa isa : camkit_test::supported_isas()) {
+        const camkit_test::isa_scope scope(isa);
+        for (std::size_t n : {6u, 11u}) {
+            std::vector<double> q{1, -2, 3, 0.5, -1, 2, 0.25, -3, 1.5, 2.5, -0.75};
+            q.resize(n);
+            const double len = std::sqrt(std::inner_product(q.begin(), q.end(), q.begin(), 0.0));
+            for (double& x : q) x /= len;
+            for (double second : {4.0, 4.9, 4.999}) {
+                std::vector<double> lambda{1, 5, -3, second, 0, 2, -1, 0.5, 3, -2, 1.5};
+                lambda.resize(n);
+                std::vector<double> m(n * n, 0.0);
+                for (std::size_t i = 0; i < n; ++i)
+                    for (std::size_t j = 0; j < n; ++j)
+                        for (std::size_t k = 0; k < n; ++k) {
+                            const double Qik = (i == k) - 2 * q[i] * q[k], Qjk = (j == k) - 2 * q[j] * q[k];
+                            m[i * n + j] += Qik * lambda[k] * Qjk;
+                        }
+                const auto [l, v] = camkit::detail::top_eigenpair(m, n);
+                std::vector<double> want(n);
+                for (std::size_t i = 0; i < n; ++i) want[i] = (i == 1) - 2 * q[i] * q[1];
+                const std::string at = std::string(camkit::isa_name(isa)) + " n " + std::to_string(n) + " second " + std::to_string(second);
+                EXPECT_NEAR(l, 5, 1e-13) << at;
+                EXPECT_NEAR(alignment(v, want), 1, 1e-12) << at;
+            }
+        }
     }
 }
 
-// The tridiagonal solver agrees with Jacobi on random symmetric matrices of Eigen-CAM's sizes.
+// The tridiagonal solver agrees with Jacobi on random symmetric matrices of Eigen-CAM's sizes (and
+// sizes around whole packs of 8).
 TEST(EigenSolver, MatchesJacobiOnRandomMatrices) {
-    for (std::size_t n : {2u, 3u, 7u, 16u, 49u, 64u}) {
-        const auto m = random_symmetric(n, static_cast<unsigned>(n));
-        const auto [l, v] = camkit::detail::top_eigenpair(m, n);
-        const auto [lj, vj] = jacobi_top_eigenpair(m, n);
-        EXPECT_NEAR(l, lj, 1e-12 * std::abs(lj)) << n;
-        EXPECT_NEAR(alignment(v, vj), 1, 1e-10) << n;
-        EXPECT_NEAR(std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)), 1, 1e-14) << n;
+    for (camkit::isa isa : camkit_test::supported_isas()) {
+        const camkit_test::isa_scope scope(isa);
+        for (std::size_t n : {2u, 3u, 7u, 8u, 9u, 16u, 17u, 49u, 64u, 100u}) {
+            const auto m = random_symmetric(n, static_cast<unsigned>(n));
+            const auto [l, v] = camkit::detail::top_eigenpair(m, n);
+            const auto [lj, vj] = jacobi_top_eigenpair(m, n);
+            const std::string at = std::string(camkit::isa_name(isa)) + " n " + std::to_string(n);
+            EXPECT_NEAR(l, lj, 1e-12 * std::abs(lj)) << at;
+            EXPECT_NEAR(alignment(v, vj), 1, 1e-10) << at;
+            EXPECT_NEAR(std::sqrt(std::inner_product(v.begin(), v.end(), v.begin(), 0.0)), 1, 1e-14) << at;
+        }
     }
 }
 
 // Degenerate matrices: zero (eigenvalue 0, a unit vector) and a repeated largest eigenvalue (a
 // unit vector of its eigenspace).
 TEST(EigenSolver, DegenerateMatrices) {
+    for (camkit::isa isa : camkit_test::supported_isas()) {
+        const camkit_test::isa_scope scope(isa);
+        const std::string at(camkit::isa_name(isa));
+        {
+            const auto [l, v] = camkit::detail::top_eigenpair(std::vector<double>(16, 0.0), 4);
+            EXPECT_EQ(l, 0) << at;
+            EXPECT_NEAR(std::inner_product(v.begin(), v.end(), v.begin(), 0.0), 1, 1e-15) << at;
+        }
+        {  // diag(2, 2, 1) and its rotation by the reflection about (1, 1, 1)/√3
+            const auto [l, v] = camkit::detail::top_eigenpair({2, 0, 0, 0, 2, 0, 0, 0, 1}, 3);
+            EXPECT_NEAR(l, 2, 1e-14) << at;
+            EXPECT_NEAR(v[0] * v[0] + v[1] * v[1], 1, 1e-14) << at;
+            EXPECT_NEAR(v[2], 0, 1e-14) << at;
+        }
+    }
+}
+
+// The eigenvector's sign is its own, the same in every instruction set: its first entry of at least
+// half the largest magnitude is positive. [[1, −1], [−1, 1]] has (1, −1)/√2 for its eigenvalue 2;
+// on random matrices every instruction set's vector equals the scalar path's to 1e-12, sign and all.
+TEST(EigenSolver, SignOfItsOwnInEveryInstructionSet) {
+    const double r = 1 / std::sqrt(2.0);
+    std::vector<std::vector<double>> scalar;
+    for (camkit::isa isa : camkit_test::supported_isas()) {
+        const camkit_test::isa_scope scope(isa);
+        const std::string at(camkit::isa_name(isa));
+        {
+            const auto [l, v] = camkit::detail::top_eigenpair({1, -1, -1, 1}, 2);
+            EXPECT_NEAR(l, 2, 1e-14) << at;
+            EXPECT_NEAR(v[0], r, 1e-15) << at;
+            EXPECT_NEAR(v[1], -r, 1e-15) << at;
+        }
+        {  // 4 q qᵀ + I, q = (−2, −6, 9)/11: the largest entry (9/11) is not the first of at least half
+           // of it (−6/11), which the sign makes positive: (2, 6, −9)/11
+            const std::vector<double> q{-2.0 / 11, -6.0 / 11, 9.0 / 11};
+            std::vector<double> m(9);
+            for (std::size_t i = 0; i < 3; ++i)
+                for (std::size_t j = 0; j < 3; ++j) m[i * 3 + j] = 4 * q[i] * q[j] + (i == j ? 1.0 : 0.0);
+            const auto [l, v] = camkit::detail::top_eigenpair(m, 3);
+            EXPECT_NEAR(l, 5, 1e-14) << at;
+            EXPECT_NEAR(v[0], 2.0 / 11, 1e-14) << at;
+            EXPECT_NEAR(v[1], 6.0 / 11, 1e-14) << at;
+            EXPECT_NEAR(v[2], -9.0 / 11, 1e-14) << at;
+        }
+        std::size_t i = 0;
+        for (std::size_t n : {5u, 17u, 49u, 130u}) {
+            const auto [l, v] = camkit::detail::top_eigenpair(random_symmetric(n, static_cast<unsigned>(7 * n)), n);
+            if (isa == camkit::isa::scalar) scalar.push_back(v);
+            ASSERT_LT(i, scalar.size());
+            for (std::size_t j = 0; j < n; ++j) EXPECT_NEAR(v[j], scalar[i][j], 1e-12) << at << " n " << n << " entry " << j;
+            ++i;
+        }
+    }
+}
+
+// The multisection's Sturm counts, eight points at a time, in each pack width: on T = diag(d)
+// (off-diagonal zero) the count below x is #{d_i < x}, and a point on an eigenvalue counts it (a
+// zero pivot counts as negative); on T = tridiag(−1, 2, −1) of order 5, whose eigenvalues are
+// 2 − 2 cos(kπ/6), the counts at points between them.
+template <std::size_t W>
+void expect_sturm_counts() {
+    const double tiny = 1e-300;
     {
-        const auto [l, v] = camkit::detail::top_eigenpair(std::vector<double>(16, 0.0), 4);
-        EXPECT_EQ(l, 0);
-        EXPECT_NEAR(std::inner_product(v.begin(), v.end(), v.begin(), 0.0), 1, 1e-15);
+        const camkit::detail::tridiagonal t{{3, -1, 2, 2, 7, 0.5}, {0, 0, 0, 0, 0}};
+        const double x[8] = {-2, -1, 0, 0.5, 2, 2.5, 7, 8};
+        const double want[8] = {0, 1, 1, 2, 4, 4, 6, 6};
+        double count[8];
+        camkit::detail::eigenvalues_below<W>(t, x, tiny, count);
+        for (std::size_t p = 0; p < 8; ++p) EXPECT_EQ(count[p], want[p]) << "W " << W << " diag, x " << x[p];
     }
-    {  // diag(2, 2, 1) and its rotation by the reflection about (1, 1, 1)/√3
-        const auto [l, v] = camkit::detail::top_eigenpair({2, 0, 0, 0, 2, 0, 0, 0, 1}, 3);
-        EXPECT_NEAR(l, 2, 1e-14);
-        EXPECT_NEAR(v[0] * v[0] + v[1] * v[1], 1, 1e-14);
-        EXPECT_NEAR(v[2], 0, 1e-14);
+    {
+        const camkit::detail::tridiagonal t{{2, 2, 2, 2, 2}, {-1, -1, -1, -1}};
+        double x[8], want[8], count[8];
+        const double pi = std::acos(-1.0);
+        for (std::size_t p = 0; p < 8; ++p) {
+            x[p] = -0.5 + 0.6 * static_cast<double>(p);  // −0.5 … 3.7
+            want[p] = 0;
+            for (int k = 1; k <= 5; ++k) want[p] += 2 - 2 * std::cos(k * pi / 6) < x[p] ? 1 : 0;
+        }
+        camkit::detail::eigenvalues_below<W>(t, x, tiny, count);
+        for (std::size_t p = 0; p < 8; ++p) EXPECT_EQ(count[p], want[p]) << "W " << W << " tridiag, x " << x[p];
     }
+}
+
+TEST(EigenSolver, SturmCountsInEveryPackWidth) {
+    expect_sturm_counts<1>();
+    expect_sturm_counts<2>();
+    expect_sturm_counts<4>();
+    expect_sturm_counts<8>();
 }
 
 // ---- the maps ------------------------------------------------------------------------------
@@ -321,14 +419,19 @@ TEST(EigenGram, SignRuleOnBothSides) {
 }
 
 // Degenerate layers. Two positions: every centred channel is (c, −c), so the map is ±(|c|, −|c|)
-// with |c| = ‖(c_k)‖: max = |min| and the rule cannot choose the sign (the solver's stays).
-// Constant layers on either side give zeros. Equal-norm orthogonal channels x and √(1/3)·y
-// make λ₁ repeated: the map is some unit-σ vector of their span, still signed by the rule.
+// with |c| = ‖(c_k)‖: max = |min| and the rule cannot choose the sign; the eigenvector's own sign
+// stays (over positions: (1, −1)/√2), so the map is (|c|, −|c|) whichever position is larger, in
+// every instruction set. Constant layers on either side give zeros. Equal-norm orthogonal channels x
+// and √(1/3)·y make λ₁ repeated: the map is some unit-σ vector of their span, still signed by the rule.
 TEST(EigenGram, DegenerateLayers) {
-    {
-        const auto raw = camkit::explain<camkit::eigen_cam>(layer({{3, 1}, {0, 4}, {2, 2}}), raw_only).raw;  // c = (1, −2, 0)
-        EXPECT_NEAR(std::abs(raw[0]), std::sqrt(5.0), 1e-13);
-        EXPECT_NEAR(raw[0] + raw[1], 0, 1e-13);
+    for (camkit::isa isa : camkit_test::supported_isas()) {
+        const camkit_test::isa_scope scope(isa);
+        // c = (1, −2, 0), and the same positions swapped
+        for (const auto& channels : {std::vector<std::vector<double>>{{3, 1}, {0, 4}, {2, 2}}, {{1, 3}, {4, 0}, {2, 2}}}) {
+            const auto raw = camkit::explain<camkit::eigen_cam>(layer(channels), raw_only).raw;
+            EXPECT_NEAR(raw[0], std::sqrt(5.0), 1e-13) << camkit::isa_name(isa);
+            EXPECT_NEAR(raw[1], -std::sqrt(5.0), 1e-13) << camkit::isa_name(isa);
+        }
     }
     for (const shape_t& shape : {shape_t{1, 3, 2, 2}, shape_t{2, 6, 2, 2}}) {
         const camkit::tensor<float> A(shape, 7.f);

@@ -68,25 +68,29 @@ struct gemm_product {
     }
 };
 
-/// The largest eigenpair of a symmetric row-major n×n matrix by LAPACK's syevd (xt::linalg::eigh).
+/// The largest eigenpair of a symmetric row-major n×n matrix by LAPACK's syevd (xt::linalg::eigh),
+/// the vector signed as camkit's solver signs it (camkit::detail::set_eigenvector_sign).
 inline std::pair<double, std::vector<double>> syevd_top_eigenpair(const std::vector<double>& m, std::size_t n) {
     const auto M = xt::adapt(m, std::vector<std::size_t>{n, n});
     const auto [w, v] = xt::linalg::eigh(M);  // eigenvalues ascending, eigenvectors in columns
     std::vector<double> top(n);
     for (std::size_t i = 0; i < n; ++i) top[i] = v(i, n - 1);
+    camkit::detail::set_eigenvector_sign(top);
     return {w(n - 1), std::move(top)};
 }
 
 /// The projection methods' Gram matrix by BLAS syrk and its largest eigenpair by LAPACK's syevd
 /// from order syevd_from on, in place of camkit's own (camkit::detail::host_eigen, the same
 /// contract). Below it camkit's tridiagonal solver is faster than syevd, which computes every
-/// eigenpair (one thread: 0.04 against 0.18 ms at n = 49, 3.7 against 6.4 ms at 256, even at 512).
+/// eigenpair (AMD EPYC VM, OpenBLAS, 2026-12-07, one thread: 0.019 against 0.18 ms at n = 49, 8.4
+/// against 34 ms at 512, 61 against 199 ms at 1024, 0.40 against 0.61 s at 1536; at 2048 1.5
+/// against 1.4 s, and with two threads 1.45 against 0.86 s).
 struct lapack_eigen {
-    static constexpr std::size_t syevd_from = 512;
+    std::size_t syevd_from = 2048;
 
     /// The largest eigenpair of a symmetric row-major n×n matrix.
     std::pair<double, std::vector<double>> operator()(std::vector<double> m, std::size_t n) const {
-        return n >= syevd_from ? syevd_top_eigenpair(m, n) : camkit::detail::top_eigenpair(std::move(m), n);
+        return n >= syevd_from ? syevd_top_eigenpair(m, n) : camkit::detail::top_eigenpair(m, n);
     }
 
     /// G += Yᵀ Y on and above the diagonal (see host_eigen::gram) by one syrk.
