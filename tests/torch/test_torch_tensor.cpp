@@ -105,6 +105,23 @@ TEST(TorchTensor, EveryMethodAgreesWithHostBackends) {
     EXPECT_EQ(checked, 2 * 4 * 5 * 9);
 }
 
+// Eigen-CAM at two positions: every centred channel is (c, −c), so max = |min| (a tie the sign rule
+// cannot break) and the map is ±(‖c‖, −‖c‖); the torch ops and the host kernels both keep the
+// eigenvector's own sign, positive at the first position, whichever position is the larger (sample
+// 1 is sample 0 with its positions swapped), in float and double.
+TEST(TorchTensor, EigenCamTieKeepsTheEigenvectorsSign) {
+    camkit::options raw;
+    raw.relu = false;
+    raw.normalize = camkit::normalization::none;
+    for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
+        const at::Tensor A = at::tensor({3., 1., 0., 4., 2., 2., 1., 3., 4., 0., 2., 2.}, at::dtype(dtype)).reshape({2, 3, 1, 2});
+        for (const auto& e : {ct::explain_with_ops<camkit::eigen_cam>(A, A, raw), camkit::explain<camkit::eigen_cam>(A, A, raw)}) {
+            const at::Tensor want = at::tensor({1., -1., 1., -1.}, at::dtype(dtype)).reshape({2, 1, 2}) * std::sqrt(5.0);
+            EXPECT_TRUE(close(e.raw, want, dtype == at::kFloat ? 1e-6 : 1e-12)) << c10::toString(dtype) << "\n" << e.raw;
+        }
+    }
+}
+
 // The fused path reads strided (non-contiguous) CPU tensors in place and agrees with a dense copy.
 TEST(TorchTensor, StridedInputNeedsNoCopy) {
     const at::Tensor base = random_tensor({4, 3, 5, 6}, at::kFloat, 3);

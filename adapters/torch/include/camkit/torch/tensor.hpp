@@ -9,6 +9,7 @@
 
 #include <ATen/ATen.h>
 
+#include <limits>
 #include <memory>
 #include <span>
 #include <string>
@@ -219,8 +220,20 @@ inline at::Tensor finish_map(const at::Tensor& raw, const options& opt) {
 
 namespace detail {
 
+/// Each row of u [N, d] with the sign camkit's solver gives its eigenvectors
+/// (camkit::detail::set_eigenvector_sign): its first entry of at least half its largest magnitude
+/// positive.
+inline at::Tensor with_own_sign(const at::Tensor& u) {
+    const at::Tensor magnitude = u.abs();
+    const at::Tensor large = (magnitude >= magnitude.amax(-1, true) / 2).to(at::kInt);
+    const at::Tensor first = large.argmax(-1, true);  // the first of the maxima
+    return at::where(u.gather(-1, first) < 0, -u, u);
+}
+
 /// First principal component of X [N, K, S] over channels for each sample, as [N, S], signed so
-/// that max ≥ |min|. The Gram matrix on the smaller side is decomposed in double.
+/// that max ≥ |min|, keeping the eigenvector's own sign (with_own_sign) where they are equal within
+/// 64 ulps of the projection's type (write_signed_projection's rule). The Gram matrix on the smaller
+/// side is decomposed in double.
 inline at::Tensor projection(at::Tensor X) {
     const std::int64_t K = X.size(1), S = X.size(2);
     X = X - X.mean(-1, true);
@@ -228,16 +241,19 @@ inline at::Tensor projection(at::Tensor X) {
     at::Tensor proj;
     if (S <= K) {
         const auto eig = at::linalg_eigh(at::bmm(Xt, X).to(at::kDouble));  // X Xᵀ in [s, s'] form
-        const at::Tensor u = std::get<1>(eig).select(-1, S - 1);             // [N, S]
+        const at::Tensor u = with_own_sign(std::get<1>(eig).select(-1, S - 1));  // [N, S]
         const at::Tensor sigma = std::get<0>(eig).select(-1, S - 1).clamp_min(0).sqrt().unsqueeze(-1);
-        proj = (u * sigma).to(X.scalar_type());
+        proj = u * sigma;  // in double until signed
     } else {
         const auto eig = at::linalg_eigh(at::bmm(X, Xt).to(at::kDouble));  // [N, K, K]
-        const at::Tensor v = std::get<1>(eig).select(-1, K - 1).to(X.scalar_type());
+        const at::Tensor v = with_own_sign(std::get<1>(eig).select(-1, K - 1)).to(X.scalar_type());
         proj = at::bmm(v.unsqueeze(1), X).squeeze(1);  // Σ_k v_k X[k, s]
     }
+    const double eps = proj.scalar_type() == at::kDouble ? std::numeric_limits<double>::epsilon()
+                                                         : std::numeric_limits<float>::epsilon();
     const at::Tensor hi = proj.amax(-1, true), lo = proj.amin(-1, true);
-    return at::where(hi >= -lo, proj, -proj);
+    const at::Tensor tie = 64 * eps * at::maximum(hi, -lo);
+    return at::where(hi >= -lo - tie, proj, -proj).to(X.scalar_type());
 }
 
 }  // namespace detail
