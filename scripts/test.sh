@@ -21,7 +21,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # label's minimum for one preset. core: one ISA test skips on a CPU that runs every instruction set
 # (Isa.UnsupportedChoicesAreRejected), under the sanitizers one that limits the address space
 # (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers), and the clang leg leaves GCC's
-# DropIn.CompilesWithoutWarnings to the sanitizer leg (CMakePresets.json). torch: 122 tests less the
+# DropIn.CompilesWithoutWarnings to the sanitizer leg (CMakePresets.json). torch: 125 tests less the
 # two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight
 # the asan preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in CMakePresets.json: a resident-memory
 # measurement, a module LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the
@@ -31,8 +31,8 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # package-torch: the installed package's torch component in a project of its own, against the
 # wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
-  [core]=313 [scalar]=6 [io]=25 [xtensor]=32 [torch]=114 [tool]=41 [blas]=14 [package]=17
-  [torch2:torch]=156 [torch-cmake]=2 [package-torch]=1
+  [core]=315 [scalar]=6 [io]=25 [xtensor]=32 [torch]=115 [tool]=41 [blas]=14 [package]=17
+  [torch2:torch]=157 [torch-cmake]=2 [package-torch]=1
 )
 
 # The packaging test runs `conan create` (Conan 2 from build/venv, installed by scripts/setup.sh):
