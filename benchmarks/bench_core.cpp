@@ -151,7 +151,7 @@ void fused_lapack(benchmark::State& st, const shape_t& shape, int threads) {
 }
 #endif
 
-/// A symmetric n×n Gram matrix of centred random rows (as Eigen-CAM's), made once per n.
+/// A symmetric n×n Gram matrix Xᵀ X of 2n random rows of n values in [−1, 1), made once per n.
 const std::vector<double>& gram_of_order(std::size_t n) {
     static std::map<std::size_t, std::vector<double>> cache;
     auto it = cache.find(n);
@@ -414,7 +414,7 @@ int register_all() {
 #endif
     }
     // Eigen-CAM at a 14 × 14 layer of 1024 channels (a ResNet-50's layer3): a 196 × 196 Gram matrix a
-    // sample, whose decomposition costs as much as its product.
+    // sample, whose decomposition costs nearly as much as its product.
     {
         const shape_t shape{8, 1024, 14, 14};
         const std::string name = "mid_8x1024x14x14";

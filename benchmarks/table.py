@@ -8,9 +8,9 @@ and G, or for the many-targets rows A and all C gradients, or the map / label vo
 machine). The many-targets product_W_A rows read A only, so their fraction is of work the row does
 not do and is left out. The last column compares implementations in the same run: camkit's fused
 one-thread kernel against the others of the same method and shape, explain_many against one
-explain call per target, BLAS gemm against camkit's loop, camkit against torch ops on the GPU, and
-analyze's shared passes against separate explain calls. The targets and post rows have no baseline
-in the binary and show times only. Rows are sorted (group, shape, method, implementation), whatever
+explain call per target, BLAS gemm against camkit's loop, camkit against torch ops on the GPU,
+analyze's shared passes against separate explain calls, and LAPACK's syevd against camkit's
+eigen-solver. The targets, post and eigen rows have no baseline in the binary and show times only. Rows are sorted (group, shape, method, implementation), whatever
 order the interleaved run finished them in.
 
 Exits with status 1 on a file without benchmarks, with a row whose name is not
@@ -48,10 +48,11 @@ def main(path):
     ctx = data.get("context", {})
     print(f"Host: {ctx.get('host_name', '?')}, {ctx.get('num_cpus', '?')} CPUs at {ctx.get('mhz_per_cpu', '?')} MHz, "
           f"load average {ctx.get('load_avg', '?')}, built {ctx.get('library_build_type', '?')} library; medians of repetitions.\n")
-    group_order = {g: n for n, g in enumerate(("cam", "cuda", "many", "targets", "post", "refine", "regions", "analyze"))}
+    group_order = {g: n for n, g in enumerate(("cam", "cuda", "many", "eigen", "targets", "post", "refine", "regions", "analyze"))}
     impl_order = {i: n for n, i in enumerate(("baseline", "reference", "xtensor", "torch_t1", "torch_t2", "fused_t1",
                                              "fused_t2", "reuse_t1", "channels_last_t1", "one_by_one_t1", "matrix_t1", "matrix_t2", "matrix_channels_last_t1",
-                                             "loop_t1", "gemm_t1", "torch_ops", "camkit", "separate", "shared"))}
+                                             "loop_t1", "gemm_t1", "torch_ops", "camkit", "separate", "shared",
+                                             "camkit_t1", "syevd_t1"))}
     rows = OrderedDict(sorted(rows.items(), key=lambda kv: (
         group_order.get(kv[0][0], 99), kv[0][1], kv[0][2] != "memory_read", kv[0][2], impl_order.get(kv[0][3], 99),
         kv[0][3])))
@@ -70,7 +71,8 @@ def main(path):
             speed = f"{ms / f1[0]:.1f}x"
         # (group, this row's implementation, the other row's, the other's name in the column)
         for group, mine, other, name in (("many", "one_by_one_t1", "matrix_t1", "matrix"), ("cuda", "torch_ops", "camkit", "camkit"),
-                                         ("many", "loop_t1", "gemm_t1", "gemm"), ("analyze", "separate", "shared", "shared")):
+                                         ("many", "loop_t1", "gemm_t1", "gemm"), ("analyze", "separate", "shared", "shared"),
+                                         ("eigen", "syevd_t1", "camkit_t1", "camkit")):
             o = rows.get((g, s, m, other))
             if g == group and i == mine and o:
                 speed = compare(name, ms / o[0])
