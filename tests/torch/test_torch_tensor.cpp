@@ -107,17 +107,23 @@ TEST(TorchTensor, EveryMethodAgreesWithHostBackends) {
 
 // Eigen-CAM at two positions: every centred channel is (c, −c), so max = |min| (a tie the sign rule
 // cannot break) and the map is ±(‖c‖, −‖c‖); the torch ops and the host kernels both keep the
-// eigenvector's own sign, positive at the first position, whichever position is the larger (sample
-// 1 is sample 0 with its positions swapped), in float and double.
+// eigenvector's own sign, positive at the first position, whichever position is the larger (each
+// second sample is the first with its positions swapped), in float and double, with values that
+// centre exactly and with values whose centring rounds in float (1.1, 0.3, ...).
 TEST(TorchTensor, EigenCamTieKeepsTheEigenvectorsSign) {
     camkit::options raw;
     raw.relu = false;
     raw.normalize = camkit::normalization::none;
     for (at::ScalarType dtype : {at::kFloat, at::kDouble}) {
-        const at::Tensor A = at::tensor({3., 1., 0., 4., 2., 2., 1., 3., 4., 0., 2., 2.}, at::dtype(dtype)).reshape({2, 3, 1, 2});
-        for (const auto& e : {ct::explain_with_ops<camkit::eigen_cam>(A, A, raw), camkit::explain<camkit::eigen_cam>(A, A, raw)}) {
-            const at::Tensor want = at::tensor({1., -1., 1., -1.}, at::dtype(dtype)).reshape({2, 1, 2}) * std::sqrt(5.0);
-            EXPECT_TRUE(close(e.raw, want, dtype == at::kFloat ? 1e-6 : 1e-12)) << c10::toString(dtype) << "\n" << e.raw;
+        for (const std::vector<double>& values : {std::vector<double>{3, 1, 0, 4, 2, 2, 1, 3, 4, 0, 2, 2},
+                                                  std::vector<double>{1.1, 0.3, 0.7, 2.9, 0.2, 0.2, 0.3, 1.1, 2.9, 0.7, 0.2, 0.2}}) {
+            const at::Tensor A = at::tensor(values, at::dtype(dtype)).reshape({2, 3, 1, 2});
+            const at::Tensor x = A.to(at::kDouble).reshape({2, 3, 2});
+            const double norm = ((x.select(2, 0) - x.select(2, 1)) / 2).pow(2).sum(1).sqrt()[0].item<double>();  // ‖c‖
+            const at::Tensor want = at::tensor({1., -1., 1., -1.}, at::dtype(at::kDouble)).reshape({2, 1, 2}) * norm;
+            for (const auto& e : {ct::explain_with_ops<camkit::eigen_cam>(A, A, raw), camkit::explain<camkit::eigen_cam>(A, A, raw)})
+                EXPECT_TRUE(close(e.raw, want, dtype == at::kFloat ? 1e-6 : 1e-12)) << c10::toString(dtype) << " " << values[0] << "\n"
+                                                                                   << e.raw;
         }
     }
 }

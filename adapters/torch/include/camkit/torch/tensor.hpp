@@ -232,8 +232,8 @@ inline at::Tensor with_own_sign(const at::Tensor& u) {
 
 /// First principal component of X [N, K, S] over channels for each sample, as [N, S], signed so
 /// that max ≥ |min|, keeping the eigenvector's own sign (with_own_sign) where they are equal within
-/// 64 ulps of the projection's type (write_signed_projection's rule). The Gram matrix on the smaller
-/// side is decomposed in double.
+/// 64 ulps of X's type (the rounding of its centring and Gram product; write_signed_projection's
+/// rule, whose double sums round less). The Gram matrix on the smaller side is decomposed in double.
 inline at::Tensor projection(at::Tensor X) {
     const std::int64_t K = X.size(1), S = X.size(2);
     X = X - X.mean(-1, true);
@@ -249,8 +249,8 @@ inline at::Tensor projection(at::Tensor X) {
         const at::Tensor v = with_own_sign(std::get<1>(eig).select(-1, K - 1)).to(X.scalar_type());
         proj = at::bmm(v.unsqueeze(1), X).squeeze(1);  // Σ_k v_k X[k, s]
     }
-    const double eps = proj.scalar_type() == at::kDouble ? std::numeric_limits<double>::epsilon()
-                                                         : std::numeric_limits<float>::epsilon();
+    const double eps = X.scalar_type() == at::kDouble ? std::numeric_limits<double>::epsilon()
+                                                      : std::numeric_limits<float>::epsilon();
     const at::Tensor hi = proj.amax(-1, true), lo = proj.amin(-1, true);
     const at::Tensor tie = 64 * eps * at::maximum(hi, -lo);
     return at::where(hi >= -lo - tie, proj, -proj).to(X.scalar_type());
