@@ -31,7 +31,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # package-torch: the installed package's torch component in a project of its own, against the
 # wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(
-  [core]=315 [scalar]=6 [io]=25 [xtensor]=32 [torch]=115 [tool]=41 [blas]=14 [package]=17
+  [core]=316 [scalar]=6 [io]=25 [xtensor]=32 [torch]=115 [tool]=41 [blas]=14 [package]=17
   [torch2:torch]=157 [torch-cmake]=2 [package-torch]=1
 )
 

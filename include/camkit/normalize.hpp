@@ -17,7 +17,7 @@ enum class normalization {
 
 /// max(x, 0) in place (NaN stays NaN).
 template <class T>
-void relu_inplace(tensor<T>& maps) {
+CAMKIT_OPTIMIZE void relu_inplace(tensor<T>& maps) {
     for (T& v : maps.values) v = v < T(0) ? T(0) : v;
 }
 
@@ -29,7 +29,7 @@ inline void check_normalize_eps(double eps) {
 
 /// Normalizes the n values of one sample in place, given their min and max (NaN ignored).
 template <class T>
-void normalize_sample(T* p, std::size_t n, normalization mode, T mn, T mx, double eps) {
+CAMKIT_OPTIMIZE void normalize_sample(T* p, std::size_t n, normalization mode, T mn, T mx, double eps) {
     if (mode == normalization::min_max) {
         const T scale = T(1) / (mx - mn + static_cast<T>(eps));
         for (std::size_t s = 0; s < n; ++s) p[s] = (p[s] - mn) * scale;

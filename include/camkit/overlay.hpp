@@ -7,6 +7,7 @@
 //   heat = colormap(uint8(255·map)) / 255;  out = (1 − α)·heat + α·image;  out /= max(out);
 //   bytes = uint8(255·out)   (truncation, as numpy's cast).
 #include <camkit/colormap.hpp>
+#include <camkit/optimize.hpp>
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
@@ -56,7 +57,7 @@ inline void check_alpha(double alpha) {
 
 /// Blends the heatmap of `map` with an image given as values in [0, 1] (pixel p, channel c at 3p + c).
 template <class F, class T, class Image>
-rgb_image blend(const tensor<T>& map, const Image& image_value, colormap cm, double alpha) {
+CAMKIT_OPTIMIZE rgb_image blend(const tensor<T>& map, const Image& image_value, colormap cm, double alpha) {
     const std::size_t h = map.shape[0], w = map.shape[1];
     // The heat term is float32 whatever the image (numpy: np.float32(heatmap) / 255 times a
     // Python scalar stays float32); the image term and the sum are in F.
@@ -82,7 +83,7 @@ rgb_image blend(const tensor<T>& map, const Image& image_value, colormap cm, dou
 
 /// Colours one [H, W] plane starting at `values` into `img` at (y0, x0).
 template <class T>
-void paint(rgb_image& img, const T* values, std::size_t h, std::size_t w, std::size_t y0, std::size_t x0,
+CAMKIT_OPTIMIZE void paint(rgb_image& img, const T* values, std::size_t h, std::size_t w, std::size_t y0, std::size_t x0,
            colormap cm) {
     for (std::size_t y = 0; y < h; ++y)
         for (std::size_t x = 0; x < w; ++x) img.set(y0 + y, x0 + x, colorize(values[y * w + x], cm));

@@ -2,6 +2,7 @@
 // Linear / bilinear / trilinear resize of maps [N, *S] with half-pixel centres, no antialiasing:
 // src = (dst + 0.5)·in/out − 0.5, clamped at the border (torch's align_corners=false, OpenCV's
 // INTER_LINEAR). Separable: one axis at a time.
+#include <camkit/optimize.hpp>
 #include <camkit/tensor.hpp>
 
 #include <algorithm>
@@ -13,7 +14,7 @@ namespace camkit {
 namespace detail {
 /// Resizes axis `axis` of a dense row-major tensor to `out_len`.
 template <class T>
-tensor<T> resize_axis(const tensor<T>& in, std::size_t axis, std::size_t out_len) {
+CAMKIT_OPTIMIZE tensor<T> resize_axis(const tensor<T>& in, std::size_t axis, std::size_t out_len) {
     const std::size_t in_len = in.shape[axis];
     shape_t out_shape = in.shape;
     out_shape[axis] = out_len;

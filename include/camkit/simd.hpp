@@ -12,6 +12,7 @@
 // with a pack for the body of a plane and with scalars for its tail. Packs support + - * / with
 // packs and with scalars of their element type; relu comes from the ops.
 #include <camkit/isa.hpp>
+#include <camkit/optimize.hpp>
 
 #include <cstddef>
 #include <cstring>
@@ -172,44 +173,27 @@ CAMKIT_KERNEL_INLINE B pack_select(const M& take_a, const B& a, const B& b) {
 }
 #endif
 
-/// The optimization level of the kernels' entry points below (so of every kernel they inline), as
-/// an attribute: GCC's -O3, whatever the build's level. At -O2 (CMake's RelWithDebInfo, Debian's and
-/// Fedora's package flags, Bazel's opt) GCC 12 unrolls a loop completely early, where the arrays of
-/// packs it indexes become registers, only if that does not grow the code; the kernels' loops over
-/// the M planes of a group (and the tiles of a pack's lanes) stayed loops over arrays in memory, and
-/// the kernels ran 1.2–3.5× slower than at -O3 (one thread, AMD EPYC Zen 4, 2026-12-07: Grad-CAM++
-/// 5.35 against 2.05 ms at [32, 2048, 7, 7]). The attribute's options are added to the build's own
-/// (-ffast-math, sanitizers and the rest stay). Clang's -O2 unrolls these loops as its -O3 does and
-/// has no such attribute. Define CAMKIT_KERNEL_OPTIMIZE (empty) before including camkit to compile
-/// the kernels at the build's own level (to step through them at -O0).
-#if !defined(CAMKIT_KERNEL_OPTIMIZE)
-#if defined(__GNUC__) && !defined(__clang__)
-#define CAMKIT_KERNEL_OPTIMIZE __attribute__((optimize("O3")))
-#else
-#define CAMKIT_KERNEL_OPTIMIZE
-#endif
-#endif
-
 // The kernels' entry points: each calls f(std::integral_constant<std::size_t, bytes>) with
 // `flatten`, so f and everything it calls (the kernel, the policy's generic lambdas) are inlined
-// into one function compiled for that target (the per-ISA ones) at CAMKIT_KERNEL_OPTIMIZE's level.
+// into one function compiled for that target (the per-ISA ones) at CAMKIT_OPTIMIZE's level.
 // (GCC inlines a default-target callee into a wider target; a lambda defined inside a target
 // function would not inherit the target, so f is defined outside.)
 template <std::size_t Bytes, class F>
-__attribute__((flatten)) CAMKIT_KERNEL_OPTIMIZE inline decltype(auto) run_build(F& f) {
+CAMKIT_FLATTEN CAMKIT_OPTIMIZE inline decltype(auto) run_build(F& f) {
     return f(std::integral_constant<std::size_t, Bytes>{});
 }
+
 #if defined(CAMKIT_ISA_DISPATCH)
 template <class F>
-__attribute__((flatten)) CAMKIT_KERNEL_OPTIMIZE inline decltype(auto) run_sse2(F& f) {
+__attribute__((flatten)) CAMKIT_OPTIMIZE inline decltype(auto) run_sse2(F& f) {
     return f(std::integral_constant<std::size_t, 16>{});
 }
 template <class F>
-__attribute__((target("avx2,fma"), flatten)) CAMKIT_KERNEL_OPTIMIZE inline decltype(auto) run_avx2(F& f) {
+__attribute__((target("avx2,fma"), flatten)) CAMKIT_OPTIMIZE inline decltype(auto) run_avx2(F& f) {
     return f(std::integral_constant<std::size_t, 32>{});
 }
 template <class F>
-__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"), flatten)) CAMKIT_KERNEL_OPTIMIZE inline decltype(auto)
+__attribute__((target("avx512f,avx512vl,avx512dq,avx512bw,avx2,fma"), flatten)) CAMKIT_OPTIMIZE inline decltype(auto)
 run_avx512(F& f) {
     return f(std::integral_constant<std::size_t, 64>{});
 }

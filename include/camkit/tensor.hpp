@@ -3,6 +3,7 @@
 // specializes. A host tensor exposes a strided view of its memory; a device tensor exposes an
 // `ops` type with op-level reductions instead. camkit::tensor<T> is the built-in host tensor.
 #include <camkit/error.hpp>
+#include <camkit/optimize.hpp>
 #include <camkit/shape.hpp>
 
 #include <algorithm>
@@ -48,7 +49,7 @@ inline void prefault(void* p, std::size_t bytes) noexcept {
 /// page by page cost about twice as long as prefaulting it first (2 MiB: 0.71 against 0.36 ms on
 /// a KVM guest, benchmarks/README.md).
 template <class T>
-std::vector<T> make_values(std::size_t n, const T& fill = T{}) {
+CAMKIT_OPTIMIZE std::vector<T> make_values(std::size_t n, const T& fill = T{}) {
     std::vector<T> v;
     if constexpr (!std::is_same_v<T, bool>) {  // std::vector<bool> has no data()
         if (n * sizeof(T) >= prefault_bytes) {

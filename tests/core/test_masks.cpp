@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 #include "common/error_message.hpp"
+#include "common/kernel_scopes.hpp"
 
 using camkit::shape_t;
 using camkit::target;
@@ -52,6 +53,44 @@ TEST(PredictedRegion, ClassesPartitionEveryRank) {
             for (std::size_t i = 0; i < total.size(); ++i) total[i] += r[i];
         }
         for (float v : total) EXPECT_EQ(v, 1.0f);
+    }
+}
+
+// The labels come from packs of positions (and a tail) in every instruction set: at every position
+// of a larger output, float and double, the region of class c is where c is the first argmax of the C
+// values, found here position by position. Values on a coarse grid make many ties, also where the
+// maximum comes late; −0 and +0 tie too.
+TEST(PredictedRegion, FirstArgmaxAtEveryPositionOfALargerOutput) {
+    const shape_t shape{2, 7, 13, 11};  // 143 positions: no whole number of packs
+    const std::size_t C = shape[1], P = shape[2] * shape[3];
+    tensor<double> Yd(shape);
+    for (std::size_t i = 0; i < Yd.size(); ++i) Yd[i] = std::round(3 * std::sin(1.3 * static_cast<double>(i * i % 101))) / 2;
+    Yd[0] = -0.0;
+    Yd[P] = 0.0;
+    tensor<float> Yf(shape);
+    for (std::size_t i = 0; i < Yd.size(); ++i) Yf[i] = static_cast<float>(Yd[i]);
+    std::vector<std::size_t> first(2 * P);
+    std::size_t late = 0;  // positions whose maximum is not on channel 0
+    for (std::size_t n = 0; n < 2; ++n)
+        for (std::size_t p = 0; p < P; ++p) {
+            std::size_t best = 0;
+            for (std::size_t c = 1; c < C; ++c)
+                if (Yd[(n * C + c) * P + p] > Yd[(n * C + best) * P + p]) best = c;
+            first[n * P + p] = best;
+            late += best > 0;
+        }
+    ASSERT_GT(late, P);
+    for (camkit::isa isa : camkit_test::supported_isas()) {
+        const camkit_test::isa_scope scope(isa);
+        for (std::size_t c = 0; c < C; ++c) {
+            const auto rd = camkit::predicted_region(Yd, c);
+            const auto rf = camkit::predicted_region(Yf, c);
+            ASSERT_EQ(rd.shape, (shape_t{2, 13, 11}));
+            for (std::size_t i = 0; i < 2 * P; ++i) {
+                EXPECT_EQ(rd[i], first[i] == c ? 1.0f : 0.0f) << camkit::isa_name(isa) << ", class " << c << ", position " << i;
+                EXPECT_EQ(rf[i], rd[i]) << camkit::isa_name(isa) << ", class " << c << ", position " << i;
+            }
+        }
     }
 }
 

@@ -1,6 +1,7 @@
-// A translation unit as a user who drops the headers in writes it, compiled by the CTest test
-// DropIn.CompilesWithoutWarnings with nothing but -I include, -O3 and -Wall -Wextra -Werror (none
-// of camkit's CMake flags, -Wno-psabi among them): it must compile without a warning.
+// A translation unit as a user who drops the headers in writes it, compiled by the CTest tests
+// DropIn.CompilesWithoutWarnings.O0, .O2 and .O3 with nothing but -I include, that level and -Wall
+// -Wextra -Werror (none of camkit's CMake flags, -Wno-psabi among them): it must compile without a
+// warning at each level (the hot functions carry GCC's optimize attribute, include/camkit/optimize.hpp).
 #include <camkit/camkit.hpp>
 
 #include <vector>
@@ -31,4 +32,18 @@ float score_of_region(const camkit::tensor<float>& Y) {
     const auto region = camkit::predicted_region(Y, 2);
     const auto r = camkit::seed_and_score(Y, std::vector<camkit::target>(2, camkit::mask_sum(2, region)));
     return r.scores.values[0];
+}
+
+// The post-processing functions that carry CAMKIT_OPTIMIZE (include/camkit/optimize.hpp), called from
+// a unit built at another level: ReLU and normalization, resizing, colouring and blending, the
+// refinements.
+double post_process(const camkit::tensor<float>& maps) {
+    camkit::tensor<float> m = camkit::resize(maps, camkit::shape_t{16, 16});
+    camkit::relu_inplace(m);
+    camkit::normalize_inplace(m, camkit::normalization::min_max);
+    const camkit::tensor<float> plane(camkit::shape_t{16, 16}, std::vector<float>(m.values.begin(), m.values.begin() + 256));
+    const camkit::rgb_image shown = camkit::overlay(plane, camkit::heatmap(plane));
+    const auto refined = camkit::refine(camkit::resize_low(plane, camkit::shape_t{16, 16}), plane, &shown);
+    return camkit::percentile(plane, 50) + static_cast<double>(camkit::local_maxima(plane).values.size()) +
+           static_cast<double>(refined.merged.values.size());
 }

@@ -14,7 +14,7 @@ namespace camkit {
 /// Each value replaced by the mean of the `size`-wide box around it along every axis (2-D or
 /// 3-D). An even size reaches one pixel further forward than back, as scipy's convolve.
 template <class T>
-tensor<T> box_filter(const tensor<T>& map, std::size_t size = 5) {
+CAMKIT_OPTIMIZE tensor<T> box_filter(const tensor<T>& map, std::size_t size = 5) {
     detail::check_grid(map.shape, "box_filter: map");
     detail::require(size >= 1, "box_filter: size must be at least 1, got 0");
     // scipy's convolve flips the kernel and, for an even length, shifts its origin by one, so

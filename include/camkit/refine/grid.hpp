@@ -35,7 +35,7 @@ inline void check_grid(const shape_t& shape, const std::string& what) {
 /// Throws unless every value of `map` is finite (NaN or ±inf would make every comparison of the
 /// pipeline meaningless).
 template <class T>
-void check_finite(const tensor<T>& map, const std::string& what) {
+CAMKIT_OPTIMIZE void check_finite(const tensor<T>& map, const std::string& what) {
     for (std::size_t i = 0; i < map.size(); ++i)
         require(std::isfinite(static_cast<double>(map[i])),
                 [&] { return what + " has a non-finite value at flat index " + std::to_string(i); });
@@ -101,7 +101,7 @@ inline std::size_t reflect_index(std::ptrdiff_t i, std::size_t n) {
 /// out[…, k, …] = (Σ_t w[t] · in[…, k + t − back, …]) / divisor. Along an outer axis whole rows
 /// are combined (contiguous, vectorizable); along the innermost axis each line is first padded
 /// with its reflected values.
-inline void filter_axis(const std::vector<double>& in, std::vector<double>& out, const shape_t& shape, std::size_t axis,
+CAMKIT_OPTIMIZE inline void filter_axis(const std::vector<double>& in, std::vector<double>& out, const shape_t& shape, std::size_t axis,
                         const std::vector<double>& w, std::size_t back, double divisor) {
     std::size_t outer = 1, inner = 1;
     for (std::size_t a = 0; a < axis; ++a) outer *= shape[a];

@@ -12,7 +12,7 @@ namespace camkit {
 
 /// `mask` (2-D or 3-D) with its background components of fewer than `area_threshold` pixels
 /// filled (the original fills holes below 256 pixels).
-inline mask_t fill_small_holes(const mask_t& mask, std::size_t area_threshold = 256) {
+CAMKIT_OPTIMIZE inline mask_t fill_small_holes(const mask_t& mask, std::size_t area_threshold = 256) {
     detail::check_grid(mask.shape, "fill_small_holes: mask");
     mask_t background(mask.shape);
     for (std::size_t i = 0; i < mask.size(); ++i) background[i] = mask[i] ? 0 : 1;

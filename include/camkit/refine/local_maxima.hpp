@@ -14,7 +14,7 @@ namespace camkit {
 
 /// The mask of the local maxima (plateaus included) of a 2-D or 3-D map.
 template <class T>
-mask_t local_maxima(const tensor<T>& map, connectivity conn = connectivity::full) {
+CAMKIT_OPTIMIZE mask_t local_maxima(const tensor<T>& map, connectivity conn = connectivity::full) {
     detail::check_grid(map.shape, "local_maxima: map");
     const detail::grid g(map.shape);
     const T mn = detail::min_max(map.data(), map.size()).first;

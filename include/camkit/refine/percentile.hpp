@@ -21,7 +21,7 @@ inline void check_percent(double p, const std::string& what) {
 
 /// The p-th percentile of `v` (reordered in place; n ≥ 1): numpy 1.24's steps, so that the
 /// rounding matches too.
-inline double percentile_in_place(std::vector<double>& v, double p) {
+CAMKIT_OPTIMIZE inline double percentile_in_place(std::vector<double>& v, double p) {
     const double q = p / 100.0;
     const double n = static_cast<double>(v.size());
     const double virtual_index = n * q + (1.0 + q * -1.0) - 1.0;
@@ -42,7 +42,7 @@ inline double percentile_in_place(std::vector<double>& v, double p) {
 
 /// The p-th percentile (0 ≤ p ≤ 100) of all values of `values` (finite), as numpy.percentile(values, p).
 template <class T>
-double percentile(const tensor<T>& values, double p) {
+CAMKIT_OPTIMIZE double percentile(const tensor<T>& values, double p) {
     detail::check_percent(p, "percentile: p");
     detail::require(values.size() > 0, "percentile: values are empty: shape " + to_string(values.shape));
     detail::check_finite(values, "percentile: values");

@@ -14,7 +14,7 @@ namespace camkit {
 /// The pixels of a 2-D or 3-D map reachable from `seeds` ([n, rank] integer coordinates, outermost
 /// axis first: row then column) through face-connected values in [lower, upper].
 template <class T, class I>
-mask_t grow_region(const tensor<T>& map, const tensor<I>& seeds, double lower, double upper,
+CAMKIT_OPTIMIZE mask_t grow_region(const tensor<T>& map, const tensor<I>& seeds, double lower, double upper,
                    connectivity conn = connectivity::face) {
     detail::check_grid(map.shape, "grow_region: map");
     detail::require(lower <= upper,

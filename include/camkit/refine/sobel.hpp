@@ -13,7 +13,7 @@ namespace camkit {
 
 /// The Sobel gradient magnitude of a 2-D or 3-D map, as skimage.filters.sobel(map).
 template <class T>
-tensor<T> sobel_magnitude(const tensor<T>& map) {
+CAMKIT_OPTIMIZE tensor<T> sobel_magnitude(const tensor<T>& map) {
     detail::check_grid(map.shape, "sobel_magnitude: map");
     const std::vector<double> x(map.values.begin(), map.values.end());
     // central difference x[k+1] − x[k−1] along the edge axis, (x[k−1] + 2x[k] + x[k+1]) / 4 along the others

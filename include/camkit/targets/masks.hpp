@@ -4,6 +4,8 @@
 // from an output Y [N, C, *P] (sample n uses slice n in a target), [*P] when built from a shape
 // (the same for every sample). For a classifier output [N, C] the "region" is [N]: 1 where the
 // sample as a whole is predicted (or thresholded) as class c.
+#include <camkit/optimize.hpp>
+#include <camkit/reductions.hpp>
 #include <camkit/strided.hpp>
 #include <camkit/targets/target.hpp>
 
@@ -19,9 +21,25 @@ namespace camkit {
 
 namespace detail {
 
+/// The channel planes [C, *P] of sample n of an output view Y [N, C, *P] into `planes` (dense,
+/// whatever Y's strides). Non-finite values are an error (an argmax or a softmax of NaN has no
+/// meaning): one vectorized check, and a search for the message only when it fails.
+template <class View, class Acc>
+void sample_planes(const View& y, std::size_t n, const output_dims& d, Acc* planes, const std::string& who) {
+    gather_strided(y.data + static_cast<std::ptrdiff_t>(n) * y.strides[0], std::span<const std::size_t>(y.shape).subspan(1),
+                   std::span<const std::ptrdiff_t>(y.strides).subspan(1), planes);
+    if (plane_ops<Acc>::all_finite(plane<Acc>{planes, d.channels * d.positions})) return;
+    for (std::size_t i = 0; i < d.channels * d.positions; ++i)
+        require(std::isfinite(planes[i]), [&] {
+            return who + ": output holds a non-finite value (" + std::to_string(planes[i]) + ") at sample " +
+                   std::to_string(n) + ", channel " + std::to_string(i / d.positions) + ", flat position " +
+                   std::to_string(i % d.positions);
+        });
+}
+
 /// Calls `decide(logits)` for every sample n and position p of an output Y [N, C, *P], with the
 /// C channel values at (n, p) in `logits`, and stores its answer (as float) in an [N, *P] tensor.
-/// Non-finite values are an error (an argmax or a softmax of NaN has no meaning).
+/// Non-finite values are an error (sample_planes).
 template <host_tensor T, class Decide>
 tensor<float> region_from_output(const T& output, const std::string& who, Decide&& decide) {
     return with_host_view(output, [&](const auto& y) {
@@ -30,18 +48,8 @@ tensor<float> region_from_output(const T& output, const std::string& who, Decide
         tensor<float> mask(d.batched_spatial);
         std::vector<Acc> planes(d.channels * d.positions);
         std::vector<Acc> logits(d.channels);
-        const auto sample_shape = std::span<const std::size_t>(y.shape).subspan(1);
-        const auto sample_strides = std::span<const std::ptrdiff_t>(y.strides).subspan(1);
         for (std::size_t n = 0; n < d.batch; ++n) {
-            // The sample's channel planes, densely, whatever Y's strides.
-            gather_strided(y.data + static_cast<std::ptrdiff_t>(n) * y.strides[0], sample_shape, sample_strides,
-                           planes.data());
-            for (std::size_t i = 0; i < planes.size(); ++i)
-                require(std::isfinite(planes[i]), [&] {
-                    return who + ": output holds a non-finite value (" + std::to_string(planes[i]) + ") at sample " +
-                           std::to_string(n) + ", channel " + std::to_string(i / d.positions) + ", flat position " +
-                           std::to_string(i % d.positions);
-                });
+            sample_planes(y, n, d, planes.data(), who);
             for (std::size_t p = 0; p < d.positions; ++p) {
                 for (std::size_t c = 0; c < d.channels; ++c) logits[c] = planes[c * d.positions + p];
                 mask[n * d.positions + p] = static_cast<float>(decide(logits));
@@ -49,6 +57,49 @@ tensor<float> region_from_output(const T& output, const std::string& who, Decide
         }
         return mask;
     });
+}
+
+/// The first argmax over the C planes of P values at every position (as an Acc class index) into
+/// `label`, in packs of W positions: each pack's C values compared in registers (a strict > keeps
+/// the first maximum of a tie, as torch.argmax), so the planes are read once and `label` written once.
+template <std::size_t W, class Acc>
+CAMKIT_KERNEL_INLINE void argmax_in(const Acc* planes, std::size_t C, std::size_t P, Acc* label) {
+    std::size_t p = 0;
+    if constexpr (W > 1) {
+        using B = pack_t<Acc, W>;
+        for (; p + W <= P; p += W) {
+            B best = load<Acc, W>(planes + p), which = broadcast<Acc, W>(Acc(0));
+            for (std::size_t c = 1; c < C; ++c) {
+                const B v = load<Acc, W>(planes + c * P + p);
+                const auto higher = v > best;
+                best = pack_select(higher, v, best);
+                which = pack_select(higher, broadcast<Acc, W>(static_cast<Acc>(c)), which);
+            }
+            store(label + p, which);
+        }
+    }
+    for (; p < P; ++p) {
+        Acc best = planes[p], which = 0;
+        for (std::size_t c = 1; c < C; ++c)
+            if (planes[c * P + p] > best) best = planes[c * P + p], which = static_cast<Acc>(c);
+        label[p] = which;
+    }
+}
+
+/// The predicted class at each of the P positions of C planes, as a float class index, into
+/// `labels`: the first argmax over the planes (argmax_in, `scratch`: P values where Acc is not
+/// float), or for one plane 1 where it is > 0 and 0 elsewhere.
+template <class Acc>
+CAMKIT_OPTIMIZE void argmax_labels(const Acc* planes, std::size_t C, std::size_t P, Acc* scratch, float* labels) {
+    if (C == 1) {
+        for (std::size_t p = 0; p < P; ++p) labels[p] = planes[p] > Acc(0) ? 1.0f : 0.0f;
+        return;
+    }
+    Acc* label = scratch;
+    if constexpr (std::is_same_v<Acc, float>) label = labels;
+    dispatch([&](auto bytes) { argmax_in<lanes_in<Acc, bytes()>>(planes, C, P, label); });
+    if constexpr (!std::is_same_v<Acc, float>)
+        for (std::size_t p = 0; p < P; ++p) labels[p] = static_cast<float>(label[p]);
 }
 
 /// The shape of any host tensor.
@@ -82,12 +133,16 @@ inline std::size_t flat_position(const shape_t& shape, const shape_t& position, 
 /// the first argmax over channels, or for one channel 1 where Y > 0 (sigmoid > 0.5) and 0 elsewhere.
 template <host_tensor T>
 tensor<float> predicted_labels(const T& output, const std::string& who) {
-    return region_from_output(output, who, [](const auto& logits) {
-        if (logits.size() == 1) return logits[0] > 0 ? std::size_t{1} : std::size_t{0};
-        std::size_t best = 0;
-        for (std::size_t k = 1; k < logits.size(); ++k)
-            if (logits[k] > logits[best]) best = k;
-        return best;
+    return with_host_view(output, [&](const auto& y) {
+        using Acc = accumulator_t<typename std::remove_cvref_t<decltype(y)>::element_type>;
+        const output_dims d = check_output_shape(y.shape, who);
+        tensor<float> labels(d.batched_spatial);
+        std::vector<Acc> planes(d.channels * d.positions), scratch(std::is_same_v<Acc, float> ? 0 : d.positions);
+        for (std::size_t n = 0; n < d.batch; ++n) {
+            sample_planes(y, n, d, planes.data(), who);
+            argmax_labels(planes.data(), d.channels, d.positions, scratch.data(), labels.data() + n * d.positions);
+        }
+        return labels;
     });
 }
 
@@ -97,7 +152,7 @@ tensor<float> predicted_labels(const T& output, const std::string& who) {
 /// maximum wins ties, like torch.argmax), else 0; [N, *P]. For a one-channel (sigmoid) output,
 /// class 1 is Y > 0 (sigmoid > 0.5) and class 0 is Y ≤ 0. NaN or ±Inf in Y throws camkit::error.
 template <host_tensor T>
-tensor<float> predicted_region(const T& output, std::size_t c) {
+CAMKIT_OPTIMIZE tensor<float> predicted_region(const T& output, std::size_t c) {
     const auto d = detail::check_output_shape(detail::host_shape(output), "predicted_region");
     detail::check_class(c, d.channels, "predicted_region: class");
     tensor<float> mask = detail::predicted_labels(output, "predicted_region");

@@ -7,6 +7,7 @@
 // host with target_seed() and compute the score with its own ops.
 #include <camkit/concepts.hpp>
 #include <camkit/error.hpp>
+#include <camkit/optimize.hpp>
 #include <camkit/strided.hpp>
 #include <camkit/tensor.hpp>
 
@@ -115,7 +116,7 @@ inline void check_target(const target& t, const output_dims& d, const std::strin
 
 /// Writes the seed of target `t` for sample `n` into `out` ([C, *P], zeroed beforehand).
 template <class Acc>
-void write_seed(const target& t, const output_dims& d, std::size_t n, Acc* out) {
+CAMKIT_OPTIMIZE void write_seed(const target& t, const output_dims& d, std::size_t n, Acc* out) {
     const bool one_channel = d.channels == 1;
     const std::size_t ch = one_channel ? 0 : t.class_index;
     const Acc sign = one_channel && t.class_index == 0 ? Acc(-1) : Acc(1);
@@ -137,7 +138,7 @@ void write_seed(const target& t, const output_dims& d, std::size_t n, Acc* out) 
 
 /// Σ_p w[p] · Y[n, ch, p] over the positions where w is nonzero; Y read through its strides.
 template <class Acc, class E>
-Acc weighted_plane_sum(const host_view<const E>& y, std::size_t n, std::size_t ch, const Acc* w) {
+CAMKIT_OPTIMIZE Acc weighted_plane_sum(const host_view<const E>& y, std::size_t n, std::size_t ch, const Acc* w) {
     const E* base = y.data + static_cast<std::ptrdiff_t>(n) * y.strides[0] + static_cast<std::ptrdiff_t>(ch) * y.strides[1];
     Acc sum = 0;
     std::size_t p = 0;
