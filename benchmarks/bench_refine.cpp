@@ -89,7 +89,8 @@ void add(const std::string& shape, const std::string& method, std::size_t side, 
 }
 
 int register_refine() {
-    for (const auto& [side, rank] : {std::pair<std::size_t, std::size_t>{512, 2}, {128, 3}}) {
+    for (const auto& [side_of, rank_of] : {std::pair<std::size_t, std::size_t>{512, 2}, {128, 3}}) {
+        const std::size_t side = side_of, rank = rank_of;  // copies: Clang 14 captures no structured binding
         const std::string shape = rank == 2 ? "512x512" : "128x128x128";
         configure(benchmark::RegisterBenchmark(row("refine", shape, "memory_read", "baseline").c_str(),
                                                [=](benchmark::State& st) { read_high(st, side, rank); }));
