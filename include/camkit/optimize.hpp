@@ -9,7 +9,7 @@
 /// needs a scalar tail: the kernels' loops over the M planes of a group stayed loops over arrays in
 /// memory (the kernels ran 1.2–3.5× slower than at -O3; one thread, AMD EPYC Zen 4, 2026-12-07:
 /// Grad-CAM++ 5.35 against 2.05 ms at [32, 2048, 7, 7]) and ReLU, normalization, resizing and the
-/// refinements ran a value at a time (up to 14× slower). The attribute's options are added to the
+/// refinements ran a value at a time (up to 15× slower). The attribute's options are added to the
 /// build's own (-ffast-math, sanitizers and the rest stay), so the code is an -O3 build's and
 /// computes the same values. GCC inlines no function that carries it into one that does not:
 /// it marks only functions that run whole loops. Clang's -O2 unrolls and vectorizes these loops

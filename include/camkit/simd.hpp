@@ -37,6 +37,16 @@
 #define CAMKIT_KERNEL_INLINE inline
 #endif
 
+/// CAMKIT_KERNEL_INLINE for Clang only, on a kernel body that GCC's recursive flatten inlines into its
+/// entry point anyway and that GCC, always inlined, would inline first into the default-target lambda
+/// handed to dispatch, leaving the method's pack function it calls out of line there: -Wpsabi at -O2
+/// (LayerCAM's contribution in position_major.hpp's rows_contributions_in).
+#if defined(__clang__)
+#define CAMKIT_KERNEL_INLINE_CLANG __attribute__((always_inline)) inline
+#else
+#define CAMKIT_KERNEL_INLINE_CLANG inline
+#endif
+
 /// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
 /// set) also where the compiler's flatten stops at the first level of calls (Clang's).
 #if defined(__GNUC__)

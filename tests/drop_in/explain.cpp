@@ -2,8 +2,11 @@
 // DropIn.CompilesWithoutWarnings.O0, .O2 and .O3 with nothing but -I include, that level and -Wall
 // -Wextra -Werror (none of camkit's CMake flags, -Wno-psabi among them): it must compile without a
 // warning at each level (the hot functions carry GCC's optimize attribute, include/camkit/optimize.hpp).
-// At -O2 (CAMKIT_DROP_IN_FEW_METHODS) two methods stand for all: every method goes through the same
-// entry points, and all of them took two minutes of the sanitizer leg.
+// At -O2 (CAMKIT_DROP_IN_FEW_METHODS) one method of each kind of kernel stands for all (every method
+// took two minutes of the sanitizer leg): the one-pass channel weights (Grad-CAM), the weights from
+// sums over the plane (XGrad-CAM), the gradient term (Grad-CAM++), element-wise (LayerCAM, whose
+// contribution calls a pack function: GCC's -Wpsabi once came from there at -O2 only); the
+// projections below (explain_many, double).
 #include <camkit/camkit.hpp>
 
 #include <vector>
@@ -18,13 +21,19 @@ int explain_once() {
     int empty = 0;
 #if defined(CAMKIT_DROP_IN_FEW_METHODS)  // -O2: the levels' difference is in the entry points, not the methods
     empty += camkit::explain<camkit::grad_cam>(A, G).map.values.empty();
-    empty += camkit::explain<camkit::hires_cam>(A, G).map.values.empty();
+    empty += camkit::explain<camkit::xgrad_cam>(A, G).map.values.empty();
+    empty += camkit::explain<camkit::grad_cam_plus_plus>(A, G).map.values.empty();
+    empty += camkit::explain<camkit::layer_cam>(A, G).map.values.empty();
 #else
     camkit::for_each_method([&](auto type) { empty += camkit::explain<typename decltype(type)::type>(A, G).map.values.empty(); });
 #endif
     empty += camkit::explain_many<camkit::xgrad_cam>(one, G).map.values.empty();
     empty += camkit::explain_many<camkit::layer_cam>(one, G).map.values.empty();
     empty += camkit::explain_many<camkit::eigen_grad_cam>(one, G).map.values.empty();
+    // Memory stored channels-last ([N, H, W, K], read in place: the position-major kernels).
+    const std::vector<float> stored(A.size(), 0.25f);
+    const camkit::host_view<const float> cl{stored.data(), A.shape, camkit::channels_last_strides(A.shape)};
+    empty += camkit::explain<camkit::layer_cam>(cl, cl).map.values.empty();
     camkit::explanation<camkit::tensor<float>> into;
     camkit::explain_into<camkit::grad_cam_plus_plus>(into, A, G);
     const camkit::tensor<double> Ad(camkit::shape_t{2, 4, 8, 8}, 1.0), Gd(camkit::shape_t{2, 4, 8, 8}, 0.5);
