@@ -158,7 +158,7 @@ TEST_F(CamkitStats, SingleMapWithoutBatchAxis) {
     EXPECT_NE(r.err.find("is a 1x3 image, but the map [2, 3] is neither a 2-D map of its size nor a batch of 2-D maps [N, H, W]"),
               std::string::npos)
         << r.err;
-    camkit::io::write_npy(path("four.npy"), tensor<float>({1, 1, 1, 1}, {1}));
+    camkit::io::write_npy(path("four.npy"), tensor<float>({1, 1, 1, 1}, 1.0f));
     r = run({"stats", "--map", path("four.npy"), "--mask", path("mask.npy"), "--single"});
     EXPECT_EQ(r.status, 2);
     EXPECT_NE(r.err.find("with --single the map must be [L], [H, W] or [D, H, W], got shape [1, 1, 1, 1]"), std::string::npos) << r.err;
