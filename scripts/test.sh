@@ -22,13 +22,14 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 # (Isa.UnsupportedChoicesAreRejected), under the sanitizers one that limits the address space
 # (Parallel.ThreadsThatCannotStartLeaveTheirShareToTheOthers), the clang leg leaves GCC's
 # DropIn.CompilesWithoutWarnings to the sanitizer leg (CMakePresets.json), and the sanitizer leg's
-# Debug build leaves EntryPoints.* to the clang leg (tests/CMakeLists.txt: optimized builds only). torch: 125 tests less the
-# two CUDA tests, which skip without a GPU, and (under the sanitizers, LibTorch 1.13) less the eight
-# the asan preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in CMakePresets.json: a resident-memory
-# measurement, a module LibTorch 1.13 leaks, six camkit-torch argument-check tests that start the
-# tool dozens of times); in torch2 (LibTorch 2.15, no sanitizers) all of them and the 34 tests of
-# exported models (their fixture and export_cam.py's output test among them). torch-cmake: a CUDA
-# build of LibTorch without its toolkit, with CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
+# Debug build leaves EntryPoints.* to the clang leg (tests/CMakeLists.txt: optimized builds only).
+# torch: 125 tests less the two CUDA tests, which skip without a GPU, and (under the sanitizers,
+# LibTorch 1.13) less the eight the asan preset leaves to torch2 (CAMKIT_TESTS_EXCLUDE in
+# CMakePresets.json: a resident-memory measurement, a module LibTorch 1.13 leaks, six camkit-torch
+# argument-check tests that start the tool dozens of times); in torch2 (LibTorch 2.15, no
+# sanitizers) all of them and the 34 tests of exported models (their fixture and export_cam.py's
+# output test among them). torch-cmake: a CUDA build of LibTorch without its toolkit, with
+# CAMKIT_WITH_TORCH=AUTO and ON (torch2 only).
 # package-torch: the installed package's torch component in a project of its own, against the
 # wheel's LibTorch (torch2; in asan with label package).
 declare -A min_tests=(

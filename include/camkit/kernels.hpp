@@ -684,7 +684,8 @@ inline constexpr bool sweep_folds = folds_next_sum_a<Method> && W * sizeof(Acc) 
 /// `next_a` (channel_group planes), when given, are the next group's activation planes, summed in
 /// this group's term sweep into `next_sum_a`: eight streams in one sweep instead of two sweeps of four.
 template <std::size_t W, class Method, bool Check, std::size_t M, class Acc>
-CAMKIT_KERNEL_INLINE void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S,
+CAMKIT_KERNEL_INLINE
+void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S,
                  plane_statistics<Acc>* st, bool* suspect, const Acc* known_sum_a = nullptr,
                  const Acc* const* next_a = nullptr, Acc* next_sum_a = nullptr) {
     constexpr statistic needs = Method::needs;
@@ -916,7 +917,8 @@ weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* kno
 /// `carry.all_sum_a` is given, Σ a comes from it and no term pass reads the next planes. Errors
 /// name the gradients' sample `gradient_label` (own_sample: n).
 template <std::size_t W, class Method, class Acc, class E>
-CAMKIT_KERNEL_INLINE void group_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
+CAMKIT_KERNEL_INLINE
+void group_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
                    group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, std::size_t k,
                    std::size_t m, Acc* weights, bool check_finite, group_carry<Acc>& carry,
                    std::size_t gradient_label = own_sample) {
@@ -932,7 +934,7 @@ CAMKIT_KERNEL_INLINE void group_weights(const host_view<const E>& A, const host_
             S = p.size;
         }
         with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE {
-            const auto r = reduce_planes_in<Acc, W>(S, [&g, M](auto at) {
+            const auto r = reduce_planes_in<Acc, W>(S, [&g, M](auto at) CAMKIT_LAMBDA_INLINE {
                 sums<decltype(at(g[0])), M()> v;
                 for (std::size_t j = 0; j < M(); ++j) v.v[j] = at(g[j]);
                 return v;
