@@ -356,7 +356,7 @@ std::size_t tile_positions(std::size_t S) {
 
 /// Calls f(std::integral_constant<std::size_t, m>) for a run-time m in [1, channel_group].
 template <class F>
-CAMKIT_KERNEL_INLINE void with_group_size(std::size_t m, F&& f) {
+CAMKIT_KERNEL_INLINE_CLANG void with_group_size(std::size_t m, F&& f) {
     switch (m) {
         case 1: f(std::integral_constant<std::size_t, 1>{}); break;
         case 2: f(std::integral_constant<std::size_t, 2>{}); break;
@@ -498,8 +498,8 @@ template <class Acc, class E>
 
 /// True when every accumulator is finite, in packs of W values (x − x is 0 for finite x, NaN otherwise).
 template <std::size_t W, class Acc>
-CAMKIT_KERNEL_INLINE bool finite_map_in(const Acc* out, std::size_t S) {
-    return reduce_planes_in<Acc, W>(S, [out](auto at) CAMKIT_LAMBDA_INLINE { return at(out) - at(out); }) == Acc(0);
+CAMKIT_KERNEL_INLINE_CLANG bool finite_map_in(const Acc* out, std::size_t S) {
+    return reduce_planes_in<Acc, W>(S, [out](auto at) CAMKIT_LAMBDA_INLINE_CLANG { return at(out) - at(out); }) == Acc(0);
 }
 
 /// True when every accumulator is finite.
@@ -554,18 +554,18 @@ CAMKIT_KERNEL_INLINE void for_tiles(std::size_t S, std::size_t tile, std::size_t
 /// Σ_s over one plane of the selected sums, in one pass: A (SA), G (SG), A·G (SAG). Returns
 /// {Σ a, Σ g, Σ a·g}, with 0 for a sum not selected; planes not needed are not read.
 template <std::size_t W, class Acc, bool SA, bool SG, bool SAG>
-CAMKIT_KERNEL_INLINE std::array<Acc, 3> plane_sums(const Acc* a, const Acc* g, std::size_t n) {
+CAMKIT_KERNEL_INLINE_CLANG std::array<Acc, 3> plane_sums(const Acc* a, const Acc* g, std::size_t n) {
     constexpr std::size_t M = std::size_t{SA} + SG + SAG, ig = SA, iag = std::size_t{SA} + SG;
     std::array<Acc, 3> out{};
     if constexpr (M == 1) {
         // One sum: a plain accumulator (a one-element sums<> costs the compiler extra moves).
         constexpr std::size_t slot = SA ? 0 : SG ? 1 : 2;
         if constexpr (SAG)
-            out[slot] = reduce_planes_in<Acc, W>(n, [a, g](auto at) CAMKIT_LAMBDA_INLINE { return at(a) * at(g); });
-        else out[slot] = reduce_planes_in<Acc, W>(n, [p = SA ? a : g](auto at) CAMKIT_LAMBDA_INLINE { return at(p); });
+            out[slot] = reduce_planes_in<Acc, W>(n, [a, g](auto at) CAMKIT_LAMBDA_INLINE_CLANG { return at(a) * at(g); });
+        else out[slot] = reduce_planes_in<Acc, W>(n, [p = SA ? a : g](auto at) CAMKIT_LAMBDA_INLINE_CLANG { return at(p); });
         return out;
     } else {
-        const auto r = reduce_planes_in<Acc, W>(n, [a, g](auto at) CAMKIT_LAMBDA_INLINE {
+        const auto r = reduce_planes_in<Acc, W>(n, [a, g](auto at) CAMKIT_LAMBDA_INLINE_CLANG {
             using V = decltype(at(a));
             sums<V, M> s{};
             if constexpr (SA) s.v[0] = at(a);
@@ -586,19 +586,19 @@ CAMKIT_KERNEL_INLINE std::array<Acc, 3> plane_sums(const Acc* a, const Acc* g, s
 /// Σ_s gradient_term(statistics, g) over one plane, in one pass with Σ g (SG, a finite check)
 /// and Σ of the next channel's activations (NA, see channel_weight_of). Returns {Σ term, Σ g, Σ next a}.
 template <std::size_t W, class Method, class Acc, bool SG, bool NA>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 std::array<Acc, 3> term_sums(const plane_statistics<Acc>& st, const Acc* g, const Acc* next_a, std::size_t n) {
     constexpr std::size_t M = 1 + std::size_t{SG} + NA, ina = 1 + std::size_t{SG};
     const plane_ops<Acc> ops;
     if constexpr (M == 1) {
         // The term alone: a plain accumulator, as in plane_sums.
-        return {reduce_planes_in<Acc, W>(n, [g, &ops, &st](auto at) CAMKIT_LAMBDA_INLINE {
+        return {reduce_planes_in<Acc, W>(n, [g, &ops, &st](auto at) CAMKIT_LAMBDA_INLINE_CLANG {
                     using V = decltype(at(g));
                     return static_cast<V>(Method::gradient_term(ops, st, at(g)));
                 }),
                 0, 0};
     } else {
-        const auto r = reduce_planes_in<Acc, W>(n, [g, next_a, &ops, &st](auto at) CAMKIT_LAMBDA_INLINE {
+        const auto r = reduce_planes_in<Acc, W>(n, [g, next_a, &ops, &st](auto at) CAMKIT_LAMBDA_INLINE_CLANG {
             using V = decltype(at(g));
             sums<V, M> s{};
             const V vg = at(g);
@@ -684,7 +684,7 @@ inline constexpr bool sweep_folds = folds_next_sum_a<Method> && W * sizeof(Acc) 
 /// `next_a` (channel_group planes), when given, are the next group's activation planes, summed in
 /// this group's term sweep into `next_sum_a`: eight streams in one sweep instead of two sweeps of four.
 template <std::size_t W, class Method, bool Check, std::size_t M, class Acc>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::size_t S,
                  plane_statistics<Acc>* st, bool* suspect, const Acc* known_sum_a = nullptr,
                  const Acc* const* next_a = nullptr, Acc* next_sum_a = nullptr) {
@@ -700,7 +700,7 @@ void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::si
     const Acc* g[M];
     for (std::size_t j = 0; j < M; ++j) a[j] = a_planes[j], g[j] = g_planes[j], st[j].positions = static_cast<Acc>(S);
     // The statistics sweep; without Σ a where it is known (its other sums, Σ g, are still needed).
-    auto statistics = [&](auto read_a) CAMKIT_LAMBDA_INLINE {
+    auto statistics = [&](auto read_a) CAMKIT_LAMBDA_INLINE_CLANG {
         constexpr bool RA = decltype(read_a)::value;
         constexpr bool SA = RA && SA_declared;
         constexpr std::size_t P = std::size_t{SA} + SG + SAG, ig = SA, iag = std::size_t{SA} + SG;
@@ -746,13 +746,13 @@ void sweep_group(const Acc* const* a_planes, const Acc* const* g_planes, std::si
         constexpr bool TG = Check && !first_pass_reads_g;
         constexpr std::size_t Q = 1 + std::size_t{TG};
         const plane_ops<Acc> ops;
-        const auto take = [&](const auto& r) CAMKIT_LAMBDA_INLINE {
+        const auto take = [&](const auto& r) CAMKIT_LAMBDA_INLINE_CLANG {
             for (std::size_t j = 0; j < M; ++j) {
                 st[j].sum_term = r.v[j * Q];
                 if constexpr (TG) suspect[j] = suspect[j] || !std::isfinite(r.v[j * Q + 1]);
             }
         };
-        auto sweep = [&](auto fold) CAMKIT_LAMBDA_INLINE {
+        auto sweep = [&](auto fold) CAMKIT_LAMBDA_INLINE_CLANG {
             constexpr std::size_t F = decltype(fold)::value ? channel_group : 0;
             const Acc* na[channel_group] = {};
             if constexpr (F > 0)
@@ -797,7 +797,7 @@ struct group_carry {
 /// slots. For folds_next_sum_a methods, a full group's term sweep also sums the next full group's
 /// activation planes where planes are the memory itself (before k1), into carry.planes.
 template <std::size_t W, class Method, class Acc, class E>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 void group_sweep_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
                          group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, std::size_t k,
                          std::size_t m, Acc* weights, bool check_finite, group_carry<Acc>& carry,
@@ -826,7 +826,7 @@ void group_sweep_weights(const host_view<const E>& A, const host_view<const E>* 
                       k + 2 * channel_group <= k1 && ra.direct() && S >= 1024;
     if (fold)
         for (std::size_t j = 0; j < channel_group; ++j) next[j] = ra.peek(n, k + m + j).data;
-    with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE {
+    with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE_CLANG {
         const Acc* kn = has_known ? known.data() : nullptr;
         const Acc* const* na = fold ? next : nullptr;
         if (check_finite) sweep_group<W, Method, true, M()>(a, g, S, st, suspect, kn, na, next_sums.data());
@@ -842,7 +842,7 @@ void group_sweep_weights(const host_view<const E>& A, const host_view<const E>* 
 
 /// channel_weight_of in packs of W values, with the finite checks when Check.
 template <std::size_t W, class Method, bool Check, class Acc>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc* known_sum_a, const Acc* next_a) {
     constexpr statistic needs = Method::needs;
     constexpr bool need_a = has(needs, statistic::sum_a), need_g = has(needs, statistic::sum_g),
@@ -852,7 +852,7 @@ weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc
     plane_statistics<Acc> st;
     st.positions = static_cast<Acc>(a.size);
     // Pass 1: the declared statistics, with Σ a and Σ g as finite checks of the planes it reads.
-    auto first_pass = [&](auto read_a) CAMKIT_LAMBDA_INLINE {
+    auto first_pass = [&](auto read_a) CAMKIT_LAMBDA_INLINE_CLANG {
         constexpr bool RA = decltype(read_a)::value;
         constexpr bool SA = RA && (need_a || Check), SG = need_g || (Check && first_pass_reads_g);
         if constexpr (SA || SG || need_ag) {
@@ -875,7 +875,7 @@ weight_outcome<Acc> channel_weight_checked(plane<Acc> a, plane<Acc> g, const Acc
     // Pass 2: the gradient term's sum over G (Check: with Σ g), and the next channel's Σ a.
     if constexpr (term) {
         constexpr bool SG = Check && !first_pass_reads_g;
-        auto second_pass = [&](auto fold) CAMKIT_LAMBDA_INLINE {
+        auto second_pass = [&](auto fold) CAMKIT_LAMBDA_INLINE_CLANG {
             constexpr bool NA = decltype(fold)::value;
             const auto r = term_sums<W, Method, Acc, SG, NA>(st, g.data, next_a, g.size);
             st.sum_term = r[0];
@@ -917,7 +917,7 @@ weight_outcome<Acc> channel_weight_of(plane<Acc> a, plane<Acc> g, const Acc* kno
 /// `carry.all_sum_a` is given, Σ a comes from it and no term pass reads the next planes. Errors
 /// name the gradients' sample `gradient_label` (own_sample: n).
 template <std::size_t W, class Method, class Acc, class E>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 void group_weights(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
                    group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, std::size_t k,
                    std::size_t m, Acc* weights, bool check_finite, group_carry<Acc>& carry,
@@ -933,8 +933,8 @@ void group_weights(const host_view<const E>& A, const host_view<const E>* G, gro
             g[j] = p.data;
             S = p.size;
         }
-        with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE {
-            const auto r = reduce_planes_in<Acc, W>(S, [&g, M](auto at) CAMKIT_LAMBDA_INLINE {
+        with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE_CLANG {
+            const auto r = reduce_planes_in<Acc, W>(S, [&g, M](auto at) CAMKIT_LAMBDA_INLINE_CLANG {
                 sums<decltype(at(g[0])), M()> v;
                 for (std::size_t j = 0; j < M(); ++j) v.v[j] = at(g[j]);
                 return v;
@@ -1012,16 +1012,16 @@ void position_major_elementwise(const host_view<const Acc>& A, const host_view<c
 /// planes (tile 0): each group's weights, then the group's weighted planes added while in cache.
 /// Tiles: every weight of the chunk first, then the weighted sum tile by tile (for_tiles).
 template <std::size_t W, class Method, class Acc, class E>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 void channel_weights_chunk(const host_view<const E>& A, const host_view<const E>* G, group_reader<Acc, E>& ra,
                            group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, Acc* out,
                            std::size_t S, Acc* weights, bool check_finite, std::size_t tile) {
     const Acc* w = weights + n * A.shape[1];
     // Adds w·a of the group's planes (in ra's slots for whole planes; direct planes for tiles).
-    auto add_group = [&](std::size_t s0, std::size_t len, std::size_t k, std::size_t m) CAMKIT_LAMBDA_INLINE {
+    auto add_group = [&](std::size_t s0, std::size_t len, std::size_t k, std::size_t m) CAMKIT_LAMBDA_INLINE_CLANG {
         const Acc* p[channel_group];
         for (std::size_t j = 0; j < m; ++j) p[j] = (tile ? ra.get(j, n, k + j).data : ra.data[j]) + s0;
-        with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE { add_scaled_in<M(), W>(out + s0, w + k, p, len); });
+        with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE_CLANG { add_scaled_in<M(), W>(out + s0, w + k, p, len); });
     };
     group_carry<Acc> carry;  // what the previous group's passes learned of this one (group_weights)
     for (std::size_t k = k0; k < k1; k += channel_group) {
@@ -1068,25 +1068,26 @@ void fused_channel_weights(const host_view<const E>& A, const host_view<const E>
 /// Sample n, channels k0..k1 of fused_elementwise, in packs of W values (compiled per ISA, as
 /// channel_weights_chunk), over whole planes or tiles of `tile` positions (for_tiles; direct planes).
 template <std::size_t W, class Method, class Acc, class E>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 void elementwise_chunk(const host_view<const E>& A, const host_view<const E>& G, group_reader<Acc, E>& ra,
                        group_reader<Acc, E>& rg, std::size_t n, std::size_t k0, std::size_t k1, Acc* out, std::size_t S,
                        bool check_finite, std::size_t gradient_label, std::size_t tile) {
     Acc check = 0;
-    for_tiles(S, tile, k0, k1, [&](std::size_t s0, std::size_t len, std::size_t k, std::size_t m) CAMKIT_LAMBDA_INLINE {
+    const auto add_tile = [&](std::size_t s0, std::size_t len, std::size_t k, std::size_t m) CAMKIT_LAMBDA_INLINE_CLANG {
         const Acc* a[channel_group];
         const Acc* g[channel_group];
         for (std::size_t j = 0; j < m; ++j) {
             a[j] = ra.get(j, n, k + j).data + s0;
             g[j] = rg.get(j, n, k + j).data + s0;
         }
-        with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE {
+        with_group_size(m, [&](auto M) CAMKIT_LAMBDA_INLINE_CLANG {
             if (check_finite)
                 check += add_contributions_in<Method, true, M(), W>(out + s0, a, g, len);
             else
                 add_contributions_in<Method, false, M(), W>(out + s0, a, g, len);
         });
-    });
+    };
+    for_tiles(S, tile, k0, k1, add_tile);
     if (check_finite && !std::isfinite(check)) {
         locate_non_finite<Acc>(A, &G, n, k0, k1, gradient_label);
         // Finite inputs whose Σ a·g overflowed: an error only where the contributions did too.

@@ -226,7 +226,7 @@ inline constexpr std::size_t few_rows = 16;
 /// the prefetchers do not follow, so such blocks are walked a few rows at a time (few_rows over the
 /// arrays read: each row a stream that a chunk continues where the previous one stopped).
 template <std::size_t W, class Method, row_sum_set Set, class Acc>
-CAMKIT_KERNEL_INLINE
+CAMKIT_KERNEL_INLINE_CLANG
 void rows_sums_in(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::size_t s0, std::size_t s1,
                   double* totals, Acc* blk, Acc positions) {
     constexpr std::size_t M = Set.count();
@@ -258,7 +258,7 @@ void rows_sums(sample_rows<Acc> A, sample_rows<Acc> G, const Acc* sum_a, std::si
 
 /// raw[s] = Σ_k w[k] · row(s)[k] for rows [s0, s1), in packs of W channels (four accumulators).
 template <std::size_t W, class Acc>
-CAMKIT_KERNEL_INLINE void rows_dot_in(sample_rows<Acc> A, const Acc* w, std::size_t s0, std::size_t s1, Acc* raw) {
+CAMKIT_KERNEL_INLINE_CLANG void rows_dot_in(sample_rows<Acc> A, const Acc* w, std::size_t s0, std::size_t s1, Acc* raw) {
     using B = pack_t<Acc, W>;
     const std::size_t K = A.K;
     for (std::size_t s = s0; s < s1; ++s) {

@@ -37,14 +37,18 @@
 #define CAMKIT_KERNEL_INLINE inline
 #endif
 
-/// CAMKIT_KERNEL_INLINE for Clang only, on a kernel body that GCC's recursive flatten inlines into its
-/// entry point anyway and that GCC, always inlined, would inline first into the default-target lambda
-/// handed to dispatch, leaving the method's pack function it calls out of line there: -Wpsabi at -O2
-/// (LayerCAM's contribution in position_major.hpp's rows_contributions_in).
+/// CAMKIT_KERNEL_INLINE and CAMKIT_LAMBDA_INLINE for Clang only: the kernel functions and lambdas
+/// below a per-ISA entry point that GCC's recursive flatten inlines there anyway, when it optimizes
+/// (tests/entry_point_calls.py checks both compilers' builds). Always inlined under GCC too, they
+/// made its -O0 builds (camkit's sanitizer leg) compile a third longer, and LayerCAM's
+/// contribution stayed out of line in position_major.hpp's default-target dispatch lambda: -Wpsabi
+/// at -O2 in a user's unit.
 #if defined(__clang__)
 #define CAMKIT_KERNEL_INLINE_CLANG __attribute__((always_inline)) inline
+#define CAMKIT_LAMBDA_INLINE_CLANG __attribute__((always_inline))
 #else
 #define CAMKIT_KERNEL_INLINE_CLANG inline
+#define CAMKIT_LAMBDA_INLINE_CLANG
 #endif
 
 /// Marks a lambda called inside a dispatched kernel: inlined there (so compiled for its instruction
