@@ -6,9 +6,10 @@ run_avx512 (include/camkit/simd.hpp), functions compiled for that target with `f
 the kernel and everything it calls are inlined. A function that stays out of line is compiled for
 the build's default target (SSE2 on x86-64): its packs of 32 or 64 bytes become four SSE2 operations
 each, spilled to the stack. GCC's flatten inlines the whole call tree; Clang's inlines one level of
-calls only (Clang 14 to 22), so every function and lambda below an entry point carries
-CAMKIT_KERNEL_INLINE or CAMKIT_LAMBDA_INLINE. Without them Clang ran XGrad-CAM and Grad-CAM++ on
-SSE2 packs at every shape, 1.3-1.7x slower than GCC.
+calls only (Clang 14, the version tested), so every function and lambda below an entry point
+carries CAMKIT_KERNEL_INLINE or CAMKIT_LAMBDA_INLINE (or their _CLANG forms, always inline under
+Clang only). Without them Clang's build ran XGrad-CAM and Grad-CAM++ on SSE2 packs at every shape,
+1.24-1.70x slower than with them (one thread, AMD EPYC VM, 2026-12-07).
 
 Usage: entry_point_calls.py OBJECT...   (objects or libraries compiled with the kernels)
        entry_point_calls.py --self-test
