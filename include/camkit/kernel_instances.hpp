@@ -7,17 +7,19 @@
 // A program of several such translation units can compile them once:
 //
 //   - include this header in the translation units that explain: there the kernels of the
-//     registered methods and of CAM (camkit::cam), in float and double with camkit's own
-//     eigen-solver, are declared, not compiled (explicit instantiation declarations);
+//     registered methods and of CAM (camkit::cam), and explain_many's of the registered methods
+//     (camkit's own product W · A), in float and double with camkit's own eigen-solver, are
+//     declared, not compiled (explicit instantiation declarations);
 //   - in one translation unit of the program, after including it, write
 //     CAMKIT_INSTANTIATE_KERNELS(float) and CAMKIT_INSTANTIATE_KERNELS(double) (in one file or in
 //     two, which then compile in parallel): that one compiles them.
 //
 // Forgetting the second step is a link error naming camkit::detail::fused_channel_weights (or
-// fused_elementwise, projection_map). Every translation unit of the program must be compiled with
+// fused_elementwise, projection_map, explain_many_host). Every translation unit of the program must be compiled with
 // the same camkit settings and -m flags (docs/pitfalls.md): the instantiating one included. Methods
 // of your own, other element types, and the LAPACK eigen-solver of the BLAS adapter compile where
-// they are used, as without this header.
+// they are used, as without this header; so does camkit::blas::explain_many (its product is BLAS's).
+#include <camkit/explain_many.hpp>
 #include <camkit/kernels.hpp>
 #include <camkit/methods/registry.hpp>
 #include <camkit/projection.hpp>
@@ -70,9 +72,15 @@ CAMKIT_DETAIL_REGISTERED_METHODS(CAMKIT_DETAIL_FORM_CHECK, )
     KIND template void camkit::detail::projection_map<M, E, E, camkit::detail::host_eigen>(                     \
         const camkit::host_view<const E>&, const camkit::host_view<const E>&, E*, int, bool,                    \
         const camkit::detail::host_eigen&, std::size_t);
-#define CAMKIT_DETAIL_KERNEL(FORM, M, KIND, E) CAMKIT_DETAIL_KERNEL_##FORM(KIND, M, E)
+// explain_many's kernels of method M (every form) with camkit's product and eigen-solver.
+#define CAMKIT_DETAIL_KERNEL_MANY(KIND, M, E)                                                                  \
+    KIND template camkit::explanation<camkit::tensor<E>>                                                        \
+    camkit::detail::explain_many_host<M, E, E, camkit::detail::loop_product, camkit::detail::host_eigen>(       \
+        const camkit::detail::cam_request&, const camkit::host_view<const E>&, const camkit::host_view<const E>&, \
+        const camkit::options&, const camkit::detail::loop_product&, const camkit::detail::host_eigen&);
+#define CAMKIT_DETAIL_KERNEL(FORM, M, KIND, E) CAMKIT_DETAIL_KERNEL_##FORM(KIND, M, E) CAMKIT_DETAIL_KERNEL_MANY(KIND, M, E)
 
-// The kernels of every registered method and of CAM for element type E.
+// The kernels of every registered method (explain's and explain_many's) and of CAM for element type E.
 #define CAMKIT_DETAIL_KERNELS(KIND, E)                                                                         \
     CAMKIT_DETAIL_KERNEL_channel_weights(KIND, void, E)                                                        \
     CAMKIT_DETAIL_REGISTERED_METHODS(CAMKIT_DETAIL_KERNEL, KIND, E)
