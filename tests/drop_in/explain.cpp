@@ -2,11 +2,13 @@
 // DropIn.CompilesWithoutWarnings.O0, .O2 and .O3 with nothing but -I include, that level and -Wall
 // -Wextra -Werror (none of camkit's CMake flags, -Wno-psabi among them): it must compile without a
 // warning at each level (the hot functions carry GCC's optimize attribute, include/camkit/optimize.hpp).
-// At -O2 (CAMKIT_DROP_IN_FEW_METHODS) one method of each kind of kernel stands for all (every method
-// took two minutes of the sanitizer leg): the one-pass channel weights (Grad-CAM), the weights from
-// sums over the plane (XGrad-CAM), the gradient term (Grad-CAM++), element-wise (LayerCAM, whose
-// contribution calls a pack function: GCC's -Wpsabi once came from there at -O2 only); the
-// projections below (explain_many, double).
+// At -O2 and -O3 (CAMKIT_DROP_IN_FEW_METHODS) one method of each kind of kernel stands for all
+// (every method took two and a half minutes of a core at -O3; camkit's own builds compile every
+// registered method's kernels with -Wpsabi at their level: camkit_kernel_instances in
+// ../../CMakeLists.txt): the one-pass channel weights (Grad-CAM), the weights from sums over the
+// plane (XGrad-CAM), the gradient term (Grad-CAM++), element-wise (LayerCAM, whose contribution
+// calls a pack function: GCC's -Wpsabi once came from there at -O2 only); the projections below
+// (explain_many, double).
 #include <camkit/camkit.hpp>
 
 #include <vector>
@@ -19,7 +21,7 @@ int explain_once() {
     const camkit::tensor<float> A(camkit::shape_t{2, 4, 8, 8}, 1.0f), G(camkit::shape_t{2, 4, 8, 8}, 0.5f);
     const camkit::tensor<float> one(camkit::shape_t{1, 4, 8, 8}, 1.0f);
     int empty = 0;
-#if defined(CAMKIT_DROP_IN_FEW_METHODS)  // -O2: the levels' difference is in the entry points, not the methods
+#if defined(CAMKIT_DROP_IN_FEW_METHODS)  // -O2, -O3: the levels' difference is in the entry points, not the methods
     empty += camkit::explain<camkit::grad_cam>(A, G).map.values.empty();
     empty += camkit::explain<camkit::xgrad_cam>(A, G).map.values.empty();
     empty += camkit::explain<camkit::grad_cam_plus_plus>(A, G).map.values.empty();
