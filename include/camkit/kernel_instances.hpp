@@ -15,10 +15,11 @@
 //     two, which then compile in parallel): that one compiles them.
 //
 // Forgetting the second step is a link error naming camkit::detail::fused_channel_weights (or
-// fused_elementwise, projection_map, explain_many_host). Every translation unit of the program must be compiled with
-// the same camkit settings and -m flags (docs/pitfalls.md): the instantiating one included. Methods
-// of your own, other element types, and the LAPACK eigen-solver of the BLAS adapter compile where
-// they are used, as without this header; so does camkit::blas::explain_many (its product is BLAS's).
+// fused_elementwise, projection_map, explain_many_host). Every translation unit of the program
+// must be compiled with the same camkit settings and -m flags (docs/pitfalls.md): the instantiating
+// one included. Methods of your own, other element types, the LAPACK eigen-solver of the BLAS
+// adapter and camkit::blas::explain_many (BLAS's product W · A) compile where they are used, as
+// without this header.
 #include <camkit/explain_many.hpp>
 #include <camkit/kernels.hpp>
 #include <camkit/methods/registry.hpp>
